@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined (GIOS_INSIDE) && !defined (GIOS_COMPILATION)
+# error "Only <gios/gios.h> can be included directly."
+#endif
+
+#include <gios/gios-socket-common.h>
+#include <gios/gios-socket.h>
+
+G_BEGIN_DECLS
+
+#define GIOS_TYPE_SERVER_SOCKET (gios_server_socket_get_type ())
+
+GIOS_AVAILABLE_IN_ALL
+G_DECLARE_DERIVABLE_TYPE (GiosServerSocket, gios_server_socket, GIOS, SERVER_SOCKET, GiosSocketCommon)
+
+/**
+ * GiosServerSocketClass:
+ * @parent_class: the parent class
+ *
+ * The class structure of [class@Gios.ServerSocket].
+ *
+ * Since: 1.0
+ */
+struct _GiosServerSocketClass
+{
+  GiosSocketCommonClass parent_class;
+
+  /*< private >*/
+  gpointer _reserved[8];
+};
+
+GIOS_AVAILABLE_IN_ALL
+GiosServerSocket *gios_server_socket_new                      (void);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_open                     (GiosServerSocket  *self,
+                                                               const char        *port,
+                                                               int                timeout_ms,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_open_address             (GiosServerSocket  *self,
+                                                               const char        *host,
+                                                               const char        *port,
+                                                               int                timeout_ms,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_open_unix                (GiosServerSocket  *self,
+                                                               const char        *path,
+                                                               guint              permissions,
+                                                               int                timeout_ms,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_open_socket              (GiosServerSocket  *self,
+                                                               GSocket           *listening,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_listen                   (GiosServerSocket  *self,
+                                                               int                timeout_ms,
+                                                               GCancellable      *cancellable,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
+GiosSocket       *gios_server_socket_accept                   (GiosServerSocket  *self,
+                                                               int                timeout_ms,
+                                                               GCancellable      *cancellable,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_close                    (GiosServerSocket  *self,
+                                                               GError           **error);
+
+GIOS_AVAILABLE_IN_ALL
+int               gios_server_socket_get_connection_queue_size (GiosServerSocket *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_connection_queue_size (GiosServerSocket *self,
+                                                                int               size);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_get_loopback_only        (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_loopback_only        (GiosServerSocket  *self,
+                                                               gboolean           loopback_only);
+GIOS_AVAILABLE_IN_ALL
+GType             gios_server_socket_get_socket_type          (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_socket_type          (GiosServerSocket  *self,
+                                                               GType              socket_type);
+GIOS_AVAILABLE_IN_ALL
+const char       *gios_server_socket_get_unix_path            (GiosServerSocket  *self);
+
+G_END_DECLS

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gios/gios.h>
+
+G_BEGIN_DECLS
+
+/* A time limit, as the public calls receive it (timeout_ms) and as the
+ * transport methods use it (a monotonic deadline). */
+gint64   _gios_deadline_from_timeout        (int                timeout_ms);
+
+int      _gios_device_stream_resolve_timeout (GiosDeviceStream *self,
+                                              int               timeout_ms);
+
+/* Every blocking public call runs between enter and leave.  close() and
+ * drop_connection() from another thread interrupt the callers in between and
+ * wait until they have left, so the device is never released under them. */
+gboolean _gios_device_stream_enter          (GiosDeviceStream  *self,
+                                             GError           **error);
+void     _gios_device_stream_leave          (GiosDeviceStream  *self);
+void     _gios_device_stream_interrupt      (GiosDeviceStream  *self);
+void     _gios_device_stream_resume         (GiosDeviceStream  *self);
+
+/* Waits until one of @fds is ready, @deadline passes (G_IO_ERROR_TIMED_OUT),
+ * @cancellable is cancelled (G_IO_ERROR_CANCELLED) or the stream is
+ * interrupted (G_IO_ERROR_CLOSED).  Restarts after EINTR.  On success the
+ * revents of @fds are set. */
+gboolean _gios_device_stream_wait           (GiosDeviceStream  *self,
+                                             GPollFD           *fds,
+                                             guint              n_fds,
+                                             gint64             deadline,
+                                             GCancellable      *cancellable,
+                                             GError           **error);
+gboolean _gios_device_stream_wait_fd        (GiosDeviceStream  *self,
+                                             int                fd,
+                                             GIOCondition       condition,
+                                             gint64             deadline,
+                                             GCancellable      *cancellable,
+                                             GError           **error);
+
+/* is_open is the is-open property (opening also ends the closed state);
+ * io_ready says whether the public I/O calls may use the device (a server
+ * socket is open without a connection). */
+void     _gios_device_stream_set_open       (GiosDeviceStream  *self,
+                                             gboolean           is_open);
+void     _gios_device_stream_set_io_ready   (GiosDeviceStream  *self,
+                                             gboolean           io_ready);
+/* Forgets buffered input and output and the end-of-input state: a new
+ * connection starts clean. */
+void     _gios_device_stream_reset          (GiosDeviceStream  *self);
+/* Sends buffered output with the default timeout, if any is buffered. */
+gboolean _gios_device_stream_flush_default  (GiosDeviceStream  *self,
+                                             GError           **error);
+/* Flushes with the default timeout when no other thread is in a call on
+ * @self (the caller owns it); does nothing otherwise. */
+gboolean _gios_device_stream_flush_if_owner (GiosDeviceStream  *self,
+                                             GError           **error);
+
+G_END_DECLS

@@ -1,0 +1,1889 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * GiosDeviceStream: buffered, deadline-driven reads and writes over a device.
+ *
+ * The class owns both buffers and every framing rule.  Bytes come from and go
+ * to the device only through the three class methods receive, send and
+ * close_device; the default implementation wraps a GIOStream.
+ */
+
+#include "gios-private.h"
+#include "gios-device-stream-private.h"
+
+#include <errno.h>
+#include <string.h>
+#include <gio/gfiledescriptorbased.h>
+
+/**
+ * GiosDeviceStream:
+ *
+ * A buffered stream of bytes over a device, with millisecond timeouts.
+ *
+ * `GiosDeviceStream` gives the timeout-driven device model of classic I/O
+ * libraries: read what is there, read an exact count, read a line of bounded
+ * length, write into a buffer and flush it, poll. Every blocking call takes a
+ * `timeout_ms` ([const@Gios.TIMEOUT_FOREVER] waits without limit, 0 does not
+ * wait, [const@Gios.TIMEOUT_DEFAULT] uses [property@Gios.DeviceStream:default-timeout])
+ * and a [class@Gio.Cancellable]. One timeout covers the whole call, however
+ * many partial arrivals it takes, and fails with %G_IO_ERROR_TIMED_OUT.
+ *
+ * A read that fails (timeout, cancellation, a line too long) consumes
+ * nothing: the bytes that did arrive stay buffered for the next call. A write
+ * never drops data: what could not be sent stays buffered for the next flush.
+ *
+ * [ctor@Gios.DeviceStream.new] wraps any [class@Gio.IOStream] (a pipe, a
+ * file, a serial line). The socket classes, [class@Gios.ServerSocket] and
+ * [class@Gios.Socket], derive from it. A subclass for another kind of device
+ * implements the `receive`, `send` and `close_device` class methods; see
+ * [struct@Gios.DeviceStreamClass].
+ *
+ * A stream is used by one thread at a time. [method@Gios.DeviceStream.close]
+ * and cancellation may come from any thread, and wake a thread blocked in a
+ * call on the same stream.
+ *
+ * Since: 1.0
+ */
+
+#define DEFAULT_BUFFER_SIZE (16 * 1024)
+/* A write on a descriptor-backed stream that poll() reported writable never
+ * blocks below this size (a pipe guarantees PIPE_BUF bytes of room). */
+#define FD_WRITE_CHUNK 4096
+
+typedef struct
+{
+  GIOStream *base;
+
+  /* Input: bytes [in_start, in_end) of in_buf are buffered. */
+  guint8 *in_buf;
+  gsize in_start;
+  gsize in_end;
+  gsize in_cap;
+  guint in_size;
+
+  /* Output: out_len bytes of out_buf wait to be sent. */
+  guint8 *out_buf;
+  gsize out_len;
+  gsize out_cap;
+  guint out_size;
+
+  char *terminator;
+  gsize terminator_len;
+  int default_timeout;
+
+  guint is_open : 1;
+  guint io_ready : 1;
+  guint closed : 1;
+  guint eof : 1;
+
+  /* Coordination with close() and drop_connection() from other threads. */
+  GMutex lock;
+  GCond idle;
+  guint busy;
+  guint interrupted;
+  GThread *io_thread;
+  GCancellable *wakeup;
+  GPollFD wakeup_fd;
+  gboolean wakeup_fd_made;
+} GiosDeviceStreamPrivate;
+
+G_DEFINE_TYPE_WITH_PRIVATE (GiosDeviceStream, gios_device_stream, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_BASE_STREAM,
+  PROP_IS_OPEN,
+  PROP_AT_END,
+  PROP_LINE_TERMINATOR,
+  PROP_DEFAULT_TIMEOUT,
+  PROP_INPUT_BUFFER_SIZE,
+  PROP_OUTPUT_BUFFER_SIZE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+#define PRIV(self) ((GiosDeviceStreamPrivate *) gios_device_stream_get_instance_private (self))
+
+/* ------------------------------------------------------------------------ */
+/* Deadlines, entering and leaving, waiting                                   */
+
+gint64
+_gios_deadline_from_timeout (int timeout_ms)
+{
+  if (timeout_ms < 0)
+    return -1;
+  return g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+}
+
+int
+_gios_device_stream_resolve_timeout (GiosDeviceStream *self,
+                                     int               timeout_ms)
+{
+  if (timeout_ms == GIOS_TIMEOUT_DEFAULT)
+    return PRIV (self)->default_timeout;
+  return timeout_ms;
+}
+
+static gint64
+deadline_for (GiosDeviceStream *self,
+              int               timeout_ms)
+{
+  return _gios_deadline_from_timeout (_gios_device_stream_resolve_timeout (self, timeout_ms));
+}
+
+static gboolean
+enter_common (GiosDeviceStream  *self,
+              gboolean           need_device,
+              GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gboolean ok = FALSE;
+
+  g_mutex_lock (&priv->lock);
+  if (priv->interrupted > 0 || (priv->closed && need_device))
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                         _("The stream is closed"));
+  else if (need_device && !priv->io_ready)
+    g_set_error_literal (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED,
+                         _("The stream is not connected"));
+  else
+    {
+      priv->busy++;
+      priv->io_thread = g_thread_self ();
+      ok = TRUE;
+    }
+  g_mutex_unlock (&priv->lock);
+
+  return ok;
+}
+
+gboolean
+_gios_device_stream_enter (GiosDeviceStream  *self,
+                           GError           **error)
+{
+  return enter_common (self, FALSE, error);
+}
+
+/* The public I/O calls need a connected device. */
+static gboolean
+enter_io (GiosDeviceStream  *self,
+          GError           **error)
+{
+  return enter_common (self, TRUE, error);
+}
+
+void
+_gios_device_stream_leave (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  g_mutex_lock (&priv->lock);
+  g_assert (priv->busy > 0);
+  priv->busy--;
+  if (priv->busy == 0)
+    priv->io_thread = NULL;
+  g_cond_broadcast (&priv->idle);
+  g_mutex_unlock (&priv->lock);
+}
+
+void
+_gios_device_stream_interrupt (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  guint own;
+
+  g_mutex_lock (&priv->lock);
+  priv->interrupted++;
+  /* A handler running inside a call on this same thread (a signal emitted
+   * by a read) must not wait for itself. */
+  own = (priv->busy > 0 && priv->io_thread == g_thread_self ()) ? 1 : 0;
+  if (priv->busy > own)
+    {
+      g_cancellable_cancel (priv->wakeup);
+      while (priv->busy > own)
+        g_cond_wait (&priv->idle, &priv->lock);
+    }
+  g_mutex_unlock (&priv->lock);
+}
+
+void
+_gios_device_stream_resume (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  g_mutex_lock (&priv->lock);
+  g_assert (priv->interrupted > 0);
+  if (--priv->interrupted == 0)
+    g_cancellable_reset (priv->wakeup);
+  g_mutex_unlock (&priv->lock);
+}
+
+static int
+poll_timeout (gint64 deadline)
+{
+  gint64 remaining;
+
+  if (deadline < 0)
+    return -1;
+  remaining = deadline - g_get_monotonic_time ();
+  if (remaining <= 0)
+    return 0;
+  /* Round up so that we never wake before the deadline. */
+  return (int) MIN ((remaining + 999) / 1000, G_MAXINT);
+}
+
+#define MAX_WAIT_FDS 8
+
+gboolean
+_gios_device_stream_wait (GiosDeviceStream  *self,
+                          GPollFD           *fds,
+                          guint              n_fds,
+                          gint64             deadline,
+                          GCancellable      *cancellable,
+                          GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GPollFD all[MAX_WAIT_FDS + 2];
+  guint n_all = n_fds;
+  gboolean have_cancel_fd = FALSE;
+  gboolean ret = FALSE;
+
+  g_return_val_if_fail (n_fds <= MAX_WAIT_FDS, FALSE);
+
+  if (n_fds > 0)
+    memcpy (all, fds, n_fds * sizeof (GPollFD));
+
+  g_mutex_lock (&priv->lock);
+  if (!priv->wakeup_fd_made)
+    priv->wakeup_fd_made = g_cancellable_make_pollfd (priv->wakeup, &priv->wakeup_fd);
+  g_mutex_unlock (&priv->lock);
+  if (priv->wakeup_fd_made)
+    all[n_all++] = priv->wakeup_fd;
+
+  if (cancellable != NULL && g_cancellable_make_pollfd (cancellable, &all[n_all]))
+    {
+      have_cancel_fd = TRUE;
+      n_all++;
+    }
+
+  for (;;)
+    {
+      int timeout;
+      int r;
+      guint i;
+      gboolean ready = FALSE;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        break;
+      if (g_cancellable_is_cancelled (priv->wakeup))
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                               _("The stream was closed while waiting"));
+          break;
+        }
+
+      timeout = poll_timeout (deadline);
+      for (i = 0; i < n_all; i++)
+        all[i].revents = 0;
+      r = g_poll (all, n_all, timeout);
+      if (r < 0)
+        {
+          int errsv = errno;
+
+          if (errsv == EINTR)
+            continue;
+          _gios_set_error_from_errno (error, errsv, _("Could not wait for the device"));
+          break;
+        }
+
+      for (i = 0; i < n_fds; i++)
+        {
+          fds[i].revents = all[i].revents;
+          if (all[i].revents != 0)
+            ready = TRUE;
+        }
+      if (ready)
+        {
+          ret = TRUE;
+          break;
+        }
+
+      if (r == 0 && deadline >= 0 && g_get_monotonic_time () >= deadline)
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                               _("Timed out"));
+          break;
+        }
+      /* Otherwise the wake-up or the cancellable fired, or poll() returned
+       * early: the checks at the top of the loop decide. */
+    }
+
+  if (have_cancel_fd)
+    g_cancellable_release_fd (cancellable);
+
+  return ret;
+}
+
+gboolean
+_gios_device_stream_wait_fd (GiosDeviceStream  *self,
+                             int                fd,
+                             GIOCondition       condition,
+                             gint64             deadline,
+                             GCancellable      *cancellable,
+                             GError           **error)
+{
+  GPollFD pfd = { fd, condition, 0 };
+
+  return _gios_device_stream_wait (self, &pfd, 1, deadline, cancellable, error);
+}
+
+void
+_gios_device_stream_set_open (GiosDeviceStream *self,
+                              gboolean          is_open)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  is_open = !!is_open;
+  if (is_open)
+    {
+      g_mutex_lock (&priv->lock);
+      priv->closed = FALSE;
+      g_mutex_unlock (&priv->lock);
+    }
+
+  if (priv->is_open != (guint) is_open)
+    {
+      priv->is_open = is_open;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IS_OPEN]);
+    }
+}
+
+void
+_gios_device_stream_set_io_ready (GiosDeviceStream *self,
+                                  gboolean          io_ready)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  g_mutex_lock (&priv->lock);
+  priv->io_ready = !!io_ready;
+  g_mutex_unlock (&priv->lock);
+}
+
+static void
+set_eof (GiosDeviceStream *self,
+         gboolean          eof)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  if (priv->eof != (guint) !!eof)
+    {
+      priv->eof = !!eof;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AT_END]);
+    }
+}
+
+void
+_gios_device_stream_reset (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  g_clear_pointer (&priv->in_buf, g_free);
+  priv->in_start = priv->in_end = priv->in_cap = 0;
+  g_clear_pointer (&priv->out_buf, g_free);
+  priv->out_len = priv->out_cap = 0;
+  set_eof (self, FALSE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Buffers                                                                    */
+
+static inline gsize
+in_buffered (GiosDeviceStreamPrivate *priv)
+{
+  return priv->in_end - priv->in_start;
+}
+
+static void
+in_consume (GiosDeviceStreamPrivate *priv,
+            gsize                    n)
+{
+  priv->in_start += n;
+  if (priv->in_start == priv->in_end)
+    {
+      priv->in_start = priv->in_end = 0;
+      /* A buffer that grew for one long line or exact read goes back to
+       * its configured size once it is empty. */
+      if (priv->in_cap > priv->in_size)
+        {
+          g_clear_pointer (&priv->in_buf, g_free);
+          priv->in_cap = 0;
+        }
+    }
+}
+
+/* Makes room so that the buffer can hold @total bytes in all (buffered ones
+ * included) and has at least one free byte at its end. */
+static void
+in_reserve (GiosDeviceStreamPrivate *priv,
+            gsize                    total)
+{
+  gsize buffered = in_buffered (priv);
+
+  total = MAX (total, buffered + 1);
+  total = MAX (total, priv->in_size);
+
+  if (priv->in_cap - priv->in_start >= total && priv->in_end < priv->in_cap)
+    return;
+
+  if (priv->in_start > 0)
+    {
+      memmove (priv->in_buf, priv->in_buf + priv->in_start, buffered);
+      priv->in_start = 0;
+      priv->in_end = buffered;
+    }
+  if (priv->in_cap < total)
+    {
+      priv->in_buf = g_realloc (priv->in_buf, total);
+      priv->in_cap = total;
+    }
+}
+
+/* Receives once into the input buffer, which may grow to hold @total bytes.
+ * Returns the bytes added, 0 at end of input, -1 on error. */
+static gssize
+in_fill (GiosDeviceStream  *self,
+         gsize              total,
+         gint64             deadline,
+         GCancellable      *cancellable,
+         GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gssize n;
+
+  in_reserve (priv, total);
+  n = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, priv->in_buf + priv->in_end,
+                                                    priv->in_cap - priv->in_end,
+                                                    deadline, cancellable, error);
+  if (n > 0)
+    {
+      g_assert ((gsize) n <= priv->in_cap - priv->in_end);
+      priv->in_end += n;
+      set_eof (self, FALSE);
+    }
+  else if (n == 0)
+    set_eof (self, TRUE);
+  else if (in_buffered (priv) == 0 && priv->in_cap > priv->in_size)
+    in_consume (priv, 0);
+
+  return n;
+}
+
+static void
+out_append (GiosDeviceStreamPrivate *priv,
+            const guint8            *data,
+            gsize                    count)
+{
+  if (count == 0)
+    return;
+  if (priv->out_cap - priv->out_len < count)
+    {
+      gsize cap = MAX (priv->out_size, priv->out_len + count);
+
+      priv->out_buf = g_realloc (priv->out_buf, cap);
+      priv->out_cap = cap;
+    }
+  memcpy (priv->out_buf + priv->out_len, data, count);
+  priv->out_len += count;
+}
+
+static gboolean
+send_all (GiosDeviceStream  *self,
+          const guint8      *data,
+          gsize              count,
+          gsize             *sent,
+          gint64             deadline,
+          GCancellable      *cancellable,
+          GError           **error)
+{
+  GiosDeviceStreamClass *klass = GIOS_DEVICE_STREAM_GET_CLASS (self);
+
+  *sent = 0;
+  while (*sent < count)
+    {
+      gssize n = klass->send (self, data + *sent, count - *sent, deadline, cancellable, error);
+
+      if (n < 0)
+        return FALSE;
+      g_assert ((gsize) n <= count - *sent);
+      *sent += n;
+    }
+  return TRUE;
+}
+
+static gboolean
+flush_internal (GiosDeviceStream  *self,
+                gint64             deadline,
+                GCancellable      *cancellable,
+                GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gsize sent;
+  gboolean ok;
+
+  if (priv->out_len == 0)
+    return TRUE;
+
+  ok = send_all (self, priv->out_buf, priv->out_len, &sent, deadline, cancellable, error);
+  if (sent < priv->out_len)
+    memmove (priv->out_buf, priv->out_buf + sent, priv->out_len - sent);
+  priv->out_len -= sent;
+
+  if (priv->out_len == 0 && priv->out_cap > priv->out_size)
+    {
+      g_clear_pointer (&priv->out_buf, g_free);
+      priv->out_cap = 0;
+    }
+
+  if (!ok)
+    g_prefix_error (error, _("Could not send %" G_GSIZE_FORMAT " buffered bytes: "),
+                    priv->out_len + sent);
+  return ok;
+}
+
+gboolean
+_gios_device_stream_flush_default (GiosDeviceStream  *self,
+                                   GError           **error)
+{
+  return flush_internal (self, deadline_for (self, GIOS_TIMEOUT_DEFAULT), NULL, error);
+}
+
+gboolean
+_gios_device_stream_flush_if_owner (GiosDeviceStream  *self,
+                                    GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gboolean alone;
+  gboolean ok = TRUE;
+
+  if (!enter_io (self, NULL))
+    return TRUE;
+  g_mutex_lock (&priv->lock);
+  alone = priv->busy == 1;
+  g_mutex_unlock (&priv->lock);
+  if (alone)
+    ok = _gios_device_stream_flush_default (self, error);
+  _gios_device_stream_leave (self);
+  return ok;
+}
+
+static gboolean
+write_internal (GiosDeviceStream  *self,
+                const guint8      *data,
+                gsize              count,
+                GCancellable      *cancellable,
+                GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gint64 deadline;
+  gsize sent;
+
+  if (priv->out_len + count <= priv->out_size)
+    {
+      out_append (priv, data, count);
+      return TRUE;
+    }
+
+  deadline = deadline_for (self, GIOS_TIMEOUT_DEFAULT);
+  if (!flush_internal (self, deadline, cancellable, error))
+    {
+      out_append (priv, data, count);
+      return FALSE;
+    }
+
+  if (count < priv->out_size)
+    {
+      out_append (priv, data, count);
+      return TRUE;
+    }
+
+  /* Large writes go straight to the device; what it does not take in time
+   * stays buffered, so nothing is lost. */
+  if (!send_all (self, data, count, &sent, deadline, cancellable, error))
+    {
+      out_append (priv, data + sent, count - sent);
+      g_prefix_error (error, _("Sent %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes: "),
+                      sent, count);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Replaces a bare "Timed out" from the transport with a message that says
+ * what was being waited for. */
+static void
+explain_timeout (GError     **error,
+                 const char  *what,
+                 int          timeout_ms,
+                 gsize        buffered)
+{
+  if (error == NULL || *error == NULL ||
+      !g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return;
+  g_clear_error (error);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+               /* Translators: the first %s is what was awaited ("a line", …) */
+               _("Timed out after %d ms waiting for %s (%" G_GSIZE_FORMAT " bytes buffered)"),
+               timeout_ms, what, buffered);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The default transport: a GIOStream                                          */
+
+static int
+stream_fd (gpointer stream)
+{
+  if (G_IS_FILE_DESCRIPTOR_BASED (stream))
+    return g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (stream));
+  return -1;
+}
+
+static gssize
+gios_device_stream_real_receive (GiosDeviceStream  *self,
+                                 guint8            *buffer,
+                                 gsize              size,
+                                 gint64             deadline,
+                                 GCancellable      *cancellable,
+                                 GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GInputStream *input;
+  int fd;
+
+  if (priv->base == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   _("%s does not implement receive"), G_OBJECT_TYPE_NAME (self));
+      return -1;
+    }
+
+  input = g_io_stream_get_input_stream (priv->base);
+  fd = stream_fd (input);
+  if (fd >= 0 && !_gios_device_stream_wait_fd (self, fd, G_IO_IN, deadline, cancellable, error))
+    return -1;
+
+  return g_input_stream_read (input, buffer, size, cancellable, error);
+}
+
+static gssize
+gios_device_stream_real_send (GiosDeviceStream  *self,
+                              const guint8      *data,
+                              gsize              size,
+                              gint64             deadline,
+                              GCancellable      *cancellable,
+                              GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GOutputStream *output;
+  int fd;
+
+  if (priv->base == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   _("%s does not implement send"), G_OBJECT_TYPE_NAME (self));
+      return -1;
+    }
+
+  output = g_io_stream_get_output_stream (priv->base);
+  fd = stream_fd (output);
+  if (fd >= 0)
+    {
+      if (!_gios_device_stream_wait_fd (self, fd, G_IO_OUT, deadline, cancellable, error))
+        return -1;
+      size = MIN (size, FD_WRITE_CHUNK);
+    }
+
+  return g_output_stream_write (output, data, size, cancellable, error);
+}
+
+static gboolean
+gios_device_stream_real_close_device (GiosDeviceStream  *self,
+                                      GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  if (priv->base == NULL)
+    return TRUE;
+  return g_io_stream_close (priv->base, NULL, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject                                                                    */
+
+static void
+gios_device_stream_finalize (GObject *object)
+{
+  GiosDeviceStream *self = GIOS_DEVICE_STREAM (object);
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  g_clear_object (&priv->base);
+  g_free (priv->in_buf);
+  g_free (priv->out_buf);
+  g_free (priv->terminator);
+  if (priv->wakeup_fd_made)
+    g_cancellable_release_fd (priv->wakeup);
+  g_clear_object (&priv->wakeup);
+  g_mutex_clear (&priv->lock);
+  g_cond_clear (&priv->idle);
+
+  G_OBJECT_CLASS (gios_device_stream_parent_class)->finalize (object);
+}
+
+static void
+gios_device_stream_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  GiosDeviceStream *self = GIOS_DEVICE_STREAM (object);
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  switch (prop_id)
+    {
+    case PROP_BASE_STREAM:
+      g_value_set_object (value, priv->base);
+      break;
+    case PROP_IS_OPEN:
+      g_value_set_boolean (value, priv->is_open);
+      break;
+    case PROP_AT_END:
+      g_value_set_boolean (value, gios_device_stream_get_at_end (self));
+      break;
+    case PROP_LINE_TERMINATOR:
+      g_value_set_string (value, priv->terminator);
+      break;
+    case PROP_DEFAULT_TIMEOUT:
+      g_value_set_int (value, priv->default_timeout);
+      break;
+    case PROP_INPUT_BUFFER_SIZE:
+      g_value_set_uint (value, priv->in_size);
+      break;
+    case PROP_OUTPUT_BUFFER_SIZE:
+      g_value_set_uint (value, priv->out_size);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gios_device_stream_set_property (GObject      *object,
+                                 guint         prop_id,
+                                 const GValue *value,
+                                 GParamSpec   *pspec)
+{
+  GiosDeviceStream *self = GIOS_DEVICE_STREAM (object);
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  switch (prop_id)
+    {
+    case PROP_BASE_STREAM:
+      priv->base = g_value_dup_object (value);
+      if (priv->base != NULL)
+        {
+          priv->is_open = TRUE;
+          priv->io_ready = TRUE;
+        }
+      break;
+    case PROP_LINE_TERMINATOR:
+      gios_device_stream_set_line_terminator (self, g_value_get_string (value));
+      break;
+    case PROP_DEFAULT_TIMEOUT:
+      gios_device_stream_set_default_timeout (self, g_value_get_int (value));
+      break;
+    case PROP_INPUT_BUFFER_SIZE:
+      gios_device_stream_set_input_buffer_size (self, g_value_get_uint (value));
+      break;
+    case PROP_OUTPUT_BUFFER_SIZE:
+      gios_device_stream_set_output_buffer_size (self, g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gios_device_stream_class_init (GiosDeviceStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  _gios_init_i18n ();
+
+  object_class->finalize = gios_device_stream_finalize;
+  object_class->get_property = gios_device_stream_get_property;
+  object_class->set_property = gios_device_stream_set_property;
+
+  klass->receive = gios_device_stream_real_receive;
+  klass->send = gios_device_stream_real_send;
+  klass->close_device = gios_device_stream_real_close_device;
+
+  /**
+   * GiosDeviceStream:base-stream:
+   *
+   * The [class@Gio.IOStream] that the default transport reads and writes, or
+   * %NULL for a subclass with its own device.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_BASE_STREAM] =
+    g_param_spec_object ("base-stream", NULL, NULL, G_TYPE_IO_STREAM,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosDeviceStream:is-open:
+   *
+   * Whether the device is open: a wrapped stream until it is closed, a
+   * server socket while it listens, a client socket while it is connected.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_IS_OPEN] =
+    g_param_spec_boolean ("is-open", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosDeviceStream:at-end:
+   *
+   * Whether the last receive from the device found the end of input and
+   * no input is buffered.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_AT_END] =
+    g_param_spec_boolean ("at-end", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosDeviceStream:line-terminator:
+   *
+   * What ends a line, for [method@Gios.DeviceStream.read_line] and
+   * [method@Gios.DeviceStream.write_line]. With the default, "\n", a line
+   * ending in "\r\n" also reads as one line, without the "\r".
+   *
+   * Since: 1.0
+   */
+  properties[PROP_LINE_TERMINATOR] =
+    g_param_spec_string ("line-terminator", NULL, NULL, "\n",
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosDeviceStream:default-timeout:
+   *
+   * The timeout in milliseconds of calls given [const@Gios.TIMEOUT_DEFAULT],
+   * and of the flushes that [method@Gios.DeviceStream.write] makes when its
+   * buffer is full. -1 waits without limit.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_DEFAULT_TIMEOUT] =
+    g_param_spec_int ("default-timeout", NULL, NULL, -1, G_MAXINT, -1,
+                      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosDeviceStream:input-buffer-size:
+   *
+   * The size of the input buffer, allocated on first use. A long line or
+   * exact read grows the buffer for as long as it needs to.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_INPUT_BUFFER_SIZE] =
+    g_param_spec_uint ("input-buffer-size", NULL, NULL, 1, G_MAXINT, DEFAULT_BUFFER_SIZE,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosDeviceStream:output-buffer-size:
+   *
+   * How many bytes [method@Gios.DeviceStream.write] buffers before it sends
+   * them. Writes of this size or more go to the device directly.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_OUTPUT_BUFFER_SIZE] =
+    g_param_spec_uint ("output-buffer-size", NULL, NULL, 1, G_MAXINT, DEFAULT_BUFFER_SIZE,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+gios_device_stream_init (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  priv->in_size = DEFAULT_BUFFER_SIZE;
+  priv->out_size = DEFAULT_BUFFER_SIZE;
+  priv->terminator = g_strdup ("\n");
+  priv->terminator_len = 1;
+  priv->default_timeout = GIOS_TIMEOUT_FOREVER;
+  priv->wakeup = g_cancellable_new ();
+  g_mutex_init (&priv->lock);
+  g_cond_init (&priv->idle);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                                 */
+
+/**
+ * gios_device_stream_new:
+ * @base: the stream to read and write
+ *
+ * Creates a device stream over @base: a pipe, a file, a terminal, a socket
+ * connection. Timeouts apply where the streams of @base are backed by file
+ * descriptors; other streams are read and written blocking, with
+ * cancellation.
+ *
+ * Returns: (transfer full): a new [class@Gios.DeviceStream]
+ *
+ * Since: 1.0
+ */
+GiosDeviceStream *
+gios_device_stream_new (GIOStream *base)
+{
+  g_return_val_if_fail (G_IS_IO_STREAM (base), NULL);
+
+  return g_object_new (GIOS_TYPE_DEVICE_STREAM, "base-stream", base, NULL);
+}
+
+/**
+ * gios_device_stream_get_base_stream:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets the stream that @self wraps.
+ *
+ * Returns: (transfer none) (nullable): the wrapped stream, or %NULL
+ *
+ * Since: 1.0
+ */
+GIOStream *
+gios_device_stream_get_base_stream (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), NULL);
+
+  return PRIV (self)->base;
+}
+
+static gssize
+read_internal (GiosDeviceStream  *self,
+               guint8            *buffer,
+               gsize              count,
+               gint64             deadline,
+               GCancellable      *cancellable,
+               GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gsize n;
+
+  if (count == 0)
+    return 0;
+
+  if (in_buffered (priv) == 0)
+    {
+      gssize r;
+
+      /* Large reads skip the buffer. */
+      if (count >= priv->in_size)
+        {
+          r = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, buffer, count, deadline,
+                                                            cancellable, error);
+          if (r >= 0)
+            set_eof (self, r == 0);
+          return r;
+        }
+      r = in_fill (self, 0, deadline, cancellable, error);
+      if (r <= 0)
+        return r;
+    }
+
+  n = MIN (count, in_buffered (priv));
+  memcpy (buffer, priv->in_buf + priv->in_start, n);
+  in_consume (priv, n);
+  return n;
+}
+
+/**
+ * gios_device_stream_read:
+ * @self: a [class@Gios.DeviceStream]
+ * @buffer: (array length=count) (element-type guint8) (out caller-allocates):
+ *   where to store the bytes
+ * @count: the size of @buffer
+ * @timeout_ms: how long to wait for the first byte, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Waits until at least one byte is there, then returns what is there, up to
+ * @count bytes: buffered bytes first, without waiting.
+ *
+ * Returns: the number of bytes read, 0 at end of input, or -1 with @error set
+ *
+ * Since: 1.0
+ */
+gssize
+gios_device_stream_read (GiosDeviceStream  *self,
+                         guint8            *buffer,
+                         gsize              count,
+                         int                timeout_ms,
+                         GCancellable      *cancellable,
+                         GError           **error)
+{
+  gssize ret;
+  int timeout;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), -1);
+  g_return_val_if_fail (buffer != NULL || count == 0, -1);
+  g_return_val_if_fail (count <= G_MAXSSIZE, -1);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, -1);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  if (!enter_io (self, error))
+    return -1;
+  timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
+  ret = read_internal (self, buffer, count, _gios_deadline_from_timeout (timeout),
+                       cancellable, error);
+  if (ret < 0)
+    explain_timeout (error, _("input"), timeout, 0);
+  _gios_device_stream_leave (self);
+
+  return ret;
+}
+
+/**
+ * gios_device_stream_read_bytes:
+ * @self: a [class@Gios.DeviceStream]
+ * @count: the most bytes to return
+ * @timeout_ms: how long to wait for the first byte, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Like [method@Gios.DeviceStream.read], but returns the bytes as a
+ * [struct@GLib.Bytes], which suits language bindings. It allocates no more
+ * than what arrived, whatever @count is.
+ *
+ * Returns: (transfer full): the bytes read, empty at end of input, or
+ *   %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GBytes *
+gios_device_stream_read_bytes (GiosDeviceStream  *self,
+                               gsize              count,
+                               int                timeout_ms,
+                               GCancellable      *cancellable,
+                               GError           **error)
+{
+  GiosDeviceStreamPrivate *priv;
+  GBytes *ret = NULL;
+  int timeout;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), NULL);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  priv = PRIV (self);
+  if (!enter_io (self, error))
+    return NULL;
+
+  timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
+  if (count == 0)
+    ret = g_bytes_new (NULL, 0);
+  else if (in_buffered (priv) > 0 ||
+           in_fill (self, 0, _gios_deadline_from_timeout (timeout), cancellable, error) >= 0)
+    {
+      gsize n = MIN (count, in_buffered (priv));
+
+      ret = g_bytes_new (priv->in_buf + priv->in_start, n);
+      in_consume (priv, n);
+    }
+  else
+    explain_timeout (error, _("input"), timeout, 0);
+
+  _gios_device_stream_leave (self);
+  return ret;
+}
+
+/**
+ * gios_device_stream_read_exact:
+ * @self: a [class@Gios.DeviceStream]
+ * @buffer: (array length=count) (element-type guint8) (out caller-allocates):
+ *   where to store the bytes
+ * @count: how many bytes to read
+ * @timeout_ms: how long the whole read may take, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Reads exactly @count bytes, however many arrivals they take, within one
+ * timeout. If the time runs out, the call is cancelled or the input ends
+ * (%G_IO_ERROR_CONNECTION_CLOSED) first, nothing is consumed: the bytes that
+ * arrived stay buffered.
+ *
+ * Returns: %TRUE when @count bytes were read
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_read_exact (GiosDeviceStream  *self,
+                               guint8            *buffer,
+                               gsize              count,
+                               int                timeout_ms,
+                               GCancellable      *cancellable,
+                               GError           **error)
+{
+  GiosDeviceStreamPrivate *priv;
+  gboolean ok = FALSE;
+  gint64 deadline;
+  int timeout;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+  g_return_val_if_fail (buffer != NULL || count == 0, FALSE);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+  if (!enter_io (self, error))
+    return FALSE;
+
+  timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
+  deadline = _gios_deadline_from_timeout (timeout);
+  while (in_buffered (priv) < count)
+    {
+      gssize n = in_fill (self, count, deadline, cancellable, error);
+
+      if (n < 0)
+        {
+          explain_timeout (error, _("an exact read"), timeout, in_buffered (priv));
+          goto out;
+        }
+      if (n == 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                       _("The input ended after %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes"),
+                       in_buffered (priv), count);
+          goto out;
+        }
+    }
+
+  if (count > 0)
+    {
+      memcpy (buffer, priv->in_buf + priv->in_start, count);
+      in_consume (priv, count);
+    }
+  ok = TRUE;
+
+out:
+  _gios_device_stream_leave (self);
+  return ok;
+}
+
+/* Looks for the terminator in the buffered input from byte @from on.
+ * Returns its offset from in_start, or -1. */
+static gssize
+find_terminator (GiosDeviceStreamPrivate *priv,
+                 gsize                    from)
+{
+  const guint8 *start = priv->in_buf + priv->in_start;
+  gsize len = in_buffered (priv);
+  const guint8 *hit;
+
+  if (from >= len)
+    return -1;
+  if (priv->terminator_len == 1)
+    hit = memchr (start + from, priv->terminator[0], len - from);
+  else
+    hit = memmem (start + from, len - from, priv->terminator, priv->terminator_len);
+  return hit != NULL ? hit - start : -1;
+}
+
+static char *
+take_line (GiosDeviceStreamPrivate *priv,
+           gsize                    line_len,
+           gsize                    consumed,
+           gsize                   *length)
+{
+  char *line = g_malloc (line_len + 1);
+
+  memcpy (line, priv->in_buf + priv->in_start, line_len);
+  line[line_len] = '\0';
+  in_consume (priv, consumed);
+  if (length != NULL)
+    *length = line_len;
+  return line;
+}
+
+/**
+ * gios_device_stream_read_line:
+ * @self: a [class@Gios.DeviceStream]
+ * @max_length: the longest line accepted, in bytes without the terminator;
+ *   0 for [const@Gios.DEFAULT_MAX_LINE_LENGTH]
+ * @length: (out) (optional): where to store the length of the line
+ * @timeout_ms: how long the whole line may take, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Reads one line and returns it without its terminator (see
+ * [property@Gios.DeviceStream:line-terminator]). A last line that the input
+ * ends without a terminator is returned as a line; after it, the call returns
+ * %NULL without an error.
+ *
+ * A line longer than @max_length fails with %GIOS_ERROR_LINE_TOO_LONG as
+ * soon as that is certain, so a peer cannot make the buffer grow without
+ * limit; its bytes stay unread. On a timeout or cancellation, too, the bytes
+ * that arrived stay buffered.
+ *
+ * Returns: (transfer full) (nullable): the line, nul-terminated; %NULL at
+ *   end of input or on error
+ *
+ * Since: 1.0
+ */
+char *
+gios_device_stream_read_line (GiosDeviceStream  *self,
+                              gsize              max_length,
+                              gsize             *length,
+                              int                timeout_ms,
+                              GCancellable      *cancellable,
+                              GError           **error)
+{
+  GiosDeviceStreamPrivate *priv;
+  char *line = NULL;
+  gsize limit;
+  gsize scanned = 0;
+  gint64 deadline;
+  int timeout;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), NULL);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (length != NULL)
+    *length = 0;
+
+  priv = PRIV (self);
+  if (!enter_io (self, error))
+    return NULL;
+
+  limit = max_length > 0 ? max_length : GIOS_DEFAULT_MAX_LINE_LENGTH;
+  timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
+  deadline = _gios_deadline_from_timeout (timeout);
+
+  for (;;)
+    {
+      gsize buffered = in_buffered (priv);
+      gssize at = find_terminator (priv, scanned);
+      /* The most bytes a line of the longest accepted length can take,
+       * with a "\r" before the "\n" and the terminator. */
+      gsize most = limit + 1 + priv->terminator_len;
+      gssize n;
+
+      if (at >= 0)
+        {
+          gsize line_len = at;
+
+          if (priv->terminator_len == 1 && priv->terminator[0] == '\n' &&
+              line_len > 0 && priv->in_buf[priv->in_start + line_len - 1] == '\r')
+            line_len--;
+          if (line_len > limit)
+            goto too_long;
+          line = take_line (priv, line_len, at + priv->terminator_len, length);
+          break;
+        }
+
+      if (buffered >= most)
+        goto too_long;
+
+      scanned = buffered >= priv->terminator_len ? buffered - priv->terminator_len + 1 : 0;
+      n = in_fill (self, MIN (most, buffered + priv->in_size), deadline, cancellable, error);
+      if (n < 0)
+        {
+          explain_timeout (error, _("a line"), timeout, in_buffered (priv));
+          break;
+        }
+      if (n == 0)
+        {
+          /* End of input: what is left is the last line. */
+          buffered = in_buffered (priv);
+          if (buffered > limit)
+            goto too_long;
+          if (buffered > 0)
+            line = take_line (priv, buffered, buffered, length);
+          break;
+        }
+      continue;
+
+    too_long:
+      g_set_error (error, GIOS_ERROR, GIOS_ERROR_LINE_TOO_LONG,
+                   _("Line longer than %" G_GSIZE_FORMAT " bytes"), limit);
+      break;
+    }
+
+  _gios_device_stream_leave (self);
+  return line;
+}
+
+/**
+ * gios_device_stream_write:
+ * @self: a [class@Gios.DeviceStream]
+ * @data: (array length=count) (element-type guint8): the bytes to write
+ * @count: the number of bytes in @data
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Buffers @data for sending. Once
+ * [property@Gios.DeviceStream:output-buffer-size] bytes are buffered, sends
+ * them, waiting at most [property@Gios.DeviceStream:default-timeout]. Call
+ * [method@Gios.DeviceStream.flush] to send what is buffered.
+ *
+ * A write never drops data: when sending fails, the bytes not sent stay
+ * buffered for the next flush, and the call returns %FALSE.
+ *
+ * Returns: %TRUE when nothing failed
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_write (GiosDeviceStream  *self,
+                          const guint8      *data,
+                          gsize              count,
+                          GCancellable      *cancellable,
+                          GError           **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+  g_return_val_if_fail (data != NULL || count == 0, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!enter_io (self, error))
+    return FALSE;
+  ok = write_internal (self, data, count, cancellable, error);
+  _gios_device_stream_leave (self);
+
+  return ok;
+}
+
+/**
+ * gios_device_stream_write_bytes:
+ * @self: a [class@Gios.DeviceStream]
+ * @bytes: the bytes to write
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Like [method@Gios.DeviceStream.write], with the bytes in a
+ * [struct@GLib.Bytes].
+ *
+ * Returns: %TRUE when nothing failed
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_write_bytes (GiosDeviceStream  *self,
+                                GBytes            *bytes,
+                                GCancellable      *cancellable,
+                                GError           **error)
+{
+  gsize size;
+  const guint8 *data;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+  g_return_val_if_fail (bytes != NULL, FALSE);
+
+  data = g_bytes_get_data (bytes, &size);
+  return gios_device_stream_write (self, data, size, cancellable, error);
+}
+
+/**
+ * gios_device_stream_write_line:
+ * @self: a [class@Gios.DeviceStream]
+ * @line: the line, without a terminator
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Buffers @line followed by [property@Gios.DeviceStream:line-terminator],
+ * as [method@Gios.DeviceStream.write] does.
+ *
+ * Returns: %TRUE when nothing failed
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_write_line (GiosDeviceStream  *self,
+                               const char        *line,
+                               GCancellable      *cancellable,
+                               GError           **error)
+{
+  GiosDeviceStreamPrivate *priv;
+  gboolean ok;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+  g_return_val_if_fail (line != NULL, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+  if (!enter_io (self, error))
+    return FALSE;
+  ok = write_internal (self, (const guint8 *) line, strlen (line), cancellable, error);
+  if (ok)
+    ok = write_internal (self, (const guint8 *) priv->terminator, priv->terminator_len,
+                         cancellable, error);
+  _gios_device_stream_leave (self);
+
+  return ok;
+}
+
+/**
+ * gios_device_stream_flush:
+ * @self: a [class@Gios.DeviceStream]
+ * @timeout_ms: how long sending may take, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Sends every buffered byte within one timeout. On failure the bytes not
+ * sent stay buffered; [method@Gios.DeviceStream.get_buffered_output] tells
+ * how many.
+ *
+ * Returns: %TRUE when everything was sent
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_flush (GiosDeviceStream  *self,
+                          int                timeout_ms,
+                          GCancellable      *cancellable,
+                          GError           **error)
+{
+  gboolean ok;
+  int timeout;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!enter_io (self, error))
+    return FALSE;
+  timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
+  ok = flush_internal (self, _gios_deadline_from_timeout (timeout), cancellable, error);
+  if (!ok)
+    explain_timeout (error, _("the peer to take output"), timeout, PRIV (self)->out_len);
+  _gios_device_stream_leave (self);
+
+  return ok;
+}
+
+/**
+ * gios_device_stream_poll:
+ * @self: a [class@Gios.DeviceStream]
+ * @condition: %G_IO_IN, %G_IO_OUT, or both
+ * @timeout_ms: how long to wait, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ *
+ * Waits until @self is readable or writable. Buffered input counts as
+ * readable; waiting for input receives it into the buffer. Room in the output
+ * buffer counts as writable; when the buffer is full, waiting for output
+ * flushes it.
+ *
+ * Returns: the conditions that hold: %G_IO_IN, %G_IO_OUT, %G_IO_HUP at end of
+ *   input (with %G_IO_IN), %G_IO_ERR when the device failed; 0 when the time
+ *   ran out or @cancellable was cancelled
+ *
+ * Since: 1.0
+ */
+GIOCondition
+gios_device_stream_poll (GiosDeviceStream *self,
+                         GIOCondition      condition,
+                         int               timeout_ms,
+                         GCancellable     *cancellable)
+{
+  GiosDeviceStreamPrivate *priv;
+  GIOCondition ret = 0;
+  g_autoptr(GError) error = NULL;
+  gint64 deadline;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), G_IO_ERR);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, G_IO_ERR);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), G_IO_ERR);
+
+  priv = PRIV (self);
+  if (!enter_io (self, &error))
+    return G_IO_ERR;
+
+  deadline = deadline_for (self, timeout_ms);
+
+  if ((condition & G_IO_IN) && in_buffered (priv) > 0)
+    ret |= G_IO_IN;
+  if ((condition & G_IO_OUT) && priv->out_len < priv->out_size)
+    ret |= G_IO_OUT;
+
+  if (ret == 0 && (condition & G_IO_OUT))
+    {
+      if (flush_internal (self, deadline, cancellable, &error))
+        ret |= G_IO_OUT;
+      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) &&
+               !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        ret |= G_IO_ERR;
+      g_clear_error (&error);
+    }
+
+  if (ret == 0 && (condition & G_IO_IN))
+    {
+      gssize n = in_fill (self, 0, deadline, cancellable, &error);
+
+      if (n > 0)
+        ret |= G_IO_IN;
+      else if (n == 0)
+        ret |= G_IO_IN | G_IO_HUP;
+      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) &&
+               !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        ret |= G_IO_ERR;
+    }
+
+  _gios_device_stream_leave (self);
+  return ret;
+}
+
+/**
+ * gios_device_stream_clear:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Drops the buffered input.
+ *
+ * Returns: the number of bytes dropped
+ *
+ * Since: 1.0
+ */
+gsize
+gios_device_stream_clear (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv;
+  gsize n;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
+
+  priv = PRIV (self);
+  n = in_buffered (priv);
+  in_consume (priv, n);
+  return n;
+}
+
+/**
+ * gios_device_stream_close:
+ * @self: a [class@Gios.DeviceStream]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Sends buffered output (waiting at most
+ * [property@Gios.DeviceStream:default-timeout]) and closes the device. Called
+ * from another thread while a call is blocked on @self, it wakes that call,
+ * which fails with %G_IO_ERROR_CLOSED, and drops buffered output instead.
+ * The device is closed even when sending fails; the error then says how many
+ * bytes were not sent. Closing a closed stream does nothing.
+ *
+ * Returns: %TRUE when everything buffered was sent and the device closed
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_close (GiosDeviceStream  *self,
+                          GError           **error)
+{
+  GiosDeviceStreamPrivate *priv;
+  g_autoptr(GError) local_error = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+  g_mutex_lock (&priv->lock);
+  if (priv->closed)
+    {
+      g_mutex_unlock (&priv->lock);
+      return TRUE;
+    }
+  g_mutex_unlock (&priv->lock);
+
+  _gios_device_stream_flush_if_owner (self, &local_error);
+  _gios_device_stream_interrupt (self);
+  ok = GIOS_DEVICE_STREAM_GET_CLASS (self)->close_device (self, local_error ? NULL : &local_error);
+  _gios_device_stream_reset (self);
+  g_mutex_lock (&priv->lock);
+  priv->closed = TRUE;
+  priv->io_ready = FALSE;
+  g_mutex_unlock (&priv->lock);
+  _gios_device_stream_resume (self);
+
+  if (priv->is_open)
+    {
+      priv->is_open = FALSE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IS_OPEN]);
+    }
+
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return ok;
+}
+
+/**
+ * gios_device_stream_get_is_open:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:is-open].
+ *
+ * Returns: whether the device is open
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_get_is_open (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+
+  return PRIV (self)->is_open;
+}
+
+/**
+ * gios_device_stream_get_at_end:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:at-end].
+ *
+ * Returns: whether the input has ended and nothing is buffered
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_get_at_end (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+
+  return PRIV (self)->eof && in_buffered (PRIV (self)) == 0;
+}
+
+/**
+ * gios_device_stream_get_buffered_input:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets how many received bytes wait in the input buffer.
+ *
+ * Returns: the number of buffered input bytes
+ *
+ * Since: 1.0
+ */
+gsize
+gios_device_stream_get_buffered_input (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
+
+  return in_buffered (PRIV (self));
+}
+
+/**
+ * gios_device_stream_get_buffered_output:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets how many written bytes wait in the output buffer to be sent.
+ *
+ * Returns: the number of buffered output bytes
+ *
+ * Since: 1.0
+ */
+gsize
+gios_device_stream_get_buffered_output (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
+
+  return PRIV (self)->out_len;
+}
+
+/**
+ * gios_device_stream_get_line_terminator:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:line-terminator].
+ *
+ * Returns: (transfer none): the line terminator
+ *
+ * Since: 1.0
+ */
+const char *
+gios_device_stream_get_line_terminator (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), NULL);
+
+  return PRIV (self)->terminator;
+}
+
+/**
+ * gios_device_stream_set_line_terminator:
+ * @self: a [class@Gios.DeviceStream]
+ * @terminator: what ends a line; not empty
+ *
+ * Sets [property@Gios.DeviceStream:line-terminator].
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_set_line_terminator (GiosDeviceStream *self,
+                                        const char       *terminator)
+{
+  GiosDeviceStreamPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (terminator != NULL && terminator[0] != '\0');
+
+  priv = PRIV (self);
+  if (g_strcmp0 (priv->terminator, terminator) == 0)
+    return;
+  g_free (priv->terminator);
+  priv->terminator = g_strdup (terminator);
+  priv->terminator_len = strlen (terminator);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LINE_TERMINATOR]);
+}
+
+/**
+ * gios_device_stream_get_default_timeout:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:default-timeout].
+ *
+ * Returns: the default timeout in milliseconds, -1 for none
+ *
+ * Since: 1.0
+ */
+int
+gios_device_stream_get_default_timeout (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), -1);
+
+  return PRIV (self)->default_timeout;
+}
+
+/**
+ * gios_device_stream_set_default_timeout:
+ * @self: a [class@Gios.DeviceStream]
+ * @timeout_ms: the timeout in milliseconds, or -1 for none
+ *
+ * Sets [property@Gios.DeviceStream:default-timeout].
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_set_default_timeout (GiosDeviceStream *self,
+                                        int               timeout_ms)
+{
+  GiosDeviceStreamPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (timeout_ms >= -1);
+
+  priv = PRIV (self);
+  if (priv->default_timeout == timeout_ms)
+    return;
+  priv->default_timeout = timeout_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEFAULT_TIMEOUT]);
+}
+
+/**
+ * gios_device_stream_get_input_buffer_size:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:input-buffer-size].
+ *
+ * Returns: the input buffer size in bytes
+ *
+ * Since: 1.0
+ */
+guint
+gios_device_stream_get_input_buffer_size (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
+
+  return PRIV (self)->in_size;
+}
+
+/**
+ * gios_device_stream_set_input_buffer_size:
+ * @self: a [class@Gios.DeviceStream]
+ * @size: the size in bytes, at least 1
+ *
+ * Sets [property@Gios.DeviceStream:input-buffer-size]. Buffered input is
+ * kept.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_set_input_buffer_size (GiosDeviceStream *self,
+                                          guint             size)
+{
+  GiosDeviceStreamPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (size > 0 && size <= G_MAXINT);
+
+  priv = PRIV (self);
+  if (priv->in_size == size)
+    return;
+  priv->in_size = size;
+  if (in_buffered (priv) == 0)
+    in_consume (priv, 0);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INPUT_BUFFER_SIZE]);
+}
+
+/**
+ * gios_device_stream_get_output_buffer_size:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:output-buffer-size].
+ *
+ * Returns: the output buffer size in bytes
+ *
+ * Since: 1.0
+ */
+guint
+gios_device_stream_get_output_buffer_size (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
+
+  return PRIV (self)->out_size;
+}
+
+/**
+ * gios_device_stream_set_output_buffer_size:
+ * @self: a [class@Gios.DeviceStream]
+ * @size: the size in bytes, at least 1
+ *
+ * Sets [property@Gios.DeviceStream:output-buffer-size]. Buffered output is
+ * kept.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_set_output_buffer_size (GiosDeviceStream *self,
+                                           guint             size)
+{
+  GiosDeviceStreamPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (size > 0 && size <= G_MAXINT);
+
+  priv = PRIV (self);
+  if (priv->out_size == size)
+    return;
+  priv->out_size = size;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_BUFFER_SIZE]);
+}

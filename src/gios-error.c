@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "gios-private.h"
+
+#include <errno.h>
+#include <string.h>
+
+/**
+ * gios_error_quark:
+ *
+ * The error domain of gio-socket's own errors; see [error@Gios.Error].
+ *
+ * Returns: the quark of %GIOS_ERROR
+ *
+ * Since: 1.0
+ */
+G_DEFINE_QUARK (gios-error-quark, gios_error)
+
+void
+_gios_init_i18n (void)
+{
+  static gsize initialized = 0;
+
+  if (g_once_init_enter (&initialized))
+    {
+      bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+      bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+      g_once_init_leave (&initialized, 1);
+    }
+}
+
+void
+_gios_set_error_from_errno (GError     **error,
+                            int          errsv,
+                            const char  *format,
+                            ...)
+{
+  g_autofree char *prefix = NULL;
+  va_list args;
+
+  va_start (args, format);
+  prefix = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+               "%s: %s", prefix, g_strerror (errsv));
+}

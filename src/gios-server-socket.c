@@ -1,0 +1,1439 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "gios-private.h"
+#include "gios-device-stream-private.h"
+#include "gios-socket-common-private.h"
+#include "gios-server-socket-private.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+/**
+ * GiosServerSocket:
+ *
+ * A socket that listens for connections, on TCP ports or a Unix path.
+ *
+ * In the classic model a server socket owns one connection at a time, and
+ * the [class@Gios.DeviceStream] calls it inherits read and write that
+ * connection:
+ *
+ * ```c
+ * g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+ *
+ * if (!gios_server_socket_open (server, "0", 1000, &error))
+ *   return FALSE;
+ * while (gios_server_socket_listen (server, GIOS_TIMEOUT_FOREVER, NULL, &error))
+ *   {
+ *     g_autofree char *line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server),
+ *                                                           1024, NULL, 5000, NULL, &error);
+ *     if (line != NULL)
+ *       gios_device_stream_write_line (GIOS_DEVICE_STREAM (server), line, NULL, &error);
+ *     gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
+ *   }
+ * ```
+ *
+ * [method@Gios.ServerSocket.accept] hands each connection out as a new
+ * [class@Gios.Socket] instead, of the type set in
+ * [property@Gios.ServerSocket:socket-type].
+ *
+ * Listening sockets are made with the system calls themselves, so that the
+ * backlog ([property@Gios.ServerSocket:connection-queue-size]) applies from
+ * the start, Unix sockets get their exact permissions before anyone can reach
+ * them, and an accept that runs out of file descriptors backs off instead of
+ * spinning.
+ *
+ * Since: 1.0
+ */
+
+/* At most this many addresses are bound by one open (all interfaces is two:
+ * IPv6 and IPv4). */
+#define MAX_LISTENERS 8
+/* How often a busy port or a full descriptor table is tried again. */
+#define RETRY_MIN_US (10 * 1000)
+#define RETRY_MAX_US (250 * 1000)
+
+typedef struct
+{
+  GPtrArray *listeners;   /* of GSocket, listening */
+  int backlog;
+  guint loopback_only : 1;
+  guint emfile_reported : 1;
+  GType socket_type;
+
+  char *unix_path;        /* the path we bound, removed on close */
+  dev_t unix_dev;
+  ino_t unix_ino;
+
+  guint next_listener;    /* where accept starts looking, for fairness */
+} GiosServerSocketPrivate;
+
+G_DEFINE_TYPE_WITH_PRIVATE (GiosServerSocket, gios_server_socket, GIOS_TYPE_SOCKET_COMMON)
+
+enum {
+  PROP_0,
+  PROP_CONNECTION_QUEUE_SIZE,
+  PROP_LOOPBACK_ONLY,
+  PROP_SOCKET_TYPE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+#define PRIV(self) ((GiosServerSocketPrivate *) gios_server_socket_get_instance_private (self))
+
+static int
+effective_backlog (GiosServerSocketPrivate *priv)
+{
+  return priv->backlog < 0 ? SOMAXCONN : priv->backlog;
+}
+
+static gboolean
+check_not_open (GiosServerSocket  *self,
+                GError           **error)
+{
+  if (PRIV (self)->listeners->len > 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                           _("The server socket is already open; close it first"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* TCP                                                                        */
+
+typedef struct
+{
+  struct sockaddr_storage addr;
+  socklen_t len;
+} Address;
+
+static char *
+describe_address (const Address *a)
+{
+  g_autoptr(GSocketAddress) address =
+    g_socket_address_new_from_native ((gpointer) &a->addr, a->len);
+
+  return _gios_socket_address_to_string (address);
+}
+
+static void
+address_set_port (Address *a,
+                  guint    port)
+{
+  if (a->addr.ss_family == AF_INET6)
+    ((struct sockaddr_in6 *) &a->addr)->sin6_port = g_htons (port);
+  else
+    ((struct sockaddr_in *) &a->addr)->sin_port = g_htons (port);
+}
+
+static guint
+address_get_port (const Address *a)
+{
+  if (a->addr.ss_family == AF_INET6)
+    return g_ntohs (((const struct sockaddr_in6 *) &a->addr)->sin6_port);
+  return g_ntohs (((const struct sockaddr_in *) &a->addr)->sin_port);
+}
+
+static void
+set_resolve_error (GError     **error,
+                   int          gai_error,
+                   const char  *host,
+                   const char  *port)
+{
+  /* Translators: "Could not resolve “example.org” port “http”: Name or service not known" */
+  g_set_error (error, G_RESOLVER_ERROR,
+               gai_error == EAI_AGAIN ? G_RESOLVER_ERROR_TEMPORARY_FAILURE : G_RESOLVER_ERROR_NOT_FOUND,
+               _("Could not resolve “%s” port “%s”: %s"),
+               host ? host : "*", port, gai_strerror (gai_error));
+}
+
+/* Resolves @host (NULL: all interfaces, or loopback) and @port (a number, a
+ * service name, or NULL for 0) into at most MAX_LISTENERS addresses,
+ * without duplicates. */
+static gboolean
+resolve_listen_addresses (const char  *host,
+                          const char  *port,
+                          gboolean     loopback_only,
+                          Address     *out,
+                          guint       *n_out,
+                          GError     **error)
+{
+  struct addrinfo hints = { 0 };
+  struct addrinfo *res = NULL;
+  const char *service = (port != NULL && port[0] != '\0') ? port : "0";
+  int r;
+
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_flags = host == NULL && !loopback_only ? AI_PASSIVE : 0;
+  r = getaddrinfo (host, service, &hints, &res);
+  if (r != 0)
+    {
+      set_resolve_error (error, r, host, service);
+      return FALSE;
+    }
+
+  *n_out = 0;
+  /* IPv6 first, then IPv4, as getaddrinfo() orders them for us. */
+  for (struct addrinfo *ai = res; ai != NULL && *n_out < MAX_LISTENERS; ai = ai->ai_next)
+    {
+      gboolean seen = FALSE;
+
+      if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+        continue;
+      for (guint i = 0; i < *n_out; i++)
+        if (out[i].len == ai->ai_addrlen && memcmp (&out[i].addr, ai->ai_addr, ai->ai_addrlen) == 0)
+          seen = TRUE;
+      if (seen)
+        continue;
+      memcpy (&out[*n_out].addr, ai->ai_addr, ai->ai_addrlen);
+      out[*n_out].len = ai->ai_addrlen;
+      (*n_out)++;
+    }
+  freeaddrinfo (res);
+
+  if (*n_out == 0)
+    {
+      g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND,
+                   _("“%s” has no IPv4 or IPv6 address"), host ? host : "*");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Creates one listening socket with the system calls themselves (GIO's
+ * g_socket_bind() resets SO_REUSEPORT, and GSocketListener applies the
+ * backlog late). Returns the descriptor, or -1 with errno set. */
+static int
+listen_native (const Address *a,
+               int            backlog)
+{
+  int fd = socket (a->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int one = 1;
+  int errsv;
+
+  if (fd < 0)
+    return -1;
+  (void) setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (a->addr.ss_family == AF_INET6)
+    (void) setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind (fd, (const struct sockaddr *) &a->addr, a->len) == 0 &&
+      listen (fd, backlog) == 0)
+    return fd;
+
+  errsv = errno;
+  close (fd);
+  errno = errsv;
+  return -1;
+}
+
+static void
+close_listeners (GiosServerSocketPrivate *priv)
+{
+  for (guint i = 0; i < priv->listeners->len; i++)
+    g_socket_close (g_ptr_array_index (priv->listeners, i), NULL);
+  g_ptr_array_set_size (priv->listeners, 0);
+}
+
+static gboolean
+add_listener_fd (GiosServerSocketPrivate  *priv,
+                 int                       fd,
+                 GError                  **error)
+{
+  GSocket *socket = g_socket_new_from_fd (fd, error);
+
+  if (socket == NULL)
+    {
+      close (fd);
+      return FALSE;
+    }
+  g_ptr_array_add (priv->listeners, socket);
+  return TRUE;
+}
+
+/* Sleeps until @until (a monotonic time) unless the stream is closed from
+ * another thread first. */
+static gboolean
+pause_until (GiosServerSocket  *self,
+             gint64             until,
+             GCancellable      *cancellable,
+             GError           **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (_gios_device_stream_wait (GIOS_DEVICE_STREAM (self), NULL, 0, until, cancellable, &local_error))
+    return TRUE;
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+/* Binds every address on one port. Port 0 takes the port the kernel gives
+ * the first address for the others too. A port in use is tried again until
+ * @deadline. */
+static gboolean
+bind_addresses (GiosServerSocket  *self,
+                Address           *addrs,
+                guint              n_addrs,
+                gint64             deadline,
+                GError           **error)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+  gboolean any_port = address_get_port (&addrs[0]) == 0;
+  gint64 pause = RETRY_MIN_US;
+  int attempts = 0;
+
+  for (;;)
+    {
+      int failed_errno = 0;
+      guint failed_at = 0;
+      guint port = 0;
+      guint bound = 0;
+
+      for (guint i = 0; i < n_addrs; i++)
+        {
+          int fd;
+
+          if (any_port)
+            address_set_port (&addrs[i], port);
+          fd = listen_native (&addrs[i], effective_backlog (priv));
+          if (fd < 0)
+            {
+              int errsv = errno;
+
+              /* An address family the system lacks (no IPv6) is skipped
+               * when another address can still be bound. */
+              if ((errsv == EAFNOSUPPORT || errsv == EADDRNOTAVAIL) && n_addrs > 1 &&
+                  (bound > 0 || i + 1 < n_addrs))
+                continue;
+              failed_errno = errsv;
+              failed_at = i;
+              break;
+            }
+          if (!add_listener_fd (priv, fd, error))
+            {
+              close_listeners (priv);
+              return FALSE;
+            }
+          bound++;
+          if (port == 0)
+            {
+              struct sockaddr_storage ss;
+              socklen_t len = sizeof ss;
+
+              if (getsockname (fd, (struct sockaddr *) &ss, &len) == 0)
+                {
+                  Address a = { .len = len };
+                  memcpy (&a.addr, &ss, len);
+                  port = address_get_port (&a);
+                }
+            }
+        }
+
+      if (failed_errno == 0 && bound > 0)
+        return TRUE;
+
+      close_listeners (priv);
+
+      /* With port 0, the port the first address got may be taken on the
+       * second: pick another. */
+      if (failed_errno == EADDRINUSE && any_port && ++attempts < 32)
+        continue;
+
+      if (failed_errno == EADDRINUSE && !any_port &&
+          deadline != 0 && (deadline < 0 || g_get_monotonic_time () < deadline))
+        {
+          gint64 until = g_get_monotonic_time () + pause;
+
+          if (deadline >= 0)
+            until = MIN (until, deadline);
+          if (!pause_until (self, until, NULL, error))
+            return FALSE;
+          pause = MIN (pause * 2, RETRY_MAX_US);
+          continue;
+        }
+
+      {
+        g_autofree char *where = NULL;
+
+        if (any_port)
+          address_set_port (&addrs[failed_at], 0);
+        where = describe_address (&addrs[failed_at]);
+        if (failed_errno == EADDRINUSE && deadline != 0)
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                       _("Could not listen on %s: the address stayed in use until the timeout"),
+                       where);
+        else
+          _gios_set_error_from_errno (error, failed_errno ? failed_errno : EADDRNOTAVAIL,
+                                      _("Could not listen on %s"), where);
+      }
+      return FALSE;
+    }
+}
+
+static void
+opened (GiosServerSocket *self,
+        const char       *host)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+  GSocket *first = g_ptr_array_index (priv->listeners, 0);
+  g_autoptr(GSocketAddress) local = g_socket_get_local_address (first, NULL);
+  guint port = 0;
+
+  if (priv->unix_path != NULL)
+    {
+      g_clear_object (&local);
+      local = g_unix_socket_address_new (priv->unix_path);
+    }
+  else if (G_IS_INET_SOCKET_ADDRESS (local))
+    port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+
+  priv->emfile_reported = FALSE;
+  _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (self), host, port, local);
+  _gios_device_stream_set_open (GIOS_DEVICE_STREAM (self), TRUE);
+
+  if (g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN) == FALSE)
+    {
+      g_autofree char *where = _gios_socket_address_to_string (local);
+      g_debug ("listening on %s (%u sockets)", where, priv->listeners->len);
+    }
+}
+
+static gboolean
+open_tcp (GiosServerSocket  *self,
+          const char        *host,
+          const char        *port,
+          int                timeout_ms,
+          GError           **error)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+  Address addrs[MAX_LISTENERS];
+  guint n_addrs = 0;
+  gboolean ok;
+
+  if (!check_not_open (self, error))
+    return FALSE;
+
+  if (host == NULL && priv->loopback_only)
+    {
+      /* localhost resolves to ::1 and 127.0.0.1 without asking DNS. */
+      if (!resolve_listen_addresses ("localhost", port, TRUE, addrs, &n_addrs, error))
+        return FALSE;
+    }
+  else if (!resolve_listen_addresses (host, port, FALSE, addrs, &n_addrs, error))
+    return FALSE;
+
+  if (!_gios_device_stream_enter (GIOS_DEVICE_STREAM (self), error))
+    return FALSE;
+  ok = bind_addresses (self, addrs, n_addrs, _gios_deadline_from_timeout (timeout_ms), error);
+  _gios_device_stream_leave (GIOS_DEVICE_STREAM (self));
+
+  if (ok)
+    opened (self, host);
+  return ok;
+}
+
+/**
+ * gios_server_socket_open:
+ * @self: a [class@Gios.ServerSocket]
+ * @port: (nullable): a port number, a service name such as "http", or
+ *   "0" or %NULL for any free port
+ * @timeout_ms: how long to wait for a port in use to become free
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Listens on @port on every interface, IPv6 and IPv4, or on the loopback
+ * interfaces only when [property@Gios.ServerSocket:loopback-only] is set.
+ * With port 0 the system picks a free port; read it back from
+ * [property@Gios.SocketCommon:port].
+ *
+ * A port in use fails with %G_IO_ERROR_ADDRESS_IN_USE once @timeout_ms has
+ * passed (at once with 0). An unknown service name fails with a
+ * %G_RESOLVER_ERROR.
+ *
+ * Returns: %TRUE when the socket listens
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_server_socket_open (GiosServerSocket  *self,
+                         const char        *port,
+                         int                timeout_ms,
+                         GError           **error)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  timeout_ms = _gios_device_stream_resolve_timeout (GIOS_DEVICE_STREAM (self), timeout_ms);
+  return open_tcp (self, NULL, port, timeout_ms, error);
+}
+
+/**
+ * gios_server_socket_open_address:
+ * @self: a [class@Gios.ServerSocket]
+ * @host: an address or a name: "127.0.0.1", "::1", "localhost"
+ * @port: (nullable): a port number, a service name, or "0" or %NULL for any
+ *   free port
+ * @timeout_ms: how long to wait for a port in use to become free
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Listens on @port of one interface, given by its address or by a name;
+ * a name with several addresses ("localhost") listens on each of them.
+ * Otherwise as [method@Gios.ServerSocket.open].
+ *
+ * Returns: %TRUE when the socket listens
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_server_socket_open_address (GiosServerSocket  *self,
+                                 const char        *host,
+                                 const char        *port,
+                                 int                timeout_ms,
+                                 GError           **error)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+  g_return_val_if_fail (host != NULL, FALSE);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  timeout_ms = _gios_device_stream_resolve_timeout (GIOS_DEVICE_STREAM (self), timeout_ms);
+  return open_tcp (self, host, port, timeout_ms, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Unix-domain sockets                                                        */
+
+static gboolean
+unix_path_error (GError     **error,
+                 int          errsv,
+                 const char  *path,
+                 const char  *what)
+{
+  g_autofree char *display = g_filename_display_name (path);
+
+  /* Translators: "Could not create the socket directory for “/run/x.sock”: Permission denied" */
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+               "%s “%s”: %s", what, display, g_strerror (errsv));
+  return FALSE;
+}
+
+static gboolean
+check_unix_path (const char  *path,
+                 GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *display = g_filename_display_name (path);
+  struct sockaddr_un sun;
+  struct stat st;
+
+  if (strlen (path) >= sizeof sun.sun_path)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+                   _("The socket path “%s” is %" G_GSIZE_FORMAT " bytes long; at most %" G_GSIZE_FORMAT " fit"),
+                   display, strlen (path), sizeof sun.sun_path - 1);
+      return FALSE;
+    }
+  if (stat (dir, &st) != 0)
+    return unix_path_error (error, errno, dir, _("Cannot use the directory"));
+  if (!S_ISDIR (st.st_mode))
+    return unix_path_error (error, ENOTDIR, dir, _("Cannot use the directory"));
+  return TRUE;
+}
+
+static gboolean
+unix_path_in_use (const char  *path,
+                  GError     **error)
+{
+  struct stat st;
+  g_autofree char *display = NULL;
+
+  if (lstat (path, &st) != 0)
+    return FALSE;
+  display = g_filename_display_name (path);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+               _("“%s” already exists; remove it if no server uses it"), display);
+  return TRUE;
+}
+
+/* Binds @path with exactly @permissions and no moment at which it is
+ * reachable with others: the socket is bound inside a private directory
+ * next to @path, given its mode, set listening, and then linked into place,
+ * which fails rather than replace anything already there. */
+static int
+listen_unix (const char  *path,
+             guint        permissions,
+             int          backlog,
+             GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *private_dir = g_build_filename (dir, ".gios-XXXXXX", NULL);
+  g_autofree char *temp = NULL;
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  int fd = -1;
+  int errsv;
+
+  if (g_mkdtemp_full (private_dir, 0700) == NULL)
+    {
+      unix_path_error (error, errno, path, _("Could not create a private directory for"));
+      return -1;
+    }
+  temp = g_build_filename (private_dir, "s", NULL);
+  if (strlen (temp) >= sizeof sun.sun_path)
+    {
+      g_autofree char *display = g_filename_display_name (path);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+                   _("The socket path “%s” leaves no room for the temporary name it is bound under; use a shorter path"),
+                   display);
+      goto fail;
+    }
+  strcpy (sun.sun_path, temp);
+
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    {
+      errsv = errno;
+      g_set_error (error, G_IO_ERROR,
+                   errsv == EAFNOSUPPORT ? G_IO_ERROR_NOT_SUPPORTED : g_io_error_from_errno (errsv),
+                   _("Unix-domain sockets are not available: %s"), g_strerror (errsv));
+      goto fail;
+    }
+  if (bind (fd, (struct sockaddr *) &sun, sizeof sun) != 0)
+    {
+      unix_path_error (error, errno, path, _("Could not bind"));
+      goto fail;
+    }
+  if (chmod (temp, permissions) != 0)
+    {
+      unix_path_error (error, errno, path, _("Could not set the permissions of"));
+      goto fail;
+    }
+  if (listen (fd, backlog) != 0)
+    {
+      unix_path_error (error, errno, path, _("Could not listen on"));
+      goto fail;
+    }
+  if (link (temp, path) != 0)
+    {
+      errsv = errno;
+      if (errsv == EEXIST)
+        unix_path_in_use (path, error);
+      else
+        unix_path_error (error, errsv, path, _("Could not put the socket at"));
+      goto fail;
+    }
+  unlink (temp);
+  rmdir (private_dir);
+  return fd;
+
+fail:
+  if (fd >= 0)
+    close (fd);
+  if (temp != NULL)
+    unlink (temp);
+  rmdir (private_dir);
+  return -1;
+}
+
+/**
+ * gios_server_socket_open_unix:
+ * @self: a [class@Gios.ServerSocket]
+ * @path: where to put the socket
+ * @permissions: the exact mode of the socket file, such as 0600; the umask
+ *   does not apply
+ * @timeout_ms: how long to wait for an existing entry at @path to go away
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Listens on a Unix-domain socket at @path. The socket is reachable only
+ * once it has @permissions: it is bound in a private directory beside @path,
+ * given its mode, and then linked into place. An existing entry at @path is
+ * never removed: the call waits up to @timeout_ms for it to go away, then
+ * fails with %G_IO_ERROR_ADDRESS_IN_USE. [method@Gios.DeviceStream.close]
+ * removes the socket file, if it is still the one this call made.
+ *
+ * Other errors: %G_IO_ERROR_FILENAME_TOO_LONG when @path does not fit a
+ * socket address, %G_IO_ERROR_NOT_FOUND or %G_IO_ERROR_NOT_DIRECTORY for a
+ * missing or wrong parent, %G_IO_ERROR_PERMISSION_DENIED,
+ * %G_IO_ERROR_NOT_SUPPORTED where Unix-domain sockets are not available.
+ *
+ * Returns: %TRUE when the socket listens
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_server_socket_open_unix (GiosServerSocket  *self,
+                              const char        *path,
+                              guint              permissions,
+                              int                timeout_ms,
+                              GError           **error)
+{
+  GiosServerSocketPrivate *priv;
+  GiosDeviceStream *stream;
+  gint64 deadline;
+  gint64 pause = RETRY_MIN_US;
+  struct stat st;
+  int fd;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+  g_return_val_if_fail (path != NULL && path[0] != '\0', FALSE);
+  g_return_val_if_fail (permissions <= 0777, FALSE);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+  stream = GIOS_DEVICE_STREAM (self);
+  if (!check_not_open (self, error) || !check_unix_path (path, error))
+    return FALSE;
+
+  deadline = _gios_deadline_from_timeout (_gios_device_stream_resolve_timeout (stream, timeout_ms));
+  if (!_gios_device_stream_enter (stream, error))
+    return FALSE;
+  for (;;)
+    {
+      g_autoptr(GError) in_use = NULL;
+      gint64 until;
+
+      if (!unix_path_in_use (path, &in_use))
+        {
+          fd = listen_unix (path, permissions, effective_backlog (priv), &in_use);
+          if (fd >= 0 || !g_error_matches (in_use, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+            {
+              if (fd < 0)
+                g_propagate_error (error, g_steal_pointer (&in_use));
+              break;
+            }
+        }
+      if (deadline == 0 || (deadline > 0 && g_get_monotonic_time () >= deadline))
+        {
+          g_propagate_error (error, g_steal_pointer (&in_use));
+          fd = -1;
+          break;
+        }
+      until = g_get_monotonic_time () + pause;
+      if (deadline > 0)
+        until = MIN (until, deadline);
+      if (!pause_until (self, until, NULL, error))
+        {
+          fd = -1;
+          break;
+        }
+      pause = MIN (pause * 2, RETRY_MAX_US);
+    }
+  _gios_device_stream_leave (stream);
+
+  if (fd < 0 || !add_listener_fd (priv, fd, error))
+    return FALSE;
+
+  if (lstat (path, &st) == 0)
+    {
+      priv->unix_dev = st.st_dev;
+      priv->unix_ino = st.st_ino;
+    }
+  priv->unix_path = g_strdup (path);
+  opened (self, NULL);
+  return TRUE;
+}
+
+/* Removes the socket file this object made, unless someone replaced it. */
+static void
+remove_unix_path (GiosServerSocketPrivate *priv)
+{
+  struct stat st;
+
+  if (priv->unix_path == NULL)
+    return;
+  if (lstat (priv->unix_path, &st) == 0 && S_ISSOCK (st.st_mode) &&
+      st.st_dev == priv->unix_dev && st.st_ino == priv->unix_ino)
+    unlink (priv->unix_path);
+  g_clear_pointer (&priv->unix_path, g_free);
+}
+
+/**
+ * gios_server_socket_open_socket:
+ * @self: a [class@Gios.ServerSocket]
+ * @listening: a socket that is already listening, such as one passed by
+ *   systemd socket activation
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Adopts @listening as the socket to accept connections from. @self keeps a
+ * reference to it and closes it on [method@Gios.DeviceStream.close].
+ *
+ * Returns: %TRUE when @listening was adopted
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_server_socket_open_socket (GiosServerSocket  *self,
+                                GSocket           *listening,
+                                GError           **error)
+{
+  GiosServerSocketPrivate *priv;
+  int accepting = 0;
+  socklen_t len = sizeof accepting;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+  g_return_val_if_fail (G_IS_SOCKET (listening), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+  if (!check_not_open (self, error))
+    return FALSE;
+  if (getsockopt (g_socket_get_fd (listening), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 ||
+      !accepting)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("The socket to adopt is not listening"));
+      return FALSE;
+    }
+  g_socket_set_blocking (listening, FALSE);
+  g_ptr_array_add (priv->listeners, g_object_ref (listening));
+  opened (self, NULL);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Accepting                                                                  */
+
+static gboolean
+accept_errno_is_transient (int errsv)
+{
+  switch (errsv)
+    {
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+accept_errno_is_resource (int errsv)
+{
+  return errsv == EMFILE || errsv == ENFILE || errsv == ENOBUFS || errsv == ENOMEM;
+}
+
+/* Tries each listener once. Returns a connected descriptor, -1 when none is
+ * waiting (errno EAGAIN), or -1 with another errno. */
+static int
+accept_once (GiosServerSocketPrivate *priv)
+{
+  guint n = priv->listeners->len;
+  int last_errno = EAGAIN;
+
+  for (guint k = 0; k < n; k++)
+    {
+      guint i = (priv->next_listener + k) % n;
+      GSocket *listener = g_ptr_array_index (priv->listeners, i);
+      int fd;
+
+      do
+        fd = accept4 (g_socket_get_fd (listener), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      while (fd < 0 && errno == EINTR);
+
+      if (fd >= 0)
+        {
+          priv->next_listener = (i + 1) % n;
+          return fd;
+        }
+      if (errno != EAGAIN && errno != EWOULDBLOCK && !accept_errno_is_transient (errno))
+        last_errno = errno;
+    }
+  errno = last_errno;
+  return -1;
+}
+
+/* Waits until @deadline for a connection and returns it as a GSocket.
+ * Running out of descriptors is reported once per episode and retried with
+ * a growing pause instead of spinning. */
+GSocket *
+_gios_server_socket_accept_socket (GiosServerSocket  *self,
+                                   gint64             deadline,
+                                   GCancellable      *cancellable,
+                                   GError           **error)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (self);
+  gint64 pause = RETRY_MIN_US;
+
+  if (priv->listeners->len == 0)
+    {
+      g_set_error_literal (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED,
+                           _("The server socket is not open"));
+      return NULL;
+    }
+
+  for (;;)
+    {
+      GPollFD fds[MAX_LISTENERS];
+      int fd;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
+
+      fd = accept_once (priv);
+      if (fd >= 0)
+        {
+          GSocket *socket = g_socket_new_from_fd (fd, error);
+
+          if (socket == NULL)
+            close (fd);
+          if (priv->emfile_reported)
+            {
+              g_message ("Accepting connections again on port %u",
+                         gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)));
+              priv->emfile_reported = FALSE;
+            }
+          return socket;
+        }
+
+      if (accept_errno_is_resource (errno))
+        {
+          gint64 until;
+
+          if (!priv->emfile_reported)
+            {
+              g_warning ("Could not accept a connection on port %u: %s; "
+                         "trying again as descriptors free up",
+                         gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)),
+                         g_strerror (errno));
+              priv->emfile_reported = TRUE;
+            }
+          if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+            {
+              _gios_set_error_from_errno (error, EMFILE, _("Could not accept a connection"));
+              return NULL;
+            }
+          until = g_get_monotonic_time () + pause;
+          if (deadline >= 0)
+            until = MIN (until, deadline);
+          pause = MIN (pause * 2, RETRY_MAX_US);
+          if (!pause_until (self, until, cancellable, error))
+            return NULL;
+          continue;
+        }
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        {
+          _gios_set_error_from_errno (error, errno, _("Could not accept a connection"));
+          return NULL;
+        }
+
+      for (guint i = 0; i < priv->listeners->len; i++)
+        {
+          fds[i].fd = g_socket_get_fd (g_ptr_array_index (priv->listeners, i));
+          fds[i].events = G_IO_IN;
+          fds[i].revents = 0;
+        }
+      if (!_gios_device_stream_wait (stream, fds, priv->listeners->len, deadline, cancellable, error))
+        return NULL;
+    }
+}
+
+static void
+explain_accept_timeout (GiosServerSocket  *self,
+                        GError           **error,
+                        int                timeout_ms)
+{
+  if (error == NULL || !g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return;
+  g_clear_error (error);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+               _("No connection arrived on port %u within %d ms"),
+               gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)), timeout_ms);
+}
+
+/**
+ * gios_server_socket_listen:
+ * @self: a [class@Gios.ServerSocket]
+ * @timeout_ms: how long to wait for a connection, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Waits for a connection and makes it the current one, which the
+ * [class@Gios.DeviceStream] calls on @self then read and write. With a
+ * current connection already, returns %TRUE at once; drop it with
+ * [method@Gios.SocketCommon.drop_connection] to take the next one.
+ *
+ * Returns: %TRUE once a connection is current
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_server_socket_listen (GiosServerSocket  *self,
+                           int                timeout_ms,
+                           GCancellable      *cancellable,
+                           GError           **error)
+{
+  GiosDeviceStream *stream;
+  g_autoptr(GSocket) connection = NULL;
+  int timeout;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  stream = GIOS_DEVICE_STREAM (self);
+  if (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (self)) != NULL)
+    return TRUE;
+
+  if (!_gios_device_stream_enter (stream, error))
+    return FALSE;
+  timeout = _gios_device_stream_resolve_timeout (stream, timeout_ms);
+  connection = _gios_server_socket_accept_socket (self, _gios_deadline_from_timeout (timeout),
+                                                  cancellable, error);
+  if (connection == NULL)
+    explain_accept_timeout (self, error, timeout);
+  _gios_device_stream_leave (stream);
+
+  if (connection == NULL)
+    return FALSE;
+  _gios_socket_common_set_connection (GIOS_SOCKET_COMMON (self), connection);
+  return TRUE;
+}
+
+GiosSocket *
+_gios_server_socket_wrap (GiosServerSocket  *self,
+                          GSocket           *connection,
+                          GError           **error)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+  g_autoptr(GiosSocket) socket = g_object_new (priv->socket_type, NULL);
+  GSocketAddress *remote;
+
+  if (socket == NULL)
+    {
+      g_set_error (error, GIOS_ERROR, GIOS_ERROR_FAILED,
+                   _("Could not create a %s for the connection"), g_type_name (priv->socket_type));
+      g_socket_close (connection, NULL);
+      return NULL;
+    }
+  _gios_socket_common_inherit (GIOS_SOCKET_COMMON (socket), GIOS_SOCKET_COMMON (self));
+  _gios_socket_common_set_connection (GIOS_SOCKET_COMMON (socket), connection);
+
+  remote = gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (socket));
+  if (G_IS_INET_SOCKET_ADDRESS (remote))
+    {
+      GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (remote);
+      g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+      g_autoptr(GSocketAddress) local = g_socket_get_local_address (connection, NULL);
+
+      _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (socket), ip,
+                                        g_inet_socket_address_get_port (inet), local);
+    }
+  else
+    _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (socket), NULL, 0,
+                                      gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (self)));
+  _gios_device_stream_set_open (GIOS_DEVICE_STREAM (socket), TRUE);
+  return g_steal_pointer (&socket);
+}
+
+/**
+ * gios_server_socket_accept:
+ * @self: a [class@Gios.ServerSocket]
+ * @timeout_ms: how long to wait for a connection, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Waits for a connection and returns it as a new instance of
+ * [property@Gios.ServerSocket:socket-type], which takes over @self's
+ * [property@Gios.SocketCommon:no-delay],
+ * [property@Gios.SocketCommon:keep-alive], timeout, line terminator and
+ * buffer sizes. The current connection of @self, if any, is not touched.
+ *
+ * Returns: (transfer full): the connection, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GiosSocket *
+gios_server_socket_accept (GiosServerSocket  *self,
+                           int                timeout_ms,
+                           GCancellable      *cancellable,
+                           GError           **error)
+{
+  GiosDeviceStream *stream;
+  g_autoptr(GSocket) connection = NULL;
+  int timeout;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), NULL);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  stream = GIOS_DEVICE_STREAM (self);
+  if (!_gios_device_stream_enter (stream, error))
+    return NULL;
+  timeout = _gios_device_stream_resolve_timeout (stream, timeout_ms);
+  connection = _gios_server_socket_accept_socket (self, _gios_deadline_from_timeout (timeout),
+                                                  cancellable, error);
+  if (connection == NULL)
+    explain_accept_timeout (self, error, timeout);
+  _gios_device_stream_leave (stream);
+
+  if (connection == NULL)
+    return NULL;
+  return _gios_server_socket_wrap (self, connection, error);
+}
+
+/**
+ * gios_server_socket_close:
+ * @self: a [class@Gios.ServerSocket]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Stops listening: drops the current connection (after sending buffered
+ * output, as [method@Gios.DeviceStream.close] does), closes the listening
+ * sockets, which resets the connections still waiting in the kernel's
+ * queue, and removes the Unix socket file this object made. A call blocked
+ * in another thread on @self wakes and fails with %G_IO_ERROR_CLOSED.
+ *
+ * @self can be opened again afterwards.
+ *
+ * Returns: %TRUE when buffered output was sent
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_server_socket_close (GiosServerSocket  *self,
+                          GError           **error)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+
+  return gios_device_stream_close (GIOS_DEVICE_STREAM (self), error);
+}
+
+static gboolean
+gios_server_socket_close_device (GiosDeviceStream  *stream,
+                                 GError           **error)
+{
+  GiosServerSocket *self = GIOS_SERVER_SOCKET (stream);
+  GiosServerSocketPrivate *priv = PRIV (self);
+  gboolean ok;
+
+  ok = GIOS_DEVICE_STREAM_CLASS (gios_server_socket_parent_class)->close_device (stream, error);
+  close_listeners (priv);
+  remove_unix_path (priv);
+  return ok;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject                                                                    */
+
+static void
+gios_server_socket_dispose (GObject *object)
+{
+  GiosServerSocketPrivate *priv = PRIV (GIOS_SERVER_SOCKET (object));
+
+  close_listeners (priv);
+  remove_unix_path (priv);
+
+  G_OBJECT_CLASS (gios_server_socket_parent_class)->dispose (object);
+}
+
+static void
+gios_server_socket_finalize (GObject *object)
+{
+  GiosServerSocketPrivate *priv = PRIV (GIOS_SERVER_SOCKET (object));
+
+  g_ptr_array_unref (priv->listeners);
+  g_free (priv->unix_path);
+
+  G_OBJECT_CLASS (gios_server_socket_parent_class)->finalize (object);
+}
+
+static void
+gios_server_socket_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  GiosServerSocket *self = GIOS_SERVER_SOCKET (object);
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  switch (prop_id)
+    {
+    case PROP_CONNECTION_QUEUE_SIZE:
+      g_value_set_int (value, priv->backlog);
+      break;
+    case PROP_LOOPBACK_ONLY:
+      g_value_set_boolean (value, priv->loopback_only);
+      break;
+    case PROP_SOCKET_TYPE:
+      g_value_set_gtype (value, priv->socket_type);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gios_server_socket_set_property (GObject      *object,
+                                 guint         prop_id,
+                                 const GValue *value,
+                                 GParamSpec   *pspec)
+{
+  GiosServerSocket *self = GIOS_SERVER_SOCKET (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONNECTION_QUEUE_SIZE:
+      gios_server_socket_set_connection_queue_size (self, g_value_get_int (value));
+      break;
+    case PROP_LOOPBACK_ONLY:
+      gios_server_socket_set_loopback_only (self, g_value_get_boolean (value));
+      break;
+    case PROP_SOCKET_TYPE:
+      gios_server_socket_set_socket_type (self, g_value_get_gtype (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gios_server_socket_class_init (GiosServerSocketClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GiosDeviceStreamClass *stream_class = GIOS_DEVICE_STREAM_CLASS (klass);
+
+  object_class->dispose = gios_server_socket_dispose;
+  object_class->finalize = gios_server_socket_finalize;
+  object_class->get_property = gios_server_socket_get_property;
+  object_class->set_property = gios_server_socket_set_property;
+
+  stream_class->close_device = gios_server_socket_close_device;
+
+  /**
+   * GiosServerSocket:connection-queue-size:
+   *
+   * How many connections the kernel queues before they are accepted (the
+   * `listen()` backlog); -1 for the system's maximum. A change applies to a
+   * socket that already listens, too.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_CONNECTION_QUEUE_SIZE] =
+    g_param_spec_int ("connection-queue-size", NULL, NULL, -1, G_MAXINT, -1,
+                      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosServerSocket:loopback-only:
+   *
+   * Whether [method@Gios.ServerSocket.open] listens on the loopback
+   * interfaces (127.0.0.1 and ::1) only, rather than on every interface.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_LOOPBACK_ONLY] =
+    g_param_spec_boolean ("loopback-only", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosServerSocket:socket-type:
+   *
+   * The type of the objects that [method@Gios.ServerSocket.accept] returns:
+   * [class@Gios.Socket] or a subclass of it, such as a protocol helper.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_SOCKET_TYPE] =
+    g_param_spec_gtype ("socket-type", NULL, NULL, GIOS_TYPE_SOCKET,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+gios_server_socket_init (GiosServerSocket *self)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  priv->listeners = g_ptr_array_new_with_free_func (g_object_unref);
+  priv->backlog = -1;
+  priv->socket_type = GIOS_TYPE_SOCKET;
+}
+
+/**
+ * gios_server_socket_new:
+ *
+ * Creates a server socket that is not open yet.
+ *
+ * Returns: (transfer full): a new [class@Gios.ServerSocket]
+ *
+ * Since: 1.0
+ */
+GiosServerSocket *
+gios_server_socket_new (void)
+{
+  return g_object_new (GIOS_TYPE_SERVER_SOCKET, NULL);
+}
+
+/**
+ * gios_server_socket_get_connection_queue_size:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:connection-queue-size].
+ *
+ * Returns: the backlog, or -1 for the system's maximum
+ *
+ * Since: 1.0
+ */
+int
+gios_server_socket_get_connection_queue_size (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), -1);
+
+  return PRIV (self)->backlog;
+}
+
+/**
+ * gios_server_socket_set_connection_queue_size:
+ * @self: a [class@Gios.ServerSocket]
+ * @size: the backlog, or -1 for the system's maximum
+ *
+ * Sets [property@Gios.ServerSocket:connection-queue-size].
+ *
+ * Since: 1.0
+ */
+void
+gios_server_socket_set_connection_queue_size (GiosServerSocket *self,
+                                              int               size)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+  g_return_if_fail (size >= -1);
+
+  priv = PRIV (self);
+  if (priv->backlog == size)
+    return;
+  priv->backlog = size;
+  /* listen() again on a listening socket changes its backlog. */
+  for (guint i = 0; i < priv->listeners->len; i++)
+    (void) listen (g_socket_get_fd (g_ptr_array_index (priv->listeners, i)),
+                   effective_backlog (priv));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTION_QUEUE_SIZE]);
+}
+
+/**
+ * gios_server_socket_get_loopback_only:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:loopback-only].
+ *
+ * Returns: whether [method@Gios.ServerSocket.open] binds loopback only
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_server_socket_get_loopback_only (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+
+  return PRIV (self)->loopback_only;
+}
+
+/**
+ * gios_server_socket_set_loopback_only:
+ * @self: a [class@Gios.ServerSocket]
+ * @loopback_only: whether to listen on loopback only
+ *
+ * Sets [property@Gios.ServerSocket:loopback-only]. It applies from the
+ * next [method@Gios.ServerSocket.open].
+ *
+ * Since: 1.0
+ */
+void
+gios_server_socket_set_loopback_only (GiosServerSocket *self,
+                                      gboolean          loopback_only)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+
+  priv = PRIV (self);
+  loopback_only = !!loopback_only;
+  if (priv->loopback_only == (guint) loopback_only)
+    return;
+  priv->loopback_only = loopback_only;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOOPBACK_ONLY]);
+}
+
+/**
+ * gios_server_socket_get_socket_type:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:socket-type].
+ *
+ * Returns: the type of accepted connections
+ *
+ * Since: 1.0
+ */
+GType
+gios_server_socket_get_socket_type (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), G_TYPE_INVALID);
+
+  return PRIV (self)->socket_type;
+}
+
+/**
+ * gios_server_socket_set_socket_type:
+ * @self: a [class@Gios.ServerSocket]
+ * @socket_type: [class@Gios.Socket] or a subtype of it
+ *
+ * Sets [property@Gios.ServerSocket:socket-type].
+ *
+ * Since: 1.0
+ */
+void
+gios_server_socket_set_socket_type (GiosServerSocket *self,
+                                    GType             socket_type)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+  g_return_if_fail (g_type_is_a (socket_type, GIOS_TYPE_SOCKET));
+
+  priv = PRIV (self);
+  if (priv->socket_type == socket_type)
+    return;
+  priv->socket_type = socket_type;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SOCKET_TYPE]);
+}
+
+/**
+ * gios_server_socket_get_unix_path:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets the path of the Unix-domain socket that
+ * [method@Gios.ServerSocket.open_unix] made.
+ *
+ * Returns: (transfer none) (nullable) (type filename): the path, or %NULL
+ *
+ * Since: 1.0
+ */
+const char *
+gios_server_socket_get_unix_path (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), NULL);
+
+  return PRIV (self)->unix_path;
+}

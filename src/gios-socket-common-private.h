@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gios/gios.h>
+
+G_BEGIN_DECLS
+
+/* Makes @connection (connected, non-blocking) the current connection:
+ * applies no-delay and keep-alive, starts with empty buffers, records the
+ * peer's address and notifies. */
+void _gios_socket_common_set_connection (GiosSocketCommon *self,
+                                         GSocket          *connection);
+/* Closes the current connection, if any, without flushing or signalling. */
+void _gios_socket_common_release_connection (GiosSocketCommon *self);
+/* What the socket is bound to or connected to, for the host, port and
+ * local-address properties. */
+void _gios_socket_common_set_endpoint   (GiosSocketCommon *self,
+                                         const char       *host,
+                                         guint             port,
+                                         GSocketAddress   *local_address);
+/* Copies the settings a server passes on to the sockets it accepts. */
+void _gios_socket_common_inherit        (GiosSocketCommon *self,
+                                         GiosSocketCommon *from);
+char *_gios_socket_address_to_string    (GSocketAddress   *address);
+
+G_END_DECLS

@@ -1,0 +1,817 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "gios-private.h"
+#include "gios-device-stream-private.h"
+#include "gios-socket-common-private.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+/**
+ * GiosSocketCommon:
+ *
+ * What every gio-socket socket has: a connection, its addresses and options,
+ * [method@Gios.SocketCommon.drop_connection] and the
+ * [signal@Gios.SocketCommon::disconnected] signal.
+ *
+ * `GiosSocketCommon` reads and writes its current connection through
+ * non-blocking socket calls and one `poll()` per wait, honouring the
+ * deadline of the [class@Gios.DeviceStream] call. A write to a peer that has
+ * gone away fails with an error; it never raises `SIGPIPE`.
+ *
+ * Since: 1.0
+ */
+
+typedef struct
+{
+  GSocket *socket;
+  int fd;
+  GSocketAddress *local_address;
+  GSocketAddress *remote_address;
+  char *host;
+  guint port;
+  guint no_delay : 1;
+  guint keep_alive : 1;
+  /* The peer reset the connection; disconnected was emitted. */
+  guint lost : 1;
+} GiosSocketCommonPrivate;
+
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (GiosSocketCommon, gios_socket_common, GIOS_TYPE_DEVICE_STREAM)
+
+enum {
+  PROP_0,
+  PROP_SOCKET,
+  PROP_LOCAL_ADDRESS,
+  PROP_REMOTE_ADDRESS,
+  PROP_PORT,
+  PROP_HOST,
+  PROP_IS_CONNECTED,
+  PROP_NO_DELAY,
+  PROP_KEEP_ALIVE,
+  N_PROPS
+};
+
+enum {
+  DISCONNECTED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+#define PRIV(self) ((GiosSocketCommonPrivate *) gios_socket_common_get_instance_private (self))
+
+char *
+_gios_socket_address_to_string (GSocketAddress *address)
+{
+  if (address == NULL)
+    return g_strdup ("(none)");
+  if (G_IS_INET_SOCKET_ADDRESS (address))
+    {
+      GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
+      g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+
+      if (g_inet_address_get_family (g_inet_socket_address_get_address (inet)) == G_SOCKET_FAMILY_IPV6)
+        return g_strdup_printf ("[%s]:%u", ip, g_inet_socket_address_get_port (inet));
+      return g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (inet));
+    }
+  if (G_IS_UNIX_SOCKET_ADDRESS (address))
+    return g_strdup (g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (address)));
+  return g_strdup (G_OBJECT_TYPE_NAME (address));
+}
+
+static void
+set_int_option (int fd,
+                int level,
+                int option,
+                int value)
+{
+  /* Options are best effort: a Unix socket has no TCP_NODELAY. */
+  (void) setsockopt (fd, level, option, &value, sizeof value);
+}
+
+static gboolean
+is_tcp (GiosSocketCommonPrivate *priv)
+{
+  return priv->socket != NULL &&
+         g_socket_get_family (priv->socket) != G_SOCKET_FAMILY_UNIX;
+}
+
+static void
+notify_connection (GiosSocketCommon *self)
+{
+  GObject *object = G_OBJECT (self);
+
+  g_object_freeze_notify (object);
+  g_object_notify_by_pspec (object, properties[PROP_SOCKET]);
+  g_object_notify_by_pspec (object, properties[PROP_REMOTE_ADDRESS]);
+  g_object_notify_by_pspec (object, properties[PROP_IS_CONNECTED]);
+  g_object_thaw_notify (object);
+}
+
+void
+_gios_socket_common_set_connection (GiosSocketCommon *self,
+                                    GSocket          *connection)
+{
+  GiosSocketCommonPrivate *priv = PRIV (self);
+
+  g_return_if_fail (G_IS_SOCKET (connection));
+
+  _gios_socket_common_release_connection (self);
+  priv->socket = g_object_ref (connection);
+  priv->fd = g_socket_get_fd (connection);
+  priv->lost = FALSE;
+  g_clear_object (&priv->remote_address);
+  priv->remote_address = g_socket_get_remote_address (connection, NULL);
+  if (is_tcp (priv))
+    {
+      set_int_option (priv->fd, IPPROTO_TCP, TCP_NODELAY, priv->no_delay);
+      if (priv->keep_alive)
+        set_int_option (priv->fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+    }
+  _gios_device_stream_reset (GIOS_DEVICE_STREAM (self));
+  _gios_device_stream_set_io_ready (GIOS_DEVICE_STREAM (self), TRUE);
+  notify_connection (self);
+}
+
+void
+_gios_socket_common_release_connection (GiosSocketCommon *self)
+{
+  GiosSocketCommonPrivate *priv = PRIV (self);
+
+  if (priv->socket == NULL)
+    return;
+
+  _gios_device_stream_set_io_ready (GIOS_DEVICE_STREAM (self), FALSE);
+  g_socket_close (priv->socket, NULL);
+  g_clear_object (&priv->socket);
+  g_clear_object (&priv->remote_address);
+  priv->fd = -1;
+  _gios_device_stream_reset (GIOS_DEVICE_STREAM (self));
+  notify_connection (self);
+}
+
+void
+_gios_socket_common_set_endpoint (GiosSocketCommon *self,
+                                  const char       *host,
+                                  guint             port,
+                                  GSocketAddress   *local_address)
+{
+  GiosSocketCommonPrivate *priv = PRIV (self);
+  GObject *object = G_OBJECT (self);
+
+  g_object_freeze_notify (object);
+  if (g_strcmp0 (priv->host, host) != 0)
+    {
+      g_free (priv->host);
+      priv->host = g_strdup (host);
+      g_object_notify_by_pspec (object, properties[PROP_HOST]);
+    }
+  if (priv->port != port)
+    {
+      priv->port = port;
+      g_object_notify_by_pspec (object, properties[PROP_PORT]);
+    }
+  if (priv->local_address != local_address)
+    {
+      g_clear_object (&priv->local_address);
+      priv->local_address = local_address ? g_object_ref (local_address) : NULL;
+      g_object_notify_by_pspec (object, properties[PROP_LOCAL_ADDRESS]);
+    }
+  g_object_thaw_notify (object);
+}
+
+void
+_gios_socket_common_inherit (GiosSocketCommon *self,
+                             GiosSocketCommon *from)
+{
+  GiosDeviceStream *to = GIOS_DEVICE_STREAM (self);
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (from);
+
+  PRIV (self)->no_delay = PRIV (from)->no_delay;
+  PRIV (self)->keep_alive = PRIV (from)->keep_alive;
+  gios_device_stream_set_default_timeout (to, gios_device_stream_get_default_timeout (stream));
+  gios_device_stream_set_line_terminator (to, gios_device_stream_get_line_terminator (stream));
+  gios_device_stream_set_input_buffer_size (to, gios_device_stream_get_input_buffer_size (stream));
+  gios_device_stream_set_output_buffer_size (to, gios_device_stream_get_output_buffer_size (stream));
+}
+
+/* The connection failed under a read or write: report it once. */
+static void
+connection_lost (GiosSocketCommon  *self,
+                 int                errsv,
+                 gboolean           receiving,
+                 GError           **error)
+{
+  GiosSocketCommonPrivate *priv = PRIV (self);
+  g_autofree char *peer = _gios_socket_address_to_string (priv->remote_address);
+  g_autoptr(GError) reason = NULL;
+
+  if (receiving)
+    g_set_error (&reason, G_IO_ERROR, g_io_error_from_errno (errsv),
+                 /* Translators: "Could not receive from 127.0.0.1:4000: Connection reset by peer" */
+                 _("Could not receive from %s: %s"), peer, g_strerror (errsv));
+  else
+    g_set_error (&reason, G_IO_ERROR, g_io_error_from_errno (errsv),
+                 _("Could not send to %s: %s"), peer, g_strerror (errsv));
+  if (!priv->lost)
+    {
+      priv->lost = TRUE;
+      g_debug ("connection to %s lost: %s", peer, reason->message);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IS_CONNECTED]);
+      g_signal_emit (self, signals[DISCONNECTED], 0, FALSE, reason);
+    }
+  g_propagate_error (error, g_steal_pointer (&reason));
+}
+
+static gboolean
+check_connection (GiosSocketCommon  *self,
+                  GCancellable      *cancellable,
+                  GError           **error)
+{
+  GiosSocketCommonPrivate *priv = PRIV (self);
+
+  if (priv->socket == NULL)
+    {
+      g_set_error_literal (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED,
+                           _("The socket has no connection"));
+      return FALSE;
+    }
+  if (priv->lost)
+    {
+      g_autofree char *peer = _gios_socket_address_to_string (priv->remote_address);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                   _("The connection to %s was lost"), peer);
+      return FALSE;
+    }
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
+static gssize
+gios_socket_common_receive (GiosDeviceStream  *stream,
+                            guint8            *buffer,
+                            gsize              size,
+                            gint64             deadline,
+                            GCancellable      *cancellable,
+                            GError           **error)
+{
+  GiosSocketCommon *self = GIOS_SOCKET_COMMON (stream);
+  GiosSocketCommonPrivate *priv = PRIV (self);
+
+  if (!check_connection (self, cancellable, error))
+    return -1;
+
+  for (;;)
+    {
+      gssize n = recv (priv->fd, buffer, size, 0);
+      int errsv;
+
+      if (n >= 0)
+        return n;
+      errsv = errno;
+      if (errsv == EINTR)
+        continue;
+      if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+        {
+          if (!_gios_device_stream_wait_fd (stream, priv->fd, G_IO_IN, deadline, cancellable, error))
+            return -1;
+          continue;
+        }
+      connection_lost (self, errsv, TRUE, error);
+      return -1;
+    }
+}
+
+static gssize
+gios_socket_common_send (GiosDeviceStream  *stream,
+                         const guint8      *data,
+                         gsize              size,
+                         gint64             deadline,
+                         GCancellable      *cancellable,
+                         GError           **error)
+{
+  GiosSocketCommon *self = GIOS_SOCKET_COMMON (stream);
+  GiosSocketCommonPrivate *priv = PRIV (self);
+
+  if (!check_connection (self, cancellable, error))
+    return -1;
+
+  for (;;)
+    {
+      /* MSG_NOSIGNAL: a peer that has gone away is an error, not SIGPIPE. */
+      gssize n = send (priv->fd, data, size, MSG_NOSIGNAL);
+      int errsv;
+
+      if (n >= 0)
+        return n;
+      errsv = errno;
+      if (errsv == EINTR)
+        continue;
+      if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+        {
+          if (!_gios_device_stream_wait_fd (stream, priv->fd, G_IO_OUT, deadline, cancellable, error))
+            return -1;
+          continue;
+        }
+      connection_lost (self, errsv, FALSE, error);
+      return -1;
+    }
+}
+
+static gboolean
+gios_socket_common_close_device (GiosDeviceStream  *stream,
+                                 GError           **error)
+{
+  GiosSocketCommon *self = GIOS_SOCKET_COMMON (stream);
+  gboolean had_connection = PRIV (self)->socket != NULL;
+  gboolean was_lost = PRIV (self)->lost;
+
+  _gios_socket_common_release_connection (self);
+  if (had_connection && !was_lost)
+    g_signal_emit (self, signals[DISCONNECTED], 0, TRUE, NULL);
+  return TRUE;
+}
+
+/**
+ * gios_socket_common_drop_connection:
+ * @self: a [class@Gios.SocketCommon]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Drops the current connection: sends buffered output (waiting at most
+ * [property@Gios.DeviceStream:default-timeout]), closes the connection and
+ * emits [signal@Gios.SocketCommon::disconnected] with `intentional` %TRUE.
+ * A [class@Gios.ServerSocket] keeps listening, so
+ * [method@Gios.ServerSocket.listen] can take the next connection; a
+ * [class@Gios.Socket] can be opened again.
+ *
+ * This is the classic Disconnect. It is not named `disconnect` so that it
+ * does not hide `GObject.disconnect()` in Python and JavaScript.
+ *
+ * Called from another thread while a call is blocked on the connection, it
+ * wakes that call (which fails with %G_IO_ERROR_CLOSED) and drops buffered
+ * output. With no connection, it does nothing and returns %TRUE.
+ *
+ * Returns: %TRUE when buffered output was sent; the connection is dropped
+ *   either way
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_socket_common_drop_connection (GiosSocketCommon  *self,
+                                    GError           **error)
+{
+  GiosDeviceStream *stream;
+  g_autoptr(GError) local_error = NULL;
+  gboolean was_lost;
+
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  stream = GIOS_DEVICE_STREAM (self);
+  if (PRIV (self)->socket == NULL)
+    return TRUE;
+
+  if (!PRIV (self)->lost)
+    _gios_device_stream_flush_if_owner (stream, &local_error);
+
+  _gios_device_stream_interrupt (stream);
+  was_lost = PRIV (self)->lost;
+  _gios_socket_common_release_connection (self);
+  _gios_device_stream_resume (stream);
+
+  if (!was_lost)
+    g_signal_emit (self, signals[DISCONNECTED], 0, TRUE, NULL);
+
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+gios_socket_common_finalize (GObject *object)
+{
+  GiosSocketCommonPrivate *priv = PRIV (GIOS_SOCKET_COMMON (object));
+
+  if (priv->socket != NULL)
+    g_socket_close (priv->socket, NULL);
+  g_clear_object (&priv->socket);
+  g_clear_object (&priv->local_address);
+  g_clear_object (&priv->remote_address);
+  g_free (priv->host);
+
+  G_OBJECT_CLASS (gios_socket_common_parent_class)->finalize (object);
+}
+
+static void
+gios_socket_common_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  GiosSocketCommon *self = GIOS_SOCKET_COMMON (object);
+  GiosSocketCommonPrivate *priv = PRIV (self);
+
+  switch (prop_id)
+    {
+    case PROP_SOCKET:
+      g_value_set_object (value, priv->socket);
+      break;
+    case PROP_LOCAL_ADDRESS:
+      g_value_set_object (value, priv->local_address);
+      break;
+    case PROP_REMOTE_ADDRESS:
+      g_value_set_object (value, priv->remote_address);
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, priv->port);
+      break;
+    case PROP_HOST:
+      g_value_set_string (value, priv->host);
+      break;
+    case PROP_IS_CONNECTED:
+      g_value_set_boolean (value, gios_socket_common_get_is_connected (self));
+      break;
+    case PROP_NO_DELAY:
+      g_value_set_boolean (value, priv->no_delay);
+      break;
+    case PROP_KEEP_ALIVE:
+      g_value_set_boolean (value, priv->keep_alive);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gios_socket_common_set_property (GObject      *object,
+                                 guint         prop_id,
+                                 const GValue *value,
+                                 GParamSpec   *pspec)
+{
+  GiosSocketCommon *self = GIOS_SOCKET_COMMON (object);
+
+  switch (prop_id)
+    {
+    case PROP_NO_DELAY:
+      gios_socket_common_set_no_delay (self, g_value_get_boolean (value));
+      break;
+    case PROP_KEEP_ALIVE:
+      gios_socket_common_set_keep_alive (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gios_socket_common_class_init (GiosSocketCommonClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GiosDeviceStreamClass *stream_class = GIOS_DEVICE_STREAM_CLASS (klass);
+
+  /* GSocket's class ignores SIGPIPE process-wide; MSG_NOSIGNAL covers the
+   * rest. */
+  g_type_ensure (G_TYPE_SOCKET);
+
+  object_class->finalize = gios_socket_common_finalize;
+  object_class->get_property = gios_socket_common_get_property;
+  object_class->set_property = gios_socket_common_set_property;
+
+  stream_class->receive = gios_socket_common_receive;
+  stream_class->send = gios_socket_common_send;
+  stream_class->close_device = gios_socket_common_close_device;
+
+  /**
+   * GiosSocketCommon:socket:
+   *
+   * The [class@Gio.Socket] of the current connection, or %NULL.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_SOCKET] =
+    g_param_spec_object ("socket", NULL, NULL, G_TYPE_SOCKET,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosSocketCommon:local-address:
+   *
+   * The local address: where a server listens (the first address when it
+   * listens on several), or the local end of a client's connection.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_LOCAL_ADDRESS] =
+    g_param_spec_object ("local-address", NULL, NULL, G_TYPE_SOCKET_ADDRESS,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosSocketCommon:remote-address:
+   *
+   * The address of the peer of the current connection, or %NULL.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_REMOTE_ADDRESS] =
+    g_param_spec_object ("remote-address", NULL, NULL, G_TYPE_SOCKET_ADDRESS,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosSocketCommon:port:
+   *
+   * The port: the one a server is bound to (the real one when it was
+   * opened on port 0), or the peer's port for a client or an accepted
+   * connection. 0 for Unix sockets.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PORT] =
+    g_param_spec_uint ("port", NULL, NULL, 0, G_MAXUINT16, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosSocketCommon:host:
+   *
+   * The host: the name or address a client connected to or a server was
+   * opened on (%NULL for all interfaces), or the peer's address for an
+   * accepted connection.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_HOST] =
+    g_param_spec_string ("host", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosSocketCommon:is-connected:
+   *
+   * Whether there is a current connection that has not failed.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_IS_CONNECTED] =
+    g_param_spec_boolean ("is-connected", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosSocketCommon:no-delay:
+   *
+   * Whether TCP connections send small writes at once (`TCP_NODELAY`). On
+   * by default, since the stream buffers writes itself.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_NO_DELAY] =
+    g_param_spec_boolean ("no-delay", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosSocketCommon:keep-alive:
+   *
+   * Whether TCP keep-alive probes are sent on idle connections
+   * (`SO_KEEPALIVE`).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_KEEP_ALIVE] =
+    g_param_spec_boolean ("keep-alive", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * GiosSocketCommon::disconnected:
+   * @self: the socket
+   * @intentional: %TRUE when this side dropped or closed the connection,
+   *   %FALSE when the connection failed (reset by the peer, broken)
+   * @reason: (nullable): why the connection failed, or %NULL
+   *
+   * Emitted once when a connection ends: on
+   * [method@Gios.SocketCommon.drop_connection] or
+   * [method@Gios.DeviceStream.close], or when a read or write finds that the
+   * peer reset the connection. The end of the peer's input alone (a
+   * half-close) is not a disconnection: the peer may still be reading; see
+   * [property@Gios.DeviceStream:at-end].
+   *
+   * The signal is emitted on the thread that made the call that found the
+   * end.
+   *
+   * Since: 1.0
+   */
+  signals[DISCONNECTED] =
+    g_signal_new ("disconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST,
+                  G_STRUCT_OFFSET (GiosSocketCommonClass, disconnected), NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_BOOLEAN, G_TYPE_ERROR);
+}
+
+static void
+gios_socket_common_init (GiosSocketCommon *self)
+{
+  GiosSocketCommonPrivate *priv = PRIV (self);
+
+  priv->fd = -1;
+  priv->no_delay = TRUE;
+}
+
+/**
+ * gios_socket_common_get_socket:
+ * @self: a [class@Gios.SocketCommon]
+ *
+ * Gets the [class@Gio.Socket] of the current connection.
+ *
+ * Returns: (transfer none) (nullable): the socket, or %NULL
+ *
+ * Since: 1.0
+ */
+GSocket *
+gios_socket_common_get_socket (GiosSocketCommon *self)
+{
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), NULL);
+
+  return PRIV (self)->socket;
+}
+
+/**
+ * gios_socket_common_get_local_address:
+ * @self: a [class@Gios.SocketCommon]
+ *
+ * Gets [property@Gios.SocketCommon:local-address].
+ *
+ * Returns: (transfer none) (nullable): the local address, or %NULL
+ *
+ * Since: 1.0
+ */
+GSocketAddress *
+gios_socket_common_get_local_address (GiosSocketCommon *self)
+{
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), NULL);
+
+  return PRIV (self)->local_address;
+}
+
+/**
+ * gios_socket_common_get_remote_address:
+ * @self: a [class@Gios.SocketCommon]
+ *
+ * Gets [property@Gios.SocketCommon:remote-address].
+ *
+ * Returns: (transfer none) (nullable): the peer's address, or %NULL
+ *
+ * Since: 1.0
+ */
+GSocketAddress *
+gios_socket_common_get_remote_address (GiosSocketCommon *self)
+{
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), NULL);
+
+  return PRIV (self)->remote_address;
+}
+
+/**
+ * gios_socket_common_get_port:
+ * @self: a [class@Gios.SocketCommon]
+ *
+ * Gets [property@Gios.SocketCommon:port].
+ *
+ * Returns: the port, or 0
+ *
+ * Since: 1.0
+ */
+guint
+gios_socket_common_get_port (GiosSocketCommon *self)
+{
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), 0);
+
+  return PRIV (self)->port;
+}
+
+/**
+ * gios_socket_common_get_host:
+ * @self: a [class@Gios.SocketCommon]
+ *
+ * Gets [property@Gios.SocketCommon:host].
+ *
+ * Returns: (transfer none) (nullable): the host, or %NULL
+ *
+ * Since: 1.0
+ */
+const char *
+gios_socket_common_get_host (GiosSocketCommon *self)
+{
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), NULL);
+
+  return PRIV (self)->host;
+}
+
+/**
+ * gios_socket_common_get_is_connected:
+ * @self: a [class@Gios.SocketCommon]
+ *
+ * Gets [property@Gios.SocketCommon:is-connected].
+ *
+ * Returns: whether there is a working connection
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_socket_common_get_is_connected (GiosSocketCommon *self)
+{
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), FALSE);
+
+  return PRIV (self)->socket != NULL && !PRIV (self)->lost;
+}
+
+/**
+ * gios_socket_common_get_no_delay:
+ * @self: a [class@Gios.SocketCommon]
+ *
+ * Gets [property@Gios.SocketCommon:no-delay].
+ *
+ * Returns: whether `TCP_NODELAY` is set
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_socket_common_get_no_delay (GiosSocketCommon *self)
+{
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), FALSE);
+
+  return PRIV (self)->no_delay;
+}
+
+/**
+ * gios_socket_common_set_no_delay:
+ * @self: a [class@Gios.SocketCommon]
+ * @no_delay: whether to set `TCP_NODELAY`
+ *
+ * Sets [property@Gios.SocketCommon:no-delay], on the current connection too.
+ *
+ * Since: 1.0
+ */
+void
+gios_socket_common_set_no_delay (GiosSocketCommon *self,
+                                 gboolean          no_delay)
+{
+  GiosSocketCommonPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SOCKET_COMMON (self));
+
+  priv = PRIV (self);
+  no_delay = !!no_delay;
+  if (priv->no_delay == (guint) no_delay)
+    return;
+  priv->no_delay = no_delay;
+  if (is_tcp (priv))
+    set_int_option (priv->fd, IPPROTO_TCP, TCP_NODELAY, no_delay);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NO_DELAY]);
+}
+
+/**
+ * gios_socket_common_get_keep_alive:
+ * @self: a [class@Gios.SocketCommon]
+ *
+ * Gets [property@Gios.SocketCommon:keep-alive].
+ *
+ * Returns: whether `SO_KEEPALIVE` is set
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_socket_common_get_keep_alive (GiosSocketCommon *self)
+{
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), FALSE);
+
+  return PRIV (self)->keep_alive;
+}
+
+/**
+ * gios_socket_common_set_keep_alive:
+ * @self: a [class@Gios.SocketCommon]
+ * @keep_alive: whether to send keep-alive probes
+ *
+ * Sets [property@Gios.SocketCommon:keep-alive], on the current connection
+ * too.
+ *
+ * Since: 1.0
+ */
+void
+gios_socket_common_set_keep_alive (GiosSocketCommon *self,
+                                   gboolean          keep_alive)
+{
+  GiosSocketCommonPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SOCKET_COMMON (self));
+
+  priv = PRIV (self);
+  keep_alive = !!keep_alive;
+  if (priv->keep_alive == (guint) keep_alive)
+    return;
+  priv->keep_alive = keep_alive;
+  if (is_tcp (priv))
+    set_int_option (priv->fd, SOL_SOCKET, SO_KEEPALIVE, keep_alive);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_KEEP_ALIVE]);
+}

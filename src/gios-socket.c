@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "gios-private.h"
+#include "gios-device-stream-private.h"
+#include "gios-socket-common-private.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+/**
+ * GiosSocket:
+ *
+ * One connected stream: a client that [method@Gios.Socket.open] connected,
+ * or a connection that a [class@Gios.ServerSocket] accepted.
+ *
+ * ```c
+ * g_autoptr(GiosSocket) client = gios_socket_new ();
+ * g_autofree char *reply = NULL;
+ *
+ * if (!gios_socket_open (client, "localhost", "7000", 2000, NULL, &error) ||
+ *     !gios_device_stream_write_line (GIOS_DEVICE_STREAM (client), "hello", NULL, &error) ||
+ *     !gios_device_stream_flush (GIOS_DEVICE_STREAM (client), 2000, NULL, &error))
+ *   return FALSE;
+ * reply = gios_device_stream_read_line (GIOS_DEVICE_STREAM (client), 1024, NULL, 2000, NULL, &error);
+ * ```
+ *
+ * A protocol helper is a subclass that implements the `run` class method
+ * (`do_run` in Python): the per-connection logic that servers run for each
+ * accepted connection when they are given no callback.
+ *
+ * Since: 1.0
+ */
+
+#define RETRY_MIN_US (1000)
+#define RETRY_MAX_US (50 * 1000)
+
+G_DEFINE_TYPE (GiosSocket, gios_socket, GIOS_TYPE_SOCKET_COMMON)
+
+static void
+gios_socket_disconnected (GiosSocketCommon *common,
+                          gboolean          intentional,
+                          GError           *reason)
+{
+  /* A client's device is its connection. */
+  _gios_device_stream_set_open (GIOS_DEVICE_STREAM (common), FALSE);
+}
+
+static void
+gios_socket_real_run (GiosSocket   *self,
+                      GCancellable *cancellable)
+{
+  g_warning ("%s does not implement GiosSocket.run(); dropping the connection",
+             G_OBJECT_TYPE_NAME (self));
+  gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (self), NULL);
+}
+
+static void
+gios_socket_class_init (GiosSocketClass *klass)
+{
+  GiosSocketCommonClass *common_class = GIOS_SOCKET_COMMON_CLASS (klass);
+
+  common_class->disconnected = gios_socket_disconnected;
+  klass->run = gios_socket_real_run;
+}
+
+static void
+gios_socket_init (GiosSocket *self)
+{
+}
+
+/**
+ * gios_socket_new:
+ *
+ * Creates a socket that is not connected yet.
+ *
+ * Returns: (transfer full): a new [class@Gios.Socket]
+ *
+ * Since: 1.0
+ */
+GiosSocket *
+gios_socket_new (void)
+{
+  return g_object_new (GIOS_TYPE_SOCKET, NULL);
+}
+
+static gboolean
+check_not_connected (GiosSocket  *self,
+                     GError     **error)
+{
+  if (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (self)) != NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                           _("The socket is already connected; drop the connection first"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+adopt (GiosSocket  *self,
+       int          fd,
+       const char  *host,
+       GError     **error)
+{
+  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, error);
+  g_autoptr(GSocketAddress) local = NULL;
+  GSocketAddress *remote;
+  guint port = 0;
+
+  if (socket == NULL)
+    {
+      close (fd);
+      return FALSE;
+    }
+  _gios_socket_common_set_connection (GIOS_SOCKET_COMMON (self), socket);
+  remote = gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (self));
+  if (G_IS_INET_SOCKET_ADDRESS (remote))
+    port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote));
+  local = g_socket_get_local_address (socket, NULL);
+  _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (self), host, port, local);
+  _gios_device_stream_set_open (GIOS_DEVICE_STREAM (self), TRUE);
+  return TRUE;
+}
+
+/* Connects @fd to @addr within @deadline. Returns 0, or an errno value with
+ * @error set for the waits that end the whole attempt (timeout, cancel). */
+static int
+connect_fd (GiosSocket       *self,
+            int               fd,
+            struct sockaddr  *addr,
+            socklen_t         len,
+            gint64            deadline,
+            GCancellable     *cancellable,
+            GError          **error)
+{
+  int errsv = 0;
+  socklen_t errlen = sizeof errsv;
+
+  if (connect (fd, addr, len) == 0)
+    return 0;
+  errsv = errno;
+  if (errsv != EINPROGRESS && errsv != EINTR)
+    return errsv;
+
+  if (!_gios_device_stream_wait_fd (GIOS_DEVICE_STREAM (self), fd, G_IO_OUT, deadline,
+                                    cancellable, error))
+    return -1;
+  if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &errsv, &errlen) != 0)
+    return errno;
+  return errsv;
+}
+
+/**
+ * gios_socket_open:
+ * @self: a [class@Gios.Socket]
+ * @host: a host name or address
+ * @port: a port number or a service name
+ * @timeout_ms: how long connecting may take in all, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Connects to @port on @host, trying every address of @host in turn within
+ * one timeout. The error of the last address tried is reported, naming it:
+ * %G_IO_ERROR_CONNECTION_REFUSED, %G_IO_ERROR_TIMED_OUT, a
+ * %G_RESOLVER_ERROR for an unknown name. Name resolution itself is not
+ * bounded by @timeout_ms.
+ *
+ * Returns: %TRUE once connected
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_socket_open (GiosSocket    *self,
+                  const char    *host,
+                  const char    *port,
+                  int            timeout_ms,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  GiosDeviceStream *stream;
+  struct addrinfo hints = { 0 };
+  struct addrinfo *res = NULL;
+  g_autoptr(GError) last_error = NULL;
+  int connected_fd = -1;
+  gint64 deadline;
+  int timeout;
+  int r;
+
+  g_return_val_if_fail (GIOS_IS_SOCKET (self), FALSE);
+  g_return_val_if_fail (host != NULL, FALSE);
+  g_return_val_if_fail (port != NULL, FALSE);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  stream = GIOS_DEVICE_STREAM (self);
+  if (!check_not_connected (self, error))
+    return FALSE;
+
+  timeout = _gios_device_stream_resolve_timeout (stream, timeout_ms);
+  deadline = _gios_deadline_from_timeout (timeout);
+
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_family = AF_UNSPEC;
+  r = getaddrinfo (host, port, &hints, &res);
+  if (r != 0)
+    {
+      g_set_error (error, G_RESOLVER_ERROR,
+                   r == EAI_AGAIN ? G_RESOLVER_ERROR_TEMPORARY_FAILURE : G_RESOLVER_ERROR_NOT_FOUND,
+                   _("Could not resolve “%s” port “%s”: %s"), host, port, gai_strerror (r));
+      return FALSE;
+    }
+
+  if (!_gios_device_stream_enter (stream, error))
+    {
+      freeaddrinfo (res);
+      return FALSE;
+    }
+
+  for (struct addrinfo *ai = res; ai != NULL && connected_fd < 0; ai = ai->ai_next)
+    {
+      g_autoptr(GSocketAddress) address = g_socket_address_new_from_native (ai->ai_addr, ai->ai_addrlen);
+      g_autofree char *where = _gios_socket_address_to_string (address);
+      int fd = socket (ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      int errsv;
+
+      g_clear_error (&last_error);
+      if (fd < 0)
+        {
+          _gios_set_error_from_errno (&last_error, errno, _("Could not connect to %s"), where);
+          continue;
+        }
+
+      errsv = connect_fd (self, fd, ai->ai_addr, ai->ai_addrlen, deadline, cancellable, &last_error);
+      if (errsv == 0)
+        {
+          connected_fd = fd;
+          break;
+        }
+      close (fd);
+      if (errsv < 0)
+        {
+          if (g_error_matches (last_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+            {
+              g_clear_error (&last_error);
+              g_set_error (&last_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                           _("Could not connect to %s within %d ms"), where, timeout);
+            }
+          break;
+        }
+      _gios_set_error_from_errno (&last_error, errsv, _("Could not connect to %s"), where);
+    }
+  freeaddrinfo (res);
+  _gios_device_stream_leave (stream);
+
+  if (connected_fd < 0)
+    {
+      g_propagate_error (error, g_steal_pointer (&last_error));
+      return FALSE;
+    }
+  return adopt (self, connected_fd, host, error);
+}
+
+/**
+ * gios_socket_open_unix:
+ * @self: a [class@Gios.Socket]
+ * @path: (type filename): the path of a listening Unix-domain socket
+ * @timeout_ms: how long connecting may take, in milliseconds; a server whose
+ *   queue is full is tried again until then
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Connects to the Unix-domain socket at @path. Errors name the path:
+ * %G_IO_ERROR_NOT_FOUND, %G_IO_ERROR_CONNECTION_REFUSED (nobody listens),
+ * %G_IO_ERROR_PERMISSION_DENIED, %G_IO_ERROR_FILENAME_TOO_LONG,
+ * %G_IO_ERROR_TIMED_OUT.
+ *
+ * Returns: %TRUE once connected
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_socket_open_unix (GiosSocket    *self,
+                       const char    *path,
+                       int            timeout_ms,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  GiosDeviceStream *stream;
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  g_autofree char *display = NULL;
+  gint64 deadline;
+  gint64 pause = RETRY_MIN_US;
+  int timeout;
+  int fd;
+
+  g_return_val_if_fail (GIOS_IS_SOCKET (self), FALSE);
+  g_return_val_if_fail (path != NULL && path[0] != '\0', FALSE);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  stream = GIOS_DEVICE_STREAM (self);
+  display = g_filename_display_name (path);
+  if (!check_not_connected (self, error))
+    return FALSE;
+  if (strlen (path) >= sizeof sun.sun_path)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+                   _("The socket path “%s” is %" G_GSIZE_FORMAT " bytes long; at most %" G_GSIZE_FORMAT " fit"),
+                   display, strlen (path), sizeof sun.sun_path - 1);
+      return FALSE;
+    }
+  strcpy (sun.sun_path, path);
+
+  timeout = _gios_device_stream_resolve_timeout (stream, timeout_ms);
+  deadline = _gios_deadline_from_timeout (timeout);
+
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    {
+      _gios_set_error_from_errno (error, errno, _("Could not connect to “%s”"), display);
+      return FALSE;
+    }
+
+  if (!_gios_device_stream_enter (stream, error))
+    {
+      close (fd);
+      return FALSE;
+    }
+  for (;;)
+    {
+      g_autoptr(GError) wait_error = NULL;
+      int errsv;
+      gint64 until;
+
+      if (connect (fd, (struct sockaddr *) &sun, sizeof sun) == 0)
+        break;
+      errsv = errno;
+      if (errsv == EINTR)
+        continue;
+      if (errsv != EAGAIN)
+        {
+          _gios_set_error_from_errno (error, errsv, _("Could not connect to “%s”"), display);
+          goto fail;
+        }
+      /* The server's queue is full: try again shortly. */
+      if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       _("Could not connect to “%s” within %d ms: its queue stayed full"),
+                       display, timeout);
+          goto fail;
+        }
+      until = g_get_monotonic_time () + pause;
+      if (deadline >= 0)
+        until = MIN (until, deadline);
+      pause = MIN (pause * 2, RETRY_MAX_US);
+      if (!_gios_device_stream_wait (stream, NULL, 0, until, cancellable, &wait_error) &&
+          !g_error_matches (wait_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        {
+          g_propagate_error (error, g_steal_pointer (&wait_error));
+          goto fail;
+        }
+      g_clear_error (&wait_error);
+    }
+  _gios_device_stream_leave (stream);
+  return adopt (self, fd, NULL, error);
+
+fail:
+  _gios_device_stream_leave (stream);
+  close (fd);
+  return FALSE;
+}
+
+/**
+ * gios_socket_run:
+ * @self: a [class@Gios.Socket]
+ * @cancellable: (nullable): cancelled when the server that accepted @self
+ *   closes
+ *
+ * Runs the per-connection logic of @self: the `run` class method that a
+ * protocol helper implements.
+ *
+ * Since: 1.0
+ */
+void
+gios_socket_run (GiosSocket   *self,
+                 GCancellable *cancellable)
+{
+  g_return_if_fail (GIOS_IS_SOCKET (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  GIOS_SOCKET_GET_CLASS (self)->run (self, cancellable);
+}
