@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <gio/gfiledescriptorbased.h>
 
 /**
@@ -45,6 +47,8 @@
  */
 
 #define DEFAULT_BUFFER_SIZE (16 * 1024)
+#define WAKEUP_NONE (-1)
+#define WAKEUP_FAILED (-2)
 /* A write on a descriptor-backed stream that poll() reported writable never
  * blocks below this size (a pipe guarantees PIPE_BUF bytes of room). */
 #define FD_WRITE_CHUNK 4096
@@ -79,11 +83,12 @@ typedef struct
   GMutex lock;
   GCond idle;
   guint busy;
-  guint interrupted;
+  gint interrupted;             /* atomic */
   GThread *io_thread;
-  GCancellable *wakeup;
-  GPollFD wakeup_fd;
-  gboolean wakeup_fd_made;
+  /* An eventfd that wakes a blocked wait, made on first use. GCancellable's
+   * own descriptor is not used: GLib aborts the process when it cannot
+   * create one, which is exactly what happens when descriptors run out. */
+  int wakeup_fd;
 } GiosDeviceStreamPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (GiosDeviceStream, gios_device_stream, G_TYPE_OBJECT)
@@ -140,7 +145,7 @@ enter_common (GiosDeviceStream  *self,
   gboolean ok = FALSE;
 
   g_mutex_lock (&priv->lock);
-  if (priv->interrupted > 0 || (priv->closed && need_device))
+  if (g_atomic_int_get (&priv->interrupted) > 0 || (priv->closed && need_device))
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
                          _("The stream is closed"));
   else if (need_device && !priv->io_ready)
@@ -186,6 +191,19 @@ _gios_device_stream_leave (GiosDeviceStream *self)
   g_mutex_unlock (&priv->lock);
 }
 
+static void
+wake (GiosDeviceStreamPrivate *priv)
+{
+  int fd = g_atomic_int_get (&priv->wakeup_fd);
+
+  if (fd >= 0)
+    {
+      guint64 one = 1;
+
+      (void) !write (fd, &one, sizeof one);
+    }
+}
+
 void
 _gios_device_stream_interrupt (GiosDeviceStream *self)
 {
@@ -193,13 +211,13 @@ _gios_device_stream_interrupt (GiosDeviceStream *self)
   guint own;
 
   g_mutex_lock (&priv->lock);
-  priv->interrupted++;
+  g_atomic_int_inc (&priv->interrupted);
   /* A handler running inside a call on this same thread (a signal emitted
    * by a read) must not wait for itself. */
   own = (priv->busy > 0 && priv->io_thread == g_thread_self ()) ? 1 : 0;
   if (priv->busy > own)
     {
-      g_cancellable_cancel (priv->wakeup);
+      wake (priv);
       while (priv->busy > own)
         g_cond_wait (&priv->idle, &priv->lock);
     }
@@ -212,9 +230,8 @@ _gios_device_stream_resume (GiosDeviceStream *self)
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
   g_mutex_lock (&priv->lock);
-  g_assert (priv->interrupted > 0);
-  if (--priv->interrupted == 0)
-    g_cancellable_reset (priv->wakeup);
+  g_assert (g_atomic_int_get (&priv->interrupted) > 0);
+  g_atomic_int_dec_and_test (&priv->interrupted);
   g_mutex_unlock (&priv->lock);
 }
 
@@ -233,6 +250,15 @@ poll_timeout (gint64 deadline)
 }
 
 #define MAX_WAIT_FDS 8
+/* Without a wake-up descriptor, a wait looks at its flags this often. */
+#define FALLBACK_SLICE_MS 50
+
+static void
+on_cancelled (GCancellable *cancellable,
+              gpointer      data)
+{
+  wake (data);
+}
 
 gboolean
 _gios_device_stream_wait (GiosDeviceStream  *self,
@@ -243,9 +269,10 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
                           GError           **error)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
-  GPollFD all[MAX_WAIT_FDS + 2];
+  GPollFD all[MAX_WAIT_FDS + 1];
   guint n_all = n_fds;
-  gboolean have_cancel_fd = FALSE;
+  gulong handler = 0;
+  int wakeup_fd;
   gboolean ret = FALSE;
 
   g_return_val_if_fail (n_fds <= MAX_WAIT_FDS, FALSE);
@@ -254,17 +281,23 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
     memcpy (all, fds, n_fds * sizeof (GPollFD));
 
   g_mutex_lock (&priv->lock);
-  if (!priv->wakeup_fd_made)
-    priv->wakeup_fd_made = g_cancellable_make_pollfd (priv->wakeup, &priv->wakeup_fd);
-  g_mutex_unlock (&priv->lock);
-  if (priv->wakeup_fd_made)
-    all[n_all++] = priv->wakeup_fd;
-
-  if (cancellable != NULL && g_cancellable_make_pollfd (cancellable, &all[n_all]))
+  if (priv->wakeup_fd == WAKEUP_NONE)
     {
-      have_cancel_fd = TRUE;
+      int fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+      g_atomic_int_set (&priv->wakeup_fd, fd >= 0 ? fd : WAKEUP_FAILED);
+    }
+  wakeup_fd = priv->wakeup_fd;
+  g_mutex_unlock (&priv->lock);
+
+  if (wakeup_fd >= 0)
+    {
+      all[n_all].fd = wakeup_fd;
+      all[n_all].events = G_IO_IN;
       n_all++;
     }
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), priv, NULL);
 
   for (;;)
     {
@@ -275,7 +308,7 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         break;
-      if (g_cancellable_is_cancelled (priv->wakeup))
+      if (g_atomic_int_get (&priv->interrupted) > 0)
         {
           g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
                                _("The stream was closed while waiting"));
@@ -283,6 +316,8 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
         }
 
       timeout = poll_timeout (deadline);
+      if (wakeup_fd < 0 && (timeout < 0 || timeout > FALLBACK_SLICE_MS))
+        timeout = FALLBACK_SLICE_MS;
       for (i = 0; i < n_all; i++)
         all[i].revents = 0;
       r = g_poll (all, n_all, timeout);
@@ -307,19 +342,25 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
           ret = TRUE;
           break;
         }
+      if (wakeup_fd >= 0 && all[n_fds].revents != 0)
+        {
+          guint64 count;
 
-      if (r == 0 && deadline >= 0 && g_get_monotonic_time () >= deadline)
+          /* Drained here; the flags at the top say why we woke. */
+          (void) !read (wakeup_fd, &count, sizeof count);
+          continue;
+        }
+
+      if (deadline >= 0 && g_get_monotonic_time () >= deadline)
         {
           g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                                _("Timed out"));
           break;
         }
-      /* Otherwise the wake-up or the cancellable fired, or poll() returned
-       * early: the checks at the top of the loop decide. */
     }
 
-  if (have_cancel_fd)
-    g_cancellable_release_fd (cancellable);
+  if (handler != 0)
+    g_cancellable_disconnect (cancellable, handler);
 
   return ret;
 }
@@ -729,9 +770,8 @@ gios_device_stream_finalize (GObject *object)
   g_free (priv->in_buf);
   g_free (priv->out_buf);
   g_free (priv->terminator);
-  if (priv->wakeup_fd_made)
-    g_cancellable_release_fd (priv->wakeup);
-  g_clear_object (&priv->wakeup);
+  if (priv->wakeup_fd >= 0)
+    close (priv->wakeup_fd);
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->idle);
 
@@ -925,7 +965,7 @@ gios_device_stream_init (GiosDeviceStream *self)
   priv->terminator = g_strdup ("\n");
   priv->terminator_len = 1;
   priv->default_timeout = GIOS_TIMEOUT_FOREVER;
-  priv->wakeup = g_cancellable_new ();
+  priv->wakeup_fd = WAKEUP_NONE;
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->idle);
 }

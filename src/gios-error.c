@@ -28,6 +28,22 @@ _gios_init_i18n (void)
     }
 }
 
+GIOErrorEnum
+_gios_io_error_from_errno (int errsv)
+{
+  switch (errsv)
+    {
+    case EADDRNOTAVAIL:
+      /* Binding an address that is not this machine's. */
+      return G_IO_ERROR_INVALID_ARGUMENT;
+    case ECONNRESET:
+    case EPIPE:
+      return G_IO_ERROR_CONNECTION_CLOSED;
+    default:
+      return g_io_error_from_errno (errsv);
+    }
+}
+
 void
 _gios_set_error_from_errno (GError     **error,
                             int          errsv,
@@ -41,6 +57,6 @@ _gios_set_error_from_errno (GError     **error,
   prefix = g_strdup_vprintf (format, args);
   va_end (args);
 
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+  g_set_error (error, G_IO_ERROR, _gios_io_error_from_errno (errsv),
                "%s: %s", prefix, g_strerror (errsv));
 }

@@ -9,6 +9,7 @@
 G_BEGIN_DECLS
 
 void     _gios_init_i18n          (void);
+GIOErrorEnum _gios_io_error_from_errno (int errsv);
 /* Sets @error from errno @errsv, with the message "@prefix: strerror". */
 void     _gios_set_error_from_errno (GError     **error,
                                      int          errsv,

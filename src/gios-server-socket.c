@@ -155,13 +155,12 @@ set_resolve_error (GError     **error,
                host ? host : "*", port, gai_strerror (gai_error));
 }
 
-/* Resolves @host (NULL: all interfaces, or loopback) and @port (a number, a
+/* Resolves @host (NULL: all interfaces) and @port (a number, a
  * service name, or NULL for 0) into at most MAX_LISTENERS addresses,
  * without duplicates. */
 static gboolean
 resolve_listen_addresses (const char  *host,
                           const char  *port,
-                          gboolean     loopback_only,
                           Address     *out,
                           guint       *n_out,
                           GError     **error)
@@ -173,7 +172,7 @@ resolve_listen_addresses (const char  *host,
 
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_family = AF_UNSPEC;
-  hints.ai_flags = host == NULL && !loopback_only ? AI_PASSIVE : 0;
+  hints.ai_flags = host == NULL ? AI_PASSIVE : 0;
   r = getaddrinfo (host, service, &hints, &res);
   if (r != 0)
     {
@@ -423,14 +422,20 @@ open_tcp (GiosServerSocket  *self,
   if (!check_not_open (self, error))
     return FALSE;
 
+  if (!resolve_listen_addresses (host, port, addrs, &n_addrs, error))
+    return FALSE;
   if (host == NULL && priv->loopback_only)
     {
-      /* localhost resolves to ::1 and 127.0.0.1 without asking DNS. */
-      if (!resolve_listen_addresses ("localhost", port, TRUE, addrs, &n_addrs, error))
-        return FALSE;
+      /* The wildcard addresses, made loopback ones: ::1 and 127.0.0.1
+       * (a name like "localhost" may resolve to one of them only). */
+      for (guint i = 0; i < n_addrs; i++)
+        {
+          if (addrs[i].addr.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *) &addrs[i].addr)->sin6_addr = in6addr_loopback;
+          else
+            ((struct sockaddr_in *) &addrs[i].addr)->sin_addr.s_addr = g_htonl (INADDR_LOOPBACK);
+        }
     }
-  else if (!resolve_listen_addresses (host, port, FALSE, addrs, &n_addrs, error))
-    return FALSE;
 
   if (!_gios_device_stream_enter (GIOS_DEVICE_STREAM (self), error))
     return FALSE;
@@ -522,7 +527,7 @@ unix_path_error (GError     **error,
   g_autofree char *display = g_filename_display_name (path);
 
   /* Translators: "Could not create the socket directory for “/run/x.sock”: Permission denied" */
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+  g_set_error (error, G_IO_ERROR, _gios_io_error_from_errno (errsv),
                "%s “%s”: %s", what, display, g_strerror (errsv));
   return FALSE;
 }
@@ -604,7 +609,7 @@ listen_unix (const char  *path,
     {
       errsv = errno;
       g_set_error (error, G_IO_ERROR,
-                   errsv == EAFNOSUPPORT ? G_IO_ERROR_NOT_SUPPORTED : g_io_error_from_errno (errsv),
+                   errsv == EAFNOSUPPORT ? G_IO_ERROR_NOT_SUPPORTED : _gios_io_error_from_errno (errsv),
                    _("Unix-domain sockets are not available: %s"), g_strerror (errsv));
       goto fail;
     }

@@ -209,11 +209,11 @@ connection_lost (GiosSocketCommon  *self,
   g_autoptr(GError) reason = NULL;
 
   if (receiving)
-    g_set_error (&reason, G_IO_ERROR, g_io_error_from_errno (errsv),
+    g_set_error (&reason, G_IO_ERROR, _gios_io_error_from_errno (errsv),
                  /* Translators: "Could not receive from 127.0.0.1:4000: Connection reset by peer" */
                  _("Could not receive from %s: %s"), peer, g_strerror (errsv));
   else
-    g_set_error (&reason, G_IO_ERROR, g_io_error_from_errno (errsv),
+    g_set_error (&reason, G_IO_ERROR, _gios_io_error_from_errno (errsv),
                  _("Could not send to %s: %s"), peer, g_strerror (errsv));
   if (!priv->lost)
     {

@@ -1,0 +1,1047 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <gios/gios.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                    */
+
+static GiosServerSocket *
+open_loopback_server (void)
+{
+  g_autoptr(GError) error = NULL;
+  GiosServerSocket *server = gios_server_socket_new ();
+
+  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
+  g_assert_no_error (error);
+  return server;
+}
+
+static guint
+server_port (GiosServerSocket *server)
+{
+  return gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
+}
+
+/* A plain client, with the system calls, so that what is tested is the
+ * server alone. */
+static int
+raw_connect (int    family,
+             guint  port)
+{
+  int fd = socket (family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int r;
+
+  g_assert_cmpint (fd, >=, 0);
+  if (family == AF_INET6)
+    {
+      struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons (port),
+                                   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+      r = connect (fd, (struct sockaddr *) &sin6, sizeof sin6);
+    }
+  else
+    {
+      struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
+      sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      r = connect (fd, (struct sockaddr *) &sin, sizeof sin);
+    }
+  if (r != 0)
+    {
+      int errsv = errno;
+      g_test_message ("connect to port %u: %s", port, g_strerror (errsv));
+      close (fd);
+      errno = errsv;
+      return -1;
+    }
+  return fd;
+}
+
+static void
+raw_send (int         fd,
+          const char *text)
+{
+  gsize len = strlen (text);
+
+  g_assert_cmpint (send (fd, text, len, MSG_NOSIGNAL), ==, (gssize) len);
+}
+
+/* Reads until @fd has @len bytes or ends. */
+static char *
+raw_recv (int   fd,
+          gsize len)
+{
+  char *buf = g_malloc0 (len + 1);
+  gsize got = 0;
+
+  while (got < len)
+    {
+      gssize n = recv (fd, buf + got, len - got, 0);
+      if (n <= 0)
+        break;
+      got += n;
+    }
+  return buf;
+}
+
+static gboolean
+have_ipv6_loopback (void)
+{
+  int fd = socket (AF_INET6, SOCK_STREAM, 0);
+  struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+  gboolean ok;
+
+  if (fd < 0)
+    return FALSE;
+  ok = bind (fd, (struct sockaddr *) &sin6, sizeof sin6) == 0;
+  close (fd);
+  return ok;
+}
+
+typedef struct
+{
+  guint count;
+  gboolean intentional;
+  GError *reason;
+} Disconnects;
+
+static void
+on_disconnected (GiosSocketCommon *socket,
+                 gboolean          intentional,
+                 GError           *reason,
+                 Disconnects      *d)
+{
+  d->count++;
+  d->intentional = intentional;
+  g_clear_error (&d->reason);
+  if (reason != NULL)
+    d->reason = g_error_copy (reason);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Opening                                                                    */
+
+static void
+test_open_port_zero (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  GSocketAddress *local;
+  guint port;
+
+  g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
+  gios_server_socket_set_loopback_only (server, TRUE);
+  g_assert_true (gios_server_socket_open (server, NULL, 1000, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
+
+  port = server_port (server);
+  g_assert_cmpuint (port, >, 0);
+  local = gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server));
+  g_assert_true (G_IS_INET_SOCKET_ADDRESS (local));
+  g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)), ==, port);
+  g_assert_true (g_inet_address_get_is_loopback (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local))));
+  g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
+}
+
+/* open() listens on IPv4 and IPv6, on the same port. */
+static void
+test_open_both_families (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  int fd;
+
+  gios_server_socket_set_loopback_only (server, TRUE);
+  g_assert_true (gios_server_socket_open (server, "0", 1000, &error));
+  g_assert_no_error (error);
+
+  fd = raw_connect (AF_INET, server_port (server));
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+  g_assert_no_error (error);
+  gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
+  close (fd);
+
+  if (!have_ipv6_loopback ())
+    {
+      g_test_message ("no IPv6 loopback here; IPv4 checked only");
+      return;
+    }
+  fd = raw_connect (AF_INET6, server_port (server));
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+  g_assert_no_error (error);
+  close (fd);
+}
+
+static void
+test_open_errors (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) other = gios_server_socket_new ();
+  g_autofree char *port = g_strdup_printf ("%u", server_port (server));
+  gint64 start;
+
+  /* Opening twice. */
+  g_assert_false (gios_server_socket_open_address (server, "127.0.0.1", "0", 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+  g_clear_error (&error);
+
+  /* A port in use, without waiting. */
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_server_socket_open_address (other, "127.0.0.1", port, 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_assert_nonnull (strstr (error->message, port));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC / 2);
+  g_clear_error (&error);
+
+  /* A port in use, waiting 300 ms. */
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_server_socket_open_address (other, "127.0.0.1", port, 300, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 285 * 1000);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 450 * 1000);
+  g_clear_error (&error);
+
+  /* Unknown service name and host. */
+  g_assert_false (gios_server_socket_open_address (other, "127.0.0.1", "no-such-service-gios", 0, &error));
+  g_assert_true (error->domain == G_RESOLVER_ERROR);
+  g_assert_nonnull (strstr (error->message, "no-such-service-gios"));
+  g_clear_error (&error);
+
+  /* An address that is not this machine's. */
+  g_assert_false (gios_server_socket_open_address (other, "192.0.2.1", "0", 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "192.0.2.1"));
+  g_clear_error (&error);
+
+  g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (other)));
+}
+
+typedef struct
+{
+  GiosServerSocket *server;
+  char *port;
+  gboolean ok;
+  GError *error;
+  gint64 elapsed;
+} OpenJob;
+
+static gpointer
+open_in_thread (gpointer data)
+{
+  OpenJob *job = data;
+  gint64 start = g_get_monotonic_time ();
+
+  job->ok = gios_server_socket_open_address (job->server, "127.0.0.1", job->port, 10000, &job->error);
+  job->elapsed = g_get_monotonic_time () - start;
+  return NULL;
+}
+
+/* A busy port that becomes free while open() waits. */
+static void
+test_open_waits_for_busy_port (void)
+{
+  g_autoptr(GiosServerSocket) first = open_loopback_server ();
+  OpenJob job = { 0 };
+  GThread *thread;
+
+  job.server = gios_server_socket_new ();
+  job.port = g_strdup_printf ("%u", server_port (first));
+  thread = g_thread_new ("open", open_in_thread, &job);
+  /* A load pattern, not synchronisation: the result holds either way. */
+  g_usleep (100 * 1000);
+  g_assert_true (gios_server_socket_close (first, NULL));
+  g_thread_join (thread);
+
+  g_assert_no_error (job.error);
+  g_assert_true (job.ok);
+  g_assert_cmpint (job.elapsed, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpuint (server_port (job.server), ==, strtoul (job.port, NULL, 10));
+  g_object_unref (job.server);
+  g_free (job.port);
+}
+
+static void
+test_open_socket (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  g_autoptr(GSocket) listening = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                               G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_autoptr(GSocket) idle = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                          G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autofree char *line = NULL;
+  guint port;
+  int fd;
+
+  g_assert_no_error (error);
+  g_assert_false (gios_server_socket_open_socket (server, idle, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  g_assert_true (g_socket_bind (listening, any, TRUE, &error));
+  g_assert_true (g_socket_listen (listening, &error));
+  bound = g_socket_get_local_address (listening, &error);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+
+  g_assert_true (gios_server_socket_open_socket (server, listening, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (server_port (server), ==, port);
+
+  fd = raw_connect (AF_INET, port);
+  raw_send (fd, "adopted\n");
+  g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+  line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server), 100, NULL, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "adopted");
+  close (fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The classic model                                                          */
+
+static void
+test_classic_cycle (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
+  Disconnects d = { 0 };
+
+  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
+
+  for (int round = 0; round < 3; round++)
+    {
+      g_autofree char *greeting = g_strdup_printf ("hello %d\r\n", round);
+      g_autofree char *expect = g_strdup_printf ("hello %d", round);
+      g_autofree char *line = NULL;
+      g_autofree char *reply = NULL;
+      GSocketAddress *remote;
+      gsize length = 0;
+      int fd = raw_connect (AF_INET, server_port (server));
+
+      raw_send (fd, greeting);
+      g_assert_true (gios_server_socket_listen (server, 2000, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_true (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
+      remote = gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (server));
+      g_assert_true (G_IS_INET_SOCKET_ADDRESS (remote));
+      g_assert_true (G_IS_SOCKET (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (server))));
+
+      /* listen() with a current connection returns at once. */
+      g_assert_true (gios_server_socket_listen (server, 0, NULL, &error));
+
+      line = gios_device_stream_read_line (stream, 100, &length, 2000, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (line, ==, expect);
+      g_assert_cmpuint (length, ==, strlen (expect));
+
+      g_assert_true (gios_device_stream_write_line (stream, "bye", NULL, &error));
+      /* drop_connection() sends what is buffered. */
+      g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (d.count, ==, (guint) round + 1);
+      g_assert_true (d.intentional);
+      g_assert_null (d.reason);
+      g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
+      g_assert_true (gios_device_stream_get_is_open (stream));
+
+      reply = raw_recv (fd, 16);
+      g_assert_cmpstr (reply, ==, "bye\n");
+      close (fd);
+
+      /* No connection: reading is an error, not a crash. */
+      g_assert_cmpint (gios_device_stream_read (stream, (guint8 *) "x", 0, 0, NULL, &error), ==, -1);
+      g_assert_error (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED);
+      g_clear_error (&error);
+      g_assert_false (gios_device_stream_write_line (stream, "nobody", NULL, &error));
+      g_assert_error (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED);
+      g_clear_error (&error);
+    }
+
+  /* Dropping with no connection does nothing. */
+  g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), &error));
+  g_assert_cmpuint (d.count, ==, 3);
+  g_clear_error (&d.reason);
+}
+
+static void
+test_listen_timeout (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  gint64 start = g_get_monotonic_time ();
+  gint64 elapsed;
+
+  g_assert_false (gios_server_socket_listen (server, 200, NULL, &error));
+  elapsed = g_get_monotonic_time () - start;
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (error->message, "200 ms"));
+  g_assert_cmpint (elapsed, >=, 190 * 1000);
+  g_assert_cmpint (elapsed, <, 300 * 1000);
+  g_clear_error (&error);
+
+  /* 0 does not wait. */
+  start = g_get_monotonic_time ();
+  g_assert_null (gios_server_socket_accept (server, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 50 * 1000);
+  g_clear_error (&error);
+
+  /* GIOS_TIMEOUT_DEFAULT is the default-timeout property. */
+  gios_device_stream_set_default_timeout (GIOS_DEVICE_STREAM (server), 100);
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_server_socket_listen (server, GIOS_TIMEOUT_DEFAULT, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  elapsed = g_get_monotonic_time () - start;
+  g_assert_cmpint (elapsed, >=, 95 * 1000);
+  g_assert_cmpint (elapsed, <, 150 * 1000);
+}
+
+typedef struct
+{
+  GiosServerSocket *server;
+  GCancellable *cancellable;
+  GMutex lock;
+  GCond cond;
+  gboolean started;
+  gboolean ok;
+  GError *error;
+  gint64 woke_at;
+} Blocked;
+
+static gpointer
+listen_blocked (gpointer data)
+{
+  Blocked *b = data;
+
+  g_mutex_lock (&b->lock);
+  b->started = TRUE;
+  g_cond_signal (&b->cond);
+  g_mutex_unlock (&b->lock);
+  b->ok = gios_server_socket_listen (b->server, 20000, b->cancellable, &b->error);
+  b->woke_at = g_get_monotonic_time ();
+  return NULL;
+}
+
+static GThread *
+start_blocked (Blocked *b)
+{
+  GThread *thread;
+
+  g_mutex_init (&b->lock);
+  g_cond_init (&b->cond);
+  thread = g_thread_new ("listen", listen_blocked, b);
+  g_mutex_lock (&b->lock);
+  while (!b->started)
+    g_cond_wait (&b->cond, &b->lock);
+  g_mutex_unlock (&b->lock);
+  /* Give the thread time to block in poll(); the assertions hold even if
+   * it has not yet. */
+  g_usleep (50 * 1000);
+  return thread;
+}
+
+static void
+finish_blocked (Blocked *b)
+{
+  g_mutex_clear (&b->lock);
+  g_cond_clear (&b->cond);
+  g_clear_error (&b->error);
+  g_clear_object (&b->cancellable);
+}
+
+static void
+test_listen_cancel_from_thread (void)
+{
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  Blocked b = { .server = server, .cancellable = g_cancellable_new () };
+  GThread *thread = start_blocked (&b);
+  gint64 cancelled_at = g_get_monotonic_time ();
+
+  g_cancellable_cancel (b.cancellable);
+  g_thread_join (thread);
+  g_assert_false (b.ok);
+  g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (b.woke_at - cancelled_at, <, G_USEC_PER_SEC);
+  /* The server still listens. */
+  g_assert_true (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
+  finish_blocked (&b);
+}
+
+static void
+test_listen_close_from_thread (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  Blocked b = { .server = server };
+  GThread *thread = start_blocked (&b);
+  gint64 closed_at = g_get_monotonic_time ();
+
+  g_assert_true (gios_server_socket_close (server, &error));
+  g_assert_no_error (error);
+  g_thread_join (thread);
+  g_assert_false (b.ok);
+  g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_cmpint (b.woke_at - closed_at, <, G_USEC_PER_SEC);
+  g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
+  finish_blocked (&b);
+
+  /* Listening after close fails cleanly. */
+  g_assert_false (gios_server_socket_listen (server, 0, NULL, &error));
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED);
+  g_clear_error (&error);
+
+  /* And the object can be opened again. */
+  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 0, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
+}
+
+static void
+on_sigusr1 (int sig)
+{
+}
+
+/* EINTR: a signal during a blocking wait neither ends it nor stretches its
+ * timeout. */
+static void
+test_listen_eintr (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  struct sigaction sa = { 0 };
+  struct sigaction old;
+  struct itimerval timer = { { 0, 20 * 1000 }, { 0, 20 * 1000 } };
+  struct itimerval off = { 0 };
+  gint64 start, elapsed;
+
+  sa.sa_handler = on_sigusr1;   /* no SA_RESTART: poll() sees EINTR */
+  sigaction (SIGALRM, &sa, &old);
+  setitimer (ITIMER_REAL, &timer, NULL);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_server_socket_listen (server, 300, NULL, &error));
+  elapsed = g_get_monotonic_time () - start;
+
+  setitimer (ITIMER_REAL, &off, NULL);
+  sigaction (SIGALRM, &old, NULL);
+
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (elapsed, >=, 285 * 1000);
+  g_assert_cmpint (elapsed, <, 450 * 1000);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Accepting                                                                  */
+
+typedef struct { GiosSocket parent_instance; } TestProtocol;
+typedef struct { GiosSocketClass parent_class; } TestProtocolClass;
+static GType test_protocol_get_type (void);
+G_DEFINE_TYPE (TestProtocol, test_protocol, GIOS_TYPE_SOCKET)
+static void test_protocol_class_init (TestProtocolClass *klass) { }
+static void test_protocol_init (TestProtocol *self) { }
+
+static void
+test_accept (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosSocket) conn2 = NULL;
+  g_autofree char *line = NULL;
+  int fd, fd2;
+  int value = 0;
+  socklen_t len = sizeof value;
+
+  gios_device_stream_set_default_timeout (GIOS_DEVICE_STREAM (server), 1500);
+  gios_socket_common_set_keep_alive (GIOS_SOCKET_COMMON (server), TRUE);
+  gios_device_stream_set_line_terminator (GIOS_DEVICE_STREAM (server), "\r\n");
+  gios_server_socket_set_socket_type (server, test_protocol_get_type ());
+
+  fd = raw_connect (AF_INET, server_port (server));
+  raw_send (fd, "one\r\n");
+  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (G_TYPE_CHECK_INSTANCE_TYPE (conn, test_protocol_get_type ()));
+  g_assert_true (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (conn)));
+  g_assert_true (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (conn)));
+  /* The server's own classic connection is not touched. */
+  g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
+
+  /* Settings come from the server. */
+  g_assert_cmpint (gios_device_stream_get_default_timeout (GIOS_DEVICE_STREAM (conn)), ==, 1500);
+  g_assert_cmpstr (gios_device_stream_get_line_terminator (GIOS_DEVICE_STREAM (conn)), ==, "\r\n");
+  g_assert_true (gios_socket_common_get_no_delay (GIOS_SOCKET_COMMON (conn)));
+  g_assert_true (gios_socket_common_get_keep_alive (GIOS_SOCKET_COMMON (conn)));
+  g_assert_cmpint (getsockopt (g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (conn))),
+                               IPPROTO_TCP, TCP_NODELAY, &value, &len), ==, 0);
+  g_assert_cmpint (value, !=, 0);
+  g_assert_cmpint (getsockopt (g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (conn))),
+                               SOL_SOCKET, SO_KEEPALIVE, &value, &len), ==, 0);
+  g_assert_cmpint (value, !=, 0);
+
+  /* Host and port are the peer's. */
+  g_assert_cmpstr (gios_socket_common_get_host (GIOS_SOCKET_COMMON (conn)), ==, "127.0.0.1");
+  g_assert_cmpuint (gios_socket_common_get_port (GIOS_SOCKET_COMMON (conn)), !=, server_port (server));
+
+  line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (conn), 10, NULL, GIOS_TIMEOUT_DEFAULT, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "one");
+
+  /* Turning no-delay off reaches the live connection. */
+  gios_socket_common_set_no_delay (GIOS_SOCKET_COMMON (conn), FALSE);
+  g_assert_cmpint (getsockopt (g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (conn))),
+                               IPPROTO_TCP, TCP_NODELAY, &value, &len), ==, 0);
+  g_assert_cmpint (value, ==, 0);
+
+  /* A second connection is a second object. */
+  fd2 = raw_connect (AF_INET, server_port (server));
+  conn2 = gios_server_socket_accept (server, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (conn2 != conn);
+  close (fd);
+  close (fd2);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Faults                                                                     */
+
+static void
+test_peer_reset (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
+  struct linger lg = { 1, 0 };
+  Disconnects d = { 0 };
+  g_autofree char *line = NULL;
+  int fd = raw_connect (AF_INET, server_port (server));
+
+  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+  raw_send (fd, "partial line");
+  /* Wait until the bytes are buffered, so the reset comes after them. */
+  g_assert_cmpint (gios_device_stream_poll (stream, G_IO_IN, 1000, NULL), ==, G_IO_IN);
+
+  setsockopt (fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close (fd);
+
+  line = gios_device_stream_read_line (stream, 100, NULL, 2000, NULL, &error);
+  g_assert_null (line);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_assert_cmpuint (d.count, ==, 1);
+  g_assert_false (d.intentional);
+  g_assert_error (d.reason, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
+  g_clear_error (&error);
+
+  /* What arrived before the reset is not lost... */
+  {
+    guint8 buf[64] = { 0 };
+
+    g_assert_cmpint (gios_device_stream_read (stream, buf, sizeof buf, 100, NULL, &error), ==, 12);
+    g_assert_no_error (error);
+    g_assert_cmpmem (buf, 12, "partial line", 12);
+  }
+  /* ...and reading on reports the lost connection again, without a second
+   * signal. */
+  g_assert_cmpint (gios_device_stream_read (stream, (guint8[4]) { 0 }, 4, 100, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_clear_error (&error);
+
+  /* drop_connection does not claim the drop was intentional. */
+  g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), &error));
+  g_assert_cmpuint (d.count, ==, 1);
+
+  /* And the server listens on. */
+  fd = raw_connect (AF_INET, server_port (server));
+  g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+  g_assert_no_error (error);
+  close (fd);
+  g_clear_error (&d.reason);
+}
+
+static void
+test_half_close (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
+  Disconnects d = { 0 };
+  g_autofree char *reply = NULL;
+  int fd = raw_connect (AF_INET, server_port (server));
+
+  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
+  raw_send (fd, "first\nlast");
+  shutdown (fd, SHUT_WR);
+  g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+
+  for (int i = 0; i < 2; i++)
+    {
+      g_autofree char *line = gios_device_stream_read_line (stream, 100, NULL, 1000, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (line, ==, i == 0 ? "first" : "last");
+    }
+  g_assert_null (gios_device_stream_read_line (stream, 100, NULL, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_device_stream_get_at_end (stream));
+  g_assert_cmpuint (d.count, ==, 0);
+
+  /* The server can still write. */
+  g_assert_true (gios_device_stream_write_line (stream, "still here", NULL, &error));
+  g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
+  g_assert_no_error (error);
+  reply = raw_recv (fd, 11);
+  g_assert_cmpstr (reply, ==, "still here\n");
+  close (fd);
+}
+
+/* A write to a peer that is gone fails; it never raises SIGPIPE. */
+static void
+test_write_to_gone_peer (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
+  Disconnects d = { 0 };
+  guint8 chunk[4096] = { 0 };
+  gboolean failed = FALSE;
+  int fd = raw_connect (AF_INET, server_port (server));
+
+  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+  close (fd);
+
+  /* The first send may still succeed; the peer's reset fails a later one. */
+  for (int i = 0; i < 1000 && !failed; i++)
+    {
+      if (!gios_device_stream_write (stream, chunk, sizeof chunk, NULL, &error) ||
+          !gios_device_stream_flush (stream, 1000, NULL, &error))
+        failed = TRUE;
+    }
+  g_assert_true (failed);
+  g_assert_true (error->domain == G_IO_ERROR);
+  g_assert_true (error->code == G_IO_ERROR_BROKEN_PIPE || error->code == G_IO_ERROR_CONNECTION_CLOSED);
+  g_assert_cmpuint (d.count, ==, 1);
+  g_assert_false (d.intentional);
+  g_clear_error (&d.reason);
+}
+
+static void
+test_close_resets_queued (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  char byte;
+  gssize n;
+  int fd = raw_connect (AF_INET, server_port (server));
+
+  /* fd is connected (in the kernel's queue) but never accepted. */
+  g_assert_true (gios_server_socket_close (server, &error));
+  g_assert_no_error (error);
+  n = recv (fd, &byte, 1, 0);
+  g_assert_true (n == 0 || (n < 0 && errno == ECONNRESET));
+  close (fd);
+}
+
+static guint emfile_warnings;
+static guint emfile_messages;
+
+static GLogWriterOutput
+count_warnings (GLogLevelFlags   level,
+                const GLogField *fields,
+                gsize            n_fields,
+                gpointer         user_data)
+{
+  if (level & G_LOG_LEVEL_WARNING)
+    {
+      emfile_warnings++;
+      return G_LOG_WRITER_HANDLED;
+    }
+  if (level & G_LOG_LEVEL_MESSAGE)
+    emfile_messages++;
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+/* Resource limits are per process: run in a child. */
+static void
+test_emfile (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GiosServerSocket) server = open_loopback_server ();
+      g_autoptr(GiosSocket) conn = NULL;
+      struct rlimit rl;
+      int client, spare = -1, last = -1;
+      gint64 start;
+
+      client = raw_connect (AF_INET, server_port (server));
+      getrlimit (RLIMIT_NOFILE, &rl);
+      rl.rlim_cur = 64;
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+      for (;;)
+        {
+          int fd = dup (0);
+          if (fd < 0)
+            break;
+          spare = last;
+          last = fd;
+        }
+
+      /* Full table: accept backs off until its deadline, warning once
+       * (GSocketService logs about 194,000 warnings a second here). */
+      g_log_set_writer_func (count_warnings, NULL, NULL);
+      start = g_get_monotonic_time ();
+      conn = gios_server_socket_accept (server, 400, NULL, &error);
+      g_assert_cmpuint (emfile_warnings, ==, 1);
+      g_assert_null (conn);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+      g_assert_cmpint (g_get_monotonic_time () - start, >=, 380 * 1000);
+      g_clear_error (&error);
+
+      /* Descriptors free up: the waiting client is served. */
+      close (last);
+      close (spare);
+      conn = gios_server_socket_accept (server, 2000, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (conn);
+      g_assert_cmpuint (emfile_warnings, ==, 1);
+      g_assert_cmpuint (emfile_messages, ==, 1);   /* "accepting again" */
+      close (client);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Unix-domain sockets                                                        */
+
+static char *
+make_temp_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("gios-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+static void
+test_unix_mode (void)
+{
+  g_autofree char *dir = make_temp_dir ();
+  guint modes[] = { 0600, 0666, 0660, 0700 };
+  mode_t old_umask = umask (022);
+
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+      g_autoptr(GiosSocket) client = gios_socket_new ();
+      g_autofree char *path = g_build_filename (dir, "s.sock", NULL);
+      g_autofree char *line = NULL;
+      GSocketAddress *local;
+      struct stat st;
+      GDir *listing;
+
+      g_assert_true (gios_server_socket_open_unix (server, path, modes[i], 0, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (lstat (path, &st), ==, 0);
+      g_assert_true (S_ISSOCK (st.st_mode));
+      g_assert_cmpint (st.st_mode & 07777, ==, modes[i]);
+      g_assert_cmpstr (gios_server_socket_get_unix_path (server), ==, path);
+      local = gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server));
+      g_assert_true (G_IS_UNIX_SOCKET_ADDRESS (local));
+      g_assert_cmpstr (g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (local)), ==, path);
+      g_assert_cmpuint (server_port (server), ==, 0);
+
+      /* No private directory is left behind. */
+      listing = g_dir_open (dir, 0, NULL);
+      g_assert_cmpstr (g_dir_read_name (listing), ==, "s.sock");
+      g_assert_null (g_dir_read_name (listing));
+      g_dir_close (listing);
+
+      g_assert_true (gios_socket_open_unix (client, path, 1000, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_true (gios_device_stream_write_line (GIOS_DEVICE_STREAM (client), "over unix", NULL, &error));
+      g_assert_true (gios_device_stream_flush (GIOS_DEVICE_STREAM (client), 1000, NULL, &error));
+      g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+      line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server), 100, NULL, 1000, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (line, ==, "over unix");
+
+      /* close removes the socket file it made. */
+      g_assert_true (gios_server_socket_close (server, &error));
+      g_assert_cmpint (lstat (path, &st), ==, -1);
+      g_assert_cmpint (errno, ==, ENOENT);
+    }
+  umask (old_umask);
+  g_rmdir (dir);
+}
+
+static void
+test_unix_errors (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *file = g_build_filename (dir, "plain-file", NULL);
+  g_autofree char *under_file = g_build_filename (file, "s.sock", NULL);
+  g_autofree char *missing = g_build_filename (dir, "missing", "s.sock", NULL);
+  g_autofree char *long_name = g_strnfill (120, 'x');
+  g_autofree char *too_long = g_build_filename (dir, long_name, NULL);
+  g_autofree char *contents = NULL;
+  gint64 start;
+
+  g_assert_true (g_file_set_contents (file, "keep me", -1, NULL));
+
+  g_assert_false (gios_server_socket_open_unix (server, too_long, 0600, 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG);
+  g_clear_error (&error);
+
+  g_assert_false (gios_server_socket_open_unix (server, under_file, 0600, 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY);
+  g_clear_error (&error);
+
+  g_assert_false (gios_server_socket_open_unix (server, missing, 0600, 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "missing"));
+  g_clear_error (&error);
+
+  /* An existing entry is never removed: in use, after the timeout. */
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_server_socket_open_unix (server, file, 0600, 200, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_assert_nonnull (strstr (error->message, "plain-file"));
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 190 * 1000);
+  g_clear_error (&error);
+  g_assert_true (g_file_get_contents (file, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "keep me");
+  g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
+
+  g_unlink (file);
+  g_rmdir (dir);
+}
+
+static gpointer
+open_unix_in_thread (gpointer data)
+{
+  OpenJob *job = data;
+  gint64 start = g_get_monotonic_time ();
+
+  job->ok = gios_server_socket_open_unix (job->server, job->port, 0600, 10000, &job->error);
+  job->elapsed = g_get_monotonic_time () - start;
+  return NULL;
+}
+
+/* An entry that goes away while open_unix waits is then taken. */
+static void
+test_unix_waits_for_path (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) first = gios_server_socket_new ();
+  g_autofree char *dir = make_temp_dir ();
+  OpenJob job = { 0 };
+  GThread *thread;
+
+  job.port = g_build_filename (dir, "s.sock", NULL);
+  g_assert_true (gios_server_socket_open_unix (first, job.port, 0600, 0, &error));
+  g_assert_no_error (error);
+
+  job.server = gios_server_socket_new ();
+  thread = g_thread_new ("open-unix", open_unix_in_thread, &job);
+  /* A load pattern, not synchronisation: the result holds either way. */
+  g_usleep (100 * 1000);
+  g_assert_true (gios_server_socket_close (first, &error));
+  g_thread_join (thread);
+
+  g_assert_no_error (job.error);
+  g_assert_true (job.ok);
+  g_assert_cmpint (job.elapsed, <, 5 * G_USEC_PER_SEC);
+  g_assert_true (gios_server_socket_close (job.server, NULL));
+  g_object_unref (job.server);
+  g_free (job.port);
+  g_rmdir (dir);
+}
+
+static void
+test_unix_permission_denied (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+      g_autofree char *dir = make_temp_dir ();
+      g_autofree char *path = g_build_filename (dir, "s.sock", NULL);
+
+      /* root passes every permission check: become nobody. */
+      if (geteuid () == 0)
+        {
+          g_assert_cmpint (chmod (dir, 0755), ==, 0);
+          g_assert_cmpint (setgid (65534), ==, 0);
+          g_assert_cmpint (setuid (65534), ==, 0);
+        }
+      else
+        g_assert_cmpint (chmod (dir, 0500), ==, 0);
+
+      g_assert_false (gios_server_socket_open_unix (server, path, 0600, 0, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+      g_assert_nonnull (strstr (error->message, "s.sock"));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server-socket/open/port-zero", test_open_port_zero);
+  g_test_add_func ("/server-socket/open/both-families", test_open_both_families);
+  g_test_add_func ("/server-socket/open/errors", test_open_errors);
+  g_test_add_func ("/server-socket/open/waits-for-busy-port", test_open_waits_for_busy_port);
+  g_test_add_func ("/server-socket/open/socket", test_open_socket);
+  g_test_add_func ("/server-socket/classic/cycle", test_classic_cycle);
+  g_test_add_func ("/server-socket/listen/timeout", test_listen_timeout);
+  g_test_add_func ("/server-socket/listen/cancel-from-thread", test_listen_cancel_from_thread);
+  g_test_add_func ("/server-socket/listen/close-from-thread", test_listen_close_from_thread);
+  g_test_add_func ("/server-socket/listen/eintr", test_listen_eintr);
+  g_test_add_func ("/server-socket/accept", test_accept);
+  g_test_add_func ("/server-socket/fault/peer-reset", test_peer_reset);
+  g_test_add_func ("/server-socket/fault/half-close", test_half_close);
+  g_test_add_func ("/server-socket/fault/write-to-gone-peer", test_write_to_gone_peer);
+  g_test_add_func ("/server-socket/fault/close-resets-queued", test_close_resets_queued);
+  g_test_add_func ("/server-socket/fault/emfile", test_emfile);
+  g_test_add_func ("/server-socket/unix/mode", test_unix_mode);
+  g_test_add_func ("/server-socket/unix/errors", test_unix_errors);
+  g_test_add_func ("/server-socket/unix/waits-for-path", test_unix_waits_for_path);
+  g_test_add_func ("/server-socket/unix/permission-denied", test_unix_permission_denied);
+
+  return g_test_run ();
+}
