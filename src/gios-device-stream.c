@@ -84,7 +84,6 @@ typedef struct
   GCond idle;
   guint busy;
   gint interrupted;             /* atomic */
-  GThread *io_thread;
   /* An eventfd that wakes a blocked wait, made on first use. GCancellable's
    * own descriptor is not used: GLib aborts the process when it cannot
    * create one, which is exactly what happens when descriptors run out. */
@@ -136,6 +135,24 @@ deadline_for (GiosDeviceStream *self,
   return _gios_deadline_from_timeout (_gios_device_stream_resolve_timeout (self, timeout_ms));
 }
 
+/* The streams the current thread is inside a call on, so that close() or
+ * drop_connection() from a signal handler inside a call does not wait for
+ * its own thread. Calls nest only a few deep. */
+#define MAX_NESTING 8
+static __thread GiosDeviceStream *inside[MAX_NESTING];
+static __thread guint n_inside;
+
+static guint
+calls_by_this_thread (GiosDeviceStream *self)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < MIN (n_inside, MAX_NESTING); i++)
+    if (inside[i] == self)
+      n++;
+  return n;
+}
+
 static gboolean
 enter_common (GiosDeviceStream  *self,
               gboolean           need_device,
@@ -154,7 +171,9 @@ enter_common (GiosDeviceStream  *self,
   else
     {
       priv->busy++;
-      priv->io_thread = g_thread_self ();
+      if (n_inside < MAX_NESTING)
+        inside[n_inside] = self;
+      n_inside++;
       ok = TRUE;
     }
   g_mutex_unlock (&priv->lock);
@@ -185,8 +204,8 @@ _gios_device_stream_leave (GiosDeviceStream *self)
   g_mutex_lock (&priv->lock);
   g_assert (priv->busy > 0);
   priv->busy--;
-  if (priv->busy == 0)
-    priv->io_thread = NULL;
+  g_assert (n_inside > 0);
+  n_inside--;
   g_cond_broadcast (&priv->idle);
   g_mutex_unlock (&priv->lock);
 }
@@ -214,7 +233,7 @@ _gios_device_stream_interrupt (GiosDeviceStream *self)
   g_atomic_int_inc (&priv->interrupted);
   /* A handler running inside a call on this same thread (a signal emitted
    * by a read) must not wait for itself. */
-  own = (priv->busy > 0 && priv->io_thread == g_thread_self ()) ? 1 : 0;
+  own = calls_by_this_thread (self);
   if (priv->busy > own)
     {
       wake (priv);
@@ -609,7 +628,7 @@ _gios_device_stream_flush_if_owner (GiosDeviceStream  *self,
   if (!enter_io (self, NULL))
     return TRUE;
   g_mutex_lock (&priv->lock);
-  alone = priv->busy == 1;
+  alone = priv->busy == calls_by_this_thread (self);
   g_mutex_unlock (&priv->lock);
   if (alone)
     ok = _gios_device_stream_flush_default (self, error);
