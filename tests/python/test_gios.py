@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The foundation through introspection: PyGObject against a loopback server."""
+
+import os
+import socket
+import stat
+import tempfile
+import threading
+import time
+import unittest
+
+import gi
+
+gi.require_version("Gios", "1.0")
+from gi.repository import Gio, GLib, Gios  # noqa: E402
+
+
+def open_server():
+    server = Gios.ServerSocket.new()
+    server.props.loopback_only = True
+    assert server.open("0", 1000)
+    return server
+
+
+class ServerSocketTest(unittest.TestCase):
+    def test_classic_lines(self):
+        server = open_server()
+        port = server.props.port
+        self.assertGreater(port, 0)
+        replies = []
+
+        def client():
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                c.sendall(b"hello\r\nwor")
+                time.sleep(0.02)  # a split arrival, not synchronisation
+                c.sendall(b"ld\n")
+                replies.append(c.makefile("rb").readline())
+
+        thread = threading.Thread(target=client)
+        thread.start()
+        self.assertTrue(server.listen(2000, None))
+        self.assertTrue(server.props.is_connected)
+        line, length = server.read_line(64, 2000, None)
+        self.assertEqual((line, length), ("hello", 5))
+        line, length = server.read_line(64, 2000, None)
+        self.assertEqual(line, "world")
+        server.write_line("pong", None)
+        self.assertTrue(server.flush(1000, None))
+        thread.join(5)
+        self.assertEqual(replies, [b"pong\n"])
+
+        events = []
+        server.connect("disconnected", lambda s, intentional, reason: events.append(intentional))
+        self.assertTrue(server.drop_connection())
+        self.assertEqual(events, [True])
+        self.assertFalse(server.props.is_connected)
+        server.close()
+        self.assertFalse(server.props.is_open)
+
+    def test_timeout_and_errors(self):
+        server = open_server()
+        with socket.create_connection(("127.0.0.1", server.props.port)) as c:
+            c.sendall(b"x" * 100)
+            self.assertTrue(server.listen(1000, None))
+
+            start = time.monotonic()
+            with self.assertRaises(GLib.Error) as caught:
+                server.read_line(1000, 150, None)
+            elapsed = time.monotonic() - start
+            self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT))
+            self.assertGreaterEqual(elapsed, 0.14)
+            self.assertLess(elapsed, 0.5)
+
+            # The bytes that arrived are still there, and a short limit
+            # fails with LINE_TOO_LONG.
+            with self.assertRaises(GLib.Error) as caught:
+                server.read_line(10, 150, None)
+            self.assertTrue(caught.exception.matches(Gios.error_quark(), Gios.Error.LINE_TOO_LONG))
+            self.assertEqual(server.clear(), 100)
+
+            c.sendall(b"abc")
+            data = server.read_bytes(1024, 1000, None)
+            self.assertEqual(data.get_data(), b"abc")
+
+    def test_unix_permissions(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "s.sock")
+            server = Gios.ServerSocket.new()
+            self.assertTrue(server.open_unix(path, 0o600, 0))
+            mode = os.lstat(path).st_mode
+            self.assertTrue(stat.S_ISSOCK(mode))
+            self.assertEqual(stat.S_IMODE(mode), 0o600)
+            with self.assertRaises(GLib.Error) as caught:
+                Gios.ServerSocket.new().open_unix(path, 0o600, 0)
+            self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.ADDRESS_IN_USE))
+            server.close()
+            self.assertFalse(os.path.exists(path))
+
+
+class SocketTest(unittest.TestCase):
+    def test_client(self):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        client = Gios.Socket.new()
+        self.assertTrue(client.open("127.0.0.1", str(port), 1000, None))
+        peer, _ = listener.accept()
+        client.write_line("hi", None)
+        client.flush(1000, None)
+        self.assertEqual(peer.recv(16), b"hi\n")
+        peer.sendall(b"yo\n")
+        self.assertEqual(client.read_line(0, 1000, None)[0], "yo")
+        peer.close()
+        # End of input: no line and no error.
+        self.assertEqual(client.read_line(0, 1000, None)[0], None)
+        self.assertTrue(client.props.at_end)
+        client.close()
+        listener.close()
+
+    def test_refused(self):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        with self.assertRaises(GLib.Error) as caught:
+            Gios.Socket.new().open("127.0.0.1", str(port), 1000, None)
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CONNECTION_REFUSED))
+        self.assertIn("127.0.0.1:%d" % port, caught.exception.message)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
