@@ -56,4 +56,20 @@ gboolean _gios_device_stream_flush_default  (GiosDeviceStream  *self,
 gboolean _gios_device_stream_flush_if_owner (GiosDeviceStream  *self,
                                              GError           **error);
 
+/* Like _gios_device_stream_enter, for calls that need the device. */
+gboolean _gios_device_stream_enter_io       (GiosDeviceStream  *self,
+                                             GError           **error);
+
+/* Framing (inside enter_io/leave): makes @count bytes buffered until
+ * @deadline without consuming them, and returns them; NULL with
+ * G_IO_ERROR_CONNECTION_CLOSED when the input ends first, or the transport's
+ * error. Bytes stay buffered on failure. */
+const guint8 *_gios_device_stream_peek      (GiosDeviceStream  *self,
+                                             gsize              count,
+                                             gint64             deadline,
+                                             GCancellable      *cancellable,
+                                             GError           **error);
+void     _gios_device_stream_consume        (GiosDeviceStream  *self,
+                                             gsize              count);
+
 G_END_DECLS

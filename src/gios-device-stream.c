@@ -1215,24 +1215,11 @@ gios_device_stream_read_exact (GiosDeviceStream  *self,
 
   timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
   deadline = _gios_deadline_from_timeout (timeout);
-  while (in_buffered (priv) < count)
+  if (_gios_device_stream_peek (self, count, deadline, cancellable, error) == NULL)
     {
-      gssize n = in_fill (self, count, deadline, cancellable, error);
-
-      if (n < 0)
-        {
-          explain_timeout (error, _("an exact read"), timeout, in_buffered (priv));
-          goto out;
-        }
-      if (n == 0)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                       _("The input ended after %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes"),
-                       in_buffered (priv), count);
-          goto out;
-        }
+      explain_timeout (error, _("an exact read"), timeout, in_buffered (priv));
+      goto out;
     }
-
   if (count > 0)
     {
       memcpy (buffer, priv->in_buf + priv->in_start, count);
@@ -1243,6 +1230,52 @@ gios_device_stream_read_exact (GiosDeviceStream  *self,
 out:
   _gios_device_stream_leave (self);
   return ok;
+}
+
+/* Framing helpers for the item and message readers: make @count bytes
+ * buffered without consuming them, then consume what was used. */
+const guint8 *
+_gios_device_stream_peek (GiosDeviceStream  *self,
+                          gsize              count,
+                          gint64             deadline,
+                          GCancellable      *cancellable,
+                          GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  while (in_buffered (priv) < count)
+    {
+      gssize n = in_fill (self, count, deadline, cancellable, error);
+
+      if (n < 0)
+        return NULL;
+      if (n == 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                       _("The input ended after %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes"),
+                       in_buffered (priv), count);
+          return NULL;
+        }
+    }
+  /* A valid pointer even for count 0. */
+  return priv->in_buf != NULL ? priv->in_buf + priv->in_start : (const guint8 *) "";
+}
+
+void
+_gios_device_stream_consume (GiosDeviceStream *self,
+                             gsize             count)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  g_return_if_fail (count <= in_buffered (priv));
+  in_consume (priv, count);
+}
+
+gboolean
+_gios_device_stream_enter_io (GiosDeviceStream  *self,
+                              GError           **error)
+{
+  return enter_io (self, error);
 }
 
 /* Looks for the terminator in the buffered input from byte @from on.
