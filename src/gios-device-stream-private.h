@@ -21,6 +21,14 @@ void     _gios_device_stream_leave          (GiosDeviceStream  *self);
 void     _gios_device_stream_interrupt      (GiosDeviceStream  *self);
 void     _gios_device_stream_resume         (GiosDeviceStream  *self);
 
+/* Makes the stream's wake-up descriptor now (it is otherwise made on the
+ * first wait), so that a wake from another thread is never missed. Returns
+ * it, or a negative value where none could be made (waits then look at
+ * their flags every 50 ms). */
+int      _gios_device_stream_prepare_wakeup (GiosDeviceStream  *self);
+/* Ends a wait on no descriptor (n_fds 0) in another thread. */
+void     _gios_device_stream_wake           (GiosDeviceStream  *self);
+
 /* Waits until one of @fds is ready, @deadline passes (G_IO_ERROR_TIMED_OUT),
  * @cancellable is cancelled (G_IO_ERROR_CANCELLED) or the stream is
  * interrupted (G_IO_ERROR_CLOSED).  Restarts after EINTR.  On success the

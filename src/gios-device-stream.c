@@ -272,6 +272,30 @@ poll_timeout (gint64 deadline)
 /* Without a wake-up descriptor, a wait looks at its flags this often. */
 #define FALLBACK_SLICE_MS 50
 
+int
+_gios_device_stream_prepare_wakeup (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  int wakeup_fd;
+
+  g_mutex_lock (&priv->lock);
+  if (priv->wakeup_fd == WAKEUP_NONE)
+    {
+      int fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+      g_atomic_int_set (&priv->wakeup_fd, fd >= 0 ? fd : WAKEUP_FAILED);
+    }
+  wakeup_fd = priv->wakeup_fd;
+  g_mutex_unlock (&priv->lock);
+  return wakeup_fd;
+}
+
+void
+_gios_device_stream_wake (GiosDeviceStream *self)
+{
+  wake (PRIV (self));
+}
+
 static void
 on_cancelled (GCancellable *cancellable,
               gpointer      data)
@@ -299,15 +323,7 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
   if (n_fds > 0)
     memcpy (all, fds, n_fds * sizeof (GPollFD));
 
-  g_mutex_lock (&priv->lock);
-  if (priv->wakeup_fd == WAKEUP_NONE)
-    {
-      int fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-      g_atomic_int_set (&priv->wakeup_fd, fd >= 0 ? fd : WAKEUP_FAILED);
-    }
-  wakeup_fd = priv->wakeup_fd;
-  g_mutex_unlock (&priv->lock);
+  wakeup_fd = _gios_device_stream_prepare_wakeup (self);
 
   if (wakeup_fd >= 0)
     {
@@ -367,6 +383,14 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
 
           /* Drained here; the flags at the top say why we woke. */
           (void) !read (wakeup_fd, &count, sizeof count);
+          /* A wait on no descriptor is a wait to be woken: a plain wake
+           * (_gios_device_stream_wake) ends it. */
+          if (n_fds == 0 && !g_cancellable_is_cancelled (cancellable) &&
+              g_atomic_int_get (&priv->interrupted) == 0)
+            {
+              ret = TRUE;
+              break;
+            }
           continue;
         }
 

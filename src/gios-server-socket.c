@@ -71,6 +71,14 @@ typedef struct
   ino_t unix_ino;
 
   guint next_listener;    /* where accept starts looking, for fairness */
+
+  /* listen_job: jobs running on the pool, and what close() cancels. */
+  GMutex jobs_lock;
+  GCond jobs_cond;
+  guint n_jobs;
+  GPtrArray *running;     /* of GiosSocket */
+  GCancellable *jobs_cancellable;
+  GThreadPool *pool;
 } GiosServerSocketPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (GiosServerSocket, gios_server_socket, GIOS_TYPE_SOCKET_COMMON)
@@ -1098,6 +1106,319 @@ gios_server_socket_accept (GiosServerSocket  *self,
   return _gios_server_socket_wrap (self, connection, error);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A job per connection                                                       */
+
+/* The caller's function and data, shared by every job one listen_job()
+ * started: the data is released when the last of them ends. */
+typedef struct
+{
+  gatomicrefcount ref;
+  GiosJobFunc func;
+  gpointer user_data;
+  GDestroyNotify notify;
+} JobClosure;
+
+typedef struct
+{
+  GiosServerSocket *server;
+  GiosSocket *connection;
+  JobClosure *closure;
+  GCancellable *cancellable;
+} Job;
+
+static JobClosure *
+job_closure_new (GiosJobFunc    func,
+                 gpointer       user_data,
+                 GDestroyNotify notify)
+{
+  JobClosure *closure = g_new0 (JobClosure, 1);
+
+  g_atomic_ref_count_init (&closure->ref);
+  closure->func = func;
+  closure->user_data = user_data;
+  closure->notify = notify;
+  return closure;
+}
+
+static void
+job_closure_unref (JobClosure *closure)
+{
+  if (!g_atomic_ref_count_dec (&closure->ref))
+    return;
+  if (closure->notify != NULL)
+    closure->notify (closure->user_data);
+  g_free (closure);
+}
+
+static void
+job_run (gpointer data,
+         gpointer pool_data)
+{
+  Job *job = data;
+  GiosServerSocketPrivate *priv = PRIV (job->server);
+
+  if (job->closure->func != NULL)
+    job->closure->func (job->connection, job->cancellable, job->closure->user_data);
+  else
+    gios_socket_run (job->connection, job->cancellable);
+
+  /* Send what the job left buffered, within the connection's default
+   * timeout, unless the job closed it itself. */
+  gios_device_stream_close (GIOS_DEVICE_STREAM (job->connection), NULL);
+
+  g_mutex_lock (&priv->jobs_lock);
+  g_ptr_array_remove_fast (priv->running, job->connection);
+  priv->n_jobs--;
+  g_cond_broadcast (&priv->jobs_cond);
+  g_mutex_unlock (&priv->jobs_lock);
+  /* A listen_job() waiting for a free slot. */
+  _gios_device_stream_wake (GIOS_DEVICE_STREAM (job->server));
+
+  g_object_unref (job->connection);
+  g_object_unref (job->cancellable);
+  job_closure_unref (job->closure);
+  g_object_unref (job->server);
+  g_free (job);
+}
+
+/* Waits until fewer than @max_jobs jobs run (0: no limit). */
+static gboolean
+wait_for_slot (GiosServerSocket  *self,
+               guint              max_jobs,
+               gint64             deadline,
+               GCancellable      *cancellable,
+               GError           **error)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  for (;;)
+    {
+      gboolean free_slot;
+
+      g_mutex_lock (&priv->jobs_lock);
+      free_slot = max_jobs == 0 || priv->n_jobs < max_jobs;
+      g_mutex_unlock (&priv->jobs_lock);
+      if (free_slot)
+        return TRUE;
+      if (!_gios_device_stream_wait (GIOS_DEVICE_STREAM (self), NULL, 0, deadline, cancellable, error))
+        return FALSE;
+    }
+}
+
+static void
+start_job (GiosServerSocket *self,
+           GiosSocket       *connection,
+           JobClosure       *closure)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+  Job *job = g_new0 (Job, 1);
+
+  job->server = g_object_ref (self);
+  job->connection = connection;
+  job->closure = closure;
+  g_atomic_ref_count_inc (&closure->ref);
+
+  g_mutex_lock (&priv->jobs_lock);
+  job->cancellable = g_object_ref (priv->jobs_cancellable);
+  g_ptr_array_add (priv->running, connection);
+  priv->n_jobs++;
+  if (priv->pool == NULL)
+    /* Shared threads, no limit of its own: listen_job() holds the limit by
+     * not accepting, so waiting clients stay in the kernel's queue. */
+    priv->pool = g_thread_pool_new (job_run, NULL, -1, FALSE, NULL);
+  g_mutex_unlock (&priv->jobs_lock);
+
+  g_thread_pool_push (priv->pool, job, NULL);
+}
+
+/**
+ * gios_server_socket_listen_job:
+ * @self: a [class@Gios.ServerSocket]
+ * @timeout_ms: how long to accept connections, in milliseconds
+ * @max_jobs: the most jobs running at once, or 0 for no limit
+ * @func: (nullable) (scope notified) (closure user_data) (destroy notify):
+ *   the job, or %NULL to call [method@Gios.Socket.run] on each connection
+ * @user_data: data for @func
+ * @notify: (nullable): frees @user_data once the last job has ended
+ * @cancellable: (nullable): stops accepting when cancelled
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Accepts connections until @timeout_ms has passed, and runs a job for each
+ * on a thread pool: @func, or the `run` class method of the accepted
+ * [class@Gios.Socket] (a protocol helper subclass set in
+ * [property@Gios.ServerSocket:socket-type]).
+ *
+ * At most @max_jobs jobs run at once. At the limit, nothing more is accepted
+ * until a job ends, so waiting clients stay in the kernel's queue
+ * ([property@Gios.ServerSocket:connection-queue-size]) and none is lost. Jobs
+ * go on after the call returns; [method@Gios.ServerSocket.get_n_jobs] and
+ * [method@Gios.ServerSocket.wait_jobs] follow them, and
+ * [method@Gios.DeviceStream.close] cancels their cancellable and wakes their
+ * blocked calls.
+ *
+ * The connection objects are created on the calling thread; only the jobs run
+ * on the pool. GJS cannot run JavaScript on other threads: serve from GJS with
+ * [method@Gios.ServerSocket.start] instead.
+ *
+ * Returns: the number of jobs started when the time ran out, or -1 with
+ *   @error set when accepting failed, was cancelled or the server closed
+ *
+ * Since: 1.0
+ */
+gint
+gios_server_socket_listen_job (GiosServerSocket  *self,
+                               int                timeout_ms,
+                               guint              max_jobs,
+                               GiosJobFunc        func,
+                               gpointer           user_data,
+                               GDestroyNotify     notify,
+                               GCancellable      *cancellable,
+                               GError           **error)
+{
+  GiosDeviceStream *stream;
+  JobClosure *closure;
+  g_autoptr(GError) local_error = NULL;
+  gint64 deadline;
+  gint started = 0;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), -1);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, -1);
+  g_return_val_if_fail (max_jobs <= G_MAXINT, -1);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  stream = GIOS_DEVICE_STREAM (self);
+  closure = job_closure_new (func, user_data, notify);
+  if (!_gios_device_stream_enter (stream, error))
+    {
+      job_closure_unref (closure);
+      return -1;
+    }
+  _gios_device_stream_prepare_wakeup (stream);
+  deadline = _gios_deadline_from_timeout (_gios_device_stream_resolve_timeout (stream, timeout_ms));
+
+  for (;;)
+    {
+      g_autoptr(GSocket) accepted = NULL;
+      GiosSocket *connection;
+
+      if (!wait_for_slot (self, max_jobs, deadline, cancellable, &local_error))
+        break;
+      accepted = _gios_server_socket_accept_socket (self, deadline, cancellable, &local_error);
+      if (accepted == NULL)
+        break;
+      connection = _gios_server_socket_wrap (self, accepted, &local_error);
+      if (connection == NULL)
+        break;
+      start_job (self, connection, closure);
+      started++;
+    }
+
+  _gios_device_stream_leave (stream);
+  job_closure_unref (closure);
+
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return started;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return -1;
+}
+
+/**
+ * gios_server_socket_get_n_jobs:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets how many jobs that [method@Gios.ServerSocket.listen_job] started are
+ * running.
+ *
+ * Returns: the number of running jobs
+ *
+ * Since: 1.0
+ */
+guint
+gios_server_socket_get_n_jobs (GiosServerSocket *self)
+{
+  GiosServerSocketPrivate *priv;
+  guint n;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), 0);
+
+  priv = PRIV (self);
+  g_mutex_lock (&priv->jobs_lock);
+  n = priv->n_jobs;
+  g_mutex_unlock (&priv->jobs_lock);
+  return n;
+}
+
+/**
+ * gios_server_socket_wait_jobs:
+ * @self: a [class@Gios.ServerSocket]
+ * @timeout_ms: how long to wait, in milliseconds
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Waits until every job that [method@Gios.ServerSocket.listen_job] started
+ * has ended.
+ *
+ * Returns: %TRUE when no job runs; %FALSE with %G_IO_ERROR_TIMED_OUT
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_server_socket_wait_jobs (GiosServerSocket  *self,
+                              int                timeout_ms,
+                              GError           **error)
+{
+  GiosServerSocketPrivate *priv;
+  gint64 deadline;
+  gboolean ok = TRUE;
+  int timeout;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+  timeout = _gios_device_stream_resolve_timeout (GIOS_DEVICE_STREAM (self), timeout_ms);
+  deadline = _gios_deadline_from_timeout (timeout);
+  g_mutex_lock (&priv->jobs_lock);
+  while (priv->n_jobs > 0 && ok)
+    {
+      if (deadline < 0)
+        g_cond_wait (&priv->jobs_cond, &priv->jobs_lock);
+      else if (!g_cond_wait_until (&priv->jobs_cond, &priv->jobs_lock, deadline) &&
+               priv->n_jobs > 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       g_dngettext (GETTEXT_PACKAGE, "%u job still running after %d ms",
+                                    "%u jobs still running after %d ms", priv->n_jobs),
+                       priv->n_jobs, timeout);
+          ok = FALSE;
+        }
+    }
+  g_mutex_unlock (&priv->jobs_lock);
+  return ok;
+}
+
+/* close(): cancel the jobs' cancellable and wake their blocked calls; later
+ * jobs get a fresh cancellable. */
+static void
+cancel_jobs (GiosServerSocketPrivate *priv)
+{
+  g_autoptr(GPtrArray) running = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GCancellable) cancellable = NULL;
+
+  g_mutex_lock (&priv->jobs_lock);
+  for (guint i = 0; i < priv->running->len; i++)
+    g_ptr_array_add (running, g_object_ref (g_ptr_array_index (priv->running, i)));
+  cancellable = g_steal_pointer (&priv->jobs_cancellable);
+  priv->jobs_cancellable = g_cancellable_new ();
+  g_mutex_unlock (&priv->jobs_lock);
+
+  g_cancellable_cancel (cancellable);
+  for (guint i = 0; i < running->len; i++)
+    gios_socket_common_drop_connection (g_ptr_array_index (running, i), NULL);
+}
+
 /**
  * gios_server_socket_close:
  * @self: a [class@Gios.ServerSocket]
@@ -1107,7 +1428,10 @@ gios_server_socket_accept (GiosServerSocket  *self,
  * output, as [method@Gios.DeviceStream.close] does), closes the listening
  * sockets, which resets the connections still waiting in the kernel's
  * queue, and removes the Unix socket file this object made. A call blocked
- * in another thread on @self wakes and fails with %G_IO_ERROR_CLOSED.
+ * in another thread on @self wakes and fails with %G_IO_ERROR_CLOSED. The
+ * cancellable of running jobs is cancelled and their connections are
+ * dropped, which wakes their blocked calls; the jobs themselves end when
+ * their functions return.
  *
  * @self can be opened again afterwards.
  *
@@ -1135,6 +1459,7 @@ gios_server_socket_close_device (GiosDeviceStream  *stream,
   ok = GIOS_DEVICE_STREAM_CLASS (gios_server_socket_parent_class)->close_device (stream, error);
   close_listeners (priv);
   remove_unix_path (priv);
+  cancel_jobs (priv);
   return ok;
 }
 
@@ -1159,6 +1484,12 @@ gios_server_socket_finalize (GObject *object)
 
   g_ptr_array_unref (priv->listeners);
   g_free (priv->unix_path);
+  g_ptr_array_unref (priv->running);
+  g_clear_object (&priv->jobs_cancellable);
+  if (priv->pool != NULL)
+    g_thread_pool_free (priv->pool, FALSE, FALSE);
+  g_mutex_clear (&priv->jobs_lock);
+  g_cond_clear (&priv->jobs_cond);
 
   G_OBJECT_CLASS (gios_server_socket_parent_class)->finalize (object);
 }
@@ -1273,6 +1604,10 @@ gios_server_socket_init (GiosServerSocket *self)
   priv->listeners = g_ptr_array_new_with_free_func (g_object_unref);
   priv->backlog = -1;
   priv->socket_type = GIOS_TYPE_SOCKET;
+  g_mutex_init (&priv->jobs_lock);
+  g_cond_init (&priv->jobs_cond);
+  priv->running = g_ptr_array_new ();
+  priv->jobs_cancellable = g_cancellable_new ();
 }
 
 /**

@@ -836,6 +836,311 @@ test_emfile (void)
   g_test_trap_assert_passed ();
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* A job per connection                                                       */
+
+typedef struct
+{
+  gint active;
+  gint peak;
+  gint served;
+  gint errors;
+  gint notified;
+  GError *last_error;
+  GMutex lock;
+} JobStats;
+
+/* Reads a line, holds it a moment so jobs overlap, answers in upper case. */
+static void
+upper_job (GiosSocket   *connection,
+           GCancellable *cancellable,
+           gpointer      data)
+{
+  JobStats *stats = data;
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  gint now = g_atomic_int_add (&stats->active, 1) + 1;
+  gint peak;
+
+  while ((peak = g_atomic_int_get (&stats->peak)) < now &&
+         !g_atomic_int_compare_and_exchange (&stats->peak, peak, now))
+    ;
+  line = gios_device_stream_read_line (stream, 100, NULL, 5000, cancellable, &error);
+  if (line != NULL)
+    {
+      g_autofree char *upper = g_ascii_strup (line, -1);
+
+      g_usleep (20 * 1000);   /* hold the slot: a load pattern */
+      gios_device_stream_write_line (stream, upper, NULL, &error);
+      g_atomic_int_inc (&stats->served);
+    }
+  else
+    {
+      g_atomic_int_inc (&stats->errors);
+      g_mutex_lock (&stats->lock);
+      g_clear_error (&stats->last_error);
+      stats->last_error = g_steal_pointer (&error);
+      g_mutex_unlock (&stats->lock);
+    }
+  g_atomic_int_add (&stats->active, -1);
+}
+
+static void
+count_notify (gpointer data)
+{
+  JobStats *stats = data;
+
+  g_atomic_int_inc (&stats->notified);
+}
+
+typedef struct
+{
+  GiosServerSocket *server;
+  int timeout_ms;
+  guint max_jobs;
+  GiosJobFunc func;
+  JobStats *stats;
+  gint started;
+  GError *error;
+} ListenJob;
+
+static gpointer
+listen_job_thread (gpointer data)
+{
+  ListenJob *lj = data;
+
+  lj->started = gios_server_socket_listen_job (lj->server, lj->timeout_ms, lj->max_jobs,
+                                               lj->func, lj->stats,
+                                               lj->stats ? count_notify : NULL,
+                                               NULL, &lj->error);
+  return NULL;
+}
+
+typedef struct
+{
+  guint port;
+  char *reply;
+} Client;
+
+static gpointer
+client_thread (gpointer data)
+{
+  Client *c = data;
+  int fd = raw_connect (AF_INET, c->port);
+
+  raw_send (fd, "job\n");
+  c->reply = raw_recv (fd, 4);
+  close (fd);
+  return NULL;
+}
+
+/* Three times more clients than the limit: never more jobs than the limit at
+ * once, and every client served. */
+static void
+test_jobs_saturation (void)
+{
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  JobStats stats = { 0 };
+  ListenJob lj = { server, 2500, 2, upper_job, &stats };
+  Client clients[6];
+  GThread *threads[6];
+  GThread *listener;
+
+  g_mutex_init (&stats.lock);
+  listener = g_thread_new ("listen-job", listen_job_thread, &lj);
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      clients[i] = (Client) { server_port (server), NULL };
+      threads[i] = g_thread_new ("client", client_thread, &clients[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_cmpstr (clients[i].reply, ==, "JOB\n");
+      g_free (clients[i].reply);
+    }
+  g_thread_join (listener);
+
+  g_assert_no_error (lj.error);
+  g_assert_cmpint (lj.started, ==, 6);
+  g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
+  g_assert_cmpint (stats.served, ==, 6);
+  g_assert_cmpint (stats.peak, <=, 2);
+  g_assert_cmpint (stats.peak, >=, 1);
+  g_assert_cmpuint (gios_server_socket_get_n_jobs (server), ==, 0);
+  /* The data is released once, after the last job. */
+  g_assert_cmpint (stats.notified, ==, 1);
+  g_mutex_clear (&stats.lock);
+}
+
+/* listen_job returns at its timeout while its jobs go on. */
+static void
+test_jobs_outlive_listen (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  JobStats stats = { 0 };
+  g_autofree char *reply = NULL;
+  gint64 start;
+  gint started;
+  int fd = raw_connect (AF_INET, server_port (server));
+
+  g_mutex_init (&stats.lock);
+  start = g_get_monotonic_time ();
+  started = gios_server_socket_listen_job (server, 200, 0, upper_job, &stats, count_notify, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (started, ==, 1);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 190 * 1000);
+  g_assert_cmpuint (gios_server_socket_get_n_jobs (server), ==, 1);
+
+  g_assert_false (gios_server_socket_wait_jobs (server, 50, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  raw_send (fd, "late\n");
+  reply = raw_recv (fd, 5);
+  g_assert_cmpstr (reply, ==, "LATE\n");
+  g_assert_true (gios_server_socket_wait_jobs (server, 2000, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stats.notified, ==, 1);
+  close (fd);
+  g_mutex_clear (&stats.lock);
+}
+
+/* close() with jobs blocked in reads: they return promptly. */
+static void
+test_jobs_close_under_load (void)
+{
+  g_autoptr(GError) error = NULL;
+  GiosServerSocket *server = open_loopback_server ();
+  JobStats stats = { 0 };
+  int fds[3];
+  gint64 closed_at;
+
+  g_mutex_init (&stats.lock);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    fds[i] = raw_connect (AF_INET, server_port (server));
+  /* The clients stay silent: the jobs block in read_line (5 s). */
+  g_assert_cmpint (gios_server_socket_listen_job (server, 300, 0, upper_job, &stats,
+                                                  count_notify, NULL, &error), ==, 3);
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_server_socket_get_n_jobs (server), ==, 3);
+
+  closed_at = g_get_monotonic_time ();
+  g_assert_true (gios_server_socket_close (server, &error));
+  g_assert_true (gios_server_socket_wait_jobs (server, 2000, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_get_monotonic_time () - closed_at, <, G_USEC_PER_SEC);
+  g_assert_cmpint (stats.errors, ==, 3);
+  g_assert_true (g_error_matches (stats.last_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+                 g_error_matches (stats.last_error, G_IO_ERROR, G_IO_ERROR_CLOSED));
+  /* Freed from this thread after its jobs ended; ASan and valgrind check. */
+  g_object_unref (server);
+  g_assert_cmpint (stats.notified, ==, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    close (fds[i]);
+  g_clear_error (&stats.last_error);
+  g_mutex_clear (&stats.lock);
+}
+
+/* With no job function, the run() method of socket-type serves. */
+typedef struct { GiosSocket parent_instance; } EchoProtocol;
+typedef struct { GiosSocketClass parent_class; } EchoProtocolClass;
+static GType echo_protocol_get_type (void);
+G_DEFINE_TYPE (EchoProtocol, echo_protocol, GIOS_TYPE_SOCKET)
+
+static void
+echo_protocol_run (GiosSocket   *self,
+                   GCancellable *cancellable)
+{
+  g_autofree char *line = NULL;
+
+  while ((line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (self), 100, NULL, 2000,
+                                               cancellable, NULL)) != NULL)
+    {
+      g_autofree char *reply = g_strconcat ("echo: ", line, NULL);
+
+      gios_device_stream_write_line (GIOS_DEVICE_STREAM (self), reply, NULL, NULL);
+      gios_device_stream_flush (GIOS_DEVICE_STREAM (self), 2000, NULL, NULL);
+      g_clear_pointer (&line, g_free);
+    }
+}
+
+static void echo_protocol_class_init (EchoProtocolClass *klass) { GIOS_SOCKET_CLASS (klass)->run = echo_protocol_run; }
+static void echo_protocol_init (EchoProtocol *self) { }
+
+static void
+test_jobs_run_method (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autofree char *reply = NULL;
+  int fd = raw_connect (AF_INET, server_port (server));
+
+  gios_server_socket_set_socket_type (server, echo_protocol_get_type ());
+  raw_send (fd, "one\ntwo\n");
+  shutdown (fd, SHUT_WR);
+  g_assert_cmpint (gios_server_socket_listen_job (server, 100, 4, NULL, NULL, NULL, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  reply = raw_recv (fd, 22);
+  g_assert_cmpstr (reply, ==, "echo: one\necho: two\n");
+  g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
+  close (fd);
+}
+
+/* A peer reset inside a job: the job's read fails, its socket signals an
+ * unintentional disconnection, and the server serves on. */
+static void
+record_reset (GiosSocket   *connection,
+              GCancellable *cancellable,
+              gpointer      data)
+{
+  JobStats *stats = data;
+  Disconnects d = { 0 };
+  guint8 buf[16];
+
+  g_signal_connect (connection, "disconnected", G_CALLBACK (on_disconnected), &d);
+  if (gios_device_stream_read (GIOS_DEVICE_STREAM (connection), buf, sizeof buf, 5000,
+                               cancellable, &stats->last_error) < 0 &&
+      d.count == 1 && !d.intentional)
+    g_atomic_int_inc (&stats->errors);
+  g_clear_error (&d.reason);
+}
+
+static void
+test_jobs_peer_reset (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  JobStats stats = { 0 };
+  struct linger lg = { 1, 0 };
+  int fd = raw_connect (AF_INET, server_port (server));
+
+  g_assert_cmpint (gios_server_socket_listen_job (server, 100, 0, record_reset, &stats,
+                                                  NULL, NULL, &error), ==, 1);
+  setsockopt (fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close (fd);
+  g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
+  g_assert_cmpint (stats.errors, ==, 1);
+  g_assert_error (stats.last_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_clear_error (&stats.last_error);
+}
+
+static void
+test_jobs_cancel (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+  g_cancellable_cancel (cancellable);
+  g_assert_cmpint (gios_server_socket_listen_job (server, 1000, 0, upper_job, NULL, NULL,
+                                                  cancellable, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Unix-domain sockets                                                        */
 
@@ -1038,6 +1343,12 @@ main (int   argc,
   g_test_add_func ("/server-socket/fault/write-to-gone-peer", test_write_to_gone_peer);
   g_test_add_func ("/server-socket/fault/close-resets-queued", test_close_resets_queued);
   g_test_add_func ("/server-socket/fault/emfile", test_emfile);
+  g_test_add_func ("/server-socket/jobs/saturation", test_jobs_saturation);
+  g_test_add_func ("/server-socket/jobs/outlive-listen", test_jobs_outlive_listen);
+  g_test_add_func ("/server-socket/jobs/close-under-load", test_jobs_close_under_load);
+  g_test_add_func ("/server-socket/jobs/run-method", test_jobs_run_method);
+  g_test_add_func ("/server-socket/jobs/peer-reset", test_jobs_peer_reset);
+  g_test_add_func ("/server-socket/jobs/cancel", test_jobs_cancel);
   g_test_add_func ("/server-socket/unix/mode", test_unix_mode);
   g_test_add_func ("/server-socket/unix/errors", test_unix_errors);
   g_test_add_func ("/server-socket/unix/waits-for-path", test_unix_waits_for_path);

@@ -10,6 +10,23 @@
 
 G_BEGIN_DECLS
 
+/**
+ * GiosJobFunc:
+ * @connection: the accepted connection, an instance of
+ *   [property@Gios.ServerSocket:socket-type]
+ * @cancellable: cancelled when the server closes
+ * @user_data: the data given to [method@Gios.ServerSocket.listen_job]
+ *
+ * A job that serves one connection, on a thread of the server's pool. When
+ * it returns, the connection is flushed and closed, unless the job kept a
+ * reference to it and closes it itself.
+ *
+ * Since: 1.0
+ */
+typedef void (*GiosJobFunc) (GiosSocket   *connection,
+                             GCancellable *cancellable,
+                             gpointer      user_data);
+
 #define GIOS_TYPE_SERVER_SOCKET (gios_server_socket_get_type ())
 
 GIOS_AVAILABLE_IN_ALL
@@ -63,6 +80,21 @@ GIOS_AVAILABLE_IN_ALL
 GiosSocket       *gios_server_socket_accept                   (GiosServerSocket  *self,
                                                                int                timeout_ms,
                                                                GCancellable      *cancellable,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
+gint              gios_server_socket_listen_job               (GiosServerSocket  *self,
+                                                               int                timeout_ms,
+                                                               guint              max_jobs,
+                                                               GiosJobFunc        func,
+                                                               gpointer           user_data,
+                                                               GDestroyNotify     notify,
+                                                               GCancellable      *cancellable,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
+guint             gios_server_socket_get_n_jobs               (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_wait_jobs                (GiosServerSocket  *self,
+                                                               int                timeout_ms,
                                                                GError           **error);
 GIOS_AVAILABLE_IN_ALL
 gboolean          gios_server_socket_close                    (GiosServerSocket  *self,
