@@ -80,4 +80,9 @@ const guint8 *_gios_device_stream_peek      (GiosDeviceStream  *self,
 void     _gios_device_stream_consume        (GiosDeviceStream  *self,
                                              gsize              count);
 
+/* The descriptor the async calls wait on (-1: none, they run on a thread).
+ * Changing it fails the pending calls with G_IO_ERROR_CLOSED. */
+void     _gios_device_stream_set_device_fd  (GiosDeviceStream  *self,
+                                             int                fd);
+
 G_END_DECLS

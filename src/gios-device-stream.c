@@ -9,6 +9,7 @@
 
 #include "gios-private.h"
 #include "gios-device-stream-private.h"
+#include "gios-reactor-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -78,6 +79,15 @@ typedef struct
   guint io_ready : 1;
   guint closed : 1;
   guint eof : 1;
+
+  /* Asynchronous calls: the device's descriptor, if it has one, watched by
+   * the reactor of the context the calls were made on; one read and one
+   * write may be pending. */
+  int device_fd;
+  GiosWatch *watch;
+  GMainContext *watch_context;
+  GTask *read_task;
+  GTask *write_task;
 
   /* Coordination with close() and drop_connection() from other threads. */
   GMutex lock;
@@ -809,6 +819,10 @@ gios_device_stream_finalize (GObject *object)
   GiosDeviceStream *self = GIOS_DEVICE_STREAM (object);
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
+  /* Pending tasks hold a reference: none is left here. */
+  _gios_watch_destroy (priv->watch);
+  g_clear_pointer (&priv->watch_context, g_main_context_unref);
+
   g_clear_object (&priv->base);
   g_free (priv->in_buf);
   g_free (priv->out_buf);
@@ -873,8 +887,14 @@ gios_device_stream_set_property (GObject      *object,
       priv->base = g_value_dup_object (value);
       if (priv->base != NULL)
         {
+          int in_fd = stream_fd (g_io_stream_get_input_stream (priv->base));
+
           priv->is_open = TRUE;
           priv->io_ready = TRUE;
+          /* The async calls watch one descriptor: only for a stream that
+           * reads and writes the same one (a socket, a terminal). */
+          if (in_fd >= 0 && in_fd == stream_fd (g_io_stream_get_output_stream (priv->base)))
+            priv->device_fd = in_fd;
         }
       break;
     case PROP_LINE_TERMINATOR:
@@ -1009,6 +1029,7 @@ gios_device_stream_init (GiosDeviceStream *self)
   priv->terminator_len = 1;
   priv->default_timeout = GIOS_TIMEOUT_FOREVER;
   priv->wakeup_fd = WAKEUP_NONE;
+  priv->device_fd = -1;
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->idle);
 }
@@ -1337,6 +1358,68 @@ take_line (GiosDeviceStreamPrivate *priv,
   return line;
 }
 
+typedef enum {
+  FRAME_NEED_MORE,
+  FRAME_DONE,
+  FRAME_FAILED,
+} FrameState;
+
+/* Looks for a whole line in the buffered input. @at_end says the input has
+ * ended, so that what is left is the last line. FRAME_DONE with a NULL
+ * line means there is no line left. */
+static FrameState
+try_line (GiosDeviceStreamPrivate  *priv,
+          gsize                     limit,
+          gsize                    *scanned,
+          gboolean                  at_end,
+          char                    **line,
+          gsize                    *length,
+          GError                  **error)
+{
+  gsize buffered = in_buffered (priv);
+  gssize at = find_terminator (priv, *scanned);
+  /* The most bytes a line of the longest accepted length can take, with a
+   * "\r" before the "\n" and the terminator. */
+  gsize most = limit + 1 + priv->terminator_len;
+
+  if (at >= 0)
+    {
+      gsize line_len = at;
+
+      if (priv->terminator_len == 1 && priv->terminator[0] == '\n' &&
+          line_len > 0 && priv->in_buf[priv->in_start + line_len - 1] == '\r')
+        line_len--;
+      if (line_len > limit)
+        goto too_long;
+      *line = take_line (priv, line_len, at + priv->terminator_len, length);
+      return FRAME_DONE;
+    }
+  if (buffered >= most || (at_end && buffered > limit))
+    goto too_long;
+  if (at_end)
+    {
+      if (buffered > 0)
+        *line = take_line (priv, buffered, buffered, length);
+      return FRAME_DONE;
+    }
+  *scanned = buffered >= priv->terminator_len ? buffered - priv->terminator_len + 1 : 0;
+  return FRAME_NEED_MORE;
+
+too_long:
+  g_set_error (error, GIOS_ERROR, GIOS_ERROR_LINE_TOO_LONG,
+               _("Line longer than %" G_GSIZE_FORMAT " bytes"), limit);
+  return FRAME_FAILED;
+}
+
+/* How much the input buffer may hold while a line of at most @limit bytes
+ * is read: one more buffer's worth, up to the longest line. */
+static gsize
+line_fill_total (GiosDeviceStreamPrivate *priv,
+                 gsize                    limit)
+{
+  return MIN (limit + 1 + priv->terminator_len, in_buffered (priv) + priv->in_size);
+}
+
 /**
  * gios_device_stream_read_line:
  * @self: a [class@Gios.DeviceStream]
@@ -1374,6 +1457,7 @@ gios_device_stream_read_line (GiosDeviceStream  *self,
   char *line = NULL;
   gsize limit;
   gsize scanned = 0;
+  gboolean at_end = FALSE;
   gint64 deadline;
   int timeout;
 
@@ -1393,54 +1477,16 @@ gios_device_stream_read_line (GiosDeviceStream  *self,
   timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
   deadline = _gios_deadline_from_timeout (timeout);
 
-  for (;;)
+  while (try_line (priv, limit, &scanned, at_end, &line, length, error) == FRAME_NEED_MORE)
     {
-      gsize buffered = in_buffered (priv);
-      gssize at = find_terminator (priv, scanned);
-      /* The most bytes a line of the longest accepted length can take,
-       * with a "\r" before the "\n" and the terminator. */
-      gsize most = limit + 1 + priv->terminator_len;
-      gssize n;
+      gssize n = in_fill (self, line_fill_total (priv, limit), deadline, cancellable, error);
 
-      if (at >= 0)
-        {
-          gsize line_len = at;
-
-          if (priv->terminator_len == 1 && priv->terminator[0] == '\n' &&
-              line_len > 0 && priv->in_buf[priv->in_start + line_len - 1] == '\r')
-            line_len--;
-          if (line_len > limit)
-            goto too_long;
-          line = take_line (priv, line_len, at + priv->terminator_len, length);
-          break;
-        }
-
-      if (buffered >= most)
-        goto too_long;
-
-      scanned = buffered >= priv->terminator_len ? buffered - priv->terminator_len + 1 : 0;
-      n = in_fill (self, MIN (most, buffered + priv->in_size), deadline, cancellable, error);
       if (n < 0)
         {
           explain_timeout (error, _("a line"), timeout, in_buffered (priv));
           break;
         }
-      if (n == 0)
-        {
-          /* End of input: what is left is the last line. */
-          buffered = in_buffered (priv);
-          if (buffered > limit)
-            goto too_long;
-          if (buffered > 0)
-            line = take_line (priv, buffered, buffered, length);
-          break;
-        }
-      continue;
-
-    too_long:
-      g_set_error (error, GIOS_ERROR, GIOS_ERROR_LINE_TOO_LONG,
-                   _("Line longer than %" G_GSIZE_FORMAT " bytes"), limit);
-      break;
+      at_end = n == 0;
     }
 
   _gios_device_stream_leave (self);
@@ -1731,6 +1777,7 @@ gios_device_stream_close (GiosDeviceStream  *self,
   g_mutex_unlock (&priv->lock);
 
   _gios_device_stream_flush_if_owner (self, &local_error);
+  _gios_device_stream_set_device_fd (self, -1);
   _gios_device_stream_interrupt (self);
   ok = GIOS_DEVICE_STREAM_GET_CLASS (self)->close_device (self, local_error ? NULL : &local_error);
   _gios_device_stream_reset (self);
@@ -2002,4 +2049,565 @@ gios_device_stream_set_output_buffer_size (GiosDeviceStream *self,
     return;
   priv->out_size = size;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_BUFFER_SIZE]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Asynchronous calls                                                         */
+
+typedef enum {
+  OP_READ_BYTES,
+  OP_READ_LINE,
+  OP_FLUSH,
+} OpKind;
+
+typedef struct
+{
+  OpKind kind;
+  gsize count;           /* read_bytes: the most bytes; read_line: the limit */
+  gsize scanned;
+  gsize length;
+  int timeout;
+  gboolean at_end;
+  GSource *timeout_source;
+  GSource *cancel_source;
+} AsyncOp;
+
+static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static void
+async_op_free (AsyncOp *op)
+{
+  clear_source (&op->timeout_source);
+  clear_source (&op->cancel_source);
+  g_free (op);
+}
+
+static void
+update_watch (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  if (priv->watch != NULL)
+    _gios_watch_set_events (priv->watch, (priv->read_task ? G_IO_IN : 0) |
+                                         (priv->write_task ? G_IO_OUT : 0));
+}
+
+/* Takes the pending task of @slot off the stream, so that its callback can
+ * start the next call, and stops its timeout and cancellation sources. */
+static GTask *
+take_task (GiosDeviceStream  *self,
+           GTask            **slot)
+{
+  GTask *task = g_steal_pointer (slot);
+  AsyncOp *op = g_task_get_task_data (task);
+
+  clear_source (&op->timeout_source);
+  clear_source (&op->cancel_source);
+  update_watch (self);
+  return task;
+}
+
+static void
+fail_task (GiosDeviceStream  *self,
+           GTask            **slot,
+           GError            *error)
+{
+  g_autoptr(GTask) task = take_task (self, slot);
+
+  g_task_return_error (task, error);
+}
+
+static void
+read_step (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  for (;;)
+    {
+      AsyncOp *op = g_task_get_task_data (priv->read_task);
+      GError *error = NULL;
+      gssize n;
+
+      if (op->kind == OP_READ_LINE)
+        {
+          char *line = NULL;
+
+          switch (try_line (priv, op->count, &op->scanned, op->at_end, &line, &op->length, &error))
+            {
+            case FRAME_DONE:
+              {
+                g_autoptr(GTask) task = take_task (self, &priv->read_task);
+
+                g_task_return_pointer (task, line, g_free);
+                return;
+              }
+            case FRAME_FAILED:
+              fail_task (self, &priv->read_task, error);
+              return;
+            case FRAME_NEED_MORE:
+            default:
+              break;
+            }
+        }
+      else if (in_buffered (priv) > 0 || op->at_end)
+        {
+          g_autoptr(GTask) task = take_task (self, &priv->read_task);
+          gsize count = MIN (op->count, in_buffered (priv));
+          GBytes *bytes = g_bytes_new (count ? priv->in_buf + priv->in_start : NULL, count);
+
+          in_consume (priv, count);
+          g_task_return_pointer (task, bytes, (GDestroyNotify) g_bytes_unref);
+          return;
+        }
+
+      if (!enter_io (self, &error))
+        {
+          fail_task (self, &priv->read_task, error);
+          return;
+        }
+      /* The watch said the device is readable: this does not wait. */
+      n = in_fill (self, op->kind == OP_READ_LINE ? line_fill_total (priv, op->count) : 0,
+                   0, NULL, &error);
+      _gios_device_stream_leave (self);
+      if (n == 0)
+        op->at_end = TRUE;
+      else if (n < 0)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+            {
+              /* Nothing there after all: wait for the next event. */
+              g_error_free (error);
+              update_watch (self);
+              return;
+            }
+          fail_task (self, &priv->read_task, error);
+          return;
+        }
+    }
+}
+
+static void
+write_step (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GError *error = NULL;
+  gboolean ok;
+
+  if (!enter_io (self, &error))
+    {
+      fail_task (self, &priv->write_task, error);
+      return;
+    }
+  ok = flush_internal (self, 0, NULL, &error);
+  _gios_device_stream_leave (self);
+
+  if (ok)
+    {
+      g_autoptr(GTask) task = take_task (self, &priv->write_task);
+
+      g_task_return_boolean (task, TRUE);
+    }
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    {
+      g_error_free (error);
+      update_watch (self);
+    }
+  else
+    fail_task (self, &priv->write_task, error);
+}
+
+static void
+on_device_ready (GiosWatch    *watch,
+                 GIOCondition  revents,
+                 gpointer      data)
+{
+  g_autoptr(GiosDeviceStream) self = g_object_ref (data);
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  if ((revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && priv->read_task != NULL)
+    read_step (self);
+  if ((revents & (G_IO_OUT | G_IO_HUP | G_IO_ERR)) && priv->write_task != NULL)
+    write_step (self);
+}
+
+/* The device's descriptor changed (a new connection, or none): calls
+ * pending on the old one fail with G_IO_ERROR_CLOSED. */
+void
+_gios_device_stream_set_device_fd (GiosDeviceStream *self,
+                                   int               fd)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  _gios_watch_destroy (g_steal_pointer (&priv->watch));
+  g_clear_pointer (&priv->watch_context, g_main_context_unref);
+  priv->device_fd = fd;
+  if (priv->read_task != NULL)
+    fail_task (self, &priv->read_task,
+               g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The stream was closed")));
+  if (priv->write_task != NULL)
+    fail_task (self, &priv->write_task,
+               g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The stream was closed")));
+}
+
+static gboolean
+on_async_timeout (gpointer data)
+{
+  GTask *task = data;
+  GiosDeviceStream *self = g_task_get_source_object (task);
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  AsyncOp *op = g_task_get_task_data (task);
+  GTask **slot = priv->read_task == task ? &priv->read_task : &priv->write_task;
+  GError *error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "");
+
+  explain_timeout (&error, op->kind == OP_READ_LINE ? _("a line") :
+                           op->kind == OP_FLUSH ? _("the peer to take output") : _("input"),
+                   op->timeout, op->kind == OP_FLUSH ? priv->out_len : in_buffered (priv));
+  g_clear_pointer (&op->timeout_source, g_source_unref);   /* destroyed on return */
+  fail_task (self, slot, error);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_async_cancelled (GCancellable *cancellable,
+                    gpointer      data)
+{
+  GTask *task = data;
+  GiosDeviceStream *self = g_task_get_source_object (task);
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  AsyncOp *op = g_task_get_task_data (task);
+  GTask **slot = priv->read_task == task ? &priv->read_task : &priv->write_task;
+  GError *error = NULL;
+
+  g_cancellable_set_error_if_cancelled (cancellable, &error);
+  g_clear_pointer (&op->cancel_source, g_source_unref);
+  fail_task (self, slot, error);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run_in_thread (GTask        *task,
+               gpointer      source_object,
+               gpointer      task_data,
+               GCancellable *cancellable)
+{
+  GiosDeviceStream *self = source_object;
+  AsyncOp *op = task_data;
+  GError *error = NULL;
+
+  switch (op->kind)
+    {
+    case OP_READ_BYTES:
+      {
+        GBytes *bytes = gios_device_stream_read_bytes (self, op->count, op->timeout, cancellable, &error);
+
+        if (bytes != NULL)
+          g_task_return_pointer (task, bytes, (GDestroyNotify) g_bytes_unref);
+        else
+          g_task_return_error (task, error);
+      }
+      break;
+    case OP_READ_LINE:
+      {
+        char *line = gios_device_stream_read_line (self, op->count, &op->length, op->timeout,
+                                                   cancellable, &error);
+
+        if (error != NULL)
+          g_task_return_error (task, error);
+        else
+          g_task_return_pointer (task, line, g_free);
+      }
+      break;
+    case OP_FLUSH:
+    default:
+      if (gios_device_stream_flush (self, op->timeout, cancellable, &error))
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, error);
+      break;
+    }
+}
+
+static void
+start_async (GiosDeviceStream    *self,
+             AsyncOp             *op,
+             int                  timeout_ms,
+             int                  io_priority,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data,
+             gpointer             source_tag)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GTask **slot = op->kind == OP_FLUSH ? &priv->write_task : &priv->read_task;
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  GError *error = NULL;
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_priority (task, io_priority);
+  op->timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
+  g_task_set_task_data (task, op, (GDestroyNotify) async_op_free);
+
+  if (*slot != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               _("The stream has a call of this kind pending already"));
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (!enter_io (self, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  _gios_device_stream_leave (self);
+
+  /* A device without a descriptor is read on a thread, blocking. */
+  if (priv->device_fd < 0)
+    {
+      g_task_run_in_thread (task, run_in_thread);
+      return;
+    }
+
+  if (priv->watch != NULL && priv->watch_context != context)
+    {
+      _gios_watch_destroy (g_steal_pointer (&priv->watch));
+      g_clear_pointer (&priv->watch_context, g_main_context_unref);
+    }
+  if (priv->watch == NULL)
+    {
+      GiosReactor *reactor = _gios_reactor_ref (context, &error);
+
+      if (reactor == NULL)
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      priv->watch = _gios_reactor_watch (reactor, priv->device_fd, 0, on_device_ready, self);
+      priv->watch_context = g_main_context_ref (context);
+      g_source_unref ((GSource *) reactor);
+    }
+
+  if (op->timeout >= 0)
+    {
+      op->timeout_source = g_timeout_source_new (op->timeout);
+      g_task_attach_source (task, op->timeout_source, on_async_timeout);
+    }
+  if (cancellable != NULL)
+    {
+      op->cancel_source = g_cancellable_source_new (cancellable);
+      g_task_attach_source (task, op->cancel_source, G_SOURCE_FUNC (on_async_cancelled));
+    }
+
+  *slot = g_steal_pointer (&task);
+  /* Buffered input may already hold the answer; otherwise wait for the
+   * device. */
+  if (op->kind == OP_FLUSH)
+    write_step (self);
+  else
+    read_step (self);
+}
+
+/**
+ * gios_device_stream_read_bytes_async:
+ * @self: a [class@Gios.DeviceStream]
+ * @count: the most bytes to return
+ * @timeout_ms: how long to wait for the first byte, in milliseconds
+ * @io_priority: the priority of the request
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called when the bytes are there
+ * @user_data: data for @callback
+ *
+ * Reads what is there, up to @count bytes, as
+ * [method@Gios.DeviceStream.read_bytes] does, without blocking: @callback is
+ * called on the thread-default main context of the caller. One read call
+ * (this one or [method@Gios.DeviceStream.read_line_async]) may be pending on
+ * a stream at a time.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_read_bytes_async (GiosDeviceStream    *self,
+                                     gsize                count,
+                                     int                  timeout_ms,
+                                     int                  io_priority,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  AsyncOp *op;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  op = g_new0 (AsyncOp, 1);
+  op->kind = OP_READ_BYTES;
+  op->count = count;
+  start_async (self, op, timeout_ms, io_priority, cancellable, callback, user_data,
+               gios_device_stream_read_bytes_async);
+}
+
+/**
+ * gios_device_stream_read_bytes_finish:
+ * @self: a [class@Gios.DeviceStream]
+ * @result: the result passed to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.DeviceStream.read_bytes_async].
+ *
+ * Returns: (transfer full): the bytes read, empty at end of input, or %NULL
+ *   with @error set
+ *
+ * Since: 1.0
+ */
+GBytes *
+gios_device_stream_read_bytes_finish (GiosDeviceStream  *self,
+                                      GAsyncResult      *result,
+                                      GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gios_device_stream_read_bytes_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * gios_device_stream_read_line_async:
+ * @self: a [class@Gios.DeviceStream]
+ * @max_length: the longest line accepted, in bytes without the terminator;
+ *   0 for [const@Gios.DEFAULT_MAX_LINE_LENGTH]
+ * @timeout_ms: how long the whole line may take, in milliseconds
+ * @io_priority: the priority of the request
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called when the line is there
+ * @user_data: data for @callback
+ *
+ * Reads one line, as [method@Gios.DeviceStream.read_line] does, without
+ * blocking: @callback is called on the thread-default main context of the
+ * caller. Its rules hold here too: one timeout for the whole line, nothing
+ * consumed on failure, %GIOS_ERROR_LINE_TOO_LONG past @max_length.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_read_line_async (GiosDeviceStream    *self,
+                                    gsize                max_length,
+                                    int                  timeout_ms,
+                                    int                  io_priority,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  AsyncOp *op;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  op = g_new0 (AsyncOp, 1);
+  op->kind = OP_READ_LINE;
+  op->count = max_length > 0 ? max_length : GIOS_DEFAULT_MAX_LINE_LENGTH;
+  start_async (self, op, timeout_ms, io_priority, cancellable, callback, user_data,
+               gios_device_stream_read_line_async);
+}
+
+/**
+ * gios_device_stream_read_line_finish:
+ * @self: a [class@Gios.DeviceStream]
+ * @result: the result passed to the callback
+ * @length: (out) (optional): where to store the length of the line
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.DeviceStream.read_line_async].
+ *
+ * Returns: (transfer full) (nullable): the line without its terminator;
+ *   %NULL at end of input or on error
+ *
+ * Since: 1.0
+ */
+char *
+gios_device_stream_read_line_finish (GiosDeviceStream  *self,
+                                     GAsyncResult      *result,
+                                     gsize             *length,
+                                     GError           **error)
+{
+  AsyncOp *op;
+  char *line;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gios_device_stream_read_line_async, NULL);
+
+  op = g_task_get_task_data (G_TASK (result));
+  line = g_task_propagate_pointer (G_TASK (result), error);
+  if (length != NULL)
+    *length = line != NULL ? op->length : 0;
+  return line;
+}
+
+/**
+ * gios_device_stream_flush_async:
+ * @self: a [class@Gios.DeviceStream]
+ * @timeout_ms: how long sending may take, in milliseconds
+ * @io_priority: the priority of the request
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called when everything was sent
+ * @user_data: data for @callback
+ *
+ * Sends every buffered byte, as [method@Gios.DeviceStream.flush] does,
+ * without blocking: @callback is called on the thread-default main context
+ * of the caller.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_flush_async (GiosDeviceStream    *self,
+                                int                  timeout_ms,
+                                int                  io_priority,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  AsyncOp *op;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  op = g_new0 (AsyncOp, 1);
+  op->kind = OP_FLUSH;
+  start_async (self, op, timeout_ms, io_priority, cancellable, callback, user_data,
+               gios_device_stream_flush_async);
+}
+
+/**
+ * gios_device_stream_flush_finish:
+ * @self: a [class@Gios.DeviceStream]
+ * @result: the result passed to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.DeviceStream.flush_async].
+ *
+ * Returns: %TRUE when everything was sent
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_flush_finish (GiosDeviceStream  *self,
+                                 GAsyncResult      *result,
+                                 GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gios_device_stream_flush_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -1166,6 +1166,10 @@ job_run (gpointer data,
   /* Send what the job left buffered, within the connection's default
    * timeout, unless the job closed it itself. */
   gios_device_stream_close (GIOS_DEVICE_STREAM (job->connection), NULL);
+  g_object_unref (job->cancellable);
+  /* Before the job counts as ended: wait_jobs() returning means the data
+   * was released too. */
+  job_closure_unref (job->closure);
 
   g_mutex_lock (&priv->jobs_lock);
   g_ptr_array_remove_fast (priv->running, job->connection);
@@ -1176,8 +1180,6 @@ job_run (gpointer data,
   _gios_device_stream_wake (GIOS_DEVICE_STREAM (job->server));
 
   g_object_unref (job->connection);
-  g_object_unref (job->cancellable);
-  job_closure_unref (job->closure);
   g_object_unref (job->server);
   g_free (job);
 }

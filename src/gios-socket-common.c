@@ -131,6 +131,7 @@ _gios_socket_common_set_connection (GiosSocketCommon *self,
         set_int_option (priv->fd, SOL_SOCKET, SO_KEEPALIVE, 1);
     }
   _gios_device_stream_reset (GIOS_DEVICE_STREAM (self));
+  _gios_device_stream_set_device_fd (GIOS_DEVICE_STREAM (self), priv->fd);
   _gios_device_stream_set_io_ready (GIOS_DEVICE_STREAM (self), TRUE);
   notify_connection (self);
 }
@@ -144,6 +145,7 @@ _gios_socket_common_release_connection (GiosSocketCommon *self)
     return;
 
   _gios_device_stream_set_io_ready (GIOS_DEVICE_STREAM (self), FALSE);
+  _gios_device_stream_set_device_fd (GIOS_DEVICE_STREAM (self), -1);
   g_socket_close (priv->socket, NULL);
   g_clear_object (&priv->socket);
   g_clear_object (&priv->remote_address);

@@ -122,6 +122,43 @@ gboolean          gios_device_stream_close                  (GiosDeviceStream  *
                                                              GError           **error);
 
 GIOS_AVAILABLE_IN_ALL
+void              gios_device_stream_read_bytes_async       (GiosDeviceStream    *self,
+                                                             gsize                count,
+                                                             int                  timeout_ms,
+                                                             int                  io_priority,
+                                                             GCancellable        *cancellable,
+                                                             GAsyncReadyCallback  callback,
+                                                             gpointer             user_data);
+GIOS_AVAILABLE_IN_ALL
+GBytes           *gios_device_stream_read_bytes_finish      (GiosDeviceStream    *self,
+                                                             GAsyncResult        *result,
+                                                             GError             **error);
+GIOS_AVAILABLE_IN_ALL
+void              gios_device_stream_read_line_async        (GiosDeviceStream    *self,
+                                                             gsize                max_length,
+                                                             int                  timeout_ms,
+                                                             int                  io_priority,
+                                                             GCancellable        *cancellable,
+                                                             GAsyncReadyCallback  callback,
+                                                             gpointer             user_data);
+GIOS_AVAILABLE_IN_ALL
+char             *gios_device_stream_read_line_finish       (GiosDeviceStream    *self,
+                                                             GAsyncResult        *result,
+                                                             gsize               *length,
+                                                             GError             **error);
+GIOS_AVAILABLE_IN_ALL
+void              gios_device_stream_flush_async            (GiosDeviceStream    *self,
+                                                             int                  timeout_ms,
+                                                             int                  io_priority,
+                                                             GCancellable        *cancellable,
+                                                             GAsyncReadyCallback  callback,
+                                                             gpointer             user_data);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_device_stream_flush_finish           (GiosDeviceStream    *self,
+                                                             GAsyncResult        *result,
+                                                             GError             **error);
+
+GIOS_AVAILABLE_IN_ALL
 gboolean          gios_device_stream_get_is_open            (GiosDeviceStream  *self);
 GIOS_AVAILABLE_IN_ALL
 gboolean          gios_device_stream_get_at_end             (GiosDeviceStream  *self);

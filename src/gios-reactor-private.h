@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _GiosReactor GiosReactor;
+typedef struct _GiosWatch GiosWatch;
+
+/* Called on the context's thread when @fd has @revents. */
+typedef void (*GiosWatchFunc) (GiosWatch    *watch,
+                               GIOCondition  revents,
+                               gpointer      data);
+
+/* The reactor of @context (NULL: the thread-default one); release it with
+ * g_source_unref(). Watches are made, changed and destroyed on the thread
+ * that runs the context. */
+GiosReactor  *_gios_reactor_ref      (GMainContext  *context,
+                                      GError       **error);
+GiosWatch    *_gios_reactor_watch    (GiosReactor   *reactor,
+                                      int            fd,
+                                      GIOCondition   events,
+                                      GiosWatchFunc  func,
+                                      gpointer       data);
+/* 0 pauses the watch. */
+void          _gios_watch_set_events (GiosWatch     *watch,
+                                      GIOCondition   events);
+GIOCondition  _gios_watch_get_events (GiosWatch     *watch);
+void          _gios_watch_destroy    (GiosWatch     *watch);
+
+G_END_DECLS

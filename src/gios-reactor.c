@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The reactor: every asynchronous wait of the library goes through one
+ * epoll-backed GSource per GMainContext.
+ *
+ * GLib's main loop polls every descriptor of every source on each
+ * iteration, so a server with 1,000 idle connections pays for all of them on
+ * each event. Here the context polls one descriptor, the epoll set, and the
+ * cost of an event does not depend on how many connections are idle.
+ * Callbacks still run on the context's thread, in its priority order.
+ *
+ * The source can recurse: GLib would otherwise take the source's descriptor
+ * out of its poll set around each dispatch, at the price of three system
+ * calls per event.
+ */
+
+#include "gios-private.h"
+#include "gios-reactor-private.h"
+
+#include <errno.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+
+#define MAX_EVENTS 128
+
+struct _GiosReactor
+{
+  GSource source;
+  int epfd;
+  gpointer tag;
+  GMainContext *context;   /* not owned: the context owns the source */
+  guint dispatching;
+  GPtrArray *graveyard;    /* watches destroyed during a dispatch */
+};
+
+struct _GiosWatch
+{
+  GiosReactor *reactor;
+  int fd;
+  GIOCondition events;
+  GiosWatchFunc func;
+  gpointer data;
+  guint dead : 1;
+};
+
+G_LOCK_DEFINE_STATIC (reactors);
+static GHashTable *reactors;   /* GMainContext → GiosReactor, not owned */
+
+static guint32
+to_epoll (GIOCondition events)
+{
+  guint32 e = 0;
+
+  if (events & G_IO_IN)
+    e |= EPOLLIN;
+  if (events & G_IO_OUT)
+    e |= EPOLLOUT;
+  if (events & G_IO_PRI)
+    e |= EPOLLPRI;
+  return e;
+}
+
+static GIOCondition
+from_epoll (guint32 e)
+{
+  GIOCondition c = 0;
+
+  if (e & EPOLLIN)
+    c |= G_IO_IN;
+  if (e & EPOLLOUT)
+    c |= G_IO_OUT;
+  if (e & EPOLLPRI)
+    c |= G_IO_PRI;
+  if (e & EPOLLERR)
+    c |= G_IO_ERR;
+  if (e & EPOLLHUP)
+    c |= G_IO_HUP;
+  return c;
+}
+
+static gboolean
+reactor_dispatch (GSource     *source,
+                  GSourceFunc  callback,
+                  gpointer     user_data)
+{
+  GiosReactor *reactor = (GiosReactor *) source;
+  struct epoll_event events[MAX_EVENTS];
+  int n;
+
+  do
+    n = epoll_wait (reactor->epfd, events, MAX_EVENTS, 0);
+  while (n < 0 && errno == EINTR);
+
+  reactor->dispatching++;
+  for (int i = 0; i < n; i++)
+    {
+      GiosWatch *watch = events[i].data.ptr;
+
+      if (watch->dead)
+        continue;
+      watch->func (watch, from_epoll (events[i].events), watch->data);
+    }
+  if (--reactor->dispatching == 0)
+    g_ptr_array_set_size (reactor->graveyard, 0);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+reactor_finalize (GSource *source)
+{
+  GiosReactor *reactor = (GiosReactor *) source;
+
+  G_LOCK (reactors);
+  if (reactors != NULL && g_hash_table_lookup (reactors, reactor->context) == reactor)
+    g_hash_table_remove (reactors, reactor->context);
+  G_UNLOCK (reactors);
+
+  g_ptr_array_unref (reactor->graveyard);
+  close (reactor->epfd);
+}
+
+static GSourceFuncs reactor_funcs = {
+  .dispatch = reactor_dispatch,
+  .finalize = reactor_finalize,
+};
+
+/* Returns the reactor of @context (the thread-default context when NULL),
+ * making it on first use, or NULL with @error set when epoll is missing.
+ * Release it with g_source_unref(). */
+GiosReactor *
+_gios_reactor_ref (GMainContext  *context,
+                   GError       **error)
+{
+  GiosReactor *reactor;
+
+  if (context == NULL)
+    context = g_main_context_ref_thread_default ();
+  else
+    g_main_context_ref (context);
+
+  G_LOCK (reactors);
+  if (reactors == NULL)
+    reactors = g_hash_table_new (NULL, NULL);
+  reactor = g_hash_table_lookup (reactors, context);
+  if (reactor != NULL)
+    g_source_ref ((GSource *) reactor);
+  else
+    {
+      int epfd = epoll_create1 (EPOLL_CLOEXEC);
+
+      if (epfd < 0)
+        {
+          int errsv = errno;
+
+          G_UNLOCK (reactors);
+          g_main_context_unref (context);
+          _gios_set_error_from_errno (error, errsv, _("Could not create an epoll descriptor"));
+          return NULL;
+        }
+      reactor = (GiosReactor *) g_source_new (&reactor_funcs, sizeof (GiosReactor));
+      g_source_set_static_name ((GSource *) reactor, "[gios] reactor");
+      g_source_set_can_recurse ((GSource *) reactor, TRUE);
+      reactor->epfd = epfd;
+      reactor->context = context;
+      reactor->graveyard = g_ptr_array_new_with_free_func (g_free);
+      reactor->tag = g_source_add_unix_fd ((GSource *) reactor, epfd, G_IO_IN);
+      g_source_attach ((GSource *) reactor, context);
+      g_hash_table_insert (reactors, context, reactor);
+    }
+  G_UNLOCK (reactors);
+
+  g_main_context_unref (context);
+  return reactor;
+}
+
+GiosWatch *
+_gios_reactor_watch (GiosReactor   *reactor,
+                     int            fd,
+                     GIOCondition   events,
+                     GiosWatchFunc  func,
+                     gpointer       data)
+{
+  GiosWatch *watch = g_new0 (GiosWatch, 1);
+  struct epoll_event ev = { .events = to_epoll (events), .data.ptr = watch };
+
+  watch->reactor = (GiosReactor *) g_source_ref ((GSource *) reactor);
+  watch->fd = fd;
+  watch->events = events;
+  watch->func = func;
+  watch->data = data;
+  if (epoll_ctl (reactor->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+    g_critical ("Could not watch descriptor %d: %s", fd, g_strerror (errno));
+  return watch;
+}
+
+void
+_gios_watch_set_events (GiosWatch    *watch,
+                        GIOCondition  events)
+{
+  struct epoll_event ev = { .events = to_epoll (events), .data.ptr = watch };
+
+  if (watch->events == events)
+    return;
+  watch->events = events;
+  (void) epoll_ctl (watch->reactor->epfd, EPOLL_CTL_MOD, watch->fd, &ev);
+}
+
+GIOCondition
+_gios_watch_get_events (GiosWatch *watch)
+{
+  return watch->events;
+}
+
+/* Stops watching; call it before the descriptor is closed. The callback is
+ * not called again, even for events of the current dispatch. */
+void
+_gios_watch_destroy (GiosWatch *watch)
+{
+  GiosReactor *reactor;
+
+  if (watch == NULL)
+    return;
+  reactor = watch->reactor;
+  (void) epoll_ctl (reactor->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
+  watch->dead = TRUE;
+  if (reactor->dispatching > 0)
+    g_ptr_array_add (reactor->graveyard, watch);
+  else
+    g_free (watch);
+  g_source_unref ((GSource *) reactor);
+}
