@@ -11,6 +11,7 @@
 #include "gios-device-stream-private.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <gio/gfiledescriptorbased.h>
 
@@ -148,8 +149,11 @@ enter_common (GiosDeviceStream  *self,
                          _("The stream is not connected"));
   else
     {
-      priv->busy++;
-      priv->io_thread = g_thread_self ();
+      /* io_thread is the thread of the outermost call: a close() from
+       * another thread that enters briefly to flush must not take it over,
+       * or its interrupt would not wait for the blocked caller. */
+      if (priv->busy++ == 0)
+        priv->io_thread = g_thread_self ();
       ok = TRUE;
     }
   g_mutex_unlock (&priv->lock);
@@ -818,6 +822,16 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
 
   _gios_init_i18n ();
 
+  /* A write to a pipe or socket whose reader has gone must fail with an
+   * error, not kill the process: ignore SIGPIPE as GSocket's class_init
+   * does, unless the program installed a handler of its own. */
+  {
+    struct sigaction action;
+
+    if (sigaction (SIGPIPE, NULL, &action) == 0 && action.sa_handler == SIG_DFL)
+      signal (SIGPIPE, SIG_IGN);
+  }
+
   object_class->finalize = gios_device_stream_finalize;
   object_class->get_property = gios_device_stream_get_property;
   object_class->set_property = gios_device_stream_set_property;
@@ -1438,6 +1452,9 @@ gios_device_stream_write_line (GiosDeviceStream  *self,
   if (ok)
     ok = write_internal (self, (const guint8 *) priv->terminator, priv->terminator_len,
                          cancellable, error);
+  else
+    /* The line stayed buffered: its terminator must follow it. */
+    out_append (priv, (const guint8 *) priv->terminator, priv->terminator_len);
   _gios_device_stream_leave (self);
 
   return ok;
