@@ -1296,8 +1296,10 @@ gios_device_stream_read_line (GiosDeviceStream  *self,
       gsize buffered = in_buffered (priv);
       gssize at = find_terminator (priv, scanned);
       /* The most bytes a line of the longest accepted length can take,
-       * with a "\r" before the "\n" and the terminator. */
-      gsize most = limit + 1 + priv->terminator_len;
+       * with a "\r" before the "\n" and the terminator (saturated: a
+       * max_length near G_MAXSIZE must not wrap around to a tiny bound). */
+      gsize most = limit < G_MAXSIZE - 1 - priv->terminator_len ?
+                   limit + 1 + priv->terminator_len : G_MAXSIZE;
       gssize n;
 
       if (at >= 0)
