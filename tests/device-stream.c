@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -1036,6 +1037,36 @@ test_read_line_last_too_long (gconstpointer data)
   assert_line (pair->stream, 11, "0123456789A");
 }
 
+/* A caller may ask for no practical limit. */
+static void
+test_read_line_huge_max (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  Sender s;
+  GThread *thread;
+
+  thread = start_sender (&s, pair->peer, "abcdef\r\nghi\n", 12, 3, 20000);
+  assert_line (pair->stream, G_MAXSIZE, "abcdef");
+  assert_line (pair->stream, G_MAXSIZE - 1, "ghi");
+  join_sender (thread, &s);
+}
+
+/* Lines through a one-byte input buffer. */
+static void
+test_read_line_tiny_buffer (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+
+  gios_device_stream_set_input_buffer_size (pair->stream, 1);
+  peer_write_str (pair->peer, "hello\nworld\r\n\nx");
+  pair_peer_shutdown (pair);
+  assert_line (pair->stream, 5, "hello");
+  assert_line (pair->stream, 5, "world");
+  assert_line (pair->stream, 5, "");
+  assert_line (pair->stream, 5, "x");
+  g_assert_null (gios_device_stream_read_line (pair->stream, 5, NULL, 1000, NULL, NULL));
+}
+
 static void
 test_read_line_nul (gconstpointer data)
 {
@@ -1631,6 +1662,151 @@ test_poll_out_flushes (gconstpointer data)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Signals                                                                    */
+
+typedef struct {
+  pthread_t target;
+  gint stop;
+  guint sent;
+} Interrupter;
+
+static void
+on_sigusr1 (int signum)
+{
+}
+
+static gpointer
+interrupter_thread (gpointer user_data)
+{
+  Interrupter *in = user_data;
+
+  while (!g_atomic_int_get (&in->stop))
+    {
+      pthread_kill (in->target, SIGUSR1);
+      in->sent++;
+      g_usleep (5000);
+    }
+  return NULL;
+}
+
+/* EINTR every 5 ms: calls go on, and their timeout still holds. */
+static void
+test_eintr (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  struct sigaction action = { 0 };
+  struct sigaction old_action;
+  Interrupter in = { pthread_self (), 0, 0 };
+  GThread *thread;
+  Sender s;
+  GThread *sender;
+  guint8 buf[8];
+  gint64 start;
+
+  action.sa_handler = on_sigusr1;
+  sigemptyset (&action.sa_mask);
+  action.sa_flags = 0;  /* no SA_RESTART: system calls fail with EINTR */
+  g_assert_cmpint (sigaction (SIGUSR1, &action, &old_action), ==, 0);
+  thread = g_thread_new ("interrupter", interrupter_thread, &in);
+
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 300, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 300);
+  g_clear_error (&error);
+
+  sender = start_sender (&s, pair->peer, "interrupted\n", 12, 1, 3000);
+  assert_line (pair->stream, 0, "interrupted");
+  join_sender (sender, &s);
+
+  g_assert_true (gios_device_stream_write_line (pair->stream, "ok", NULL, &error));
+  g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
+  g_assert_no_error (error);
+
+  g_atomic_int_set (&in.stop, 1);
+  g_thread_join (thread);
+  g_assert_cmpuint (in.sent, >, 10);
+  g_assert_cmpint (sigaction (SIGUSR1, &old_action, NULL), ==, 0);
+  peer_read_exact (pair->peer, buf, 3);
+  g_assert_cmpmem (buf, 3, "ok\n", 3);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Other transports                                                           */
+
+/* A GIOStream without a descriptor is read and written blocking. */
+static void
+test_memory_stream (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data ("a\r\nb\n\0c", 7, NULL);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(GIOStream) io = g_simple_io_stream_new (in, out);
+  g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (io);
+  gsize length = 0;
+  char *line;
+
+  g_assert_true (gios_device_stream_get_base_stream (stream) == io);
+  assert_line (stream, 0, "a");
+  assert_line (stream, 0, "b");
+  line = gios_device_stream_read_line (stream, 0, &length, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (length, ==, 2);
+  g_assert_cmpmem (line, 3, "\0c", 3);
+  g_free (line);
+  g_assert_null (gios_device_stream_read_line (stream, 0, NULL, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_device_stream_get_at_end (stream));
+
+  g_assert_true (gios_device_stream_write_line (stream, "out", NULL, &error));
+  g_assert_cmpuint (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), ==, 0);
+  g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (out)),
+                   g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)),
+                   "out\n", 4);
+  g_assert_true (gios_device_stream_close (stream, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_io_stream_is_closed (io));
+}
+
+static void
+on_disconnected (GiosSocketCommon *socket,
+                 gboolean          intentional,
+                 GError           *reason,
+                 gpointer          user_data)
+{
+  int *result = user_data;
+
+  g_assert_nonnull (reason);
+  *result = intentional ? 1 : 2;
+}
+
+/* The peer resets the connection: a blocked read fails and disconnected
+ * says it was not intentional. */
+static void
+test_tcp_peer_reset (void)
+{
+  g_autoptr(Pair) pair = pair_new (TRANSPORT_TCP);
+  g_autoptr(GError) error = NULL;
+  struct linger linger = { 1, 0 };
+  int disconnected = 0;
+  guint8 buf[8];
+
+  g_signal_connect (pair->stream, "disconnected", G_CALLBACK (on_disconnected), &disconnected);
+  g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &linger, sizeof linger), ==, 0);
+  pair_peer_close (pair);
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_assert_cmpint (disconnected, ==, 2);
+  g_clear_error (&error);
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error), ==, -1);
+  g_assert_nonnull (error);
+  g_assert_cmpint (disconnected, ==, 2);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Properties                                                                 */
 
 static void
@@ -1833,6 +2009,9 @@ main (int   argc,
   add ("read-line/last-line", test_read_line_last_line);
   add ("read-line/last-too-long", test_read_line_last_too_long);
   add ("read-line/nul", test_read_line_nul);
+  add ("read-line/huge-max", test_read_line_huge_max);
+  add ("read-line/tiny-buffer", test_read_line_tiny_buffer);
+  add ("eintr", test_eintr);
   add ("timeout/silent-peer", test_timeout_silent_peer);
   add ("timeout/zero", test_timeout_zero);
   add ("timeout/default", test_timeout_default);
@@ -1852,6 +2031,8 @@ main (int   argc,
   add ("properties", test_properties);
   g_test_add_func ("/device-stream/pipe/write-peer-closed", test_pipe_write_peer_closed);
   g_test_add_func ("/device-stream/tcp/listen-echo", test_tcp_listen_echo);
+  g_test_add_func ("/device-stream/tcp/peer-reset", test_tcp_peer_reset);
+  g_test_add_func ("/device-stream/memory", test_memory_stream);
   g_test_add_func ("/device-stream/programmer-errors", test_programmer_errors);
 
   return g_test_run ();
