@@ -12,6 +12,7 @@
 #include "gios-reactor-private.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
@@ -43,6 +44,10 @@
  * A stream is used by one thread at a time. [method@Gios.DeviceStream.close]
  * and cancellation may come from any thread, and wake a thread blocked in a
  * call on the same stream.
+ *
+ * A write to a device whose reader has gone fails with an error: like
+ * [class@Gio.Socket], the class ignores `SIGPIPE` process-wide, unless the
+ * program has installed a handler of its own.
  *
  * Since: 1.0
  */
@@ -921,6 +926,16 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
 
   _gios_init_i18n ();
 
+  /* A write to a pipe or socket whose reader has gone must fail with an
+   * error, not kill the process: ignore SIGPIPE as GSocket's class_init
+   * does, unless the program installed a handler of its own. */
+  {
+    struct sigaction action;
+
+    if (sigaction (SIGPIPE, NULL, &action) == 0 && action.sa_handler == SIG_DFL)
+      signal (SIGPIPE, SIG_IGN);
+  }
+
   object_class->finalize = gios_device_stream_finalize;
   object_class->get_property = gios_device_stream_get_property;
   object_class->set_property = gios_device_stream_set_property;
@@ -956,8 +971,8 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
   /**
    * GiosDeviceStream:at-end:
    *
-   * Whether the last receive from the device found the end of input and
-   * no input is buffered.
+   * Whether the last receive from the device found the end of its input.
+   * Input buffered before the end can still be read.
    *
    * Since: 1.0
    */
@@ -1290,7 +1305,9 @@ _gios_device_stream_peek (GiosDeviceStream  *self,
 
   while (in_buffered (priv) < count)
     {
-      gssize n = in_fill (self, count, deadline, cancellable, error);
+      /* Grow with what arrives, not to @count at once. */
+      gssize n = in_fill (self, MIN (count, MAX (2 * in_buffered (priv), priv->in_size)),
+                          deadline, cancellable, error);
 
       if (n < 0)
         return NULL;
@@ -1358,6 +1375,17 @@ take_line (GiosDeviceStreamPrivate *priv,
   return line;
 }
 
+/* The most bytes a line of the longest accepted length can take, with a
+ * "\r" before the "\n" and the terminator (saturated: a max_length near
+ * G_MAXSIZE must not wrap around to a tiny bound). */
+static gsize
+line_most (GiosDeviceStreamPrivate *priv,
+           gsize                    limit)
+{
+  return limit < G_MAXSIZE - 1 - priv->terminator_len ?
+         limit + 1 + priv->terminator_len : G_MAXSIZE;
+}
+
 typedef enum {
   FRAME_NEED_MORE,
   FRAME_DONE,
@@ -1378,9 +1406,7 @@ try_line (GiosDeviceStreamPrivate  *priv,
 {
   gsize buffered = in_buffered (priv);
   gssize at = find_terminator (priv, *scanned);
-  /* The most bytes a line of the longest accepted length can take, with a
-   * "\r" before the "\n" and the terminator. */
-  gsize most = limit + 1 + priv->terminator_len;
+  gsize most = line_most (priv, limit);
 
   if (at >= 0)
     {
@@ -1398,8 +1424,14 @@ try_line (GiosDeviceStreamPrivate  *priv,
     goto too_long;
   if (at_end)
     {
+      gsize line_len = buffered;
+
+      /* A last line cut after the "\r" of its "\r\n" reads like the others. */
+      if (priv->terminator_len == 1 && priv->terminator[0] == '\n' &&
+          line_len > 0 && priv->in_buf[priv->in_start + line_len - 1] == '\r')
+        line_len--;
       if (buffered > 0)
-        *line = take_line (priv, buffered, buffered, length);
+        *line = take_line (priv, line_len, buffered, length);
       return FRAME_DONE;
     }
   *scanned = buffered >= priv->terminator_len ? buffered - priv->terminator_len + 1 : 0;
@@ -1417,7 +1449,7 @@ static gsize
 line_fill_total (GiosDeviceStreamPrivate *priv,
                  gsize                    limit)
 {
-  return MIN (limit + 1 + priv->terminator_len, in_buffered (priv) + priv->in_size);
+  return MIN (line_most (priv, limit), in_buffered (priv) + priv->in_size);
 }
 
 /**
@@ -1600,6 +1632,9 @@ gios_device_stream_write_line (GiosDeviceStream  *self,
   if (ok)
     ok = write_internal (self, (const guint8 *) priv->terminator, priv->terminator_len,
                          cancellable, error);
+  else
+    /* The line stayed buffered: its terminator must follow it. */
+    out_append (priv, (const guint8 *) priv->terminator, priv->terminator_len);
   _gios_device_stream_leave (self);
 
   return ok;
@@ -1825,7 +1860,7 @@ gios_device_stream_get_is_open (GiosDeviceStream *self)
  *
  * Gets [property@Gios.DeviceStream:at-end].
  *
- * Returns: whether the input has ended and nothing is buffered
+ * Returns: whether the device reported the end of its input
  *
  * Since: 1.0
  */
@@ -1834,7 +1869,7 @@ gios_device_stream_get_at_end (GiosDeviceStream *self)
 {
   g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
 
-  return PRIV (self)->eof && in_buffered (PRIV (self)) == 0;
+  return PRIV (self)->eof;
 }
 
 /**

@@ -1,0 +1,2040 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests for GiosDeviceStream: buffering, framing, timeouts, cancellation and
+ * closing, over three transports:
+ *
+ *  - "unix":    gios_device_stream_new() over a GSimpleIOStream of
+ *               GUnixInputStream/GUnixOutputStream on one end of a socketpair
+ *  - "gsocket": gios_device_stream_new() over a GSocketConnection on one end
+ *               of a socketpair
+ *  - "tcp":     a GiosSocket accepted by a GiosServerSocket on 127.0.0.1,
+ *               port 0, with a GiosSocket client as the peer
+ *
+ * The test holds the raw descriptor of the other end (the peer).
+ */
+
+#include "config.h"
+
+#include <gios/gios.h>
+#include <gio/gfiledescriptorbased.h>
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gios-device-stream-private.h"
+
+typedef enum {
+  TRANSPORT_UNIX,
+  TRANSPORT_GSOCKET,
+  TRANSPORT_TCP,
+  N_TRANSPORTS
+} Transport;
+
+static const char *transport_names[N_TRANSPORTS] = { "unix", "gsocket", "tcp" };
+
+typedef struct {
+  Transport transport;
+  GiosDeviceStream *stream;  /* under test */
+  int peer;                  /* the raw other end */
+  GiosServerSocket *server;  /* tcp only */
+  GiosSocket *client;        /* tcp only: owns the peer descriptor */
+} Pair;
+
+/* Bounds for timing checks: about -5 % / +50 % and some slack for valgrind. */
+#define MS(us) ((us) / 1000)
+
+static gint64
+elapsed_ms (gint64 start)
+{
+  return (g_get_monotonic_time () - start) / 1000;
+}
+
+static void
+assert_timed (gint64 start,
+              int    timeout_ms)
+{
+  gint64 ms = elapsed_ms (start);
+
+  g_assert_cmpint (ms, >=, timeout_ms * 95 / 100);
+  g_assert_cmpint (ms, <, timeout_ms * 3 / 2 + 150);
+}
+
+static guint8
+pattern (gsize i)
+{
+  return (guint8) ((i * 7) ^ (i >> 9));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Raw peer helpers                                                           */
+
+static void
+peer_write_all (int         fd,
+                const void *data,
+                gsize       len)
+{
+  const guint8 *p = data;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (len > 0)
+    {
+      ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
+
+      if (n < 0 && errno == ENOTSOCK)
+        n = write (fd, p, len);
+      if (n < 0)
+        {
+          struct pollfd pfd = { fd, POLLOUT, 0 };
+
+          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          (void) poll (&pfd, 1, 100);
+          continue;
+        }
+      p += n;
+      len -= n;
+    }
+}
+
+static void
+peer_write_str (int         fd,
+                const char *s)
+{
+  peer_write_all (fd, s, strlen (s));
+}
+
+/* Reads exactly @len bytes within 20 s. */
+static void
+peer_read_exact (int    fd,
+                 void  *buffer,
+                 gsize  len)
+{
+  guint8 *p = buffer;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (len > 0)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      ssize_t n;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (poll (&pfd, 1, 100) <= 0)
+        continue;
+      n = read (fd, p, len);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        continue;
+      g_assert_cmpint (n, >, 0);
+      p += n;
+      len -= n;
+    }
+}
+
+static gboolean
+peer_has_input (int fd)
+{
+  struct pollfd pfd = { fd, POLLIN, 0 };
+
+  return poll (&pfd, 1, 0) > 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pairs                                                                      */
+
+static GiosDeviceStream *
+stream_over_fd (int fd)
+{
+  g_autoptr(GIOStream) io = NULL;
+  g_autoptr(GInputStream) in = g_unix_input_stream_new (fd, TRUE);
+  g_autoptr(GOutputStream) out = g_unix_output_stream_new (dup (fd), TRUE);
+
+  io = g_simple_io_stream_new (in, out);
+  return gios_device_stream_new (io);
+}
+
+static GiosDeviceStream *
+stream_over_gsocket (int fd)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, &error);
+  g_autoptr(GSocketConnection) connection = NULL;
+
+  g_assert_no_error (error);
+  connection = g_socket_connection_factory_create_connection (socket);
+  return gios_device_stream_new (G_IO_STREAM (connection));
+}
+
+static void
+tcp_open (GiosServerSocket **server,
+          GiosSocket       **client)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *port = NULL;
+
+  *server = gios_server_socket_new ();
+  g_assert_true (gios_server_socket_open_address (*server, "127.0.0.1", "0", 1000, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_socket_common_get_port (GIOS_SOCKET_COMMON (*server)), >, 0);
+  port = g_strdup_printf ("%u", gios_socket_common_get_port (GIOS_SOCKET_COMMON (*server)));
+
+  *client = gios_socket_new ();
+  g_assert_true (gios_socket_open (*client, "127.0.0.1", port, 1000, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static int
+socket_fd (gpointer socket)
+{
+  return g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (socket)));
+}
+
+static Pair *
+pair_new (Transport transport)
+{
+  Pair *pair = g_new0 (Pair, 1);
+  int fds[2];
+
+  pair->transport = transport;
+  pair->peer = -1;
+  switch (transport)
+    {
+    case TRANSPORT_UNIX:
+    case TRANSPORT_GSOCKET:
+      g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+      pair->stream = transport == TRANSPORT_UNIX ? stream_over_fd (fds[0])
+                                                 : stream_over_gsocket (fds[0]);
+      pair->peer = fds[1];
+      break;
+    case TRANSPORT_TCP:
+      {
+        g_autoptr(GError) error = NULL;
+
+        tcp_open (&pair->server, &pair->client);
+        pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 1000,
+                                                                      NULL, &error));
+        g_assert_no_error (error);
+        g_assert_true (GIOS_IS_SOCKET (pair->stream));
+        pair->peer = socket_fd (pair->client);
+      }
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  g_assert_true (gios_device_stream_get_is_open (pair->stream));
+  return pair;
+}
+
+/* The peer stops sending: the stream sees end of input. */
+static void
+pair_peer_shutdown (Pair *pair)
+{
+  g_assert_cmpint (shutdown (pair->peer, SHUT_WR), ==, 0);
+}
+
+/* The peer goes away completely. */
+static void
+pair_peer_close (Pair *pair)
+{
+  if (pair->transport == TRANSPORT_TCP)
+    g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (pair->client), NULL));
+  else
+    close (pair->peer);
+  pair->peer = -1;
+}
+
+static void
+pair_free (Pair *pair)
+{
+  g_clear_object (&pair->stream);
+  if (pair->transport == TRANSPORT_TCP)
+    {
+      g_clear_object (&pair->client);
+      g_clear_object (&pair->server);
+    }
+  else if (pair->peer >= 0)
+    close (pair->peer);
+  g_free (pair);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pair, pair_free)
+
+static void
+set_buf (int fd,
+         int option,
+         int size)
+{
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, option, &size, sizeof size), ==, 0);
+}
+
+/* A small receive buffer on a connected TCP socket can stall the connection
+ * in zero-window probes with back-off: only shrink it on socketpairs. */
+static void
+set_peer_rcvbuf (Pair *pair,
+                 int   size)
+{
+  if (pair->transport != TRANSPORT_TCP)
+    set_buf (pair->peer, SO_RCVBUF, size);
+}
+
+static int
+stream_fd (Pair *pair)
+{
+  GIOStream *base;
+
+  if (pair->transport == TRANSPORT_TCP)
+    return socket_fd (pair->stream);
+  base = gios_device_stream_get_base_stream (pair->stream);
+  return g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (g_io_stream_get_output_stream (base)));
+}
+
+/* Waits until @n bytes wait in the kernel on the stream's side. */
+static void
+wait_kernel_input (Pair *pair,
+                   int   n)
+{
+  int i;
+
+  for (i = 0; i < 10000; i++)
+    {
+      int avail = 0;
+
+      g_assert_cmpint (ioctl (stream_fd (pair), FIONREAD, &avail), ==, 0);
+      if (avail >= n)
+        return;
+      g_usleep (1000);
+    }
+  g_assert_not_reached ();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Threads                                                                    */
+
+/* Sends @len bytes in pieces of @chunk, sleeping @delay_us between them (a
+ * pace, not a synchronisation). */
+typedef struct {
+  int fd;
+  guint8 *data;
+  gsize len;
+  gsize chunk;
+  gulong delay_us;
+} Sender;
+
+static gpointer
+sender_thread (gpointer user_data)
+{
+  Sender *s = user_data;
+  gsize off;
+
+  for (off = 0; off < s->len; off += s->chunk)
+    {
+      if (off > 0 && s->delay_us > 0)
+        g_usleep (s->delay_us);
+      peer_write_all (s->fd, s->data + off, MIN (s->chunk, s->len - off));
+    }
+  return NULL;
+}
+
+static GThread *
+start_sender (Sender      *s,
+              int          fd,
+              const void  *data,
+              gsize        len,
+              gsize        chunk,
+              gulong       delay_us)
+{
+  s->fd = fd;
+  s->data = g_memdup2 (data, len);
+  s->len = len;
+  s->chunk = chunk;
+  s->delay_us = delay_us;
+  return g_thread_new ("sender", sender_thread, s);
+}
+
+static void
+join_sender (GThread *thread,
+             Sender  *s)
+{
+  g_thread_join (thread);
+  g_free (s->data);
+}
+
+/* Reads @len bytes from a raw descriptor, slowly if asked, and checks them
+ * against pattern (). */
+typedef struct {
+  int fd;
+  gsize len;
+  gsize chunk;
+  guint slow_every;
+  gsize received;
+  gsize first_bad;
+} Receiver;
+
+static gpointer
+receiver_thread (gpointer user_data)
+{
+  Receiver *r = user_data;
+  guint8 *buf = g_malloc (r->chunk);
+  guint reads = 0;
+
+  r->first_bad = G_MAXSIZE;
+  while (r->received < r->len)
+    {
+      gsize want = MIN (r->chunk, r->len - r->received);
+      gsize i;
+
+      peer_read_exact (r->fd, buf, want);
+      for (i = 0; i < want && r->first_bad == G_MAXSIZE; i++)
+        if (buf[i] != pattern (r->received + i))
+          r->first_bad = r->received + i;
+      r->received += want;
+      if (r->slow_every > 0 && ++reads % r->slow_every == 0)
+        g_usleep (1000);
+    }
+  g_free (buf);
+  return NULL;
+}
+
+static guint8 *
+pattern_data (gsize len)
+{
+  guint8 *data = g_malloc (len);
+  gsize i;
+
+  for (i = 0; i < len; i++)
+    data[i] = pattern (i);
+  return data;
+}
+
+/* A call blocked in another thread. */
+typedef enum { BLOCK_READ, BLOCK_READ_LINE, BLOCK_READ_EXACT } BlockKind;
+
+typedef struct {
+  GiosDeviceStream *stream;
+  GCancellable *cancellable;
+  BlockKind kind;
+  GMutex lock;
+  GCond cond;
+  gboolean started;
+  gboolean failed;
+  GError *error;
+  gint64 end_time;
+} Blocked;
+
+static gpointer
+blocked_thread (gpointer user_data)
+{
+  Blocked *b = user_data;
+  guint8 buf[64];
+  char *line;
+
+  g_mutex_lock (&b->lock);
+  b->started = TRUE;
+  g_cond_signal (&b->cond);
+  g_mutex_unlock (&b->lock);
+
+  switch (b->kind)
+    {
+    case BLOCK_READ:
+      b->failed = gios_device_stream_read (b->stream, buf, sizeof buf, 10000,
+                                           b->cancellable, &b->error) < 0;
+      break;
+    case BLOCK_READ_LINE:
+      line = gios_device_stream_read_line (b->stream, 0, NULL, 10000, b->cancellable, &b->error);
+      b->failed = line == NULL;
+      g_free (line);
+      break;
+    case BLOCK_READ_EXACT:
+      b->failed = !gios_device_stream_read_exact (b->stream, buf, sizeof buf, 10000,
+                                                  b->cancellable, &b->error);
+      break;
+    }
+  b->end_time = g_get_monotonic_time ();
+  return NULL;
+}
+
+static GThread *
+start_blocked (Blocked          *b,
+               GiosDeviceStream *stream,
+               BlockKind         kind,
+               GCancellable     *cancellable)
+{
+  GThread *thread;
+
+  memset (b, 0, sizeof *b);
+  b->stream = stream;
+  b->kind = kind;
+  b->cancellable = cancellable;
+  g_mutex_init (&b->lock);
+  g_cond_init (&b->cond);
+  thread = g_thread_new ("blocked", blocked_thread, b);
+  g_mutex_lock (&b->lock);
+  while (!b->started)
+    g_cond_wait (&b->cond, &b->lock);
+  g_mutex_unlock (&b->lock);
+  /* Give the reader time to block; the assertions hold either way. */
+  g_usleep (50 * 1000);
+  return thread;
+}
+
+static void
+clear_blocked (Blocked *b)
+{
+  g_clear_error (&b->error);
+  g_mutex_clear (&b->lock);
+  g_cond_clear (&b->cond);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Read                                                                       */
+
+static void
+test_read_buffered_first (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  guint8 buf[100];
+  gint64 start;
+  gssize n;
+
+  peer_write_str (pair->peer, "hello world");
+  wait_kernel_input (pair, 11);
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, 0, 0, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
+
+  n = gios_device_stream_read (pair->stream, buf, 5, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 5);
+  g_assert_cmpmem (buf, 5, "hello", 5);
+  /* The rest was received into the buffer with the first five. */
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 6);
+
+  /* Buffered bytes come without waiting, even with timeout 0. */
+  start = g_get_monotonic_time ();
+  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 6);
+  g_assert_cmpmem (buf, 6, " world", 6);
+  g_assert_cmpint (elapsed_ms (start), <, 100);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
+}
+
+static void
+test_read_waits (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  Sender s;
+  GThread *thread;
+  guint8 buf[16];
+  gssize n;
+
+  thread = start_sender (&s, pair->peer, "late", 4, 4, 0);
+  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, >=, 1);
+  g_assert_cmpint (n, <=, 4);
+  g_assert_cmpmem (buf, n, "late", n);
+  join_sender (thread, &s);
+}
+
+static void
+notify_count (GObject    *object,
+              GParamSpec *pspec,
+              gpointer    user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+test_read_end (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  guint8 buf[16];
+  guint notified = 0;
+  gboolean at_end = TRUE;
+  gsize got = 0;
+  gssize n;
+
+  g_signal_connect (pair->stream, "notify::at-end", G_CALLBACK (notify_count), &notified);
+  peer_write_str (pair->peer, "abc");
+  pair_peer_shutdown (pair);
+
+  g_assert_false (gios_device_stream_get_at_end (pair->stream));
+  while (got < 3)
+    {
+      n = gios_device_stream_read (pair->stream, buf + got, sizeof buf - got, 5000, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (n, >, 0);
+      got += n;
+    }
+  g_assert_cmpmem (buf, 3, "abc", 3);
+  g_object_get (pair->stream, "at-end", &at_end, NULL);
+  g_assert_false (at_end);
+
+  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 0);
+  g_assert_true (gios_device_stream_get_at_end (pair->stream));
+  g_object_get (pair->stream, "at-end", &at_end, NULL);
+  g_assert_true (at_end);
+  g_assert_cmpuint (notified, ==, 1);
+
+  /* It stays at the end. */
+  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 0);
+  g_assert_cmpuint (notified, ==, 1);
+}
+
+static void
+test_read_large_bypasses_buffer (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *payload = pattern_data (100);
+  guint8 buf[100];
+  gssize n;
+
+  gios_device_stream_set_input_buffer_size (pair->stream, 16);
+  peer_write_all (pair->peer, payload, 100);
+  wait_kernel_input (pair, 100);
+
+  n = gios_device_stream_read (pair->stream, buf, 64, 1000, NULL, &error);
+  g_assert_no_error (error);
+  /* Through the 16-byte buffer the read would give 16 bytes. */
+  g_assert_cmpint (n, ==, 64);
+  g_assert_cmpmem (buf, 64, payload, 64);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
+
+  /* A small read then goes through the buffer. */
+  n = gios_device_stream_read (pair->stream, buf, 4, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 4);
+  g_assert_cmpmem (buf, 4, payload + 64, 4);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 12);
+}
+
+static void
+test_read_bytes (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) empty = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) end = NULL;
+  gsize got = 0;
+
+  empty = gios_device_stream_read_bytes (pair->stream, 0, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (empty);
+  g_assert_cmpuint (g_bytes_get_size (empty), ==, 0);
+
+  peer_write_str (pair->peer, "abc");
+  wait_kernel_input (pair, 3);
+  /* A huge count: it must not allocate it. */
+  bytes = gios_device_stream_read_bytes (pair->stream, G_MAXSSIZE, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (bytes);
+  got = g_bytes_get_size (bytes);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), got, "abc", 3);
+
+  pair_peer_shutdown (pair);
+  end = gios_device_stream_read_bytes (pair->stream, 1024, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (end);
+  g_assert_cmpuint (g_bytes_get_size (end), ==, 0);
+  g_assert_true (gios_device_stream_get_at_end (pair->stream));
+}
+
+static void
+test_read_bytes_timeout (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  GBytes *bytes;
+  gint64 start = g_get_monotonic_time ();
+
+  bytes = gios_device_stream_read_bytes (pair->stream, 10, 200, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_null (bytes);
+  assert_timed (start, 200);
+}
+
+/* ------------------------------------------------------------------------ */
+/* read_exact                                                                 */
+
+static void
+test_read_exact_many_writes (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *payload = pattern_data (100000);
+  g_autofree guint8 *buf = g_malloc (100000);
+  Sender s;
+  GThread *thread;
+
+  /* 1000 writes of 100 bytes */
+  thread = start_sender (&s, pair->peer, payload, 100000, 100, 100);
+  g_assert_true (gios_device_stream_read_exact (pair->stream, buf, 100000, 20000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (buf, 100000, payload, 100000);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
+  join_sender (thread, &s);
+}
+
+static void
+test_read_exact_timeout_keeps (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  guint8 buf[32];
+  gint64 start;
+  gssize n;
+
+  peer_write_str (pair->peer, "0123456789");
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_device_stream_read_exact (pair->stream, buf, 20, 200, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 200);
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 10);
+
+  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 10);
+  g_assert_cmpmem (buf, 10, "0123456789", 10);
+
+  /* Then the rest completes a new exact read. */
+  peer_write_str (pair->peer, "abcdefghij");
+  g_assert_true (gios_device_stream_read_exact (pair->stream, buf, 10, 5000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (buf, 10, "abcdefghij", 10);
+}
+
+static void
+test_read_exact_end_keeps (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  guint8 buf[32];
+  gssize n;
+
+  peer_write_str (pair->peer, "0123456789");
+  pair_peer_shutdown (pair);
+  g_assert_false (gios_device_stream_read_exact (pair->stream, buf, 20, 5000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 10);
+  /* The end was seen; the bytes before it can still be read. */
+  g_assert_true (gios_device_stream_get_at_end (pair->stream));
+
+  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 10);
+  g_assert_cmpmem (buf, 10, "0123456789", 10);
+  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* read_line                                                                  */
+
+static void
+assert_line (GiosDeviceStream *stream,
+             gsize             max_length,
+             const char       *expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  gsize length = 12345;
+
+  line = gios_device_stream_read_line (stream, max_length, &length, 5000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, expected);
+  g_assert_cmpuint (length, ==, strlen (expected));
+}
+
+static void
+test_read_line_lf_crlf (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+
+  peer_write_str (pair->peer, "one\ntwo\r\n\nthree\r\n\r\nlast\n");
+  assert_line (pair->stream, 0, "one");
+  assert_line (pair->stream, 0, "two");
+  assert_line (pair->stream, 0, "");
+  assert_line (pair->stream, 0, "three");
+  assert_line (pair->stream, 0, "");
+  assert_line (pair->stream, 0, "last");
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
+}
+
+static void
+test_read_line_crlf_split (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  char *line;
+  gint64 start = g_get_monotonic_time ();
+  Sender s;
+  GThread *thread;
+
+  peer_write_str (pair->peer, "abc\r");
+  line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_null (line);
+  assert_timed (start, 200);
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 4);
+
+  peer_write_str (pair->peer, "\n");
+  assert_line (pair->stream, 0, "abc");
+
+  /* Within one call, from a sender. */
+  thread = start_sender (&s, pair->peer, "xyz\r\n", 5, 4, 20000);
+  assert_line (pair->stream, 0, "xyz");
+  join_sender (thread, &s);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
+}
+
+static const char slow_line[] = "The quick brown fox jumps over the lazy dog, twice.\r\n";
+
+static void
+test_read_line_slow_sender (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  gint64 start = g_get_monotonic_time ();
+  gsize length = 0;
+  Sender s;
+  GThread *thread;
+
+  /* One byte every 2 ms: about 110 ms for the line, under one deadline. */
+  thread = start_sender (&s, pair->peer, slow_line, strlen (slow_line), 1, 2000);
+  line = gios_device_stream_read_line (pair->stream, 0, &length, 3000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "The quick brown fox jumps over the lazy dog, twice.");
+  g_assert_cmpuint (length, ==, strlen (slow_line) - 2);
+  g_assert_cmpint (elapsed_ms (start), <, 3000);
+  join_sender (thread, &s);
+}
+
+/* The timeout covers the whole line, not each arrival: a sender that keeps
+ * sending, but too slowly, still times out; nothing is consumed. */
+static void
+test_read_line_one_deadline (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  char *line;
+  gint64 start = g_get_monotonic_time ();
+  gsize buffered;
+  Sender s;
+  GThread *thread;
+
+  /* One byte every 10 ms: about 540 ms for the line. */
+  thread = start_sender (&s, pair->peer, slow_line, strlen (slow_line), 1, 10000);
+  line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_null (line);
+  assert_timed (start, 200);
+  buffered = gios_device_stream_get_buffered_input (pair->stream);
+  g_assert_cmpuint (buffered, >, 0);
+  g_assert_cmpuint (buffered, <, strlen (slow_line));
+  join_sender (thread, &s);
+
+  assert_line (pair->stream, 0, "The quick brown fox jumps over the lazy dog, twice.");
+}
+
+static void
+assert_line_too_long (GiosDeviceStream *stream,
+                      gsize             max_length,
+                      gsize             expect_buffered)
+{
+  g_autoptr(GError) error = NULL;
+  gsize length = 12345;
+  char *line;
+
+  line = gios_device_stream_read_line (stream, max_length, &length, 5000, NULL, &error);
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_LINE_TOO_LONG);
+  g_assert_null (line);
+  g_assert_cmpuint (length, ==, 0);
+  if (expect_buffered > 0)
+    g_assert_cmpuint (gios_device_stream_get_buffered_input (stream), ==, expect_buffered);
+}
+
+static void
+test_read_line_max_length (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+
+  peer_write_str (pair->peer, "0123456789\n");
+  wait_kernel_input (pair, 11);
+  assert_line (pair->stream, 10, "0123456789");
+
+  peer_write_str (pair->peer, "0123456789\r\n");
+  wait_kernel_input (pair, 12);
+  assert_line (pair->stream, 10, "0123456789");
+
+  /* One over: an error, and the bytes stay unread. */
+  peer_write_str (pair->peer, "01234567890\n");
+  wait_kernel_input (pair, 12);
+  assert_line_too_long (pair->stream, 10, 12);
+  /* Again: the same answer, nothing consumed. */
+  assert_line_too_long (pair->stream, 10, 12);
+  /* A larger limit takes it. */
+  assert_line (pair->stream, 11, "01234567890");
+
+  peer_write_str (pair->peer, "01234567890\r\nnext\n");
+  wait_kernel_input (pair, 18);
+  assert_line_too_long (pair->stream, 10, 18);
+  g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 18);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
+  g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 0);
+
+  peer_write_str (pair->peer, "ok\n");
+  assert_line (pair->stream, 10, "ok");
+}
+
+/* A line at the limit that arrives a byte at a time is accepted. */
+static void
+test_read_line_max_length_slow (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  Sender s;
+  GThread *thread;
+
+  thread = start_sender (&s, pair->peer, "0123456789\r\n", 12, 1, 2000);
+  assert_line (pair->stream, 10, "0123456789");
+  join_sender (thread, &s);
+
+  thread = start_sender (&s, pair->peer, "0123456789\n", 11, 1, 2000);
+  assert_line (pair->stream, 10, "0123456789");
+  join_sender (thread, &s);
+
+  thread = start_sender (&s, pair->peer, "01234567890\n", 12, 1, 2000);
+  assert_line_too_long (pair->stream, 10, 0);
+  join_sender (thread, &s);
+  g_assert_cmpuint (gios_device_stream_clear (pair->stream), <=, 12);
+}
+
+/* A line without an end fails as soon as it is too long, without the
+ * buffer growing past the limit. */
+static void
+test_read_line_no_end (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *junk = g_malloc (64 * 1024);
+  gint64 start = g_get_monotonic_time ();
+  gsize buffered;
+  char *line;
+
+  memset (junk, 'x', 64 * 1024);
+  gios_device_stream_set_input_buffer_size (pair->stream, 64);
+  peer_write_all (pair->peer, junk, 64 * 1024);
+
+  line = gios_device_stream_read_line (pair->stream, 1000, NULL, 5000, NULL, &error);
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_LINE_TOO_LONG);
+  g_assert_null (line);
+  g_assert_cmpint (elapsed_ms (start), <, 2000);
+  buffered = gios_device_stream_get_buffered_input (pair->stream);
+  g_assert_cmpuint (buffered, >, 1000);
+  g_assert_cmpuint (buffered, <=, 1000 + 2 + 1);
+  g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, buffered);
+}
+
+/* max_length 0 means GIOS_DEFAULT_MAX_LINE_LENGTH. */
+static void
+test_read_line_default_max (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  gsize len = GIOS_DEFAULT_MAX_LINE_LENGTH;
+  g_autofree char *text = g_malloc (2 * len + 4);
+  g_autofree char *expected = g_strnfill (len, 'a');
+  Sender s;
+  GThread *thread;
+
+  memset (text, 'a', len);
+  text[len] = '\n';
+  memset (text + len + 1, 'b', len + 1);
+  text[2 * len + 2] = '\n';
+  thread = start_sender (&s, pair->peer, text, 2 * len + 3, 4096, 0);
+  assert_line (pair->stream, 0, expected);
+  assert_line_too_long (pair->stream, 0, 0);
+  join_sender (thread, &s);
+  g_assert_cmpuint (gios_device_stream_clear (pair->stream), <=, len + 2);
+}
+
+static void
+test_read_line_terminator (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  Sender s;
+  GThread *thread;
+
+  gios_device_stream_set_line_terminator (pair->stream, "\r\n");
+  peer_write_str (pair->peer, "a\nb\r\nc\r\n");
+  assert_line (pair->stream, 0, "a\nb");
+  assert_line (pair->stream, 0, "c");
+
+  gios_device_stream_set_line_terminator (pair->stream, "END");
+  peer_write_str (pair->peer, "fooENDEND");
+  assert_line (pair->stream, 0, "foo");
+  assert_line (pair->stream, 0, "");
+  /* The terminator split across arrivals. */
+  thread = start_sender (&s, pair->peer, "barENDbazEND", 12, 1, 2000);
+  assert_line (pair->stream, 0, "bar");
+  assert_line (pair->stream, 0, "baz");
+  join_sender (thread, &s);
+  /* Not at the limit: "abcE" "N" "D" where only the terminator is past it. */
+  peer_write_str (pair->peer, "abcEND");
+  assert_line (pair->stream, 3, "abc");
+}
+
+static void
+test_read_line_last_line (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  gsize length = 12345;
+  char *line;
+
+  peer_write_str (pair->peer, "first\nlast");
+  pair_peer_shutdown (pair);
+  assert_line (pair->stream, 0, "first");
+  assert_line (pair->stream, 0, "last");
+
+  line = gios_device_stream_read_line (pair->stream, 0, &length, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (line);
+  g_assert_cmpuint (length, ==, 0);
+  g_assert_true (gios_device_stream_get_at_end (pair->stream));
+  line = gios_device_stream_read_line (pair->stream, 0, &length, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (line);
+}
+
+static void
+test_read_line_last_too_long (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+
+  peer_write_str (pair->peer, "0123456789A");
+  pair_peer_shutdown (pair);
+  assert_line_too_long (pair->stream, 10, 11);
+  assert_line (pair->stream, 11, "0123456789A");
+}
+
+/* A caller may ask for no practical limit. */
+static void
+test_read_line_huge_max (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  Sender s;
+  GThread *thread;
+
+  thread = start_sender (&s, pair->peer, "abcdef\r\nghi\n", 12, 3, 20000);
+  assert_line (pair->stream, G_MAXSIZE, "abcdef");
+  assert_line (pair->stream, G_MAXSIZE - 1, "ghi");
+  join_sender (thread, &s);
+}
+
+/* Lines through a one-byte input buffer. */
+static void
+test_read_line_tiny_buffer (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+
+  gios_device_stream_set_input_buffer_size (pair->stream, 1);
+  peer_write_str (pair->peer, "hello\nworld\r\n\nx");
+  pair_peer_shutdown (pair);
+  assert_line (pair->stream, 5, "hello");
+  assert_line (pair->stream, 5, "world");
+  assert_line (pair->stream, 5, "");
+  assert_line (pair->stream, 5, "x");
+  g_assert_null (gios_device_stream_read_line (pair->stream, 5, NULL, 1000, NULL, NULL));
+}
+
+static void
+test_read_line_nul (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  gsize length = 0;
+
+  peer_write_all (pair->peer, "a\0b\0\n", 5);
+  line = gios_device_stream_read_line (pair->stream, 0, &length, 5000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (length, ==, 4);
+  g_assert_cmpmem (line, 5, "a\0b\0", 5);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Timeouts                                                                   */
+
+static void
+test_timeout_silent_peer (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  guint8 buf[16];
+  gint64 start;
+  char *line;
+
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 200, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 200);
+  g_clear_error (&error);
+
+  start = g_get_monotonic_time ();
+  line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
+  g_assert_null (line);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 200);
+  g_clear_error (&error);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_device_stream_read_exact (pair->stream, buf, sizeof buf, 200, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 200);
+  g_clear_error (&error);
+
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 200, NULL), ==, 0);
+  assert_timed (start, 200);
+
+  /* The stream still works. */
+  peer_write_str (pair->peer, "ok\n");
+  assert_line (pair->stream, 0, "ok");
+}
+
+static void
+test_timeout_zero (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  guint8 buf[16];
+  gint64 start;
+  gssize n;
+
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (elapsed_ms (start), <, 50);
+  g_clear_error (&error);
+
+  /* Bytes already in the kernel are read without waiting. */
+  peer_write_str (pair->peer, "now");
+  wait_kernel_input (pair, 3);
+  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 3);
+  g_assert_cmpmem (buf, 3, "now", 3);
+}
+
+static void
+test_timeout_default (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  guint8 buf[16];
+  gint64 start;
+  char *line;
+
+  gios_device_stream_set_default_timeout (pair->stream, 150);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, GIOS_TIMEOUT_DEFAULT,
+                                            NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 150);
+  g_clear_error (&error);
+
+  gios_device_stream_set_default_timeout (pair->stream, 300);
+  start = g_get_monotonic_time ();
+  line = gios_device_stream_read_line (pair->stream, 0, NULL, GIOS_TIMEOUT_DEFAULT, NULL, &error);
+  g_assert_null (line);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 300);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cancellation and close                                                     */
+
+static void
+test_cancel_from_thread (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GCancellable) cancellable = NULL;
+  BlockKind kind;
+
+  for (kind = BLOCK_READ; kind <= BLOCK_READ_EXACT; kind++)
+    {
+      Blocked b;
+      GThread *thread;
+      gint64 cancelled_at;
+
+      cancellable = g_cancellable_new ();
+      thread = start_blocked (&b, pair->stream, kind, cancellable);
+      cancelled_at = g_get_monotonic_time ();
+      g_cancellable_cancel (cancellable);
+      g_thread_join (thread);
+      g_assert_true (b.failed);
+      g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_assert_cmpint ((b.end_time - cancelled_at) / 1000, <, 1000);
+      clear_blocked (&b);
+      g_clear_object (&cancellable);
+    }
+
+  /* The stream is still usable. */
+  g_assert_true (gios_device_stream_get_is_open (pair->stream));
+  peer_write_str (pair->peer, "ok\n");
+  assert_line (pair->stream, 0, "ok");
+}
+
+static void
+test_cancel_already (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  guint8 buf[16];
+  gint64 start;
+  char *line;
+
+  g_cancellable_cancel (cancellable);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, cancellable, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  line = gios_device_stream_read_line (pair->stream, 0, NULL, 5000, cancellable, &error);
+  g_assert_null (line);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_false (gios_device_stream_read_exact (pair->stream, buf, 4, 5000, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 5000, cancellable), ==, 0);
+  g_assert_cmpint (elapsed_ms (start), <, 500);
+
+  /* A partial line stays buffered after a cancelled read_line. */
+  peer_write_str (pair->peer, "part");
+  wait_kernel_input (pair, 4);
+  line = gios_device_stream_read_line (pair->stream, 0, NULL, 0, NULL, &error);
+  g_assert_null (line);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  line = gios_device_stream_read_line (pair->stream, 0, NULL, 5000, cancellable, &error);
+  g_assert_null (line);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 4);
+}
+
+static void
+test_close_from_thread (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  guint notified = 0;
+  Blocked b;
+  GThread *thread;
+  gint64 closed_at;
+  guint8 buf[4];
+
+  g_signal_connect (pair->stream, "notify::is-open", G_CALLBACK (notify_count), &notified);
+  thread = start_blocked (&b, pair->stream, BLOCK_READ, NULL);
+  closed_at = g_get_monotonic_time ();
+  g_assert_true (gios_device_stream_close (pair->stream, &error));
+  g_assert_no_error (error);
+  g_thread_join (thread);
+  g_assert_true (b.failed);
+  g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_cmpint ((b.end_time - closed_at) / 1000, <, 1000);
+  clear_blocked (&b);
+
+  g_assert_false (gios_device_stream_get_is_open (pair->stream));
+  g_assert_cmpuint (notified, ==, 1);
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_null (gios_device_stream_read_line (pair->stream, 0, NULL, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_false (gios_device_stream_write (pair->stream, buf, 1, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_false (gios_device_stream_flush (pair->stream, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 0, NULL), ==, G_IO_ERR);
+
+  /* Closing again does nothing. */
+  g_assert_true (gios_device_stream_close (pair->stream, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (notified, ==, 1);
+
+  /* The peer sees the end of input. */
+  if (pair->peer >= 0)
+    {
+      struct pollfd pfd = { pair->peer, POLLIN, 0 };
+
+      g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
+      g_assert_cmpint (recv (pair->peer, buf, sizeof buf, MSG_DONTWAIT), ==, 0);
+    }
+}
+
+/* close() with output buffered sends it first. */
+static void
+test_close_flushes (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  char buf[16];
+
+  g_assert_true (gios_device_stream_write_line (pair->stream, "bye", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (peer_has_input (pair->peer));
+  g_assert_true (gios_device_stream_close (pair->stream, &error));
+  g_assert_no_error (error);
+  peer_read_exact (pair->peer, buf, 4);
+  g_assert_cmpmem (buf, 4, "bye\n", 4);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Write and flush                                                            */
+
+static void
+test_write_buffered (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = g_bytes_new_static (" world", 6);
+  char buf[32];
+
+  g_assert_true (gios_device_stream_write (pair->stream, (const guint8 *) "hello", 5, NULL, &error));
+  g_assert_true (gios_device_stream_write_bytes (pair->stream, bytes, NULL, &error));
+  g_assert_true (gios_device_stream_write (pair->stream, NULL, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 11);
+  g_assert_cmpint (recv (pair->peer, buf, sizeof buf, MSG_DONTWAIT), ==, -1);
+  g_assert_false (peer_has_input (pair->peer));
+
+  g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
+  peer_read_exact (pair->peer, buf, 11);
+  g_assert_cmpmem (buf, 11, "hello world", 11);
+
+  /* Flushing nothing succeeds at once. */
+  g_assert_true (gios_device_stream_flush (pair->stream, 0, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_write_line (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  char buf[32];
+
+  g_assert_true (gios_device_stream_write_line (pair->stream, "abc", NULL, &error));
+  g_assert_true (gios_device_stream_write_line (pair->stream, "", NULL, &error));
+  gios_device_stream_set_line_terminator (pair->stream, "\r\n");
+  g_assert_true (gios_device_stream_write_line (pair->stream, "def", NULL, &error));
+  gios_device_stream_set_line_terminator (pair->stream, "END");
+  g_assert_true (gios_device_stream_write_line (pair->stream, "ghi", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 16);
+  g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
+  g_assert_no_error (error);
+  peer_read_exact (pair->peer, buf, 16);
+  g_assert_cmpmem (buf, 16, "abc\n\ndef\r\nghiEND", 16);
+}
+
+/* Writes larger than the output buffer arrive whole and in order. */
+static void
+test_write_large (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  gsize total = 1024 * 1024;
+  g_autofree guint8 *payload = pattern_data (total);
+  Receiver r = { pair->peer, total, 65536, 0, 0, 0 };
+  GThread *thread;
+  gsize off = 0;
+  gsize sizes[] = { 10, 1000, 1023, 1024, 1025, 5000, 100000, 3, 300000 };
+  guint i = 0;
+
+  gios_device_stream_set_output_buffer_size (pair->stream, 1024);
+  thread = g_thread_new ("receiver", receiver_thread, &r);
+  while (off < total)
+    {
+      gsize n = MIN (sizes[i++ % G_N_ELEMENTS (sizes)], total - off);
+
+      g_assert_true (gios_device_stream_write (pair->stream, payload + off, n, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), <=, 1024);
+      off += n;
+    }
+  g_assert_true (gios_device_stream_flush (pair->stream, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_thread_join (thread);
+  g_assert_cmpuint (r.received, ==, total);
+  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+}
+
+/* A small send buffer and a slow reader: sends are short, and every byte
+ * arrives in order. */
+static void
+test_write_short_writes (gconstpointer data)
+{
+  gboolean ok;
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  gsize total = 3 * 1024 * 1024;
+  g_autofree guint8 *payload = pattern_data (total);
+  Receiver r = { pair->peer, total, 777, 64, 0, 0 };
+  GThread *thread;
+
+  set_buf (stream_fd (pair), SO_SNDBUF, 4096);
+  set_peer_rcvbuf (pair, 4096);
+  thread = g_thread_new ("receiver", receiver_thread, &r);
+  g_assert_true (gios_device_stream_write (pair->stream, payload, 1000, NULL, &error));
+  g_assert_true (gios_device_stream_write (pair->stream, payload + 1000, total - 1000, NULL, &error));
+  g_assert_no_error (error);
+  ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_thread_join (thread);
+  g_assert_cmpuint (r.received, ==, total);
+  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+}
+
+/* A flush to a peer that does not read times out, keeps what it could not
+ * send, and a later flush sends the rest. */
+static void
+test_flush_timeout_keeps (gconstpointer data)
+{
+  gboolean ok;
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  gsize total = 8 * 1024 * 1024;
+  g_autofree guint8 *payload = pattern_data (total);
+  Receiver r = { pair->peer, total, 65536, 0, 0, 0 };
+  GThread *thread;
+  gsize left;
+  gint64 start;
+
+  set_buf (stream_fd (pair), SO_SNDBUF, 8192);
+  set_peer_rcvbuf (pair, 8192);
+  gios_device_stream_set_output_buffer_size (pair->stream, total + 1);
+  g_assert_true (gios_device_stream_write (pair->stream, payload, total, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, total);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_device_stream_flush (pair->stream, 200, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 200);
+  g_clear_error (&error);
+  left = gios_device_stream_get_buffered_output (pair->stream);
+  g_assert_cmpuint (left, >, 0);
+  g_assert_cmpuint (left, <, total);
+
+  thread = g_thread_new ("receiver", receiver_thread, &r);
+  ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
+  g_thread_join (thread);
+  g_assert_cmpuint (r.received, ==, total);
+  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+}
+
+/* write() flushes a full buffer with the default timeout; what it could not
+ * send, and write_line's terminator, stay buffered. */
+static void
+test_write_timeout_keeps (gconstpointer data)
+{
+  gboolean ok;
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  gsize total = 8 * 1024 * 1024;
+  g_autofree guint8 *payload = pattern_data (total);
+  g_autofree guint8 *tail = NULL;
+  Receiver r = { pair->peer, 0, 65536, 0, 0, 0 };
+  GThread *thread;
+  gsize left;
+  gint64 start;
+
+  set_buf (stream_fd (pair), SO_SNDBUF, 8192);
+  set_peer_rcvbuf (pair, 8192);
+  gios_device_stream_set_output_buffer_size (pair->stream, 1024);
+  gios_device_stream_set_default_timeout (pair->stream, 200);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_device_stream_write (pair->stream, payload, total, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 200);
+  g_clear_error (&error);
+  left = gios_device_stream_get_buffered_output (pair->stream);
+  g_assert_cmpuint (left, >, 0);
+  g_assert_cmpuint (left, <, total);
+
+  /* More writes while the buffer is stuck: kept, in order, terminator too. */
+  g_assert_false (gios_device_stream_write_line (pair->stream, "tail", NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, left + 5);
+
+  r.len = total;
+  thread = g_thread_new ("receiver", receiver_thread, &r);
+  ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_thread_join (thread);
+  g_assert_cmpuint (r.received, ==, total);
+  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+  tail = g_malloc (5);
+  peer_read_exact (pair->peer, tail, 5);
+  g_assert_cmpmem (tail, 5, "tail\n", 5);
+}
+
+static void
+write_to_closed_peer (Pair *pair)
+{
+  g_autoptr(GError) error = NULL;
+  guint8 chunk[4096] = { 0 };
+  int i;
+
+  pair_peer_close (pair);
+  /* TCP may take a first write before the peer's reset arrives. */
+  for (i = 0; i < 1000; i++)
+    {
+      if (!gios_device_stream_write (pair->stream, chunk, sizeof chunk, NULL, &error) ||
+          !gios_device_stream_flush (pair->stream, 1000, NULL, &error))
+        break;
+      g_usleep (1000);
+    }
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == G_IO_ERROR);
+  g_assert_true (error->code == G_IO_ERROR_BROKEN_PIPE ||
+                 error->code == G_IO_ERROR_CONNECTION_CLOSED);
+}
+
+/* In a subprocess, so that nothing else in the process (GSocket's class
+ * init ignores SIGPIPE) hides a SIGPIPE. */
+static void
+test_write_peer_closed (gconstpointer data)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+
+      write_to_closed_peer (pair);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, 0);
+  g_test_trap_assert_passed ();
+}
+
+/* The same over a pipe pair, which has no MSG_NOSIGNAL. */
+static void
+test_pipe_write_peer_closed (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GInputStream) in = NULL;
+      g_autoptr(GOutputStream) out = NULL;
+      g_autoptr(GIOStream) io = NULL;
+      g_autoptr(GiosDeviceStream) stream = NULL;
+      int to_stream[2];
+      int from_stream[2];
+      char buf[8];
+
+      g_assert_cmpint (pipe (to_stream), ==, 0);
+      g_assert_cmpint (pipe (from_stream), ==, 0);
+      in = g_unix_input_stream_new (to_stream[0], TRUE);
+      out = g_unix_output_stream_new (from_stream[1], TRUE);
+      io = g_simple_io_stream_new (in, out);
+      stream = gios_device_stream_new (io);
+
+      /* It works as a stream first. */
+      g_assert_cmpint (write (to_stream[1], "in\n", 3), ==, 3);
+      assert_line (stream, 0, "in");
+      g_assert_true (gios_device_stream_write_line (stream, "out", NULL, &error));
+      g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (read (from_stream[0], buf, sizeof buf), ==, 4);
+      g_assert_cmpmem (buf, 4, "out\n", 4);
+
+      close (from_stream[0]);
+      g_assert_true (gios_device_stream_write_line (stream, "lost", NULL, &error));
+      g_assert_false (gios_device_stream_flush (stream, 1000, NULL, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+      g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), ==, 5);
+      g_clear_error (&error);
+
+      /* End of input over the pipe. */
+      close (to_stream[1]);
+      g_assert_null (gios_device_stream_read_line (stream, 0, NULL, 1000, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_true (gios_device_stream_get_at_end (stream));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, 0);
+  g_test_trap_assert_passed ();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Poll                                                                       */
+
+static void
+test_poll (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  guint8 buf[4];
+  gint64 start;
+  Sender s;
+  GThread *thread;
+
+  g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_OUT, 0, NULL), ==, G_IO_OUT);
+
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 200, NULL), ==, 0);
+  assert_timed (start, 200);
+
+  /* Waits for data. */
+  thread = start_sender (&s, pair->peer, "ab", 2, 2, 0);
+  g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 5000, NULL), ==, G_IO_IN);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), >=, 1);
+  join_sender (thread, &s);
+
+  /* Buffered input counts as readable at once, with the kernel empty. */
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, 1, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  g_assert_cmpint (buf[0], ==, 'a');
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 1);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN | G_IO_OUT, 5000, NULL),
+                   ==, G_IO_IN | G_IO_OUT);
+  g_assert_cmpint (elapsed_ms (start), <, 100);
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error), ==, 1);
+  g_assert_cmpint (buf[0], ==, 'b');
+
+  /* End of input. */
+  pair_peer_shutdown (pair);
+  g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 5000, NULL), ==, G_IO_IN | G_IO_HUP);
+  g_assert_true (gios_device_stream_get_at_end (pair->stream));
+}
+
+/* G_IO_OUT with a full output buffer flushes it. */
+static void
+test_poll_out_flushes (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  char buf[8];
+
+  gios_device_stream_set_output_buffer_size (pair->stream, 4);
+  g_assert_true (gios_device_stream_write (pair->stream, (const guint8 *) "abcd", 4, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 4);
+  g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_OUT, 1000, NULL), ==, G_IO_OUT);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
+  peer_read_exact (pair->peer, buf, 4);
+  g_assert_cmpmem (buf, 4, "abcd", 4);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Signals                                                                    */
+
+typedef struct {
+  pthread_t target;
+  gint stop;
+  guint sent;
+} Interrupter;
+
+static void
+on_sigusr1 (int signum)
+{
+}
+
+static gpointer
+interrupter_thread (gpointer user_data)
+{
+  Interrupter *in = user_data;
+
+  while (!g_atomic_int_get (&in->stop))
+    {
+      pthread_kill (in->target, SIGUSR1);
+      in->sent++;
+      g_usleep (5000);
+    }
+  return NULL;
+}
+
+/* EINTR every 5 ms: calls go on, and their timeout still holds. */
+static void
+test_eintr (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  struct sigaction action = { 0 };
+  struct sigaction old_action;
+  Interrupter in = { pthread_self (), 0, 0 };
+  GThread *thread;
+  Sender s;
+  GThread *sender;
+  guint8 buf[8];
+  gint64 start;
+
+  action.sa_handler = on_sigusr1;
+  sigemptyset (&action.sa_mask);
+  action.sa_flags = 0;  /* no SA_RESTART: system calls fail with EINTR */
+  g_assert_cmpint (sigaction (SIGUSR1, &action, &old_action), ==, 0);
+  thread = g_thread_new ("interrupter", interrupter_thread, &in);
+
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 300, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 300);
+  g_clear_error (&error);
+
+  sender = start_sender (&s, pair->peer, "interrupted\n", 12, 1, 3000);
+  assert_line (pair->stream, 0, "interrupted");
+  join_sender (sender, &s);
+
+  g_assert_true (gios_device_stream_write_line (pair->stream, "ok", NULL, &error));
+  g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
+  g_assert_no_error (error);
+
+  g_atomic_int_set (&in.stop, 1);
+  g_thread_join (thread);
+  g_assert_cmpuint (in.sent, >, 10);
+  g_assert_cmpint (sigaction (SIGUSR1, &old_action, NULL), ==, 0);
+  peer_read_exact (pair->peer, buf, 3);
+  g_assert_cmpmem (buf, 3, "ok\n", 3);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Other transports                                                           */
+
+/* A GIOStream without a descriptor is read and written blocking. */
+static void
+test_memory_stream (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data ("a\r\nb\n\0c", 7, NULL);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(GIOStream) io = g_simple_io_stream_new (in, out);
+  g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (io);
+  gsize length = 0;
+  char *line;
+
+  g_assert_true (gios_device_stream_get_base_stream (stream) == io);
+  assert_line (stream, 0, "a");
+  assert_line (stream, 0, "b");
+  line = gios_device_stream_read_line (stream, 0, &length, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (length, ==, 2);
+  g_assert_cmpmem (line, 3, "\0c", 3);
+  g_free (line);
+  g_assert_null (gios_device_stream_read_line (stream, 0, NULL, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_device_stream_get_at_end (stream));
+
+  g_assert_true (gios_device_stream_write_line (stream, "out", NULL, &error));
+  g_assert_cmpuint (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), ==, 0);
+  g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (out)),
+                   g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)),
+                   "out\n", 4);
+  g_assert_true (gios_device_stream_close (stream, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_io_stream_is_closed (io));
+}
+
+static void
+on_disconnected (GiosSocketCommon *socket,
+                 gboolean          intentional,
+                 GError           *reason,
+                 gpointer          user_data)
+{
+  int *result = user_data;
+
+  g_assert_nonnull (reason);
+  *result = intentional ? 1 : 2;
+}
+
+/* The peer resets the connection: a blocked read fails and disconnected
+ * says it was not intentional. */
+static void
+test_tcp_peer_reset (void)
+{
+  g_autoptr(Pair) pair = pair_new (TRANSPORT_TCP);
+  g_autoptr(GError) error = NULL;
+  struct linger linger = { 1, 0 };
+  int disconnected = 0;
+  guint8 buf[8];
+
+  g_signal_connect (pair->stream, "disconnected", G_CALLBACK (on_disconnected), &disconnected);
+  g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &linger, sizeof linger), ==, 0);
+  pair_peer_close (pair);
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_assert_cmpint (disconnected, ==, 2);
+  g_clear_error (&error);
+  g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error), ==, -1);
+  g_assert_nonnull (error);
+  g_assert_cmpint (disconnected, ==, 2);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Properties                                                                 */
+
+static void
+test_properties (gconstpointer data)
+{
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  GObject *object = G_OBJECT (pair->stream);
+  guint n_term = 0, n_timeout = 0, n_in = 0, n_out = 0, n_open = 0;
+  g_autofree char *terminator = NULL;
+  int timeout = 0;
+  guint in_size = 0, out_size = 0;
+  gboolean is_open = FALSE, at_end = TRUE;
+
+  g_signal_connect (object, "notify::line-terminator", G_CALLBACK (notify_count), &n_term);
+  g_signal_connect (object, "notify::default-timeout", G_CALLBACK (notify_count), &n_timeout);
+  g_signal_connect (object, "notify::input-buffer-size", G_CALLBACK (notify_count), &n_in);
+  g_signal_connect (object, "notify::output-buffer-size", G_CALLBACK (notify_count), &n_out);
+  g_signal_connect (object, "notify::is-open", G_CALLBACK (notify_count), &n_open);
+
+  g_object_get (object,
+                "line-terminator", &terminator,
+                "default-timeout", &timeout,
+                "input-buffer-size", &in_size,
+                "output-buffer-size", &out_size,
+                "is-open", &is_open,
+                "at-end", &at_end,
+                NULL);
+  g_assert_cmpstr (terminator, ==, "\n");
+  g_assert_cmpint (timeout, ==, GIOS_TIMEOUT_FOREVER);
+  g_assert_cmpuint (in_size, ==, 16 * 1024);
+  g_assert_cmpuint (out_size, ==, 16 * 1024);
+  g_assert_true (is_open);
+  g_assert_false (at_end);
+
+  gios_device_stream_set_line_terminator (pair->stream, "\r\n");
+  gios_device_stream_set_line_terminator (pair->stream, "\r\n");
+  g_object_set (object, "line-terminator", "\r\n", NULL);
+  g_assert_cmpuint (n_term, ==, 1);
+  g_assert_cmpstr (gios_device_stream_get_line_terminator (pair->stream), ==, "\r\n");
+  g_object_set (object, "line-terminator", "|", NULL);
+  g_assert_cmpuint (n_term, ==, 2);
+  g_assert_cmpstr (gios_device_stream_get_line_terminator (pair->stream), ==, "|");
+
+  gios_device_stream_set_default_timeout (pair->stream, 500);
+  g_object_set (object, "default-timeout", 500, NULL);
+  g_assert_cmpuint (n_timeout, ==, 1);
+  g_assert_cmpint (gios_device_stream_get_default_timeout (pair->stream), ==, 500);
+  g_object_set (object, "default-timeout", -1, NULL);
+  g_assert_cmpuint (n_timeout, ==, 2);
+  g_assert_cmpint (gios_device_stream_get_default_timeout (pair->stream), ==, -1);
+
+  gios_device_stream_set_input_buffer_size (pair->stream, 100);
+  g_object_set (object, "input-buffer-size", 100, NULL);
+  g_assert_cmpuint (n_in, ==, 1);
+  g_assert_cmpuint (gios_device_stream_get_input_buffer_size (pair->stream), ==, 100);
+
+  gios_device_stream_set_output_buffer_size (pair->stream, 200);
+  g_object_set (object, "output-buffer-size", 200, NULL);
+  g_assert_cmpuint (n_out, ==, 1);
+  g_assert_cmpuint (gios_device_stream_get_output_buffer_size (pair->stream), ==, 200);
+
+  /* Shrinking the input buffer keeps what is buffered. */
+  peer_write_str (pair->peer, "0123456789|");
+  wait_kernel_input (pair, 11);
+  {
+    guint8 b[2];
+    g_autoptr(GError) error = NULL;
+
+    g_assert_cmpint (gios_device_stream_read (pair->stream, b, 1, 1000, NULL, &error), ==, 1);
+    g_assert_no_error (error);
+    g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 10);
+    gios_device_stream_set_input_buffer_size (pair->stream, 2);
+    g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 10);
+    assert_line (pair->stream, 0, "123456789");
+  }
+
+  if (pair->transport != TRANSPORT_TCP)
+    g_assert_nonnull (gios_device_stream_get_base_stream (pair->stream));
+
+  g_assert_true (gios_device_stream_close (pair->stream, NULL));
+  g_assert_cmpuint (n_open, ==, 1);
+  g_object_get (object, "is-open", &is_open, NULL);
+  g_assert_false (is_open);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Programmer errors                                                          */
+
+static void
+test_programmer_errors (void)
+{
+  g_autoptr(Pair) pair = pair_new (TRANSPORT_UNIX);
+  g_autoptr(GError) error = NULL;
+  guint8 buf[4];
+
+  g_test_expect_message ("Gios", G_LOG_LEVEL_CRITICAL, "*assertion*GIOS_IS_DEVICE_STREAM*");
+  g_assert_cmpint (gios_device_stream_read (NULL, buf, sizeof buf, 0, NULL, &error), ==, -1);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+
+  g_test_expect_message ("Gios", G_LOG_LEVEL_CRITICAL, "*assertion*timeout_ms*");
+  g_assert_null (gios_device_stream_read_line (pair->stream, 0, NULL, -3, NULL, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+
+  g_test_expect_message ("Gios", G_LOG_LEVEL_CRITICAL, "*assertion*buffer != NULL*");
+  g_assert_cmpint (gios_device_stream_read (pair->stream, NULL, 4, 0, NULL, &error), ==, -1);
+  g_test_assert_expected_messages ();
+
+  g_test_expect_message ("Gios", G_LOG_LEVEL_CRITICAL, "*assertion*terminator*");
+  gios_device_stream_set_line_terminator (pair->stream, "");
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (gios_device_stream_get_line_terminator (pair->stream), ==, "\n");
+
+  g_test_expect_message ("Gios", G_LOG_LEVEL_CRITICAL, "*assertion*size > 0*");
+  gios_device_stream_set_input_buffer_size (pair->stream, 0);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (gios_device_stream_get_input_buffer_size (pair->stream), ==, 16 * 1024);
+
+  g_test_expect_message ("Gios", G_LOG_LEVEL_CRITICAL, "*assertion*G_IS_IO_STREAM*");
+  g_assert_null (gios_device_stream_new (NULL));
+  g_test_assert_expected_messages ();
+}
+
+/* ------------------------------------------------------------------------ */
+/* The classic model: a listening server's own stream                         */
+
+static void
+test_tcp_listen_echo (void)
+{
+  g_autoptr(GiosServerSocket) server = NULL;
+  g_autoptr(GiosSocket) client = NULL;
+  g_autoptr(GError) error = NULL;
+  GiosDeviceStream *s;
+  GiosDeviceStream *c;
+
+  tcp_open (&server, &client);
+  g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+  g_assert_no_error (error);
+  s = GIOS_DEVICE_STREAM (server);
+  c = GIOS_DEVICE_STREAM (client);
+
+  g_assert_true (gios_device_stream_write_line (c, "ping", NULL, &error));
+  g_assert_true (gios_device_stream_flush (c, 1000, NULL, &error));
+  g_assert_no_error (error);
+  assert_line (s, 0, "ping");
+  g_assert_true (gios_device_stream_write_line (s, "pong", NULL, &error));
+  g_assert_true (gios_device_stream_flush (s, 1000, NULL, &error));
+  g_assert_no_error (error);
+  assert_line (c, 0, "pong");
+
+  /* The client closes: the server reads the end of input. */
+  g_assert_true (gios_device_stream_close (c, &error));
+  g_assert_no_error (error);
+  g_assert_null (gios_device_stream_read_line (s, 0, NULL, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_device_stream_get_at_end (s));
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+add (const char    *name,
+     GTestDataFunc  func)
+{
+  Transport t;
+
+  for (t = 0; t < N_TRANSPORTS; t++)
+    {
+      g_autofree char *path = g_strdup_printf ("/device-stream/%s/%s", transport_names[t], name);
+
+      g_test_add_data_func (path, GINT_TO_POINTER (t), func);
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  add ("read/buffered-first", test_read_buffered_first);
+  add ("read/waits", test_read_waits);
+  add ("read/end", test_read_end);
+  add ("read/large-bypasses-buffer", test_read_large_bypasses_buffer);
+  add ("read-bytes/basic", test_read_bytes);
+  add ("read-bytes/timeout", test_read_bytes_timeout);
+  add ("read-exact/many-writes", test_read_exact_many_writes);
+  add ("read-exact/timeout-keeps", test_read_exact_timeout_keeps);
+  add ("read-exact/end-keeps", test_read_exact_end_keeps);
+  add ("read-line/lf-crlf", test_read_line_lf_crlf);
+  add ("read-line/crlf-split", test_read_line_crlf_split);
+  add ("read-line/slow-sender", test_read_line_slow_sender);
+  add ("read-line/one-deadline", test_read_line_one_deadline);
+  add ("read-line/max-length", test_read_line_max_length);
+  add ("read-line/max-length-slow", test_read_line_max_length_slow);
+  add ("read-line/no-end", test_read_line_no_end);
+  add ("read-line/default-max", test_read_line_default_max);
+  add ("read-line/terminator", test_read_line_terminator);
+  add ("read-line/last-line", test_read_line_last_line);
+  add ("read-line/last-too-long", test_read_line_last_too_long);
+  add ("read-line/nul", test_read_line_nul);
+  add ("read-line/huge-max", test_read_line_huge_max);
+  add ("read-line/tiny-buffer", test_read_line_tiny_buffer);
+  add ("eintr", test_eintr);
+  add ("timeout/silent-peer", test_timeout_silent_peer);
+  add ("timeout/zero", test_timeout_zero);
+  add ("timeout/default", test_timeout_default);
+  add ("cancel/from-thread", test_cancel_from_thread);
+  add ("cancel/already", test_cancel_already);
+  add ("close/from-thread", test_close_from_thread);
+  add ("close/flushes", test_close_flushes);
+  add ("write/buffered", test_write_buffered);
+  add ("write/line", test_write_line);
+  add ("write/large", test_write_large);
+  add ("write/short-writes", test_write_short_writes);
+  add ("write/timeout-keeps", test_write_timeout_keeps);
+  add ("write/peer-closed", test_write_peer_closed);
+  add ("flush/timeout-keeps", test_flush_timeout_keeps);
+  add ("poll/basic", test_poll);
+  add ("poll/out-flushes", test_poll_out_flushes);
+  add ("properties", test_properties);
+  g_test_add_func ("/device-stream/pipe/write-peer-closed", test_pipe_write_peer_closed);
+  g_test_add_func ("/device-stream/tcp/listen-echo", test_tcp_listen_echo);
+  g_test_add_func ("/device-stream/tcp/peer-reset", test_tcp_peer_reset);
+  g_test_add_func ("/device-stream/memory", test_memory_stream);
+  g_test_add_func ("/device-stream/programmer-errors", test_programmer_errors);
+
+  return g_test_run ();
+}
