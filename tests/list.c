@@ -1347,7 +1347,7 @@ static void
 test_round_trip (gconstpointer data)
 {
   GiosListFlags flags = GPOINTER_TO_UINT (data);
-  guint iterations = g_test_thorough () ? 2000 : 200;
+  guint iterations = g_test_thorough () ? 2000 : 60;
   guint round;
 
   for (round = 0; round < iterations; round++)
