@@ -12,4 +12,5 @@
 # include <gios/gios-socket-common.h>
 # include <gios/gios-socket.h>
 # include <gios/gios-server-socket.h>
+# include <gios/gios-list.h>
 #undef GIOS_INSIDE

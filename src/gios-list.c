@@ -1,0 +1,1937 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The InterSystems $LIST codec: see LIST-FORMAT.md for the bytes.
+ *
+ * A list is elements placed one after another, each a length prefix, a type
+ * byte and a payload.  The reader checks every length against the buffer
+ * before it looks at the bytes, and never allocates from a length it has not
+ * checked; the writer always uses the shortest length form.
+ */
+
+#include "gios-private.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+/* Type bytes */
+enum {
+  TYPE_PLACEHOLDER = 0x00,
+  TYPE_STRING = 0x01,
+  TYPE_UNICODE = 0x02,
+  TYPE_POS_INT = 0x04,
+  TYPE_NEG_INT = 0x05,
+  TYPE_POS_DECIMAL = 0x06,
+  TYPE_NEG_DECIMAL = 0x07,
+  TYPE_DOUBLE = 0x08,
+  TYPE_COMPACT_DOUBLE = 0x09,
+};
+
+/* The long length form stores payload + 1 in a uint32. */
+#define MAX_PAYLOAD ((gsize) G_MAXUINT32 - 1)
+/* Room for the longest prefix and type byte, plus slack so that integers
+ * and doubles can be stored with one 8-byte write. */
+#define ELEMENT_SLACK 16
+
+static inline void
+put_le16 (guint8  *p,
+          guint16  v)
+{
+  v = GUINT16_TO_LE (v);
+  memcpy (p, &v, sizeof v);
+}
+
+static inline void
+put_le32 (guint8  *p,
+          guint32  v)
+{
+  v = GUINT32_TO_LE (v);
+  memcpy (p, &v, sizeof v);
+}
+
+static inline void
+put_le64 (guint8  *p,
+          guint64  v)
+{
+  v = GUINT64_TO_LE (v);
+  memcpy (p, &v, sizeof v);
+}
+
+/* Reads @k (at most 8) little-endian bytes. */
+static inline guint64
+get_le (const guint8 *p,
+        gsize         k)
+{
+  guint64 v = 0;
+
+  while (k > 0)
+    {
+      k--;
+      v = (v << 8) | p[k];
+    }
+  return v;
+}
+
+/* The number of bytes of the sign-safe integer form of @v: the smallest k
+ * with v < 2^(8k−1) for v ≥ 0 (the C core's rule), or v ≥ −256^k for v < 0. */
+static inline guint
+int_width (gint64 v)
+{
+  guint64 w = v >= 0 ? (guint64) v << 1 : ~(guint64) v;
+
+  return w == 0 ? 0 : (guint) (64 - __builtin_clzll (w) + 7) / 8;
+}
+
+/* Widens the payload @u of @k bytes of a negative integer: u − 256^k. */
+static inline gint64
+negative_value (guint64 u,
+                gsize   k)
+{
+  if (k >= 8)
+    return (gint64) u;
+  return (gint64) (u | (G_MAXUINT64 << (8 * k)));
+}
+
+static gboolean
+ascii_only (const guint8 *p,
+            gsize         len)
+{
+  guint64 acc = 0;
+  guint8 tail = 0;
+  gsize i = 0;
+
+  for (; i + 8 <= len; i += 8)
+    {
+      guint64 w;
+
+      memcpy (&w, p + i, sizeof w);
+      acc |= w;
+    }
+  for (; i < len; i++)
+    tail |= p[i];
+  return ((acc & G_GUINT64_CONSTANT (0x8080808080808080)) | (tail & 0x80)) == 0;
+}
+
+static gboolean
+check_payload_size (gsize    n,
+                    gsize    index,
+                    GError **error)
+{
+  if (G_LIKELY (n <= MAX_PAYLOAD))
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               _("Item %zu is %zu bytes long; a $LIST element holds at most %zu"),
+               index, n, MAX_PAYLOAD);
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GiosListBuilder                                                           */
+
+struct _GiosListBuilder
+{
+  gatomicrefcount ref_count;
+  GiosListFlags flags;
+  guint8 *data;
+  gsize len;
+  gsize cap;
+};
+
+/**
+ * GiosListBuilder:
+ *
+ * Writes `$LIST` elements one after another.
+ *
+ * Each `append` call adds one element in the shortest length form;
+ * [method@Gios.ListBuilder.end] hands the bytes over and leaves the builder
+ * empty, ready for the next list.
+ *
+ * ```c
+ * g_autoptr(GiosListBuilder) builder = gios_list_builder_new ();
+ * g_autoptr(GBytes) bytes = NULL;
+ *
+ * gios_list_builder_append_string (builder, "%SYSTEM.Version");
+ * gios_list_builder_append_string (builder, "GetVersion");
+ * gios_list_builder_append_int64 (builder, 0);
+ * bytes = gios_list_builder_end (builder);
+ * ```
+ *
+ * Integers use the sign-safe width of InterSystems' C core (127 is
+ * `03 04 7F`, 128 is `04 04 80 00`). Strings are written as 8-bit Latin-1
+ * when every character is at most U+00FF, otherwise as UTF-16LE. Doubles are
+ * 8-byte type `08` elements unless the builder has
+ * %GIOS_LIST_FLAGS_COMPACT_DOUBLE.
+ *
+ * A builder is used by one thread at a time.
+ *
+ * Since: 1.0
+ */
+G_DEFINE_BOXED_TYPE (GiosListBuilder, gios_list_builder,
+                     gios_list_builder_ref, gios_list_builder_unref)
+
+/**
+ * gios_list_builder_new:
+ *
+ * Creates an empty builder with %GIOS_LIST_FLAGS_NONE.
+ *
+ * Returns: (transfer full): a new builder
+ *
+ * Since: 1.0
+ */
+GiosListBuilder *
+gios_list_builder_new (void)
+{
+  return gios_list_builder_new_with_flags (GIOS_LIST_FLAGS_NONE);
+}
+
+/**
+ * gios_list_builder_new_with_flags:
+ * @flags: how to write doubles and empty strings
+ *
+ * Creates an empty builder that writes with @flags.
+ *
+ * Returns: (transfer full): a new builder
+ *
+ * Since: 1.0
+ */
+GiosListBuilder *
+gios_list_builder_new_with_flags (GiosListFlags flags)
+{
+  GiosListBuilder *self = g_new0 (GiosListBuilder, 1);
+
+  _gios_init_i18n ();
+  g_atomic_ref_count_init (&self->ref_count);
+  self->flags = flags;
+  return self;
+}
+
+/**
+ * gios_list_builder_ref:
+ * @self: a builder
+ *
+ * Takes a reference to @self.
+ *
+ * Returns: (transfer full): @self
+ *
+ * Since: 1.0
+ */
+GiosListBuilder *
+gios_list_builder_ref (GiosListBuilder *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+/**
+ * gios_list_builder_unref:
+ * @self: (transfer full): a builder
+ *
+ * Drops a reference to @self, and frees it and any bytes not yet handed
+ * over by [method@Gios.ListBuilder.end] when it was the last one.
+ *
+ * Since: 1.0
+ */
+void
+gios_list_builder_unref (GiosListBuilder *self)
+{
+  g_return_if_fail (self != NULL);
+
+  if (g_atomic_ref_count_dec (&self->ref_count))
+    {
+      g_free (self->data);
+      g_free (self);
+    }
+}
+
+/**
+ * gios_list_builder_get_flags:
+ * @self: a builder
+ *
+ * Gets the flags @self writes with.
+ *
+ * Returns: the flags given at construction
+ *
+ * Since: 1.0
+ */
+GiosListFlags
+gios_list_builder_get_flags (GiosListBuilder *self)
+{
+  g_return_val_if_fail (self != NULL, GIOS_LIST_FLAGS_NONE);
+
+  return self->flags;
+}
+
+/**
+ * gios_list_builder_get_size:
+ * @self: a builder
+ *
+ * Gets the number of bytes written since the builder was made or last
+ * ended.
+ *
+ * Returns: the size of the list so far, in bytes
+ *
+ * Since: 1.0
+ */
+gsize
+gios_list_builder_get_size (GiosListBuilder *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+
+  return self->len;
+}
+
+static void
+builder_grow (GiosListBuilder *self,
+              gsize            extra)
+{
+  gsize need, cap;
+
+  if (extra > G_MAXSIZE - self->len)
+    g_error ("$LIST builder: size overflow");
+  need = self->len + extra;
+  cap = MAX (self->cap, 64);
+  while (cap < need)
+    cap = cap > G_MAXSIZE / 2 ? need : cap * 2;
+  self->data = g_realloc (self->data, cap);
+  self->cap = cap;
+}
+
+/* Writes the prefix and type byte of an element with @n payload bytes
+ * (n ≤ MAX_PAYLOAD), and returns where its payload goes.  The caller writes
+ * exactly @n bytes there; it may scribble on up to ELEMENT_SLACK bytes past
+ * them. */
+static guint8 *
+builder_begin_element (GiosListBuilder *self,
+                       guint8           type,
+                       gsize            n)
+{
+  guint8 *p;
+
+  if (G_UNLIKELY (self->cap - self->len < n + ELEMENT_SLACK))
+    builder_grow (self, n + ELEMENT_SLACK);
+  p = self->data + self->len;
+
+  if (n <= 253)
+    {
+      p[0] = (guint8) (n + 2);
+      p[1] = type;
+      p += 2;
+    }
+  else if (n <= 65534)
+    {
+      p[0] = 0;
+      put_le16 (p + 1, (guint16) (n + 1));
+      p[3] = type;
+      p += 4;
+    }
+  else
+    {
+      p[0] = p[1] = p[2] = 0;
+      put_le32 (p + 3, (guint32) (n + 1));
+      p[7] = type;
+      p += 8;
+    }
+
+  self->len = (gsize) (p - self->data) + n;
+  return p;
+}
+
+static void
+builder_append_raw (GiosListBuilder *self,
+                    guint8           type,
+                    const guint8    *data,
+                    gsize            len)
+{
+  guint8 *p = builder_begin_element (self, type, len);
+
+  if (len > 0)
+    memcpy (p, data, len);
+}
+
+/**
+ * gios_list_builder_append_undefined:
+ * @self: a builder
+ *
+ * Appends the undefined element `01`: an element with no value, as in
+ * `$LB(,)`.
+ *
+ * Since: 1.0
+ */
+void
+gios_list_builder_append_undefined (GiosListBuilder *self)
+{
+  g_return_if_fail (self != NULL);
+
+  if (G_UNLIKELY (self->cap - self->len < 1))
+    builder_grow (self, 1);
+  self->data[self->len++] = 0x01;
+}
+
+/**
+ * gios_list_builder_append_null:
+ * @self: a builder
+ *
+ * Appends a SQL NULL. With %GIOS_LIST_FLAGS_SQL_NULL this is `02 01`;
+ * otherwise, in the ObjectScript view where "no value" is the undefined
+ * element, it is `01`, as [method@Gios.ListBuilder.append_undefined] writes.
+ *
+ * Since: 1.0
+ */
+void
+gios_list_builder_append_null (GiosListBuilder *self)
+{
+  g_return_if_fail (self != NULL);
+
+  if (self->flags & GIOS_LIST_FLAGS_SQL_NULL)
+    builder_begin_element (self, TYPE_STRING, 0);
+  else
+    gios_list_builder_append_undefined (self);
+}
+
+static void
+builder_append_empty_string (GiosListBuilder *self)
+{
+  static const guint8 nul = 0;
+
+  if (self->flags & GIOS_LIST_FLAGS_SQL_NULL)
+    builder_append_raw (self, TYPE_STRING, &nul, 1);
+  else
+    builder_begin_element (self, TYPE_STRING, 0);
+}
+
+/* Appends @len bytes of UTF-8 as type 01 (Latin-1) or type 02 (UTF-16LE). */
+static gboolean
+builder_append_utf8 (GiosListBuilder  *self,
+                     const char       *str,
+                     gsize             len,
+                     gsize             index,
+                     GError          **error)
+{
+  const char *s, *end = str + len;
+  gsize n_chars = 0, n_pairs = 0;
+  gunichar max_char = 0;
+  guint8 *p;
+
+  if (len == 0)
+    {
+      builder_append_empty_string (self);
+      return TRUE;
+    }
+  if (ascii_only ((const guint8 *) str, len))
+    {
+      if (!check_payload_size (len, index, error))
+        return FALSE;
+      builder_append_raw (self, TYPE_STRING, (const guint8 *) str, len);
+      return TRUE;
+    }
+
+  if (!g_utf8_validate_len (str, len, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("Item %zu is not valid UTF-8"), index);
+      return FALSE;
+    }
+  for (s = str; s < end; s = g_utf8_next_char (s))
+    {
+      gunichar c = g_utf8_get_char (s);
+
+      max_char = MAX (max_char, c);
+      n_pairs += c > 0xFFFF;
+      n_chars++;
+    }
+
+  if (max_char <= 0xFF)
+    {
+      if (!check_payload_size (n_chars, index, error))
+        return FALSE;
+      p = builder_begin_element (self, TYPE_STRING, n_chars);
+      for (s = str; s < end; s = g_utf8_next_char (s))
+        *p++ = (guint8) g_utf8_get_char (s);
+    }
+  else
+    {
+      if (!check_payload_size (2 * (n_chars + n_pairs), index, error))
+        return FALSE;
+      p = builder_begin_element (self, TYPE_UNICODE, 2 * (n_chars + n_pairs));
+      for (s = str; s < end; s = g_utf8_next_char (s))
+        {
+          gunichar c = g_utf8_get_char (s);
+
+          if (c > 0xFFFF)
+            {
+              c -= 0x10000;
+              put_le16 (p, (guint16) (0xD800 + (c >> 10)));
+              p += 2;
+              c = 0xDC00 + (c & 0x3FF);
+            }
+          put_le16 (p, (guint16) c);
+          p += 2;
+        }
+    }
+  return TRUE;
+}
+
+/**
+ * gios_list_builder_append_string:
+ * @self: a builder
+ * @utf8: a UTF-8 string
+ *
+ * Appends a string: an 8-bit (type `01`) element holding Latin-1 when every
+ * character of @utf8 is at most U+00FF, otherwise a UTF-16LE (type `02`)
+ * element, with non-BMP characters as surrogate pairs.
+ *
+ * The empty string is `02 01`, or `03 01 00` with
+ * %GIOS_LIST_FLAGS_SQL_NULL. A string holding U+0000 cannot be passed
+ * here; use [method@Gios.ListBuilder.append_bytes].
+ *
+ * Since: 1.0
+ */
+void
+gios_list_builder_append_string (GiosListBuilder *self,
+                                 const char      *utf8)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (utf8 != NULL);
+
+  if (!builder_append_utf8 (self, utf8, strlen (utf8), 0, &error))
+    g_critical ("%s: %s", G_STRFUNC, error->message);
+}
+
+/**
+ * gios_list_builder_append_bytes:
+ * @self: a builder
+ * @data: (array length=len) (nullable): the bytes
+ * @len: the number of bytes in @data
+ *
+ * Appends an 8-bit (type `01`) element holding @data as it is: binary data,
+ * or text already in Latin-1. With %GIOS_LIST_FLAGS_SQL_NULL an empty @data
+ * is written `03 01 00`, so that it is not read back as NULL.
+ *
+ * Since: 1.0
+ */
+void
+gios_list_builder_append_bytes (GiosListBuilder *self,
+                                const guint8    *data,
+                                gsize            len)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (data != NULL || len == 0);
+  g_return_if_fail (len <= MAX_PAYLOAD);
+
+  if (len == 0)
+    builder_append_empty_string (self);
+  else
+    builder_append_raw (self, TYPE_STRING, data, len);
+}
+
+/* Writes a type 04/05 (or 06/07 when @exponent_byte is set) element. */
+static inline void
+builder_append_integer (GiosListBuilder *self,
+                        gint64           value,
+                        guint8           base_type,
+                        const gint8     *exponent)
+{
+  guint k = int_width (value);
+  guint8 type = base_type + (value < 0);
+  guint8 *p;
+
+  if (exponent != NULL)
+    {
+      p = builder_begin_element (self, type, k + 1);
+      *p++ = (guint8) *exponent;
+    }
+  else
+    p = builder_begin_element (self, type, k);
+  put_le64 (p, (guint64) value);
+}
+
+/**
+ * gios_list_builder_append_int64:
+ * @self: a builder
+ * @value: the integer
+ *
+ * Appends an integer (type `04` or `05`) in the fewest bytes that keep the
+ * sign: 0 is `02 04`, 127 is `03 04 7F`, 128 is `04 04 80 00`, −1 is
+ * `02 05`, −256 is `03 05 00`.
+ *
+ * Since: 1.0
+ */
+void
+gios_list_builder_append_int64 (GiosListBuilder *self,
+                                gint64           value)
+{
+  g_return_if_fail (self != NULL);
+
+  builder_append_integer (self, value, TYPE_POS_INT, NULL);
+}
+
+/**
+ * gios_list_builder_append_bool:
+ * @self: a builder
+ * @value: the boolean
+ *
+ * Appends a boolean, as the integer 1 (`03 04 01`) or 0 (`02 04`).
+ *
+ * Since: 1.0
+ */
+void
+gios_list_builder_append_bool (GiosListBuilder *self,
+                               gboolean         value)
+{
+  gios_list_builder_append_int64 (self, value ? 1 : 0);
+}
+
+/**
+ * gios_list_builder_append_decimal:
+ * @self: a builder
+ * @mantissa: the mantissa
+ * @exponent: the power of ten
+ *
+ * Appends the scaled decimal @mantissa × 10^@exponent (type `06` or `07`),
+ * exactly as given: the mantissa is not normalised. 1.5 given as (15, −1)
+ * is `04 06 FF 0F`.
+ *
+ * Since: 1.0
+ */
+void
+gios_list_builder_append_decimal (GiosListBuilder *self,
+                                  gint64           mantissa,
+                                  gint8            exponent)
+{
+  g_return_if_fail (self != NULL);
+
+  builder_append_integer (self, mantissa, TYPE_POS_DECIMAL, &exponent);
+}
+
+static gboolean
+fits_binary32 (double value)
+{
+  float f;
+
+  if (!(value >= -FLT_MAX && value <= FLT_MAX))
+    return value == (double) INFINITY || value == -(double) INFINITY;
+  f = (float) value;
+  return (double) f == value;
+}
+
+/**
+ * gios_list_builder_append_double:
+ * @self: a builder
+ * @value: the double
+ *
+ * Appends an IEEE double. By default this is type `08` with the 8 bytes of
+ * the binary64 value. With %GIOS_LIST_FLAGS_COMPACT_DOUBLE, +0.0 is `02 08`,
+ * a value that survives a round trip through binary32 is type `08` with the
+ * binary32 bytes, and any other value is type `09` with the binary64 bytes;
+ * in both cases the zero bytes at the low end are dropped (1.0 is
+ * `04 08 80 3F`, 0.1 is `0A 09 9A 99 99 99 99 99 B9 3F`).
+ *
+ * Since: 1.0
+ */
+void
+gios_list_builder_append_double (GiosListBuilder *self,
+                                 double           value)
+{
+  guint64 bits;
+  guint8 type = TYPE_COMPACT_DOUBLE;
+  guint k = 8;
+  guint8 *p;
+
+  g_return_if_fail (self != NULL);
+
+  if (!(self->flags & GIOS_LIST_FLAGS_COMPACT_DOUBLE))
+    {
+      memcpy (&bits, &value, sizeof bits);
+      put_le64 (builder_begin_element (self, TYPE_DOUBLE, 8), bits);
+      return;
+    }
+
+  if (fits_binary32 (value))
+    {
+      float f = (float) value;
+      guint32 bits32;
+
+      memcpy (&bits32, &f, sizeof bits32);
+      bits = bits32;
+      type = TYPE_DOUBLE;
+      k = 4;
+    }
+  else
+    memcpy (&bits, &value, sizeof bits);
+
+  while (k > 0 && (bits & 0xFF) == 0)
+    {
+      bits >>= 8;
+      k--;
+    }
+  p = builder_begin_element (self, type, k);
+  put_le64 (p, bits);
+}
+
+/**
+ * gios_list_builder_append_list:
+ * @self: a builder
+ * @encoded_list: the bytes of a `$LIST`
+ *
+ * Appends a nested list: an 8-bit (type `01`) element whose payload is
+ * @encoded_list. An empty list gives `02 01`.
+ *
+ * Since: 1.0
+ */
+void
+gios_list_builder_append_list (GiosListBuilder *self,
+                               GBytes          *encoded_list)
+{
+  const guint8 *data;
+  gsize len;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (encoded_list != NULL);
+
+  data = g_bytes_get_data (encoded_list, &len);
+  g_return_if_fail (len <= MAX_PAYLOAD);
+  builder_append_raw (self, TYPE_STRING, data, len);
+}
+
+/**
+ * gios_list_builder_end:
+ * @self: a builder
+ *
+ * Hands over the list written so far and leaves @self empty, ready to
+ * build another list with the same flags.
+ *
+ * Returns: (transfer full): the bytes of the list
+ *
+ * Since: 1.0
+ */
+GBytes *
+gios_list_builder_end (GiosListBuilder *self)
+{
+  guint8 *data;
+  gsize len;
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  len = self->len;
+  data = g_steal_pointer (&self->data);
+  /* Give back a large unused tail. */
+  if (data != NULL && self->cap - len > len / 4 + 64)
+    data = g_realloc (data, MAX (len, 1));
+  self->len = 0;
+  self->cap = 0;
+  return g_bytes_new_take (data, len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                   */
+
+/* The position of a reader on its bytes. */
+typedef struct
+{
+  const guint8 *data;
+  gsize size;
+  gsize next;                   /* offset of the element after this one */
+  gsize offset;                 /* offset of this element */
+  const guint8 *payload;
+  gsize payload_len;
+  guint8 type;
+  GiosListItemType item_type;
+  GiosListFlags flags;
+} Cursor;
+
+static void
+cursor_init (Cursor        *c,
+             const guint8  *data,
+             gsize          size,
+             GiosListFlags  flags)
+{
+  memset (c, 0, sizeof *c);
+  c->data = data;
+  c->size = size;
+  c->flags = flags;
+  c->item_type = GIOS_LIST_ITEM_TYPE_INVALID;
+}
+
+static gboolean
+cursor_fail (Cursor      *c,
+             GError     **error,
+             GiosError    code,
+             const char  *format,
+             ...) G_GNUC_PRINTF (4, 5);
+
+/* Sets @error and leaves @c on no element; the next call to cursor_next()
+ * reads the same bytes again and fails the same way. */
+static gboolean
+cursor_fail (Cursor      *c,
+             GError     **error,
+             GiosError    code,
+             const char  *format,
+             ...)
+{
+  va_list args;
+
+  c->item_type = GIOS_LIST_ITEM_TYPE_INVALID;
+  c->payload = NULL;
+  c->payload_len = 0;
+  if (error != NULL)
+    {
+      va_start (args, format);
+      *error = g_error_new_valist (GIOS_ERROR, code, format, args);
+      va_end (args);
+    }
+  return FALSE;
+}
+
+/* Whether an integer or mantissa payload of @k bytes of a negative type
+ * is below INT64_MIN. */
+static inline gboolean
+negative_out_of_range (const guint8 *payload,
+                       gsize         k)
+{
+  return k == 8 && (payload[7] & 0x80) == 0;
+}
+
+static gboolean
+cursor_classify (Cursor  *c,
+                 GError **error)
+{
+  gsize n = c->payload_len;
+
+  switch (c->type)
+    {
+    case TYPE_PLACEHOLDER:
+      if (n != 0)
+        return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                            _("The $LIST placeholder element at byte offset %zu has a payload"),
+                            c->offset);
+      c->item_type = GIOS_LIST_ITEM_TYPE_NULL;
+      return TRUE;
+
+    case TYPE_STRING:
+      if (n == 0 && (c->flags & GIOS_LIST_FLAGS_SQL_NULL))
+        c->item_type = GIOS_LIST_ITEM_TYPE_NULL;
+      else
+        c->item_type = GIOS_LIST_ITEM_TYPE_STRING;
+      return TRUE;
+
+    case TYPE_UNICODE:
+      if (n % 2 != 0)
+        return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                            _("The UTF-16 string at byte offset %zu has an odd length"),
+                            c->offset);
+      c->item_type = GIOS_LIST_ITEM_TYPE_UNICODE;
+      return TRUE;
+
+    case TYPE_POS_INT:
+    case TYPE_NEG_INT:
+      if (n > 8)
+        return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                            _("The integer at byte offset %zu has %zu bytes; the most is 8"),
+                            c->offset, n);
+      if (c->type == TYPE_NEG_INT && negative_out_of_range (c->payload, n))
+        return cursor_fail (c, error, GIOS_ERROR_UNSUPPORTED,
+                            _("The integer at byte offset %zu is below the 64-bit range"),
+                            c->offset);
+      c->item_type = GIOS_LIST_ITEM_TYPE_INTEGER;
+      return TRUE;
+
+    case TYPE_POS_DECIMAL:
+    case TYPE_NEG_DECIMAL:
+      if (n == 0 || n > 9)
+        return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                            _("The decimal at byte offset %zu has %zu payload bytes; it needs 1 to 9"),
+                            c->offset, n);
+      if (c->type == TYPE_NEG_DECIMAL && negative_out_of_range (c->payload + 1, n - 1))
+        return cursor_fail (c, error, GIOS_ERROR_UNSUPPORTED,
+                            _("The decimal at byte offset %zu has a mantissa below the 64-bit range"),
+                            c->offset);
+      c->item_type = GIOS_LIST_ITEM_TYPE_DECIMAL;
+      return TRUE;
+
+    case TYPE_DOUBLE:
+    case TYPE_COMPACT_DOUBLE:
+      if (n > 8 || (c->type == TYPE_DOUBLE && n > 4 && n < 8))
+        return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                            _("The double of type %02X at byte offset %zu has %zu bytes"),
+                            (guint) c->type, c->offset, n);
+      c->item_type = GIOS_LIST_ITEM_TYPE_DOUBLE;
+      return TRUE;
+
+    default:
+      return cursor_fail (c, error, GIOS_ERROR_UNSUPPORTED,
+                          _("The $LIST element at byte offset %zu has type %02X, which is not supported"),
+                          c->offset, (guint) c->type);
+    }
+}
+
+/* Moves to the next element: FALSE at the end (no error) or on malformed
+ * bytes (with @error set, and without moving). */
+static inline gboolean
+cursor_next (Cursor  *c,
+             GError **error)
+{
+  const guint8 *p;
+  gsize avail, header, body;
+
+  if (c->next >= c->size)
+    {
+      c->offset = c->size;
+      c->item_type = GIOS_LIST_ITEM_TYPE_INVALID;
+      c->payload = NULL;
+      c->payload_len = 0;
+      return FALSE;
+    }
+
+  c->offset = c->next;
+  p = c->data + c->offset;
+  avail = c->size - c->offset;
+
+  if (G_LIKELY (p[0] >= 2))
+    {
+      header = 1;
+      body = p[0] - 1;
+    }
+  else if (p[0] == 1)
+    {
+      c->item_type = GIOS_LIST_ITEM_TYPE_UNDEFINED;
+      c->type = 0;
+      c->payload = NULL;
+      c->payload_len = 0;
+      c->next = c->offset + 1;
+      return TRUE;
+    }
+  else if (avail < 3)
+    return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                        _("The length of the $LIST element at byte offset %zu is cut short"),
+                        c->offset);
+  else if (p[1] != 0 || p[2] != 0)
+    {
+      header = 3;
+      body = p[1] | ((gsize) p[2] << 8);
+    }
+  else if (avail < 7)
+    return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                        _("The length of the $LIST element at byte offset %zu is cut short"),
+                        c->offset);
+  else
+    {
+      header = 7;
+      body = (gsize) p[3] | ((gsize) p[4] << 8) | ((gsize) p[5] << 16) | ((gsize) p[6] << 24);
+      if (body == 0)
+        return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                            _("The $LIST element at byte offset %zu has a length of zero"),
+                            c->offset);
+    }
+
+  if (G_UNLIKELY (body > avail - header))
+    return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                        _("The $LIST element at byte offset %zu needs %zu bytes, but only %zu remain"),
+                        c->offset, header + body, avail);
+
+  c->type = p[header];
+  c->payload = p + header + 1;
+  c->payload_len = body - 1;
+  if (!cursor_classify (c, error))
+    return FALSE;
+  c->next = c->offset + header + body;
+  return TRUE;
+}
+
+static gboolean
+wrong_kind (const Cursor  *c,
+            const char    *wanted,
+            GError       **error)
+{
+  if (c->item_type == GIOS_LIST_ITEM_TYPE_INVALID)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 _("The $LIST reader is not on an element"));
+  else
+    /* TRANSLATORS: the second %s is "a string", "an integer" or "a number" */
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 _("The $LIST element at byte offset %zu is not %s"),
+                 c->offset, wanted);
+  return FALSE;
+}
+
+/* Reads the integer or decimal mantissa at @p (@k ≤ 8 bytes), which has
+ * been checked to fit in int64 when negative.  Sets *@big when a positive
+ * value is above INT64_MAX; *@value then holds its bits. */
+static inline gint64
+read_integer (const guint8 *p,
+              gsize         k,
+              gboolean      negative,
+              gboolean     *big)
+{
+  guint64 u = get_le (p, k);
+
+  *big = !negative && u > (guint64) G_MAXINT64;
+  return negative ? negative_value (u, k) : (gint64) u;
+}
+
+static gboolean
+too_big (const Cursor  *c,
+         GError       **error)
+{
+  g_set_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED,
+               _("The number at byte offset %zu is above the 64-bit range"),
+               c->offset);
+  return FALSE;
+}
+
+static gboolean
+cursor_get_decimal (const Cursor  *c,
+                    gint64        *mantissa,
+                    gint8         *exponent,
+                    GError       **error)
+{
+  gboolean big;
+
+  if (c->item_type == GIOS_LIST_ITEM_TYPE_INTEGER)
+    {
+      *mantissa = read_integer (c->payload, c->payload_len, c->type == TYPE_NEG_INT, &big);
+      *exponent = 0;
+    }
+  else if (c->item_type == GIOS_LIST_ITEM_TYPE_DECIMAL)
+    {
+      *mantissa = read_integer (c->payload + 1, c->payload_len - 1,
+                                c->type == TYPE_NEG_DECIMAL, &big);
+      *exponent = (gint8) c->payload[0];
+    }
+  else
+    return wrong_kind (c, _("an integer or a decimal"), error);
+
+  return big ? too_big (c, error) : TRUE;
+}
+
+static gboolean
+cursor_get_int64 (const Cursor  *c,
+                  gint64        *out,
+                  GError       **error)
+{
+  gint64 m;
+  gint8 e;
+
+  if (G_LIKELY (c->item_type == GIOS_LIST_ITEM_TYPE_INTEGER))
+    {
+      gboolean big;
+
+      *out = read_integer (c->payload, c->payload_len, c->type == TYPE_NEG_INT, &big);
+      return big ? too_big (c, error) : TRUE;
+    }
+
+  if (c->item_type != GIOS_LIST_ITEM_TYPE_DECIMAL)
+    return wrong_kind (c, _("an integer"), error);
+  if (!cursor_get_decimal (c, &m, &e, error))
+    return FALSE;
+
+  /* A decimal converts when its value is a whole number in range. */
+  for (; e < 0 && m != 0; e++)
+    {
+      if (m % 10 != 0)
+        return wrong_kind (c, _("a whole number"), error);
+      m /= 10;
+    }
+  for (; e > 0 && m != 0; e--)
+    {
+      if (m > G_MAXINT64 / 10 || m < G_MININT64 / 10)
+        return too_big (c, error);
+      m *= 10;
+    }
+  *out = m;
+  return TRUE;
+}
+
+static const double exact_powers_of_ten[] = {
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* mantissa × 10^exponent, correctly rounded. */
+static double
+decimal_to_double (gint64   mantissa,
+                   gboolean unsigned_mantissa,
+                   int      exponent)
+{
+  char buf[48];
+  const gint64 exact = G_GINT64_CONSTANT (1) << 53;
+
+  if (!unsigned_mantissa && mantissa >= -exact && mantissa <= exact &&
+      exponent >= -22 && exponent <= 22)
+    {
+      if (exponent >= 0)
+        return (double) mantissa * exact_powers_of_ten[exponent];
+      return (double) mantissa / exact_powers_of_ten[-exponent];
+    }
+
+  if (unsigned_mantissa)
+    g_snprintf (buf, sizeof buf, "%" G_GUINT64_FORMAT "e%d", (guint64) mantissa, exponent);
+  else
+    g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT "e%d", mantissa, exponent);
+  return g_ascii_strtod (buf, NULL);
+}
+
+/* Decodes a type 08/09 payload, already checked for length. */
+static double
+ieee_value (guint8        type,
+            const guint8 *p,
+            gsize         k)
+{
+  if (type == TYPE_DOUBLE && k <= 4)
+    {
+      guint32 bits = (guint32) (get_le (p, k) << (8 * (4 - k)));
+      float f;
+
+      memcpy (&f, &bits, sizeof f);
+      return f;
+    }
+  else
+    {
+      /* k ≤ 8; a shift by 64 is undefined, so 0 bytes is handled apart */
+      guint64 bits = k == 0 ? 0 : get_le (p, k) << (8 * (8 - k));
+      double d;
+
+      memcpy (&d, &bits, sizeof d);
+      return d;
+    }
+}
+
+static gboolean
+cursor_get_double (const Cursor  *c,
+                   double        *out,
+                   GError       **error)
+{
+  gboolean big;
+  gint64 m;
+
+  switch (c->item_type)
+    {
+    case GIOS_LIST_ITEM_TYPE_DOUBLE:
+      *out = ieee_value (c->type, c->payload, c->payload_len);
+      return TRUE;
+    case GIOS_LIST_ITEM_TYPE_INTEGER:
+      m = read_integer (c->payload, c->payload_len, c->type == TYPE_NEG_INT, &big);
+      *out = big ? (double) (guint64) m : (double) m;
+      return TRUE;
+    case GIOS_LIST_ITEM_TYPE_DECIMAL:
+      m = read_integer (c->payload + 1, c->payload_len - 1, c->type == TYPE_NEG_DECIMAL, &big);
+      *out = decimal_to_double (m, big, (gint8) c->payload[0]);
+      return TRUE;
+    default:
+      return wrong_kind (c, _("a number"), error);
+    }
+}
+
+static char *
+latin1_to_utf8 (const guint8 *p,
+                gsize         len)
+{
+  gsize high = 0, i;
+  char *out, *q;
+
+  if (ascii_only (p, len))
+    {
+      out = g_malloc (len + 1);
+      memcpy (out, p, len);
+      out[len] = '\0';
+      return out;
+    }
+
+  for (i = 0; i < len; i++)
+    high += p[i] >> 7;
+  q = out = g_malloc (len + high + 1);
+  for (i = 0; i < len; i++)
+    {
+      if (p[i] < 0x80)
+        *q++ = (char) p[i];
+      else
+        {
+          *q++ = (char) (0xC0 | (p[i] >> 6));
+          *q++ = (char) (0x80 | (p[i] & 0x3F));
+        }
+    }
+  *q = '\0';
+  return out;
+}
+
+/* Converts UTF-16LE to UTF-8, or returns NULL when @p holds an unpaired
+ * surrogate or U+0000.  Two passes: measure, then write. */
+static char *
+utf16le_to_utf8 (const guint8 *p,
+                 gsize         len)
+{
+  gsize units = len / 2, i, size = 0;
+  char *out = NULL, *q = NULL;
+  int pass;
+
+  for (pass = 0; pass < 2; pass++)
+    {
+      for (i = 0; i < units; i++)
+        {
+          gunichar c = p[2 * i] | (p[2 * i + 1] << 8);
+
+          if (c >= 0xD800 && c < 0xDC00 && i + 1 < units)
+            {
+              gunichar low = p[2 * i + 2] | (p[2 * i + 3] << 8);
+
+              if (low < 0xDC00 || low > 0xDFFF)
+                return NULL;
+              c = 0x10000 + ((c - 0xD800) << 10) + (low - 0xDC00);
+              i++;
+            }
+          else if ((c >= 0xD800 && c <= 0xDFFF) || c == 0)
+            return NULL;
+
+          if (pass == 0)
+            size += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+          else
+            q += g_unichar_to_utf8 (c, q);
+        }
+      if (pass == 0)
+        q = out = g_malloc (size + 1);
+    }
+  *q = '\0';
+  return out;
+}
+
+/* Whether the element is the SQL convention's empty string, `03 01 00`. */
+static inline gboolean
+cursor_is_sql_empty (const Cursor *c)
+{
+  return (c->flags & GIOS_LIST_FLAGS_SQL_NULL) && c->type == TYPE_STRING &&
+         c->payload_len == 1 && c->payload[0] == 0;
+}
+
+static char *
+cursor_get_string (const Cursor  *c,
+                   GError       **error)
+{
+  char *str;
+
+  if (c->item_type == GIOS_LIST_ITEM_TYPE_STRING)
+    {
+      if (cursor_is_sql_empty (c))
+        return g_strdup ("");
+      if (memchr (c->payload, 0, c->payload_len) == NULL)
+        return latin1_to_utf8 (c->payload, c->payload_len);
+    }
+  else if (c->item_type == GIOS_LIST_ITEM_TYPE_UNICODE)
+    {
+      str = utf16le_to_utf8 (c->payload, c->payload_len);
+      if (str != NULL)
+        return str;
+    }
+  else
+    {
+      wrong_kind (c, _("a string"), error);
+      return NULL;
+    }
+
+  g_set_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED,
+               _("The string at byte offset %zu holds U+0000 or an unpaired surrogate, "
+                 "which a UTF-8 string cannot"),
+               c->offset);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GiosListReader                                                            */
+
+struct _GiosListReader
+{
+  gatomicrefcount ref_count;
+  GBytes *bytes;
+  Cursor cursor;
+};
+
+/**
+ * GiosListReader:
+ *
+ * Walks the elements of `$LIST` bytes one at a time, without copying them.
+ *
+ * ```c
+ * g_autoptr(GiosListReader) reader = gios_list_reader_new (bytes);
+ * g_autoptr(GError) error = NULL;
+ *
+ * while (gios_list_reader_next (reader, &error))
+ *   {
+ *     gint64 value;
+ *
+ *     if (gios_list_reader_get_item_type (reader) == GIOS_LIST_ITEM_TYPE_INTEGER &&
+ *         gios_list_reader_get_int64 (reader, &value, NULL))
+ *       g_print ("%" G_GINT64_FORMAT "\n", value);
+ *   }
+ * if (error != NULL)
+ *   g_printerr ("%s\n", error->message);
+ * ```
+ *
+ * [method@Gios.ListReader.next] checks each element's length against the
+ * bytes and its payload against its type; malformed bytes give an error in
+ * the %GIOS_ERROR domain that names the byte offset. The getters convert the
+ * current element; asking for the wrong kind of value gives
+ * %G_IO_ERROR_INVALID_DATA.
+ *
+ * Readers accept every form writers use: non-minimal length prefixes, both
+ * positive-integer widths, un-normalised decimals, and plain and compressed
+ * doubles. An 8-byte type `04` integer is read as unsigned (above
+ * `G_MAXINT64` it is only available as a double).
+ *
+ * Since: 1.0
+ */
+G_DEFINE_BOXED_TYPE (GiosListReader, gios_list_reader,
+                     gios_list_reader_ref, gios_list_reader_unref)
+
+/**
+ * gios_list_reader_new:
+ * @bytes: the bytes of a `$LIST`
+ *
+ * Creates a reader on @bytes with %GIOS_LIST_FLAGS_NONE. The reader starts
+ * before the first element.
+ *
+ * Returns: (transfer full): a new reader
+ *
+ * Since: 1.0
+ */
+GiosListReader *
+gios_list_reader_new (GBytes *bytes)
+{
+  return gios_list_reader_new_with_flags (bytes, GIOS_LIST_FLAGS_NONE);
+}
+
+/**
+ * gios_list_reader_new_with_flags:
+ * @bytes: the bytes of a `$LIST`
+ * @flags: the conventions to read with; only %GIOS_LIST_FLAGS_SQL_NULL
+ *   changes what is read
+ *
+ * Creates a reader on @bytes. The reader starts before the first element.
+ *
+ * Returns: (transfer full): a new reader
+ *
+ * Since: 1.0
+ */
+GiosListReader *
+gios_list_reader_new_with_flags (GBytes        *bytes,
+                                 GiosListFlags  flags)
+{
+  GiosListReader *self;
+  const guint8 *data;
+  gsize size;
+
+  g_return_val_if_fail (bytes != NULL, NULL);
+
+  _gios_init_i18n ();
+  self = g_new0 (GiosListReader, 1);
+  g_atomic_ref_count_init (&self->ref_count);
+  self->bytes = g_bytes_ref (bytes);
+  data = g_bytes_get_data (bytes, &size);
+  cursor_init (&self->cursor, data, size, flags);
+  return self;
+}
+
+/**
+ * gios_list_reader_ref:
+ * @self: a reader
+ *
+ * Takes a reference to @self.
+ *
+ * Returns: (transfer full): @self
+ *
+ * Since: 1.0
+ */
+GiosListReader *
+gios_list_reader_ref (GiosListReader *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+/**
+ * gios_list_reader_unref:
+ * @self: (transfer full): a reader
+ *
+ * Drops a reference to @self, and frees it when it was the last one.
+ *
+ * Since: 1.0
+ */
+void
+gios_list_reader_unref (GiosListReader *self)
+{
+  g_return_if_fail (self != NULL);
+
+  if (g_atomic_ref_count_dec (&self->ref_count))
+    {
+      g_bytes_unref (self->bytes);
+      g_free (self);
+    }
+}
+
+/**
+ * gios_list_reader_next:
+ * @self: a reader
+ * @error: return location for a #GError
+ *
+ * Moves to the next element and checks it.
+ *
+ * At the end of the bytes this returns %FALSE without setting @error. On
+ * malformed bytes (a length beyond the end, a bad payload size) it sets
+ * %GIOS_ERROR_MALFORMED, and on a type gio-socket does not read (`03`,
+ * `0A`–`10`, object references, by-reference types) %GIOS_ERROR_UNSUPPORTED;
+ * the reader then stays where it is, and calling it again fails again.
+ *
+ * Returns: %TRUE if the reader is on an element
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_list_reader_next (GiosListReader  *self,
+                       GError         **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return cursor_next (&self->cursor, error);
+}
+
+/**
+ * gios_list_reader_get_item_type:
+ * @self: a reader
+ *
+ * Gets the kind of the current element.
+ *
+ * Returns: the kind of element, or %GIOS_LIST_ITEM_TYPE_INVALID when the
+ *   reader is not on one
+ *
+ * Since: 1.0
+ */
+GiosListItemType
+gios_list_reader_get_item_type (GiosListReader *self)
+{
+  g_return_val_if_fail (self != NULL, GIOS_LIST_ITEM_TYPE_INVALID);
+
+  return self->cursor.item_type;
+}
+
+/**
+ * gios_list_reader_get_offset:
+ * @self: a reader
+ *
+ * Gets the byte offset of the current element (its length prefix) in the
+ * reader's bytes; at the end, the size of the bytes.
+ *
+ * Returns: the offset in bytes
+ *
+ * Since: 1.0
+ */
+gsize
+gios_list_reader_get_offset (GiosListReader *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+
+  return self->cursor.offset;
+}
+
+/**
+ * gios_list_reader_get_bytes:
+ * @self: a reader
+ * @len: (out): the length of the payload
+ *
+ * Gets the payload of the current element as it is in the bytes, after its
+ * type byte: Latin-1 text or binary data for a string, UTF-16LE code units
+ * for a Unicode string, the little-endian number for numbers. The pointer
+ * stays valid as long as the reader.
+ *
+ * Returns: (array length=len) (transfer none) (nullable): the payload, or
+ *   %NULL for the undefined element or when the reader is not on one
+ *
+ * Since: 1.0
+ */
+const guint8 *
+gios_list_reader_get_bytes (GiosListReader *self,
+                            gsize          *len)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (len != NULL, NULL);
+
+  *len = self->cursor.payload_len;
+  return self->cursor.payload;
+}
+
+/**
+ * gios_list_reader_get_string:
+ * @self: a reader
+ * @error: return location for a #GError
+ *
+ * Gets the current string element as UTF-8. An 8-bit string is read as
+ * Latin-1. With %GIOS_LIST_FLAGS_SQL_NULL, `03 01 00` reads as `""`.
+ *
+ * A string holding U+0000 (or an unpaired surrogate) gives
+ * %GIOS_ERROR_UNSUPPORTED; read it with [method@Gios.ListReader.get_bytes].
+ * An element that is not a string gives %G_IO_ERROR_INVALID_DATA.
+ *
+ * Returns: (transfer full): the string, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+char *
+gios_list_reader_get_string (GiosListReader  *self,
+                             GError         **error)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return cursor_get_string (&self->cursor, error);
+}
+
+/**
+ * gios_list_reader_get_int64:
+ * @self: a reader
+ * @out: (out): the integer
+ * @error: return location for a #GError
+ *
+ * Gets the current integer element, or a decimal element whose value is a
+ * whole number. Any other element gives %G_IO_ERROR_INVALID_DATA; a value
+ * above the 64-bit range gives %GIOS_ERROR_UNSUPPORTED.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_list_reader_get_int64 (GiosListReader  *self,
+                            gint64          *out,
+                            GError         **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return cursor_get_int64 (&self->cursor, out, error);
+}
+
+/**
+ * gios_list_reader_get_double:
+ * @self: a reader
+ * @out: (out): the value
+ * @error: return location for a #GError
+ *
+ * Gets the current number element, of any kind, as a double: doubles as
+ * they are, integers and decimals correctly rounded. Any other element
+ * gives %G_IO_ERROR_INVALID_DATA.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_list_reader_get_double (GiosListReader  *self,
+                             double          *out,
+                             GError         **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return cursor_get_double (&self->cursor, out, error);
+}
+
+/**
+ * gios_list_reader_get_decimal:
+ * @self: a reader
+ * @mantissa: (out): the mantissa
+ * @exponent: (out): the power of ten
+ * @error: return location for a #GError
+ *
+ * Gets the current decimal element exactly, as written (the mantissa is not
+ * normalised); an integer element gives an exponent of 0. Any other element
+ * gives %G_IO_ERROR_INVALID_DATA; a mantissa above the 64-bit range gives
+ * %GIOS_ERROR_UNSUPPORTED.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_list_reader_get_decimal (GiosListReader  *self,
+                              gint64          *mantissa,
+                              gint8           *exponent,
+                              GError         **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (mantissa != NULL, FALSE);
+  g_return_val_if_fail (exponent != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return cursor_get_decimal (&self->cursor, mantissa, exponent, error);
+}
+
+/**
+ * gios_list_reader_recurse:
+ * @self: a reader
+ * @error: return location for a #GError
+ *
+ * Reads the payload of the current 8-bit string element as a nested list,
+ * without copying it. The bytes alone cannot tell a nested list from a
+ * string, so the caller decides; the new reader reports malformed bytes as
+ * it walks them.
+ *
+ * Returns: (transfer full): a reader on the nested list, or %NULL with
+ *   %G_IO_ERROR_INVALID_DATA when the element is not an 8-bit string
+ *
+ * Since: 1.0
+ */
+GiosListReader *
+gios_list_reader_recurse (GiosListReader  *self,
+                          GError         **error)
+{
+  const Cursor *c;
+  g_autoptr(GBytes) inner = NULL;
+
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  c = &self->cursor;
+  if (c->type != TYPE_STRING ||
+      (c->item_type != GIOS_LIST_ITEM_TYPE_STRING && c->item_type != GIOS_LIST_ITEM_TYPE_NULL))
+    {
+      wrong_kind (c, _("an 8-bit string"), error);
+      return NULL;
+    }
+
+  inner = g_bytes_new_from_bytes (self->bytes, (gsize) (c->payload - c->data), c->payload_len);
+  return gios_list_reader_new_with_flags (inner, c->flags);
+}
+
+/* ------------------------------------------------------------------------ */
+/* GVariant                                                                  */
+
+static gboolean builder_append_variant (GiosListBuilder  *self,
+                                        GVariant         *value,
+                                        gsize             index,
+                                        GError          **error);
+
+static gboolean
+builder_append_nested (GiosListBuilder  *self,
+                       GVariant         *items,
+                       gsize             index,
+                       GError          **error)
+{
+  g_autoptr(GiosListBuilder) inner = gios_list_builder_new_with_flags (self->flags);
+  gsize i, n = g_variant_n_children (items);
+
+  for (i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) child = g_variant_get_child_value (items, i);
+
+      if (!builder_append_variant (inner, child, i, error))
+        {
+          g_prefix_error (error, _("In the list at item %zu: "), index);
+          return FALSE;
+        }
+    }
+  if (!check_payload_size (inner->len, index, error))
+    return FALSE;
+  builder_append_raw (self, TYPE_STRING, inner->data, inner->len);
+  return TRUE;
+}
+
+static gboolean
+builder_append_variant (GiosListBuilder  *self,
+                        GVariant         *value,
+                        gsize             index,
+                        GError          **error)
+{
+  g_autoptr(GVariant) boxed = NULL;
+  const char *str;
+  gsize len;
+
+  while (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+    {
+      GVariant *inner = g_variant_get_variant (value);
+
+      g_clear_pointer (&boxed, g_variant_unref);
+      value = boxed = inner;
+    }
+
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_STRING:
+      str = g_variant_get_string (value, &len);
+      return builder_append_utf8 (self, str, len, index, error);
+    case G_VARIANT_CLASS_BOOLEAN:
+      gios_list_builder_append_bool (self, g_variant_get_boolean (value));
+      return TRUE;
+    case G_VARIANT_CLASS_BYTE:
+      gios_list_builder_append_int64 (self, g_variant_get_byte (value));
+      return TRUE;
+    case G_VARIANT_CLASS_INT16:
+      gios_list_builder_append_int64 (self, g_variant_get_int16 (value));
+      return TRUE;
+    case G_VARIANT_CLASS_UINT16:
+      gios_list_builder_append_int64 (self, g_variant_get_uint16 (value));
+      return TRUE;
+    case G_VARIANT_CLASS_INT32:
+      gios_list_builder_append_int64 (self, g_variant_get_int32 (value));
+      return TRUE;
+    case G_VARIANT_CLASS_UINT32:
+      gios_list_builder_append_int64 (self, g_variant_get_uint32 (value));
+      return TRUE;
+    case G_VARIANT_CLASS_INT64:
+      gios_list_builder_append_int64 (self, g_variant_get_int64 (value));
+      return TRUE;
+    case G_VARIANT_CLASS_UINT64:
+      {
+        guint64 u = g_variant_get_uint64 (value);
+        char digits[G_ASCII_DTOSTR_BUF_SIZE];
+
+        if (u <= G_MAXINT64)
+          {
+            gios_list_builder_append_int64 (self, (gint64) u);
+            return TRUE;
+          }
+        /* Beyond int64, InterSystems writes the decimal digits. */
+        len = (gsize) g_snprintf (digits, sizeof digits, "%" G_GUINT64_FORMAT, u);
+        builder_append_raw (self, TYPE_STRING, (const guint8 *) digits, len);
+        return TRUE;
+      }
+    case G_VARIANT_CLASS_DOUBLE:
+      gios_list_builder_append_double (self, g_variant_get_double (value));
+      return TRUE;
+    case G_VARIANT_CLASS_MAYBE:
+      {
+        g_autoptr(GVariant) child = g_variant_get_maybe (value);
+
+        if (child != NULL)
+          return builder_append_variant (self, child, index, error);
+        if (g_variant_is_of_type (value, G_VARIANT_TYPE ("mv")))
+          gios_list_builder_append_undefined (self);
+        else
+          gios_list_builder_append_null (self);
+        return TRUE;
+      }
+    case G_VARIANT_CLASS_ARRAY:
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
+        {
+          const guint8 *data = g_variant_get_fixed_array (value, &len, 1);
+
+          if (!check_payload_size (len, index, error))
+            return FALSE;
+          gios_list_builder_append_bytes (self, data, len);
+          return TRUE;
+        }
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE ("av")))
+        return builder_append_nested (self, value, index, error);
+      break;
+    default:
+      break;
+    }
+
+  g_set_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED,
+               _("Item %zu has the type “%s”, which a $LIST cannot hold"),
+               index, g_variant_get_type_string (value));
+  return FALSE;
+}
+
+/**
+ * gios_list_encode:
+ * @items: a `av` variant: the list items
+ * @error: return location for a #GError
+ *
+ * Encodes @items as a `$LIST` with %GIOS_LIST_FLAGS_NONE; see
+ * [func@Gios.list_encode_with_flags].
+ *
+ * Returns: (transfer full): the bytes of the list, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GBytes *
+gios_list_encode (GVariant  *items,
+                  GError   **error)
+{
+  return gios_list_encode_with_flags (items, GIOS_LIST_FLAGS_NONE, error);
+}
+
+/**
+ * gios_list_encode_with_flags:
+ * @items: a `av` variant: the list items
+ * @flags: how to write doubles and empty strings
+ * @error: return location for a #GError
+ *
+ * Encodes @items as a `$LIST`, one element per item:
+ *
+ * - `s`: a string, as [method@Gios.ListBuilder.append_string] writes it;
+ * - `ay`: an 8-bit string holding the bytes as they are;
+ * - `x`, and the other integer types `y`, `n`, `q`, `i`, `u`, `t`: an
+ *   integer; a `t` above `G_MAXINT64` is written as its decimal digits, as
+ *   InterSystems does;
+ * - `b`: the integer 1 or 0;
+ * - `d`: a double, compressed with %GIOS_LIST_FLAGS_COMPACT_DOUBLE;
+ * - `av`: a nested list, as an 8-bit string element;
+ * - `mv` with no value: the undefined element `01`; another maybe type with
+ *   no value: a SQL NULL (see [method@Gios.ListBuilder.append_null]); a
+ *   maybe with a value: that value.
+ *
+ * Variants inside variants are unboxed.
+ *
+ * Returns: (transfer full): the bytes of the list, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT when @items is not `av` or holds invalid
+ *   text, or %GIOS_ERROR_UNSUPPORTED for an item of another type
+ *
+ * Since: 1.0
+ */
+GBytes *
+gios_list_encode_with_flags (GVariant       *items,
+                             GiosListFlags   flags,
+                             GError        **error)
+{
+  g_autoptr(GiosListBuilder) builder = NULL;
+  gsize i, n;
+
+  g_return_val_if_fail (items != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  builder = gios_list_builder_new_with_flags (flags);
+  if (!g_variant_is_of_type (items, G_VARIANT_TYPE ("av")))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("A $LIST is encoded from a GVariant of type “av”, not “%s”"),
+                   g_variant_get_type_string (items));
+      return NULL;
+    }
+
+  n = g_variant_n_children (items);
+  for (i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) child = g_variant_get_child_value (items, i);
+
+      if (!builder_append_variant (builder, child, i, error))
+        return NULL;
+    }
+  return gios_list_builder_end (builder);
+}
+
+/* Makes a GVariant of the current element. */
+static GVariant *
+cursor_get_variant (const Cursor  *c,
+                    GError       **error)
+{
+  gint64 i;
+  double d;
+  char *str;
+  gboolean big;
+
+  switch (c->item_type)
+    {
+    case GIOS_LIST_ITEM_TYPE_UNDEFINED:
+      return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+    case GIOS_LIST_ITEM_TYPE_NULL:
+      return g_variant_new_maybe (G_VARIANT_TYPE_STRING, NULL);
+    case GIOS_LIST_ITEM_TYPE_STRING:
+      if (!cursor_is_sql_empty (c) && memchr (c->payload, 0, c->payload_len) != NULL)
+        return g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, c->payload, c->payload_len, 1);
+      G_GNUC_FALLTHROUGH;
+    case GIOS_LIST_ITEM_TYPE_UNICODE:
+      str = cursor_get_string (c, error);
+      return str != NULL ? g_variant_new_take_string (str) : NULL;
+    case GIOS_LIST_ITEM_TYPE_INTEGER:
+      i = read_integer (c->payload, c->payload_len, c->type == TYPE_NEG_INT, &big);
+      return big ? g_variant_new_uint64 ((guint64) i) : g_variant_new_int64 (i);
+    case GIOS_LIST_ITEM_TYPE_DECIMAL:
+    case GIOS_LIST_ITEM_TYPE_DOUBLE:
+      cursor_get_double (c, &d, NULL);
+      return g_variant_new_double (d);
+    case GIOS_LIST_ITEM_TYPE_INVALID:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/**
+ * gios_list_decode:
+ * @bytes: the bytes of a `$LIST`
+ * @error: return location for a #GError
+ *
+ * Decodes a `$LIST` with %GIOS_LIST_FLAGS_NONE; see
+ * [func@Gios.list_decode_with_flags].
+ *
+ * Returns: (transfer full): a `av` variant, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+gios_list_decode (GBytes  *bytes,
+                  GError **error)
+{
+  return gios_list_decode_with_flags (bytes, GIOS_LIST_FLAGS_NONE, error);
+}
+
+/**
+ * gios_list_decode_with_flags:
+ * @bytes: the bytes of a `$LIST`
+ * @flags: the conventions to read with; only %GIOS_LIST_FLAGS_SQL_NULL
+ *   changes what is read
+ * @error: return location for a #GError
+ *
+ * Decodes a `$LIST` into a `av` variant, one item per element:
+ *
+ * - 8-bit and UTF-16 strings: `s` (8-bit strings are read as Latin-1);
+ *   8-bit strings holding a NUL byte: `ay`, since a GVariant string cannot
+ *   hold one (but `03 01 00` is `""` with %GIOS_LIST_FLAGS_SQL_NULL);
+ * - integers: `x` (`t` for an 8-byte type `04` value above `G_MAXINT64`);
+ * - decimals and doubles: `d` ([struct@Gios.ListReader] gives decimals
+ *   exactly);
+ * - the undefined element `01`: `mv` with no value;
+ * - the placeholder `00`, and `02 01` with %GIOS_LIST_FLAGS_SQL_NULL: `ms`
+ *   with no value (SQL NULL).
+ *
+ * Nested lists are not detected, since the bytes alone cannot tell them
+ * from strings: they come back as `s` or `ay`.
+ *
+ * Returns: (transfer full): a `av` variant (not floating), or %NULL with
+ *   @error set as [method@Gios.ListReader.next] and
+ *   [method@Gios.ListReader.get_string] set it
+ *
+ * Since: 1.0
+ */
+GVariant *
+gios_list_decode_with_flags (GBytes         *bytes,
+                             GiosListFlags   flags,
+                             GError        **error)
+{
+  g_autoptr(GPtrArray) children = NULL;
+  const guint8 *data;
+  gsize size;
+  Cursor c;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (bytes != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  _gios_init_i18n ();
+  data = g_bytes_get_data (bytes, &size);
+  cursor_init (&c, data, size, flags);
+  children = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+
+  while (cursor_next (&c, &local_error))
+    {
+      GVariant *value = cursor_get_variant (&c, &local_error);
+
+      if (value == NULL)
+        break;
+      g_ptr_array_add (children, g_variant_ref_sink (g_variant_new_variant (value)));
+    }
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+
+  return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARIANT,
+                                                  (GVariant **) children->pdata,
+                                                  children->len));
+}
