@@ -2,185 +2,27 @@
 /*
  * gio-socket: the command-line tool. Subcommands follow the `gio` tool's
  * conventions: `gio-socket COMMAND [OPTIONS]`, `--help` on each, errors on
- * standard error, exit status 0, 1 (failure) or 2 (usage).
+ * standard error in one line that says what to do, exit status 0, 1
+ * (failure) or 2 (usage).
  */
-#include "config.h"
+#include "gio-socket-tool.h"
 
-#include <gios/gios.h>
-#include <glib/gi18n.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
-typedef int (*CommandFunc) (int argc, char **argv);
-
 typedef struct
 {
   const char *name;
-  CommandFunc func;
+  ToolCommandFunc func;
   const char *summary;
 } Command;
 
-static void
-say (const char *who,
-     const char *format,
-     ...) G_GNUC_PRINTF (2, 3);
-
-static void
-say (const char *who,
-     const char *format,
-     ...)
-{
-  g_autofree char *text = NULL;
-  va_list args;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_print ("  %-8s %s\n", who, text);
-}
-
-/* ------------------------------------------------------------------------ */
-/* demo                                                                       */
-
-typedef struct
-{
-  guint port;
-  const char *line;
-  gboolean silent;
-} ClientJob;
-
-/* A client of the tour: connects, sends a line (unless silent), prints the
- * reply. It is a GiosSocket too. */
-static gpointer
-client_thread (gpointer data)
-{
-  ClientJob *job = data;
-  g_autoptr(GiosSocket) client = gios_socket_new ();
-  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (client);
-  g_autofree char *port = g_strdup_printf ("%u", job->port);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *reply = NULL;
-
-  if (!gios_socket_open (client, "127.0.0.1", port, 2000, NULL, &error))
-    {
-      say ("client", "could not connect: %s", error->message);
-      return NULL;
-    }
-  if (job->silent)
-    {
-      /* Wait for the server to give up on us: end of input. */
-      reply = gios_device_stream_read_line (stream, 1024, NULL, 5000, NULL, &error);
-      say ("client", "server closed the connection (%s)", error ? error->message : "end of input");
-      return NULL;
-    }
-  say ("client", "sends \"%s\"", job->line);
-  if (!gios_device_stream_write_line (stream, job->line, NULL, &error) ||
-      !gios_device_stream_flush (stream, 2000, NULL, &error))
-    {
-      say ("client", "could not send: %s", error->message);
-      return NULL;
-    }
-  reply = gios_device_stream_read_line (stream, 1024, NULL, 2000, NULL, &error);
-  if (reply != NULL)
-    say ("client", "got \"%s\"", reply);
-  else
-    say ("client", "got no reply: %s", error ? error->message : "end of input");
-  return NULL;
-}
-
-static GThread *
-start_client (ClientJob *job)
-{
-  return g_thread_new ("demo-client", client_thread, job);
-}
-
-/* One round of the classic model: listen, read a line, answer, drop. */
-static gboolean
-serve_one (GiosServerSocket *server,
-           gsize             max_length,
-           int               timeout_ms)
-{
-  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *line = NULL;
-  g_autofree char *upper = NULL;
-  g_autofree char *peer = NULL;
-
-  if (!gios_server_socket_listen (server, 2000, NULL, &error))
-    {
-      say ("server", "listen failed: %s", error->message);
-      return FALSE;
-    }
-  peer = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (
-      gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (server))));
-  say ("server", "connection from %s", peer);
-
-  line = gios_device_stream_read_line (stream, max_length, NULL, timeout_ms, NULL, &error);
-  if (line == NULL)
-    say ("server", "read_line failed: %s", error ? error->message : "end of input");
-  else
-    {
-      upper = g_utf8_strup (line, -1);
-      say ("server", "read \"%s\", answers \"%s\"", line, upper);
-      gios_device_stream_write_line (stream, upper, NULL, NULL);
-    }
-  gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
-  say ("server", "dropped the connection, still listening");
-  return TRUE;
-}
-
-static int
-command_demo (int    argc,
-              char **argv)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
-  g_autoptr(GSocketAddress) where = NULL;
-  g_autofree char *address = NULL;
-  ClientJob hello = { 0, "hello, classic model", FALSE };
-  ClientJob long_line = { 0, "this line is longer than the server accepts", FALSE };
-  ClientJob silent = { 0, NULL, TRUE };
-  GThread *thread;
-
-  g_print ("%s\n", _("gio-socket demo: a server and its clients, in one process, on loopback."));
-  g_print ("\n%s\n", _("1. Open a port. Port 0 lets the system choose; read it back."));
-  if (!gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error))
-    {
-      g_printerr ("gio-socket: %s\n", error->message);
-      return 1;
-    }
-  hello.port = long_line.port = silent.port = gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
-  address = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (
-      gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server))));
-  say ("server", "listening on %s", address);
-
-  g_print ("\n%s\n", _("2. Listen, read a line, write, flush, drop the connection, keep listening."));
-  thread = start_client (&hello);
-  serve_one (server, 1024, 2000);
-  g_thread_join (thread);
-
-  g_print ("\n%s\n", _("3. Lines are bounded: a peer cannot make the server buffer without limit."));
-  thread = start_client (&long_line);
-  serve_one (server, 16, 2000);
-  g_thread_join (thread);
-
-  g_print ("\n%s\n", _("4. Timeouts are in milliseconds: a silent client costs 300 ms, not forever."));
-  thread = start_client (&silent);
-  serve_one (server, 1024, 300);
-  g_thread_join (thread);
-
-  g_print ("\n%s\n", _("5. Close: stop listening."));
-  gios_server_socket_close (server, NULL);
-  say ("server", "closed (is-open: %s)",
-       gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)) ? "yes" : "no");
-  return 0;
-}
-
-/* ------------------------------------------------------------------------ */
-
 static const Command commands[] = {
-  { "demo", command_demo, N_("Show the device model on loopback") },
+  { "serve", tool_serve, N_("Serve connections: echo bytes or answer lines") },
+  { "connect", tool_connect, N_("Connect standard input and output to a server") },
+  { "list", tool_list, N_("Encode JSON as $LIST bytes, or decode them") },
+  { "demo", tool_demo, N_("Show the device model on loopback") },
 };
 
 static void
@@ -190,6 +32,114 @@ usage (FILE *out)
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
   fprintf (out, "\n%s\n", _("Use “gio-socket COMMAND --help” for help on a command."));
+}
+
+GOptionContext *
+tool_option_context_new (const char   *command,
+                         const char   *parameters,
+                         const char   *summary,
+                         const char   *description,
+                         GOptionEntry *entries)
+{
+  GOptionContext *context = g_option_context_new (parameters);
+
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, summary);
+  if (description != NULL)
+    g_option_context_set_description (context, description);
+  if (entries != NULL)
+    g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  return context;
+}
+
+gboolean
+tool_parse_options (GOptionContext  *context,
+                    const char      *command,
+                    int             *argc,
+                    char          ***argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *prgname = g_strdup_printf ("gio-socket %s", command);
+
+  /* --help shows "Usage: gio-socket COMMAND …". */
+  g_set_prgname (prgname);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      tool_usage_error (command, "%s", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+int
+tool_usage_error (const char *command,
+                  const char *format,
+                  ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  /* TRANSLATORS: the first %s is a command (serve, connect…), the second an
+   * error message; keep the command line in quotes as it is. */
+  g_printerr (_("gio-socket %s: %s; try “gio-socket %s --help”\n"), command, message, command);
+  return TOOL_EXIT_USAGE;
+}
+
+static const char *
+hint_for (const GError *error)
+{
+  if (error->domain == G_IO_ERROR)
+    switch (error->code)
+      {
+      case G_IO_ERROR_ADDRESS_IN_USE:
+      case G_IO_ERROR_EXISTS:
+        return _("choose another port or path, or stop the program using it");
+      case G_IO_ERROR_PERMISSION_DENIED:
+        return _("use a port above 1023, or a path in a directory you can write to");
+      case G_IO_ERROR_CONNECTION_REFUSED:
+      case G_IO_ERROR_NOT_FOUND:
+        return _("check that a server listens there, for example “gio-socket serve”");
+      case G_IO_ERROR_TIMED_OUT:
+        return _("check the host and port, and that no firewall drops the packets");
+      case G_IO_ERROR_HOST_NOT_FOUND:
+      case G_IO_ERROR_HOST_UNREACHABLE:
+      case G_IO_ERROR_NETWORK_UNREACHABLE:
+        return _("check the host name and the network");
+      case G_IO_ERROR_FILENAME_TOO_LONG:
+        return _("use a shorter socket path");
+      case G_IO_ERROR_NOT_DIRECTORY:
+        return _("check the directory part of the path");
+      default:
+        break;
+      }
+  if (error->domain == GIOS_ERROR)
+    return _("check the input");
+  return _("see the message above");
+}
+
+int
+tool_fail (const char   *command,
+           const GError *error,
+           const char   *hint)
+{
+  /* TRANSLATORS: the first %s is a command (serve, connect…), then an error
+   * message and what to do about it. */
+  g_printerr (_("gio-socket %s: %s; %s\n"), command, error->message,
+              hint != NULL ? hint : hint_for (error));
+  return TOOL_EXIT_FAILED;
+}
+
+char *
+tool_address_to_string (GSocketAddress *address)
+{
+  if (address == NULL)
+    return g_strdup ("?");
+  if (G_IS_UNIX_SOCKET_ADDRESS (address))
+    return g_strdup_printf ("unix:%s", g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (address)));
+  return g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
 }
 
 int
@@ -204,35 +154,22 @@ main (int   argc,
   if (argc < 2)
     {
       usage (stderr);
-      return 2;
+      return TOOL_EXIT_USAGE;
     }
-  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "help") == 0)
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0)
     {
       usage (stdout);
-      return 0;
+      return TOOL_EXIT_OK;
     }
   if (strcmp (argv[1], "--version") == 0)
     {
       g_print ("gio-socket %s\n", PACKAGE_VERSION);
-      return 0;
+      return TOOL_EXIT_OK;
     }
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     if (strcmp (argv[1], commands[i].name) == 0)
-      {
-        if (argc > 2 && strcmp (argv[2], "--help") == 0)
-          {
-            g_print ("Usage:\n  gio-socket %s\n\n%s\n", commands[i].name, _(commands[i].summary));
-            return 0;
-          }
-        if (argc > 2)
-          {
-            g_printerr (_("gio-socket: “%s” takes no arguments; try “gio-socket %s --help”\n"),
-                        commands[i].name, commands[i].name);
-            return 2;
-          }
-        return commands[i].func (argc - 1, argv + 1);
-      }
+      return commands[i].func (argc - 1, argv + 1);
 
   g_printerr (_("gio-socket: unknown command “%s”; try “gio-socket --help”\n"), argv[1]);
-  return 2;
+  return TOOL_EXIT_USAGE;
 }

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gio-socket serve: a TCP or Unix-domain server that echoes bytes or answers
+ * lines, in the classic model (one connection at a time), the job model (a
+ * job per connection on a thread pool) or the main-loop model.
+ *
+ * The main thread always runs a main loop that watches SIGINT and SIGTERM.
+ * The blocking models serve on a worker thread; on a signal the main thread
+ * closes the server, which wakes the worker's blocked call (close() may come
+ * from any thread), and the worker ends.
+ */
+#include "gio-socket-tool.h"
+
+#include <glib-unix.h>
+#include <stdio.h>
+
+#define READ_CHUNK (16 * 1024)
+#define MAX_LINE (64 * 1024)
+#define SEND_TIMEOUT_MS 30000
+#define STOP_TIMEOUT_MS 5000
+
+typedef enum
+{
+  MODE_ECHO,
+  MODE_LINES,
+} ServeMode;
+
+typedef struct
+{
+  GiosServerSocket *server;
+  ServeMode mode;
+  GMainLoop *loop;
+  GCancellable *cancellable;  /* cancelled on a signal */
+  gint stopping;              /* atomic */
+  GThread *worker;
+  GError *error;              /* why the worker stopped, if not a signal */
+  guint max_jobs;             /* the job model */
+  guint n_async;              /* main-loop model: connections being served */
+  gboolean acceptor_done;
+} Serve;
+
+static void
+say_connection (GiosSocketCommon *connection)
+{
+  g_autofree char *peer = tool_address_to_string (gios_socket_common_get_remote_address (connection));
+
+  /* Unix-domain peers have no name; say where they came in. */
+  if (g_str_equal (peer, "unix:"))
+    g_print (_("connection on a Unix-domain socket\n"));
+  else
+    g_print (_("connection from %s\n"), peer);
+}
+
+/* Serves one connection with blocking calls until it ends, fails or
+ * @cancellable is cancelled. */
+static void
+serve_stream (GiosDeviceStream *stream,
+              ServeMode         mode,
+              GCancellable     *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (mode == MODE_ECHO)
+    {
+      guint8 buffer[READ_CHUNK];
+      gssize n;
+
+      while ((n = gios_device_stream_read (stream, buffer, sizeof buffer, GIOS_TIMEOUT_FOREVER,
+                                           cancellable, &error)) > 0)
+        if (!gios_device_stream_write (stream, buffer, n, cancellable, &error) ||
+            !gios_device_stream_flush (stream, SEND_TIMEOUT_MS, cancellable, &error))
+          break;
+    }
+  else
+    {
+      for (;;)
+        {
+          g_autofree char *line = gios_device_stream_read_line (stream, MAX_LINE, NULL, GIOS_TIMEOUT_FOREVER,
+                                                                cancellable, &error);
+
+          if (line == NULL ||
+              !gios_device_stream_write_line (stream, line, cancellable, &error) ||
+              !gios_device_stream_flush (stream, SEND_TIMEOUT_MS, cancellable, &error))
+            break;
+        }
+    }
+
+  /* The end of a connection is news only when it was not the peer closing
+   * it or the server stopping. */
+  if (error != NULL &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+    g_printerr (_("gio-socket serve: connection dropped: %s\n"), error->message);
+}
+
+static void
+worker_done (Serve  *serve,
+             GError *error)
+{
+  if (error != NULL && !g_atomic_int_get (&serve->stopping))
+    serve->error = g_steal_pointer (&error);
+  g_clear_error (&error);
+  g_main_loop_quit (serve->loop);
+}
+
+/* The classic model: listen, serve the connection, drop it, listen again. */
+static gpointer
+classic_thread (gpointer data)
+{
+  Serve *serve = data;
+  GError *error = NULL;
+
+  while (gios_server_socket_listen (serve->server, GIOS_TIMEOUT_FOREVER, serve->cancellable, &error))
+    {
+      say_connection (GIOS_SOCKET_COMMON (serve->server));
+      serve_stream (GIOS_DEVICE_STREAM (serve->server), serve->mode, serve->cancellable);
+      gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (serve->server), NULL);
+    }
+  worker_done (serve, error);
+  return NULL;
+}
+
+static void
+job (GiosSocket   *connection,
+     GCancellable *cancellable,
+     gpointer      data)
+{
+  Serve *serve = data;
+
+  say_connection (GIOS_SOCKET_COMMON (connection));
+  serve_stream (GIOS_DEVICE_STREAM (connection), serve->mode, cancellable);
+}
+
+/* The job model: a job per connection, at most N at once. */
+static gpointer
+jobs_thread (gpointer data)
+{
+  Serve *serve = data;
+  GError *error = NULL;
+
+  gios_server_socket_listen_job (serve->server, GIOS_TIMEOUT_FOREVER, serve->max_jobs, job, serve, NULL,
+                                 serve->cancellable, &error);
+  worker_done (serve, error);
+  return NULL;
+}
+
+/* The main-loop model. Each connection is served with the async calls on
+ * the main context; nothing blocks there. */
+
+typedef struct
+{
+  Serve *serve;
+  GiosSocket *connection;
+} AsyncConnection;
+
+static void async_read_next (AsyncConnection *ac);
+
+static void
+async_connection_end (AsyncConnection *ac,
+                      GError          *error)
+{
+  Serve *serve = ac->serve;
+
+  if (error != NULL &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+    g_printerr (_("gio-socket serve: connection dropped: %s\n"), error->message);
+  gios_device_stream_close (GIOS_DEVICE_STREAM (ac->connection), NULL);
+  g_object_unref (ac->connection);
+  g_free (ac);
+
+  serve->n_async--;
+}
+
+static void
+on_flushed (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  AsyncConnection *ac = data;
+  GError *error = NULL;
+
+  if (!gios_device_stream_flush_finish (GIOS_DEVICE_STREAM (source), result, &error))
+    async_connection_end (ac, error);
+  else
+    async_read_next (ac);
+  g_clear_error (&error);
+}
+
+static void
+on_read (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  AsyncConnection *ac = data;
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (source);
+  GError *error = NULL;
+  gboolean more;
+
+  if (ac->serve->mode == MODE_ECHO)
+    {
+      g_autoptr(GBytes) bytes = gios_device_stream_read_bytes_finish (stream, result, &error);
+
+      /* The output buffer is larger than one chunk: this never blocks. */
+      more = bytes != NULL && g_bytes_get_size (bytes) > 0 &&
+             gios_device_stream_write_bytes (stream, bytes, NULL, &error);
+    }
+  else
+    {
+      g_autofree char *line = gios_device_stream_read_line_finish (stream, result, NULL, &error);
+
+      more = line != NULL && gios_device_stream_write_line (stream, line, NULL, &error);
+    }
+
+  if (more)
+    gios_device_stream_flush_async (stream, SEND_TIMEOUT_MS, G_PRIORITY_DEFAULT,
+                                    ac->serve->cancellable, on_flushed, ac);
+  else
+    async_connection_end (ac, error);
+  g_clear_error (&error);
+}
+
+static void
+async_read_next (AsyncConnection *ac)
+{
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (ac->connection);
+
+  if (ac->serve->mode == MODE_ECHO)
+    gios_device_stream_read_bytes_async (stream, READ_CHUNK, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                         ac->serve->cancellable, on_read, ac);
+  else
+    gios_device_stream_read_line_async (stream, MAX_LINE, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                        ac->serve->cancellable, on_read, ac);
+}
+
+typedef struct
+{
+  Serve *serve;
+  GiosSocket *connection;  /* NULL: the acceptor has ended */
+  GError *error;
+} Accepted;
+
+static gboolean
+on_accepted (gpointer data)
+{
+  Accepted *accepted = data;
+  Serve *serve = accepted->serve;
+
+  if (accepted->connection == NULL)
+    {
+      serve->acceptor_done = TRUE;
+      worker_done (serve, g_steal_pointer (&accepted->error));
+    }
+  else
+    {
+      AsyncConnection *ac = g_new0 (AsyncConnection, 1);
+
+      ac->serve = serve;
+      ac->connection = g_steal_pointer (&accepted->connection);
+      serve->n_async++;
+      gios_device_stream_set_output_buffer_size (GIOS_DEVICE_STREAM (ac->connection), 4 * READ_CHUNK);
+      say_connection (GIOS_SOCKET_COMMON (ac->connection));
+      async_read_next (ac);
+    }
+  g_clear_error (&accepted->error);
+  g_free (accepted);
+  return G_SOURCE_REMOVE;
+}
+
+/* TODO(serving): accept with gios_server_socket_start() and the ::accepted
+ * signal once they are in the library; until then a thread accepts and
+ * hands each connection to the main context, where it is served with the
+ * async calls only. */
+static gpointer
+acceptor_thread (gpointer data)
+{
+  Serve *serve = data;
+  GError *error = NULL;
+
+  for (;;)
+    {
+      Accepted *accepted = g_new0 (Accepted, 1);
+
+      accepted->serve = serve;
+      accepted->connection = gios_server_socket_accept (serve->server, GIOS_TIMEOUT_FOREVER,
+                                                        serve->cancellable, &error);
+      accepted->error = error;
+      error = NULL;
+      g_main_context_invoke (NULL, on_accepted, accepted);
+      if (accepted->connection == NULL)
+        break;
+    }
+  return NULL;
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  Serve *serve = data;
+
+  if (g_atomic_int_get (&serve->stopping))
+    return G_SOURCE_CONTINUE;
+  g_atomic_int_set (&serve->stopping, 1);
+  /* Wakes the worker's blocked listen, accept or read, and the jobs. */
+  g_cancellable_cancel (serve->cancellable);
+  gios_server_socket_close (serve->server, NULL);
+  g_main_loop_quit (serve->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+parse_permissions (const char *text,
+                   guint      *permissions)
+{
+  guint64 value;
+  char *end = NULL;
+
+  if (text == NULL || *text == '\0')
+    return FALSE;
+  value = g_ascii_strtoull (text, &end, 8);
+  if (*end != '\0' || value > 0777)
+    return FALSE;
+  *permissions = value;
+  return TRUE;
+}
+
+int
+tool_serve (int    argc,
+            char **argv)
+{
+  g_autofree char *host = NULL;
+  g_autofree char *port = NULL;
+  g_autofree char *unix_path = NULL;
+  g_autofree char *permissions_text = NULL;
+  int jobs = -1;
+  gboolean async = FALSE;
+  gboolean echo = FALSE;
+  gboolean lines = FALSE;
+  GOptionEntry entries[] = {
+    { "host", 0, 0, G_OPTION_ARG_STRING, &host, N_("Listen on this address or name only (default: all)"), N_("HOST") },
+    { "port", 'p', 0, G_OPTION_ARG_STRING, &port, N_("Port number or service name (default: 0, any free port)"), N_("PORT") },
+    { "unix", 'u', 0, G_OPTION_ARG_FILENAME, &unix_path, N_("Listen on a Unix-domain socket at PATH instead"), N_("PATH") },
+    { "permissions", 0, 0, G_OPTION_ARG_STRING, &permissions_text, N_("Octal mode of the Unix-domain socket (default: 0600)"), N_("MODE") },
+    { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, N_("Serve each connection in a job, at most N at once (0: no limit)"), N_("N") },
+    { "async", 'a', 0, G_OPTION_ARG_NONE, &async, N_("Serve every connection on the main loop"), NULL },
+    { "echo", 'e', 0, G_OPTION_ARG_NONE, &echo, N_("Send every byte back (the default)"), NULL },
+    { "lines", 'l', 0, G_OPTION_ARG_NONE, &lines, N_("Answer each line with the same line"), NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GiosServerSocket) server = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GCancellable) cancellable = NULL;
+  g_autofree char *where = NULL;
+  guint permissions = 0600;
+  guint sigint, sigterm;
+  Serve serve = { 0 };
+  gboolean ok;
+
+  context = tool_option_context_new ("serve", NULL,
+      _("Listens on a TCP port or a Unix-domain socket, prints “listening on "
+        "ADDRESS” and serves connections until interrupted (SIGINT or SIGTERM). "
+        "Without --jobs or --async, one connection is served at a time."),
+      _("Examples:\n"
+        "  gio-socket serve --host 127.0.0.1 --port 7000 --lines\n"
+        "  gio-socket serve --unix /tmp/echo.sock --permissions 0660 --jobs 8"),
+      entries);
+  if (!tool_parse_options (context, "serve", &argc, &argv))
+    return TOOL_EXIT_USAGE;
+
+  if (argc > 1)
+    return tool_usage_error ("serve", _("unexpected argument “%s”"), argv[1]);
+  if (unix_path != NULL && (host != NULL || port != NULL))
+    return tool_usage_error ("serve", _("--unix cannot be combined with --host or --port"));
+  if (permissions_text != NULL && unix_path == NULL)
+    return tool_usage_error ("serve", _("--permissions needs --unix"));
+  if (permissions_text != NULL && !parse_permissions (permissions_text, &permissions))
+    return tool_usage_error ("serve", _("“%s” is not an octal mode such as 0600"), permissions_text);
+  if (jobs != -1 && async)
+    return tool_usage_error ("serve", _("choose either --jobs or --async"));
+  if (jobs < -1)
+    return tool_usage_error ("serve", _("--jobs needs a number of 0 or more"));
+  if (echo && lines)
+    return tool_usage_error ("serve", _("choose either --echo or --lines"));
+
+  server = gios_server_socket_new ();
+  if (unix_path != NULL)
+    ok = gios_server_socket_open_unix (server, unix_path, permissions, 1000, &error);
+  else if (host != NULL)
+    ok = gios_server_socket_open_address (server, host, port != NULL ? port : "0", 1000, &error);
+  else
+    ok = gios_server_socket_open (server, port != NULL ? port : "0", 1000, &error);
+  if (!ok)
+    return tool_fail ("serve", error, NULL);
+
+  /* The one line scripts wait for: not translated. */
+  where = tool_address_to_string (gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server)));
+  g_print ("listening on %s\n", where);
+  fflush (stdout);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  cancellable = g_cancellable_new ();
+  serve.server = server;
+  serve.mode = lines ? MODE_LINES : MODE_ECHO;
+  serve.loop = loop;
+  serve.cancellable = cancellable;
+  sigint = g_unix_signal_add (SIGINT, on_signal, &serve);
+  sigterm = g_unix_signal_add (SIGTERM, on_signal, &serve);
+
+  if (async)
+    {
+      serve.worker = g_thread_new ("gio-socket-accept", acceptor_thread, &serve);
+    }
+  else if (jobs >= 0)
+    {
+      serve.max_jobs = jobs;
+      serve.worker = g_thread_new ("gio-socket-jobs", jobs_thread, &serve);
+    }
+  else
+    serve.worker = g_thread_new ("gio-socket-classic", classic_thread, &serve);
+
+  g_main_loop_run (loop);
+
+  /* Stop cleanly whatever ended the loop. */
+  g_atomic_int_set (&serve.stopping, 1);
+  g_cancellable_cancel (cancellable);
+  gios_server_socket_close (server, NULL);
+  g_thread_join (serve.worker);
+  if (jobs >= 0)
+    gios_server_socket_wait_jobs (server, STOP_TIMEOUT_MS, NULL);
+  /* Let the acceptor's last message and the cancelled connections finish. */
+  while (async && (!serve.acceptor_done || serve.n_async > 0))
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+
+  if (serve.error != NULL)
+    {
+      int status = tool_fail ("serve", serve.error, NULL);
+
+      g_clear_error (&serve.error);
+      return status;
+    }
+  return TOOL_EXIT_OK;
+}
