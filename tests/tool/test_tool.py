@@ -1,0 +1,365 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""End-to-end tests of the gio-socket tool, against itself and against plain
+Python sockets. Usage: test_tool.py PATH-TO-gio-socket
+
+Every server is a subprocess of this test, started in its own process group
+and stopped by its pid; every wait is bounded."""
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+TOOL = None
+TIMEOUT = 10
+
+
+def run(*args, input=None, check_status=None):
+    """Runs the tool to completion; returns (status, stdout, stderr)."""
+    result = subprocess.run([TOOL, *args], input=input, capture_output=True, timeout=TIMEOUT,
+                            env=dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=""))
+    if check_status is not None and result.returncode != check_status:
+        raise AssertionError(f"{args}: exit {result.returncode}, stderr {result.stderr!r}")
+    return result.returncode, result.stdout, result.stderr
+
+
+class Server:
+    """gio-socket serve …, started and waited for until it says where it listens."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([TOOL, "serve", *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True,
+                                     env=dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=""))
+        self.first_line = self._read_first_line()
+        if not self.first_line.startswith("listening on "):
+            self.kill()
+            raise AssertionError(f"serve printed {self.first_line!r}, stderr {self.proc.stderr.read()!r}")
+        self.address = self.first_line[len("listening on "):]
+
+    def _read_first_line(self):
+        result = []
+        reader = threading.Thread(target=lambda: result.append(self.proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(TIMEOUT)
+        if not result:
+            self.kill()
+            raise AssertionError("serve printed nothing")
+        return result[0].decode().rstrip("\n")
+
+    @property
+    def port(self):
+        return int(self.address.rsplit(":", 1)[1])
+
+    def stop(self, sig=signal.SIGTERM):
+        """Sends @sig and returns the exit status and the rest of the output."""
+        self.proc.send_signal(sig)
+        try:
+            out, err = self.proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"serve did not stop on {sig!r}")
+        return self.proc.returncode, out.decode(), err.decode()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+def exchange(port, data, family=socket.AF_INET, address=None):
+    """A plain Python client: sends @data, half-closes, returns all it reads."""
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(TIMEOUT)
+        s.connect(address if address is not None else ("127.0.0.1", port))
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        chunks = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+
+class Usage(unittest.TestCase):
+    def assert_usage(self, *args, mentions):
+        status, out, err = run(*args)
+        self.assertEqual(status, 2, f"{args}: {err!r}")
+        lines = err.decode().splitlines()
+        self.assertEqual(len(lines), 1, f"{args}: one line expected, got {lines!r}")
+        self.assertIn(mentions, lines[0])
+        self.assertIn("--help", lines[0])  # says what to do
+        self.assertEqual(out, b"")
+
+    def test_no_command(self):
+        status, out, err = run()
+        self.assertEqual(status, 2)
+        self.assertIn(b"serve", err)
+
+    def test_unknown_command(self):
+        self.assert_usage("frobnicate", mentions="frobnicate")
+
+    def test_bad_arguments(self):
+        self.assert_usage("serve", "--bogus", mentions="--bogus")
+        self.assert_usage("serve", "--jobs", "2", "--async", mentions="--jobs")
+        self.assert_usage("serve", "--echo", "--lines", mentions="--echo")
+        self.assert_usage("serve", "--unix", "/tmp/x", "--port", "1", mentions="--unix")
+        self.assert_usage("serve", "--permissions", "0600", mentions="--permissions")
+        self.assert_usage("serve", "--unix", "/tmp/x", "--permissions", "999", mentions="999")
+        self.assert_usage("serve", "--jobs", "many", mentions="many")
+        self.assert_usage("serve", "extra", mentions="extra")
+        self.assert_usage("connect", mentions="HOST")
+        self.assert_usage("connect", "127.0.0.1", mentions="HOST")
+        self.assert_usage("connect", "--unix", "/tmp/x", "127.0.0.1", "1", mentions="--unix")
+        self.assert_usage("list", mentions="encode")
+        self.assert_usage("list", "rot13", "x", mentions="rot13")
+        self.assert_usage("list", "encode", mentions="encode")
+        self.assert_usage("list", "encode", '{"a": 1}', mentions="array")
+        self.assert_usage("list", "decode", "0g", mentions="g")
+        self.assert_usage("list", "decode", "123", mentions="odd")
+        self.assert_usage("demo", "now", mentions="now")
+
+    def test_help_and_version(self):
+        for command in ("serve", "connect", "list", "demo"):
+            status, out, err = run(command, "--help")
+            self.assertEqual(status, 0, command)
+            self.assertIn(f"gio-socket {command}".encode(), out)
+        status, out, _ = run("--help")
+        self.assertEqual(status, 0)
+        for command in (b"serve", b"connect", b"list", b"demo"):
+            self.assertIn(command, out)
+        status, out, _ = run("--version")
+        self.assertEqual(status, 0)
+        self.assertRegex(out.decode(), r"^gio-socket \d+\.\d+\.\d+\n$")
+
+    def test_failure_is_status_1_in_one_line(self):
+        # A port nobody listens on: take a free one and close it.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        status, out, err = run("connect", "127.0.0.1", str(port), input=b"")
+        self.assertEqual(status, 1)
+        lines = err.decode().splitlines()
+        self.assertEqual(len(lines), 1)
+        self.assertIn(str(port), lines[0])
+        self.assertIn("gio-socket serve", lines[0])  # what to do
+
+    def test_port_in_use(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            status, out, err = run("serve", "--host", "127.0.0.1", "--port", str(port))
+        self.assertEqual(status, 1)
+        self.assertEqual(len(err.decode().splitlines()), 1)
+        self.assertIn("another port", err.decode())
+
+
+class Serve(unittest.TestCase):
+    MODELS = ([], ["--jobs", "2"], ["--jobs", "0"], ["--async"])
+
+    def test_echo_against_python_client(self):
+        data = bytes(range(256)) * 1024  # 256 KiB: more than any buffer
+        for model in self.MODELS:
+            with self.subTest(model=model), Server("--host", "127.0.0.1", *model) as server:
+                self.assertEqual(exchange(server.port, data), data)
+                self.assertEqual(exchange(server.port, b"again"), b"again")
+                status, out, err = server.stop()
+                self.assertEqual(status, 0, err)
+                self.assertIn("connection from 127.0.0.1:", out)
+
+    def test_lines_against_python_client(self):
+        for model in self.MODELS:
+            with self.subTest(model=model), Server("--host", "127.0.0.1", "--lines", *model) as server:
+                self.assertEqual(exchange(server.port, b"one\ntwo\r\nthree\n"), b"one\ntwo\nthree\n")
+                self.assertEqual(server.stop()[0], 0)
+
+    def test_concurrent_clients(self):
+        for model in (["--jobs", "4"], ["--async"]):
+            with self.subTest(model=model), Server("--host", "127.0.0.1", *model) as server:
+                socks = [socket.create_connection(("127.0.0.1", server.port), TIMEOUT) for _ in range(3)]
+                try:
+                    # Every connection is served while the others stay open.
+                    for i, s in enumerate(socks):
+                        s.sendall(b"client %d\n" % i)
+                    for i, s in enumerate(socks):
+                        self.assertEqual(s.recv(100), b"client %d\n" % i)
+                finally:
+                    for s in socks:
+                        s.close()
+                self.assertEqual(server.stop()[0], 0)
+
+    def test_stops_on_sigint_with_a_connection_open(self):
+        for model in self.MODELS:
+            with self.subTest(model=model), Server("--host", "127.0.0.1", *model) as server:
+                with socket.create_connection(("127.0.0.1", server.port), TIMEOUT) as s:
+                    s.sendall(b"x")
+                    self.assertEqual(s.recv(1), b"x")  # served, now idle
+                    start = time.monotonic()
+                    status, out, err = server.stop(signal.SIGINT)
+                    self.assertEqual(status, 0, err)
+                    self.assertLess(time.monotonic() - start, 6)
+                    s.settimeout(TIMEOUT)
+                    self.assertEqual(s.recv(1), b"")  # the server closed it
+
+    def test_all_interfaces_and_service_port(self):
+        with Server() as server:
+            self.assertGreater(server.port, 0)
+            self.assertEqual(exchange(server.port, b"any"), b"any")
+            self.assertEqual(server.stop()[0], 0)
+
+
+class Connect(unittest.TestCase):
+    def test_against_itself(self):
+        for mode, data, expected in (("--echo", b"\x00\x01binary\xff" * 5000, None),
+                                     ("--lines", b"a\nb\r\nc\n", b"a\nb\nc\n")):
+            with self.subTest(mode=mode), Server("--host", "127.0.0.1", mode) as server:
+                status, out, err = run("connect", "127.0.0.1", str(server.port), input=data)
+                self.assertEqual(status, 0, err)
+                self.assertEqual(out, expected if expected is not None else data)
+                self.assertEqual(server.stop()[0], 0)
+
+    def test_against_python_server(self):
+        """The peer sees end of input (half-close), then answers and closes."""
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(TIMEOUT)
+        received = []
+
+        def peer():
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(TIMEOUT)
+                chunks = []
+                while chunk := conn.recv(65536):
+                    chunks.append(chunk)
+                received.append(b"".join(chunks))
+                conn.sendall(b"got %d bytes\n" % len(received[0]))
+
+        thread = threading.Thread(target=peer)
+        thread.start()
+        try:
+            status, out, err = run("connect", "127.0.0.1", str(listener.getsockname()[1]),
+                                   input=b"request body" * 100)
+        finally:
+            thread.join(TIMEOUT)
+            listener.close()
+        self.assertEqual(status, 0, err)
+        self.assertEqual(received, [b"request body" * 100])
+        self.assertEqual(out, b"got 1200 bytes\n")
+
+    def test_peer_closes_first(self):
+        """The command ends when the peer closes, even with input left."""
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(TIMEOUT)
+
+        def peer():
+            conn, _ = listener.accept()
+            conn.sendall(b"bye\n")
+            conn.close()
+
+        thread = threading.Thread(target=peer)
+        thread.start()
+        proc = subprocess.Popen([TOOL, "connect", "127.0.0.1", str(listener.getsockname()[1])],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = proc.communicate(timeout=TIMEOUT)  # stdin stays open until here
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            thread.join(TIMEOUT)
+            listener.close()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(out, b"bye\n")
+
+
+class Unix(unittest.TestCase):
+    def test_permissions_and_echo(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for mode, expected in ((None, 0o600), ("0660", 0o660), ("0700", 0o700)):
+                path = os.path.join(tmp, f"s{expected:o}.sock")
+                args = ["--unix", path] + (["--permissions", mode] if mode else [])
+                with self.subTest(mode=mode), Server(*args) as server:
+                    self.assertEqual(server.address, "unix:" + path)
+                    st = os.stat(path)
+                    self.assertTrue(stat.S_ISSOCK(st.st_mode))
+                    self.assertEqual(stat.S_IMODE(st.st_mode), expected)
+                    self.assertEqual(exchange(0, b"unix", socket.AF_UNIX, path), b"unix")
+                    status, out, err = run("connect", "--unix", path, input=b"tool\n")
+                    self.assertEqual((status, out), (0, b"tool\n"), err)
+                    self.assertEqual(server.stop()[0], 0)
+                self.assertFalse(os.path.exists(path), "the socket file stays after stop")
+
+    def test_existing_file_is_kept(self):
+        with tempfile.NamedTemporaryFile() as existing:
+            status, out, err = run("serve", "--unix", existing.name)
+            self.assertEqual(status, 1)
+            self.assertIn(existing.name, err.decode())
+            self.assertTrue(os.path.exists(existing.name))
+
+
+class List(unittest.TestCase):
+    def round_trip(self, value):
+        status, out, err = run("list", "encode", json.dumps(value), check_status=0)
+        hex_text = out.decode().strip()
+        self.assertRegex(hex_text, r"^[0-9a-f]*$")
+        status, out, err = run("list", "decode", hex_text, check_status=0)
+        return hex_text, json.loads(out)
+
+    def test_round_trip(self):
+        for value in ([], ["hello"], [42, -1, 0, 2**40, -2**63], [2.5, -0.125, 1e300],
+                      ["ünïcödé", "€", ""], [None, "x", None], ["a", 1, 2.5, None, "b"]):
+            with self.subTest(value=value):
+                self.assertEqual(self.round_trip(value)[1], value)
+
+    def test_known_bytes(self):
+        # LIST-FORMAT.md: "hello" is 07 01 68 65 6c 6c 6f, 42 is 03 04 2a.
+        hex_text, decoded = self.round_trip(["hello", 42])
+        self.assertEqual(hex_text, "070168656c6c6f03042a")
+
+    def test_booleans_become_integers(self):
+        self.assertEqual(self.round_trip([True, False])[1], [1, 0])
+
+    def test_bytes(self):
+        self.assertEqual(self.round_trip([{"bytes": "00ff"}])[1], [{"bytes": "00ff"}])
+
+    def test_decode_binary_stdin_and_spaced_hex(self):
+        status, out, err = run("list", "decode", "-", input=bytes.fromhex("070168656c6c6f03042a"))
+        self.assertEqual((status, json.loads(out)), (0, ["hello", 42]), err)
+        status, out, err = run("list", "decode", "07 01 68 65 6c 6c 6f 03:04:2a")
+        self.assertEqual((status, json.loads(out)), (0, ["hello", 42]), err)
+
+    def test_malformed(self):
+        status, out, err = run("list", "decode", "0901")  # element longer than the input
+        self.assertEqual(status, 1)
+        self.assertEqual(len(err.decode().splitlines()), 1)
+        status, out, err = run("list", "encode", "[1, ")
+        self.assertEqual(status, 1)
+
+
+class Demo(unittest.TestCase):
+    def test_demo(self):
+        status, out, err = run("demo", check_status=0)
+        text = out.decode()
+        for expected in ("listening on 127.0.0.1:", "HELLO, CLASSIC MODEL", "Line longer than 16 bytes",
+                         "4 jobs ran, at most 2 at once", "decodes it: [<'temperature'>, <int64 21>",
+                         "closed (is-open: no)"):
+            self.assertIn(expected, text)
+        self.assertEqual(err, b"")
+
+
+if __name__ == "__main__":
+    TOOL = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
