@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Translations: a German error message arrives from the library.
+ *
+ * Run with LANGUAGE=de and LC_ALL=C.UTF-8 (LANGUAGE is ignored under the C
+ * locale). The library binds its text domain to the installed LOCALEDIR the
+ * first time one of its classes is used; the test checks that, then points
+ * the domain at the catalogs built in the build tree
+ * (GIOS_TEST_LOCALEDIR=build/po, laid out as de/LC_MESSAGES/gios.mo), so
+ * the library itself needs no test-only code path.
+ */
+#include "config.h"
+
+#include <gios/gios.h>
+#include <glib/gi18n-lib.h>
+#include <locale.h>
+
+static void
+test_i18n_domain_bound (void)
+{
+  /* The domain is bound when the first class is initialised. */
+  g_type_class_unref (g_type_class_ref (GIOS_TYPE_SERVER_SOCKET));
+  g_assert_cmpstr (bindtextdomain (GETTEXT_PACKAGE, NULL), ==, LOCALEDIR);
+}
+
+static void
+test_i18n_german_error (void)
+{
+  const char *localedir = g_getenv ("GIOS_TEST_LOCALEDIR");
+  g_autoptr(GiosServerSocket) server = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *expected = NULL;
+  guint port;
+
+  if (localedir == NULL || g_strcmp0 (g_getenv ("LANGUAGE"), "de") != 0)
+    {
+      g_test_skip ("needs GIOS_TEST_LOCALEDIR and LANGUAGE=de");
+      return;
+    }
+  server = gios_server_socket_new ();  /* binds the domain to LOCALEDIR */
+  bindtextdomain (GETTEXT_PACKAGE, localedir);
+
+  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
+  g_assert_no_error (error);
+  port = gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
+
+  g_assert_false (gios_server_socket_listen (server, 10, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  expected = g_strdup_printf ("Auf Port %u ist innerhalb von 10 ms keine Verbindung eingegangen", port);
+  g_assert_cmpstr (error->message, ==, expected);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  setlocale (LC_ALL, "");
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/i18n/domain-bound", test_i18n_domain_bound);
+  g_test_add_func ("/i18n/german-error", test_i18n_german_error);
+
+  return g_test_run ();
+}
