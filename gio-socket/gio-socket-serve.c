@@ -282,14 +282,18 @@ acceptor_thread (gpointer data)
   for (;;)
     {
       Accepted *accepted = g_new0 (Accepted, 1);
+      gboolean more;
 
       accepted->serve = serve;
       accepted->connection = gios_server_socket_accept (serve->server, GIOS_TIMEOUT_FOREVER,
                                                         serve->cancellable, &error);
-      accepted->error = error;
-      error = NULL;
-      g_main_context_invoke (NULL, on_accepted, accepted);
-      if (accepted->connection == NULL)
+      accepted->error = g_steal_pointer (&error);
+      more = accepted->connection != NULL;
+      /* Not g_main_context_invoke(): it would run on_accepted() here when
+       * the main thread does not own the context at that moment. From here
+       * on, @accepted belongs to the main thread. */
+      g_idle_add (on_accepted, accepted);
+      if (!more)
         break;
     }
   return NULL;
