@@ -5,9 +5,11 @@
  * job per connection on a thread pool) or the main-loop model.
  *
  * The main thread always runs a main loop that watches SIGINT and SIGTERM.
- * The blocking models serve on a worker thread; on a signal the main thread
- * closes the server, which wakes the worker's blocked call (close() may come
- * from any thread), and the worker ends.
+ * The models accept on a worker thread; on a signal the main thread cancels
+ * one cancellable that every blocked call (listen, accept, reads, and the
+ * jobs' calls through their own cancellables) was given, waits for the
+ * worker and the jobs to end, and only then closes the server: nothing is
+ * closed under a call still running.
  */
 #include "gio-socket-tool.h"
 
@@ -122,14 +124,26 @@ classic_thread (gpointer data)
 }
 
 static void
+cancel_job (GCancellable *stopping,
+            GCancellable *job_cancellable)
+{
+  g_cancellable_cancel (job_cancellable);
+}
+
+static void
 job (GiosSocket   *connection,
      GCancellable *cancellable,
      gpointer      data)
 {
   Serve *serve = data;
+  gulong handler;
 
+  /* Stopping the server stops the job too (at once if it has stopped). */
+  handler = g_cancellable_connect (serve->cancellable, G_CALLBACK (cancel_job),
+                                   g_object_ref (cancellable), g_object_unref);
   say_connection (GIOS_SOCKET_COMMON (connection));
   serve_stream (GIOS_DEVICE_STREAM (connection), serve->mode, cancellable);
+  g_cancellable_disconnect (serve->cancellable, handler);
 }
 
 /* The job model: a job per connection, at most N at once. */
@@ -141,6 +155,7 @@ jobs_thread (gpointer data)
 
   gios_server_socket_listen_job (serve->server, GIOS_TIMEOUT_FOREVER, serve->max_jobs, job, serve, NULL,
                                  serve->cancellable, &error);
+  gios_server_socket_wait_jobs (serve->server, STOP_TIMEOUT_MS, NULL);
   worker_done (serve, error);
   return NULL;
 }
@@ -309,7 +324,6 @@ on_signal (gpointer data)
   g_atomic_int_set (&serve->stopping, 1);
   /* Wakes the worker's blocked listen, accept or read, and the jobs. */
   g_cancellable_cancel (serve->cancellable);
-  gios_server_socket_close (serve->server, NULL);
   g_main_loop_quit (serve->loop);
   return G_SOURCE_CONTINUE;
 }
@@ -431,13 +445,11 @@ tool_serve (int    argc,
   /* Stop cleanly whatever ended the loop. */
   g_atomic_int_set (&serve.stopping, 1);
   g_cancellable_cancel (cancellable);
-  gios_server_socket_close (server, NULL);
   g_thread_join (serve.worker);
-  if (jobs >= 0)
-    gios_server_socket_wait_jobs (server, STOP_TIMEOUT_MS, NULL);
   /* Let the acceptor's last message and the cancelled connections finish. */
   while (async && (!serve.acceptor_done || serve.n_async > 0))
     g_main_context_iteration (NULL, TRUE);
+  gios_server_socket_close (server, NULL);
   g_source_remove (sigint);
   g_source_remove (sigterm);
 
