@@ -85,6 +85,8 @@ typedef struct
 static uint32_t hist[HIST_BUCKETS + 1];
 static uint64_t hist_count;
 
+static void die (const char *fmt, ...) __attribute__ ((format (printf, 1, 2), noreturn));
+
 static void
 die (const char *fmt,
      ...)

@@ -138,12 +138,18 @@ class Server:
         return None
 
     def kill(self):
+        """SIGKILL to the server and to whatever it left in its own process
+        group (the server was started as that group's leader)."""
         if self.proc.poll() is None:
             self.proc.kill()
             try:
                 self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def describe_status(rc):
@@ -319,8 +325,8 @@ def main():
                         help='server command line, e.g. "bench/gios-echo --model=jobs"')
     parser.add_argument('--loadgen', required=True, help='path to the load generator')
     parser.add_argument('--reps', type=int, default=5, help='repetitions (default 5)')
-    parser.add_argument('--duration', type=float, default=3.0,
-                        help='seconds per measurement (default 3)')
+    parser.add_argument('--duration', type=float, default=2.0,
+                        help='seconds per measurement (default 2)')
     parser.add_argument('--modes', default=','.join(MODES),
                         help='comma-separated subset of ' + ','.join(MODES))
     parser.add_argument('--placements', default='same,split',
