@@ -17,6 +17,7 @@ Examples:
       build/bench/peer-epoll build/bench/peer-threads \\
       build/bench/peer-gthreaded build/bench/peer-gservice
   bench/run-bench.py --smoke ...   (1 repetition, 1 second per mode)
+  GIOS_BENCH_SMOKE=1 meson test -C build --benchmark -v   (the same smoke run)
 """
 
 import argparse
@@ -345,6 +346,8 @@ def main():
                         help='print each measurement and failing servers\' stderr')
     args = parser.parse_args()
 
+    if os.environ.get('GIOS_BENCH_SMOKE'):
+        args.smoke = True
     if args.smoke:
         args.reps, args.duration = 1, 1.0
     if not (1 <= args.reps <= 100 and 0 < args.duration <= 600):
