@@ -79,14 +79,9 @@ on_flushed (GObject      *source,
 {
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (source);
 
+  /* The read loop goes on meanwhile; a failed send ends it. */
   if (!gios_device_stream_flush_finish (stream, result, NULL))
-    {
-      gios_device_stream_close (stream, NULL);
-      g_object_unref (stream);
-      return;
-    }
-  gios_device_stream_read_bytes_async (stream, CHUNK, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
-                                       NULL, on_read, NULL);
+    gios_device_stream_close (stream, NULL);
 }
 
 static void
@@ -104,8 +99,13 @@ on_read (GObject      *source,
       g_object_unref (stream);
       return;
     }
-  gios_device_stream_flush_async (stream, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT, NULL,
-                                  on_flushed, NULL);
+  /* One flush at a time: a new one waits while the previous is pending,
+   * and the bytes written meanwhile go with it. */
+  if (gios_device_stream_get_buffered_output (stream) == g_bytes_get_size (bytes))
+    gios_device_stream_flush_async (stream, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT, NULL,
+                                    on_flushed, NULL);
+  gios_device_stream_read_bytes_async (stream, CHUNK, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                       NULL, on_read, NULL);
 }
 
 static gboolean

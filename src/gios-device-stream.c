@@ -98,6 +98,7 @@ typedef struct
   GMutex lock;
   GCond idle;
   guint busy;
+  guint waiters;                /* threads in interrupt() waiting for idle */
   gint interrupted;             /* atomic */
   /* An eventfd that wakes a blocked wait, made on first use. GCancellable's
    * own descriptor is not used: GLib aborts the process when it cannot
@@ -221,7 +222,10 @@ _gios_device_stream_leave (GiosDeviceStream *self)
   priv->busy--;
   g_assert (n_inside > 0);
   n_inside--;
-  g_cond_broadcast (&priv->idle);
+  /* GCond wakes with a system call even when nobody waits: only when an
+   * interrupt() does. */
+  if (priv->waiters > 0)
+    g_cond_broadcast (&priv->idle);
   g_mutex_unlock (&priv->lock);
 }
 
@@ -252,8 +256,10 @@ _gios_device_stream_interrupt (GiosDeviceStream *self)
   if (priv->busy > own)
     {
       wake (priv);
+      priv->waiters++;
       while (priv->busy > own)
         g_cond_wait (&priv->idle, &priv->lock);
+      priv->waiters--;
     }
   g_mutex_unlock (&priv->lock);
 }
@@ -2125,14 +2131,18 @@ async_op_free (AsyncOp *op)
   g_free (op);
 }
 
+/* Arms the watch for the pending calls. Conditions no call waits for any
+ * more are dropped lazily, when an event finds nobody waiting for it: a
+ * read loop that starts the next read from its callback then costs no
+ * epoll_ctl() at all. */
 static void
 update_watch (GiosDeviceStream *self)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
+  GIOCondition wanted = (priv->read_task ? G_IO_IN : 0) | (priv->write_task ? G_IO_OUT : 0);
 
   if (priv->watch != NULL)
-    _gios_watch_set_events (priv->watch, (priv->read_task ? G_IO_IN : 0) |
-                                         (priv->write_task ? G_IO_OUT : 0));
+    _gios_watch_set_events (priv->watch, _gios_watch_get_events (priv->watch) | wanted);
 }
 
 /* Takes the pending task of @slot off the stream, so that its callback can
@@ -2160,8 +2170,12 @@ fail_task (GiosDeviceStream  *self,
   g_task_return_error (task, error);
 }
 
+/* Frames what is buffered; receives once more only when the watch said
+ * the device is readable (@readable), so that a read started with nothing
+ * buffered costs no failed receive. */
 static void
-read_step (GiosDeviceStream *self)
+read_step (GiosDeviceStream *self,
+           gboolean          readable)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
@@ -2203,6 +2217,12 @@ read_step (GiosDeviceStream *self)
           return;
         }
 
+      if (!readable)
+        {
+          update_watch (self);
+          return;
+        }
+      readable = FALSE;
       if (!enter_io (self, &error))
         {
           fail_task (self, &priv->read_task, error);
@@ -2268,9 +2288,21 @@ on_device_ready (GiosWatch    *watch,
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
   if ((revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && priv->read_task != NULL)
-    read_step (self);
+    read_step (self, TRUE);
   if ((revents & (G_IO_OUT | G_IO_HUP | G_IO_ERR)) && priv->write_task != NULL)
     write_step (self);
+
+  /* Drop what nobody waits for any more (see update_watch). */
+  if (priv->watch != NULL && priv->watch == watch)
+    {
+      GIOCondition events = _gios_watch_get_events (watch);
+
+      if (priv->read_task == NULL)
+        events &= ~G_IO_IN;
+      if (priv->write_task == NULL)
+        events &= ~G_IO_OUT;
+      _gios_watch_set_events (watch, events);
+    }
 }
 
 /* The device's descriptor changed (a new connection, or none): calls
@@ -2449,7 +2481,7 @@ start_async (GiosDeviceStream    *self,
   if (op->kind == OP_FLUSH)
     write_step (self);
   else
-    read_step (self);
+    read_step (self, FALSE);
 }
 
 /**
