@@ -94,7 +94,10 @@ typedef struct
   GTask *read_task;
   GTask *write_task;
 
-  /* Coordination with close() and drop_connection() from other threads. */
+  /* Coordination with close() and drop_connection() from other threads;
+   * teardown serialises those two (recursive: a disconnected handler may
+   * call one from inside the other). */
+  GRecMutex teardown;
   GMutex lock;
   GCond idle;
   guint busy;
@@ -262,6 +265,18 @@ _gios_device_stream_interrupt (GiosDeviceStream *self)
       priv->waiters--;
     }
   g_mutex_unlock (&priv->lock);
+}
+
+void
+_gios_device_stream_teardown_lock (GiosDeviceStream *self)
+{
+  g_rec_mutex_lock (&PRIV (self)->teardown);
+}
+
+void
+_gios_device_stream_teardown_unlock (GiosDeviceStream *self)
+{
+  g_rec_mutex_unlock (&PRIV (self)->teardown);
 }
 
 void
@@ -840,6 +855,7 @@ gios_device_stream_finalize (GObject *object)
   g_free (priv->terminator);
   if (priv->wakeup_fd >= 0)
     close (priv->wakeup_fd);
+  g_rec_mutex_clear (&priv->teardown);
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->idle);
 
@@ -1051,6 +1067,7 @@ gios_device_stream_init (GiosDeviceStream *self)
   priv->default_timeout = GIOS_TIMEOUT_FOREVER;
   priv->wakeup_fd = WAKEUP_NONE;
   priv->device_fd = -1;
+  g_rec_mutex_init (&priv->teardown);
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->idle);
 }
@@ -1809,10 +1826,12 @@ gios_device_stream_close (GiosDeviceStream  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   priv = PRIV (self);
+  _gios_device_stream_teardown_lock (self);
   g_mutex_lock (&priv->lock);
   if (priv->closed)
     {
       g_mutex_unlock (&priv->lock);
+      _gios_device_stream_teardown_unlock (self);
       return TRUE;
     }
   g_mutex_unlock (&priv->lock);
@@ -1833,6 +1852,7 @@ gios_device_stream_close (GiosDeviceStream  *self,
       priv->is_open = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IS_OPEN]);
     }
+  _gios_device_stream_teardown_unlock (self);
 
   if (local_error != NULL)
     {
