@@ -622,6 +622,70 @@ test_async_on_memory_stream (void)
   g_assert_cmpstr (line, ==, "one");
 }
 
+/* Every async call can be cancelled, pending or before it starts. */
+static void
+test_cancel_everything (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) idle_server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) accept_result = NULL;
+  g_autoptr(GAsyncResult) listen_result = NULL;
+  g_autoptr(GAsyncResult) bytes_result = NULL;
+  g_autoptr(GAsyncResult) flush_result = NULL;
+  g_autoptr(GAsyncResult) late_result = NULL;
+  g_autoptr(GiosSocket) later = NULL;
+  g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
+  GiosDeviceStream *stream;
+  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+
+  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  stream = GIOS_DEVICE_STREAM (conn);
+
+  /* Pending, then cancelled: accept, listen, read_bytes, flush (to a peer
+   * that does not read). */
+  gios_server_socket_accept_async (idle_server, cancellable, on_async_done, &accept_result);
+  gios_server_socket_listen_async (idle_server, cancellable, on_async_done, &listen_result);
+  gios_device_stream_read_bytes_async (stream, 16, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                       cancellable, on_async_done, &bytes_result);
+  gios_device_stream_set_output_buffer_size (stream, 16 * 1024 * 1024);
+  g_assert_true (gios_device_stream_write (stream, big, 8 * 1024 * 1024, NULL, &error));
+  gios_device_stream_flush_async (stream, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                  cancellable, on_async_done, &flush_result);
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_cancellable_cancel (cancellable);
+
+  g_assert_null (gios_server_socket_accept_finish (idle_server, wait_result (&accept_result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_false (gios_server_socket_listen_finish (idle_server, wait_result (&listen_result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_null (gios_device_stream_read_bytes_finish (stream, wait_result (&bytes_result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_false (gios_device_stream_flush_finish (stream, wait_result (&flush_result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  /* What was not sent stays buffered. */
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), >, 0);
+
+  /* A cancelled accept takes no connection: a later one gets it. */
+  {
+    int fd2 = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (idle_server)));
+
+    gios_server_socket_accept_async (idle_server, NULL, on_async_done, &late_result);
+    later = gios_server_socket_accept_finish (idle_server, wait_result (&late_result), &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (later);
+    close (fd2);
+  }
+  close (fd);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Running out of descriptors under start()                                   */
 
@@ -730,6 +794,7 @@ main (int   argc,
   g_test_add_func ("/async/read-bytes-and-flush", test_read_bytes_and_flush_async);
   g_test_add_func ("/async/drop-fails-pending", test_drop_fails_pending);
   g_test_add_func ("/async/memory-stream", test_async_on_memory_stream);
+  g_test_add_func ("/async/cancel-everything", test_cancel_everything);
 
   return g_test_run ();
 }
