@@ -180,7 +180,7 @@ gios_message_new_native (guint32  message_id,
 }
 
 /**
- * gios_message_new_reply:
+ * gios_message_new_reply: (constructor)
  * @request: the request to answer
  * @status: the status: 0 for OK, or an error number of the protocol
  * @payload: (nullable): the payload, or %NULL for none
