@@ -165,7 +165,10 @@ kv_protocol_run (GiosSocket   *socket,
         case GIOS_EXECUTE_REQUEST_DONE:
           continue;
         case GIOS_EXECUTE_UNHANDLED:
-          why = g_strdup_printf ("unknown code %u", gios_message_get_code (request));
+          if (gios_message_get_code_string (request) != NULL)
+            why = g_strdup_printf ("unknown code %s", gios_message_get_code_string (request));
+          else
+            why = g_strdup_printf ("unknown code 0x%04x", gios_message_get_code (request));
           reply = reply_with (request, KV_STATUS_UNKNOWN_CODE, g_variant_new_parsed ("[<%s>]", why));
           if (gios_device_stream_send_message (stream, reply, cancellable, &error))
             continue;

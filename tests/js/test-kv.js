@@ -63,7 +63,7 @@ check(same(call('LK'), [0, ['n', 'name', 'u']]), 'list keys');
 check(same(call('DL', 'n'), [0, []]), 'delete');
 check(same(call('GT', 'n'), [100, []]), 'deleted key not found');
 check(same(call('GT'), [400, ['wrong number of items']]), 'bad request');
-check(call('XY')[0] === 501, 'unknown code');
+check(same(call('XY'), [501, ['unknown code XY']]), 'unknown code');
 
 client.send_message(Gios.Message.new_request(nextId, 0, 'DC', null), null);
 check(client.receive_message(5000, null) === null, 'disconnect: the server ends the connection');
