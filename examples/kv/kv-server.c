@@ -57,7 +57,11 @@ main (int   argc,
         }
     }
 
-  /* Closing cancels the jobs still running; wait for them to end. */
+  /* Let the jobs whose clients have gone end by themselves, then close,
+   * which cancels the rest, and wait for those. (Waiting first also keeps
+   * close() from dropping a connection at the moment its job closes it,
+   * which GiosSocketCommon does not yet guard against.) */
+  gios_server_socket_wait_jobs (server, 2000, NULL);
   gios_server_socket_close (server, NULL);
   gios_server_socket_wait_jobs (server, 5000, NULL);
   g_thread_join (watcher);
