@@ -79,6 +79,7 @@ typedef struct
   char *terminator;
   gsize terminator_len;
   int default_timeout;
+  guint max_message_size;
 
   guint is_open : 1;
   guint io_ready : 1;
@@ -120,6 +121,7 @@ enum {
   PROP_DEFAULT_TIMEOUT,
   PROP_INPUT_BUFFER_SIZE,
   PROP_OUTPUT_BUFFER_SIZE,
+  PROP_MAX_MESSAGE_SIZE,
   N_PROPS
 };
 
@@ -894,6 +896,9 @@ gios_device_stream_get_property (GObject    *object,
     case PROP_OUTPUT_BUFFER_SIZE:
       g_value_set_uint (value, priv->out_size);
       break;
+    case PROP_MAX_MESSAGE_SIZE:
+      g_value_set_uint (value, priv->max_message_size);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -936,9 +941,19 @@ gios_device_stream_set_property (GObject      *object,
     case PROP_OUTPUT_BUFFER_SIZE:
       gios_device_stream_set_output_buffer_size (self, g_value_get_uint (value));
       break;
+    case PROP_MAX_MESSAGE_SIZE:
+      gios_device_stream_set_max_message_size (self, g_value_get_uint (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
+}
+
+static GiosMessage *
+gios_device_stream_real_handle_request (GiosDeviceStream *self,
+                                        GiosMessage      *request)
+{
+  return NULL;
 }
 
 static void
@@ -965,6 +980,7 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
   klass->receive = gios_device_stream_real_receive;
   klass->send = gios_device_stream_real_send;
   klass->close_device = gios_device_stream_real_close_device;
+  klass->handle_request = gios_device_stream_real_handle_request;
 
   /**
    * GiosDeviceStream:base-stream:
@@ -1052,6 +1068,21 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
     g_param_spec_uint ("output-buffer-size", NULL, NULL, 1, G_MAXINT, DEFAULT_BUFFER_SIZE,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /**
+   * GiosDeviceStream:max-message-size:
+   *
+   * The largest `$LIST` item (its whole element) that
+   * [method@Gios.DeviceStream.receive_item] accepts, and the largest payload
+   * that [method@Gios.DeviceStream.receive_message] accepts, in bytes. A
+   * larger size announced by the peer fails with %GIOS_ERROR_TOO_LARGE
+   * before anything is allocated for it. The default is 16 MiB.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_MESSAGE_SIZE] =
+    g_param_spec_uint ("max-message-size", NULL, NULL, 0, G_MAXUINT, GIOS_DEFAULT_MAX_MESSAGE_SIZE,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -1065,6 +1096,7 @@ gios_device_stream_init (GiosDeviceStream *self)
   priv->terminator = g_strdup ("\n");
   priv->terminator_len = 1;
   priv->default_timeout = GIOS_TIMEOUT_FOREVER;
+  priv->max_message_size = GIOS_DEFAULT_MAX_MESSAGE_SIZE;
   priv->wakeup_fd = WAKEUP_NONE;
   priv->device_fd = -1;
   g_rec_mutex_init (&priv->teardown);
@@ -2110,6 +2142,48 @@ gios_device_stream_set_output_buffer_size (GiosDeviceStream *self,
     return;
   priv->out_size = size;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_BUFFER_SIZE]);
+}
+
+/**
+ * gios_device_stream_get_max_message_size:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:max-message-size].
+ *
+ * Returns: the largest item or message payload accepted, in bytes
+ *
+ * Since: 1.0
+ */
+guint
+gios_device_stream_get_max_message_size (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
+
+  return PRIV (self)->max_message_size;
+}
+
+/**
+ * gios_device_stream_set_max_message_size:
+ * @self: a [class@Gios.DeviceStream]
+ * @size: the largest item or message payload to accept, in bytes
+ *
+ * Sets [property@Gios.DeviceStream:max-message-size].
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_set_max_message_size (GiosDeviceStream *self,
+                                         guint             size)
+{
+  GiosDeviceStreamPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+
+  priv = PRIV (self);
+  if (priv->max_message_size == size)
+    return;
+  priv->max_message_size = size;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_MESSAGE_SIZE]);
 }
 
 /* ------------------------------------------------------------------------ */
