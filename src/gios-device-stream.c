@@ -80,6 +80,7 @@ typedef struct
   gsize terminator_len;
   int default_timeout;
   guint max_message_size;
+  guint16 stop_code;
 
   guint is_open : 1;
   guint io_ready : 1;
@@ -122,6 +123,7 @@ enum {
   PROP_INPUT_BUFFER_SIZE,
   PROP_OUTPUT_BUFFER_SIZE,
   PROP_MAX_MESSAGE_SIZE,
+  PROP_STOP_CODE,
   N_PROPS
 };
 
@@ -899,6 +901,9 @@ gios_device_stream_get_property (GObject    *object,
     case PROP_MAX_MESSAGE_SIZE:
       g_value_set_uint (value, priv->max_message_size);
       break;
+    case PROP_STOP_CODE:
+      g_value_set_uint (value, priv->stop_code);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -943,6 +948,9 @@ gios_device_stream_set_property (GObject      *object,
       break;
     case PROP_MAX_MESSAGE_SIZE:
       gios_device_stream_set_max_message_size (self, g_value_get_uint (value));
+      break;
+    case PROP_STOP_CODE:
+      gios_device_stream_set_stop_code (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1083,6 +1091,19 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
     g_param_spec_uint ("max-message-size", NULL, NULL, 0, G_MAXUINT, GIOS_DEFAULT_MAX_MESSAGE_SIZE,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /**
+   * GiosDeviceStream:stop-code:
+   *
+   * The code of the request that ends [method@Gios.DeviceStream.execute]
+   * with %GIOS_EXECUTE_STOPPED, as [method@Gios.Message.get_code] reads it.
+   * The default is the disconnect code `DC` (%GIOS_MESSAGE_CODE_DISCONNECT).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_STOP_CODE] =
+    g_param_spec_uint ("stop-code", NULL, NULL, 0, G_MAXUINT16, GIOS_MESSAGE_CODE_DISCONNECT,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -1097,6 +1118,7 @@ gios_device_stream_init (GiosDeviceStream *self)
   priv->terminator_len = 1;
   priv->default_timeout = GIOS_TIMEOUT_FOREVER;
   priv->max_message_size = GIOS_DEFAULT_MAX_MESSAGE_SIZE;
+  priv->stop_code = GIOS_MESSAGE_CODE_DISCONNECT;
   priv->wakeup_fd = WAKEUP_NONE;
   priv->device_fd = -1;
   g_rec_mutex_init (&priv->teardown);
@@ -2771,4 +2793,46 @@ gios_device_stream_flush_finish (GiosDeviceStream  *self,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gios_device_stream_flush_async, FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * gios_device_stream_get_stop_code:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:stop-code].
+ *
+ * Returns: the stop code
+ *
+ * Since: 1.0
+ */
+guint16
+gios_device_stream_get_stop_code (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), GIOS_MESSAGE_CODE_DISCONNECT);
+
+  return PRIV (self)->stop_code;
+}
+
+/**
+ * gios_device_stream_set_stop_code:
+ * @self: a [class@Gios.DeviceStream]
+ * @code: the code, as [method@Gios.Message.get_code] reads it
+ *
+ * Sets [property@Gios.DeviceStream:stop-code].
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_set_stop_code (GiosDeviceStream *self,
+                                  guint16           code)
+{
+  GiosDeviceStreamPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+
+  priv = PRIV (self);
+  if (priv->stop_code == code)
+    return;
+  priv->stop_code = code;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STOP_CODE]);
 }

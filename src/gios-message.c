@@ -873,59 +873,6 @@ gios_device_stream_send_message (GiosDeviceStream  *self,
   return gios_device_stream_flush (self, GIOS_TIMEOUT_DEFAULT, cancellable, error);
 }
 
-static GQuark
-stop_code_quark (void)
-{
-  static GQuark quark;
-
-  if (G_UNLIKELY (quark == 0))
-    quark = g_quark_from_static_string ("gios-stop-code");
-  return quark;
-}
-
-/**
- * gios_device_stream_get_stop_code:
- * @self: a [class@Gios.DeviceStream]
- *
- * Gets the code that ends [method@Gios.DeviceStream.execute]; see
- * [method@Gios.DeviceStream.set_stop_code].
- *
- * Returns: the stop code
- *
- * Since: 1.0
- */
-guint16
-gios_device_stream_get_stop_code (GiosDeviceStream *self)
-{
-  gpointer data;
-
-  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), GIOS_MESSAGE_CODE_DISCONNECT);
-
-  data = g_object_get_qdata (G_OBJECT (self), stop_code_quark ());
-  /* Stored plus one, so that 0 (a status code) can be a stop code too. */
-  return data != NULL ? (guint16) (GPOINTER_TO_UINT (data) - 1) : GIOS_MESSAGE_CODE_DISCONNECT;
-}
-
-/**
- * gios_device_stream_set_stop_code:
- * @self: a [class@Gios.DeviceStream]
- * @code: the code, as [method@Gios.Message.get_code] reads it
- *
- * Sets the code of the request that ends [method@Gios.DeviceStream.execute]
- * with %GIOS_EXECUTE_STOPPED. The default is the disconnect code `DC`
- * (%GIOS_MESSAGE_CODE_DISCONNECT).
- *
- * Since: 1.0
- */
-void
-gios_device_stream_set_stop_code (GiosDeviceStream *self,
-                                  guint16           code)
-{
-  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
-
-  g_object_set_qdata (G_OBJECT (self), stop_code_quark (), GUINT_TO_POINTER ((guint) code + 1));
-}
-
 /**
  * GiosDeviceStreamClass::handle_request:
  * @self: a [class@Gios.DeviceStream]
