@@ -20,6 +20,10 @@ gboolean _gios_device_stream_enter          (GiosDeviceStream  *self,
 void     _gios_device_stream_leave          (GiosDeviceStream  *self);
 void     _gios_device_stream_interrupt      (GiosDeviceStream  *self);
 void     _gios_device_stream_resume         (GiosDeviceStream  *self);
+/* close() and drop_connection() hold this, so that two threads never tear
+ * the same device down at once. Recursive. */
+void     _gios_device_stream_teardown_lock   (GiosDeviceStream  *self);
+void     _gios_device_stream_teardown_unlock (GiosDeviceStream  *self);
 
 /* Makes the stream's wake-up descriptor now (it is otherwise made on the
  * first wait), so that a wake from another thread is never missed. Returns

@@ -79,6 +79,8 @@ typedef struct
   char *terminator;
   gsize terminator_len;
   int default_timeout;
+  guint max_message_size;
+  guint16 stop_code;
 
   guint is_open : 1;
   guint io_ready : 1;
@@ -94,10 +96,14 @@ typedef struct
   GTask *read_task;
   GTask *write_task;
 
-  /* Coordination with close() and drop_connection() from other threads. */
+  /* Coordination with close() and drop_connection() from other threads;
+   * teardown serialises those two (recursive: a disconnected handler may
+   * call one from inside the other). */
+  GRecMutex teardown;
   GMutex lock;
   GCond idle;
   guint busy;
+  guint waiters;                /* threads in interrupt() waiting for idle */
   gint interrupted;             /* atomic */
   /* An eventfd that wakes a blocked wait, made on first use. GCancellable's
    * own descriptor is not used: GLib aborts the process when it cannot
@@ -116,6 +122,8 @@ enum {
   PROP_DEFAULT_TIMEOUT,
   PROP_INPUT_BUFFER_SIZE,
   PROP_OUTPUT_BUFFER_SIZE,
+  PROP_MAX_MESSAGE_SIZE,
+  PROP_STOP_CODE,
   N_PROPS
 };
 
@@ -221,7 +229,10 @@ _gios_device_stream_leave (GiosDeviceStream *self)
   priv->busy--;
   g_assert (n_inside > 0);
   n_inside--;
-  g_cond_broadcast (&priv->idle);
+  /* GCond wakes with a system call even when nobody waits: only when an
+   * interrupt() does. */
+  if (priv->waiters > 0)
+    g_cond_broadcast (&priv->idle);
   g_mutex_unlock (&priv->lock);
 }
 
@@ -252,10 +263,24 @@ _gios_device_stream_interrupt (GiosDeviceStream *self)
   if (priv->busy > own)
     {
       wake (priv);
+      priv->waiters++;
       while (priv->busy > own)
         g_cond_wait (&priv->idle, &priv->lock);
+      priv->waiters--;
     }
   g_mutex_unlock (&priv->lock);
+}
+
+void
+_gios_device_stream_teardown_lock (GiosDeviceStream *self)
+{
+  g_rec_mutex_lock (&PRIV (self)->teardown);
+}
+
+void
+_gios_device_stream_teardown_unlock (GiosDeviceStream *self)
+{
+  g_rec_mutex_unlock (&PRIV (self)->teardown);
 }
 
 void
@@ -834,6 +859,7 @@ gios_device_stream_finalize (GObject *object)
   g_free (priv->terminator);
   if (priv->wakeup_fd >= 0)
     close (priv->wakeup_fd);
+  g_rec_mutex_clear (&priv->teardown);
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->idle);
 
@@ -871,6 +897,12 @@ gios_device_stream_get_property (GObject    *object,
       break;
     case PROP_OUTPUT_BUFFER_SIZE:
       g_value_set_uint (value, priv->out_size);
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      g_value_set_uint (value, priv->max_message_size);
+      break;
+    case PROP_STOP_CODE:
+      g_value_set_uint (value, priv->stop_code);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -914,9 +946,22 @@ gios_device_stream_set_property (GObject      *object,
     case PROP_OUTPUT_BUFFER_SIZE:
       gios_device_stream_set_output_buffer_size (self, g_value_get_uint (value));
       break;
+    case PROP_MAX_MESSAGE_SIZE:
+      gios_device_stream_set_max_message_size (self, g_value_get_uint (value));
+      break;
+    case PROP_STOP_CODE:
+      gios_device_stream_set_stop_code (self, g_value_get_uint (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
+}
+
+static GiosMessage *
+gios_device_stream_real_handle_request (GiosDeviceStream *self,
+                                        GiosMessage      *request)
+{
+  return NULL;
 }
 
 static void
@@ -943,6 +988,7 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
   klass->receive = gios_device_stream_real_receive;
   klass->send = gios_device_stream_real_send;
   klass->close_device = gios_device_stream_real_close_device;
+  klass->handle_request = gios_device_stream_real_handle_request;
 
   /**
    * GiosDeviceStream:base-stream:
@@ -1030,6 +1076,34 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
     g_param_spec_uint ("output-buffer-size", NULL, NULL, 1, G_MAXINT, DEFAULT_BUFFER_SIZE,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /**
+   * GiosDeviceStream:max-message-size:
+   *
+   * The largest `$LIST` item (its whole element) that
+   * [method@Gios.DeviceStream.receive_item] accepts, and the largest payload
+   * that [method@Gios.DeviceStream.receive_message] accepts, in bytes. A
+   * larger size announced by the peer fails with %GIOS_ERROR_TOO_LARGE
+   * before anything is allocated for it. The default is 16 MiB.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_MESSAGE_SIZE] =
+    g_param_spec_uint ("max-message-size", NULL, NULL, 0, G_MAXUINT, GIOS_DEFAULT_MAX_MESSAGE_SIZE,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosDeviceStream:stop-code:
+   *
+   * The code of the request that ends [method@Gios.DeviceStream.execute]
+   * with %GIOS_EXECUTE_STOPPED, as [method@Gios.Message.get_code] reads it.
+   * The default is the disconnect code `DC` (%GIOS_MESSAGE_CODE_DISCONNECT).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_STOP_CODE] =
+    g_param_spec_uint ("stop-code", NULL, NULL, 0, G_MAXUINT16, GIOS_MESSAGE_CODE_DISCONNECT,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -1043,8 +1117,11 @@ gios_device_stream_init (GiosDeviceStream *self)
   priv->terminator = g_strdup ("\n");
   priv->terminator_len = 1;
   priv->default_timeout = GIOS_TIMEOUT_FOREVER;
+  priv->max_message_size = GIOS_DEFAULT_MAX_MESSAGE_SIZE;
+  priv->stop_code = GIOS_MESSAGE_CODE_DISCONNECT;
   priv->wakeup_fd = WAKEUP_NONE;
   priv->device_fd = -1;
+  g_rec_mutex_init (&priv->teardown);
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->idle);
 }
@@ -1803,10 +1880,12 @@ gios_device_stream_close (GiosDeviceStream  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   priv = PRIV (self);
+  _gios_device_stream_teardown_lock (self);
   g_mutex_lock (&priv->lock);
   if (priv->closed)
     {
       g_mutex_unlock (&priv->lock);
+      _gios_device_stream_teardown_unlock (self);
       return TRUE;
     }
   g_mutex_unlock (&priv->lock);
@@ -1827,6 +1906,7 @@ gios_device_stream_close (GiosDeviceStream  *self,
       priv->is_open = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IS_OPEN]);
     }
+  _gios_device_stream_teardown_unlock (self);
 
   if (local_error != NULL)
     {
@@ -2086,6 +2166,48 @@ gios_device_stream_set_output_buffer_size (GiosDeviceStream *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_BUFFER_SIZE]);
 }
 
+/**
+ * gios_device_stream_get_max_message_size:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:max-message-size].
+ *
+ * Returns: the largest item or message payload accepted, in bytes
+ *
+ * Since: 1.0
+ */
+guint
+gios_device_stream_get_max_message_size (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
+
+  return PRIV (self)->max_message_size;
+}
+
+/**
+ * gios_device_stream_set_max_message_size:
+ * @self: a [class@Gios.DeviceStream]
+ * @size: the largest item or message payload to accept, in bytes
+ *
+ * Sets [property@Gios.DeviceStream:max-message-size].
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_set_max_message_size (GiosDeviceStream *self,
+                                         guint             size)
+{
+  GiosDeviceStreamPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+
+  priv = PRIV (self);
+  if (priv->max_message_size == size)
+    return;
+  priv->max_message_size = size;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_MESSAGE_SIZE]);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Asynchronous calls                                                         */
 
@@ -2125,14 +2247,18 @@ async_op_free (AsyncOp *op)
   g_free (op);
 }
 
+/* Arms the watch for the pending calls. Conditions no call waits for any
+ * more are dropped lazily, when an event finds nobody waiting for it: a
+ * read loop that starts the next read from its callback then costs no
+ * epoll_ctl() at all. */
 static void
 update_watch (GiosDeviceStream *self)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
+  GIOCondition wanted = (priv->read_task ? G_IO_IN : 0) | (priv->write_task ? G_IO_OUT : 0);
 
   if (priv->watch != NULL)
-    _gios_watch_set_events (priv->watch, (priv->read_task ? G_IO_IN : 0) |
-                                         (priv->write_task ? G_IO_OUT : 0));
+    _gios_watch_set_events (priv->watch, _gios_watch_get_events (priv->watch) | wanted);
 }
 
 /* Takes the pending task of @slot off the stream, so that its callback can
@@ -2160,8 +2286,12 @@ fail_task (GiosDeviceStream  *self,
   g_task_return_error (task, error);
 }
 
+/* Frames what is buffered; receives once more only when the watch said
+ * the device is readable (@readable), so that a read started with nothing
+ * buffered costs no failed receive. */
 static void
-read_step (GiosDeviceStream *self)
+read_step (GiosDeviceStream *self,
+           gboolean          readable)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
@@ -2203,6 +2333,12 @@ read_step (GiosDeviceStream *self)
           return;
         }
 
+      if (!readable)
+        {
+          update_watch (self);
+          return;
+        }
+      readable = FALSE;
       if (!enter_io (self, &error))
         {
           fail_task (self, &priv->read_task, error);
@@ -2268,9 +2404,21 @@ on_device_ready (GiosWatch    *watch,
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
   if ((revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && priv->read_task != NULL)
-    read_step (self);
+    read_step (self, TRUE);
   if ((revents & (G_IO_OUT | G_IO_HUP | G_IO_ERR)) && priv->write_task != NULL)
     write_step (self);
+
+  /* Drop what nobody waits for any more (see update_watch). */
+  if (priv->watch != NULL && priv->watch == watch)
+    {
+      GIOCondition events = _gios_watch_get_events (watch);
+
+      if (priv->read_task == NULL)
+        events &= ~G_IO_IN;
+      if (priv->write_task == NULL)
+        events &= ~G_IO_OUT;
+      _gios_watch_set_events (watch, events);
+    }
 }
 
 /* The device's descriptor changed (a new connection, or none): calls
@@ -2449,7 +2597,7 @@ start_async (GiosDeviceStream    *self,
   if (op->kind == OP_FLUSH)
     write_step (self);
   else
-    read_step (self);
+    read_step (self, FALSE);
 }
 
 /**
@@ -2645,4 +2793,46 @@ gios_device_stream_flush_finish (GiosDeviceStream  *self,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gios_device_stream_flush_async, FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * gios_device_stream_get_stop_code:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:stop-code].
+ *
+ * Returns: the stop code
+ *
+ * Since: 1.0
+ */
+guint16
+gios_device_stream_get_stop_code (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), GIOS_MESSAGE_CODE_DISCONNECT);
+
+  return PRIV (self)->stop_code;
+}
+
+/**
+ * gios_device_stream_set_stop_code:
+ * @self: a [class@Gios.DeviceStream]
+ * @code: the code, as [method@Gios.Message.get_code] reads it
+ *
+ * Sets [property@Gios.DeviceStream:stop-code].
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_set_stop_code (GiosDeviceStream *self,
+                                  guint16           code)
+{
+  GiosDeviceStreamPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+
+  priv = PRIV (self);
+  if (priv->stop_code == code)
+    return;
+  priv->stop_code = code;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STOP_CODE]);
 }

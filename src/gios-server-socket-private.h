@@ -15,4 +15,7 @@ GiosSocket *_gios_server_socket_wrap          (GiosServerSocket  *self,
                                                GSocket           *connection,
                                                GError           **error);
 
+/* Whether the class of @self implements run(). */
+gboolean    _gios_socket_overrides_run        (GiosSocket        *self);
+
 G_END_DECLS

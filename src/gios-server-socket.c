@@ -3,6 +3,7 @@
 #include "gios-device-stream-private.h"
 #include "gios-socket-common-private.h"
 #include "gios-server-socket-private.h"
+#include "gios-reactor-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -79,6 +80,17 @@ typedef struct
   GPtrArray *running;     /* of GiosSocket */
   GCancellable *jobs_cancellable;
   GThreadPool *pool;
+
+  /* Main-loop accepting: start() and the pending accept_async() and
+   * listen_async() calls share one reactor watch per listening socket. */
+  GPtrArray *watches;     /* of GiosWatch */
+  GMainContext *watch_context;
+  GQueue pending;         /* of GTask */
+  gboolean started;
+  guint max_connections;
+  gint live;              /* atomic: connections from start() still open */
+  GSource *retry_source;  /* accepting paused after running out of descriptors */
+  gint64 retry_pause;
 } GiosServerSocketPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (GiosServerSocket, gios_server_socket, GIOS_TYPE_SOCKET_COMMON)
@@ -88,10 +100,18 @@ enum {
   PROP_CONNECTION_QUEUE_SIZE,
   PROP_LOOPBACK_ONLY,
   PROP_SOCKET_TYPE,
+  PROP_MAX_CONNECTIONS,
   N_PROPS
 };
 
+enum {
+  ACCEPTED,
+  STOPPED,
+  N_SIGNALS
+};
+
 static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
 
 #define PRIV(self) ((GiosServerSocketPrivate *) gios_server_socket_get_instance_private (self))
 
@@ -874,6 +894,41 @@ accept_once (GiosServerSocketPrivate *priv)
   return -1;
 }
 
+/* Running out of descriptors is reported once per episode, and its end
+ * once. */
+static void
+report_exhaustion (GiosServerSocket *self,
+                   int               errsv)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  if (priv->emfile_reported)
+    return;
+  g_warning ("Could not accept a connection on port %u: %s; "
+             "trying again as descriptors free up",
+             gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)), g_strerror (errsv));
+  priv->emfile_reported = TRUE;
+}
+
+static GSocket *
+socket_from_fd (GiosServerSocket  *self,
+                int                fd,
+                GError           **error)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+  GSocket *socket = g_socket_new_from_fd (fd, error);
+
+  if (socket == NULL)
+    close (fd);
+  if (priv->emfile_reported)
+    {
+      g_message ("Accepting connections again on port %u",
+                 gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)));
+      priv->emfile_reported = FALSE;
+    }
+  return socket;
+}
+
 /* Waits until @deadline for a connection and returns it as a GSocket.
  * Running out of descriptors is reported once per episode and retried with
  * a growing pause instead of spinning. */
@@ -904,32 +959,13 @@ _gios_server_socket_accept_socket (GiosServerSocket  *self,
 
       fd = accept_once (priv);
       if (fd >= 0)
-        {
-          GSocket *socket = g_socket_new_from_fd (fd, error);
-
-          if (socket == NULL)
-            close (fd);
-          if (priv->emfile_reported)
-            {
-              g_message ("Accepting connections again on port %u",
-                         gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)));
-              priv->emfile_reported = FALSE;
-            }
-          return socket;
-        }
+        return socket_from_fd (self, fd, error);
 
       if (accept_errno_is_resource (errno))
         {
           gint64 until;
 
-          if (!priv->emfile_reported)
-            {
-              g_warning ("Could not accept a connection on port %u: %s; "
-                         "trying again as descriptors free up",
-                         gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)),
-                         g_strerror (errno));
-              priv->emfile_reported = TRUE;
-            }
+          report_exhaustion (self, errno);
           if (deadline >= 0 && g_get_monotonic_time () >= deadline)
             {
               _gios_set_error_from_errno (error, EMFILE, _("Could not accept a connection"));
@@ -1421,6 +1457,559 @@ cancel_jobs (GiosServerSocketPrivate *priv)
     gios_socket_common_drop_connection (g_ptr_array_index (running, i), NULL);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Accepting on the main loop                                                 */
+
+static void on_listener_ready (GiosWatch *watch, GIOCondition revents, gpointer data);
+
+static gboolean
+want_connections (GiosServerSocketPrivate *priv)
+{
+  if (priv->retry_source != NULL)
+    return FALSE;
+  if (priv->pending.length > 0)
+    return TRUE;
+  return priv->started &&
+         (priv->max_connections == 0 ||
+          (guint) g_atomic_int_get (&priv->live) < priv->max_connections);
+}
+
+static void
+update_accepting (GiosServerSocket *self)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+  GIOCondition events = want_connections (priv) ? G_IO_IN : 0;
+
+  if (priv->watches == NULL)
+    return;
+  for (guint i = 0; i < priv->watches->len; i++)
+    _gios_watch_set_events (g_ptr_array_index (priv->watches, i), events);
+}
+
+static void
+destroy_watches (GiosServerSocketPrivate *priv)
+{
+  g_clear_pointer (&priv->watches, g_ptr_array_unref);
+  g_clear_pointer (&priv->watch_context, g_main_context_unref);
+  if (priv->retry_source != NULL)
+    {
+      g_source_destroy (priv->retry_source);
+      g_clear_pointer (&priv->retry_source, g_source_unref);
+    }
+}
+
+/* Watches the listening sockets from the thread-default main context. */
+static gboolean
+ensure_watches (GiosServerSocket  *self,
+                GError           **error)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  GiosReactor *reactor;
+
+  if (priv->listeners->len == 0)
+    {
+      g_set_error_literal (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED,
+                           _("The server socket is not open"));
+      return FALSE;
+    }
+  if (priv->watches != NULL)
+    {
+      if (priv->watch_context == context)
+        return TRUE;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                           _("The server socket accepts on another main context already"));
+      return FALSE;
+    }
+
+  reactor = _gios_reactor_ref (context, error);
+  if (reactor == NULL)
+    return FALSE;
+  priv->watches = g_ptr_array_new_with_free_func ((GDestroyNotify) _gios_watch_destroy);
+  for (guint i = 0; i < priv->listeners->len; i++)
+    g_ptr_array_add (priv->watches,
+                     _gios_reactor_watch (reactor, g_socket_get_fd (g_ptr_array_index (priv->listeners, i)),
+                                          0, on_listener_ready, self));
+  priv->watch_context = g_main_context_ref (context);
+  g_source_unref ((GSource *) reactor);
+  return TRUE;
+}
+
+static gboolean
+on_retry (gpointer data)
+{
+  GiosServerSocket *self = data;
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  g_clear_pointer (&priv->retry_source, g_source_unref);
+  update_accepting (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Out of descriptors: stop watching for a growing pause, then try again. */
+static void
+pause_accepting (GiosServerSocket *self,
+                 int               errsv)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  report_exhaustion (self, errsv);
+  priv->retry_pause = priv->retry_pause == 0 ? RETRY_MIN_US : MIN (priv->retry_pause * 2, RETRY_MAX_US);
+  priv->retry_source = g_timeout_source_new (priv->retry_pause / 1000);
+  g_source_set_static_name (priv->retry_source, "[gios] accept retry");
+  g_source_set_callback (priv->retry_source, on_retry, self, NULL);
+  g_source_attach (priv->retry_source, priv->watch_context);
+  update_accepting (self);
+}
+
+typedef struct
+{
+  GiosServerSocket *server;   /* weak */
+  gboolean gone;
+} LiveToken;
+
+static void
+connection_gone (LiveToken *token)
+{
+  if (token->gone)
+    return;
+  token->gone = TRUE;
+  if (token->server != NULL)
+    {
+      g_atomic_int_add (&PRIV (token->server)->live, -1);
+      update_accepting (token->server);
+    }
+}
+
+static void
+live_token_free (gpointer data)
+{
+  LiveToken *token = data;
+
+  connection_gone (token);
+  if (token->server != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (token->server), (gpointer *) &token->server);
+  g_free (token);
+}
+
+static void
+on_connection_disconnected (GiosSocketCommon *connection,
+                            gboolean          intentional,
+                            GError           *reason,
+                            LiveToken        *token)
+{
+  connection_gone (token);
+}
+
+/* Counts @connection among the live ones until it disconnects or is freed,
+ * for max-connections. */
+static void
+track_live (GiosServerSocket *self,
+            GiosSocket       *connection)
+{
+  LiveToken *token = g_new0 (LiveToken, 1);
+
+  token->server = self;
+  g_object_add_weak_pointer (G_OBJECT (self), (gpointer *) &token->server);
+  g_atomic_int_inc (&PRIV (self)->live);
+  g_signal_connect (connection, "disconnected", G_CALLBACK (on_connection_disconnected), token);
+  g_object_set_data_full (G_OBJECT (connection), "gios-live-token", token, live_token_free);
+}
+
+static void
+stop_accepting (GiosServerSocket *self,
+                GError           *reason)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  if (!priv->started)
+    {
+      g_error_free (reason);
+      return;
+    }
+  priv->started = FALSE;
+  update_accepting (self);
+  g_signal_emit (self, signals[STOPPED], 0, reason);
+  g_error_free (reason);
+}
+
+/* Hands a new connection to a pending accept_async() or listen_async(), or
+ * to start()'s handlers. */
+static void
+dispatch_connection (GiosServerSocket *self,
+                     GSocket          *accepted)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+  g_autoptr(GTask) task = g_queue_pop_head (&priv->pending);
+  g_autoptr(GiosSocket) connection = NULL;
+  GError *error = NULL;
+  gboolean handled = FALSE;
+
+  if (task != NULL && g_task_get_source_tag (task) == gios_server_socket_listen_async)
+    {
+      _gios_socket_common_set_connection (GIOS_SOCKET_COMMON (self), accepted);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  connection = _gios_server_socket_wrap (self, accepted, &error);
+  if (task != NULL)
+    {
+      if (connection != NULL)
+        g_task_return_pointer (task, g_steal_pointer (&connection), g_object_unref);
+      else
+        g_task_return_error (task, error);
+      return;
+    }
+  if (connection == NULL)
+    {
+      g_warning ("%s", error->message);
+      g_error_free (error);
+      return;
+    }
+
+  track_live (self, connection);
+  g_signal_emit (self, signals[ACCEPTED], 0, connection, &handled);
+  if (!handled)
+    {
+      if (_gios_socket_overrides_run (connection))
+        gios_socket_run (connection, priv->jobs_cancellable);
+      else
+        {
+          g_debug ("no handler took the connection; closing it");
+          gios_device_stream_close (GIOS_DEVICE_STREAM (connection), NULL);
+        }
+    }
+}
+
+static void
+on_listener_ready (GiosWatch    *watch,
+                   GIOCondition  revents,
+                   gpointer      data)
+{
+  g_autoptr(GiosServerSocket) self = g_object_ref (data);
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  /* A bounded batch per event, so that other sources get their turn. */
+  for (int i = 0; i < 64 && want_connections (priv); i++)
+    {
+      g_autoptr(GSocket) accepted = NULL;
+      GError *error = NULL;
+      int fd = accept_once (priv);
+
+      if (fd < 0)
+        {
+          int errsv = errno;
+
+          if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+            break;
+          if (accept_errno_is_resource (errsv))
+            {
+              pause_accepting (self, errsv);
+              break;
+            }
+          _gios_set_error_from_errno (&error, errsv, _("Could not accept a connection"));
+          while (priv->pending.length > 0)
+            {
+              g_autoptr(GTask) task = g_queue_pop_head (&priv->pending);
+              g_task_return_error (task, g_error_copy (error));
+            }
+          stop_accepting (self, error);
+          break;
+        }
+      priv->retry_pause = 0;
+      accepted = socket_from_fd (self, fd, &error);
+      if (accepted == NULL)
+        {
+          g_warning ("%s", error->message);
+          g_error_free (error);
+          continue;
+        }
+      dispatch_connection (self, accepted);
+    }
+  update_accepting (self);
+}
+
+/**
+ * gios_server_socket_start:
+ * @self: a [class@Gios.ServerSocket]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Starts accepting connections on the thread-default main context of the
+ * caller. For each connection, an instance of
+ * [property@Gios.ServerSocket:socket-type] is emitted with
+ * [signal@Gios.ServerSocket::accepted]; when no handler takes it, its `run`
+ * class method is called if the type has one (it must not block: it starts
+ * asynchronous work and returns), and it is closed otherwise.
+ *
+ * With [property@Gios.ServerSocket:max-connections] set, accepting pauses
+ * while that many accepted connections are open, and resumes as they
+ * disconnect or are freed. Running out of file descriptors pauses it too,
+ * reported once, and it resumes as they free up.
+ *
+ * [signal@Gios.ServerSocket::stopped] is emitted once when accepting ends.
+ * This is the way to serve from GJS.
+ *
+ * Returns: %TRUE when accepting started, or had started already
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_server_socket_start (GiosServerSocket  *self,
+                          GError           **error)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+  if (priv->started)
+    return TRUE;
+  if (!ensure_watches (self, error))
+    return FALSE;
+  priv->started = TRUE;
+  update_accepting (self);
+  return TRUE;
+}
+
+/**
+ * gios_server_socket_stop:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Stops accepting connections started with
+ * [method@Gios.ServerSocket.start] and emits
+ * [signal@Gios.ServerSocket::stopped] with %G_IO_ERROR_CANCELLED. Connections
+ * already accepted are not touched, and the socket keeps listening: waiting
+ * clients stay in the kernel's queue. It is safe to call from a handler of
+ * [signal@Gios.ServerSocket::accepted].
+ *
+ * Since: 1.0
+ */
+void
+gios_server_socket_stop (GiosServerSocket *self)
+{
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+
+  stop_accepting (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                             _("Accepting was stopped")));
+}
+
+/**
+ * gios_server_socket_get_max_connections:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:max-connections].
+ *
+ * Returns: the most open connections from [method@Gios.ServerSocket.start],
+ *   or 0 for no limit
+ *
+ * Since: 1.0
+ */
+guint
+gios_server_socket_get_max_connections (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), 0);
+
+  return PRIV (self)->max_connections;
+}
+
+/**
+ * gios_server_socket_set_max_connections:
+ * @self: a [class@Gios.ServerSocket]
+ * @max_connections: the most open connections, or 0 for no limit
+ *
+ * Sets [property@Gios.ServerSocket:max-connections].
+ *
+ * Since: 1.0
+ */
+void
+gios_server_socket_set_max_connections (GiosServerSocket *self,
+                                        guint             max_connections)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+
+  priv = PRIV (self);
+  if (priv->max_connections == max_connections)
+    return;
+  priv->max_connections = max_connections;
+  update_accepting (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONNECTIONS]);
+}
+
+static gboolean
+on_pending_cancelled (GCancellable *cancellable,
+                      gpointer      data)
+{
+  GTask *task = data;
+  GiosServerSocket *self = g_task_get_source_object (task);
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  if (g_queue_remove (&priv->pending, task))
+    {
+      g_task_return_error_if_cancelled (task);
+      g_object_unref (task);
+      update_accepting (self);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_accept (GiosServerSocket    *self,
+              GCancellable        *cancellable,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data,
+              gpointer             source_tag)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  GError *error = NULL;
+
+  g_task_set_source_tag (task, source_tag);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (!ensure_watches (self, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (cancellable != NULL)
+    {
+      g_autoptr(GSource) source = g_cancellable_source_new (cancellable);
+
+      g_task_attach_source (task, source, G_SOURCE_FUNC (on_pending_cancelled));
+    }
+  /* In order: concurrent calls each get their own connection. */
+  g_queue_push_tail (&priv->pending, g_steal_pointer (&task));
+  update_accepting (self);
+}
+
+/**
+ * gios_server_socket_accept_async:
+ * @self: a [class@Gios.ServerSocket]
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called when a connection arrives
+ * @user_data: data for @callback
+ *
+ * Waits for a connection on the thread-default main context of the caller,
+ * like [method@Gios.ServerSocket.accept] without blocking. Several calls may
+ * be pending at once; each gets its own connection, in the order of the
+ * calls, before [method@Gios.ServerSocket.start]'s handlers get any.
+ *
+ * Since: 1.0
+ */
+void
+gios_server_socket_accept_async (GiosServerSocket    *self,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  queue_accept (self, cancellable, callback, user_data, gios_server_socket_accept_async);
+}
+
+/**
+ * gios_server_socket_accept_finish:
+ * @self: a [class@Gios.ServerSocket]
+ * @result: the result passed to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.ServerSocket.accept_async].
+ *
+ * Returns: (transfer full): the connection, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GiosSocket *
+gios_server_socket_accept_finish (GiosServerSocket  *self,
+                                  GAsyncResult      *result,
+                                  GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gios_server_socket_accept_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * gios_server_socket_listen_async:
+ * @self: a [class@Gios.ServerSocket]
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called when a connection is current
+ * @user_data: data for @callback
+ *
+ * Waits for a connection on the thread-default main context of the caller
+ * and makes it the current one, like [method@Gios.ServerSocket.listen]
+ * without blocking.
+ *
+ * Since: 1.0
+ */
+void
+gios_server_socket_listen_async (GiosServerSocket    *self,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  if (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (self)) != NULL)
+    {
+      g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, gios_server_socket_listen_async);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  queue_accept (self, cancellable, callback, user_data, gios_server_socket_listen_async);
+}
+
+/**
+ * gios_server_socket_listen_finish:
+ * @self: a [class@Gios.ServerSocket]
+ * @result: the result passed to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.ServerSocket.listen_async].
+ *
+ * Returns: %TRUE once a connection is current
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_server_socket_listen_finish (GiosServerSocket  *self,
+                                  GAsyncResult      *result,
+                                  GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gios_server_socket_listen_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* close(): pending calls fail, start() stops, the watches go before the
+ * listening sockets they watch. */
+static void
+close_accepting (GiosServerSocket *self)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  while (priv->pending.length > 0)
+    {
+      g_autoptr(GTask) task = g_queue_pop_head (&priv->pending);
+
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                               _("The server socket was closed"));
+    }
+  stop_accepting (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                             _("The server socket was closed")));
+  destroy_watches (priv);
+}
+
 /**
  * gios_server_socket_close:
  * @self: a [class@Gios.ServerSocket]
@@ -1459,6 +2048,7 @@ gios_server_socket_close_device (GiosDeviceStream  *stream,
   gboolean ok;
 
   ok = GIOS_DEVICE_STREAM_CLASS (gios_server_socket_parent_class)->close_device (stream, error);
+  close_accepting (self);
   close_listeners (priv);
   remove_unix_path (priv);
   cancel_jobs (priv);
@@ -1472,6 +2062,10 @@ static void
 gios_server_socket_dispose (GObject *object)
 {
   GiosServerSocketPrivate *priv = PRIV (GIOS_SERVER_SOCKET (object));
+
+  /* Pending calls hold a reference: none is left here. */
+  priv->started = FALSE;
+  destroy_watches (priv);
 
   close_listeners (priv);
   remove_unix_path (priv);
@@ -1516,6 +2110,9 @@ gios_server_socket_get_property (GObject    *object,
     case PROP_SOCKET_TYPE:
       g_value_set_gtype (value, priv->socket_type);
       break;
+    case PROP_MAX_CONNECTIONS:
+      g_value_set_uint (value, priv->max_connections);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1539,6 +2136,9 @@ gios_server_socket_set_property (GObject      *object,
       break;
     case PROP_SOCKET_TYPE:
       gios_server_socket_set_socket_type (self, g_value_get_gtype (value));
+      break;
+    case PROP_MAX_CONNECTIONS:
+      gios_server_socket_set_max_connections (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1595,7 +2195,57 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
     g_param_spec_gtype ("socket-type", NULL, NULL, GIOS_TYPE_SOCKET,
                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /**
+   * GiosServerSocket:max-connections:
+   *
+   * The most connections accepted by [method@Gios.ServerSocket.start] that
+   * may be open at once; 0 for no limit. At the limit, accepting pauses and
+   * waiting clients stay in the kernel's queue.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_CONNECTIONS] =
+    g_param_spec_uint ("max-connections", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * GiosServerSocket::accepted:
+   * @self: the server socket
+   * @connection: the new connection
+   *
+   * Emitted on the main context of [method@Gios.ServerSocket.start] for
+   * each connection it accepts. A handler that takes the connection (keeps a
+   * reference and serves it, typically with asynchronous calls) returns
+   * %TRUE; later handlers are then not called, as with
+   * [signal@Gio.SocketService::incoming].
+   *
+   * Returns: %TRUE when a handler took the connection
+   *
+   * Since: 1.0
+   */
+  signals[ACCEPTED] =
+    g_signal_new ("accepted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, g_signal_accumulator_true_handled, NULL, NULL,
+                  G_TYPE_BOOLEAN, 1, GIOS_TYPE_SOCKET);
+
+  /**
+   * GiosServerSocket::stopped:
+   * @self: the server socket
+   * @reason: why accepting ended: %G_IO_ERROR_CANCELLED after
+   *   [method@Gios.ServerSocket.stop] or [method@Gios.DeviceStream.close],
+   *   or the error that ended it
+   *
+   * Emitted once when accepting started by [method@Gios.ServerSocket.start]
+   * ends.
+   *
+   * Since: 1.0
+   */
+  signals[STOPPED] =
+    g_signal_new ("stopped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
 static void

@@ -372,8 +372,12 @@ gios_socket_common_drop_connection (GiosSocketCommon  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   stream = GIOS_DEVICE_STREAM (self);
+  _gios_device_stream_teardown_lock (stream);
   if (PRIV (self)->socket == NULL)
-    return TRUE;
+    {
+      _gios_device_stream_teardown_unlock (stream);
+      return TRUE;
+    }
 
   if (!PRIV (self)->lost)
     _gios_device_stream_flush_if_owner (stream, &local_error);
@@ -385,6 +389,7 @@ gios_socket_common_drop_connection (GiosSocketCommon  *self,
 
   if (!was_lost)
     g_signal_emit (self, signals[DISCONNECTED], 0, TRUE, NULL);
+  _gios_device_stream_teardown_unlock (stream);
 
   if (local_error != NULL)
     {

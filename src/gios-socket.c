@@ -2,6 +2,8 @@
 #include "gios-private.h"
 #include "gios-device-stream-private.h"
 #include "gios-socket-common-private.h"
+#include "gios-server-socket-private.h"
+#include "gios-reactor-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -55,6 +57,12 @@ gios_socket_real_run (GiosSocket   *self,
   g_warning ("%s does not implement GiosSocket.run(); dropping the connection",
              G_OBJECT_TYPE_NAME (self));
   gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (self), NULL);
+}
+
+gboolean
+_gios_socket_overrides_run (GiosSocket *self)
+{
+  return GIOS_SOCKET_GET_CLASS (self)->run != gios_socket_real_run;
 }
 
 static void
@@ -395,4 +403,336 @@ gios_socket_run (GiosSocket   *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   GIOS_SOCKET_GET_CLASS (self)->run (self, cancellable);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connecting on the main loop                                                */
+
+/* The operation holds one reference of its task from open_async() until it
+ * returns (open_return); the resolver's callback holds another. */
+typedef struct
+{
+  char *host;
+  char *port;
+  int timeout;
+  gboolean returned;
+  struct addrinfo *addresses;
+  struct addrinfo *next;
+  int fd;
+  GiosWatch *watch;
+  GSource *timeout_source;
+  GSource *cancel_source;
+  GError *last_error;
+} OpenData;
+
+static void
+drop_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+/* Ends the attempt under way, so that nothing fires after the task
+ * returns. */
+static void
+open_stop (OpenData *data)
+{
+  g_clear_pointer (&data->watch, _gios_watch_destroy);
+  if (data->fd >= 0)
+    {
+      close (data->fd);
+      data->fd = -1;
+    }
+  drop_source (&data->timeout_source);
+  drop_source (&data->cancel_source);
+}
+
+static void
+open_data_free (OpenData *data)
+{
+  open_stop (data);
+  if (data->addresses != NULL)
+    freeaddrinfo (data->addresses);
+  g_clear_error (&data->last_error);
+  g_free (data->host);
+  g_free (data->port);
+  g_free (data);
+}
+
+static void
+open_return (GTask  *task,
+             GError *error)
+{
+  OpenData *data = g_task_get_task_data (task);
+
+  data->returned = TRUE;
+  open_stop (data);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static void open_try_next (GTask *task);
+
+static void
+on_connect_ready (GiosWatch    *watch,
+                  GIOCondition  revents,
+                  gpointer      user_data)
+{
+  GTask *task = user_data;
+  OpenData *data = g_task_get_task_data (task);
+  int errsv = 0;
+  socklen_t len = sizeof errsv;
+
+  g_clear_pointer (&data->watch, _gios_watch_destroy);
+  if (getsockopt (data->fd, SOL_SOCKET, SO_ERROR, &errsv, &len) != 0)
+    errsv = errno;
+  if (errsv == 0)
+    {
+      GError *error = NULL;
+      int fd = data->fd;
+
+      data->fd = -1;
+      adopt (g_task_get_source_object (task), fd, data->host, &error);
+      open_return (task, error);
+      return;
+    }
+  {
+    g_autoptr(GSocketAddress) address =
+      g_socket_address_new_from_native (data->next->ai_addr, data->next->ai_addrlen);
+    g_autofree char *where = _gios_socket_address_to_string (address);
+
+    g_clear_error (&data->last_error);
+    _gios_set_error_from_errno (&data->last_error, errsv, _("Could not connect to %s"), where);
+  }
+  close (data->fd);
+  data->fd = -1;
+  data->next = data->next->ai_next;
+  open_try_next (task);
+}
+
+/* Starts a connection to the next address, or returns the last error. */
+static void
+open_try_next (GTask *task)
+{
+  OpenData *data = g_task_get_task_data (task);
+
+  for (; data->next != NULL; data->next = data->next->ai_next)
+    {
+      struct addrinfo *ai = data->next;
+      g_autoptr(GSocketAddress) address = g_socket_address_new_from_native (ai->ai_addr, ai->ai_addrlen);
+      g_autofree char *where = _gios_socket_address_to_string (address);
+      GiosReactor *reactor;
+      int errsv;
+
+      g_clear_error (&data->last_error);
+      data->fd = socket (ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (data->fd < 0)
+        {
+          _gios_set_error_from_errno (&data->last_error, errno, _("Could not connect to %s"), where);
+          continue;
+        }
+      if (connect (data->fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        {
+          on_connect_ready (NULL, G_IO_OUT, task);
+          return;
+        }
+      errsv = errno;
+      if (errsv != EINPROGRESS)
+        {
+          _gios_set_error_from_errno (&data->last_error, errsv, _("Could not connect to %s"), where);
+          close (data->fd);
+          data->fd = -1;
+          continue;
+        }
+      reactor = _gios_reactor_ref (g_task_get_context (task), &data->last_error);
+      if (reactor == NULL)
+        break;
+      data->watch = _gios_reactor_watch (reactor, data->fd, G_IO_OUT, on_connect_ready, task);
+      g_source_unref ((GSource *) reactor);
+      return;
+    }
+
+  if (data->last_error == NULL)
+    g_set_error (&data->last_error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND,
+                 _("“%s” has no address to connect to"), data->host);
+  open_return (task, g_steal_pointer (&data->last_error));
+}
+
+static gboolean
+on_open_timeout (gpointer user_data)
+{
+  GTask *task = user_data;
+  OpenData *data = g_task_get_task_data (task);
+
+  g_clear_pointer (&data->timeout_source, g_source_unref);
+  open_return (task, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                  _("Could not connect to %s port %s within %d ms"),
+                                  data->host, data->port, data->timeout));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_open_cancelled (GCancellable *cancellable,
+                   gpointer      user_data)
+{
+  GTask *task = user_data;
+  OpenData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  g_clear_pointer (&data->cancel_source, g_source_unref);
+  g_cancellable_set_error_if_cancelled (cancellable, &error);
+  open_return (task, error);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+resolve_in_thread (GTask        *resolve,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  const char **name = task_data;
+  struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+  struct addrinfo *res = NULL;
+  int r = getaddrinfo (name[0], name[1], &hints, &res);
+
+  if (r != 0)
+    g_task_return_new_error (resolve, G_RESOLVER_ERROR,
+                             r == EAI_AGAIN ? G_RESOLVER_ERROR_TEMPORARY_FAILURE : G_RESOLVER_ERROR_NOT_FOUND,
+                             _("Could not resolve “%s” port “%s”: %s"), name[0], name[1],
+                             gai_strerror (r));
+  else
+    g_task_return_pointer (resolve, res, (GDestroyNotify) freeaddrinfo);
+}
+
+static void
+on_resolved (GObject      *source_object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;   /* the resolver's reference */
+  OpenData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+  struct addrinfo *res = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (data->returned)
+    {
+      /* Timed out or cancelled while resolving. */
+      if (res != NULL)
+        freeaddrinfo (res);
+      g_clear_error (&error);
+      return;
+    }
+  if (res == NULL)
+    {
+      open_return (task, error);
+      return;
+    }
+  data->addresses = data->next = res;
+  open_try_next (task);
+}
+
+/**
+ * gios_socket_open_async:
+ * @self: a [class@Gios.Socket]
+ * @host: a host name or address
+ * @port: a port number or a service name
+ * @timeout_ms: how long connecting may take in all, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called when connected or failed
+ * @user_data: data for @callback
+ *
+ * Connects like [method@Gios.Socket.open] without blocking: the name is
+ * resolved on a thread, each address is tried in turn on the thread-default
+ * main context of the caller, and @callback is called there.
+ *
+ * Since: 1.0
+ */
+void
+gios_socket_open_async (GiosSocket          *self,
+                        const char          *host,
+                        const char          *port,
+                        int                  timeout_ms,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GTask) resolve = NULL;
+  GError *error = NULL;
+  OpenData *data;
+
+  g_return_if_fail (GIOS_IS_SOCKET (self));
+  g_return_if_fail (host != NULL);
+  g_return_if_fail (port != NULL);
+  g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, gios_socket_open_async);
+  data = g_new0 (OpenData, 1);
+  data->fd = -1;
+  data->host = g_strdup (host);
+  data->port = g_strdup (port);
+  data->timeout = _gios_device_stream_resolve_timeout (GIOS_DEVICE_STREAM (self), timeout_ms);
+  g_task_set_task_data (task, data, (GDestroyNotify) open_data_free);
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (!check_not_connected (self, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  if (data->timeout >= 0)
+    {
+      data->timeout_source = g_timeout_source_new (data->timeout);
+      g_task_attach_source (task, data->timeout_source, on_open_timeout);
+    }
+  if (cancellable != NULL)
+    {
+      data->cancel_source = g_cancellable_source_new (cancellable);
+      g_task_attach_source (task, data->cancel_source, G_SOURCE_FUNC (on_open_cancelled));
+    }
+
+  {
+    const char **name = g_new (const char *, 2);
+
+    name[0] = data->host;
+    name[1] = data->port;
+    resolve = g_task_new (self, NULL, on_resolved, g_object_ref (task));
+    g_task_set_task_data (resolve, name, g_free);
+    g_task_run_in_thread (resolve, resolve_in_thread);
+  }
+  g_object_ref (task);   /* the operation's, released by open_return() */
+}
+
+/**
+ * gios_socket_open_finish:
+ * @self: a [class@Gios.Socket]
+ * @result: the result passed to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.Socket.open_async].
+ *
+ * Returns: %TRUE once connected
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_socket_open_finish (GiosSocket    *self,
+                         GAsyncResult  *result,
+                         GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gios_socket_open_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -26,6 +26,9 @@ G_DECLARE_DERIVABLE_TYPE (GiosDeviceStream, gios_device_stream, GIOS, DEVICE_STR
  *   @deadline for room for at least one; returns the number of bytes written
  *   (at least 1) or -1 with @error set
  * @close_device: releases the device
+ * @handle_request: handles one request for [method@Gios.DeviceStream.execute]
+ *   when it is given no function: returns the reply, or %NULL when the
+ *   request is not one the class handles. The default handles none.
  *
  * The class structure of [class@Gios.DeviceStream]. A subclass that reads
  * from its own kind of device implements the three transport methods; every
@@ -53,8 +56,11 @@ struct _GiosDeviceStreamClass
   gboolean (*close_device) (GiosDeviceStream  *self,
                             GError           **error);
 
+  GiosMessage *(*handle_request) (GiosDeviceStream *self,
+                                  GiosMessage      *request);
+
   /*< private >*/
-  gpointer _reserved[8];
+  gpointer _reserved[7];
 };
 
 GIOS_AVAILABLE_IN_ALL
@@ -185,6 +191,11 @@ GIOS_AVAILABLE_IN_ALL
 guint             gios_device_stream_get_output_buffer_size (GiosDeviceStream  *self);
 GIOS_AVAILABLE_IN_ALL
 void              gios_device_stream_set_output_buffer_size (GiosDeviceStream  *self,
+                                                             guint              size);
+GIOS_AVAILABLE_IN_ALL
+guint             gios_device_stream_get_max_message_size   (GiosDeviceStream  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_device_stream_set_max_message_size   (GiosDeviceStream  *self,
                                                              guint              size);
 
 G_END_DECLS

@@ -91,6 +91,29 @@ gint              gios_server_socket_listen_job               (GiosServerSocket 
                                                                GCancellable      *cancellable,
                                                                GError           **error);
 GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_start                    (GiosServerSocket  *self,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_stop                     (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_accept_async             (GiosServerSocket    *self,
+                                                               GCancellable        *cancellable,
+                                                               GAsyncReadyCallback  callback,
+                                                               gpointer             user_data);
+GIOS_AVAILABLE_IN_ALL
+GiosSocket       *gios_server_socket_accept_finish            (GiosServerSocket  *self,
+                                                               GAsyncResult      *result,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_listen_async             (GiosServerSocket    *self,
+                                                               GCancellable        *cancellable,
+                                                               GAsyncReadyCallback  callback,
+                                                               gpointer             user_data);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_listen_finish            (GiosServerSocket  *self,
+                                                               GAsyncResult      *result,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
 guint             gios_server_socket_get_n_jobs               (GiosServerSocket  *self);
 GIOS_AVAILABLE_IN_ALL
 gboolean          gios_server_socket_wait_jobs                (GiosServerSocket  *self,
@@ -115,6 +138,11 @@ GType             gios_server_socket_get_socket_type          (GiosServerSocket 
 GIOS_AVAILABLE_IN_ALL
 void              gios_server_socket_set_socket_type          (GiosServerSocket  *self,
                                                                GType              socket_type);
+GIOS_AVAILABLE_IN_ALL
+guint             gios_server_socket_get_max_connections      (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_max_connections      (GiosServerSocket  *self,
+                                                               guint              max_connections);
 GIOS_AVAILABLE_IN_ALL
 const char       *gios_server_socket_get_unix_path            (GiosServerSocket  *self);
 

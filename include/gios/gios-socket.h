@@ -52,6 +52,18 @@ gboolean    gios_socket_open_unix (GiosSocket    *self,
                                    GCancellable  *cancellable,
                                    GError       **error);
 GIOS_AVAILABLE_IN_ALL
+void        gios_socket_open_async  (GiosSocket          *self,
+                                     const char          *host,
+                                     const char          *port,
+                                     int                  timeout_ms,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data);
+GIOS_AVAILABLE_IN_ALL
+gboolean    gios_socket_open_finish (GiosSocket    *self,
+                                     GAsyncResult  *result,
+                                     GError       **error);
+GIOS_AVAILABLE_IN_ALL
 void        gios_socket_run       (GiosSocket    *self,
                                    GCancellable  *cancellable);
 

@@ -38,4 +38,6 @@ G_BEGIN_DECLS
  */
 #define GIOS_DEFAULT_MAX_LINE_LENGTH (64 * 1024)
 
+typedef struct _GiosMessage GiosMessage;
+
 G_END_DECLS

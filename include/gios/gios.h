@@ -13,4 +13,5 @@
 # include <gios/gios-socket.h>
 # include <gios/gios-server-socket.h>
 # include <gios/gios-list.h>
+# include <gios/gios-message.h>
 #undef GIOS_INSIDE

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gios-echo: the library's echo server for the serving benchmark.
+ *
+ *   gios-echo --model=jobs|async|classic --port=N [--max-jobs=N]
+ *
+ * Listens on 127.0.0.1, prints "PORT <n>" once listening, echoes every byte
+ * on every connection, and exits cleanly on SIGTERM or SIGINT.
+ */
+#include <gios/gios.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK (64 * 1024)
+
+static GiosServerSocket *server;
+static GMainLoop *loop;
+
+/* jobs: one job per connection on the pool. */
+static void
+echo_job (GiosSocket   *connection,
+          GCancellable *cancellable,
+          gpointer      data)
+{
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
+  guint8 *buf = g_malloc (CHUNK);
+  gssize n;
+
+  while ((n = gios_device_stream_read (stream, buf, CHUNK, GIOS_TIMEOUT_FOREVER, cancellable, NULL)) > 0)
+    if (!gios_device_stream_write (stream, buf, n, cancellable, NULL) ||
+        !gios_device_stream_flush (stream, GIOS_TIMEOUT_FOREVER, cancellable, NULL))
+      break;
+  g_free (buf);
+}
+
+static gpointer
+serve_jobs (gpointer data)
+{
+  guint max_jobs = GPOINTER_TO_UINT (data);
+
+  /* Until close() from the signal handler wakes it. */
+  gios_server_socket_listen_job (server, GIOS_TIMEOUT_FOREVER, max_jobs, echo_job, NULL, NULL, NULL, NULL);
+  gios_server_socket_wait_jobs (server, 5000, NULL);
+  g_main_loop_quit (loop);
+  return NULL;
+}
+
+/* classic: one connection at a time, on a thread. */
+static gpointer
+serve_classic (gpointer data)
+{
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
+  guint8 *buf = g_malloc (CHUNK);
+
+  while (gios_server_socket_listen (server, GIOS_TIMEOUT_FOREVER, NULL, NULL))
+    {
+      gssize n;
+
+      while ((n = gios_device_stream_read (stream, buf, CHUNK, GIOS_TIMEOUT_FOREVER, NULL, NULL)) > 0)
+        if (!gios_device_stream_write (stream, buf, n, NULL, NULL) ||
+            !gios_device_stream_flush (stream, GIOS_TIMEOUT_FOREVER, NULL, NULL))
+          break;
+      gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
+    }
+  g_free (buf);
+  g_main_loop_quit (loop);
+  return NULL;
+}
+
+/* async: accept on the main loop, read and write with the async calls. */
+static void on_read (GObject *source, GAsyncResult *result, gpointer data);
+
+static void
+on_flushed (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (source);
+
+  /* The read loop goes on meanwhile; a failed send ends it. */
+  if (!gios_device_stream_flush_finish (stream, result, NULL))
+    gios_device_stream_close (stream, NULL);
+}
+
+static void
+on_read (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (source);
+  g_autoptr(GBytes) bytes = gios_device_stream_read_bytes_finish (stream, result, NULL);
+
+  if (bytes == NULL || g_bytes_get_size (bytes) == 0 ||
+      !gios_device_stream_write_bytes (stream, bytes, NULL, NULL))
+    {
+      gios_device_stream_close (stream, NULL);
+      g_object_unref (stream);
+      return;
+    }
+  /* One flush at a time: a new one waits while the previous is pending,
+   * and the bytes written meanwhile go with it. */
+  if (gios_device_stream_get_buffered_output (stream) == g_bytes_get_size (bytes))
+    gios_device_stream_flush_async (stream, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT, NULL,
+                                    on_flushed, NULL);
+  gios_device_stream_read_bytes_async (stream, CHUNK, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                       NULL, on_read, NULL);
+}
+
+static gboolean
+on_accepted (GiosServerSocket *srv,
+             GiosSocket       *connection,
+             gpointer          data)
+{
+  /* The read loop owns a reference until the connection ends. */
+  gios_device_stream_read_bytes_async (GIOS_DEVICE_STREAM (g_object_ref (connection)), CHUNK,
+                                       GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT, NULL, on_read, NULL);
+  return TRUE;
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  const char *model = data;
+
+  if (strcmp (model, "async") == 0)
+    {
+      gios_server_socket_close (server, NULL);
+      g_main_loop_quit (loop);
+    }
+  else
+    /* Wakes the serving thread, which then quits the loop. */
+    gios_server_socket_close (server, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GOptionContext) context = NULL;
+  g_autofree char *model = NULL;
+  g_autofree char *port = NULL;
+  int max_jobs = 1000;
+  GThread *thread = NULL;
+  GOptionEntry entries[] = {
+    { "model", 0, 0, G_OPTION_ARG_STRING, &model, "jobs, async or classic", "MODEL" },
+    { "port", 0, 0, G_OPTION_ARG_STRING, &port, "Port, 0 for any", "N" },
+    { "max-jobs", 0, 0, G_OPTION_ARG_INT, &max_jobs, "Most jobs at once (jobs model)", "N" },
+    { NULL }
+  };
+
+  context = g_option_context_new ("- echo server for the benchmarks");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error) || model == NULL ||
+      (strcmp (model, "jobs") != 0 && strcmp (model, "async") != 0 && strcmp (model, "classic") != 0) ||
+      max_jobs < 0)
+    {
+      fprintf (stderr, "usage: gios-echo --model=jobs|async|classic --port=N [--max-jobs=N]\n");
+      return 2;
+    }
+
+  server = gios_server_socket_new ();
+  gios_server_socket_set_connection_queue_size (server, 1024);
+  if (!gios_server_socket_open_address (server, "127.0.0.1", port ? port : "0", 1000, &error))
+    {
+      fprintf (stderr, "gios-echo: %s\n", error->message);
+      return 1;
+    }
+  printf ("PORT %u\n", gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  fflush (stdout);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_signal, model);
+  g_unix_signal_add (SIGINT, on_signal, model);
+
+  if (strcmp (model, "jobs") == 0)
+    thread = g_thread_new ("serve", serve_jobs, GUINT_TO_POINTER ((guint) max_jobs));
+  else if (strcmp (model, "classic") == 0)
+    thread = g_thread_new ("serve", serve_classic, NULL);
+  else
+    {
+      g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), NULL);
+      if (!gios_server_socket_start (server, &error))
+        {
+          fprintf (stderr, "gios-echo: %s\n", error->message);
+          return 1;
+        }
+    }
+
+  g_main_loop_run (loop);
+  if (thread != NULL)
+    g_thread_join (thread);
+  g_main_loop_unref (loop);
+  g_object_unref (server);
+  return 0;
+}

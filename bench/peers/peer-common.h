@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Shared setup for the benchmark echo peers: the same listening socket
+ * (127.0.0.1, SO_REUSEADDR, backlog 1024), the same 64 KiB read buffer and
+ * TCP_NODELAY on every accepted connection, so that the peers differ only
+ * in their serving model.  Plain libc: the epoll and thread peers do not
+ * link GLib.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#define PEER_BACKLOG  1024
+#define PEER_BUF_SIZE (64 * 1024)
+
+typedef struct
+{
+  int port;       /* --port, 0 = any */
+  int max_jobs;   /* --max-jobs, only for peers that accept it */
+} PeerOptions;
+
+/* Parses --port=N and (if @accepts_max_jobs) --max-jobs=N; exits with
+ * status 2 on a usage error. */
+void peer_parse_args (int          argc,
+                      char       **argv,
+                      bool         accepts_max_jobs,
+                      PeerOptions *opts);
+
+/* Creates the listening socket on 127.0.0.1:@port and stores the bound
+ * port in @bound_port.  Exits with status 1 on failure. */
+int  peer_listen (int  port,
+                  int *bound_port);
+
+/* Prints "PORT <n>" as the first line on stdout and flushes it. */
+void peer_announce (int port);
+
+void peer_set_nodelay (int fd);
+
+/* Ignores SIGPIPE: a write to a peer that has gone away must fail, not kill. */
+void peer_ignore_sigpipe (void);

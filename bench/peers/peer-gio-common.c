@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "peer-gio-common.h"
+
+#include <glib-unix.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
+
+void
+peer_gio_listen (GSocketListener *listener,
+                 int              port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  int bound_port;
+  int fd;
+
+  fd = peer_listen (port, &bound_port);
+  socket = g_socket_new_from_fd (fd, &error);
+  if (socket == NULL || !g_socket_listener_add_socket (listener, socket, NULL, &error))
+    {
+      g_printerr ("listening on 127.0.0.1:%d: %s\n", bound_port, error->message);
+      exit (1);
+    }
+  peer_announce (bound_port);
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+peer_gio_run_until_signal (void)
+{
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  guint term_id, int_id;
+
+  term_id = g_unix_signal_add (SIGTERM, on_signal, loop);
+  int_id = g_unix_signal_add (SIGINT, on_signal, loop);
+  g_main_loop_run (loop);
+  g_source_remove (term_id);
+  g_source_remove (int_id);
+}
+
+void
+peer_gio_set_nodelay (GSocketConnection *connection)
+{
+  GSocket *socket = g_socket_connection_get_socket (connection);
+
+  /* Best effort, as in the plain C peers. */
+  (void) g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+}

@@ -1,0 +1,800 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Main-loop accepting (start/stop) and the asynchronous calls. */
+#include <gios/gios.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+/* Every test's main loop ends by itself: a watchdog fails the test. */
+static gboolean
+watchdog (gpointer data)
+{
+  g_error ("test did not finish in time");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run_until (gboolean *done)
+{
+  guint id = g_timeout_add_seconds (10, watchdog, NULL);
+
+  while (!*done)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (id);
+}
+
+static GiosServerSocket *
+open_loopback_server (void)
+{
+  g_autoptr(GError) error = NULL;
+  GiosServerSocket *server = gios_server_socket_new ();
+
+  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
+  g_assert_no_error (error);
+  return server;
+}
+
+static char *
+port_of (GiosServerSocket *server)
+{
+  return g_strdup_printf ("%u", gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+}
+
+static int
+raw_connect (guint port)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  return fd;
+}
+
+/* ------------------------------------------------------------------------ */
+/* A line server on start(), and clients with open_async                       */
+
+typedef struct
+{
+  GiosServerSocket *server;
+  GPtrArray *connections;
+  guint served;
+  guint replies;
+  guint live;
+  guint peak;
+  guint stopped;
+  GError *stop_reason;
+  gboolean done;
+  guint expect;
+} Serve;
+
+static void
+on_server_line (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (source);
+  Serve *serve = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = gios_device_stream_read_line_finish (stream, result, NULL, &error);
+
+  g_assert_no_error (error);
+  if (line == NULL)
+    {
+      /* The client is done: closing the connection frees a slot. */
+      gios_device_stream_close (stream, NULL);
+      serve->live--;
+      return;
+    }
+  {
+    g_autofree char *upper = g_ascii_strup (line, -1);
+
+    g_assert_true (gios_device_stream_write_line (stream, upper, NULL, &error));
+  }
+  gios_device_stream_flush_async (stream, 1000, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  serve->served++;
+  gios_device_stream_read_line_async (stream, 100, 5000, G_PRIORITY_DEFAULT, NULL,
+                                      on_server_line, serve);
+}
+
+static gboolean
+on_accepted (GiosServerSocket *server,
+             GiosSocket       *connection,
+             Serve            *serve)
+{
+  g_assert_true (GIOS_IS_SOCKET (connection));
+  g_ptr_array_add (serve->connections, g_object_ref (connection));
+  serve->live++;
+  serve->peak = MAX (serve->peak, serve->live);
+  gios_device_stream_read_line_async (GIOS_DEVICE_STREAM (connection), 100, 5000,
+                                      G_PRIORITY_DEFAULT, NULL, on_server_line, serve);
+  return TRUE;
+}
+
+static void
+on_stopped (GiosServerSocket *server,
+            GError           *reason,
+            Serve            *serve)
+{
+  serve->stopped++;
+  g_clear_error (&serve->stop_reason);
+  serve->stop_reason = g_error_copy (reason);
+}
+
+static void serve_clear (Serve *serve);
+
+static void
+serve_init (Serve            *serve,
+            GiosServerSocket *server)
+{
+  memset (serve, 0, sizeof *serve);
+  serve->server = server;
+  serve->connections = g_ptr_array_new_with_free_func (g_object_unref);
+  g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), serve);
+  g_signal_connect (server, "stopped", G_CALLBACK (on_stopped), serve);
+}
+
+static void
+serve_clear (Serve *serve)
+{
+  g_ptr_array_unref (serve->connections);
+  g_clear_error (&serve->stop_reason);
+}
+
+typedef struct
+{
+  Serve *serve;
+  GiosSocket *socket;
+  char *text;
+} Client;
+
+static void
+on_client_reply (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  Client *client = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = gios_device_stream_read_line_finish (GIOS_DEVICE_STREAM (source), result, NULL, &error);
+  g_autofree char *expect = g_ascii_strup (client->text, -1);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, expect);
+  client->serve->replies++;
+  /* Done: drop the connection, which ends the server's side too. */
+  gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (client->socket), NULL);
+  if (client->serve->replies == client->serve->expect)
+    client->serve->done = TRUE;
+}
+
+static void
+on_client_open (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  Client *client = data;
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (source);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gios_socket_open_finish (GIOS_SOCKET (source), result, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_device_stream_write_line (stream, client->text, NULL, &error));
+  gios_device_stream_flush_async (stream, 1000, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  gios_device_stream_read_line_async (stream, 100, 5000, G_PRIORITY_DEFAULT, NULL,
+                                      on_client_reply, client);
+}
+
+static void
+run_clients (Serve *serve,
+             guint  n)
+{
+  g_autofree char *port = port_of (serve->server);
+  Client *clients = g_new0 (Client, n);
+
+  serve->expect = n;
+  for (guint i = 0; i < n; i++)
+    {
+      clients[i].serve = serve;
+      clients[i].socket = gios_socket_new ();
+      clients[i].text = g_strdup_printf ("client %u", i);
+      gios_socket_open_async (clients[i].socket, "127.0.0.1", port, 2000, NULL,
+                              on_client_open, &clients[i]);
+    }
+  run_until (&serve->done);
+  /* And until the server has seen every client go, so that no read is
+   * left pending on this test's data. */
+  {
+    guint id = g_timeout_add_seconds (10, watchdog, NULL);
+
+    while (serve->live > 0)
+      g_main_context_iteration (NULL, TRUE);
+    g_source_remove (id);
+  }
+  for (guint i = 0; i < n; i++)
+    {
+      g_object_unref (clients[i].socket);
+      g_free (clients[i].text);
+    }
+  g_free (clients);
+}
+
+static void
+test_start_serves (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  Serve serve;
+
+  serve_init (&serve, server);
+  g_assert_true (gios_server_socket_start (server, &error));
+  g_assert_no_error (error);
+  /* Twice is fine. */
+  g_assert_true (gios_server_socket_start (server, &error));
+
+  run_clients (&serve, 5);
+  g_assert_cmpuint (serve.served, ==, 5);
+  g_assert_cmpuint (serve.connections->len, ==, 5);
+
+  gios_server_socket_stop (server);
+  g_assert_cmpuint (serve.stopped, ==, 1);
+  g_assert_error (serve.stop_reason, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  gios_server_socket_stop (server);
+  g_assert_cmpuint (serve.stopped, ==, 1);
+  serve_clear (&serve);
+}
+
+/* max-connections: never more open at once, and every client served as
+ * connections close. */
+static void
+test_start_max_connections (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  Serve serve;
+
+  serve_init (&serve, server);
+  gios_server_socket_set_max_connections (server, 2);
+  g_assert_cmpuint (gios_server_socket_get_max_connections (server), ==, 2);
+  g_assert_true (gios_server_socket_start (server, &error));
+  run_clients (&serve, 6);
+  g_assert_cmpuint (serve.served, ==, 6);
+  g_assert_cmpuint (serve.peak, <=, 2);
+  g_assert_cmpuint (serve.peak, >=, 1);
+  serve_clear (&serve);
+}
+
+static gboolean
+stop_in_handler (GiosServerSocket *server,
+                 GiosSocket       *connection,
+                 Serve            *serve)
+{
+  serve->served++;
+  gios_server_socket_stop (server);
+  serve->done = TRUE;
+  return TRUE;
+}
+
+static gboolean
+close_in_handler (GiosServerSocket *server,
+                  GiosSocket       *connection,
+                  Serve            *serve)
+{
+  serve->served++;
+  g_assert_true (gios_server_socket_close (server, NULL));
+  serve->done = TRUE;
+  return TRUE;
+}
+
+static void
+test_stop_and_close_in_handler (void)
+{
+  for (int round = 0; round < 2; round++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GiosServerSocket) server = open_loopback_server ();
+      Serve serve = { 0 };
+      int fds[3];
+
+      g_signal_connect (server, "accepted",
+                        round == 0 ? G_CALLBACK (stop_in_handler) : G_CALLBACK (close_in_handler), &serve);
+      g_signal_connect (server, "stopped", G_CALLBACK (on_stopped), &serve);
+      g_assert_true (gios_server_socket_start (server, &error));
+      for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+        fds[i] = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+      run_until (&serve.done);
+      /* Let the loop run a little more: nothing else is accepted. */
+      for (int i = 0; i < 20; i++)
+        g_main_context_iteration (NULL, FALSE);
+
+      g_assert_cmpuint (serve.served, ==, 1);
+      g_assert_cmpuint (serve.stopped, ==, 1);
+      g_assert_error (serve.stop_reason, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_assert_true (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)) == (round == 0));
+      for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+        close (fds[i]);
+      g_clear_error (&serve.stop_reason);
+    }
+}
+
+static void
+test_start_not_open (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+
+  g_assert_false (gios_server_socket_start (server, &error));
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Async accept, listen, open                                                 */
+
+typedef struct
+{
+  GPtrArray *results;
+  GError *error;
+  guint pending;
+} Results;
+
+static void
+on_accept (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  Results *r = data;
+  GiosSocket *connection = gios_server_socket_accept_finish (GIOS_SERVER_SOCKET (source), result,
+                                                             r->error ? NULL : &r->error);
+
+  if (connection != NULL)
+    g_ptr_array_add (r->results, connection);
+  r->pending--;
+}
+
+static void
+test_concurrent_accepts (void)
+{
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  Results r = { g_ptr_array_new_with_free_func (g_object_unref), NULL, 3 };
+  guint id;
+  int fds[3];
+
+  for (guint i = 0; i < 3; i++)
+    gios_server_socket_accept_async (server, NULL, on_accept, &r);
+  for (guint i = 0; i < 3; i++)
+    fds[i] = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  id = g_timeout_add_seconds (10, watchdog, NULL);
+  while (r.pending > 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (id);
+  g_assert_no_error (r.error);
+  g_assert_cmpuint (r.results->len, ==, 3);
+  g_assert_true (g_ptr_array_index (r.results, 0) != g_ptr_array_index (r.results, 1));
+  g_assert_true (g_ptr_array_index (r.results, 1) != g_ptr_array_index (r.results, 2));
+  g_assert_true (g_ptr_array_index (r.results, 0) != g_ptr_array_index (r.results, 2));
+  for (guint i = 0; i < 3; i++)
+    close (fds[i]);
+  g_ptr_array_unref (r.results);
+}
+
+static void
+on_async_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  guint id = g_timeout_add_seconds (10, watchdog, NULL);
+
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (id);
+  return *slot;
+}
+
+static void
+test_listen_async (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) again = NULL;
+  g_autofree char *line = NULL;
+  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+
+  g_assert_cmpint (send (fd, "classic\n", 8, 0), ==, 8);
+  gios_server_socket_listen_async (server, NULL, on_async_done, &result);
+  g_assert_true (gios_server_socket_listen_finish (server, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
+  line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server), 100, NULL, 1000, NULL, &error);
+  g_assert_cmpstr (line, ==, "classic");
+
+  /* With a current connection, it completes at once. */
+  gios_server_socket_listen_async (server, NULL, on_async_done, &again);
+  g_assert_true (gios_server_socket_listen_finish (server, wait_result (&again), &error));
+  close (fd);
+}
+
+static void
+test_open_async_errors (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosSocket) client = gios_socket_new ();
+  g_autoptr(GAsyncResult) refused = NULL;
+  g_autoptr(GAsyncResult) unknown = NULL;
+  g_autoptr(GAsyncResult) cancelled = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autofree char *port = NULL;
+  GiosServerSocket *gone = open_loopback_server ();
+
+  port = port_of (gone);
+  g_object_unref (gone);
+
+  gios_socket_open_async (client, "127.0.0.1", port, 1000, NULL, on_async_done, &refused);
+  g_assert_false (gios_socket_open_finish (client, wait_result (&refused), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_clear_error (&error);
+
+  gios_socket_open_async (client, "no-such-host.invalid", "80", 1000, NULL, on_async_done, &unknown);
+  g_assert_false (gios_socket_open_finish (client, wait_result (&unknown), &error));
+  g_assert_true (error->domain == G_RESOLVER_ERROR);
+  g_clear_error (&error);
+
+  g_cancellable_cancel (cancellable);
+  gios_socket_open_async (client, "127.0.0.1", port, 1000, cancellable, on_async_done, &cancelled);
+  g_assert_false (gios_socket_open_finish (client, wait_result (&cancelled), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (client)));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Async reads and flush                                                      */
+
+typedef struct
+{
+  int fd;
+  const char *text;
+} Later;
+
+static gboolean
+send_later (gpointer data)
+{
+  Later *later = data;
+
+  g_assert_cmpint (send (later->fd, later->text, strlen (later->text), 0), ==, (gssize) strlen (later->text));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_read_line_async (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  GiosDeviceStream *stream;
+  g_autoptr(GAsyncResult) first = NULL;
+  g_autoptr(GAsyncResult) timed_out = NULL;
+  g_autoptr(GAsyncResult) pending = NULL;
+  g_autoptr(GAsyncResult) cancelled = NULL;
+  g_autoptr(GAsyncResult) last = NULL;
+  g_autoptr(GAsyncResult) end = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autofree char *line = NULL;
+  Later later1, later2;
+  gsize length = 0;
+  gint64 start;
+  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+
+  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  stream = GIOS_DEVICE_STREAM (conn);
+
+  /* A line across three arrivals, one of them a lone "\r". */
+  later1 = (Later) { fd, "lo\r" };
+  later2 = (Later) { fd, "\nrest" };
+  g_assert_cmpint (send (fd, "hel", 3, 0), ==, 3);
+  g_timeout_add (20, send_later, &later1);
+  g_timeout_add (40, send_later, &later2);
+  gios_device_stream_read_line_async (stream, 100, 2000, G_PRIORITY_DEFAULT, NULL, on_async_done, &first);
+  line = gios_device_stream_read_line_finish (stream, wait_result (&first), &length, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "hello");
+  g_assert_cmpuint (length, ==, 5);
+  g_clear_pointer (&line, g_free);
+
+  /* Timeout: "rest" has no end; it stays buffered. */
+  start = g_get_monotonic_time ();
+  gios_device_stream_read_line_async (stream, 100, 150, G_PRIORITY_DEFAULT, NULL, on_async_done, &timed_out);
+  /* One read at a time. */
+  gios_device_stream_read_bytes_async (stream, 10, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &pending);
+  g_assert_null (gios_device_stream_read_bytes_finish (stream, wait_result (&pending), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_clear_error (&error);
+  g_assert_null (gios_device_stream_read_line_finish (stream, wait_result (&timed_out), NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 140 * 1000);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 400 * 1000);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (stream), ==, 4);
+  g_clear_error (&error);
+
+  /* Cancellation. */
+  gios_device_stream_read_line_async (stream, 100, 5000, G_PRIORITY_DEFAULT, cancellable, on_async_done, &cancelled);
+  g_cancellable_cancel (cancellable);
+  g_assert_null (gios_device_stream_read_line_finish (stream, wait_result (&cancelled), NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  /* The end of input gives the last line, then NULL without an error. */
+  shutdown (fd, SHUT_WR);
+  gios_device_stream_read_line_async (stream, 100, 2000, G_PRIORITY_DEFAULT, NULL, on_async_done, &last);
+  line = gios_device_stream_read_line_finish (stream, wait_result (&last), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "rest");
+  gios_device_stream_read_line_async (stream, 100, 2000, G_PRIORITY_DEFAULT, NULL, on_async_done, &end);
+  g_assert_null (gios_device_stream_read_line_finish (stream, wait_result (&end), NULL, &error));
+  g_assert_no_error (error);
+  close (fd);
+}
+
+static void
+test_read_bytes_and_flush_async (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  GiosDeviceStream *stream;
+  g_autoptr(GAsyncResult) got = NULL;
+  g_autoptr(GAsyncResult) flushed = NULL;
+  g_autoptr(GAsyncResult) stuck = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
+  char buf[16] = { 0 };
+  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+
+  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  stream = GIOS_DEVICE_STREAM (conn);
+
+  g_assert_cmpint (send (fd, "abcdef", 6, 0), ==, 6);
+  gios_device_stream_read_bytes_async (stream, 4, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &got);
+  bytes = gios_device_stream_read_bytes_finish (stream, wait_result (&got), &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), "abcd", 4);
+
+  g_assert_true (gios_device_stream_write (stream, (const guint8 *) "xyz", 3, NULL, &error));
+  gios_device_stream_flush_async (stream, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &flushed);
+  g_assert_true (gios_device_stream_flush_finish (stream, wait_result (&flushed), &error));
+  g_assert_cmpint (recv (fd, buf, sizeof buf, 0), ==, 3);
+  g_assert_cmpstr (buf, ==, "xyz");
+
+  /* A peer that does not read: the flush times out, the rest stays
+   * buffered. */
+  gios_device_stream_set_output_buffer_size (stream, 16 * 1024 * 1024);
+  g_assert_true (gios_device_stream_write (stream, big, 8 * 1024 * 1024, NULL, &error));
+  gios_device_stream_flush_async (stream, 200, G_PRIORITY_DEFAULT, NULL, on_async_done, &stuck);
+  g_assert_false (gios_device_stream_flush_finish (stream, wait_result (&stuck), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), >, 0);
+  close (fd);
+}
+
+/* Dropping the connection fails a pending read with CLOSED. */
+static void
+test_drop_fails_pending (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+
+  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  gios_device_stream_read_line_async (GIOS_DEVICE_STREAM (conn), 100, 5000, G_PRIORITY_DEFAULT,
+                                      NULL, on_async_done, &result);
+  gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (conn), NULL);
+  g_assert_null (gios_device_stream_read_line_finish (GIOS_DEVICE_STREAM (conn), wait_result (&result), NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  close (fd);
+}
+
+/* A stream without a descriptor runs the async calls on a thread. */
+static void
+test_async_on_memory_stream (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data ("one\ntwo", 7, NULL);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(GIOStream) io = g_simple_io_stream_new (in, out);
+  g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (io);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree char *line = NULL;
+
+  gios_device_stream_read_line_async (stream, 100, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &result);
+  line = gios_device_stream_read_line_finish (stream, wait_result (&result), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "one");
+}
+
+/* Every async call can be cancelled, pending or before it starts. */
+static void
+test_cancel_everything (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) idle_server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) accept_result = NULL;
+  g_autoptr(GAsyncResult) listen_result = NULL;
+  g_autoptr(GAsyncResult) bytes_result = NULL;
+  g_autoptr(GAsyncResult) flush_result = NULL;
+  g_autoptr(GAsyncResult) late_result = NULL;
+  g_autoptr(GiosSocket) later = NULL;
+  g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
+  GiosDeviceStream *stream;
+  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+
+  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  stream = GIOS_DEVICE_STREAM (conn);
+
+  /* Pending, then cancelled: accept, listen, read_bytes, flush (to a peer
+   * that does not read). */
+  gios_server_socket_accept_async (idle_server, cancellable, on_async_done, &accept_result);
+  gios_server_socket_listen_async (idle_server, cancellable, on_async_done, &listen_result);
+  gios_device_stream_read_bytes_async (stream, 16, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                       cancellable, on_async_done, &bytes_result);
+  gios_device_stream_set_output_buffer_size (stream, 16 * 1024 * 1024);
+  g_assert_true (gios_device_stream_write (stream, big, 8 * 1024 * 1024, NULL, &error));
+  gios_device_stream_flush_async (stream, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                  cancellable, on_async_done, &flush_result);
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_cancellable_cancel (cancellable);
+
+  g_assert_null (gios_server_socket_accept_finish (idle_server, wait_result (&accept_result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_false (gios_server_socket_listen_finish (idle_server, wait_result (&listen_result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_null (gios_device_stream_read_bytes_finish (stream, wait_result (&bytes_result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_false (gios_device_stream_flush_finish (stream, wait_result (&flush_result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  /* What was not sent stays buffered. */
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), >, 0);
+
+  /* A cancelled accept takes no connection: a later one gets it. */
+  {
+    int fd2 = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (idle_server)));
+
+    gios_server_socket_accept_async (idle_server, NULL, on_async_done, &late_result);
+    later = gios_server_socket_accept_finish (idle_server, wait_result (&late_result), &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (later);
+    close (fd2);
+  }
+  close (fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running out of descriptors under start()                                   */
+
+static guint warnings;
+
+static GLogWriterOutput
+count_warnings (GLogLevelFlags   level,
+                const GLogField *fields,
+                gsize            n_fields,
+                gpointer         user_data)
+{
+  if (level & G_LOG_LEVEL_WARNING)
+    {
+      warnings++;
+      return G_LOG_WRITER_HANDLED;
+    }
+  if (level & G_LOG_LEVEL_MESSAGE)
+    return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+static gboolean
+count_accepted (GiosServerSocket *server,
+                GiosSocket       *connection,
+                guint            *accepted)
+{
+  (*accepted)++;
+  return FALSE;   /* nobody takes it: it is closed */
+}
+
+static gboolean
+set_true (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_start_emfile (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GiosServerSocket) server = open_loopback_server ();
+      GArray *spare = g_array_new (FALSE, FALSE, sizeof (int));
+      guint accepted = 0;
+      gboolean waited = FALSE;
+      struct rlimit rl;
+      int client;
+
+      g_log_set_writer_func (count_warnings, NULL, NULL);
+      g_signal_connect (server, "accepted", G_CALLBACK (count_accepted), &accepted);
+      g_assert_true (gios_server_socket_start (server, &error));
+      /* The reactor's epoll descriptor exists now; fill the table. */
+      client = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+      getrlimit (RLIMIT_NOFILE, &rl);
+      rl.rlim_cur = 64;
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+      for (;;)
+        {
+          int fd = dup (0);
+          if (fd < 0)
+            break;
+          g_array_append_val (spare, fd);
+        }
+
+      /* Half a second of a full table: one warning, no spin. */
+      g_timeout_add (500, set_true, &waited);
+      run_until (&waited);
+      g_assert_cmpuint (warnings, ==, 1);
+      g_assert_cmpuint (accepted, ==, 0);
+
+      for (guint i = 0; i < spare->len; i++)
+        close (g_array_index (spare, int, i));
+      g_array_unref (spare);
+      {
+        guint id = g_timeout_add_seconds (5, watchdog, NULL);
+
+        while (accepted == 0)
+          g_main_context_iteration (NULL, TRUE);
+        g_source_remove (id);
+      }
+      g_assert_cmpuint (warnings, ==, 1);
+      close (client);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/async/start/serves", test_start_serves);
+  g_test_add_func ("/async/start/max-connections", test_start_max_connections);
+  g_test_add_func ("/async/start/stop-and-close-in-handler", test_stop_and_close_in_handler);
+  g_test_add_func ("/async/start/not-open", test_start_not_open);
+  g_test_add_func ("/async/start/emfile", test_start_emfile);
+  g_test_add_func ("/async/accept/concurrent", test_concurrent_accepts);
+  g_test_add_func ("/async/listen", test_listen_async);
+  g_test_add_func ("/async/open/errors", test_open_async_errors);
+  g_test_add_func ("/async/read-line", test_read_line_async);
+  g_test_add_func ("/async/read-bytes-and-flush", test_read_bytes_and_flush_async);
+  g_test_add_func ("/async/drop-fails-pending", test_drop_fails_pending);
+  g_test_add_func ("/async/memory-stream", test_async_on_memory_stream);
+  g_test_add_func ("/async/cancel-everything", test_cancel_everything);
+
+  return g_test_run ();
+}

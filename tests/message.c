@@ -1,0 +1,1164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests for GiosMessage and for $LIST items and messages on a
+ * GiosDeviceStream: the hex examples of LIST-FORMAT.md §7 byte for byte,
+ * split arrivals, timeouts, peer resets, size limits and execute().
+ *
+ * The stream under test wraps one end of a socketpair (or a TCP connection
+ * accepted on 127.0.0.1, port 0); the test holds the raw other end.
+ */
+
+#include "config.h"
+
+#include <gios/gios.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                    */
+
+static GBytes *
+hex (const char *text)
+{
+  GByteArray *array = g_byte_array_new ();
+
+  while (*text != '\0')
+    {
+      guint8 b;
+
+      if (g_ascii_isspace (*text))
+        {
+          text++;
+          continue;
+        }
+      g_assert_true (g_ascii_isxdigit (text[0]) && g_ascii_isxdigit (text[1]));
+      b = (guint8) (g_ascii_xdigit_value (text[0]) << 4 | g_ascii_xdigit_value (text[1]));
+      g_byte_array_append (array, &b, 1);
+      text += 2;
+    }
+  return g_byte_array_free_to_bytes (array);
+}
+
+static void
+assert_bytes_hex (GBytes     *bytes,
+                  const char *expected)
+{
+  g_autoptr(GBytes) want = hex (expected);
+
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                   g_bytes_get_data (want, NULL), g_bytes_get_size (want));
+}
+
+static gint64
+elapsed_ms (gint64 start)
+{
+  return (g_get_monotonic_time () - start) / 1000;
+}
+
+static void
+assert_timed (gint64 start,
+              int    timeout_ms)
+{
+  gint64 ms = elapsed_ms (start);
+
+  g_assert_cmpint (ms, >=, timeout_ms * 95 / 100);
+  g_assert_cmpint (ms, <, timeout_ms * 3 / 2 + 150);
+}
+
+static void
+peer_write_all (int         fd,
+                const void *data,
+                gsize       len)
+{
+  const guint8 *p = data;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (len > 0)
+    {
+      ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
+
+      if (n < 0)
+        {
+          struct pollfd pfd = { fd, POLLOUT, 0 };
+
+          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          (void) poll (&pfd, 1, 100);
+          continue;
+        }
+      p += n;
+      len -= n;
+    }
+}
+
+static void
+peer_write_hex (int         fd,
+                const char *text)
+{
+  g_autoptr(GBytes) bytes = hex (text);
+
+  peer_write_all (fd, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+}
+
+/* Reads exactly @len bytes within 20 s. */
+static GBytes *
+peer_read (int   fd,
+           gsize len)
+{
+  guint8 *buf = g_malloc (len + 1);
+  gsize got = 0;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (got < len)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      ssize_t n;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (poll (&pfd, 1, 100) <= 0)
+        continue;
+      n = read (fd, buf + got, len - got);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        continue;
+      g_assert_cmpint (n, >, 0);
+      got += n;
+    }
+  return g_bytes_new_take (buf, len);
+}
+
+static gboolean
+peer_has_input (int fd)
+{
+  struct pollfd pfd = { fd, POLLIN, 0 };
+
+  return poll (&pfd, 1, 0) > 0;
+}
+
+typedef struct {
+  GiosDeviceStream *stream;
+  int stream_fd;             /* the descriptor the stream reads */
+  int peer;                  /* the raw other end */
+  GiosServerSocket *server;  /* tcp only */
+  GiosSocket *client;        /* tcp only: owns the peer descriptor */
+} Pair;
+
+static Pair *
+pair_new (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
+  Pair *pair = g_new0 (Pair, 1);
+  int fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  socket = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  connection = g_socket_connection_factory_create_connection (socket);
+  pair->stream = gios_device_stream_new (G_IO_STREAM (connection));
+  pair->stream_fd = fds[0];
+  pair->peer = fds[1];
+  return pair;
+}
+
+static Pair *
+pair_new_tcp (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *port = NULL;
+  Pair *pair = g_new0 (Pair, 1);
+
+  pair->server = gios_server_socket_new ();
+  g_assert_true (gios_server_socket_open_address (pair->server, "127.0.0.1", "0", 1000, &error));
+  g_assert_no_error (error);
+  port = g_strdup_printf ("%u", gios_socket_common_get_port (GIOS_SOCKET_COMMON (pair->server)));
+  pair->client = gios_socket_new ();
+  g_assert_true (gios_socket_open (pair->client, "127.0.0.1", port, 1000, NULL, &error));
+  g_assert_no_error (error);
+  pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 1000, NULL, &error));
+  g_assert_no_error (error);
+  pair->stream_fd = g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (pair->stream)));
+  pair->peer = g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (pair->client)));
+  return pair;
+}
+
+static void
+pair_free (Pair *pair)
+{
+  g_clear_object (&pair->stream);
+  if (pair->client != NULL)
+    {
+      g_clear_object (&pair->client);
+      g_clear_object (&pair->server);
+    }
+  else if (pair->peer >= 0)
+    close (pair->peer);
+  g_free (pair);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pair, pair_free)
+
+/* Waits until the kernel holds @n bytes for the stream (polling FIONREAD,
+ * bounded): a condition, not a pause. */
+static void
+wait_kernel_input (Pair *pair,
+                   int   n)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      int avail = 0;
+
+      g_assert_cmpint (ioctl (pair->stream_fd, FIONREAD, &avail), ==, 0);
+      if (avail >= n)
+        return;
+      g_usleep (500);
+    }
+  g_assert_not_reached ();
+}
+
+/* A writer thread that sends one byte at a time, each only once the stream
+ * has taken the one before out of the kernel: every byte is an arrival of
+ * its own. */
+typedef struct {
+  Pair *pair;
+  GBytes *bytes;
+  gboolean close_after;
+} Trickle;
+
+static gpointer
+trickle_thread (gpointer data)
+{
+  Trickle *t = data;
+  const guint8 *p;
+  gsize len, i;
+
+  p = g_bytes_get_data (t->bytes, &len);
+  for (i = 0; i < len; i++)
+    {
+      gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+      int avail = 1;
+
+      peer_write_all (t->pair->peer, p + i, 1);
+      while (avail > 0 && g_get_monotonic_time () < deadline)
+        {
+          g_assert_cmpint (ioctl (t->pair->stream_fd, FIONREAD, &avail), ==, 0);
+          if (avail > 0)
+            g_usleep (200);
+        }
+    }
+  if (t->close_after)
+    shutdown (t->pair->peer, SHUT_WR);
+  return NULL;
+}
+
+static GThread *
+start_trickle (Trickle    *t,
+               Pair       *pair,
+               const char *hex_text)
+{
+  t->pair = pair;
+  t->bytes = hex (hex_text);
+  return g_thread_new ("trickle", trickle_thread, t);
+}
+
+static void
+join_trickle (Trickle *t,
+              GThread *thread)
+{
+  g_thread_join (thread);
+  g_bytes_unref (t->bytes);
+}
+
+/* A variant from its text form. */
+static GVariant *
+items_v (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *v = g_variant_parse (NULL, text, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* LIST-FORMAT.md §7, byte for byte                                           */
+
+#define CLASS_METHOD_HEADER "1F 00 00 00  05 00 00 00  00 00 00 00  4B C2"
+#define CLASS_METHOD_PAYLOAD \
+  "11 01 25 53 59 53 54 45 4D 2E 56 65 72 73 69 6F 6E" \
+  "0C 01 47 65 74 56 65 72 73 69 6F 6E" \
+  "02 04"
+#define HANDSHAKE "02 00 00 00  00 00 00 00  00 00 00 00  48 53  45 00"
+#define DISCONNECT "00 00 00 00  07 00 00 00  00 00 00 00  44 43"
+#define VERSION_REPLY \
+  "16 00 00 00  05 00 00 00  00 00 00 00  00 00" \
+  "16 01 49 52 49 53 20 66 6F 72 20 55 4E 49 58 20 32 30 32 34 2E 31"
+
+static GiosMessage *
+class_method_request (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) items = items_v ("[<'%SYSTEM.Version'>, <'GetVersion'>, <int64 0>]");
+  GiosMessage *msg = gios_message_new_native (5, 0, 0x4B, NULL);
+
+  g_assert_true (gios_message_set_items (msg, items, &error));
+  g_assert_no_error (error);
+  return msg;
+}
+
+static void
+test_examples_write (void)
+{
+  g_autoptr(GiosMessage) call = class_method_request ();
+  g_autoptr(GiosMessage) handshake = NULL;
+  g_autoptr(GiosMessage) disconnect = NULL;
+  g_autoptr(GiosMessage) reply = NULL;
+  g_autoptr(GBytes) version = hex ("45 00");
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GVariant) items = items_v ("[<'IRIS for UNIX 2024.1'>]");
+  g_autoptr(GError) error = NULL;
+
+  bytes = gios_message_to_bytes (call);
+  assert_bytes_hex (bytes, CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
+  g_clear_pointer (&bytes, g_bytes_unref);
+
+  handshake = gios_message_new_request (0, 0, "HS", version);
+  bytes = gios_message_to_bytes (handshake);
+  assert_bytes_hex (bytes, HANDSHAKE);
+  g_clear_pointer (&bytes, g_bytes_unref);
+
+  disconnect = gios_message_new (7, 0, GIOS_MESSAGE_CODE_DISCONNECT, NULL);
+  bytes = gios_message_to_bytes (disconnect);
+  assert_bytes_hex (bytes, DISCONNECT);
+  g_clear_pointer (&bytes, g_bytes_unref);
+
+  reply = gios_message_new_reply (call, 0, NULL);
+  g_assert_true (gios_message_set_items (reply, items, &error));
+  g_assert_no_error (error);
+  bytes = gios_message_to_bytes (reply);
+  assert_bytes_hex (bytes, VERSION_REPLY);
+}
+
+static void
+test_examples_read (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) frame = hex (CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
+  g_autoptr(GBytes) payload = hex (CLASS_METHOD_PAYLOAD);
+  g_autoptr(GiosMessage) msg = gios_message_new_from_bytes (frame, &error);
+  g_autoptr(GVariant) items = NULL;
+  g_autoptr(GVariant) want = items_v ("[<'%SYSTEM.Version'>, <'GetVersion'>, <int64 0>]");
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_message_get_message_id (msg), ==, 5);
+  g_assert_cmpuint (gios_message_get_context (msg), ==, 0);
+  g_assert_cmpuint (gios_message_get_code (msg), ==, 0xC24B);
+  g_assert_cmpint (gios_message_get_kind (msg), ==, GIOS_MESSAGE_KIND_NATIVE);
+  g_assert_null (gios_message_get_code_string (msg));
+  g_assert_true (g_bytes_equal (gios_message_get_payload (msg), payload));
+  items = gios_message_get_items (msg, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_equal (items, want));
+  g_clear_pointer (&msg, gios_message_unref);
+  g_clear_pointer (&frame, g_bytes_unref);
+
+  frame = hex (HANDSHAKE);
+  msg = gios_message_new_from_bytes (frame, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_message_get_code (msg), ==, 0x5348);
+  g_assert_cmpuint (gios_message_get_code (msg), ==, GIOS_MESSAGE_CODE ('H', 'S'));
+  g_assert_cmpint (gios_message_get_kind (msg), ==, GIOS_MESSAGE_KIND_TWO_LETTER);
+  g_assert_cmpstr (gios_message_get_code_string (msg), ==, "HS");
+  assert_bytes_hex (gios_message_get_payload (msg), "45 00");
+  g_clear_pointer (&msg, gios_message_unref);
+  g_clear_pointer (&frame, g_bytes_unref);
+
+  frame = hex (DISCONNECT);
+  msg = gios_message_new_from_bytes (frame, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (gios_message_get_code_string (msg), ==, "DC");
+  g_assert_cmpuint (gios_message_get_message_id (msg), ==, 7);
+  g_assert_cmpuint (g_bytes_get_size (gios_message_get_payload (msg)), ==, 0);
+  g_clear_pointer (&msg, gios_message_unref);
+  g_clear_pointer (&frame, g_bytes_unref);
+
+  frame = hex (VERSION_REPLY);
+  msg = gios_message_new_from_bytes (frame, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_message_get_code (msg), ==, 0);
+  g_assert_cmpint (gios_message_get_kind (msg), ==, GIOS_MESSAGE_KIND_STATUS);
+  g_clear_pointer (&items, g_variant_unref);
+  items = gios_message_get_items (msg, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *printed = g_variant_print (items, FALSE);
+
+    g_assert_cmpstr (printed, ==, "[<'IRIS for UNIX 2024.1'>]");
+  }
+}
+
+/* The same examples through a stream, in both directions. */
+static void
+test_examples_stream (void)
+{
+  const char *frames[] = {
+    CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD, HANDSHAKE, DISCONNECT, VERSION_REPLY,
+  };
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (frames); i++)
+    {
+      g_autoptr(GBytes) frame = hex (frames[i]);
+      g_autoptr(GiosMessage) msg = NULL;
+      g_autoptr(GBytes) echoed = NULL;
+
+      peer_write_hex (pair->peer, frames[i]);
+      msg = gios_device_stream_receive_message (pair->stream, 1000, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (msg);
+      g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
+
+      g_assert_true (gios_device_stream_send_message (pair->stream, msg, NULL, &error));
+      g_assert_no_error (error);
+      /* send_message flushes: the bytes are there without a flush. */
+      g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
+      echoed = peer_read (pair->peer, g_bytes_get_size (frame));
+      g_assert_true (g_bytes_equal (echoed, frame));
+    }
+  g_assert_false (peer_has_input (pair->peer));
+}
+
+static void
+test_kinds (void)
+{
+  struct {
+    guint16 code;
+    GiosMessageKind kind;
+    const char *string;
+  } cases[] = {
+    { 0, GIOS_MESSAGE_KIND_STATUS, NULL },
+    { 100, GIOS_MESSAGE_KIND_STATUS, NULL },             /* SQLCODE: no more data */
+    { 417, GIOS_MESSAGE_KIND_STATUS, NULL },             /* connect refused */
+    { (guint16) -400, GIOS_MESSAGE_KIND_STATUS, NULL },  /* a negative SQLCODE */
+    { 0xFFFF, GIOS_MESSAGE_KIND_STATUS, NULL },
+    { GIOS_MESSAGE_CODE ('P', '2'), GIOS_MESSAGE_KIND_TWO_LETTER, "P2" },
+    { GIOS_MESSAGE_CODE ('D', 'Q'), GIOS_MESSAGE_KIND_TWO_LETTER, "DQ" },
+    { GIOS_MESSAGE_CODE (0x41, 0xC2), GIOS_MESSAGE_KIND_NATIVE, NULL },
+    { GIOS_MESSAGE_CODE (0x5E, 0xC2), GIOS_MESSAGE_KIND_NATIVE, NULL },
+    { GIOS_MESSAGE_CODE ('2', 'P'), GIOS_MESSAGE_KIND_STATUS, NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GiosMessage) msg = gios_message_new (1, 2, cases[i].code, NULL);
+      g_autoptr(GiosMessage) reply = gios_message_new_reply (msg, 417, NULL);
+
+      g_assert_cmpint (gios_message_get_kind (msg), ==, cases[i].kind);
+      g_assert_cmpstr (gios_message_get_code_string (msg), ==, cases[i].string);
+      g_assert_cmpuint (gios_message_get_code (msg), ==, cases[i].code);
+      g_assert_cmpuint (gios_message_get_message_id (reply), ==, 1);
+      g_assert_cmpuint (gios_message_get_context (reply), ==, 2);
+      g_assert_cmpuint (gios_message_get_code (reply), ==, 417);
+      g_assert_cmpint (gios_message_get_kind (reply), ==, GIOS_MESSAGE_KIND_STATUS);
+    }
+}
+
+static void
+test_message_api (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosMessage) msg = gios_message_new_request (3, 9, "DQ", NULL);
+  g_autoptr(GBytes) frame = NULL;
+  g_autoptr(GVariant) bad = items_v ("(1, 2)");
+  g_autoptr(GBytes) before = NULL;
+
+  g_assert_cmpuint (g_bytes_get_size (gios_message_get_payload (msg)), ==, 0);
+  gios_message_set_message_id (msg, 4);
+  g_assert_cmpuint (gios_message_get_message_id (msg), ==, 4);
+  g_assert_true (G_TYPE_IS_BOXED (GIOS_TYPE_MESSAGE));
+
+  /* set_items with something that is not a list leaves the payload. */
+  before = g_bytes_ref (gios_message_get_payload (msg));
+  g_assert_false (gios_message_set_items (msg, bad, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_true (gios_message_get_payload (msg) == before);
+
+  /* A payload that is not a $LIST: get_items fails, naming the offset. */
+  {
+    g_autoptr(GBytes) junk = hex ("05 03 00 00 00");
+    g_autoptr(GVariant) items = NULL;
+
+    gios_message_set_payload (msg, junk);
+    items = gios_message_get_items (msg, &error);
+    g_assert_null (items);
+    g_assert_nonnull (error);
+    g_assert_true (error->domain == GIOS_ERROR);
+    g_clear_error (&error);
+  }
+
+  /* Frames of the wrong size. */
+  frame = hex ("01 00 00 00 00 00 00 00 00 00 00 00 44 43");
+  g_assert_null (gios_message_new_from_bytes (frame, &error));
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_MALFORMED);
+  g_assert_nonnull (strstr (error->message, "1"));
+  g_clear_error (&error);
+  g_clear_pointer (&frame, g_bytes_unref);
+  frame = hex ("00 00 00 00 00 00 00 00 00 00 00 00 44");
+  g_assert_null (gios_message_new_from_bytes (frame, &error));
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_MALFORMED);
+  g_clear_error (&error);
+
+  /* Boxed copy is a reference. */
+  {
+    GiosMessage *copy = g_boxed_copy (GIOS_TYPE_MESSAGE, msg);
+
+    g_assert_true (copy == msg);
+    g_boxed_free (GIOS_TYPE_MESSAGE, copy);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Items on a stream                                                          */
+
+static void
+test_items_send (void)
+{
+  struct {
+    const char *variant;
+    const char *bytes;
+  } cases[] = {
+    { "'hello'", "07 01 68 65 6C 6C 6F" },
+    { "''", "02 01" },
+    { "'€'", "04 02 AC 20" },
+    { "int64 0", "02 04" },
+    { "int64 -1", "02 05" },
+    { "int64 255", "04 04 FF 00" },
+    { "1.5", "0A 08 00 00 00 00 00 00 F8 3F" },
+    { "@mv nothing", "01" },
+    { "[<'test'>, <[<int64 4>]>]", "0D 01 06 01 74 65 73 74 05 01 03 04 04" },
+    { "true", "03 04 01" },
+  };
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+  GString *all = g_string_new (NULL);
+  g_autoptr(GBytes) want = NULL;
+  g_autoptr(GBytes) got = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GVariant) item = g_variant_parse (NULL, cases[i].variant, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (gios_device_stream_send_item (pair->stream, item, NULL, &error));
+      g_assert_no_error (error);
+      g_string_append_printf (all, "%s ", cases[i].bytes);
+    }
+  /* Buffered until the caller flushes. */
+  g_assert_false (peer_has_input (pair->peer));
+  g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
+  want = hex (all->str);
+  got = peer_read (pair->peer, g_bytes_get_size (want));
+  g_assert_true (g_bytes_equal (got, want));
+  g_string_free (all, TRUE);
+
+  /* What cannot be encoded writes nothing (and a floating item is
+   * consumed, as valgrind checks). */
+  g_assert_false (gios_device_stream_send_item (pair->stream, g_variant_new ("(ii)", 1, 2),
+                                                NULL, &error));
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
+}
+
+static void
+test_items_receive (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+  const char *want[] = {
+    "'hello'", "''", "'€'", "int64 0", "int64 -1", "int64 255", "1.5", "@mv nothing",
+    "'abc'", "'abc'", "'\U0001F51F'",
+  };
+  GVariant *item;
+
+  peer_write_hex (pair->peer,
+                  "07 01 68 65 6C 6C 6F  02 01  04 02 AC 20  02 04  02 05  03 04 FF"
+                  "0A 08 00 00 00 00 00 00 F8 3F  01"
+                  /* non-minimal prefixes are read too */
+                  "00 04 00 01 61 62 63  00 00 00 04 00 00 00 01 61 62 63"
+                  "06 02 3D D8 1F DD");
+  g_assert_cmpint (shutdown (pair->peer, SHUT_WR), ==, 0);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (want); i++)
+    {
+      g_autoptr(GVariant) expected = g_variant_parse (NULL, want[i], NULL, NULL, NULL);
+
+      item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (item);
+      g_assert_false (g_variant_is_floating (item));
+      g_assert_true (g_variant_equal (item, expected));
+      g_variant_unref (item);
+    }
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
+
+  /* The end of input before an item: NULL, and no error. */
+  item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (item);
+}
+
+/* A well-framed element that does not decode is consumed; the next one
+ * reads. */
+static void
+test_items_bad_element (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) item = NULL;
+
+  peer_write_hex (pair->peer, "04 03 00 00  0B 04 01 02 03 04 05 06 07 08 09  03 04 2A");
+  item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
+  g_assert_null (item);
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED);
+  g_clear_error (&error);
+  item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
+  g_assert_null (item);
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_MALFORMED);
+  g_clear_error (&error);
+  item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (item), ==, 42);
+}
+
+/* Items and messages arriving one byte at a time. */
+static void
+test_split_arrivals (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) a = NULL;
+  g_autoptr(GVariant) b = NULL;
+  g_autoptr(GVariant) c = NULL;
+  g_autoptr(GiosMessage) msg = NULL;
+  g_autoptr(GiosMessage) end = NULL;
+  g_autoptr(GBytes) payload = hex (CLASS_METHOD_PAYLOAD);
+  g_autofree char *medium = NULL;
+  Trickle t = { 0 };
+  GThread *thread;
+
+  /* Items in all three length forms, then a message, then the end. */
+  medium = g_strnfill (254, 'A');
+  {
+    GString *text = g_string_new ("07 01 68 65 6C 6C 6F  00 FF 00 01 ");
+
+    for (int i = 0; i < 254; i++)
+      g_string_append (text, "41");
+    g_string_append (text, " 00 00 00 04 00 00 00 01 61 62 63 " CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
+    t.close_after = TRUE;
+    thread = start_trickle (&t, pair, text->str);
+    g_string_free (text, TRUE);
+  }
+
+  a = gios_device_stream_receive_item (pair->stream, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (a, NULL), ==, "hello");
+  b = gios_device_stream_receive_item (pair->stream, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (b, NULL), ==, medium);
+  c = gios_device_stream_receive_item (pair->stream, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (c, NULL), ==, "abc");
+  msg = gios_device_stream_receive_message (pair->stream, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_message_get_code (msg), ==, 0xC24B);
+  g_assert_true (g_bytes_equal (gios_message_get_payload (msg), payload));
+  end = gios_device_stream_receive_message (pair->stream, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (end);
+  join_trickle (&t, thread);
+}
+
+/* A timeout consumes nothing: the message reads whole once the rest comes. */
+static void
+test_timeouts (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosMessage) msg = NULL;
+  g_autoptr(GVariant) item = NULL;
+  gint64 start;
+
+  /* Half a header. */
+  peer_write_hex (pair->peer, "1F 00 00 00 05 00 00");
+  start = g_get_monotonic_time ();
+  g_assert_null (gios_device_stream_receive_message (pair->stream, 150, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 150);
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 7);
+
+  /* The header and part of the payload. */
+  peer_write_hex (pair->peer, "00 00 00 00 00 4B C2 11 01 25");
+  g_assert_null (gios_device_stream_receive_message (pair->stream, 100, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (error->message, "17 bytes buffered"));
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 17);
+
+  peer_write_hex (pair->peer, "53 59 53 54 45 4D 2E 56 65 72 73 69 6F 6E"
+                              "0C 01 47 65 74 56 65 72 73 69 6F 6E 02 04");
+  msg = gios_device_stream_receive_message (pair->stream, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (gios_message_get_message_id (msg), ==, 5);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
+
+  /* Items: a medium prefix cut short, with the default timeout. */
+  gios_device_stream_set_default_timeout (pair->stream, 120);
+  peer_write_hex (pair->peer, "00 05");
+  start = g_get_monotonic_time ();
+  g_assert_null (gios_device_stream_receive_item (pair->stream, GIOS_TIMEOUT_DEFAULT, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  assert_timed (start, 120);
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 2);
+  peer_write_hex (pair->peer, "00 01 61 62");
+  g_assert_null (gios_device_stream_receive_item (pair->stream, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  peer_write_hex (pair->peer, "63 64");
+  item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (item, NULL), ==, "abcd");
+
+  /* Cancellation, too, consumes nothing. */
+  {
+    g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+    peer_write_hex (pair->peer, "05 01 41");
+    g_cancellable_cancel (cancellable);
+    g_assert_null (gios_device_stream_receive_item (pair->stream, 1000, cancellable, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    peer_write_hex (pair->peer, "42 43");
+    g_clear_pointer (&item, g_variant_unref);
+    item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_variant_get_string (item, NULL), ==, "ABC");
+  }
+}
+
+/* The peer resets the connection in the middle of a message; and a peer that
+ * ends its output in the middle of one. */
+static void
+test_peer_reset (void)
+{
+  g_autoptr(GError) error = NULL;
+  struct linger lg = { 1, 0 };
+
+  {
+    g_autoptr(Pair) pair = pair_new_tcp ();
+
+    peer_write_hex (pair->peer, CLASS_METHOD_HEADER "11 01 25 53");
+    wait_kernel_input (pair, 18);
+    g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), ==, 0);
+    g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (pair->client), NULL));
+    g_assert_null (gios_device_stream_receive_message (pair->stream, 2000, NULL, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+    g_clear_error (&error);
+  }
+
+  {
+    g_autoptr(Pair) pair = pair_new ();
+
+    peer_write_hex (pair->peer, CLASS_METHOD_HEADER "11 01 25 53");
+    shutdown (pair->peer, SHUT_WR);
+    g_assert_null (gios_device_stream_receive_message (pair->stream, 2000, NULL, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+    g_assert_nonnull (strstr (error->message, "18 of 45"));
+    g_clear_error (&error);
+    /* Still there, for clear() to drop. */
+    g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 18);
+  }
+
+  {
+    g_autoptr(Pair) pair = pair_new ();
+
+    peer_write_hex (pair->peer, "00 00 00 10 00 00 00 01 61");
+    shutdown (pair->peer, SHUT_WR);
+    g_assert_null (gios_device_stream_receive_item (pair->stream, 2000, NULL, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+    g_clear_error (&error);
+  }
+}
+
+static void
+test_too_large (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosMessage) msg = NULL;
+  g_autoptr(GVariant) item = NULL;
+  GString *text;
+
+  g_assert_cmpuint (gios_device_stream_get_max_message_size (pair->stream), ==, 16 * 1024 * 1024);
+  g_object_set (pair->stream, "max-message-size", 100, NULL);
+  g_assert_cmpuint (gios_device_stream_get_max_message_size (pair->stream), ==, 100);
+
+  /* A payload of 100 bytes is at the limit. */
+  text = g_string_new ("64 00 00 00 01 00 00 00 00 00 00 00 00 00");
+  for (int i = 0; i < 100; i++)
+    g_string_append (text, " 00");
+  peer_write_hex (pair->peer, text->str);
+  g_string_free (text, TRUE);
+  msg = gios_device_stream_receive_message (pair->stream, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (gios_message_get_payload (msg)), ==, 100);
+
+  /* 101 is above it: nothing consumed, the message names both sizes. */
+  peer_write_hex (pair->peer, "65 00 00 00 02 00 00 00 00 00 00 00 00 00 AA");
+  g_assert_null (gios_device_stream_receive_message (pair->stream, 1000, NULL, &error));
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "101"));
+  g_assert_nonnull (strstr (error->message, "100"));
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), >=, 14);
+  g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 15);
+
+  /* Items: the whole element counts, prefix included. */
+  text = g_string_new ("00 62 00 01");
+  for (int i = 0; i < 97; i++)
+    g_string_append (text, " 41");
+  peer_write_hex (pair->peer, text->str);
+  g_string_free (text, TRUE);
+  g_assert_null (gios_device_stream_receive_item (pair->stream, 1000, NULL, &error));
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "101"));
+  g_clear_error (&error);
+  g_object_set (pair->stream, "max-message-size", 101, NULL);
+  item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (g_variant_get_string (item, NULL)), ==, 97);
+
+  /* The default limit refuses a 4 GiB length at once. */
+  g_object_set (pair->stream, "max-message-size", GIOS_DEFAULT_MAX_MESSAGE_SIZE, NULL);
+  peer_write_hex (pair->peer, "FF FF FF FF 00 00 00 00 00 00 00 00 41 41");
+  g_assert_null (gios_device_stream_receive_message (pair->stream, 1000, NULL, &error));
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "4294967295"));
+  g_clear_error (&error);
+  gios_device_stream_clear (pair->stream);
+  peer_write_hex (pair->peer, "00 00 00 FF FF FF FF 01");
+  g_assert_null (gios_device_stream_receive_item (pair->stream, 1000, NULL, &error));
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE);
+  g_clear_error (&error);
+}
+
+/* With no limit, a 4 GiB length grows the buffer only with what arrives:
+ * checked in a child whose address space cannot grow by more than 1 GiB
+ * (a plain fork(), as in tests/list.c). */
+static void
+huge_length_checks (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+
+  gios_device_stream_set_max_message_size (pair->stream, G_MAXUINT);
+  peer_write_hex (pair->peer, "FF FF FF FF 00 00 00 00 00 00 00 00 41 41 01 02 03");
+  shutdown (pair->peer, SHUT_WR);
+  g_assert_null (gios_device_stream_receive_message (pair->stream, 2000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 17);
+  g_clear_pointer (&pair, pair_free);
+
+  pair = pair_new ();
+  gios_device_stream_set_max_message_size (pair->stream, G_MAXUINT);
+  peer_write_hex (pair->peer, "00 00 00 F0 FF FF FF 01 41 42");
+  shutdown (pair->peer, SHUT_WR);
+  g_assert_null (gios_device_stream_receive_item (pair->stream, 2000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+}
+
+static void
+test_huge_length (void)
+{
+  pid_t pid;
+  int status = 0;
+
+  fflush (stdout);
+  fflush (stderr);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      g_autofree char *statm = NULL;
+      struct rlimit limit;
+      guint64 pages;
+
+      g_assert_true (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL));
+      pages = g_ascii_strtoull (statm, NULL, 10);
+      g_assert_no_errno (getrlimit (RLIMIT_AS, &limit));
+      limit.rlim_cur = pages * sysconf (_SC_PAGESIZE) + ((rlim_t) 1 << 30);
+      if (limit.rlim_max != RLIM_INFINITY)
+        limit.rlim_cur = MIN (limit.rlim_cur, limit.rlim_max);
+      g_assert_no_errno (setrlimit (RLIMIT_AS, &limit));
+      huge_length_checks ();
+      _exit (0);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* execute                                                                    */
+
+#define CODE_ECHO GIOS_MESSAGE_CODE ('E', 'C')
+
+static GiosMessage *
+echo_handler (GiosDeviceStream *stream,
+              GiosMessage      *request,
+              gpointer          user_data)
+{
+  guint *calls = user_data;
+
+  (*calls)++;
+  if (gios_message_get_code (request) != CODE_ECHO)
+    return NULL;
+  return gios_message_new_reply (request, 0, gios_message_get_payload (request));
+}
+
+static void
+test_execute_callback (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosMessage) request = NULL;
+  g_autoptr(GBytes) reply = NULL;
+  guint calls = 0;
+  GiosExecuteResult result;
+
+  g_assert_cmpuint (gios_device_stream_get_stop_code (pair->stream), ==, GIOS_MESSAGE_CODE_DISCONNECT);
+  /* EC with "hi", an unknown ZZ, then DC with a payload of its own. */
+  peer_write_hex (pair->peer,
+                  "04 00 00 00 00 00 00 00 2A 00 00 00 45 43 04 01 68 69"
+                  "00 00 00 00 01 00 00 00 00 00 00 00 5A 5A"
+                  "01 00 00 00 02 00 00 00 00 00 00 00 44 43 01");
+
+  result = gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, &request,
+                                       NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (result, ==, GIOS_EXECUTE_REQUEST_DONE);
+  g_assert_null (request);
+  reply = peer_read (pair->peer, 18);
+  assert_bytes_hex (reply, "04 00 00 00 00 00 00 00 2A 00 00 00 00 00 04 01 68 69");
+
+  result = gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, &request,
+                                       NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (result, ==, GIOS_EXECUTE_UNHANDLED);
+  g_assert_nonnull (request);
+  g_assert_cmpstr (gios_message_get_code_string (request), ==, "ZZ");
+  g_assert_cmpuint (gios_message_get_message_id (request), ==, 1);
+  g_clear_pointer (&request, gios_message_unref);
+  g_assert_false (peer_has_input (pair->peer));
+
+  result = gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, &request,
+                                       NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (result, ==, GIOS_EXECUTE_STOPPED);
+  g_assert_cmpstr (gios_message_get_code_string (request), ==, "DC");
+  g_assert_cmpuint (gios_message_get_message_id (request), ==, 2);
+  g_clear_pointer (&request, gios_message_unref);
+  /* The stop code reaches no handler and gets no reply. */
+  g_assert_cmpuint (calls, ==, 2);
+  g_assert_false (peer_has_input (pair->peer));
+
+  /* A silent peer: a timeout, which is an error. */
+  result = gios_device_stream_execute (pair->stream, 100, echo_handler, &calls, NULL,
+                                       NULL, &error);
+  g_assert_cmpint (result, ==, GIOS_EXECUTE_ERROR);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  /* Another stop code; DC is then an ordinary request. */
+  gios_device_stream_set_stop_code (pair->stream, GIOS_MESSAGE_CODE ('Q', 'T'));
+  g_assert_cmpuint (gios_device_stream_get_stop_code (pair->stream), ==, GIOS_MESSAGE_CODE ('Q', 'T'));
+  peer_write_hex (pair->peer,
+                  "00 00 00 00 03 00 00 00 00 00 00 00 44 43"
+                  "00 00 00 00 04 00 00 00 00 00 00 00 51 54");
+  result = gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, &request,
+                                       NULL, &error);
+  g_assert_cmpint (result, ==, GIOS_EXECUTE_UNHANDLED);
+  g_clear_pointer (&request, gios_message_unref);
+  result = gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, &request,
+                                       NULL, &error);
+  g_assert_cmpint (result, ==, GIOS_EXECUTE_STOPPED);
+  g_assert_cmpstr (gios_message_get_code_string (request), ==, "QT");
+  g_clear_pointer (&request, gios_message_unref);
+
+  /* A status code can be the stop code too. */
+  gios_device_stream_set_stop_code (pair->stream, 0);
+  g_assert_cmpuint (gios_device_stream_get_stop_code (pair->stream), ==, 0);
+
+  /* The peer ends its output between messages: stopped, with no request. */
+  shutdown (pair->peer, SHUT_WR);
+  result = gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, &request,
+                                       NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (result, ==, GIOS_EXECUTE_STOPPED);
+  g_assert_null (request);
+}
+
+/* With no function, the handle_request class method serves. */
+typedef struct { GiosDeviceStream parent_instance; guint handled; } Upper;
+typedef struct { GiosDeviceStreamClass parent_class; } UpperClass;
+static GType upper_get_type (void);
+G_DEFINE_TYPE (Upper, upper, GIOS_TYPE_DEVICE_STREAM)
+
+static GiosMessage *
+upper_handle_request (GiosDeviceStream *stream,
+                      GiosMessage      *request)
+{
+  g_autoptr(GVariant) items = NULL;
+  g_autoptr(GVariant) first = NULL;
+  g_autofree char *upper = NULL;
+  GiosMessage *reply;
+
+  if (gios_message_get_code (request) != GIOS_MESSAGE_CODE ('U', 'P'))
+    return GIOS_DEVICE_STREAM_CLASS (upper_parent_class)->handle_request (stream, request);
+  ((Upper *) stream)->handled++;
+  items = gios_message_get_items (request, NULL);
+  if (items == NULL || g_variant_n_children (items) != 1)
+    return gios_message_new_reply (request, 400, NULL);
+  first = g_variant_get_child_value (items, 0);
+  {
+    g_autoptr(GVariant) s = g_variant_get_variant (first);
+
+    upper = g_ascii_strup (g_variant_get_string (s, NULL), -1);
+  }
+  reply = gios_message_new_reply (request, 0, NULL);
+  g_assert_true (gios_message_set_items (reply, g_variant_new_parsed ("[<%s>]", upper), NULL));
+  return reply;
+}
+
+static void upper_class_init (UpperClass *klass) { GIOS_DEVICE_STREAM_CLASS (klass)->handle_request = upper_handle_request; }
+static void upper_init (Upper *self) { }
+
+static void
+test_execute_vfunc (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosMessage) request = NULL;
+  g_autoptr(GiosMessage) reply = NULL;
+  g_autoptr(GiosMessage) plain_request = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GiosDeviceStream) stream = NULL;
+  g_autoptr(GiosDeviceStream) plain = NULL;
+  g_autoptr(GiosDeviceStream) peer = NULL;
+  int fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  socket = g_socket_new_from_fd (fds[0], &error);
+  connection = g_socket_connection_factory_create_connection (socket);
+  stream = g_object_new (upper_get_type (), "base-stream", connection, NULL);
+  g_clear_object (&socket);
+  g_clear_object (&connection);
+  socket = g_socket_new_from_fd (fds[1], &error);
+  connection = g_socket_connection_factory_create_connection (socket);
+  peer = gios_device_stream_new (G_IO_STREAM (connection));
+
+  /* The client side: a GiosDeviceStream sending messages too. */
+  request = gios_message_new_request (0, 0, "UP", NULL);
+  g_assert_true (gios_message_set_items (request, g_variant_new_parsed ("[<'shout'>]"), &error));
+  g_assert_true (gios_device_stream_send_message (peer, request, NULL, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&request, gios_message_unref);
+  request = gios_message_new_request (1, 0, "NO", NULL);
+  g_assert_true (gios_device_stream_send_message (peer, request, NULL, &error));
+  g_clear_pointer (&request, gios_message_unref);
+
+  g_assert_cmpint (gios_device_stream_execute (stream, 1000, NULL, NULL, &request, NULL, &error),
+                   ==, GIOS_EXECUTE_REQUEST_DONE);
+  g_assert_no_error (error);
+  reply = gios_device_stream_receive_message (peer, 1000, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr(GVariant) items = gios_message_get_items (reply, &error);
+    g_autofree char *printed = g_variant_print (items, FALSE);
+
+    g_assert_cmpstr (printed, ==, "[<'SHOUT'>]");
+  }
+  g_assert_cmpint (gios_device_stream_execute (stream, 1000, NULL, NULL, &request, NULL, &error),
+                   ==, GIOS_EXECUTE_UNHANDLED);
+  g_assert_cmpstr (gios_message_get_code_string (request), ==, "NO");
+  g_assert_cmpuint (((Upper *) stream)->handled, ==, 1);
+
+  /* A plain GiosDeviceStream handles nothing. */
+  g_assert_true (gios_device_stream_send_message (stream, request, NULL, &error));
+  plain = g_object_ref (peer);
+  g_assert_cmpint (gios_device_stream_execute (plain, 1000, NULL, NULL, &plain_request, NULL, &error),
+                   ==, GIOS_EXECUTE_UNHANDLED);
+  g_assert_no_error (error);
+  bytes = gios_message_to_bytes (plain_request);
+  assert_bytes_hex (bytes, "00 00 00 00 01 00 00 00 00 00 00 00 4E 4F");
+}
+
+/* The reply cannot be sent: execute fails with the write's error. */
+static void
+test_execute_send_fails (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+  guint calls = 0;
+
+  peer_write_hex (pair->peer, "02 00 00 00 00 00 00 00 00 00 00 00 45 43 02 01");
+  wait_kernel_input (pair, 16);
+  close (pair->peer);
+  pair->peer = -1;
+  g_assert_cmpint (gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, NULL,
+                                               NULL, &error), ==, GIOS_EXECUTE_ERROR);
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == G_IO_ERROR);
+  g_assert_cmpuint (calls, ==, 1);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/message/examples/write", test_examples_write);
+  g_test_add_func ("/message/examples/read", test_examples_read);
+  g_test_add_func ("/message/examples/stream", test_examples_stream);
+  g_test_add_func ("/message/kinds", test_kinds);
+  g_test_add_func ("/message/api", test_message_api);
+  g_test_add_func ("/message/items/send", test_items_send);
+  g_test_add_func ("/message/items/receive", test_items_receive);
+  g_test_add_func ("/message/items/bad-element", test_items_bad_element);
+  g_test_add_func ("/message/stream/split-arrivals", test_split_arrivals);
+  g_test_add_func ("/message/stream/timeouts", test_timeouts);
+  g_test_add_func ("/message/stream/peer-reset", test_peer_reset);
+  g_test_add_func ("/message/stream/too-large", test_too_large);
+  g_test_add_func ("/message/stream/huge-length", test_huge_length);
+  g_test_add_func ("/message/execute/callback", test_execute_callback);
+  g_test_add_func ("/message/execute/vfunc", test_execute_vfunc);
+  g_test_add_func ("/message/execute/send-fails", test_execute_send_fails);
+
+  return g_test_run ();
+}

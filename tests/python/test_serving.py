@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Serving many from Python: listen_job with a do_run subclass and with a
+job function, and start() on a GLib main loop."""
+
+import socket
+import threading
+import unittest
+
+import gi
+
+gi.require_version("Gios", "1.0")
+from gi.repository import Gio, GLib, GObject, Gios  # noqa: E402
+
+
+class UpperSocket(Gios.Socket):
+    """A protocol helper: answers each line in upper case."""
+
+    def do_run(self, cancellable):
+        while True:
+            line, _ = self.read_line(100, 2000, cancellable)
+            if line is None:
+                return
+            self.write_line(line.upper(), None)
+            self.flush(2000, None)
+
+
+def open_server():
+    server = Gios.ServerSocket.new()
+    assert server.open_address("127.0.0.1", "0", 1000)
+    return server
+
+
+def talk(port, lines):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall("".join(line + "\n" for line in lines).encode())
+        c.shutdown(socket.SHUT_WR)
+        return c.makefile("rb").read().decode()
+
+
+class ListenJobTest(unittest.TestCase):
+    def test_subclass_run(self):
+        server = open_server()
+        server.props.socket_type = UpperSocket.__gtype__
+        replies = []
+        clients = [threading.Thread(target=lambda: replies.append(talk(server.props.port, ["a", "b"])))
+                   for _ in range(4)]
+        for c in clients:
+            c.start()
+        started = server.listen_job(1500, 2, None, None)
+        for c in clients:
+            c.join(5)
+        self.assertEqual(started, 4)
+        self.assertTrue(server.wait_jobs(2000))
+        self.assertEqual(replies, ["A\nB\n"] * 4)
+
+    def test_job_function(self):
+        server = open_server()
+        seen = []
+        lock = threading.Lock()
+
+        def job(connection, cancellable, data):
+            line, _ = connection.read_line(100, 2000, cancellable)
+            with lock:
+                seen.append((line, data, threading.current_thread() is not threading.main_thread()))
+            connection.write_line("ok " + line, None)
+
+        client = threading.Thread(target=lambda: seen.append(talk(server.props.port, ["job"])))
+        client.start()
+        self.assertEqual(server.listen_job(500, 0, job, "data"), 1)
+        client.join(5)
+        self.assertTrue(server.wait_jobs(2000))
+        self.assertIn(("job", "data", True), seen)
+        self.assertIn("ok job\n", seen)
+        self.assertEqual(server.get_n_jobs(), 0)
+
+
+class StartTest(unittest.TestCase):
+    def test_start_on_main_loop(self):
+        server = open_server()
+        loop = GLib.MainLoop()
+        replies = []
+        stopped = []
+
+        def on_line(conn, result):
+            line, _ = conn.read_line_finish(result)
+            conn.write_line(line[::-1], None)
+            conn.flush_async(1000, GLib.PRIORITY_DEFAULT, None, None)
+
+        def on_accepted(srv, conn):
+            conn.read_line_async(100, 2000, GLib.PRIORITY_DEFAULT, None, on_line)
+            return True
+
+        def on_reply(client, result):
+            line, _ = client.read_line_finish(result)
+            replies.append(line)
+            server.stop()
+            loop.quit()
+
+        def on_open(client, result):
+            self.assertTrue(client.open_finish(result))
+            client.write_line("stressed", None)
+            client.flush(1000, None)
+            client.read_line_async(100, 2000, GLib.PRIORITY_DEFAULT, None, on_reply)
+
+        server.connect("accepted", on_accepted)
+        server.connect("stopped", lambda srv, reason: stopped.append(reason.code))
+        self.assertTrue(server.start())
+        client = Gios.Socket.new()
+        client.open_async("127.0.0.1", str(server.props.port), 1000, None, on_open)
+        GLib.timeout_add_seconds(10, loop.quit)
+        loop.run()
+        self.assertEqual(replies, ["desserts"])
+        self.assertEqual(stopped, [Gio.IOErrorEnum.CANCELLED])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
