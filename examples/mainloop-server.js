@@ -23,7 +23,8 @@ client.write_line('main loop', null);
 client.flush(1000, null);
 client.socket.shutdown(false, true);   // end of input for the server
 
-// Serve one connection with read_line_async() and flush_async().
+// Serve one connection with read_line_async() and flush_async(), one
+// callback after the other.
 function serve(connection) {
     connection.read_line_async(1024, 5000, GLib.PRIORITY_DEFAULT, null, (source, result) => {
         let line;
@@ -46,10 +47,13 @@ function serve(connection) {
     });
 }
 
-// TODO: accept on the main loop too, with server.start() and the
-// 'accepted' signal, once they are in the library. Until then the queued
-// connection is taken with a short blocking accept().
-serve(server.accept(1000, null));
+// Accept on the main loop: 'accepted' is emitted for each connection, and
+// the handler that returns true has taken it.
+server.connect('accepted', (_server, connection) => {
+    serve(connection);
+    return true;
+});
+server.start();
 GLib.timeout_add(GLib.PRIORITY_DEFAULT, 5000, () => loop.quit());
 loop.run();
 

@@ -231,42 +231,6 @@ job_round (GiosServerSocket *server)
 /* ------------------------------------------------------------------------ */
 /* A $LIST exchange                                                          */
 
-/* TODO(protocol): send with gios_device_stream_send_item() and read with
- * gios_device_stream_receive_item() once they are in the library; until
- * then the list travels with a 4-byte length in front. */
-static gboolean
-send_list (GiosDeviceStream  *stream,
-           GBytes            *list,
-           GError           **error)
-{
-  guint32 length = GUINT32_TO_BE (g_bytes_get_size (list));
-
-  return gios_device_stream_write (stream, (const guint8 *) &length, sizeof length, NULL, error) &&
-         gios_device_stream_write_bytes (stream, list, NULL, error) &&
-         gios_device_stream_flush (stream, STEP_TIMEOUT_MS, NULL, error);
-}
-
-static GBytes *
-receive_list (GiosDeviceStream  *stream,
-              GError           **error)
-{
-  guint32 length;
-  g_autofree guint8 *data = NULL;
-
-  if (!gios_device_stream_read_exact (stream, (guint8 *) &length, sizeof length, STEP_TIMEOUT_MS, NULL, error))
-    return NULL;
-  length = GUINT32_FROM_BE (length);
-  if (length > 1024 * 1024)
-    {
-      g_set_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE, _("A list of %u bytes is too large"), length);
-      return NULL;
-    }
-  data = g_malloc (length + 1);
-  if (!gios_device_stream_read_exact (stream, data, length, STEP_TIMEOUT_MS, NULL, error))
-    return NULL;
-  return g_bytes_new_take (g_steal_pointer (&data), length);
-}
-
 static char *
 hex_of (GBytes *bytes)
 {
@@ -283,41 +247,62 @@ static void
 list_round (GiosServerSocket *server)
 {
   g_autoptr(GiosSocket) client = gios_socket_new ();
-  g_autoptr(GiosListBuilder) builder = gios_list_builder_new ();
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
   g_autofree char *port = g_strdup_printf ("%u", gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) sent = NULL;
-  g_autoptr(GBytes) received = NULL;
   g_autoptr(GVariant) items = NULL;
+  g_autoptr(GBytes) encoded = NULL;
   g_autofree char *hex = NULL;
-  g_autofree char *text = NULL;
+  GVariantIter iter;
+  GVariant *item;
 
-  gios_list_builder_append_string (builder, "temperature");
-  gios_list_builder_append_int64 (builder, 21);
-  gios_list_builder_append_double (builder, 0.5);
-  gios_list_builder_append_undefined (builder);
-  sent = gios_list_builder_end (builder);
-  hex = hex_of (sent);
+  /* A list of four items, and its bytes. */
+  items = g_variant_ref_sink (g_variant_new_parsed ("[<'temperature'>, <int64 21>, <0.5>, <@mv nothing>]"));
+  encoded = gios_list_encode (items, NULL);
+  hex = hex_of (encoded);
 
-  /* The kernel queues the connection and the bytes until the server takes
-   * them: one thread is enough here. */
-  if (!gios_socket_open (client, "127.0.0.1", port, STEP_TIMEOUT_MS, NULL, &error) ||
-      !send_list (GIOS_DEVICE_STREAM (client), sent, &error))
+  /* The client sends it item by item: each one is a $LIST element. The
+   * kernel queues the connection and the bytes until the server takes them,
+   * so one thread is enough here. */
+  if (!gios_socket_open (client, "127.0.0.1", port, STEP_TIMEOUT_MS, NULL, &error))
+    goto client_failed;
+  g_variant_iter_init (&iter, items);
+  while ((item = g_variant_iter_next_value (&iter)) != NULL)
     {
-      say ("client", _("could not send the list: %s"), error->message);
-      return;
+      g_autoptr(GVariant) inner = g_variant_get_variant (item);
+
+      g_variant_unref (item);
+      if (!gios_device_stream_send_item (GIOS_DEVICE_STREAM (client), inner, NULL, &error))
+        goto client_failed;
     }
+  if (!gios_device_stream_flush (GIOS_DEVICE_STREAM (client), STEP_TIMEOUT_MS, NULL, &error))
+    goto client_failed;
   say ("client", _("sends a $LIST of 4 items: %s"), hex);
+  g_socket_shutdown (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (client)), FALSE, TRUE, NULL);
 
-  if (!gios_server_socket_listen (server, STEP_TIMEOUT_MS, NULL, &error) ||
-      !(received = receive_list (GIOS_DEVICE_STREAM (server), &error)) ||
-      !(items = gios_list_decode (received, &error)))
+  /* The server receives items until the end of input. */
+  if (!gios_server_socket_listen (server, STEP_TIMEOUT_MS, NULL, &error))
+    goto server_failed;
+  for (;;)
     {
-      say ("server", _("could not receive the list: %s"), error->message);
-      return;
+      g_autoptr(GVariant) received = gios_device_stream_receive_item (stream, STEP_TIMEOUT_MS, NULL, &error);
+      g_autofree char *text = NULL;
+
+      if (received == NULL)
+        break;
+      text = g_variant_print (received, TRUE);
+      say ("server", _("receives the item %s"), text);
     }
-  text = g_variant_print (items, FALSE);
-  say ("server", _("decodes it: %s"), text);
+  if (error != NULL)
+    goto server_failed;
+  gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
+  return;
+
+client_failed:
+  say ("client", _("could not send the list: %s"), error->message);
+  return;
+server_failed:
+  say ("server", _("could not receive the list: %s"), error->message);
   gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
 }
 
@@ -361,7 +346,7 @@ tool_demo (int    argc,
   g_print ("\n%s\n", _("5. A job server: four clients at once, a job per connection, at most two jobs."));
   job_round (server);
 
-  g_print ("\n%s\n", _("6. A $LIST exchange: build a list, send it, decode it."));
+  g_print ("\n%s\n", _("6. A $LIST exchange: build a list, send its items, receive them."));
   list_round (server);
 
   g_print ("\n%s\n", _("7. Close: stop listening."));

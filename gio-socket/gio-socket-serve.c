@@ -38,7 +38,7 @@ typedef struct
   GError *error;              /* why the worker stopped, if not a signal */
   guint max_jobs;             /* the job model */
   guint n_async;              /* main-loop model: connections being served */
-  gboolean acceptor_done;
+  gboolean acceptor_done;     /* main-loop model: ::stopped was emitted */
 } Serve;
 
 static void
@@ -250,68 +250,35 @@ async_read_next (AsyncConnection *ac)
                                         ac->serve->cancellable, on_read, ac);
 }
 
-typedef struct
-{
-  Serve *serve;
-  GiosSocket *connection;  /* NULL: the acceptor has ended */
-  GError *error;
-} Accepted;
-
+/* The main-loop model: the server accepts on the main context and emits
+ * ::accepted for each connection; the handler takes it and serves it with
+ * the async calls. */
 static gboolean
-on_accepted (gpointer data)
-{
-  Accepted *accepted = data;
-  Serve *serve = accepted->serve;
-
-  if (accepted->connection == NULL)
-    {
-      serve->acceptor_done = TRUE;
-      worker_done (serve, g_steal_pointer (&accepted->error));
-    }
-  else
-    {
-      AsyncConnection *ac = g_new0 (AsyncConnection, 1);
-
-      ac->serve = serve;
-      ac->connection = g_steal_pointer (&accepted->connection);
-      serve->n_async++;
-      gios_device_stream_set_output_buffer_size (GIOS_DEVICE_STREAM (ac->connection), 4 * READ_CHUNK);
-      say_connection (GIOS_SOCKET_COMMON (ac->connection));
-      async_read_next (ac);
-    }
-  g_clear_error (&accepted->error);
-  g_free (accepted);
-  return G_SOURCE_REMOVE;
-}
-
-/* TODO(serving): accept with gios_server_socket_start() and the ::accepted
- * signal once they are in the library; until then a thread accepts and
- * hands each connection to the main context, where it is served with the
- * async calls only. */
-static gpointer
-acceptor_thread (gpointer data)
+on_accepted (GiosServerSocket *server,
+             GiosSocket       *connection,
+             gpointer          data)
 {
   Serve *serve = data;
-  GError *error = NULL;
+  AsyncConnection *ac = g_new0 (AsyncConnection, 1);
 
-  for (;;)
-    {
-      Accepted *accepted = g_new0 (Accepted, 1);
-      gboolean more;
+  ac->serve = serve;
+  ac->connection = g_object_ref (connection);
+  serve->n_async++;
+  gios_device_stream_set_output_buffer_size (GIOS_DEVICE_STREAM (connection), 4 * READ_CHUNK);
+  say_connection (GIOS_SOCKET_COMMON (connection));
+  async_read_next (ac);
+  return TRUE;  /* taken */
+}
 
-      accepted->serve = serve;
-      accepted->connection = gios_server_socket_accept (serve->server, GIOS_TIMEOUT_FOREVER,
-                                                        serve->cancellable, &error);
-      accepted->error = g_steal_pointer (&error);
-      more = accepted->connection != NULL;
-      /* Not g_main_context_invoke(): it would run on_accepted() here when
-       * the main thread does not own the context at that moment. From here
-       * on, @accepted belongs to the main thread. */
-      g_idle_add (on_accepted, accepted);
-      if (!more)
-        break;
-    }
-  return NULL;
+static void
+on_stopped (GiosServerSocket *server,
+            GError           *reason,
+            gpointer          data)
+{
+  Serve *serve = data;
+
+  serve->acceptor_done = TRUE;
+  worker_done (serve, g_error_matches (reason, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? NULL : g_error_copy (reason));
 }
 
 static gboolean
@@ -324,6 +291,8 @@ on_signal (gpointer data)
   g_atomic_int_set (&serve->stopping, 1);
   /* Wakes the worker's blocked listen, accept or read, and the jobs. */
   g_cancellable_cancel (serve->cancellable);
+  if (serve->worker == NULL)
+    gios_server_socket_stop (serve->server);
   g_main_loop_quit (serve->loop);
   return G_SOURCE_CONTINUE;
 }
@@ -430,7 +399,10 @@ tool_serve (int    argc,
 
   if (async)
     {
-      serve.worker = g_thread_new ("gio-socket-accept", acceptor_thread, &serve);
+      g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), &serve);
+      g_signal_connect (server, "stopped", G_CALLBACK (on_stopped), &serve);
+      if (!gios_server_socket_start (server, &error))
+        return tool_fail ("serve", error, NULL);
     }
   else if (jobs >= 0)
     {
@@ -445,8 +417,11 @@ tool_serve (int    argc,
   /* Stop cleanly whatever ended the loop. */
   g_atomic_int_set (&serve.stopping, 1);
   g_cancellable_cancel (cancellable);
-  g_thread_join (serve.worker);
-  /* Let the acceptor's last message and the cancelled connections finish. */
+  if (serve.worker != NULL)
+    g_thread_join (serve.worker);
+  else
+    gios_server_socket_stop (server);
+  /* Let ::stopped and the cancelled connections' callbacks run. */
   while (async && (!serve.acceptor_done || serve.n_async > 0))
     g_main_context_iteration (NULL, TRUE);
   gios_server_socket_close (server, NULL);

@@ -354,7 +354,7 @@ class Demo(unittest.TestCase):
         status, out, err = run("demo", check_status=0)
         text = out.decode()
         for expected in ("listening on 127.0.0.1:", "HELLO, CLASSIC MODEL", "Line longer than 16 bytes",
-                         "4 jobs ran, at most 2 at once", "decodes it: [<'temperature'>, <int64 21>",
+                         "4 jobs ran, at most 2 at once", "receives the item 'temperature'", "receives the item int64 21",
                          "closed (is-open: no)"):
             self.assertIn(expected, text)
         self.assertEqual(err, b"")
