@@ -5,6 +5,13 @@
 
 G_BEGIN_DECLS
 
+/* Replaces a bare "Timed out" from a transport with a message that says
+ * what was awaited, within which time, and how much of it had arrived. */
+void     _gios_explain_timeout              (GError           **error,
+                                             const char        *what,
+                                             int                timeout_ms,
+                                             gsize              buffered);
+
 /* A time limit, as the public calls receive it (timeout_ms) and as the
  * transport methods use it (a monotonic deadline). */
 gint64   _gios_deadline_from_timeout        (int                timeout_ms);

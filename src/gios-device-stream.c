@@ -669,7 +669,7 @@ flush_internal (GiosDeviceStream  *self,
     }
 
   if (!ok)
-    g_prefix_error (error, _("Could not send %" G_GSIZE_FORMAT " buffered bytes: "),
+    g_prefix_error (error, _("Could not send %zu buffered bytes: "),
                     priv->out_len + sent);
   return ok;
 }
@@ -735,7 +735,7 @@ write_internal (GiosDeviceStream  *self,
   if (!send_all (self, data, count, &sent, deadline, cancellable, error))
     {
       out_append (priv, data + sent, count - sent);
-      g_prefix_error (error, _("Sent %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes: "),
+      g_prefix_error (error, _("Sent %zu of %zu bytes: "),
                       sent, count);
       return FALSE;
     }
@@ -744,11 +744,11 @@ write_internal (GiosDeviceStream  *self,
 
 /* Replaces a bare "Timed out" from the transport with a message that says
  * what was being waited for. */
-static void
-explain_timeout (GError     **error,
-                 const char  *what,
-                 int          timeout_ms,
-                 gsize        buffered)
+void
+_gios_explain_timeout (GError     **error,
+                       const char  *what,
+                       int          timeout_ms,
+                       gsize        buffered)
 {
   if (error == NULL || *error == NULL ||
       !g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
@@ -756,7 +756,7 @@ explain_timeout (GError     **error,
   g_clear_error (error);
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                /* Translators: the first %s is what was awaited ("a line", …) */
-               _("Timed out after %d ms waiting for %s (%" G_GSIZE_FORMAT " bytes buffered)"),
+               _("Timed out after %d ms waiting for %s (%zu bytes buffered)"),
                timeout_ms, what, buffered);
 }
 
@@ -1247,7 +1247,7 @@ gios_device_stream_read (GiosDeviceStream  *self,
   ret = read_internal (self, buffer, count, _gios_deadline_from_timeout (timeout),
                        cancellable, error);
   if (ret < 0)
-    explain_timeout (error, _("input"), timeout, 0);
+    _gios_explain_timeout (error, _("input"), timeout, 0);
   _gios_device_stream_leave (self);
 
   return ret;
@@ -1302,7 +1302,7 @@ gios_device_stream_read_bytes (GiosDeviceStream  *self,
       in_consume (priv, n);
     }
   else
-    explain_timeout (error, _("input"), timeout, 0);
+    _gios_explain_timeout (error, _("input"), timeout, 0);
 
   _gios_device_stream_leave (self);
   return ret;
@@ -1354,7 +1354,7 @@ gios_device_stream_read_exact (GiosDeviceStream  *self,
   deadline = _gios_deadline_from_timeout (timeout);
   if (_gios_device_stream_peek (self, count, deadline, cancellable, error) == NULL)
     {
-      explain_timeout (error, _("an exact read"), timeout, in_buffered (priv));
+      _gios_explain_timeout (error, _("an exact read"), timeout, in_buffered (priv));
       goto out;
     }
   if (count > 0)
@@ -1391,7 +1391,7 @@ _gios_device_stream_peek (GiosDeviceStream  *self,
       if (n == 0)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                       _("The input ended after %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes"),
+                       _("The input ended after %zu of %zu bytes"),
                        in_buffered (priv), count);
           return NULL;
         }
@@ -1516,7 +1516,7 @@ try_line (GiosDeviceStreamPrivate  *priv,
 
 too_long:
   g_set_error (error, GIOS_ERROR, GIOS_ERROR_LINE_TOO_LONG,
-               _("Line longer than %" G_GSIZE_FORMAT " bytes"), limit);
+               _("Line longer than %zu bytes"), limit);
   return FRAME_FAILED;
 }
 
@@ -1592,7 +1592,7 @@ gios_device_stream_read_line (GiosDeviceStream  *self,
 
       if (n < 0)
         {
-          explain_timeout (error, _("a line"), timeout, in_buffered (priv));
+          _gios_explain_timeout (error, _("a line"), timeout, in_buffered (priv));
           break;
         }
       at_end = n == 0;
@@ -1751,7 +1751,7 @@ gios_device_stream_flush (GiosDeviceStream  *self,
   timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
   ok = flush_internal (self, _gios_deadline_from_timeout (timeout), cancellable, error);
   if (!ok)
-    explain_timeout (error, _("the peer to take output"), timeout, PRIV (self)->out_len);
+    _gios_explain_timeout (error, _("the peer to take output"), timeout, PRIV (self)->out_len);
   _gios_device_stream_leave (self);
 
   return ok;
@@ -2450,7 +2450,7 @@ on_async_timeout (gpointer data)
   GTask **slot = priv->read_task == task ? &priv->read_task : &priv->write_task;
   GError *error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "");
 
-  explain_timeout (&error, op->kind == OP_READ_LINE ? _("a line") :
+  _gios_explain_timeout (&error, op->kind == OP_READ_LINE ? _("a line") :
                            op->kind == OP_FLUSH ? _("the peer to take output") : _("input"),
                    op->timeout, op->kind == OP_FLUSH ? priv->out_len : in_buffered (priv));
   g_clear_pointer (&op->timeout_source, g_source_unref);   /* destroyed on return */

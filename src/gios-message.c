@@ -232,7 +232,7 @@ gios_message_new_from_bytes (GBytes  *frame,
   if (size < GIOS_MESSAGE_HEADER_SIZE)
     {
       g_set_error (error, GIOS_ERROR, GIOS_ERROR_MALFORMED,
-                   _("A message of %" G_GSIZE_FORMAT " bytes is shorter than its %d-byte header"),
+                   _("A message of %zu bytes is shorter than its %d-byte header"),
                    size, GIOS_MESSAGE_HEADER_SIZE);
       return NULL;
     }
@@ -240,9 +240,8 @@ gios_message_new_from_bytes (GBytes  *frame,
   if ((guint64) length + GIOS_MESSAGE_HEADER_SIZE != size)
     {
       g_set_error (error, GIOS_ERROR, GIOS_ERROR_MALFORMED,
-                   _("The header at byte 0 announces a payload of %" G_GUINT32_FORMAT
-                     " bytes, but %" G_GSIZE_FORMAT " bytes follow it"),
-                   length, size - GIOS_MESSAGE_HEADER_SIZE);
+                   _("The header at byte 0 announces a payload of %u bytes, but %zu bytes follow it"),
+                   (guint) length, size - GIOS_MESSAGE_HEADER_SIZE);
       return NULL;
     }
   payload = g_bytes_new_from_bytes (frame, GIOS_MESSAGE_HEADER_SIZE, length);
@@ -501,7 +500,7 @@ gios_message_set_items (GiosMessage  *self,
   if (g_bytes_get_size (payload) > G_MAXUINT32)
     {
       g_set_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE,
-                   _("A payload of %" G_GSIZE_FORMAT " bytes does not fit in a message"),
+                   _("A payload of %zu bytes does not fit in a message"),
                    g_bytes_get_size (payload));
       return FALSE;
     }
@@ -551,23 +550,6 @@ gios_message_to_bytes (GiosMessage *self)
 /* ------------------------------------------------------------------------ */
 /* On a stream                                                                */
 
-/* Replaces the transport's bare "Timed out" with one that says what was
- * awaited and how much of it had arrived. */
-static void
-explain_timeout (GiosDeviceStream  *self,
-                 GError           **error,
-                 const char        *what,
-                 int                timeout_ms)
-{
-  if (error == NULL || *error == NULL ||
-      !g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-    return;
-  g_clear_error (error);
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-               /* Translators: the first %s is what was awaited ("a $LIST item", …) */
-               _("Timed out after %d ms waiting for %s (%" G_GSIZE_FORMAT " bytes buffered)"),
-               timeout_ms, what, gios_device_stream_get_buffered_input (self));
-}
 
 /* A peek that fails because the input ended before any byte of the next
  * item or message: the peer is done, which is not an error. */
@@ -595,9 +577,8 @@ check_size (GiosDeviceStream  *self,
     return TRUE;
   g_set_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE,
                /* Translators: %s is "a $LIST item" or "the payload of a message" */
-               _("The peer announced %s of %" G_GUINT64_FORMAT
-                 " bytes, above the limit of %u bytes (max-message-size)"),
-               what, size, max);
+               _("The peer announced %s of %llu bytes, above the limit of %u bytes (max-message-size)"),
+               what, (unsigned long long) size, max);
   return FALSE;
 }
 
@@ -713,7 +694,8 @@ gios_device_stream_receive_item (GiosDeviceStream  *self,
 out:
   if (local_error != NULL && !ended_cleanly (self, &local_error))
     {
-      explain_timeout (self, &local_error, _("a $LIST item"), timeout);
+      _gios_explain_timeout (&local_error, _("a $LIST item"), timeout,
+                             gios_device_stream_get_buffered_input (self));
       g_propagate_error (error, local_error);
     }
   _gios_device_stream_leave (self);
@@ -829,7 +811,8 @@ gios_device_stream_receive_message (GiosDeviceStream  *self,
 out:
   if (local_error != NULL && !ended_cleanly (self, &local_error))
     {
-      explain_timeout (self, &local_error, _("a message"), timeout);
+      _gios_explain_timeout (&local_error, _("a message"), timeout,
+                             gios_device_stream_get_buffered_input (self));
       g_propagate_error (error, local_error);
     }
   _gios_device_stream_leave (self);

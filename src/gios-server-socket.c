@@ -572,7 +572,7 @@ check_unix_path (const char  *path,
   if (strlen (path) >= sizeof sun.sun_path)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
-                   _("The socket path “%s” is %" G_GSIZE_FORMAT " bytes long; at most %" G_GSIZE_FORMAT " fit"),
+                   _("The socket path “%s” is %zu bytes long; at most %zu fit"),
                    display, strlen (path), sizeof sun.sun_path - 1);
       return FALSE;
     }
