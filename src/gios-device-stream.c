@@ -58,6 +58,8 @@
 /* A write on a descriptor-backed stream that poll() reported writable never
  * blocks below this size (a pipe guarantees PIPE_BUF bytes of room). */
 #define FD_WRITE_CHUNK 4096
+/* The most an async read_bytes receives through the stack. */
+#define ASYNC_STACK_CHUNK (16 * 1024)
 
 typedef struct
 {
@@ -711,7 +713,10 @@ out_append (GiosDeviceStreamPrivate *priv,
     return;
   if (priv->out_cap - priv->out_len < count)
     {
-      gsize cap = MAX (priv->out_size, priv->out_len + count);
+      /* Grows by doubling up to the configured size rather than starting
+       * there: an async connection frees its empty buffer after each
+       * flush, and a small allocation is much cheaper than 16 KiB. */
+      gsize cap = MAX (MIN (MAX (2 * priv->out_cap, 256), priv->out_size), priv->out_len + count);
 
       priv->out_buf = g_realloc (priv->out_buf, cap);
       priv->out_cap = cap;
@@ -2297,6 +2302,24 @@ fail_task (GiosDeviceStream  *self,
   g_task_return_error (task, error);
 }
 
+/* An async connection spends most of its life waiting: it keeps no empty
+ * buffers meanwhile, so that an idle connection costs a few hundred bytes
+ * instead of two buffers (32 KiB with the defaults). */
+static void
+release_empty_buffers (GiosDeviceStreamPrivate *priv)
+{
+  if (priv->in_buf != NULL && in_buffered (priv) == 0)
+    {
+      g_clear_pointer (&priv->in_buf, g_free);
+      priv->in_start = priv->in_end = priv->in_cap = 0;
+    }
+  if (priv->out_buf != NULL && priv->out_len == 0)
+    {
+      g_clear_pointer (&priv->out_buf, g_free);
+      priv->out_cap = 0;
+    }
+}
+
 /* Frames what is buffered; receives once more only when the watch said
  * the device is readable (@readable), so that a read started with nothing
  * buffered costs no failed receive. */
@@ -2322,6 +2345,7 @@ read_step (GiosDeviceStream *self,
               {
                 g_autoptr(GTask) task = take_task (self, &priv->read_task);
 
+                release_empty_buffers (priv);
                 g_task_return_pointer (task, line, g_free);
                 return;
               }
@@ -2340,12 +2364,14 @@ read_step (GiosDeviceStream *self,
           GBytes *bytes = g_bytes_new (count ? priv->in_buf + priv->in_start : NULL, count);
 
           in_consume (priv, count);
+          release_empty_buffers (priv);
           g_task_return_pointer (task, bytes, (GDestroyNotify) g_bytes_unref);
           return;
         }
 
       if (!readable)
         {
+          release_empty_buffers (priv);
           update_watch (self);
           return;
         }
@@ -2355,10 +2381,37 @@ read_step (GiosDeviceStream *self,
           fail_task (self, &priv->read_task, error);
           return;
         }
-      /* The watch said the device is readable: this does not wait. */
-      n = in_fill (self, op->kind == OP_READ_LINE ? line_fill_total (priv, op->count) : 0,
-                   0, NULL, &error);
-      _gios_device_stream_leave (self);
+      /* Bytes for a read_bytes call with nothing buffered go through the
+       * stack: the GBytes copies them anyway, and the input buffer is not
+       * allocated just to be freed again (see release_empty_buffers). */
+      if (op->kind == OP_READ_BYTES && op->count > 0 && in_buffered (priv) == 0 &&
+          priv->in_size <= ASYNC_STACK_CHUNK)
+        {
+          guint8 chunk[ASYNC_STACK_CHUNK];
+
+          n = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, chunk,
+                                                            MIN (op->count, priv->in_size),
+                                                            0, NULL, &error);
+          _gios_device_stream_leave (self);
+          if (n > 0)
+            {
+              g_autoptr(GTask) task = take_task (self, &priv->read_task);
+
+              set_eof (self, FALSE);
+              release_empty_buffers (priv);
+              g_task_return_pointer (task, g_bytes_new (chunk, n), (GDestroyNotify) g_bytes_unref);
+              return;
+            }
+          if (n == 0)
+            set_eof (self, TRUE);
+        }
+      else
+        {
+          /* The watch said the device is readable: this does not wait. */
+          n = in_fill (self, op->kind == OP_READ_LINE ? line_fill_total (priv, op->count) : 0,
+                       0, NULL, &error);
+          _gios_device_stream_leave (self);
+        }
       if (n == 0)
         op->at_end = TRUE;
       else if (n < 0)
@@ -2395,6 +2448,7 @@ write_step (GiosDeviceStream *self)
     {
       g_autoptr(GTask) task = take_task (self, &priv->write_task);
 
+      release_empty_buffers (priv);
       g_task_return_boolean (task, TRUE);
     }
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
