@@ -58,6 +58,8 @@
 /* A write on a descriptor-backed stream that poll() reported writable never
  * blocks below this size (a pipe guarantees PIPE_BUF bytes of room). */
 #define FD_WRITE_CHUNK 4096
+/* The most an async read_bytes receives through the stack. */
+#define ASYNC_STACK_CHUNK (16 * 1024)
 
 typedef struct
 {
@@ -109,6 +111,13 @@ typedef struct
    * own descriptor is not used: GLib aborts the process when it cannot
    * create one, which is exactly what happens when descriptors run out. */
   int wakeup_fd;
+  /* The cancellable of the last wait stays connected to the wake-up, since
+   * connecting a handler per wait took about half the instructions of a
+   * blocking read; its handler wakes only while waits use it. Guarded by
+   * lock; wait_users is atomic for the handler. */
+  GCancellable *wait_cancellable;
+  gulong wait_handler;
+  gint wait_users;
 } GiosDeviceStreamPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (GiosDeviceStream, gios_device_stream, G_TYPE_OBJECT)
@@ -343,6 +352,98 @@ on_cancelled (GCancellable *cancellable,
   wake (data);
 }
 
+/* The handler of the cached cancellable: it stays connected between waits,
+ * when a wake would only be a spurious one for the next wait. A wait counts
+ * itself in wait_users before it looks at the cancellable, so either it sees
+ * the cancellation or this sees the wait. */
+static void
+on_cached_cancelled (GCancellable *cancellable,
+                     gpointer      data)
+{
+  GiosDeviceStreamPrivate *priv = data;
+
+  if (g_atomic_int_get (&priv->wait_users) > 0)
+    wake (priv);
+}
+
+/* Makes @cancellable the cached one, unless another wait uses a different
+ * one right now. Returns whether the wait uses the cache (and must call
+ * release_cached_cancellable() when it ends). */
+static gboolean
+use_cached_cancellable (GiosDeviceStreamPrivate *priv,
+                        GCancellable            *cancellable)
+{
+  GCancellable *old = NULL;
+  gulong old_handler = 0;
+  gboolean connect = FALSE;
+
+  g_mutex_lock (&priv->lock);
+  if (priv->wait_cancellable != cancellable)
+    {
+      if (g_atomic_int_get (&priv->wait_users) > 0)
+        {
+          g_mutex_unlock (&priv->lock);
+          return FALSE;
+        }
+      old = g_steal_pointer (&priv->wait_cancellable);
+      old_handler = priv->wait_handler;
+      priv->wait_handler = 0;
+      priv->wait_cancellable = g_object_ref (cancellable);
+      connect = TRUE;
+    }
+  g_atomic_int_inc (&priv->wait_users);
+  g_mutex_unlock (&priv->lock);
+
+  if (old != NULL)
+    {
+      g_cancellable_disconnect (old, old_handler);
+      g_object_unref (old);
+    }
+  if (connect)
+    {
+      /* Calls the handler at once if already cancelled: it wakes us. */
+      gulong handler = g_cancellable_connect (cancellable, G_CALLBACK (on_cached_cancelled),
+                                              priv, NULL);
+
+      g_mutex_lock (&priv->lock);
+      priv->wait_handler = handler;
+      g_mutex_unlock (&priv->lock);
+    }
+  return TRUE;
+}
+
+static void
+release_cached_cancellable (GiosDeviceStreamPrivate *priv)
+{
+  g_atomic_int_dec_and_test (&priv->wait_users);
+}
+
+/* Disconnects the cached cancellable, unless a wait still uses it (then
+ * finalize does). */
+static void
+clear_cached_cancellable (GiosDeviceStreamPrivate *priv)
+{
+  GCancellable *old;
+  gulong handler;
+
+  g_mutex_lock (&priv->lock);
+  if (g_atomic_int_get (&priv->wait_users) > 0)
+    {
+      g_mutex_unlock (&priv->lock);
+      return;
+    }
+  old = g_steal_pointer (&priv->wait_cancellable);
+  handler = priv->wait_handler;
+  priv->wait_handler = 0;
+  g_mutex_unlock (&priv->lock);
+
+  if (old != NULL)
+    {
+      g_cancellable_disconnect (old, handler);
+      g_object_unref (old);
+    }
+}
+
 gboolean
 _gios_device_stream_wait (GiosDeviceStream  *self,
                           GPollFD           *fds,
@@ -355,6 +456,7 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
   GPollFD all[MAX_WAIT_FDS + 1];
   guint n_all = n_fds;
   gulong handler = 0;
+  gboolean cached = FALSE;
   int wakeup_fd;
   gboolean ret = FALSE;
 
@@ -371,7 +473,9 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
       all[n_all].events = G_IO_IN;
       n_all++;
     }
-  if (cancellable != NULL)
+  if (cancellable != NULL && wakeup_fd >= 0)
+    cached = use_cached_cancellable (priv, cancellable);
+  if (cancellable != NULL && !cached)
     handler = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), priv, NULL);
 
   for (;;)
@@ -444,6 +548,8 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
 
   if (handler != 0)
     g_cancellable_disconnect (cancellable, handler);
+  if (cached)
+    release_cached_cancellable (priv);
 
   return ret;
 }
@@ -611,7 +717,10 @@ out_append (GiosDeviceStreamPrivate *priv,
     return;
   if (priv->out_cap - priv->out_len < count)
     {
-      gsize cap = MAX (priv->out_size, priv->out_len + count);
+      /* Grows by doubling up to the configured size rather than starting
+       * there: an async connection frees its empty buffer after each
+       * flush, and a small allocation is much cheaper than 16 KiB. */
+      gsize cap = MAX (MIN (MAX (2 * priv->out_cap, 256), priv->out_size), priv->out_len + count);
 
       priv->out_buf = g_realloc (priv->out_buf, cap);
       priv->out_cap = cap;
@@ -853,6 +962,7 @@ gios_device_stream_finalize (GObject *object)
   _gios_watch_destroy (priv->watch);
   g_clear_pointer (&priv->watch_context, g_main_context_unref);
 
+  clear_cached_cancellable (priv);
   g_clear_object (&priv->base);
   g_free (priv->in_buf);
   g_free (priv->out_buf);
@@ -1895,6 +2005,8 @@ gios_device_stream_close (GiosDeviceStream  *self,
   _gios_device_stream_interrupt (self);
   ok = GIOS_DEVICE_STREAM_GET_CLASS (self)->close_device (self, local_error ? NULL : &local_error);
   _gios_device_stream_reset (self);
+  /* No wait runs now: let the caller's cancellable go. */
+  clear_cached_cancellable (priv);
   g_mutex_lock (&priv->lock);
   priv->closed = TRUE;
   priv->io_ready = FALSE;
@@ -2286,6 +2398,24 @@ fail_task (GiosDeviceStream  *self,
   g_task_return_error (task, error);
 }
 
+/* An async connection spends most of its life waiting: it keeps no empty
+ * buffers meanwhile, so that an idle connection costs a few hundred bytes
+ * instead of two buffers (32 KiB with the defaults). */
+static void
+release_empty_buffers (GiosDeviceStreamPrivate *priv)
+{
+  if (priv->in_buf != NULL && in_buffered (priv) == 0)
+    {
+      g_clear_pointer (&priv->in_buf, g_free);
+      priv->in_start = priv->in_end = priv->in_cap = 0;
+    }
+  if (priv->out_buf != NULL && priv->out_len == 0)
+    {
+      g_clear_pointer (&priv->out_buf, g_free);
+      priv->out_cap = 0;
+    }
+}
+
 /* Frames what is buffered; receives once more only when the watch said
  * the device is readable (@readable), so that a read started with nothing
  * buffered costs no failed receive. */
@@ -2311,6 +2441,7 @@ read_step (GiosDeviceStream *self,
               {
                 g_autoptr(GTask) task = take_task (self, &priv->read_task);
 
+                release_empty_buffers (priv);
                 g_task_return_pointer (task, line, g_free);
                 return;
               }
@@ -2329,12 +2460,14 @@ read_step (GiosDeviceStream *self,
           GBytes *bytes = g_bytes_new (count ? priv->in_buf + priv->in_start : NULL, count);
 
           in_consume (priv, count);
+          release_empty_buffers (priv);
           g_task_return_pointer (task, bytes, (GDestroyNotify) g_bytes_unref);
           return;
         }
 
       if (!readable)
         {
+          release_empty_buffers (priv);
           update_watch (self);
           return;
         }
@@ -2344,10 +2477,37 @@ read_step (GiosDeviceStream *self,
           fail_task (self, &priv->read_task, error);
           return;
         }
-      /* The watch said the device is readable: this does not wait. */
-      n = in_fill (self, op->kind == OP_READ_LINE ? line_fill_total (priv, op->count) : 0,
-                   0, NULL, &error);
-      _gios_device_stream_leave (self);
+      /* Bytes for a read_bytes call with nothing buffered go through the
+       * stack: the GBytes copies them anyway, and the input buffer is not
+       * allocated just to be freed again (see release_empty_buffers). */
+      if (op->kind == OP_READ_BYTES && op->count > 0 && in_buffered (priv) == 0 &&
+          priv->in_size <= ASYNC_STACK_CHUNK)
+        {
+          guint8 chunk[ASYNC_STACK_CHUNK];
+
+          n = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, chunk,
+                                                            MIN (op->count, priv->in_size),
+                                                            0, NULL, &error);
+          _gios_device_stream_leave (self);
+          if (n > 0)
+            {
+              g_autoptr(GTask) task = take_task (self, &priv->read_task);
+
+              set_eof (self, FALSE);
+              release_empty_buffers (priv);
+              g_task_return_pointer (task, g_bytes_new (chunk, n), (GDestroyNotify) g_bytes_unref);
+              return;
+            }
+          if (n == 0)
+            set_eof (self, TRUE);
+        }
+      else
+        {
+          /* The watch said the device is readable: this does not wait. */
+          n = in_fill (self, op->kind == OP_READ_LINE ? line_fill_total (priv, op->count) : 0,
+                       0, NULL, &error);
+          _gios_device_stream_leave (self);
+        }
       if (n == 0)
         op->at_end = TRUE;
       else if (n < 0)
@@ -2384,6 +2544,7 @@ write_step (GiosDeviceStream *self)
     {
       g_autoptr(GTask) task = take_task (self, &priv->write_task);
 
+      release_empty_buffers (priv);
       g_task_return_boolean (task, TRUE);
     }
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))

@@ -35,6 +35,10 @@ typedef struct
   guint keep_alive : 1;
   /* The peer reset the connection; disconnected was emitted. */
   guint lost : 1;
+  /* Receives left that wait before they try, and receives in a row that
+   * tried and found nothing (see receive). */
+  guint wait_first;
+  guint misses;
 } GiosSocketCommonPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (GiosSocketCommon, gios_socket_common, GIOS_TYPE_DEVICE_STREAM)
@@ -61,6 +65,9 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 #define PRIV(self) ((GiosSocketCommonPrivate *) gios_socket_common_get_instance_private (self))
+
+/* How many receives wait before they try, after one found nothing. */
+#define WAIT_FIRST_RECEIVES 8
 
 char *
 _gios_socket_address_to_string (GSocketAddress *address)
@@ -265,18 +272,39 @@ gios_socket_common_receive (GiosDeviceStream  *stream,
   if (!check_connection (self, cancellable, error))
     return -1;
 
-  for (;;)
+  /* A connection whose receives found nothing twice in a row (a
+   * request-response loop waiting for its peer) most likely has nothing
+   * now either: the next receives wait first and save the failed recv().
+   * Then one tries first again, so a stream whose data is mostly there
+   * already (a busy peer) goes back to one system call per receive. Only
+   * for receives that may wait: the async reads come with the watch's word
+   * that there is data. */
+  if (priv->wait_first > 0 &&
+      (deadline < 0 || deadline > g_get_monotonic_time ()))
+    {
+      priv->wait_first--;
+      if (!_gios_device_stream_wait_fd (stream, priv->fd, G_IO_IN, deadline, cancellable, error))
+        return -1;
+    }
+
+  for (gboolean first = TRUE;; first = FALSE)
     {
       gssize n = recv (priv->fd, buffer, size, 0);
       int errsv;
 
       if (n >= 0)
-        return n;
+        {
+          if (first)
+            priv->misses = 0;
+          return n;
+        }
       errsv = errno;
       if (errsv == EINTR)
         continue;
       if (errsv == EAGAIN || errsv == EWOULDBLOCK)
         {
+          if (first && ++priv->misses >= 2)
+            priv->wait_first = WAIT_FIRST_RECEIVES;
           if (!_gios_device_stream_wait_fd (stream, priv->fd, G_IO_IN, deadline, cancellable, error))
             return -1;
           continue;
