@@ -69,19 +69,56 @@ serve_classic (gpointer data)
   return NULL;
 }
 
-/* async: accept on the main loop, read and write with the async calls. */
+/* async: accept on the main loop, read and write with the async calls. A
+ * connection reads on while its previous reply is being flushed; one flush
+ * is pending at a time, and the bytes written meanwhile go with the next. */
+typedef struct
+{
+  GiosDeviceStream *stream;
+  gboolean flushing;
+  gboolean closed;
+} Conn;
+
 static void on_read (GObject *source, GAsyncResult *result, gpointer data);
+
+static void
+conn_end (Conn *conn)
+{
+  if (!conn->closed)
+    gios_device_stream_close (conn->stream, NULL);
+  conn->closed = TRUE;
+  if (!conn->flushing)
+    {
+      g_object_unref (conn->stream);
+      g_free (conn);
+    }
+}
+
+static void on_flushed (GObject *source, GAsyncResult *result, gpointer data);
+
+static void
+start_flush (Conn *conn)
+{
+  conn->flushing = TRUE;
+  gios_device_stream_flush_async (conn->stream, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT, NULL,
+                                  on_flushed, conn);
+}
 
 static void
 on_flushed (GObject      *source,
             GAsyncResult *result,
             gpointer      data)
 {
-  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (source);
+  Conn *conn = data;
+  gboolean ok = gios_device_stream_flush_finish (conn->stream, result, NULL);
 
-  /* The read loop goes on meanwhile; a failed send ends it. */
-  if (!gios_device_stream_flush_finish (stream, result, NULL))
-    gios_device_stream_close (stream, NULL);
+  conn->flushing = FALSE;
+  if (conn->closed)
+    conn_end (conn);
+  else if (!ok)
+    gios_device_stream_close (conn->stream, NULL);   /* the pending read ends the connection */
+  else if (gios_device_stream_get_buffered_output (conn->stream) > 0)
+    start_flush (conn);
 }
 
 static void
@@ -89,23 +126,19 @@ on_read (GObject      *source,
          GAsyncResult *result,
          gpointer      data)
 {
-  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (source);
-  g_autoptr(GBytes) bytes = gios_device_stream_read_bytes_finish (stream, result, NULL);
+  Conn *conn = data;
+  g_autoptr(GBytes) bytes = gios_device_stream_read_bytes_finish (conn->stream, result, NULL);
 
   if (bytes == NULL || g_bytes_get_size (bytes) == 0 ||
-      !gios_device_stream_write_bytes (stream, bytes, NULL, NULL))
+      !gios_device_stream_write_bytes (conn->stream, bytes, NULL, NULL))
     {
-      gios_device_stream_close (stream, NULL);
-      g_object_unref (stream);
+      conn_end (conn);
       return;
     }
-  /* One flush at a time: a new one waits while the previous is pending,
-   * and the bytes written meanwhile go with it. */
-  if (gios_device_stream_get_buffered_output (stream) == g_bytes_get_size (bytes))
-    gios_device_stream_flush_async (stream, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT, NULL,
-                                    on_flushed, NULL);
-  gios_device_stream_read_bytes_async (stream, CHUNK, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
-                                       NULL, on_read, NULL);
+  if (!conn->flushing)
+    start_flush (conn);
+  gios_device_stream_read_bytes_async (conn->stream, CHUNK, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                       NULL, on_read, conn);
 }
 
 static gboolean
@@ -113,9 +146,11 @@ on_accepted (GiosServerSocket *srv,
              GiosSocket       *connection,
              gpointer          data)
 {
-  /* The read loop owns a reference until the connection ends. */
-  gios_device_stream_read_bytes_async (GIOS_DEVICE_STREAM (g_object_ref (connection)), CHUNK,
-                                       GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT, NULL, on_read, NULL);
+  Conn *conn = g_new0 (Conn, 1);
+
+  conn->stream = GIOS_DEVICE_STREAM (g_object_ref (connection));
+  gios_device_stream_read_bytes_async (conn->stream, CHUNK, GIOS_TIMEOUT_FOREVER,
+                                       G_PRIORITY_DEFAULT, NULL, on_read, conn);
   return TRUE;
 }
 
