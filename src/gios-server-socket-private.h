@@ -5,14 +5,18 @@
 
 G_BEGIN_DECLS
 
-/* Waits until @deadline for a connection; backs off on EMFILE and kin. */
-GSocket    *_gios_server_socket_accept_socket (GiosServerSocket  *self,
+/* Waits until @deadline for a connection and returns its descriptor and
+ * the peer's address; backs off on EMFILE and kin. */
+int         _gios_server_socket_accept_fd     (GiosServerSocket  *self,
                                                gint64             deadline,
                                                GCancellable      *cancellable,
+                                               GSocketAddress   **remote,
                                                GError           **error);
-/* Wraps an accepted connection in a new instance of socket-type. */
+/* Wraps an accepted connection (both arguments owned from now on) in a new
+ * instance of socket-type. */
 GiosSocket *_gios_server_socket_wrap          (GiosServerSocket  *self,
-                                               GSocket           *connection,
+                                               int                fd,
+                                               GSocketAddress    *remote,
                                                GError           **error);
 
 /* Whether the class of @self implements run(). */

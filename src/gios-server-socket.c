@@ -867,7 +867,8 @@ accept_errno_is_resource (int errsv)
 /* Tries each listener once. Returns a connected descriptor, -1 when none is
  * waiting (errno EAGAIN), or -1 with another errno. */
 static int
-accept_once (GiosServerSocketPrivate *priv)
+accept_once (GiosServerSocketPrivate  *priv,
+             GSocketAddress          **remote)
 {
   guint n = priv->listeners->len;
   int last_errno = EAGAIN;
@@ -876,15 +877,23 @@ accept_once (GiosServerSocketPrivate *priv)
     {
       guint i = (priv->next_listener + k) % n;
       GSocket *listener = g_ptr_array_index (priv->listeners, i);
+      struct sockaddr_storage peer;
+      socklen_t len;
       int fd;
 
       do
-        fd = accept4 (g_socket_get_fd (listener), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        {
+          len = sizeof peer;
+          fd = accept4 (g_socket_get_fd (listener), (struct sockaddr *) &peer, &len,
+                        SOCK_CLOEXEC | SOCK_NONBLOCK);
+        }
       while (fd < 0 && errno == EINTR);
 
       if (fd >= 0)
         {
           priv->next_listener = (i + 1) % n;
+          /* The peer's address comes with the connection: no getpeername(). */
+          *remote = g_socket_address_new_from_native (&peer, len);
           return fd;
         }
       if (errno != EAGAIN && errno != EWOULDBLOCK && !accept_errno_is_transient (errno))
@@ -910,33 +919,29 @@ report_exhaustion (GiosServerSocket *self,
   priv->emfile_reported = TRUE;
 }
 
-static GSocket *
-socket_from_fd (GiosServerSocket  *self,
-                int                fd,
-                GError           **error)
+static void
+report_accepting (GiosServerSocket *self)
 {
   GiosServerSocketPrivate *priv = PRIV (self);
-  GSocket *socket = g_socket_new_from_fd (fd, error);
 
-  if (socket == NULL)
-    close (fd);
   if (priv->emfile_reported)
     {
       g_message ("Accepting connections again on port %u",
                  gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)));
       priv->emfile_reported = FALSE;
     }
-  return socket;
 }
 
-/* Waits until @deadline for a connection and returns it as a GSocket.
- * Running out of descriptors is reported once per episode and retried with
- * a growing pause instead of spinning. */
-GSocket *
-_gios_server_socket_accept_socket (GiosServerSocket  *self,
-                                   gint64             deadline,
-                                   GCancellable      *cancellable,
-                                   GError           **error)
+/* Waits until @deadline for a connection and returns its descriptor, with
+ * the peer's address in @remote; -1 with @error set otherwise. Running out
+ * of descriptors is reported once per episode and retried with a growing
+ * pause instead of spinning. */
+int
+_gios_server_socket_accept_fd (GiosServerSocket  *self,
+                               gint64             deadline,
+                               GCancellable      *cancellable,
+                               GSocketAddress   **remote,
+                               GError           **error)
 {
   GiosServerSocketPrivate *priv = PRIV (self);
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (self);
@@ -946,7 +951,7 @@ _gios_server_socket_accept_socket (GiosServerSocket  *self,
     {
       g_set_error_literal (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED,
                            _("The server socket is not open"));
-      return NULL;
+      return -1;
     }
 
   for (;;)
@@ -955,11 +960,14 @@ _gios_server_socket_accept_socket (GiosServerSocket  *self,
       int fd;
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return NULL;
+        return -1;
 
-      fd = accept_once (priv);
+      fd = accept_once (priv, remote);
       if (fd >= 0)
-        return socket_from_fd (self, fd, error);
+        {
+          report_accepting (self);
+          return fd;
+        }
 
       if (accept_errno_is_resource (errno))
         {
@@ -969,20 +977,20 @@ _gios_server_socket_accept_socket (GiosServerSocket  *self,
           if (deadline >= 0 && g_get_monotonic_time () >= deadline)
             {
               _gios_set_error_from_errno (error, EMFILE, _("Could not accept a connection"));
-              return NULL;
+              return -1;
             }
           until = g_get_monotonic_time () + pause;
           if (deadline >= 0)
             until = MIN (until, deadline);
           pause = MIN (pause * 2, RETRY_MAX_US);
           if (!pause_until (self, until, cancellable, error))
-            return NULL;
+            return -1;
           continue;
         }
       if (errno != EAGAIN && errno != EWOULDBLOCK)
         {
           _gios_set_error_from_errno (error, errno, _("Could not accept a connection"));
-          return NULL;
+          return -1;
         }
 
       for (guint i = 0; i < priv->listeners->len; i++)
@@ -992,7 +1000,7 @@ _gios_server_socket_accept_socket (GiosServerSocket  *self,
           fds[i].revents = 0;
         }
       if (!_gios_device_stream_wait (stream, fds, priv->listeners->len, deadline, cancellable, error))
-        return NULL;
+        return -1;
     }
 }
 
@@ -1032,8 +1040,9 @@ gios_server_socket_listen (GiosServerSocket  *self,
                            GError           **error)
 {
   GiosDeviceStream *stream;
-  g_autoptr(GSocket) connection = NULL;
+  GSocketAddress *remote = NULL;
   int timeout;
+  int fd;
 
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
   g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
@@ -1047,46 +1056,47 @@ gios_server_socket_listen (GiosServerSocket  *self,
   if (!_gios_device_stream_enter (stream, error))
     return FALSE;
   timeout = _gios_device_stream_resolve_timeout (stream, timeout_ms);
-  connection = _gios_server_socket_accept_socket (self, _gios_deadline_from_timeout (timeout),
-                                                  cancellable, error);
-  if (connection == NULL)
+  fd = _gios_server_socket_accept_fd (self, _gios_deadline_from_timeout (timeout),
+                                      cancellable, &remote, error);
+  if (fd < 0)
     explain_accept_timeout (self, error, timeout);
   _gios_device_stream_leave (stream);
 
-  if (connection == NULL)
+  if (fd < 0)
     return FALSE;
-  _gios_socket_common_set_connection (GIOS_SOCKET_COMMON (self), connection);
+  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (self), fd, remote);
   return TRUE;
 }
 
 GiosSocket *
 _gios_server_socket_wrap (GiosServerSocket  *self,
-                          GSocket           *connection,
+                          int                fd,
+                          GSocketAddress    *remote,
                           GError           **error)
 {
   GiosServerSocketPrivate *priv = PRIV (self);
   g_autoptr(GiosSocket) socket = g_object_new (priv->socket_type, NULL);
-  GSocketAddress *remote;
 
   if (socket == NULL)
     {
       g_set_error (error, GIOS_ERROR, GIOS_ERROR_FAILED,
                    _("Could not create a %s for the connection"), g_type_name (priv->socket_type));
-      g_socket_close (connection, NULL);
+      close (fd);
+      g_clear_object (&remote);
       return NULL;
     }
   _gios_socket_common_inherit (GIOS_SOCKET_COMMON (socket), GIOS_SOCKET_COMMON (self));
-  _gios_socket_common_set_connection (GIOS_SOCKET_COMMON (socket), connection);
+  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (socket), fd, remote);
 
   remote = gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (socket));
   if (G_IS_INET_SOCKET_ADDRESS (remote))
     {
       GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (remote);
       g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
-      g_autoptr(GSocketAddress) local = g_socket_get_local_address (connection, NULL);
 
+      /* The local address is looked up when asked for. */
       _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (socket), ip,
-                                        g_inet_socket_address_get_port (inet), local);
+                                        g_inet_socket_address_get_port (inet), NULL);
     }
   else
     _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (socket), NULL, 0,
@@ -1119,8 +1129,9 @@ gios_server_socket_accept (GiosServerSocket  *self,
                            GError           **error)
 {
   GiosDeviceStream *stream;
-  g_autoptr(GSocket) connection = NULL;
+  GSocketAddress *remote = NULL;
   int timeout;
+  int fd;
 
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), NULL);
   g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
@@ -1131,15 +1142,15 @@ gios_server_socket_accept (GiosServerSocket  *self,
   if (!_gios_device_stream_enter (stream, error))
     return NULL;
   timeout = _gios_device_stream_resolve_timeout (stream, timeout_ms);
-  connection = _gios_server_socket_accept_socket (self, _gios_deadline_from_timeout (timeout),
-                                                  cancellable, error);
-  if (connection == NULL)
+  fd = _gios_server_socket_accept_fd (self, _gios_deadline_from_timeout (timeout),
+                                      cancellable, &remote, error);
+  if (fd < 0)
     explain_accept_timeout (self, error, timeout);
   _gios_device_stream_leave (stream);
 
-  if (connection == NULL)
+  if (fd < 0)
     return NULL;
-  return _gios_server_socket_wrap (self, connection, error);
+  return _gios_server_socket_wrap (self, fd, remote, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1338,15 +1349,16 @@ gios_server_socket_listen_job (GiosServerSocket  *self,
 
   for (;;)
     {
-      g_autoptr(GSocket) accepted = NULL;
+      GSocketAddress *remote = NULL;
       GiosSocket *connection;
+      int fd;
 
       if (!wait_for_slot (self, max_jobs, deadline, cancellable, &local_error))
         break;
-      accepted = _gios_server_socket_accept_socket (self, deadline, cancellable, &local_error);
-      if (accepted == NULL)
+      fd = _gios_server_socket_accept_fd (self, deadline, cancellable, &remote, &local_error);
+      if (fd < 0)
         break;
-      connection = _gios_server_socket_wrap (self, accepted, &local_error);
+      connection = _gios_server_socket_wrap (self, fd, remote, &local_error);
       if (connection == NULL)
         break;
       start_job (self, connection, closure);
@@ -1637,7 +1649,8 @@ stop_accepting (GiosServerSocket *self,
  * to start()'s handlers. */
 static void
 dispatch_connection (GiosServerSocket *self,
-                     GSocket          *accepted)
+                     int               fd,
+                     GSocketAddress   *remote)
 {
   GiosServerSocketPrivate *priv = PRIV (self);
   g_autoptr(GTask) task = g_queue_pop_head (&priv->pending);
@@ -1647,12 +1660,12 @@ dispatch_connection (GiosServerSocket *self,
 
   if (task != NULL && g_task_get_source_tag (task) == gios_server_socket_listen_async)
     {
-      _gios_socket_common_set_connection (GIOS_SOCKET_COMMON (self), accepted);
+      _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (self), fd, remote);
       g_task_return_boolean (task, TRUE);
       return;
     }
 
-  connection = _gios_server_socket_wrap (self, accepted, &error);
+  connection = _gios_server_socket_wrap (self, fd, remote, &error);
   if (task != NULL)
     {
       if (connection != NULL)
@@ -1693,9 +1706,9 @@ on_listener_ready (GiosWatch    *watch,
   /* A bounded batch per event, so that other sources get their turn. */
   for (int i = 0; i < 64 && want_connections (priv); i++)
     {
-      g_autoptr(GSocket) accepted = NULL;
+      GSocketAddress *remote = NULL;
       GError *error = NULL;
-      int fd = accept_once (priv);
+      int fd = accept_once (priv, &remote);
 
       if (fd < 0)
         {
@@ -1718,14 +1731,8 @@ on_listener_ready (GiosWatch    *watch,
           break;
         }
       priv->retry_pause = 0;
-      accepted = socket_from_fd (self, fd, &error);
-      if (accepted == NULL)
-        {
-          g_warning ("%s", error->message);
-          g_error_free (error);
-          continue;
-        }
-      dispatch_connection (self, accepted);
+      report_accepting (self);
+      dispatch_connection (self, fd, remote);
     }
   update_accepting (self);
 }

@@ -5,15 +5,18 @@
 
 G_BEGIN_DECLS
 
-/* Makes @connection (connected, non-blocking) the current connection:
- * applies no-delay and keep-alive, starts with empty buffers, records the
- * peer's address and notifies. */
-void _gios_socket_common_set_connection (GiosSocketCommon *self,
-                                         GSocket          *connection);
+/* Makes @fd (connected, non-blocking; owned from now on) the current
+ * connection: applies no-delay and keep-alive, starts with empty buffers,
+ * records the peer's address (@remote, transfer full, or looked up when
+ * NULL) and notifies. */
+void _gios_socket_common_set_connection_fd (GiosSocketCommon *self,
+                                            int               fd,
+                                            GSocketAddress   *remote);
 /* Closes the current connection, if any, without flushing or signalling. */
 void _gios_socket_common_release_connection (GiosSocketCommon *self);
 /* What the socket is bound to or connected to, for the host, port and
- * local-address properties. */
+ * local-address properties; a NULL @local_address is looked up from the
+ * connection's descriptor when asked for. */
 void _gios_socket_common_set_endpoint   (GiosSocketCommon *self,
                                          const char       *host,
                                          guint             port,

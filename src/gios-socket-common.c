@@ -4,6 +4,7 @@
 #include "gios-socket-common-private.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,8 +26,13 @@
 
 typedef struct
 {
-  GSocket *socket;
+  /* The connection is its descriptor; the GSocket of the socket property is
+   * made from it on first use (and then owns it), which saves six system
+   * calls for every connection that nobody asks for it. */
   int fd;
+  GSocket *socket;
+  guint unix_family : 1;
+  guint local_lazy : 1;     /* local_address comes from the descriptor */
   GSocketAddress *local_address;
   GSocketAddress *remote_address;
   char *host;
@@ -101,8 +107,7 @@ set_int_option (int fd,
 static gboolean
 is_tcp (GiosSocketCommonPrivate *priv)
 {
-  return priv->socket != NULL &&
-         g_socket_get_family (priv->socket) != G_SOCKET_FAMILY_UNIX;
+  return priv->fd >= 0 && !priv->unix_family;
 }
 
 static void
@@ -117,20 +122,34 @@ notify_connection (GiosSocketCommon *self)
   g_object_thaw_notify (object);
 }
 
+static GSocketAddress *
+address_of_fd (int  fd,
+               int (*get) (int, struct sockaddr *, socklen_t *))
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+
+  if (get (fd, (struct sockaddr *) &ss, &len) != 0)
+    return NULL;
+  return g_socket_address_new_from_native (&ss, len);
+}
+
 void
-_gios_socket_common_set_connection (GiosSocketCommon *self,
-                                    GSocket          *connection)
+_gios_socket_common_set_connection_fd (GiosSocketCommon *self,
+                                       int               fd,
+                                       GSocketAddress   *remote)
 {
   GiosSocketCommonPrivate *priv = PRIV (self);
 
-  g_return_if_fail (G_IS_SOCKET (connection));
+  g_return_if_fail (fd >= 0);
 
   _gios_socket_common_release_connection (self);
-  priv->socket = g_object_ref (connection);
-  priv->fd = g_socket_get_fd (connection);
+  priv->fd = fd;
   priv->lost = FALSE;
   g_clear_object (&priv->remote_address);
-  priv->remote_address = g_socket_get_remote_address (connection, NULL);
+  priv->remote_address = remote != NULL ? remote : address_of_fd (fd, getpeername);
+  priv->unix_family = priv->remote_address == NULL ||
+                      g_socket_address_get_family (priv->remote_address) == G_SOCKET_FAMILY_UNIX;
   if (is_tcp (priv))
     {
       set_int_option (priv->fd, IPPROTO_TCP, TCP_NODELAY, priv->no_delay);
@@ -148,12 +167,15 @@ _gios_socket_common_release_connection (GiosSocketCommon *self)
 {
   GiosSocketCommonPrivate *priv = PRIV (self);
 
-  if (priv->socket == NULL)
+  if (priv->fd < 0)
     return;
 
   _gios_device_stream_set_io_ready (GIOS_DEVICE_STREAM (self), FALSE);
   _gios_device_stream_set_device_fd (GIOS_DEVICE_STREAM (self), -1);
-  g_socket_close (priv->socket, NULL);
+  if (priv->socket != NULL)
+    g_socket_close (priv->socket, NULL);
+  else
+    close (priv->fd);
   g_clear_object (&priv->socket);
   g_clear_object (&priv->remote_address);
   priv->fd = -1;
@@ -182,6 +204,7 @@ _gios_socket_common_set_endpoint (GiosSocketCommon *self,
       priv->port = port;
       g_object_notify_by_pspec (object, properties[PROP_PORT]);
     }
+  priv->local_lazy = local_address == NULL;
   if (priv->local_address != local_address)
     {
       g_clear_object (&priv->local_address);
@@ -241,7 +264,7 @@ check_connection (GiosSocketCommon  *self,
 {
   GiosSocketCommonPrivate *priv = PRIV (self);
 
-  if (priv->socket == NULL)
+  if (priv->fd < 0)
     {
       g_set_error_literal (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED,
                            _("The socket has no connection"));
@@ -355,7 +378,7 @@ gios_socket_common_close_device (GiosDeviceStream  *stream,
                                  GError           **error)
 {
   GiosSocketCommon *self = GIOS_SOCKET_COMMON (stream);
-  gboolean had_connection = PRIV (self)->socket != NULL;
+  gboolean had_connection = PRIV (self)->fd >= 0;
   gboolean was_lost = PRIV (self)->lost;
 
   _gios_socket_common_release_connection (self);
@@ -401,7 +424,7 @@ gios_socket_common_drop_connection (GiosSocketCommon  *self,
 
   stream = GIOS_DEVICE_STREAM (self);
   _gios_device_stream_teardown_lock (stream);
-  if (PRIV (self)->socket == NULL)
+  if (PRIV (self)->fd < 0)
     {
       _gios_device_stream_teardown_unlock (stream);
       return TRUE;
@@ -434,6 +457,8 @@ gios_socket_common_finalize (GObject *object)
 
   if (priv->socket != NULL)
     g_socket_close (priv->socket, NULL);
+  else if (priv->fd >= 0)
+    close (priv->fd);
   g_clear_object (&priv->socket);
   g_clear_object (&priv->local_address);
   g_clear_object (&priv->remote_address);
@@ -454,10 +479,10 @@ gios_socket_common_get_property (GObject    *object,
   switch (prop_id)
     {
     case PROP_SOCKET:
-      g_value_set_object (value, priv->socket);
+      g_value_set_object (value, gios_socket_common_get_socket (self));
       break;
     case PROP_LOCAL_ADDRESS:
-      g_value_set_object (value, priv->local_address);
+      g_value_set_object (value, gios_socket_common_get_local_address (self));
       break;
     case PROP_REMOTE_ADDRESS:
       g_value_set_object (value, priv->remote_address);
@@ -665,9 +690,14 @@ gios_socket_common_init (GiosSocketCommon *self)
 GSocket *
 gios_socket_common_get_socket (GiosSocketCommon *self)
 {
+  GiosSocketCommonPrivate *priv;
+
   g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), NULL);
 
-  return PRIV (self)->socket;
+  priv = PRIV (self);
+  if (priv->socket == NULL && priv->fd >= 0)
+    priv->socket = g_socket_new_from_fd (priv->fd, NULL);
+  return priv->socket;
 }
 
 /**
@@ -683,9 +713,14 @@ gios_socket_common_get_socket (GiosSocketCommon *self)
 GSocketAddress *
 gios_socket_common_get_local_address (GiosSocketCommon *self)
 {
+  GiosSocketCommonPrivate *priv;
+
   g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), NULL);
 
-  return PRIV (self)->local_address;
+  priv = PRIV (self);
+  if (priv->local_lazy && priv->local_address == NULL && priv->fd >= 0)
+    priv->local_address = address_of_fd (priv->fd, getsockname);
+  return priv->local_address;
 }
 
 /**
@@ -757,7 +792,7 @@ gios_socket_common_get_is_connected (GiosSocketCommon *self)
 {
   g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), FALSE);
 
-  return PRIV (self)->socket != NULL && !PRIV (self)->lost;
+  return PRIV (self)->fd >= 0 && !PRIV (self)->lost;
 }
 
 /**

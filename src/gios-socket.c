@@ -107,30 +107,23 @@ check_not_connected (GiosSocket  *self,
   return TRUE;
 }
 
-static gboolean
-adopt (GiosSocket  *self,
-       int          fd,
-       const char  *host,
-       GError     **error)
+/* Makes @fd, connected to @remote (both owned from now on), the
+ * connection. */
+static void
+adopt (GiosSocket     *self,
+       int             fd,
+       GSocketAddress *remote,
+       const char     *host)
 {
-  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, error);
-  g_autoptr(GSocketAddress) local = NULL;
-  GSocketAddress *remote;
   guint port = 0;
 
-  if (socket == NULL)
-    {
-      close (fd);
-      return FALSE;
-    }
-  _gios_socket_common_set_connection (GIOS_SOCKET_COMMON (self), socket);
+  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (self), fd, remote);
   remote = gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (self));
   if (G_IS_INET_SOCKET_ADDRESS (remote))
     port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote));
-  local = g_socket_get_local_address (socket, NULL);
-  _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (self), host, port, local);
+  /* The local address is looked up when asked for. */
+  _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (self), host, port, NULL);
   _gios_device_stream_set_open (GIOS_DEVICE_STREAM (self), TRUE);
-  return TRUE;
 }
 
 /* Connects @fd to @addr within @deadline. Returns 0, or an errno value with
@@ -192,6 +185,7 @@ gios_socket_open (GiosSocket    *self,
   struct addrinfo hints = { 0 };
   struct addrinfo *res = NULL;
   g_autoptr(GError) last_error = NULL;
+  GSocketAddress *connected_to = NULL;
   int connected_fd = -1;
   gint64 deadline;
   int timeout;
@@ -246,6 +240,7 @@ gios_socket_open (GiosSocket    *self,
       if (errsv == 0)
         {
           connected_fd = fd;
+          connected_to = g_steal_pointer (&address);
           break;
         }
       close (fd);
@@ -269,7 +264,8 @@ gios_socket_open (GiosSocket    *self,
       g_propagate_error (error, g_steal_pointer (&last_error));
       return FALSE;
     }
-  return adopt (self, connected_fd, host, error);
+  adopt (self, connected_fd, connected_to, host);
+  return TRUE;
 }
 
 /**
@@ -376,7 +372,8 @@ gios_socket_open_unix (GiosSocket    *self,
       g_clear_error (&wait_error);
     }
   _gios_device_stream_leave (stream);
-  return adopt (self, fd, NULL, error);
+  adopt (self, fd, NULL, NULL);
+  return TRUE;
 
 fail:
   _gios_device_stream_leave (stream);
@@ -494,12 +491,13 @@ on_connect_ready (GiosWatch    *watch,
     errsv = errno;
   if (errsv == 0)
     {
-      GError *error = NULL;
       int fd = data->fd;
 
       data->fd = -1;
-      adopt (g_task_get_source_object (task), fd, data->host, &error);
-      open_return (task, error);
+      adopt (g_task_get_source_object (task), fd,
+             g_socket_address_new_from_native (data->next->ai_addr, data->next->ai_addrlen),
+             data->host);
+      open_return (task, NULL);
       return;
     }
   {
