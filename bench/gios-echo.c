@@ -2,10 +2,14 @@
 /*
  * gios-echo: the library's echo server for the serving benchmark.
  *
- *   gios-echo --model=jobs|async|classic --port=N [--max-jobs=N]
+ *   gios-echo --model=jobs|async|async-calls|classic --port=N [--max-jobs=N]
  *
  * Listens on 127.0.0.1, prints "PORT <n>" once listening, echoes every byte
  * on every connection, and exits cleanly on SIGTERM or SIGINT.
+ *
+ * Both main-loop models accept with start() and the accepted signal: async
+ * serves each connection from a watch (add_watch, read and flush with a
+ * timeout of 0), async-calls with read_bytes_async and flush_async.
  */
 #include <gios/gios.h>
 #include <glib-unix.h>
@@ -69,7 +73,65 @@ serve_classic (gpointer data)
   return NULL;
 }
 
-/* async: accept on the main loop, read and write with the async calls. A
+/* async: a watch per connection. It reads what is there (never more than
+ * the output buffer holds, so that writing it never has to flush) and
+ * flushes without waiting; when the peer does not take it all, it waits
+ * for output room instead of input until the rest is sent. */
+static gboolean on_watch (GiosDeviceStream *stream, GIOCondition condition, gpointer data);
+
+static gboolean
+end_watch (GiosDeviceStream *stream)
+{
+  /* Removes the watch, and with it the last reference. */
+  gios_device_stream_close (stream, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_watch (GiosDeviceStream *stream,
+          GIOCondition      condition,
+          gpointer          data)
+{
+  static guint8 buf[CHUNK];
+  g_autoptr(GError) error = NULL;
+  gsize room = MIN (sizeof buf, gios_device_stream_get_output_buffer_size (stream));
+  gssize n;
+
+  if (gios_device_stream_get_buffered_output (stream) > 0)
+    {
+      /* Waiting for output room: send the rest, then read again. */
+      if (!gios_device_stream_flush (stream, 0, NULL, &error))
+        return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ? G_SOURCE_CONTINUE
+                                                                         : end_watch (stream);
+      gios_device_stream_add_watch (stream, G_IO_IN, on_watch, NULL, NULL);
+      return G_SOURCE_REMOVE;
+    }
+
+  n = gios_device_stream_read (stream, buf, room, 0, NULL, &error);
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return G_SOURCE_CONTINUE;
+  if (n <= 0 || !gios_device_stream_write (stream, buf, n, NULL, NULL))
+    return end_watch (stream);
+  if (!gios_device_stream_flush (stream, 0, NULL, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        return end_watch (stream);
+      gios_device_stream_add_watch (stream, G_IO_OUT, on_watch, NULL, NULL);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_accepted_watch (GiosServerSocket *srv,
+                   GiosSocket       *connection,
+                   gpointer          data)
+{
+  gios_device_stream_add_watch (GIOS_DEVICE_STREAM (connection), G_IO_IN, on_watch, NULL, NULL);
+  return TRUE;
+}
+
+/* async-calls: accept on the main loop, read and write with the async calls. A
  * connection reads on while its previous reply is being flushed; one flush
  * is pending at a time, and the bytes written meanwhile go with the next. */
 typedef struct
@@ -159,7 +221,7 @@ on_signal (gpointer data)
 {
   const char *model = data;
 
-  if (strcmp (model, "async") == 0)
+  if (g_str_has_prefix (model, "async"))
     {
       gios_server_socket_close (server, NULL);
       g_main_loop_quit (loop);
@@ -181,7 +243,7 @@ main (int   argc,
   int max_jobs = 1000;
   GThread *thread = NULL;
   GOptionEntry entries[] = {
-    { "model", 0, 0, G_OPTION_ARG_STRING, &model, "jobs, async or classic", "MODEL" },
+    { "model", 0, 0, G_OPTION_ARG_STRING, &model, "jobs, async, async-calls or classic", "MODEL" },
     { "port", 0, 0, G_OPTION_ARG_STRING, &port, "Port, 0 for any", "N" },
     { "max-jobs", 0, 0, G_OPTION_ARG_INT, &max_jobs, "Most jobs at once (jobs model)", "N" },
     { NULL }
@@ -190,10 +252,11 @@ main (int   argc,
   context = g_option_context_new ("- echo server for the benchmarks");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error) || model == NULL ||
-      (strcmp (model, "jobs") != 0 && strcmp (model, "async") != 0 && strcmp (model, "classic") != 0) ||
+      (strcmp (model, "jobs") != 0 && strcmp (model, "async") != 0 &&
+       strcmp (model, "async-calls") != 0 && strcmp (model, "classic") != 0) ||
       max_jobs < 0)
     {
-      fprintf (stderr, "usage: gios-echo --model=jobs|async|classic --port=N [--max-jobs=N]\n");
+      fprintf (stderr, "usage: gios-echo --model=jobs|async|async-calls|classic --port=N [--max-jobs=N]\n");
       return 2;
     }
 
@@ -217,7 +280,9 @@ main (int   argc,
     thread = g_thread_new ("serve", serve_classic, NULL);
   else
     {
-      g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), NULL);
+      g_signal_connect (server, "accepted",
+                        strcmp (model, "async") == 0 ? G_CALLBACK (on_accepted_watch)
+                                                     : G_CALLBACK (on_accepted), NULL);
       if (!gios_server_socket_start (server, &error))
         {
           fprintf (stderr, "gios-echo: %s\n", error->message);

@@ -97,6 +97,10 @@ typedef struct
   GMainContext *watch_context;
   GTask *read_task;
   GTask *write_task;
+  /* Watches added with add_watch(), of UserWatch; NULL until the first. */
+  GPtrArray *user_watches;
+  guint last_watch_id;
+  guint user_dispatching;
 
   /* Coordination with close() and drop_connection() from other threads;
    * teardown serialises those two (recursive: a disconnected handler may
@@ -958,7 +962,8 @@ gios_device_stream_finalize (GObject *object)
   GiosDeviceStream *self = GIOS_DEVICE_STREAM (object);
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
-  /* Pending tasks hold a reference: none is left here. */
+  /* Pending tasks and watches hold a reference: none is left here. */
+  g_clear_pointer (&priv->user_watches, g_ptr_array_unref);
   _gios_watch_destroy (priv->watch);
   g_clear_pointer (&priv->watch_context, g_main_context_unref);
 
@@ -1984,11 +1989,14 @@ gios_device_stream_close (GiosDeviceStream  *self,
 {
   GiosDeviceStreamPrivate *priv;
   g_autoptr(GError) local_error = NULL;
+  /* Closing removes the watches, which may hold the last references. */
+  g_autoptr(GiosDeviceStream) keep = NULL;
   gboolean ok;
 
   g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  keep = g_object_ref (self);
   priv = PRIV (self);
   _gios_device_stream_teardown_lock (self);
   g_mutex_lock (&priv->lock);
@@ -2363,11 +2371,14 @@ async_op_free (AsyncOp *op)
  * more are dropped lazily, when an event finds nobody waiting for it: a
  * read loop that starts the next read from its callback then costs no
  * epoll_ctl() at all. */
+static GIOCondition wanted_by_user_watches (GiosDeviceStreamPrivate *priv);
+
 static void
 update_watch (GiosDeviceStream *self)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
-  GIOCondition wanted = (priv->read_task ? G_IO_IN : 0) | (priv->write_task ? G_IO_OUT : 0);
+  GIOCondition wanted = (priv->read_task ? G_IO_IN : 0) | (priv->write_task ? G_IO_OUT : 0) |
+                        wanted_by_user_watches (priv);
 
   if (priv->watch != NULL)
     _gios_watch_set_events (priv->watch, _gios_watch_get_events (priv->watch) | wanted);
@@ -2556,6 +2567,14 @@ write_step (GiosDeviceStream *self)
     fail_task (self, &priv->write_task, error);
 }
 
+/* Made pending with this, the watch looks at the buffers and tries the
+ * device once, whatever the device said (see start_async). */
+#define RECHECK G_IO_NVAL
+
+static void dispatch_user_watches   (GiosDeviceStream *self,
+                                     GIOCondition      revents);
+static void remove_all_user_watches (GiosDeviceStream *self);
+
 static void
 on_device_ready (GiosWatch    *watch,
                  GIOCondition  revents,
@@ -2564,26 +2583,30 @@ on_device_ready (GiosWatch    *watch,
   g_autoptr(GiosDeviceStream) self = g_object_ref (data);
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
-  if ((revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && priv->read_task != NULL)
-    read_step (self, TRUE);
-  if ((revents & (G_IO_OUT | G_IO_HUP | G_IO_ERR)) && priv->write_task != NULL)
+  if ((revents & (G_IO_IN | G_IO_HUP | G_IO_ERR | RECHECK)) && priv->read_task != NULL)
+    read_step (self, (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) != 0);
+  if ((revents & (G_IO_OUT | G_IO_HUP | G_IO_ERR | RECHECK)) && priv->write_task != NULL)
     write_step (self);
+  if (priv->user_watches != NULL && priv->watch == watch)
+    dispatch_user_watches (self, revents & ~RECHECK);
 
   /* Drop what nobody waits for any more (see update_watch). */
   if (priv->watch != NULL && priv->watch == watch)
     {
       GIOCondition events = _gios_watch_get_events (watch);
+      GIOCondition user = wanted_by_user_watches (priv);
 
-      if (priv->read_task == NULL)
+      if (priv->read_task == NULL && !(user & G_IO_IN))
         events &= ~G_IO_IN;
-      if (priv->write_task == NULL)
+      if (priv->write_task == NULL && !(user & G_IO_OUT))
         events &= ~G_IO_OUT;
       _gios_watch_set_events (watch, events);
     }
 }
 
 /* The device's descriptor changed (a new connection, or none): calls
- * pending on the old one fail with G_IO_ERROR_CLOSED. */
+ * pending on the old one fail with G_IO_ERROR_CLOSED, and its watches are
+ * removed. */
 void
 _gios_device_stream_set_device_fd (GiosDeviceStream *self,
                                    int               fd)
@@ -2599,6 +2622,8 @@ _gios_device_stream_set_device_fd (GiosDeviceStream *self,
   if (priv->write_task != NULL)
     fail_task (self, &priv->write_task,
                g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The stream was closed")));
+  /* Last: the watches may hold the last references. */
+  remove_all_user_watches (self);
 }
 
 static gboolean
@@ -2679,6 +2704,32 @@ run_in_thread (GTask        *task,
     }
 }
 
+/* Watches the device on @context, moving the watch there if it was on
+ * another context. */
+static gboolean
+ensure_watch (GiosDeviceStream  *self,
+              GMainContext      *context,
+              GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GiosReactor *reactor;
+
+  if (priv->watch != NULL && priv->watch_context == context)
+    return TRUE;
+  if (priv->watch != NULL)
+    {
+      _gios_watch_destroy (g_steal_pointer (&priv->watch));
+      g_clear_pointer (&priv->watch_context, g_main_context_unref);
+    }
+  reactor = _gios_reactor_ref (context, error);
+  if (reactor == NULL)
+    return FALSE;
+  priv->watch = _gios_reactor_watch (reactor, priv->device_fd, 0, on_device_ready, self);
+  priv->watch_context = g_main_context_ref (context);
+  g_source_unref ((GSource *) reactor);
+  return TRUE;
+}
+
 static void
 start_async (GiosDeviceStream    *self,
              AsyncOp             *op,
@@ -2722,23 +2773,10 @@ start_async (GiosDeviceStream    *self,
       return;
     }
 
-  if (priv->watch != NULL && priv->watch_context != context)
+  if (!ensure_watch (self, context, &error))
     {
-      _gios_watch_destroy (g_steal_pointer (&priv->watch));
-      g_clear_pointer (&priv->watch_context, g_main_context_unref);
-    }
-  if (priv->watch == NULL)
-    {
-      GiosReactor *reactor = _gios_reactor_ref (context, &error);
-
-      if (reactor == NULL)
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-      priv->watch = _gios_reactor_watch (reactor, priv->device_fd, 0, on_device_ready, self);
-      priv->watch_context = g_main_context_ref (context);
-      g_source_unref ((GSource *) reactor);
+      g_task_return_error (task, error);
+      return;
     }
 
   if (op->timeout >= 0)
@@ -2753,10 +2791,12 @@ start_async (GiosDeviceStream    *self,
     }
 
   *slot = g_steal_pointer (&task);
-  /* Buffered input may already hold the answer; otherwise wait for the
-   * device. */
-  if (op->kind == OP_FLUSH)
-    write_step (self);
+  /* A call that may finish at once (output to send, input buffered) does
+   * its step in the reactor's next dispatch: GTask would otherwise defer
+   * the callback through an idle source of its own. A read with nothing
+   * buffered just waits for the device. */
+  if (op->kind == OP_FLUSH || in_buffered (priv) > 0)
+    _gios_watch_set_pending (priv->watch, RECHECK);
   else
     read_step (self, FALSE);
 }
@@ -2954,6 +2994,272 @@ gios_device_stream_flush_finish (GiosDeviceStream  *self,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gios_device_stream_flush_async, FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Watches                                                                    */
+
+typedef struct
+{
+  guint id;
+  GIOCondition condition;
+  GiosDeviceStreamWatchFunc func;
+  gpointer data;
+  GDestroyNotify notify;
+  GiosDeviceStream *stream;   /* owned */
+  gboolean removed;
+} UserWatch;
+
+
+static GIOCondition
+wanted_by_user_watches (GiosDeviceStreamPrivate *priv)
+{
+  GIOCondition wanted = 0;
+
+  if (priv->user_watches == NULL)
+    return 0;
+  for (guint i = 0; i < priv->user_watches->len; i++)
+    {
+      UserWatch *watch = g_ptr_array_index (priv->user_watches, i);
+
+      if (!watch->removed)
+        wanted |= watch->condition;
+    }
+  return wanted & (G_IO_IN | G_IO_OUT);
+}
+
+/* Once no dispatch is walking the array, takes the removed watches out,
+ * then calls their destroy notify and drops their reference on the stream
+ * (the caller holds one of its own). A watch removed from its own callback
+ * thus keeps its data until the callback has returned, as a GSource does. */
+static void
+sweep_user_watches (GiosDeviceStreamPrivate *priv)
+{
+  g_autoptr(GPtrArray) removed = NULL;
+
+  if (priv->user_dispatching > 0 || priv->user_watches == NULL)
+    return;
+  for (guint i = priv->user_watches->len; i-- > 0;)
+    {
+      UserWatch *watch = g_ptr_array_index (priv->user_watches, i);
+
+      if (!watch->removed)
+        continue;
+      if (removed == NULL)
+        removed = g_ptr_array_new ();
+      g_ptr_array_add (removed, g_ptr_array_steal_index (priv->user_watches, i));
+    }
+  if (removed == NULL)
+    return;
+  for (guint i = removed->len; i-- > 0;)
+    {
+      UserWatch *watch = g_ptr_array_index (removed, i);
+
+      if (watch->notify != NULL)
+        watch->notify (watch->data);
+      g_object_unref (watch->stream);
+      g_free (watch);
+    }
+}
+
+static void
+remove_user_watch (GiosDeviceStream *self,
+                   UserWatch        *watch)
+{
+  watch->removed = TRUE;
+  sweep_user_watches (PRIV (self));
+}
+
+static void
+remove_all_user_watches (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  g_autoptr(GiosDeviceStream) keep = NULL;
+
+  if (priv->user_watches == NULL || priv->user_watches->len == 0)
+    return;
+  keep = g_object_ref (self);
+  for (guint i = 0; i < priv->user_watches->len; i++)
+    ((UserWatch *) g_ptr_array_index (priv->user_watches, i))->removed = TRUE;
+  sweep_user_watches (priv);
+}
+
+/* Buffered input counts as readable: a watch for input that left some in
+ * the buffer is called again in the next iteration. */
+static void
+recheck_buffered_input (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  if (priv->watch != NULL && in_buffered (priv) > 0 &&
+      (wanted_by_user_watches (priv) & G_IO_IN))
+    _gios_watch_set_pending (priv->watch, RECHECK);
+}
+
+static void
+dispatch_user_watches (GiosDeviceStream *self,
+                       GIOCondition      revents)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  /* Watches added by a callback wait for the next event. */
+  guint n = priv->user_watches->len;
+
+  priv->user_dispatching++;
+  for (guint i = 0; i < n && priv->user_watches != NULL; i++)
+    {
+      UserWatch *watch = g_ptr_array_index (priv->user_watches, i);
+      GIOCondition condition;
+
+      if (watch->removed)
+        continue;
+      condition = revents & (watch->condition | G_IO_HUP | G_IO_ERR);
+      if ((watch->condition & G_IO_IN) && in_buffered (priv) > 0)
+        condition |= G_IO_IN;
+      if (condition == 0)
+        continue;
+      if (!watch->func (self, condition, watch->data))
+        remove_user_watch (self, watch);
+    }
+  priv->user_dispatching--;
+  sweep_user_watches (priv);
+  recheck_buffered_input (self);
+}
+
+/**
+ * GiosDeviceStreamWatchFunc:
+ * @stream: the watched stream
+ * @condition: what holds: %G_IO_IN when input is buffered or the device has
+ *   some (or reached its end), %G_IO_OUT when the device takes output,
+ *   %G_IO_HUP and %G_IO_ERR whether asked for or not
+ * @user_data: the data given to [method@Gios.DeviceStream.add_watch]
+ *
+ * Called by a watch of [method@Gios.DeviceStream.add_watch].
+ *
+ * Returns: %G_SOURCE_CONTINUE to keep the watch, %G_SOURCE_REMOVE to
+ *   remove it
+ *
+ * Since: 1.0
+ */
+
+/**
+ * gios_device_stream_add_watch:
+ * @self: a [class@Gios.DeviceStream] with a descriptor: a socket, or a
+ *   stream made over one
+ * @condition: %G_IO_IN, %G_IO_OUT or both
+ * @func: (scope notified) (closure user_data) (destroy notify): called when
+ *   @condition holds
+ * @user_data: data for @func
+ * @notify: (nullable): frees @user_data when the watch is removed
+ *
+ * Calls @func on the thread-default main context of the caller whenever
+ * @condition holds, until it returns %G_SOURCE_REMOVE, the watch is removed
+ * with [method@Gios.DeviceStream.remove_watch], or the stream loses its
+ * device (it is closed, or a server socket drops its connection).
+ *
+ * This is the main-loop counterpart of [method@Gios.DeviceStream.poll], and
+ * the cheapest way to serve many connections from one thread: in @func,
+ * read what is there with a timeout of 0, write the reply and flush it with a
+ * timeout of 0; when that flush times out, the unsent bytes stay buffered and
+ * a watch for %G_IO_OUT tells when to flush again. Unlike the `_async` calls
+ * it makes no [class@Gio.Task] per call, and, like them, it costs nothing per
+ * idle connection on each main loop iteration.
+ *
+ * Buffered input counts as readable, so a watch for %G_IO_IN that leaves
+ * input in the buffer is called again; one that reads nothing is called again
+ * for as long as input is there, as with g_io_add_watch(). The watch holds a
+ * reference on @self until it is removed. Add, remove and dispatch watches on
+ * the thread that runs the context, as for the `_async` calls.
+ *
+ * Returns: the watch's identifier, greater than 0
+ *
+ * Since: 1.0
+ */
+guint
+gios_device_stream_add_watch (GiosDeviceStream          *self,
+                              GIOCondition               condition,
+                              GiosDeviceStreamWatchFunc  func,
+                              gpointer                   user_data,
+                              GDestroyNotify             notify)
+{
+  GiosDeviceStreamPrivate *priv;
+  g_autoptr(GMainContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  UserWatch *watch;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
+  g_return_val_if_fail (condition != 0 && (condition & ~(G_IO_IN | G_IO_OUT)) == 0, 0);
+  g_return_val_if_fail (func != NULL, 0);
+  priv = PRIV (self);
+  g_return_val_if_fail (priv->device_fd >= 0, 0);
+
+  context = g_main_context_ref_thread_default ();
+  if (priv->watch != NULL && priv->watch_context != context)
+    {
+      g_return_val_if_fail (priv->read_task == NULL && priv->write_task == NULL &&
+                            wanted_by_user_watches (priv) == 0, 0);
+    }
+  if (!ensure_watch (self, context, &error))
+    {
+      /* Only when the process has no descriptor left for epoll. */
+      g_critical ("%s", error->message);
+      return 0;
+    }
+
+  watch = g_new0 (UserWatch, 1);
+  watch->id = ++priv->last_watch_id;
+  if (watch->id == 0)
+    watch->id = ++priv->last_watch_id;
+  watch->condition = condition;
+  watch->func = func;
+  watch->data = user_data;
+  watch->notify = notify;
+  watch->stream = g_object_ref (self);
+  if (priv->user_watches == NULL)
+    priv->user_watches = g_ptr_array_new ();
+  g_ptr_array_add (priv->user_watches, watch);
+
+  update_watch (self);
+  recheck_buffered_input (self);
+  return watch->id;
+}
+
+/**
+ * gios_device_stream_remove_watch:
+ * @self: a [class@Gios.DeviceStream]
+ * @watch_id: what [method@Gios.DeviceStream.add_watch] returned
+ *
+ * Removes a watch: its function is not called again, and its destroy
+ * notify is called now, or, when this is called from a watch function of
+ * @self, once that function has returned. Removing a watch that was already
+ * removed (by its function's return value, or because the stream lost its
+ * device) does nothing.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_remove_watch (GiosDeviceStream *self,
+                                 guint             watch_id)
+{
+  GiosDeviceStreamPrivate *priv;
+  g_autoptr(GiosDeviceStream) keep = NULL;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (watch_id > 0);
+  priv = PRIV (self);
+
+  if (priv->user_watches == NULL)
+    return;
+  for (guint i = 0; i < priv->user_watches->len; i++)
+    {
+      UserWatch *watch = g_ptr_array_index (priv->user_watches, i);
+
+      if (watch->id == watch_id && !watch->removed)
+        {
+          keep = g_object_ref (self);
+          remove_user_watch (self, watch);
+          return;
+        }
+    }
 }
 
 /**

@@ -27,6 +27,9 @@ GiosWatch    *_gios_reactor_watch    (GiosReactor   *reactor,
 void          _gios_watch_set_events (GiosWatch     *watch,
                                       GIOCondition   events);
 GIOCondition  _gios_watch_get_events (GiosWatch     *watch);
+/* Calls the watch with @revents in the next dispatch, descriptor or not. */
+void          _gios_watch_set_pending (GiosWatch    *watch,
+                                       GIOCondition  revents);
 void          _gios_watch_destroy    (GiosWatch     *watch);
 
 G_END_DECLS

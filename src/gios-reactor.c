@@ -12,6 +12,11 @@
  * The source can recurse: GLib would otherwise take the source's descriptor
  * out of its poll set around each dispatch, at the price of three system
  * calls per event.
+ *
+ * A watch can also be made pending: it is then called in the next dispatch
+ * whatever its descriptor says. That is how buffered input is reported, and
+ * how a call that finished at once completes in the next iteration without
+ * an idle source of its own.
  */
 
 #include "gios-private.h"
@@ -31,6 +36,7 @@ struct _GiosReactor
   GMainContext *context;   /* not owned: the context owns the source */
   guint dispatching;
   GPtrArray *graveyard;    /* watches destroyed during a dispatch */
+  GQueue pending;          /* of GiosWatch, through pending_link */
 };
 
 struct _GiosWatch
@@ -40,6 +46,8 @@ struct _GiosWatch
   GIOCondition events;
   GiosWatchFunc func;
   gpointer data;
+  GIOCondition pending_revents;
+  GList pending_link;      /* in reactor->pending while pending_revents != 0 */
   guint dead : 1;
 };
 
@@ -79,19 +87,56 @@ from_epoll (guint32 e)
 }
 
 static gboolean
+reactor_prepare (GSource *source,
+                 int     *timeout)
+{
+  GiosReactor *reactor = (GiosReactor *) source;
+
+  *timeout = -1;
+  return reactor->pending.length > 0;
+}
+
+static gboolean
+reactor_check (GSource *source)
+{
+  GiosReactor *reactor = (GiosReactor *) source;
+
+  /* GLib also dispatches the source when the epoll descriptor is ready. */
+  return reactor->pending.length > 0;
+}
+
+static gboolean
 reactor_dispatch (GSource     *source,
                   GSourceFunc  callback,
                   gpointer     user_data)
 {
   GiosReactor *reactor = (GiosReactor *) source;
   struct epoll_event events[MAX_EVENTS];
-  int n;
-
-  do
-    n = epoll_wait (reactor->epfd, events, MAX_EVENTS, 0);
-  while (n < 0 && errno == EINTR);
+  guint n_pending = reactor->pending.length;
+  int n = 0;
 
   reactor->dispatching++;
+
+  /* Only the watches pending now: one that makes itself pending again is
+   * called in the next iteration, so that other sources get their turn. */
+  while (n_pending-- > 0 && reactor->pending.length > 0)
+    {
+      GiosWatch *watch = g_queue_pop_head_link (&reactor->pending)->data;
+      GIOCondition revents = watch->pending_revents;
+
+      watch->pending_revents = 0;
+      watch->func (watch, revents, watch->data);
+    }
+
+  /* epoll_wait() only when the poll found the epoll set ready: a dispatch
+   * for pending watches alone costs no system call. */
+  if (g_source_query_unix_fd (source, reactor->tag) & G_IO_IN)
+    {
+      do
+        n = epoll_wait (reactor->epfd, events, MAX_EVENTS, 0);
+      while (n < 0 && errno == EINTR);
+    }
+
   for (int i = 0; i < n; i++)
     {
       GiosWatch *watch = events[i].data.ptr;
@@ -121,6 +166,8 @@ reactor_finalize (GSource *source)
 }
 
 static GSourceFuncs reactor_funcs = {
+  .prepare = reactor_prepare,
+  .check = reactor_check,
   .dispatch = reactor_dispatch,
   .finalize = reactor_finalize,
 };
@@ -212,6 +259,22 @@ _gios_watch_get_events (GiosWatch *watch)
   return watch->events;
 }
 
+/* Calls the watch with @revents (added to any already pending) in the
+ * reactor's next dispatch, whatever its descriptor says. */
+void
+_gios_watch_set_pending (GiosWatch    *watch,
+                         GIOCondition  revents)
+{
+  g_return_if_fail (revents != 0);
+
+  if (watch->pending_revents == 0)
+    {
+      watch->pending_link.data = watch;
+      g_queue_push_tail_link (&watch->reactor->pending, &watch->pending_link);
+    }
+  watch->pending_revents |= revents;
+}
+
 /* Stops watching; call it before the descriptor is closed. The callback is
  * not called again, even for events of the current dispatch. */
 void
@@ -223,6 +286,9 @@ _gios_watch_destroy (GiosWatch *watch)
     return;
   reactor = watch->reactor;
   (void) epoll_ctl (reactor->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
+  if (watch->pending_revents != 0)
+    g_queue_unlink (&reactor->pending, &watch->pending_link);
+  watch->pending_revents = 0;
   watch->dead = TRUE;
   if (reactor->dispatching > 0)
     g_ptr_array_add (reactor->graveyard, watch);

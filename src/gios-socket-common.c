@@ -417,11 +417,14 @@ gios_socket_common_drop_connection (GiosSocketCommon  *self,
 {
   GiosDeviceStream *stream;
   g_autoptr(GError) local_error = NULL;
+  /* Dropping removes the watches, which may hold the last references. */
+  g_autoptr(GiosSocketCommon) keep = NULL;
   gboolean was_lost;
 
   g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  keep = g_object_ref (self);
   stream = GIOS_DEVICE_STREAM (self);
   _gios_device_stream_teardown_lock (stream);
   if (PRIV (self)->fd < 0)

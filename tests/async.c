@@ -687,6 +687,392 @@ test_cancel_everything (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Watches                                                                    */
+
+typedef struct
+{
+  guint calls;
+  GIOCondition seen;
+  GString *got;
+  gsize per_call;      /* the most bytes a call reads; 0 reads nothing */
+  gboolean at_end;
+  guint notified;
+} WatchLog;
+
+static gboolean
+on_input (GiosDeviceStream *stream,
+          GIOCondition      condition,
+          gpointer          data)
+{
+  WatchLog *log = data;
+  g_autoptr(GError) error = NULL;
+  guint8 buf[64];
+  gssize n;
+
+  log->calls++;
+  log->seen |= condition;
+  if (log->per_call == 0)
+    return G_SOURCE_CONTINUE;
+  n = gios_device_stream_read (stream, buf, MIN (log->per_call, sizeof buf), 0, NULL, &error);
+  if (n > 0)
+    {
+      g_string_append_len (log->got, (const char *) buf, n);
+      return G_SOURCE_CONTINUE;
+    }
+  if (n < 0)
+    {
+      /* Nothing after all is the only error a loopback peer causes here. */
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      return G_SOURCE_CONTINUE;
+    }
+  log->at_end = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+count_notify (gpointer data)
+{
+  ((WatchLog *) data)->notified++;
+}
+
+/* Runs the default context until @log has @text, with a watchdog. */
+static void
+run_until_text (WatchLog   *log,
+                const char *text)
+{
+  guint id = g_timeout_add_seconds (10, watchdog, NULL);
+
+  while (strcmp (log->got->str, text) != 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (id);
+}
+
+/* Iterations that find nothing to do leave @log as it was. */
+static void
+drain_context (void)
+{
+  for (int i = 0; i < 20 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+}
+
+static GiosSocket *
+accept_one (GiosServerSocket *server,
+            int              *client)
+{
+  g_autoptr(GError) error = NULL;
+  GiosSocket *conn;
+
+  *client = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  g_assert_no_error (error);
+  return conn;
+}
+
+/* A watch for input is called as data arrives, sees the end of input, and
+ * its destroy notify runs once when it removes itself. */
+static void
+test_watch_input (void)
+{
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  WatchLog log = { .got = g_string_new (NULL), .per_call = 64 };
+  int fd;
+  guint id;
+
+  conn = accept_one (server, &fd);
+  id = gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_input, &log, count_notify);
+  g_assert_cmpuint (id, >, 0);
+  drain_context ();
+  g_assert_cmpuint (log.calls, ==, 0);
+
+  g_assert_cmpint (send (fd, "hello ", 6, 0), ==, 6);
+  run_until_text (&log, "hello ");
+  g_assert_cmpint (send (fd, "world", 5, 0), ==, 5);
+  run_until_text (&log, "hello world");
+  g_assert_true (log.seen & G_IO_IN);
+  g_assert_cmpuint (log.notified, ==, 0);
+
+  close (fd);
+  run_until (&log.at_end);
+  g_assert_cmpuint (log.notified, ==, 1);
+  {
+    guint calls = log.calls;
+
+    drain_context ();
+    g_assert_cmpuint (log.calls, ==, calls);
+  }
+  /* Removing a removed watch does nothing. */
+  gios_device_stream_remove_watch (GIOS_DEVICE_STREAM (conn), id);
+  g_assert_cmpuint (log.notified, ==, 1);
+  g_string_free (log.got, TRUE);
+}
+
+/* Buffered input counts as readable: a watch added after a line read is
+ * called for the rest, and one that reads a little at a time is called
+ * until the buffer is empty, with nothing new from the device. */
+static void
+test_watch_buffered_input (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autofree char *line = NULL;
+  WatchLog log = { .got = g_string_new (NULL), .per_call = 2 };
+  int fd;
+
+  conn = accept_one (server, &fd);
+  g_assert_cmpint (send (fd, "first\nsecond\n", 13, 0), ==, 13);
+  line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (conn), 100, NULL, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "first");
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (GIOS_DEVICE_STREAM (conn)), ==, 7);
+
+  gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_input, &log, NULL);
+  run_until_text (&log, "second\n");
+  /* Two bytes a call: four calls for seven bytes, then none. */
+  g_assert_cmpuint (log.calls, ==, 4);
+  drain_context ();
+  g_assert_cmpuint (log.calls, ==, 4);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (GIOS_DEVICE_STREAM (conn)), ==, 0);
+  /* Closing removes the watch, and its reference on the stream. */
+  g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), &error));
+  close (fd);
+  g_string_free (log.got, TRUE);
+}
+
+typedef struct
+{
+  int fd;
+  gsize expect;
+  gsize received;
+  gboolean intact;
+} Drain;
+
+static gpointer
+drain_peer (gpointer data)
+{
+  Drain *drain = data;
+  g_autofree guint8 *buf = g_malloc (65536);
+
+  drain->intact = TRUE;
+  while (drain->received < drain->expect)
+    {
+      gssize n = recv (drain->fd, buf, 65536, 0);
+
+      if (n <= 0)
+        break;
+      for (gssize i = 0; i < n; i++)
+        if (buf[i] != (guint8) ((drain->received + i) % 251))
+          drain->intact = FALSE;
+      drain->received += n;
+    }
+  return NULL;
+}
+
+static gboolean
+on_output (GiosDeviceStream *stream,
+           GIOCondition      condition,
+           gpointer          data)
+{
+  guint *calls = data;
+  g_autoptr(GError) error = NULL;
+
+  (*calls)++;
+  g_assert_true (condition & G_IO_OUT);
+  if (gios_device_stream_flush (stream, 0, NULL, &error))
+    return G_SOURCE_REMOVE;
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  return G_SOURCE_CONTINUE;
+}
+
+/* A flush with a timeout of 0 sends what the peer takes and keeps the
+ * rest; a watch for output finishes the job, byte for byte. */
+static void
+test_watch_output (void)
+{
+  const gsize size = 8 * 1024 * 1024;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autofree guint8 *big = g_malloc (size);
+  GiosDeviceStream *stream;
+  Drain drain = { .expect = size };
+  GThread *thread;
+  guint calls = 0;
+
+  conn = accept_one (server, &drain.fd);
+  stream = GIOS_DEVICE_STREAM (conn);
+  for (gsize i = 0; i < size; i++)
+    big[i] = i % 251;
+  gios_device_stream_set_output_buffer_size (stream, 16 * 1024 * 1024);
+  g_assert_true (gios_device_stream_write (stream, big, size, NULL, &error));
+  g_assert_false (gios_device_stream_flush (stream, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), >, 0);
+
+  thread = g_thread_new ("drain", drain_peer, &drain);
+  gios_device_stream_add_watch (stream, G_IO_OUT, on_output, &calls, NULL);
+  {
+    guint wd = g_timeout_add_seconds (10, watchdog, NULL);
+
+    while (gios_device_stream_get_buffered_output (stream) > 0)
+      g_main_context_iteration (NULL, TRUE);
+    g_source_remove (wd);
+  }
+  g_thread_join (thread);
+  g_assert_cmpuint (calls, >, 0);
+  g_assert_cmpuint (drain.received, ==, size);
+  g_assert_true (drain.intact);
+  close (drain.fd);
+}
+
+/* remove_watch and closing the stream remove watches and call their
+ * destroy notify once; a watch holds the stream until then. */
+static void
+test_watch_remove_and_close (void)
+{
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  GiosSocket *conn;
+  GiosDeviceStream *stream;
+  WatchLog log = { .got = g_string_new (NULL), .per_call = 64 };
+  WatchLog second = { .got = g_string_new (NULL), .per_call = 64 };
+  int fd;
+  guint id;
+
+  conn = accept_one (server, &fd);
+  stream = GIOS_DEVICE_STREAM (conn);
+  g_object_add_weak_pointer (G_OBJECT (conn), (gpointer *) &conn);
+
+  id = gios_device_stream_add_watch (stream, G_IO_IN, on_input, &log, count_notify);
+  gios_device_stream_remove_watch (stream, id);
+  g_assert_cmpuint (log.notified, ==, 1);
+  g_assert_cmpint (send (fd, "x", 1, 0), ==, 1);
+  drain_context ();
+  g_assert_cmpuint (log.calls, ==, 0);
+
+  /* The watch keeps the stream alive after its owner lets go... */
+  gios_device_stream_add_watch (stream, G_IO_IN | G_IO_OUT, on_input, &second, count_notify);
+  g_object_unref (stream);
+  g_assert_nonnull (conn);
+  run_until_text (&second, "x");
+  g_assert_true (second.seen & G_IO_OUT);
+  /* ...until the stream is closed, which removes it. */
+  gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL);
+  g_assert_cmpuint (second.notified, ==, 1);
+  g_assert_null (conn);
+
+  close (fd);
+  g_string_free (log.got, TRUE);
+  g_string_free (second.got, TRUE);
+}
+
+typedef struct
+{
+  guint id;
+  guint notified;
+  guint notified_inside;
+  gboolean called;
+} SelfRemove;
+
+static void
+self_remove_notify (gpointer data)
+{
+  ((SelfRemove *) data)->notified++;
+}
+
+static gboolean
+on_remove_self (GiosDeviceStream *stream,
+                GIOCondition      condition,
+                gpointer          data)
+{
+  SelfRemove *state = data;
+
+  state->called = TRUE;
+  gios_device_stream_remove_watch (stream, state->id);
+  /* The data must outlive the call that is using it. */
+  state->notified_inside = state->notified;
+  return G_SOURCE_CONTINUE;
+}
+
+/* A watch removed from its own function keeps its data until the function
+ * has returned, and is not called again. */
+static void
+test_watch_remove_from_callback (void)
+{
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  SelfRemove state = { 0 };
+  int fd;
+
+  conn = accept_one (server, &fd);
+  state.id = gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_OUT, on_remove_self,
+                                           &state, self_remove_notify);
+  run_until (&state.called);
+  g_assert_cmpuint (state.notified_inside, ==, 0);
+  g_assert_cmpuint (state.notified, ==, 1);
+  state.called = FALSE;
+  drain_context ();
+  g_assert_false (state.called);
+  close (fd);
+}
+
+/* A server socket's watch belongs to its connection: dropping the
+ * connection removes it, and the next connection starts with none. */
+static void
+test_watch_drop_connection (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
+  WatchLog log = { .got = g_string_new (NULL), .per_call = 64 };
+  guint port = gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
+  int fd = raw_connect (port);
+  int fd2;
+
+  g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+  g_assert_no_error (error);
+  gios_device_stream_add_watch (stream, G_IO_IN, on_input, &log, count_notify);
+  g_assert_cmpint (send (fd, "one", 3, 0), ==, 3);
+  run_until_text (&log, "one");
+
+  g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), &error));
+  g_assert_cmpuint (log.notified, ==, 1);
+
+  fd2 = raw_connect (port);
+  g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+  g_assert_cmpint (send (fd2, "two", 3, 0), ==, 3);
+  drain_context ();
+  g_assert_cmpstr (log.got->str, ==, "one");
+  close (fd);
+  close (fd2);
+  g_string_free (log.got, TRUE);
+}
+
+/* Watching what has no descriptor, or asking for nothing, is a programmer
+ * error. */
+static void
+test_watch_misuse (void)
+{
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  WatchLog log = { .got = g_string_new (NULL) };
+  int fd;
+
+  conn = accept_one (server, &fd);
+  g_test_expect_message ("Gios", G_LOG_LEVEL_CRITICAL, "*condition*");
+  g_assert_cmpuint (gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_HUP, on_input, &log, NULL), ==, 0);
+  g_test_assert_expected_messages ();
+
+  gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL);
+  g_test_expect_message ("Gios", G_LOG_LEVEL_CRITICAL, "*device_fd*");
+  g_assert_cmpuint (gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_input, &log, NULL), ==, 0);
+  g_test_assert_expected_messages ();
+  close (fd);
+  g_string_free (log.got, TRUE);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Running out of descriptors under start()                                   */
 
 static guint warnings;
@@ -795,6 +1181,13 @@ main (int   argc,
   g_test_add_func ("/async/drop-fails-pending", test_drop_fails_pending);
   g_test_add_func ("/async/memory-stream", test_async_on_memory_stream);
   g_test_add_func ("/async/cancel-everything", test_cancel_everything);
+  g_test_add_func ("/async/watch/input", test_watch_input);
+  g_test_add_func ("/async/watch/buffered-input", test_watch_buffered_input);
+  g_test_add_func ("/async/watch/output", test_watch_output);
+  g_test_add_func ("/async/watch/remove-and-close", test_watch_remove_and_close);
+  g_test_add_func ("/async/watch/remove-from-callback", test_watch_remove_from_callback);
+  g_test_add_func ("/async/watch/drop-connection", test_watch_drop_connection);
+  g_test_add_func ("/async/watch/misuse", test_watch_misuse);
 
   return g_test_run ();
 }

@@ -164,6 +164,20 @@ gboolean          gios_device_stream_flush_finish           (GiosDeviceStream   
                                                              GAsyncResult        *result,
                                                              GError             **error);
 
+typedef gboolean (*GiosDeviceStreamWatchFunc) (GiosDeviceStream *stream,
+                                               GIOCondition      condition,
+                                               gpointer          user_data);
+
+GIOS_AVAILABLE_IN_ALL
+guint             gios_device_stream_add_watch              (GiosDeviceStream          *self,
+                                                             GIOCondition               condition,
+                                                             GiosDeviceStreamWatchFunc  func,
+                                                             gpointer                   user_data,
+                                                             GDestroyNotify             notify);
+GIOS_AVAILABLE_IN_ALL
+void              gios_device_stream_remove_watch           (GiosDeviceStream          *self,
+                                                             guint                      watch_id);
+
 GIOS_AVAILABLE_IN_ALL
 gboolean          gios_device_stream_get_is_open            (GiosDeviceStream  *self);
 GIOS_AVAILABLE_IN_ALL

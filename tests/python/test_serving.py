@@ -113,6 +113,47 @@ class StartTest(unittest.TestCase):
         self.assertEqual(replies, ["desserts"])
         self.assertEqual(stopped, [Gio.IOErrorEnum.CANCELLED])
 
+    def test_watch_on_main_loop(self):
+        """A server on start() whose connections are served from watches:
+        read what is there with a timeout of 0, answer, flush."""
+        server = open_server()
+        loop = GLib.MainLoop()
+        result = {}
+
+        def on_readable(conn, condition, tag):
+            self.assertEqual(tag, "tag")
+            self.assertTrue(condition & GLib.IOCondition.IN)
+            try:
+                line, _ = conn.read_line(100, 0, None)
+            except GLib.Error as e:
+                # Only part of a line there yet: wait for the rest.
+                self.assertTrue(e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT))
+                return GLib.SOURCE_CONTINUE
+            if line is None:
+                conn.close()
+                return GLib.SOURCE_REMOVE
+            conn.write_line(line.upper(), None)
+            conn.flush(0, None)
+            return GLib.SOURCE_CONTINUE
+
+        def on_accepted(srv, conn):
+            self.assertGreater(conn.add_watch(GLib.IOCondition.IN, on_readable, "tag"), 0)
+            return True
+
+        def client():
+            result["reply"] = talk(server.props.port, ["ping", "pong"])
+            GLib.idle_add(loop.quit)
+
+        server.connect("accepted", on_accepted)
+        self.assertTrue(server.start())
+        thread = threading.Thread(target=client)
+        thread.start()
+        GLib.timeout_add_seconds(10, loop.quit)
+        loop.run()
+        thread.join()
+        server.close()
+        self.assertEqual(result.get("reply"), "PING\nPONG\n")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
