@@ -27,6 +27,22 @@ gboolean _gios_device_stream_enter          (GiosDeviceStream  *self,
 void     _gios_device_stream_leave          (GiosDeviceStream  *self);
 void     _gios_device_stream_interrupt      (GiosDeviceStream  *self);
 void     _gios_device_stream_resume         (GiosDeviceStream  *self);
+/* For a transport's receive that waits forever: whether it may block in
+ * the device itself instead of polling first. Only when whatever could end
+ * the wait also shuts the device down: interrupt() (close() and
+ * drop_connection()) does, and so does the server that cancels a job's
+ * cancellable (set with set_job_cancellable). A TRUE return is paired with
+ * end_blocking(), which, when the receive got nothing (@got_data FALSE),
+ * says whether it was woken: G_IO_ERROR_CANCELLED or G_IO_ERROR_CLOSED. */
+gboolean _gios_device_stream_begin_blocking (GiosDeviceStream  *self,
+                                             gint64             deadline,
+                                             GCancellable      *cancellable);
+gboolean _gios_device_stream_end_blocking   (GiosDeviceStream  *self,
+                                             gboolean           got_data,
+                                             GCancellable      *cancellable,
+                                             GError           **error);
+void     _gios_device_stream_set_job_cancellable (GiosDeviceStream *self,
+                                                  GCancellable     *cancellable);
 /* close() and drop_connection() hold this, so that two threads never tear
  * the same device down at once. Recursive. */
 void     _gios_device_stream_teardown_lock   (GiosDeviceStream  *self);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <gio/gfiledescriptorbased.h>
 
 /**
@@ -122,6 +123,11 @@ typedef struct
   GCancellable *wait_cancellable;
   gulong wait_handler;
   gint wait_users;
+  /* Receives blocked in the device itself (atomic; see begin_blocking),
+   * and the cancellable of the job serving this stream, whose cancellation
+   * comes with drop_connection(). */
+  gint blocked;
+  GCancellable *job_cancellable;
 } GiosDeviceStreamPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (GiosDeviceStream, gios_device_stream, G_TYPE_OBJECT)
@@ -270,6 +276,12 @@ _gios_device_stream_interrupt (GiosDeviceStream *self)
 
   g_mutex_lock (&priv->lock);
   g_atomic_int_inc (&priv->interrupted);
+  /* A receive blocked in the device wakes when the device is shut down:
+   * either it sees interrupted set before it blocks, or this sees it
+   * counted in blocked (both are sequentially consistent). device_fd
+   * changes under the lock, so it is still open here. */
+  if (g_atomic_int_get (&priv->blocked) > 0 && priv->device_fd >= 0)
+    shutdown (priv->device_fd, SHUT_RDWR);
   /* A handler running inside a call on this same thread (a signal emitted
    * by a read) must not wait for itself. */
   own = calls_by_this_thread (self);
@@ -282,6 +294,54 @@ _gios_device_stream_interrupt (GiosDeviceStream *self)
       priv->waiters--;
     }
   g_mutex_unlock (&priv->lock);
+}
+
+gboolean
+_gios_device_stream_begin_blocking (GiosDeviceStream *self,
+                                    gint64            deadline,
+                                    GCancellable     *cancellable)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  if (deadline >= 0 || priv->device_fd < 0 ||
+      (cancellable != NULL && cancellable != priv->job_cancellable))
+    return FALSE;
+  g_atomic_int_inc (&priv->blocked);
+  if (g_atomic_int_get (&priv->interrupted) > 0 || g_cancellable_is_cancelled (cancellable))
+    {
+      g_atomic_int_dec_and_test (&priv->blocked);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+_gios_device_stream_end_blocking (GiosDeviceStream  *self,
+                                  gboolean           got_data,
+                                  GCancellable      *cancellable,
+                                  GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  g_atomic_int_dec_and_test (&priv->blocked);
+  if (got_data)
+    return TRUE;
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (g_atomic_int_get (&priv->interrupted) > 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                           _("The stream was closed while waiting"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+_gios_device_stream_set_job_cancellable (GiosDeviceStream *self,
+                                         GCancellable     *cancellable)
+{
+  g_set_object (&PRIV (self)->job_cancellable, cancellable);
 }
 
 void
@@ -968,6 +1028,7 @@ gios_device_stream_finalize (GObject *object)
   g_clear_pointer (&priv->watch_context, g_main_context_unref);
 
   clear_cached_cancellable (priv);
+  g_clear_object (&priv->job_cancellable);
   g_clear_object (&priv->base);
   g_free (priv->in_buf);
   g_free (priv->out_buf);
@@ -2009,8 +2070,10 @@ gios_device_stream_close (GiosDeviceStream  *self,
   g_mutex_unlock (&priv->lock);
 
   _gios_device_stream_flush_if_owner (self, &local_error);
-  _gios_device_stream_set_device_fd (self, -1);
+  /* Wakes blocked calls, shutting the device down under a receive blocked
+   * in it: before the descriptor is forgotten. */
   _gios_device_stream_interrupt (self);
+  _gios_device_stream_set_device_fd (self, -1);
   ok = GIOS_DEVICE_STREAM_GET_CLASS (self)->close_device (self, local_error ? NULL : &local_error);
   _gios_device_stream_reset (self);
   /* No wait runs now: let the caller's cancellable go. */
@@ -2615,7 +2678,11 @@ _gios_device_stream_set_device_fd (GiosDeviceStream *self,
 
   _gios_watch_destroy (g_steal_pointer (&priv->watch));
   g_clear_pointer (&priv->watch_context, g_main_context_unref);
+  /* Under the lock: interrupt() shuts the old descriptor down only while it
+   * is still open. */
+  g_mutex_lock (&priv->lock);
   priv->device_fd = fd;
+  g_mutex_unlock (&priv->lock);
   if (priv->read_task != NULL)
     fail_task (self, &priv->read_task,
                g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The stream was closed")));

@@ -884,8 +884,9 @@ accept_once (GiosServerSocketPrivate  *priv,
       do
         {
           len = sizeof peer;
+          /* Connections are in blocking mode: see set_connection_fd(). */
           fd = accept4 (g_socket_get_fd (listener), (struct sockaddr *) &peer, &len,
-                        SOCK_CLOEXEC | SOCK_NONBLOCK);
+                        SOCK_CLOEXEC);
         }
       while (fd < 0 && errno == EINTR);
 
@@ -1064,7 +1065,7 @@ gios_server_socket_listen (GiosServerSocket  *self,
 
   if (fd < 0)
     return FALSE;
-  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (self), fd, remote);
+  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (self), fd, TRUE, remote);
   return TRUE;
 }
 
@@ -1086,7 +1087,7 @@ _gios_server_socket_wrap (GiosServerSocket  *self,
       return NULL;
     }
   _gios_socket_common_inherit (GIOS_SOCKET_COMMON (socket), GIOS_SOCKET_COMMON (self));
-  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (socket), fd, remote);
+  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (socket), fd, TRUE, remote);
 
   remote = gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (socket));
   if (G_IS_INET_SOCKET_ADDRESS (remote))
@@ -1270,6 +1271,8 @@ start_job (GiosServerSocket *self,
 
   g_mutex_lock (&priv->jobs_lock);
   job->cancellable = g_object_ref (priv->jobs_cancellable);
+  /* cancel_jobs() drops the connection with it: reads may block. */
+  _gios_device_stream_set_job_cancellable (GIOS_DEVICE_STREAM (connection), job->cancellable);
   g_ptr_array_add (priv->running, connection);
   priv->n_jobs++;
   if (priv->pool == NULL)
@@ -1660,7 +1663,7 @@ dispatch_connection (GiosServerSocket *self,
 
   if (task != NULL && g_task_get_source_tag (task) == gios_server_socket_listen_async)
     {
-      _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (self), fd, remote);
+      _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (self), fd, TRUE, remote);
       g_task_return_boolean (task, TRUE);
       return;
     }

@@ -5,12 +5,15 @@
 
 G_BEGIN_DECLS
 
-/* Makes @fd (connected, non-blocking; owned from now on) the current
- * connection: applies no-delay and keep-alive, starts with empty buffers,
- * records the peer's address (@remote, transfer full, or looked up when
- * NULL) and notifies. */
+/* Makes @fd (connected, in blocking mode or not as @blocking says; owned
+ * from now on) the current connection: applies no-delay and keep-alive,
+ * starts with empty buffers, records the peer's address (@remote, transfer
+ * full, or looked up when NULL) and notifies. Every receive and send that
+ * must not block says MSG_DONTWAIT; in blocking mode a receive that waits
+ * forever blocks in recv() alone. */
 void _gios_socket_common_set_connection_fd (GiosSocketCommon *self,
                                             int               fd,
+                                            gboolean          blocking,
                                             GSocketAddress   *remote);
 /* Closes the current connection, if any, without flushing or signalling. */
 void _gios_socket_common_release_connection (GiosSocketCommon *self);

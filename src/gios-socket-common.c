@@ -18,8 +18,13 @@
  *
  * `GiosSocketCommon` reads and writes its current connection through
  * non-blocking socket calls and one `poll()` per wait, honouring the
- * deadline of the [class@Gios.DeviceStream] call. A write to a peer that has
- * gone away fails with an error; it never raises `SIGPIPE`.
+ * deadline of the [class@Gios.DeviceStream] call. A read that waits forever
+ * with no cancellable (or, in a job of
+ * [method@Gios.ServerSocket.listen_job], with the job's) waits in the
+ * receive itself, one system call instead of two; closing the stream or
+ * dropping the connection from another thread wakes it all the same. A
+ * write to a peer that has gone away fails with an error; it never raises
+ * `SIGPIPE`.
  *
  * Since: 1.0
  */
@@ -33,6 +38,7 @@ typedef struct
   GSocket *socket;
   guint unix_family : 1;
   guint local_lazy : 1;     /* local_address comes from the descriptor */
+  guint blocking : 1;       /* the descriptor is in blocking mode */
   GSocketAddress *local_address;
   GSocketAddress *remote_address;
   char *host;
@@ -137,6 +143,7 @@ address_of_fd (int  fd,
 void
 _gios_socket_common_set_connection_fd (GiosSocketCommon *self,
                                        int               fd,
+                                       gboolean          blocking,
                                        GSocketAddress   *remote)
 {
   GiosSocketCommonPrivate *priv = PRIV (self);
@@ -145,6 +152,7 @@ _gios_socket_common_set_connection_fd (GiosSocketCommon *self,
 
   _gios_socket_common_release_connection (self);
   priv->fd = fd;
+  priv->blocking = blocking;
   priv->lost = FALSE;
   g_clear_object (&priv->remote_address);
   priv->remote_address = remote != NULL ? remote : address_of_fd (fd, getpeername);
@@ -295,6 +303,31 @@ gios_socket_common_receive (GiosDeviceStream  *stream,
   if (!check_connection (self, cancellable, error))
     return -1;
 
+  /* A receive that waits forever blocks in recv() itself, which costs one
+   * system call where poll() and recv() cost two: whatever could end the
+   * wait shuts the connection down (see begin_blocking). */
+  if (priv->blocking && _gios_device_stream_begin_blocking (stream, deadline, cancellable))
+    {
+      gssize n;
+      int errsv;
+
+      do
+        n = recv (priv->fd, buffer, size, 0);
+      while (n < 0 && errno == EINTR);
+      errsv = errno;
+      if (!_gios_device_stream_end_blocking (stream, n > 0, cancellable, error))
+        return -1;
+      if (n >= 0)
+        return n;
+      if (errsv != EAGAIN && errsv != EWOULDBLOCK)
+        {
+          connection_lost (self, errsv, TRUE, error);
+          return -1;
+        }
+      /* Made non-blocking behind our back: wait as below. */
+      priv->blocking = FALSE;
+    }
+
   /* A connection whose receives found nothing twice in a row (a
    * request-response loop waiting for its peer) most likely has nothing
    * now either: the next receives wait first and save the failed recv().
@@ -312,7 +345,7 @@ gios_socket_common_receive (GiosDeviceStream  *stream,
 
   for (gboolean first = TRUE;; first = FALSE)
     {
-      gssize n = recv (priv->fd, buffer, size, 0);
+      gssize n = recv (priv->fd, buffer, size, MSG_DONTWAIT);
       int errsv;
 
       if (n >= 0)
@@ -353,8 +386,9 @@ gios_socket_common_send (GiosDeviceStream  *stream,
 
   for (;;)
     {
-      /* MSG_NOSIGNAL: a peer that has gone away is an error, not SIGPIPE. */
-      gssize n = send (priv->fd, data, size, MSG_NOSIGNAL);
+      /* MSG_NOSIGNAL: a peer that has gone away is an error, not SIGPIPE.
+       * MSG_DONTWAIT: the descriptor may be in blocking mode. */
+      gssize n = send (priv->fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
       int errsv;
 
       if (n >= 0)
@@ -699,7 +733,11 @@ gios_socket_common_get_socket (GiosSocketCommon *self)
 
   priv = PRIV (self);
   if (priv->socket == NULL && priv->fd >= 0)
-    priv->socket = g_socket_new_from_fd (priv->fd, NULL);
+    {
+      /* GSocket puts the descriptor in non-blocking mode. */
+      priv->socket = g_socket_new_from_fd (priv->fd, NULL);
+      priv->blocking = FALSE;
+    }
   return priv->socket;
 }
 

@@ -6,6 +6,7 @@
 #include "gios-reactor-private.h"
 
 #include <errno.h>
+#include <glib-unix.h>
 #include <string.h>
 #include <unistd.h>
 #include <netdb.h>
@@ -116,8 +117,12 @@ adopt (GiosSocket     *self,
        const char     *host)
 {
   guint port = 0;
+  gboolean blocking;
 
-  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (self), fd, remote);
+  /* Connected: blocking mode from now on, as for accepted connections
+   * (see set_connection_fd()). */
+  blocking = g_unix_set_fd_nonblocking (fd, FALSE, NULL);
+  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (self), fd, blocking, remote);
   remote = gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (self));
   if (G_IS_INET_SOCKET_ADDRESS (remote))
     port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote));

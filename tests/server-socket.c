@@ -849,6 +849,10 @@ typedef struct
   gint notified;
   GError *last_error;
   GMutex lock;
+  /* Read forever, every other job without a cancellable: then only close()
+   * can end the read. */
+  gboolean forever;
+  gint started;
 } JobStats;
 
 /* Reads a line, holds it a moment so jobs overlap, answers in upper case. */
@@ -867,7 +871,10 @@ upper_job (GiosSocket   *connection,
   while ((peak = g_atomic_int_get (&stats->peak)) < now &&
          !g_atomic_int_compare_and_exchange (&stats->peak, peak, now))
     ;
-  line = gios_device_stream_read_line (stream, 100, NULL, 5000, cancellable, &error);
+  if (stats->forever && g_atomic_int_add (&stats->started, 1) % 2 == 1)
+    cancellable = NULL;
+  line = gios_device_stream_read_line (stream, 100, NULL, stats->forever ? GIOS_TIMEOUT_FOREVER : 5000,
+                                       cancellable, &error);
   if (line != NULL)
     {
       g_autofree char *upper = g_ascii_strup (line, -1);
@@ -1009,13 +1016,14 @@ test_jobs_outlive_listen (void)
   g_mutex_clear (&stats.lock);
 }
 
-/* close() with jobs blocked in reads: they return promptly. */
+/* close() with jobs blocked in reads: they return promptly, also from
+ * reads that wait forever, with the job's cancellable or none. */
 static void
-test_jobs_close_under_load (void)
+test_jobs_close_under_load (gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   GiosServerSocket *server = open_loopback_server ();
-  JobStats stats = { 0 };
+  JobStats stats = { .forever = GPOINTER_TO_INT (data) };
   int fds[3];
   gint64 closed_at;
 
@@ -1345,7 +1353,10 @@ main (int   argc,
   g_test_add_func ("/server-socket/fault/emfile", test_emfile);
   g_test_add_func ("/server-socket/jobs/saturation", test_jobs_saturation);
   g_test_add_func ("/server-socket/jobs/outlive-listen", test_jobs_outlive_listen);
-  g_test_add_func ("/server-socket/jobs/close-under-load", test_jobs_close_under_load);
+  g_test_add_data_func ("/server-socket/jobs/close-under-load", GINT_TO_POINTER (FALSE),
+                        test_jobs_close_under_load);
+  g_test_add_data_func ("/server-socket/jobs/close-reads-forever", GINT_TO_POINTER (TRUE),
+                        test_jobs_close_under_load);
   g_test_add_func ("/server-socket/jobs/run-method", test_jobs_run_method);
   g_test_add_func ("/server-socket/jobs/peer-reset", test_jobs_peer_reset);
   g_test_add_func ("/server-socket/jobs/cancel", test_jobs_cancel);

@@ -291,6 +291,7 @@ typedef struct
   GMutex lock;
   GCond cond;
   gboolean started;
+  int timeout;
   gssize result;
   GError *error;
 } Reader;
@@ -306,19 +307,28 @@ read_blocked (gpointer data)
   g_cond_signal (&r->cond);
   g_mutex_unlock (&r->lock);
   r->result = gios_device_stream_read (GIOS_DEVICE_STREAM (r->client), buf, sizeof buf,
-                                       20000, NULL, &r->error);
+                                       r->timeout, NULL, &r->error);
   return NULL;
 }
 
-/* drop_connection from another thread wakes a read blocked on the
- * connection. */
-static void
-test_drop_from_thread (void)
+typedef enum
 {
+  DROP_WHILE_WAITING,     /* a read with a timeout */
+  DROP_WHILE_BLOCKED,     /* a read that waits forever, in recv() itself */
+  CLOSE_WHILE_BLOCKED,
+} WakeCase;
+
+/* drop_connection or close from another thread wakes a read blocked on the
+ * connection, whether it waits with a timeout or forever. */
+static void
+test_drop_from_thread (gconstpointer data)
+{
+  WakeCase wake = GPOINTER_TO_INT (data);
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosSocket) client = gios_socket_new ();
   g_autofree char *port_s = NULL;
-  Reader r = { .client = client };
+  Reader r = { .client = client,
+               .timeout = wake == DROP_WHILE_WAITING ? 20000 : GIOS_TIMEOUT_FOREVER };
   Disconnects d = { 0 };
   GThread *thread;
   gint64 dropped_at;
@@ -339,7 +349,10 @@ test_drop_from_thread (void)
   g_usleep (50 * 1000);   /* let it block; the assertions hold either way */
 
   dropped_at = g_get_monotonic_time ();
-  g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (client), &error));
+  if (wake == CLOSE_WHILE_BLOCKED)
+    g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (client), &error));
+  else
+    g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (client), &error));
   g_thread_join (thread);
   g_assert_cmpint (g_get_monotonic_time () - dropped_at, <, G_USEC_PER_SEC);
   g_assert_cmpint (r.result, ==, -1);
@@ -398,7 +411,12 @@ main (int   argc,
   g_test_add_func ("/socket/open/errors", test_open_errors);
   g_test_add_func ("/socket/open/timeout", test_open_timeout);
   g_test_add_func ("/socket/open/unix", test_open_unix);
-  g_test_add_func ("/socket/drop-from-thread", test_drop_from_thread);
+  g_test_add_data_func ("/socket/drop-from-thread", GINT_TO_POINTER (DROP_WHILE_WAITING),
+                        test_drop_from_thread);
+  g_test_add_data_func ("/socket/drop-from-thread/forever", GINT_TO_POINTER (DROP_WHILE_BLOCKED),
+                        test_drop_from_thread);
+  g_test_add_data_func ("/socket/close-from-thread/forever", GINT_TO_POINTER (CLOSE_WHILE_BLOCKED),
+                        test_drop_from_thread);
   g_test_add_func ("/socket/run/default", test_run_default);
   g_test_add_func ("/socket/programmer-errors", test_programmer_errors);
 
