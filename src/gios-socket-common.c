@@ -297,7 +297,8 @@ gios_socket_common_receive (GiosDeviceStream  *stream,
                             GCancellable      *cancellable,
                             GError           **error)
 {
-  GiosSocketCommon *self = GIOS_SOCKET_COMMON (stream);
+  /* A vfunc of this class: no run-time type check on every receive. */
+  GiosSocketCommon *self = (GiosSocketCommon *) stream;
   GiosSocketCommonPrivate *priv = PRIV (self);
 
   if (!check_connection (self, cancellable, error))
@@ -378,7 +379,7 @@ gios_socket_common_send (GiosDeviceStream  *stream,
                          GCancellable      *cancellable,
                          GError           **error)
 {
-  GiosSocketCommon *self = GIOS_SOCKET_COMMON (stream);
+  GiosSocketCommon *self = (GiosSocketCommon *) stream;   /* as in receive */
   GiosSocketCommonPrivate *priv = PRIV (self);
 
   if (!check_connection (self, cancellable, error))
