@@ -3190,6 +3190,8 @@ dispatch_user_watches (GiosDeviceStream *self,
   priv->user_dispatching--;
   sweep_user_watches (priv);
   recheck_buffered_input (self);
+  /* A watched connection waits between events, as an async one does. */
+  release_empty_buffers (priv);
 }
 
 /**
