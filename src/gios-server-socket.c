@@ -77,6 +77,7 @@ typedef struct
   GMutex jobs_lock;
   GCond jobs_cond;
   guint n_jobs;
+  guint slot_waiters;     /* listen_job() calls waiting for a job to end */
   GPtrArray *running;     /* of GiosSocket */
   GCancellable *jobs_cancellable;
   GThreadPool *pool;
@@ -1205,6 +1206,7 @@ job_run (gpointer data,
 {
   Job *job = data;
   GiosServerSocketPrivate *priv = PRIV (job->server);
+  gboolean wake;
 
   if (job->closure->func != NULL)
     job->closure->func (job->connection, job->cancellable, job->closure->user_data);
@@ -1223,9 +1225,12 @@ job_run (gpointer data,
   g_ptr_array_remove_fast (priv->running, job->connection);
   priv->n_jobs--;
   g_cond_broadcast (&priv->jobs_cond);
+  wake = priv->slot_waiters > 0;
   g_mutex_unlock (&priv->jobs_lock);
-  /* A listen_job() waiting for a free slot. */
-  _gios_device_stream_wake (GIOS_DEVICE_STREAM (job->server));
+  /* A listen_job() waiting for a free slot; only then, since the wake-up
+   * would also cost the accepting thread a spurious return from poll(). */
+  if (wake)
+    _gios_device_stream_wake (GIOS_DEVICE_STREAM (job->server));
 
   g_object_unref (job->connection);
   g_object_unref (job->server);
@@ -1245,13 +1250,22 @@ wait_for_slot (GiosServerSocket  *self,
   for (;;)
     {
       gboolean free_slot;
+      gboolean ok;
 
+      /* Counted as waiting in the same locked section as the check, so a
+       * job that ends before the wait starts still wakes it. */
       g_mutex_lock (&priv->jobs_lock);
       free_slot = max_jobs == 0 || priv->n_jobs < max_jobs;
+      if (!free_slot)
+        priv->slot_waiters++;
       g_mutex_unlock (&priv->jobs_lock);
       if (free_slot)
         return TRUE;
-      if (!_gios_device_stream_wait (GIOS_DEVICE_STREAM (self), NULL, 0, deadline, cancellable, error))
+      ok = _gios_device_stream_wait (GIOS_DEVICE_STREAM (self), NULL, 0, deadline, cancellable, error);
+      g_mutex_lock (&priv->jobs_lock);
+      priv->slot_waiters--;
+      g_mutex_unlock (&priv->jobs_lock);
+      if (!ok)
         return FALSE;
     }
 }
