@@ -48,6 +48,18 @@ void     _gios_device_stream_set_job_cancellable (GiosDeviceStream *self,
 void     _gios_device_stream_teardown_lock   (GiosDeviceStream  *self);
 void     _gios_device_stream_teardown_unlock (GiosDeviceStream  *self);
 
+/* The watches and asynchronous calls of a stream belong to the thread that
+ * runs their main context; close() and drop_connection() may be called from
+ * any thread. teardown_enter() returns TRUE, holding the teardown lock, when
+ * the caller may tear the device down itself; with FALSE, @redo is called
+ * on the context's thread instead. Pair a TRUE with teardown_leave(). */
+typedef gboolean (*GiosTeardownFunc) (gpointer self, GError **error);
+gboolean _gios_device_stream_teardown_enter  (GiosDeviceStream  *self,
+                                              GiosTeardownFunc   redo);
+void     _gios_device_stream_teardown_leave  (GiosDeviceStream  *self);
+void     _gios_device_stream_set_accept_context (GiosDeviceStream *self,
+                                                 GMainContext     *context);
+
 /* Makes the stream's wake-up descriptor now (it is otherwise made on the
  * first wait), so that a wake from another thread is never missed. Returns
  * it, or a negative value where none could be made (waits then look at
@@ -59,7 +71,9 @@ void     _gios_device_stream_wake           (GiosDeviceStream  *self);
 /* Waits until one of @fds is ready, @deadline passes (G_IO_ERROR_TIMED_OUT),
  * @cancellable is cancelled (G_IO_ERROR_CANCELLED) or the stream is
  * interrupted (G_IO_ERROR_CLOSED).  Restarts after EINTR.  On success the
- * revents of @fds are set. */
+ * revents of @fds are set. With no @fds it is a wait to be woken, which may
+ * also end early (every 50 ms where no wake-up descriptor could be made):
+ * callers look at their condition again. */
 gboolean _gios_device_stream_wait           (GiosDeviceStream  *self,
                                              GPollFD           *fds,
                                              guint              n_fds,

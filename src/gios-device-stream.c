@@ -102,11 +102,22 @@ typedef struct
   GPtrArray *user_watches;
   guint last_watch_id;
   guint user_dispatching;
+  /* Input consumed since the stream was made: a watch dispatch that took
+   * none reports what is left only when more arrives. */
+  guint64 in_taken;
 
   /* Coordination with close() and drop_connection() from other threads;
    * teardown serialises those two (recursive: a disconnected handler may
    * call one from inside the other). */
   GRecMutex teardown;
+  /* The context teardown_enter() acquired, released by teardown_leave();
+   * and how many descriptors the stream has had and how many times it was
+   * closed, so that a teardown handed to the context's thread does not reach
+   * a later connection. */
+  GMainContext *teardown_contexts[2];
+  guint teardown_depth;
+  GMainContext *accept_context;
+  guint device_generation;
   GMutex lock;
   GCond idle;
   guint busy;
@@ -354,6 +365,135 @@ void
 _gios_device_stream_teardown_unlock (GiosDeviceStream *self)
 {
   g_rec_mutex_unlock (&PRIV (self)->teardown);
+}
+
+typedef struct
+{
+  GiosDeviceStream *self;   /* owned */
+  GiosTeardownFunc redo;
+  guint generation;
+} Teardown;
+
+static void
+teardown_free (Teardown *teardown)
+{
+  g_object_unref (teardown->self);
+  g_free (teardown);
+}
+
+static gboolean
+teardown_on_context (gpointer data)
+{
+  Teardown *teardown = data;
+  GiosDeviceStreamPrivate *priv = PRIV (teardown->self);
+  gboolean same;
+
+  g_mutex_lock (&priv->lock);
+  same = priv->device_generation == teardown->generation;
+  g_mutex_unlock (&priv->lock);
+  if (same)
+    (void) teardown->redo (teardown->self, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* Watches and async calls are dispatched by the thread that runs their
+ * context, without a lock: only that thread, or one that holds the context
+ * while nobody runs it, may remove them. When another thread runs it, the
+ * device's input is shut down at once, so that readers there and in other
+ * threads see its end now, and the rest of the teardown (sending what is
+ * buffered, failing the calls, removing the watches, closing) is done by
+ * @redo on that thread, unless the stream has changed device by then. */
+gboolean
+_gios_device_stream_teardown_enter (GiosDeviceStream *self,
+                                    GiosTeardownFunc  redo)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GMainContext *contexts[2] = { NULL, NULL };
+  GMainContext *busy = NULL;
+  Teardown *teardown;
+
+  g_rec_mutex_lock (&priv->teardown);
+  /* Nested (a disconnected handler that closes): the outer call decided. */
+  if (priv->teardown_depth++ > 0)
+    return TRUE;
+
+  g_mutex_lock (&priv->lock);
+  if (priv->watch_context != NULL)
+    contexts[0] = g_main_context_ref (priv->watch_context);
+  if (priv->accept_context != NULL && priv->accept_context != priv->watch_context)
+    contexts[1] = g_main_context_ref (priv->accept_context);
+  g_mutex_unlock (&priv->lock);
+
+  for (guint i = 0; i < G_N_ELEMENTS (contexts); i++)
+    {
+      if (contexts[i] == NULL || busy != NULL)
+        continue;
+      if (g_main_context_is_owner (contexts[i]))
+        continue;
+      if (g_main_context_acquire (contexts[i]))
+        {
+          /* Nobody dispatches the watches while this thread holds it. */
+          priv->teardown_contexts[i] = g_main_context_ref (contexts[i]);
+          continue;
+        }
+      busy = g_main_context_ref (contexts[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (contexts); i++)
+    g_clear_pointer (&contexts[i], g_main_context_unref);
+  if (busy == NULL)
+    return TRUE;
+
+  teardown = g_new0 (Teardown, 1);
+  teardown->self = g_object_ref (self);
+  teardown->redo = redo;
+  g_mutex_lock (&priv->lock);
+  teardown->generation = priv->device_generation;
+  if (priv->device_fd >= 0)
+    shutdown (priv->device_fd, SHUT_RD);
+  g_mutex_unlock (&priv->lock);
+  _gios_device_stream_teardown_leave (self);
+  g_main_context_invoke_full (busy, G_PRIORITY_DEFAULT, teardown_on_context, teardown,
+                              (GDestroyNotify) teardown_free);
+  g_main_context_unref (busy);
+  return FALSE;
+}
+
+void
+_gios_device_stream_teardown_leave (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  if (--priv->teardown_depth == 0)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (priv->teardown_contexts); i++)
+        {
+          GMainContext *context = g_steal_pointer (&priv->teardown_contexts[i]);
+
+          if (context != NULL)
+            {
+              g_main_context_release (context);
+              g_main_context_unref (context);
+            }
+        }
+    }
+  g_rec_mutex_unlock (&priv->teardown);
+}
+
+/* The context a subclass dispatches its own watches on (a server socket's
+ * accepting), which teardown_enter() must hold too; NULL for none. */
+void
+_gios_device_stream_set_accept_context (GiosDeviceStream *self,
+                                        GMainContext     *context)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GMainContext *old;
+
+  g_mutex_lock (&priv->lock);
+  old = g_steal_pointer (&priv->accept_context);
+  priv->accept_context = context != NULL ? g_main_context_ref (context) : NULL;
+  g_mutex_unlock (&priv->lock);
+  if (old != NULL)
+    g_main_context_unref (old);
 }
 
 void
@@ -608,6 +748,13 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
                                _("Timed out"));
           break;
         }
+      /* Without a wake-up descriptor a plain wake cannot be seen: a wait to
+       * be woken ends with each slice, and its caller looks again. */
+      if (wakeup_fd < 0 && n_fds == 0)
+        {
+          ret = TRUE;
+          break;
+        }
     }
 
   if (handler != 0)
@@ -702,6 +849,7 @@ in_consume (GiosDeviceStreamPrivate *priv,
             gsize                    n)
 {
   priv->in_start += n;
+  priv->in_taken += n;
   if (priv->in_start == priv->in_end)
     {
       priv->in_start = priv->in_end = 0;
@@ -1026,6 +1174,7 @@ gios_device_stream_finalize (GObject *object)
   g_clear_pointer (&priv->user_watches, g_ptr_array_unref);
   _gios_watch_destroy (priv->watch);
   g_clear_pointer (&priv->watch_context, g_main_context_unref);
+  g_clear_pointer (&priv->accept_context, g_main_context_unref);
 
   clear_cached_cancellable (priv);
   g_clear_object (&priv->job_cancellable);
@@ -2040,6 +2189,13 @@ gios_device_stream_clear (GiosDeviceStream *self)
  * The device is closed even when sending fails; the error then says how many
  * bytes were not sent. Closing a closed stream does nothing.
  *
+ * Watches and asynchronous calls run on the thread of their main context.
+ * Called from another thread while that context is running, close() shuts
+ * the device's input down at once, so that readers everywhere see its end,
+ * and returns %TRUE; the rest of the closing (sending what is buffered,
+ * failing the pending calls with %G_IO_ERROR_CLOSED, removing the watches)
+ * happens in that context's next iteration.
+ *
  * Returns: %TRUE when everything buffered was sent and the device closed
  *
  * Since: 1.0
@@ -2059,12 +2215,13 @@ gios_device_stream_close (GiosDeviceStream  *self,
 
   keep = g_object_ref (self);
   priv = PRIV (self);
-  _gios_device_stream_teardown_lock (self);
+  if (!_gios_device_stream_teardown_enter (self, (GiosTeardownFunc) gios_device_stream_close))
+    return TRUE;   /* finished on the thread of the watches' context */
   g_mutex_lock (&priv->lock);
   if (priv->closed)
     {
       g_mutex_unlock (&priv->lock);
-      _gios_device_stream_teardown_unlock (self);
+      _gios_device_stream_teardown_leave (self);
       return TRUE;
     }
   g_mutex_unlock (&priv->lock);
@@ -2081,6 +2238,7 @@ gios_device_stream_close (GiosDeviceStream  *self,
   g_mutex_lock (&priv->lock);
   priv->closed = TRUE;
   priv->io_ready = FALSE;
+  priv->device_generation++;
   g_mutex_unlock (&priv->lock);
   _gios_device_stream_resume (self);
 
@@ -2089,7 +2247,7 @@ gios_device_stream_close (GiosDeviceStream  *self,
       priv->is_open = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IS_OPEN]);
     }
-  _gios_device_stream_teardown_unlock (self);
+  _gios_device_stream_teardown_leave (self);
 
   if (local_error != NULL)
     {
@@ -2676,13 +2834,18 @@ _gios_device_stream_set_device_fd (GiosDeviceStream *self,
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
+  GMainContext *context;
+
   _gios_watch_destroy (g_steal_pointer (&priv->watch));
-  g_clear_pointer (&priv->watch_context, g_main_context_unref);
   /* Under the lock: interrupt() shuts the old descriptor down only while it
-   * is still open. */
+   * is still open, and teardown_enter() looks at the context. */
   g_mutex_lock (&priv->lock);
+  context = g_steal_pointer (&priv->watch_context);
   priv->device_fd = fd;
+  priv->device_generation++;
   g_mutex_unlock (&priv->lock);
+  if (context != NULL)
+    g_main_context_unref (context);
   if (priv->read_task != NULL)
     fail_task (self, &priv->read_task,
                g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The stream was closed")));
@@ -2701,8 +2864,20 @@ on_async_timeout (gpointer data)
   GiosDeviceStreamPrivate *priv = PRIV (self);
   AsyncOp *op = g_task_get_task_data (task);
   GTask **slot = priv->read_task == task ? &priv->read_task : &priv->write_task;
-  GError *error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "");
+  GError *error;
 
+  /* One last try before failing, without waiting: the step start_async made
+   * pending has not run yet when this source outranks the reactor, and a
+   * timeout of 0 still means "what can be done now". The source holds a
+   * reference on @task, so @op outlives the step. */
+  if (op->kind == OP_FLUSH)
+    write_step (self);
+  else
+    read_step (self, TRUE);
+  if (*slot != task)
+    return G_SOURCE_REMOVE;   /* finished: the step destroyed this source */
+
+  error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "");
   _gios_explain_timeout (&error, op->kind == OP_READ_LINE ? _("a line") :
                            op->kind == OP_FLUSH ? _("the peer to take output") : _("input"),
                    op->timeout, op->kind == OP_FLUSH ? priv->out_len : in_buffered (priv));
@@ -2786,13 +2961,17 @@ ensure_watch (GiosDeviceStream  *self,
   if (priv->watch != NULL)
     {
       _gios_watch_destroy (g_steal_pointer (&priv->watch));
+      g_mutex_lock (&priv->lock);
       g_clear_pointer (&priv->watch_context, g_main_context_unref);
+      g_mutex_unlock (&priv->lock);
     }
   reactor = _gios_reactor_ref (context, error);
   if (reactor == NULL)
     return FALSE;
   priv->watch = _gios_reactor_watch (reactor, priv->device_fd, 0, on_device_ready, self);
+  g_mutex_lock (&priv->lock);
   priv->watch_context = g_main_context_ref (context);
+  g_mutex_unlock (&priv->lock);
   g_source_unref ((GSource *) reactor);
   return TRUE;
 }
@@ -3074,7 +3253,8 @@ typedef struct
   gpointer data;
   GDestroyNotify notify;
   GiosDeviceStream *stream;   /* owned */
-  gboolean removed;
+  guint removed : 1;
+  guint in_call : 1;          /* never called again from inside itself */
 } UserWatch;
 
 
@@ -3089,7 +3269,9 @@ wanted_by_user_watches (GiosDeviceStreamPrivate *priv)
     {
       UserWatch *watch = g_ptr_array_index (priv->user_watches, i);
 
-      if (!watch->removed)
+      /* One that is running waits for nothing: a callback that iterates
+       * the context does not make it spin on its own event. */
+      if (!watch->removed && !watch->in_call)
         wanted |= watch->condition;
     }
   return wanted & (G_IO_IN | G_IO_OUT);
@@ -3151,8 +3333,9 @@ remove_all_user_watches (GiosDeviceStream *self)
   sweep_user_watches (priv);
 }
 
-/* Buffered input counts as readable: a watch for input that left some in
- * the buffer is called again in the next iteration. */
+/* Buffered input counts as readable: a watch for input is called again in
+ * the next iteration while a callback consumed some and some is left (see
+ * dispatch_user_watches). */
 static void
 recheck_buffered_input (GiosDeviceStream *self)
 {
@@ -3170,26 +3353,37 @@ dispatch_user_watches (GiosDeviceStream *self,
   GiosDeviceStreamPrivate *priv = PRIV (self);
   /* Watches added by a callback wait for the next event. */
   guint n = priv->user_watches->len;
+  guint64 taken = priv->in_taken;
 
   priv->user_dispatching++;
   for (guint i = 0; i < n && priv->user_watches != NULL; i++)
     {
       UserWatch *watch = g_ptr_array_index (priv->user_watches, i);
       GIOCondition condition;
+      gboolean keep;
 
-      if (watch->removed)
+      if (watch->removed || watch->in_call)
         continue;
       condition = revents & (watch->condition | G_IO_HUP | G_IO_ERR);
       if ((watch->condition & G_IO_IN) && in_buffered (priv) > 0)
         condition |= G_IO_IN;
       if (condition == 0)
         continue;
-      if (!watch->func (self, condition, watch->data))
+      watch->in_call = TRUE;
+      keep = watch->func (self, condition, watch->data);
+      watch->in_call = FALSE;
+      if (!keep)
         remove_user_watch (self, watch);
     }
   priv->user_dispatching--;
   sweep_user_watches (priv);
-  recheck_buffered_input (self);
+  /* Input left after a callback consumed some may hold the next request;
+   * input no callback took (half a line) waits for more to arrive, so that
+   * a callback that reads whole lines does not spin. */
+  if (priv->in_taken != taken)
+    recheck_buffered_input (self);
+  /* What a callback that iterated the context left unwatched. */
+  update_watch (self);
   /* A watched connection waits between events, as an async one does. */
   release_empty_buffers (priv);
 }
@@ -3233,11 +3427,19 @@ dispatch_user_watches (GiosDeviceStream *self,
  * it makes no [class@Gio.Task] per call, and, like them, it costs nothing per
  * idle connection on each main loop iteration.
  *
- * Buffered input counts as readable, so a watch for %G_IO_IN that leaves
- * input in the buffer is called again; one that reads nothing is called again
- * for as long as input is there, as with g_io_add_watch(). The watch holds a
- * reference on @self until it is removed. Add, remove and dispatch watches on
- * the thread that runs the context, as for the `_async` calls.
+ * Buffered input counts as readable: a watch for %G_IO_IN whose function
+ * consumed some input and left some in the buffer is called again in the
+ * next iteration. Input that no function consumed, such as half a line that
+ * [method@Gios.DeviceStream.read_line] with a timeout of 0 could not return,
+ * is reported again only when more arrives, so that a peer cannot make the
+ * main loop spin. A watch function is never called again from inside itself,
+ * even when it iterates the main context.
+ *
+ * The watch holds a reference on @self until it is removed. Add and remove
+ * watches on the thread that runs the context, as for the `_async` calls;
+ * [method@Gios.DeviceStream.close] and
+ * [method@Gios.SocketCommon.drop_connection] may be called from any thread
+ * (see [method@Gios.DeviceStream.close]).
  *
  * Returns: the watch's identifier, greater than 0
  *

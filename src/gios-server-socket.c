@@ -1052,7 +1052,7 @@ gios_server_socket_listen (GiosServerSocket  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   stream = GIOS_DEVICE_STREAM (self);
-  if (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (self)) != NULL)
+  if (_gios_socket_common_has_connection (GIOS_SOCKET_COMMON (self)))
     return TRUE;
 
   if (!_gios_device_stream_enter (stream, error))
@@ -1516,10 +1516,13 @@ update_accepting (GiosServerSocket *self)
 }
 
 static void
-destroy_watches (GiosServerSocketPrivate *priv)
+destroy_watches (GiosServerSocket *self)
 {
+  GiosServerSocketPrivate *priv = PRIV (self);
+
   g_clear_pointer (&priv->watches, g_ptr_array_unref);
   g_clear_pointer (&priv->watch_context, g_main_context_unref);
+  _gios_device_stream_set_accept_context (GIOS_DEVICE_STREAM (self), NULL);
   if (priv->retry_source != NULL)
     {
       g_source_destroy (priv->retry_source);
@@ -1560,6 +1563,7 @@ ensure_watches (GiosServerSocket  *self,
                      _gios_reactor_watch (reactor, g_socket_get_fd (g_ptr_array_index (priv->listeners, i)),
                                           0, on_listener_ready, self));
   priv->watch_context = g_main_context_ref (context);
+  _gios_device_stream_set_accept_context (GIOS_DEVICE_STREAM (self), context);
   g_source_unref ((GSource *) reactor);
   return TRUE;
 }
@@ -1981,7 +1985,7 @@ gios_server_socket_listen_async (GiosServerSocket    *self,
   g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  if (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (self)) != NULL)
+  if (_gios_socket_common_has_connection (GIOS_SOCKET_COMMON (self)))
     {
       g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 
@@ -2031,7 +2035,7 @@ close_accepting (GiosServerSocket *self)
     }
   stop_accepting (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                              _("The server socket was closed")));
-  destroy_watches (priv);
+  destroy_watches (self);
 }
 
 /**
@@ -2085,11 +2089,12 @@ gios_server_socket_close_device (GiosDeviceStream  *stream,
 static void
 gios_server_socket_dispose (GObject *object)
 {
-  GiosServerSocketPrivate *priv = PRIV (GIOS_SERVER_SOCKET (object));
+  GiosServerSocket *self = GIOS_SERVER_SOCKET (object);
+  GiosServerSocketPrivate *priv = PRIV (self);
 
   /* Pending calls hold a reference: none is left here. */
   priv->started = FALSE;
-  destroy_watches (priv);
+  destroy_watches (self);
 
   close_listeners (priv);
   remove_unix_path (priv);

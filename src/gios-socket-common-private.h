@@ -17,6 +17,7 @@ void _gios_socket_common_set_connection_fd (GiosSocketCommon *self,
                                             GSocketAddress   *remote);
 /* Closes the current connection, if any, without flushing or signalling. */
 void _gios_socket_common_release_connection (GiosSocketCommon *self);
+gboolean _gios_socket_common_has_connection (GiosSocketCommon *self);
 /* What the socket is bound to or connected to, for the host, port and
  * local-address properties; a NULL @local_address is looked up from the
  * connection's descriptor when asked for. */

@@ -439,7 +439,11 @@ gios_socket_common_close_device (GiosDeviceStream  *stream,
  *
  * Called from another thread while a call is blocked on the connection, it
  * wakes that call (which fails with %G_IO_ERROR_CLOSED) and drops buffered
- * output. With no connection, it does nothing and returns %TRUE.
+ * output. With no connection, it does nothing and returns %TRUE. Called
+ * from another thread while the main context of the connection's watches or
+ * asynchronous calls (or of a server socket's accepting) is running, it
+ * finishes on that context's thread, as [method@Gios.DeviceStream.close]
+ * does.
  *
  * Returns: %TRUE when buffered output was sent; the connection is dropped
  *   either way
@@ -461,10 +465,11 @@ gios_socket_common_drop_connection (GiosSocketCommon  *self,
 
   keep = g_object_ref (self);
   stream = GIOS_DEVICE_STREAM (self);
-  _gios_device_stream_teardown_lock (stream);
+  if (!_gios_device_stream_teardown_enter (stream, (GiosTeardownFunc) gios_socket_common_drop_connection))
+    return TRUE;   /* finished on the thread of the watches' context */
   if (PRIV (self)->fd < 0)
     {
-      _gios_device_stream_teardown_unlock (stream);
+      _gios_device_stream_teardown_leave (stream);
       return TRUE;
     }
 
@@ -478,7 +483,7 @@ gios_socket_common_drop_connection (GiosSocketCommon  *self,
 
   if (!was_lost)
     g_signal_emit (self, signals[DISCONNECTED], 0, TRUE, NULL);
-  _gios_device_stream_teardown_unlock (stream);
+  _gios_device_stream_teardown_leave (stream);
 
   if (local_error != NULL)
     {
@@ -735,11 +740,25 @@ gios_socket_common_get_socket (GiosSocketCommon *self)
   priv = PRIV (self);
   if (priv->socket == NULL && priv->fd >= 0)
     {
-      /* GSocket puts the descriptor in non-blocking mode. */
-      priv->socket = g_socket_new_from_fd (priv->fd, NULL);
-      priv->blocking = FALSE;
+      /* Under the teardown lock: drop_connection() from another thread must
+       * not close the descriptor while it is being wrapped. */
+      _gios_device_stream_teardown_lock (GIOS_DEVICE_STREAM (self));
+      if (priv->socket == NULL && priv->fd >= 0)
+        {
+          /* GSocket puts the descriptor in non-blocking mode. */
+          priv->socket = g_socket_new_from_fd (priv->fd, NULL);
+          priv->blocking = FALSE;
+        }
+      _gios_device_stream_teardown_unlock (GIOS_DEVICE_STREAM (self));
     }
   return priv->socket;
+}
+
+/* Whether there is a connection now, without making its GSocket. */
+gboolean
+_gios_socket_common_has_connection (GiosSocketCommon *self)
+{
+  return PRIV (self)->fd >= 0;
 }
 
 /**

@@ -99,7 +99,7 @@ static gboolean
 check_not_connected (GiosSocket  *self,
                      GError     **error)
 {
-  if (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (self)) != NULL)
+  if (_gios_socket_common_has_connection (GIOS_SOCKET_COMMON (self)))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
                            _("The socket is already connected; drop the connection first"));

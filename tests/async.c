@@ -1162,6 +1162,295 @@ test_start_emfile (void)
   g_test_trap_assert_passed ();
 }
 
+/* A watch that reads whole lines with a timeout of 0 is not called again
+ * for half a line that it could not take: it waits for the rest, instead of
+ * making the main loop spin. */
+typedef struct
+{
+  guint calls;
+  guint depth;
+  guint max_depth;
+  gboolean iterate;    /* the callback runs the context, as a modal dialog does */
+  GString *lines;
+} LineWatch;
+
+static gboolean
+on_line_input (GiosDeviceStream *stream,
+               GIOCondition      condition,
+               gpointer          data)
+{
+  LineWatch *lw = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+
+  lw->calls++;
+  lw->depth++;
+  lw->max_depth = MAX (lw->max_depth, lw->depth);
+  if (lw->iterate)
+    for (int i = 0; i < 5; i++)
+      g_main_context_iteration (NULL, FALSE);
+  line = gios_device_stream_read_line (stream, 100, NULL, 0, NULL, &error);
+  if (line != NULL)
+    g_string_append_printf (lw->lines, "%s|", line);
+  else if (error != NULL)
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  lw->depth--;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+run_until_lines (LineWatch  *lw,
+                 const char *text)
+{
+  guint id = g_timeout_add_seconds (10, watchdog, NULL);
+
+  while (strcmp (lw->lines->str, text) != 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (id);
+}
+
+static void
+test_watch_half_line (void)
+{
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  LineWatch lw = { .lines = g_string_new (NULL) };
+  guint id;
+  int fd;
+
+  conn = accept_one (server, &fd);
+  gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
+  g_assert_cmpint (send (fd, "abc", 3, 0), ==, 3);
+  id = g_timeout_add_seconds (10, watchdog, NULL);
+  while (lw.calls == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (id);
+
+  for (int i = 0; i < 200; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (lw.calls, ==, 1);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (GIOS_DEVICE_STREAM (conn)), ==, 3);
+
+  /* The rest arrives: both lines, the second from the buffer alone. */
+  g_assert_cmpint (send (fd, "def\nghi\n", 8, 0), ==, 8);
+  run_until_lines (&lw, "abcdef|ghi|");
+  g_assert_cmpuint (lw.max_depth, ==, 1);
+  /* Closing removes the watch, and its reference on the stream. */
+  g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
+  close (fd);
+  g_string_free (lw.lines, TRUE);
+}
+
+/* A callback that iterates the main context is not called again from
+ * inside itself, and its watch works on afterwards. */
+static void
+test_watch_no_recursion (void)
+{
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  LineWatch lw = { .lines = g_string_new (NULL), .iterate = TRUE };
+  int fd;
+
+  conn = accept_one (server, &fd);
+  gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
+  g_assert_cmpint (send (fd, "x\n", 2, 0), ==, 2);
+  run_until_lines (&lw, "x|");
+  g_assert_cmpint (send (fd, "y\n", 2, 0), ==, 2);
+  run_until_lines (&lw, "x|y|");
+  g_assert_cmpuint (lw.max_depth, ==, 1);
+  /* Closing removes the watch, and its reference on the stream. */
+  g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
+  close (fd);
+  g_string_free (lw.lines, TRUE);
+}
+
+/* A timeout of 0 means "what can be done now", even when the call's
+ * priority is higher than the reactor's: a buffered line, input waiting in
+ * the device, and output the peer takes all succeed. */
+static void
+test_timeout_zero_high_priority (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  GiosDeviceStream *stream;
+  g_autoptr(GAsyncResult) buffered = NULL;
+  g_autoptr(GAsyncResult) waiting = NULL;
+  g_autoptr(GAsyncResult) flushed = NULL;
+  g_autofree char *line = NULL;
+  char c = 0;
+  int fd;
+
+  conn = accept_one (server, &fd);
+  stream = GIOS_DEVICE_STREAM (conn);
+  g_assert_cmpint (send (fd, "one\ntwo\n", 8, 0), ==, 8);
+  line = gios_device_stream_read_line (stream, 100, NULL, 1000, NULL, &error);
+  g_assert_cmpstr (line, ==, "one");
+  g_clear_pointer (&line, g_free);
+
+  gios_device_stream_read_line_async (stream, 100, 0, G_PRIORITY_HIGH, NULL, on_async_done, &buffered);
+  line = gios_device_stream_read_line_finish (stream, wait_result (&buffered), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "two");
+  g_clear_pointer (&line, g_free);
+
+  g_assert_cmpint (send (fd, "three\n", 6, 0), ==, 6);
+  g_assert_cmpint (gios_device_stream_poll (stream, G_IO_IN, 1000, NULL), ==, G_IO_IN);
+  gios_device_stream_read_line_async (stream, 100, 0, G_PRIORITY_HIGH, NULL, on_async_done, &waiting);
+  line = gios_device_stream_read_line_finish (stream, wait_result (&waiting), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "three");
+
+  g_assert_true (gios_device_stream_write (stream, (const guint8 *) "x", 1, NULL, &error));
+  gios_device_stream_flush_async (stream, 0, G_PRIORITY_HIGH, NULL, on_async_done, &flushed);
+  g_assert_true (gios_device_stream_flush_finish (stream, wait_result (&flushed), &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (recv (fd, &c, 1, 0), ==, 1);
+  g_assert_cmpint (c, ==, 'x');
+  close (fd);
+}
+
+/* close() from another thread while the watches' context runs on this one
+ * (here: from inside a watch callback, which waits for it): the input ends
+ * at once, and the closing finishes on this thread. */
+typedef struct
+{
+  GiosDeviceStream *stream;
+  GThread *main_thread;
+  GThread *notified_in;
+  gboolean closed_ok;
+  guint notified;
+  guint calls;
+} CrossClose;
+
+static gpointer
+close_in_thread (gpointer data)
+{
+  CrossClose *cc = data;
+
+  cc->closed_ok = gios_device_stream_close (cc->stream, NULL);
+  return NULL;
+}
+
+static gboolean
+on_input_close_elsewhere (GiosDeviceStream *stream,
+                          GIOCondition      condition,
+                          gpointer          data)
+{
+  CrossClose *cc = data;
+
+  if (cc->calls++ == 0)
+    g_thread_join (g_thread_new ("closer", close_in_thread, cc));
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+cross_close_notify (gpointer data)
+{
+  CrossClose *cc = data;
+
+  cc->notified++;
+  cc->notified_in = g_thread_self ();
+}
+
+static void
+test_watch_close_from_thread (void)
+{
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  CrossClose cc = { .main_thread = g_thread_self () };
+  gssize n;
+  char c;
+  guint id;
+  int fd;
+
+  /* While this thread dispatches the watch. */
+  conn = accept_one (server, &fd);
+  cc.stream = GIOS_DEVICE_STREAM (conn);
+  gios_device_stream_add_watch (cc.stream, G_IO_IN, on_input_close_elsewhere, &cc, cross_close_notify);
+  g_assert_cmpint (send (fd, "hi", 2, 0), ==, 2);
+  id = g_timeout_add_seconds (10, watchdog, NULL);
+  while (cc.notified == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (id);
+  g_assert_true (cc.closed_ok);
+  g_assert_true (cc.notified_in == cc.main_thread);
+  g_assert_cmpuint (cc.notified, ==, 1);
+  g_assert_false (gios_device_stream_get_is_open (cc.stream));
+  /* The peer sees the end ("hi" was never read: a reset, as TCP does). */
+  n = recv (fd, &c, 1, 0);
+  g_assert_true (n == 0 || (n < 0 && errno == ECONNRESET));
+  close (fd);
+  g_clear_object (&conn);
+
+  /* While nobody runs the context: closed at once, in the closing thread. */
+  memset (&cc, 0, sizeof cc);
+  conn = accept_one (server, &fd);
+  cc.stream = GIOS_DEVICE_STREAM (conn);
+  gios_device_stream_add_watch (cc.stream, G_IO_IN, on_input_close_elsewhere, &cc, cross_close_notify);
+  g_thread_join (g_thread_new ("closer", close_in_thread, &cc));
+  g_assert_true (cc.closed_ok);
+  g_assert_cmpuint (cc.notified, ==, 1);
+  g_assert_false (gios_device_stream_get_is_open (cc.stream));
+  drain_context ();
+  g_assert_cmpuint (cc.calls, ==, 0);
+  close (fd);
+}
+
+/* A server socket closed from another thread while start() accepts on
+ * this one: accepting stops on this thread, with "stopped" emitted once. */
+typedef struct
+{
+  CrossClose close;    /* of the server socket */
+  GThread *stopped_in;
+  guint stopped;
+} ServerClose;
+
+static gboolean
+on_accepted_close_elsewhere (GiosServerSocket *server,
+                             GiosSocket       *connection,
+                             ServerClose      *sc)
+{
+  g_thread_join (g_thread_new ("closer", close_in_thread, &sc->close));
+  return FALSE;
+}
+
+static void
+on_stopped_record (GiosServerSocket *server,
+                   GError           *reason,
+                   ServerClose      *sc)
+{
+  g_assert_error (reason, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  sc->stopped++;
+  sc->stopped_in = g_thread_self ();
+}
+
+static void
+test_start_close_from_thread (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  ServerClose sc = { .close.stream = GIOS_DEVICE_STREAM (server) };
+  guint id;
+  int fd;
+
+  g_signal_connect (server, "accepted", G_CALLBACK (on_accepted_close_elsewhere), &sc);
+  g_signal_connect (server, "stopped", G_CALLBACK (on_stopped_record), &sc);
+  g_assert_true (gios_server_socket_start (server, &error));
+  g_assert_no_error (error);
+  fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  id = g_timeout_add_seconds (10, watchdog, NULL);
+  while (sc.stopped == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (id);
+  g_assert_true (sc.close.closed_ok);
+  g_assert_true (sc.stopped_in == g_thread_self ());
+  drain_context ();
+  g_assert_cmpuint (sc.stopped, ==, 1);
+  g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
+  close (fd);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1188,6 +1477,11 @@ main (int   argc,
   g_test_add_func ("/async/watch/remove-from-callback", test_watch_remove_from_callback);
   g_test_add_func ("/async/watch/drop-connection", test_watch_drop_connection);
   g_test_add_func ("/async/watch/misuse", test_watch_misuse);
+  g_test_add_func ("/async/watch/half-line", test_watch_half_line);
+  g_test_add_func ("/async/watch/no-recursion", test_watch_no_recursion);
+  g_test_add_func ("/async/watch/close-from-thread", test_watch_close_from_thread);
+  g_test_add_func ("/async/timeout-zero-high-priority", test_timeout_zero_high_priority);
+  g_test_add_func ("/async/start/close-from-thread", test_start_close_from_thread);
 
   return g_test_run ();
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1329,6 +1330,175 @@ test_unix_permission_denied (void)
   g_test_trap_assert_passed ();
 }
 
+/* listen() on one thread against drop_connection() on another, round after
+ * round: every client is accepted and sees its connection dropped. Asking
+ * whether there is a connection must not make a GSocket for a descriptor
+ * that the other thread is closing, which wedged the server (listen()
+ * returning TRUE for a connection that was gone). */
+typedef struct
+{
+  GiosServerSocket *server;
+  gint stop;
+} ListenDrop;
+
+static gpointer
+listen_loop (gpointer data)
+{
+  ListenDrop *ld = data;
+
+  while (!g_atomic_int_get (&ld->stop))
+    {
+      /* Timed out, or woken by a drop: either way, listen again. */
+      (void) gios_server_socket_listen (ld->server, 50, NULL, NULL);
+      g_thread_yield ();
+    }
+  return NULL;
+}
+
+static gpointer
+drop_loop (gpointer data)
+{
+  ListenDrop *ld = data;
+
+  while (!g_atomic_int_get (&ld->stop))
+    {
+      (void) gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (ld->server), NULL);
+      g_thread_yield ();
+    }
+  return NULL;
+}
+
+static void
+test_listen_against_drop (void)
+{
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  ListenDrop ld = { .server = server };
+  GThread *listener = g_thread_new ("listen", listen_loop, &ld);
+  GThread *dropper = g_thread_new ("drop", drop_loop, &ld);
+
+  for (int round = 0; round < 150; round++)
+    {
+      int fd = raw_connect (AF_INET, server_port (server));
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      char c;
+      gssize n;
+
+      g_assert_cmpint (fd, >=, 0);
+      /* Dropped within 5 s, or the server is wedged. */
+      g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
+      n = recv (fd, &c, 1, 0);
+      g_assert_true (n == 0 || (n < 0 && errno == ECONNRESET));
+      close (fd);
+    }
+  g_atomic_int_set (&ld.stop, 1);
+  g_thread_join (listener);
+  g_thread_join (dropper);
+}
+
+/* With the descriptor table full when listen_job() starts, the server has
+ * no wake-up descriptor: a job that ends must still let the acceptor take
+ * the next client (it looks again every 50 ms) instead of leaving it
+ * waiting until the timeout. The table is freed by a thread once accepting
+ * has reported running out. */
+static GMutex full_lock;
+static GCond full_cond;
+static gboolean table_was_full;
+
+static GLogWriterOutput
+note_full_table (GLogLevelFlags   level,
+                 const GLogField *fields,
+                 gsize            n_fields,
+                 gpointer         user_data)
+{
+  if (level & G_LOG_LEVEL_WARNING)
+    {
+      g_mutex_lock (&full_lock);
+      table_was_full = TRUE;
+      g_cond_signal (&full_cond);
+      g_mutex_unlock (&full_lock);
+      return G_LOG_WRITER_HANDLED;
+    }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+typedef struct
+{
+  int fds[64];
+  guint n;
+} Spares;
+
+static gpointer
+free_when_full (gpointer data)
+{
+  Spares *spares = data;
+  gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_mutex_lock (&full_lock);
+  while (!table_was_full)
+    if (!g_cond_wait_until (&full_cond, &full_lock, end))
+      g_error ("accepting never ran out of descriptors");
+  g_mutex_unlock (&full_lock);
+  for (guint i = 0; i < spares->n; i++)
+    close (spares->fds[i]);
+  return NULL;
+}
+
+static void
+test_jobs_without_wakeup_descriptor (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GiosServerSocket) server = open_loopback_server ();
+      JobStats stats = { 0 };
+      Spares spares = { .n = 0 };
+      GThread *freer;
+      struct rlimit rl;
+      int clients[3];
+      gint started;
+
+      g_mutex_init (&stats.lock);
+      for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+        {
+          clients[i] = raw_connect (AF_INET, server_port (server));
+          raw_send (clients[i], "job\n");
+        }
+      getrlimit (RLIMIT_NOFILE, &rl);
+      rl.rlim_cur = 64;
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+      for (;;)
+        {
+          int fd = dup (0);
+
+          if (fd < 0)
+            break;
+          /* Keep the last ones to free; the rest stay taken. */
+          spares.fds[spares.n++ % 12] = fd;
+        }
+      spares.n = MIN (spares.n, 12);
+      freer = g_thread_new ("freer", free_when_full, &spares);
+      g_log_set_writer_func (note_full_table, NULL, NULL);
+
+      started = gios_server_socket_listen_job (server, 1500, 1, upper_job, &stats, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (started, ==, 3);
+      g_thread_join (freer);
+      for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+        {
+          g_autofree char *reply = raw_recv (clients[i], 4);
+
+          g_assert_cmpstr (reply, ==, "JOB\n");
+          close (clients[i]);
+        }
+      g_assert_true (gios_server_socket_wait_jobs (server, 5000, NULL));
+      g_assert_cmpint (stats.served, ==, 3);
+      g_mutex_clear (&stats.lock);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1341,6 +1511,7 @@ main (int   argc,
   g_test_add_func ("/server-socket/open/waits-for-busy-port", test_open_waits_for_busy_port);
   g_test_add_func ("/server-socket/open/socket", test_open_socket);
   g_test_add_func ("/server-socket/classic/cycle", test_classic_cycle);
+  g_test_add_func ("/server-socket/classic/listen-against-drop", test_listen_against_drop);
   g_test_add_func ("/server-socket/listen/timeout", test_listen_timeout);
   g_test_add_func ("/server-socket/listen/cancel-from-thread", test_listen_cancel_from_thread);
   g_test_add_func ("/server-socket/listen/close-from-thread", test_listen_close_from_thread);
@@ -1352,6 +1523,7 @@ main (int   argc,
   g_test_add_func ("/server-socket/fault/close-resets-queued", test_close_resets_queued);
   g_test_add_func ("/server-socket/fault/emfile", test_emfile);
   g_test_add_func ("/server-socket/jobs/saturation", test_jobs_saturation);
+  g_test_add_func ("/server-socket/jobs/without-wakeup-descriptor", test_jobs_without_wakeup_descriptor);
   g_test_add_func ("/server-socket/jobs/outlive-listen", test_jobs_outlive_listen);
   g_test_add_data_func ("/server-socket/jobs/close-under-load", GINT_TO_POINTER (FALSE),
                         test_jobs_close_under_load);
