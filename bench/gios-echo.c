@@ -73,6 +73,16 @@ serve_classic (gpointer data)
   return NULL;
 }
 
+/* The peers read and write through 64 KiB buffers: so do the main-loop
+ * models (the buffers are allocated only while they hold bytes, so an idle
+ * connection still keeps none). */
+static void
+use_peer_buffers (GiosDeviceStream *stream)
+{
+  gios_device_stream_set_input_buffer_size (stream, CHUNK);
+  gios_device_stream_set_output_buffer_size (stream, CHUNK);
+}
+
 /* async: a watch per connection. It reads what is there (never more than
  * the output buffer holds, so that writing it never has to flush) and
  * flushes without waiting; when the peer does not take it all, it waits
@@ -127,6 +137,7 @@ on_accepted_watch (GiosServerSocket *srv,
                    GiosSocket       *connection,
                    gpointer          data)
 {
+  use_peer_buffers (GIOS_DEVICE_STREAM (connection));
   gios_device_stream_add_watch (GIOS_DEVICE_STREAM (connection), G_IO_IN, on_watch, NULL, NULL);
   return TRUE;
 }
@@ -211,6 +222,7 @@ on_accepted (GiosServerSocket *srv,
   Conn *conn = g_new0 (Conn, 1);
 
   conn->stream = GIOS_DEVICE_STREAM (g_object_ref (connection));
+  use_peer_buffers (conn->stream);
   gios_device_stream_read_bytes_async (conn->stream, CHUNK, GIOS_TIMEOUT_FOREVER,
                                        G_PRIORITY_DEFAULT, NULL, on_read, conn);
   return TRUE;
