@@ -57,8 +57,11 @@ typedef gboolean (*GiosTeardownFunc) (gpointer self, GError **error);
 gboolean _gios_device_stream_teardown_enter  (GiosDeviceStream  *self,
                                               GiosTeardownFunc   redo);
 void     _gios_device_stream_teardown_leave  (GiosDeviceStream  *self);
+/* The context of a server socket's accepting (NULL: none), which
+ * teardown_enter() holds too. */
 void     _gios_device_stream_set_accept_context (GiosDeviceStream *self,
                                                  GMainContext     *context);
+GMainContext *_gios_device_stream_get_accept_context (GiosDeviceStream *self);
 
 /* Makes the stream's wake-up descriptor now (it is otherwise made on the
  * first wait), so that a wake from another thread is never missed. Returns

@@ -426,20 +426,14 @@ _gios_device_stream_teardown_enter (GiosDeviceStream *self,
 
   for (guint i = 0; i < G_N_ELEMENTS (contexts); i++)
     {
-      if (contexts[i] == NULL || busy != NULL)
-        continue;
-      if (g_main_context_is_owner (contexts[i]))
-        continue;
-      if (g_main_context_acquire (contexts[i]))
-        {
-          /* Nobody dispatches the watches while this thread holds it. */
-          priv->teardown_contexts[i] = g_main_context_ref (contexts[i]);
-          continue;
-        }
-      busy = g_main_context_ref (contexts[i]);
+      if (contexts[i] == NULL || busy != NULL || g_main_context_is_owner (contexts[i]))
+        g_clear_pointer (&contexts[i], g_main_context_unref);
+      else if (g_main_context_acquire (contexts[i]))
+        /* Nobody dispatches the watches while this thread holds it. */
+        priv->teardown_contexts[i] = g_steal_pointer (&contexts[i]);
+      else
+        busy = g_steal_pointer (&contexts[i]);
     }
-  for (guint i = 0; i < G_N_ELEMENTS (contexts); i++)
-    g_clear_pointer (&contexts[i], g_main_context_unref);
   if (busy == NULL)
     return TRUE;
 
@@ -480,7 +474,14 @@ _gios_device_stream_teardown_leave (GiosDeviceStream *self)
 }
 
 /* The context a subclass dispatches its own watches on (a server socket's
- * accepting), which teardown_enter() must hold too; NULL for none. */
+ * accepting), which teardown_enter() must hold too; NULL for none. Set and
+ * read on that context's thread; the lock is for teardown_enter(). */
+GMainContext *
+_gios_device_stream_get_accept_context (GiosDeviceStream *self)
+{
+  return PRIV (self)->accept_context;
+}
+
 void
 _gios_device_stream_set_accept_context (GiosDeviceStream *self,
                                         GMainContext     *context)
@@ -2594,15 +2595,20 @@ async_op_free (AsyncOp *op)
  * epoll_ctl() at all. */
 static GIOCondition wanted_by_user_watches (GiosDeviceStreamPrivate *priv);
 
+static GIOCondition
+wanted_events (GiosDeviceStreamPrivate *priv)
+{
+  return (priv->read_task ? G_IO_IN : 0) | (priv->write_task ? G_IO_OUT : 0) |
+         wanted_by_user_watches (priv);
+}
+
 static void
 update_watch (GiosDeviceStream *self)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
-  GIOCondition wanted = (priv->read_task ? G_IO_IN : 0) | (priv->write_task ? G_IO_OUT : 0) |
-                        wanted_by_user_watches (priv);
 
   if (priv->watch != NULL)
-    _gios_watch_set_events (priv->watch, _gios_watch_get_events (priv->watch) | wanted);
+    _gios_watch_set_events (priv->watch, _gios_watch_get_events (priv->watch) | wanted_events (priv));
 }
 
 /* Takes the pending task of @slot off the stream, so that its callback can
@@ -2811,18 +2817,11 @@ on_device_ready (GiosWatch    *watch,
   if (priv->user_watches != NULL && priv->watch == watch)
     dispatch_user_watches (self, revents & ~RECHECK);
 
-  /* Drop what nobody waits for any more (see update_watch). */
+  /* Exactly what is waited for now: drops what nobody waits for any more
+   * (see update_watch), and restores what a callback that iterated the
+   * context left unwatched while it ran. */
   if (priv->watch != NULL && priv->watch == watch)
-    {
-      GIOCondition events = _gios_watch_get_events (watch);
-      GIOCondition user = wanted_by_user_watches (priv);
-
-      if (priv->read_task == NULL && !(user & G_IO_IN))
-        events &= ~G_IO_IN;
-      if (priv->write_task == NULL && !(user & G_IO_OUT))
-        events &= ~G_IO_OUT;
-      _gios_watch_set_events (watch, events);
-    }
+    _gios_watch_set_events (watch, wanted_events (priv));
 }
 
 /* The device's descriptor changed (a new connection, or none): calls
@@ -2833,7 +2832,6 @@ _gios_device_stream_set_device_fd (GiosDeviceStream *self,
                                    int               fd)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
-
   GMainContext *context;
 
   _gios_watch_destroy (g_steal_pointer (&priv->watch));
@@ -3382,8 +3380,6 @@ dispatch_user_watches (GiosDeviceStream *self,
    * a callback that reads whole lines does not spin. */
   if (priv->in_taken != taken)
     recheck_buffered_input (self);
-  /* What a callback that iterated the context left unwatched. */
-  update_watch (self);
   /* A watched connection waits between events, as an async one does. */
   release_empty_buffers (priv);
 }

@@ -84,8 +84,7 @@ typedef struct
 
   /* Main-loop accepting: start() and the pending accept_async() and
    * listen_async() calls share one reactor watch per listening socket. */
-  GPtrArray *watches;     /* of GiosWatch */
-  GMainContext *watch_context;
+  GPtrArray *watches;     /* of GiosWatch, on the stream's accept context */
   GQueue pending;         /* of GTask */
   gboolean started;
   guint max_connections;
@@ -1521,7 +1520,6 @@ destroy_watches (GiosServerSocket *self)
   GiosServerSocketPrivate *priv = PRIV (self);
 
   g_clear_pointer (&priv->watches, g_ptr_array_unref);
-  g_clear_pointer (&priv->watch_context, g_main_context_unref);
   _gios_device_stream_set_accept_context (GIOS_DEVICE_STREAM (self), NULL);
   if (priv->retry_source != NULL)
     {
@@ -1547,7 +1545,7 @@ ensure_watches (GiosServerSocket  *self,
     }
   if (priv->watches != NULL)
     {
-      if (priv->watch_context == context)
+      if (_gios_device_stream_get_accept_context (GIOS_DEVICE_STREAM (self)) == context)
         return TRUE;
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
                            _("The server socket accepts on another main context already"));
@@ -1562,7 +1560,6 @@ ensure_watches (GiosServerSocket  *self,
     g_ptr_array_add (priv->watches,
                      _gios_reactor_watch (reactor, g_socket_get_fd (g_ptr_array_index (priv->listeners, i)),
                                           0, on_listener_ready, self));
-  priv->watch_context = g_main_context_ref (context);
   _gios_device_stream_set_accept_context (GIOS_DEVICE_STREAM (self), context);
   g_source_unref ((GSource *) reactor);
   return TRUE;
@@ -1591,7 +1588,8 @@ pause_accepting (GiosServerSocket *self,
   priv->retry_source = g_timeout_source_new (priv->retry_pause / 1000);
   g_source_set_static_name (priv->retry_source, "[gios] accept retry");
   g_source_set_callback (priv->retry_source, on_retry, self, NULL);
-  g_source_attach (priv->retry_source, priv->watch_context);
+  g_source_attach (priv->retry_source,
+                   _gios_device_stream_get_accept_context (GIOS_DEVICE_STREAM (self)));
   update_accepting (self);
 }
 

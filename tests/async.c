@@ -735,14 +735,32 @@ count_notify (gpointer data)
   ((WatchLog *) data)->notified++;
 }
 
-/* Runs the default context until @log has @text, with a watchdog. */
+/* Runs the default context until @got holds @text, with a watchdog. */
+static void
+run_until_string (GString    *got,
+                  const char *text)
+{
+  guint id = g_timeout_add_seconds (10, watchdog, NULL);
+
+  while (strcmp (got->str, text) != 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (id);
+}
+
 static void
 run_until_text (WatchLog   *log,
                 const char *text)
 {
+  run_until_string (log->got, text);
+}
+
+/* Runs the default context until @counter is not 0, with a watchdog. */
+static void
+run_until_counted (guint *counter)
+{
   guint id = g_timeout_add_seconds (10, watchdog, NULL);
 
-  while (strcmp (log->got->str, text) != 0)
+  while (*counter == 0)
     g_main_context_iteration (NULL, TRUE);
   g_source_remove (id);
 }
@@ -1199,32 +1217,17 @@ on_line_input (GiosDeviceStream *stream,
 }
 
 static void
-run_until_lines (LineWatch  *lw,
-                 const char *text)
-{
-  guint id = g_timeout_add_seconds (10, watchdog, NULL);
-
-  while (strcmp (lw->lines->str, text) != 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
-}
-
-static void
 test_watch_half_line (void)
 {
   g_autoptr(GiosServerSocket) server = open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   LineWatch lw = { .lines = g_string_new (NULL) };
-  guint id;
   int fd;
 
   conn = accept_one (server, &fd);
   gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
   g_assert_cmpint (send (fd, "abc", 3, 0), ==, 3);
-  id = g_timeout_add_seconds (10, watchdog, NULL);
-  while (lw.calls == 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
+  run_until_counted (&lw.calls);
 
   for (int i = 0; i < 200; i++)
     g_main_context_iteration (NULL, FALSE);
@@ -1233,7 +1236,7 @@ test_watch_half_line (void)
 
   /* The rest arrives: both lines, the second from the buffer alone. */
   g_assert_cmpint (send (fd, "def\nghi\n", 8, 0), ==, 8);
-  run_until_lines (&lw, "abcdef|ghi|");
+  run_until_string (lw.lines, "abcdef|ghi|");
   g_assert_cmpuint (lw.max_depth, ==, 1);
   /* Closing removes the watch, and its reference on the stream. */
   g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
@@ -1254,9 +1257,9 @@ test_watch_no_recursion (void)
   conn = accept_one (server, &fd);
   gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
   g_assert_cmpint (send (fd, "x\n", 2, 0), ==, 2);
-  run_until_lines (&lw, "x|");
+  run_until_string (lw.lines, "x|");
   g_assert_cmpint (send (fd, "y\n", 2, 0), ==, 2);
-  run_until_lines (&lw, "x|y|");
+  run_until_string (lw.lines, "x|y|");
   g_assert_cmpuint (lw.max_depth, ==, 1);
   /* Closing removes the watch, and its reference on the stream. */
   g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
@@ -1361,7 +1364,6 @@ test_watch_close_from_thread (void)
   CrossClose cc = { .main_thread = g_thread_self () };
   gssize n;
   char c;
-  guint id;
   int fd;
 
   /* While this thread dispatches the watch. */
@@ -1369,10 +1371,7 @@ test_watch_close_from_thread (void)
   cc.stream = GIOS_DEVICE_STREAM (conn);
   gios_device_stream_add_watch (cc.stream, G_IO_IN, on_input_close_elsewhere, &cc, cross_close_notify);
   g_assert_cmpint (send (fd, "hi", 2, 0), ==, 2);
-  id = g_timeout_add_seconds (10, watchdog, NULL);
-  while (cc.notified == 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
+  run_until_counted (&cc.notified);
   g_assert_true (cc.closed_ok);
   g_assert_true (cc.notified_in == cc.main_thread);
   g_assert_cmpuint (cc.notified, ==, 1);
@@ -1431,7 +1430,6 @@ test_start_close_from_thread (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) server = open_loopback_server ();
   ServerClose sc = { .close.stream = GIOS_DEVICE_STREAM (server) };
-  guint id;
   int fd;
 
   g_signal_connect (server, "accepted", G_CALLBACK (on_accepted_close_elsewhere), &sc);
@@ -1439,10 +1437,7 @@ test_start_close_from_thread (void)
   g_assert_true (gios_server_socket_start (server, &error));
   g_assert_no_error (error);
   fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
-  id = g_timeout_add_seconds (10, watchdog, NULL);
-  while (sc.stopped == 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
+  run_until_counted (&sc.stopped);
   g_assert_true (sc.close.closed_ok);
   g_assert_true (sc.stopped_in == g_thread_self ());
   drain_context ();

@@ -785,7 +785,26 @@ count_warnings (GLogLevelFlags   level,
   return g_log_writer_default (level, fields, n_fields, user_data);
 }
 
-/* Resource limits are per process: run in a child. */
+/* Lowers the descriptor limit to 64 and fills the table with duplicates;
+ * the last @n_kept of them go to @kept, for the test to close when
+ * descriptors should free up. Resource limits are per process: call it in a
+ * child. */
+static void
+fill_descriptor_table (int   *kept,
+                       guint  n_kept)
+{
+  struct rlimit rl;
+  guint n = 0;
+  int fd;
+
+  getrlimit (RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = 64;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+  while ((fd = dup (0)) >= 0)
+    kept[n++ % n_kept] = fd;
+  g_assert_cmpuint (n, >=, n_kept);
+}
+
 static void
 test_emfile (void)
 {
@@ -794,22 +813,11 @@ test_emfile (void)
       g_autoptr(GError) error = NULL;
       g_autoptr(GiosServerSocket) server = open_loopback_server ();
       g_autoptr(GiosSocket) conn = NULL;
-      struct rlimit rl;
-      int client, spare = -1, last = -1;
+      int client, spares[2];
       gint64 start;
 
       client = raw_connect (AF_INET, server_port (server));
-      getrlimit (RLIMIT_NOFILE, &rl);
-      rl.rlim_cur = 64;
-      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
-      for (;;)
-        {
-          int fd = dup (0);
-          if (fd < 0)
-            break;
-          spare = last;
-          last = fd;
-        }
+      fill_descriptor_table (spares, G_N_ELEMENTS (spares));
 
       /* Full table: accept backs off until its deadline, warning once
        * (GSocketService logs about 194,000 warnings a second here). */
@@ -823,8 +831,8 @@ test_emfile (void)
       g_clear_error (&error);
 
       /* Descriptors free up: the waiting client is served. */
-      close (last);
-      close (spare);
+      close (spares[0]);
+      close (spares[1]);
       conn = gios_server_socket_accept (server, 2000, NULL, &error);
       g_assert_no_error (error);
       g_assert_nonnull (conn);
@@ -1421,16 +1429,12 @@ note_full_table (GLogLevelFlags   level,
   return g_log_writer_default (level, fields, n_fields, user_data);
 }
 
-typedef struct
-{
-  int fds[64];
-  guint n;
-} Spares;
+#define N_SPARES 12
 
 static gpointer
 free_when_full (gpointer data)
 {
-  Spares *spares = data;
+  int *spares = data;
   gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
   g_mutex_lock (&full_lock);
@@ -1438,8 +1442,8 @@ free_when_full (gpointer data)
     if (!g_cond_wait_until (&full_cond, &full_lock, end))
       g_error ("accepting never ran out of descriptors");
   g_mutex_unlock (&full_lock);
-  for (guint i = 0; i < spares->n; i++)
-    close (spares->fds[i]);
+  for (guint i = 0; i < N_SPARES; i++)
+    close (spares[i]);
   return NULL;
 }
 
@@ -1451,9 +1455,8 @@ test_jobs_without_wakeup_descriptor (void)
       g_autoptr(GError) error = NULL;
       g_autoptr(GiosServerSocket) server = open_loopback_server ();
       JobStats stats = { 0 };
-      Spares spares = { .n = 0 };
+      int spares[N_SPARES];
       GThread *freer;
-      struct rlimit rl;
       int clients[3];
       gint started;
 
@@ -1463,20 +1466,8 @@ test_jobs_without_wakeup_descriptor (void)
           clients[i] = raw_connect (AF_INET, server_port (server));
           raw_send (clients[i], "job\n");
         }
-      getrlimit (RLIMIT_NOFILE, &rl);
-      rl.rlim_cur = 64;
-      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
-      for (;;)
-        {
-          int fd = dup (0);
-
-          if (fd < 0)
-            break;
-          /* Keep the last ones to free; the rest stay taken. */
-          spares.fds[spares.n++ % 12] = fd;
-        }
-      spares.n = MIN (spares.n, 12);
-      freer = g_thread_new ("freer", free_when_full, &spares);
+      fill_descriptor_table (spares, N_SPARES);
+      freer = g_thread_new ("freer", free_when_full, spares);
       g_log_set_writer_func (note_full_table, NULL, NULL);
 
       started = gios_server_socket_listen_job (server, 1500, 1, upper_job, &stats, NULL, NULL, &error);
