@@ -11,6 +11,7 @@
 
 #include "gios-private.h"
 #include "gios-device-stream-private.h"
+#include "gios-message-private.h"
 
 #include <string.h>
 
@@ -548,21 +549,220 @@ gios_message_to_bytes (GiosMessage *self)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The settings of a stream                                                   */
+
+typedef struct
+{
+  guint max_message_size;
+  guint16 stop_code;
+} Settings;
+
+enum {
+  PROP_MAX_MESSAGE_SIZE,
+  PROP_STOP_CODE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+static const Settings default_settings = {
+  GIOS_DEFAULT_MAX_MESSAGE_SIZE,
+  GIOS_MESSAGE_CODE_DISCONNECT,
+};
+
+static GQuark
+settings_quark (void)
+{
+  return g_quark_from_static_string ("gios-message-settings");
+}
+
+/* A stream's settings, made on the first change: most streams keep the
+ * defaults. */
+static const Settings *
+get_settings (GiosDeviceStream *stream)
+{
+  const Settings *settings = g_object_get_qdata (G_OBJECT (stream), settings_quark ());
+
+  return settings != NULL ? settings : &default_settings;
+}
+
+static Settings *
+ensure_settings (GiosDeviceStream *stream)
+{
+  Settings *settings = g_object_get_qdata (G_OBJECT (stream), settings_quark ());
+
+  if (settings == NULL)
+    {
+      settings = g_memdup2 (&default_settings, sizeof default_settings);
+      g_object_set_qdata_full (G_OBJECT (stream), settings_quark (), settings, g_free);
+    }
+  return settings;
+}
+
+void
+_gios_message_install_properties (GObjectClass *klass,
+                                  guint         first_id)
+{
+  /**
+   * GiosDeviceStream:max-message-size:
+   *
+   * The largest `$LIST` item (its whole element) that
+   * [method@Gios.DeviceStream.receive_item] accepts, and the largest payload
+   * that [method@Gios.DeviceStream.receive_message] accepts, in bytes. A
+   * larger size announced by the peer fails with %GIOS_ERROR_TOO_LARGE
+   * before anything is allocated for it. The default is 16 MiB
+   * ([const@Gios.DEFAULT_MAX_MESSAGE_SIZE]).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_MESSAGE_SIZE] =
+    g_param_spec_uint ("max-message-size", NULL, NULL, 0, G_MAXUINT, GIOS_DEFAULT_MAX_MESSAGE_SIZE,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosDeviceStream:stop-code:
+   *
+   * The code of the request that ends [method@Gios.DeviceStream.execute]
+   * with %GIOS_EXECUTE_STOPPED, as [method@Gios.Message.get_code] reads it.
+   * The default is the disconnect code `DC` (%GIOS_MESSAGE_CODE_DISCONNECT).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_STOP_CODE] =
+    g_param_spec_uint ("stop-code", NULL, NULL, 0, G_MAXUINT16, GIOS_MESSAGE_CODE_DISCONNECT,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  for (guint i = 0; i < N_PROPS; i++)
+    g_object_class_install_property (klass, first_id + i, properties[i]);
+}
+
+gboolean
+_gios_message_get_property (GObject *object,
+                            guint    id,
+                            GValue  *value)
+{
+  const Settings *settings = get_settings (GIOS_DEVICE_STREAM (object));
+
+  switch (id)
+    {
+    case PROP_MAX_MESSAGE_SIZE:
+      g_value_set_uint (value, settings->max_message_size);
+      return TRUE;
+    case PROP_STOP_CODE:
+      g_value_set_uint (value, settings->stop_code);
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+gboolean
+_gios_message_set_property (GObject      *object,
+                            guint         id,
+                            const GValue *value)
+{
+  switch (id)
+    {
+    case PROP_MAX_MESSAGE_SIZE:
+      gios_device_stream_set_max_message_size (GIOS_DEVICE_STREAM (object), g_value_get_uint (value));
+      return TRUE;
+    case PROP_STOP_CODE:
+      gios_device_stream_set_stop_code (GIOS_DEVICE_STREAM (object), g_value_get_uint (value));
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/**
+ * gios_device_stream_get_max_message_size:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:max-message-size].
+ *
+ * Returns: the largest item or message payload accepted, in bytes
+ *
+ * Since: 1.0
+ */
+guint
+gios_device_stream_get_max_message_size (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
+
+  return get_settings (self)->max_message_size;
+}
+
+/**
+ * gios_device_stream_set_max_message_size:
+ * @self: a [class@Gios.DeviceStream]
+ * @size: the largest item or message payload to accept, in bytes
+ *
+ * Sets [property@Gios.DeviceStream:max-message-size].
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_set_max_message_size (GiosDeviceStream *self,
+                                         guint             size)
+{
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+
+  if (get_settings (self)->max_message_size == size)
+    return;
+  ensure_settings (self)->max_message_size = size;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_MESSAGE_SIZE]);
+}
+
+/**
+ * gios_device_stream_get_stop_code:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Gets [property@Gios.DeviceStream:stop-code].
+ *
+ * Returns: the stop code
+ *
+ * Since: 1.0
+ */
+guint16
+gios_device_stream_get_stop_code (GiosDeviceStream *self)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), GIOS_MESSAGE_CODE_DISCONNECT);
+
+  return get_settings (self)->stop_code;
+}
+
+/**
+ * gios_device_stream_set_stop_code:
+ * @self: a [class@Gios.DeviceStream]
+ * @code: the code, as [method@Gios.Message.get_code] reads it
+ *
+ * Sets [property@Gios.DeviceStream:stop-code].
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_set_stop_code (GiosDeviceStream *self,
+                                  guint16           code)
+{
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+
+  if (get_settings (self)->stop_code == code)
+    return;
+  ensure_settings (self)->stop_code = code;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STOP_CODE]);
+}
+
+/* ------------------------------------------------------------------------ */
 /* On a stream                                                                */
 
 
 /* A peek that fails because the input ended before any byte of the next
  * item or message: the peer is done, which is not an error. */
 static gboolean
-ended_cleanly (GiosDeviceStream  *self,
-               GError           **error)
+ended_cleanly (GiosDeviceStream *self,
+               const GError     *error)
 {
-  if (gios_device_stream_get_buffered_input (self) != 0 ||
-      error == NULL || *error == NULL ||
-      !g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
-    return FALSE;
-  g_clear_error (error);
-  return TRUE;
+  return gios_device_stream_get_buffered_input (self) == 0 &&
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
 }
 
 static gboolean
@@ -656,26 +856,22 @@ gios_device_stream_receive_item (GiosDeviceStream  *self,
   GVariant *item = NULL;
   const guint8 *p;
   guint64 size;
-  int timeout;
-  gint64 deadline;
+  GiosCall call;
 
   g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), NULL);
   g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!_gios_device_stream_enter_io (self, error))
+  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("a $LIST item"), timeout_ms, error))
     return NULL;
 
-  timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
-  deadline = _gios_deadline_from_timeout (timeout);
-
-  size = peek_element_size (self, deadline, cancellable, &local_error);
+  size = peek_element_size (self, call.deadline, cancellable, &local_error);
   if (size == 0)
     goto out;
   if (!check_size (self, size, _("a $LIST item"), &local_error))
     goto out;
-  p = _gios_device_stream_peek (self, (gsize) size, deadline, cancellable, &local_error);
+  p = _gios_device_stream_peek (self, (gsize) size, call.deadline, cancellable, &local_error);
   if (p == NULL)
     goto out;
 
@@ -692,13 +888,11 @@ gios_device_stream_receive_item (GiosDeviceStream  *self,
   item = g_variant_get_variant (boxed);
 
 out:
-  if (local_error != NULL && !ended_cleanly (self, &local_error))
-    {
-      _gios_explain_timeout (&local_error, _("a $LIST item"), timeout,
-                             gios_device_stream_get_buffered_input (self));
-      g_propagate_error (error, local_error);
-    }
-  _gios_device_stream_leave (self);
+  if (local_error != NULL && ended_cleanly (self, local_error))
+    g_clear_error (&local_error);
+  _gios_call_end (&call, &local_error);
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
   return item;
 }
 
@@ -778,27 +972,23 @@ gios_device_stream_receive_message (GiosDeviceStream  *self,
   GiosMessage *message = NULL;
   const guint8 *p;
   guint32 length;
-  int timeout;
-  gint64 deadline;
+  GiosCall call;
 
   g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), NULL);
   g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!_gios_device_stream_enter_io (self, error))
+  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("a message"), timeout_ms, error))
     return NULL;
 
-  timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
-  deadline = _gios_deadline_from_timeout (timeout);
-
-  p = _gios_device_stream_peek (self, GIOS_MESSAGE_HEADER_SIZE, deadline, cancellable, &local_error);
+  p = _gios_device_stream_peek (self, GIOS_MESSAGE_HEADER_SIZE, call.deadline, cancellable, &local_error);
   if (p == NULL)
     goto out;
   length = get_le32 (p);
   if (!check_size (self, length, _("the payload of a message"), &local_error))
     goto out;
-  p = _gios_device_stream_peek (self, GIOS_MESSAGE_HEADER_SIZE + (gsize) length, deadline,
+  p = _gios_device_stream_peek (self, GIOS_MESSAGE_HEADER_SIZE + (gsize) length, call.deadline,
                                 cancellable, &local_error);
   if (p == NULL)
     goto out;
@@ -809,13 +999,11 @@ gios_device_stream_receive_message (GiosDeviceStream  *self,
   _gios_device_stream_consume (self, GIOS_MESSAGE_HEADER_SIZE + (gsize) length);
 
 out:
-  if (local_error != NULL && !ended_cleanly (self, &local_error))
-    {
-      _gios_explain_timeout (&local_error, _("a message"), timeout,
-                             gios_device_stream_get_buffered_input (self));
-      g_propagate_error (error, local_error);
-    }
-  _gios_device_stream_leave (self);
+  if (local_error != NULL && ended_cleanly (self, local_error))
+    g_clear_error (&local_error);
+  _gios_call_end (&call, &local_error);
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
   return message;
 }
 

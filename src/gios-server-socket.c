@@ -1,19 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * GiosServerSocket: the object, its signals, opening and closing, and the
+ * classic model's listen and accept. The mechanisms are elsewhere: binding
+ * in gios-bind.c, the job pool in gios-job-pool.c, main-loop accepting in
+ * gios-acceptor.c, back-off in gios-backoff.c.
+ */
 #include "gios-private.h"
 #include "gios-device-stream-private.h"
 #include "gios-socket-common-private.h"
-#include "gios-server-socket-private.h"
-#include "gios-reactor-private.h"
+#include "gios-acceptor.h"
+#include "gios-backoff.h"
+#include "gios-bind.h"
+#include "gios-job-pool.h"
 
 #include <errno.h>
-#include <string.h>
 #include <unistd.h>
-#include <netdb.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 /**
  * GiosServerSocket:
@@ -52,45 +54,24 @@
  * Since: 1.0
  */
 
-/* At most this many addresses are bound by one open (all interfaces is two:
- * IPv6 and IPv4). */
 #define MAX_LISTENERS 8
-/* How often a busy port or a full descriptor table is tried again. */
-#define RETRY_MIN_US (10 * 1000)
-#define RETRY_MAX_US (250 * 1000)
+/* How often accepting is tried again with the descriptor table full. */
+#define RETRY_LEAST_US (10 * 1000)
+#define RETRY_MOST_US (250 * 1000)
 
 typedef struct
 {
   GPtrArray *listeners;   /* of GSocket, listening */
   int backlog;
   guint loopback_only : 1;
-  guint emfile_reported : 1;
   GType socket_type;
-
-  char *unix_path;        /* the path we bound, removed on close */
-  dev_t unix_dev;
-  ino_t unix_ino;
-
-  guint next_listener;    /* where accept starts looking, for fairness */
-
-  /* listen_job: jobs running on the pool, and what close() cancels. */
-  GMutex jobs_lock;
-  GCond jobs_cond;
-  guint n_jobs;
-  guint slot_waiters;     /* listen_job() calls waiting for a job to end */
-  GPtrArray *running;     /* of GiosSocket */
-  GCancellable *jobs_cancellable;
-  GThreadPool *pool;
-
-  /* Main-loop accepting: start() and the pending accept_async() and
-   * listen_async() calls share one reactor watch per listening socket. */
-  GPtrArray *watches;     /* of GiosWatch, on the stream's accept context */
-  GQueue pending;         /* of GTask */
-  gboolean started;
+  int idle_timeout;
   guint max_connections;
-  gint live;              /* atomic: connections from start() still open */
-  GSource *retry_source;  /* accepting paused after running out of descriptors */
-  gint64 retry_pause;
+  GiosUnixPath unix_path; /* the socket file we made, removed on close */
+  guint next_listener;    /* where accept starts looking, for fairness */
+  GiosBackoff exhaustion; /* out of descriptors: reported once */
+  GiosJobPool *jobs;
+  GiosAcceptor *acceptor;
 } GiosServerSocketPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (GiosServerSocket, gios_server_socket, GIOS_TYPE_SOCKET_COMMON)
@@ -101,6 +82,7 @@ enum {
   PROP_LOOPBACK_ONLY,
   PROP_SOCKET_TYPE,
   PROP_MAX_CONNECTIONS,
+  PROP_IDLE_TIMEOUT,
   N_PROPS
 };
 
@@ -135,277 +117,7 @@ check_not_open (GiosServerSocket  *self,
 }
 
 /* ------------------------------------------------------------------------ */
-/* TCP                                                                        */
-
-typedef struct
-{
-  struct sockaddr_storage addr;
-  socklen_t len;
-} Address;
-
-static char *
-describe_address (const Address *a)
-{
-  g_autoptr(GSocketAddress) address =
-    g_socket_address_new_from_native ((gpointer) &a->addr, a->len);
-
-  return _gios_socket_address_to_string (address);
-}
-
-static void
-address_set_port (Address *a,
-                  guint    port)
-{
-  if (a->addr.ss_family == AF_INET6)
-    ((struct sockaddr_in6 *) &a->addr)->sin6_port = g_htons (port);
-  else
-    ((struct sockaddr_in *) &a->addr)->sin_port = g_htons (port);
-}
-
-static guint
-address_get_port (const Address *a)
-{
-  if (a->addr.ss_family == AF_INET6)
-    return g_ntohs (((const struct sockaddr_in6 *) &a->addr)->sin6_port);
-  return g_ntohs (((const struct sockaddr_in *) &a->addr)->sin_port);
-}
-
-static void
-set_resolve_error (GError     **error,
-                   int          gai_error,
-                   const char  *host,
-                   const char  *port)
-{
-  /* Translators: "Could not resolve “example.org” port “http”: Name or service not known" */
-  g_set_error (error, G_RESOLVER_ERROR,
-               gai_error == EAI_AGAIN ? G_RESOLVER_ERROR_TEMPORARY_FAILURE : G_RESOLVER_ERROR_NOT_FOUND,
-               _("Could not resolve “%s” port “%s”: %s"),
-               host ? host : "*", port, gai_strerror (gai_error));
-}
-
-/* Resolves @host (NULL: all interfaces) and @port (a number, a
- * service name, or NULL for 0) into at most MAX_LISTENERS addresses,
- * without duplicates. */
-static gboolean
-resolve_listen_addresses (const char  *host,
-                          const char  *port,
-                          Address     *out,
-                          guint       *n_out,
-                          GError     **error)
-{
-  struct addrinfo hints = { 0 };
-  struct addrinfo *res = NULL;
-  const char *service = (port != NULL && port[0] != '\0') ? port : "0";
-  int r;
-
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_flags = host == NULL ? AI_PASSIVE : 0;
-  r = getaddrinfo (host, service, &hints, &res);
-  if (r != 0)
-    {
-      set_resolve_error (error, r, host, service);
-      return FALSE;
-    }
-
-  *n_out = 0;
-  /* IPv6 first, then IPv4, as getaddrinfo() orders them for us. */
-  for (struct addrinfo *ai = res; ai != NULL && *n_out < MAX_LISTENERS; ai = ai->ai_next)
-    {
-      gboolean seen = FALSE;
-
-      if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-        continue;
-      for (guint i = 0; i < *n_out; i++)
-        if (out[i].len == ai->ai_addrlen && memcmp (&out[i].addr, ai->ai_addr, ai->ai_addrlen) == 0)
-          seen = TRUE;
-      if (seen)
-        continue;
-      memcpy (&out[*n_out].addr, ai->ai_addr, ai->ai_addrlen);
-      out[*n_out].len = ai->ai_addrlen;
-      (*n_out)++;
-    }
-  freeaddrinfo (res);
-
-  if (*n_out == 0)
-    {
-      g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND,
-                   _("“%s” has no IPv4 or IPv6 address"), host ? host : "*");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Creates one listening socket with the system calls themselves (GIO's
- * g_socket_bind() resets SO_REUSEPORT, and GSocketListener applies the
- * backlog late). Returns the descriptor, or -1 with errno set. */
-static int
-listen_native (const Address *a,
-               int            backlog)
-{
-  int fd = socket (a->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  int one = 1;
-  int errsv;
-
-  if (fd < 0)
-    return -1;
-  (void) setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (a->addr.ss_family == AF_INET6)
-    (void) setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (bind (fd, (const struct sockaddr *) &a->addr, a->len) == 0 &&
-      listen (fd, backlog) == 0)
-    return fd;
-
-  errsv = errno;
-  close (fd);
-  errno = errsv;
-  return -1;
-}
-
-static void
-close_listeners (GiosServerSocketPrivate *priv)
-{
-  for (guint i = 0; i < priv->listeners->len; i++)
-    g_socket_close (g_ptr_array_index (priv->listeners, i), NULL);
-  g_ptr_array_set_size (priv->listeners, 0);
-}
-
-static gboolean
-add_listener_fd (GiosServerSocketPrivate  *priv,
-                 int                       fd,
-                 GError                  **error)
-{
-  GSocket *socket = g_socket_new_from_fd (fd, error);
-
-  if (socket == NULL)
-    {
-      close (fd);
-      return FALSE;
-    }
-  g_ptr_array_add (priv->listeners, socket);
-  return TRUE;
-}
-
-/* Sleeps until @until (a monotonic time) unless the stream is closed from
- * another thread first. */
-static gboolean
-pause_until (GiosServerSocket  *self,
-             gint64             until,
-             GCancellable      *cancellable,
-             GError           **error)
-{
-  g_autoptr(GError) local_error = NULL;
-
-  if (_gios_device_stream_wait (GIOS_DEVICE_STREAM (self), NULL, 0, until, cancellable, &local_error))
-    return TRUE;
-  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-    return TRUE;
-  g_propagate_error (error, g_steal_pointer (&local_error));
-  return FALSE;
-}
-
-/* Binds every address on one port. Port 0 takes the port the kernel gives
- * the first address for the others too. A port in use is tried again until
- * @deadline. */
-static gboolean
-bind_addresses (GiosServerSocket  *self,
-                Address           *addrs,
-                guint              n_addrs,
-                gint64             deadline,
-                GError           **error)
-{
-  GiosServerSocketPrivate *priv = PRIV (self);
-  gboolean any_port = address_get_port (&addrs[0]) == 0;
-  gint64 pause = RETRY_MIN_US;
-  int attempts = 0;
-
-  for (;;)
-    {
-      int failed_errno = 0;
-      guint failed_at = 0;
-      guint port = 0;
-      guint bound = 0;
-
-      for (guint i = 0; i < n_addrs; i++)
-        {
-          int fd;
-
-          if (any_port)
-            address_set_port (&addrs[i], port);
-          fd = listen_native (&addrs[i], effective_backlog (priv));
-          if (fd < 0)
-            {
-              int errsv = errno;
-
-              /* An address family the system lacks (no IPv6) is skipped
-               * when another address can still be bound. */
-              if ((errsv == EAFNOSUPPORT || errsv == EADDRNOTAVAIL) && n_addrs > 1 &&
-                  (bound > 0 || i + 1 < n_addrs))
-                continue;
-              failed_errno = errsv;
-              failed_at = i;
-              break;
-            }
-          if (!add_listener_fd (priv, fd, error))
-            {
-              close_listeners (priv);
-              return FALSE;
-            }
-          bound++;
-          if (port == 0)
-            {
-              struct sockaddr_storage ss;
-              socklen_t len = sizeof ss;
-
-              if (getsockname (fd, (struct sockaddr *) &ss, &len) == 0)
-                {
-                  Address a = { .len = len };
-                  memcpy (&a.addr, &ss, len);
-                  port = address_get_port (&a);
-                }
-            }
-        }
-
-      if (failed_errno == 0 && bound > 0)
-        return TRUE;
-
-      close_listeners (priv);
-
-      /* With port 0, the port the first address got may be taken on the
-       * second: pick another. */
-      if (failed_errno == EADDRINUSE && any_port && ++attempts < 32)
-        continue;
-
-      if (failed_errno == EADDRINUSE && !any_port &&
-          deadline != 0 && (deadline < 0 || g_get_monotonic_time () < deadline))
-        {
-          gint64 until = g_get_monotonic_time () + pause;
-
-          if (deadline >= 0)
-            until = MIN (until, deadline);
-          if (!pause_until (self, until, NULL, error))
-            return FALSE;
-          pause = MIN (pause * 2, RETRY_MAX_US);
-          continue;
-        }
-
-      {
-        g_autofree char *where = NULL;
-
-        if (any_port)
-          address_set_port (&addrs[failed_at], 0);
-        where = describe_address (&addrs[failed_at]);
-        if (failed_errno == EADDRINUSE && deadline != 0)
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                       _("Could not listen on %s: the address stayed in use until the timeout"),
-                       where);
-        else
-          _gios_set_error_from_errno (error, failed_errno ? failed_errno : EADDRNOTAVAIL,
-                                      _("Could not listen on %s"), where);
-      }
-      return FALSE;
-    }
-}
+/* Opening                                                                    */
 
 static void
 opened (GiosServerSocket *self,
@@ -416,15 +128,15 @@ opened (GiosServerSocket *self,
   g_autoptr(GSocketAddress) local = g_socket_get_local_address (first, NULL);
   guint port = 0;
 
-  if (priv->unix_path != NULL)
+  if (priv->unix_path.path != NULL)
     {
       g_clear_object (&local);
-      local = g_unix_socket_address_new (priv->unix_path);
+      local = g_unix_socket_address_new (priv->unix_path.path);
     }
   else if (G_IS_INET_SOCKET_ADDRESS (local))
     port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
 
-  priv->emfile_reported = FALSE;
+  gios_backoff_init (&priv->exhaustion, RETRY_LEAST_US, RETRY_MOST_US);
   _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (self), host, port, local);
   _gios_device_stream_set_open (GIOS_DEVICE_STREAM (self), TRUE);
 
@@ -443,33 +155,15 @@ open_tcp (GiosServerSocket  *self,
           GError           **error)
 {
   GiosServerSocketPrivate *priv = PRIV (self);
-  Address addrs[MAX_LISTENERS];
-  guint n_addrs = 0;
+  GiosCall call;
   gboolean ok;
 
-  if (!check_not_open (self, error))
+  if (!check_not_open (self, error) ||
+      !_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     return FALSE;
-
-  if (!resolve_listen_addresses (host, port, addrs, &n_addrs, error))
-    return FALSE;
-  if (host == NULL && priv->loopback_only)
-    {
-      /* The wildcard addresses, made loopback ones: ::1 and 127.0.0.1
-       * (a name like "localhost" may resolve to one of them only). */
-      for (guint i = 0; i < n_addrs; i++)
-        {
-          if (addrs[i].addr.ss_family == AF_INET6)
-            ((struct sockaddr_in6 *) &addrs[i].addr)->sin6_addr = in6addr_loopback;
-          else
-            ((struct sockaddr_in *) &addrs[i].addr)->sin_addr.s_addr = g_htonl (INADDR_LOOPBACK);
-        }
-    }
-
-  if (!_gios_device_stream_enter (GIOS_DEVICE_STREAM (self), error))
-    return FALSE;
-  ok = bind_addresses (self, addrs, n_addrs, _gios_deadline_from_timeout (timeout_ms), error);
-  _gios_device_stream_leave (GIOS_DEVICE_STREAM (self));
-
+  ok = _gios_bind_tcp (GIOS_DEVICE_STREAM (self), host, port, priv->loopback_only,
+                       effective_backlog (priv), call.deadline, priv->listeners, error);
+  _gios_call_end (&call, error);
   if (ok)
     opened (self, host);
   return ok;
@@ -489,13 +183,14 @@ open_tcp (GiosServerSocket  *self,
  * [property@Gios.SocketCommon:port].
  *
  * A port in use fails with %G_IO_ERROR_ADDRESS_IN_USE once @timeout_ms has
- * passed (at once with 0). An unknown service name fails with a
- * %G_RESOLVER_ERROR.
+ * passed (at once with 0). A port that is neither a number from 0 to 65535
+ * nor a known service name fails with %G_IO_ERROR_INVALID_ARGUMENT.
  *
  * Returns: %TRUE when the socket listens
  *
  * Since: 1.0
  */
+
 gboolean
 gios_server_socket_open (GiosServerSocket  *self,
                          const char        *port,
@@ -506,7 +201,6 @@ gios_server_socket_open (GiosServerSocket  *self,
   g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  timeout_ms = _gios_device_stream_resolve_timeout (GIOS_DEVICE_STREAM (self), timeout_ms);
   return open_tcp (self, NULL, port, timeout_ms, error);
 }
 
@@ -527,6 +221,7 @@ gios_server_socket_open (GiosServerSocket  *self,
  *
  * Since: 1.0
  */
+
 gboolean
 gios_server_socket_open_address (GiosServerSocket  *self,
                                  const char        *host,
@@ -539,143 +234,7 @@ gios_server_socket_open_address (GiosServerSocket  *self,
   g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  timeout_ms = _gios_device_stream_resolve_timeout (GIOS_DEVICE_STREAM (self), timeout_ms);
   return open_tcp (self, host, port, timeout_ms, error);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Unix-domain sockets                                                        */
-
-static gboolean
-unix_path_error (GError     **error,
-                 int          errsv,
-                 const char  *path,
-                 const char  *what)
-{
-  g_autofree char *display = g_filename_display_name (path);
-
-  /* Translators: "Could not create the socket directory for “/run/x.sock”: Permission denied" */
-  g_set_error (error, G_IO_ERROR, _gios_io_error_from_errno (errsv),
-               "%s “%s”: %s", what, display, g_strerror (errsv));
-  return FALSE;
-}
-
-static gboolean
-check_unix_path (const char  *path,
-                 GError     **error)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  g_autofree char *display = g_filename_display_name (path);
-  struct sockaddr_un sun;
-  struct stat st;
-
-  if (strlen (path) >= sizeof sun.sun_path)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
-                   _("The socket path “%s” is %zu bytes long; at most %zu fit"),
-                   display, strlen (path), sizeof sun.sun_path - 1);
-      return FALSE;
-    }
-  if (stat (dir, &st) != 0)
-    return unix_path_error (error, errno, dir, _("Cannot use the directory"));
-  if (!S_ISDIR (st.st_mode))
-    return unix_path_error (error, ENOTDIR, dir, _("Cannot use the directory"));
-  return TRUE;
-}
-
-static gboolean
-unix_path_in_use (const char  *path,
-                  GError     **error)
-{
-  struct stat st;
-  g_autofree char *display = NULL;
-
-  if (lstat (path, &st) != 0)
-    return FALSE;
-  display = g_filename_display_name (path);
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-               _("“%s” already exists; remove it if no server uses it"), display);
-  return TRUE;
-}
-
-/* Binds @path with exactly @permissions and no moment at which it is
- * reachable with others: the socket is bound inside a private directory
- * next to @path, given its mode, set listening, and then linked into place,
- * which fails rather than replace anything already there. */
-static int
-listen_unix (const char  *path,
-             guint        permissions,
-             int          backlog,
-             GError     **error)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  g_autofree char *private_dir = g_build_filename (dir, ".gios-XXXXXX", NULL);
-  g_autofree char *temp = NULL;
-  struct sockaddr_un sun = { .sun_family = AF_UNIX };
-  int fd = -1;
-  int errsv;
-
-  if (g_mkdtemp_full (private_dir, 0700) == NULL)
-    {
-      unix_path_error (error, errno, path, _("Could not create a private directory for"));
-      return -1;
-    }
-  temp = g_build_filename (private_dir, "s", NULL);
-  if (strlen (temp) >= sizeof sun.sun_path)
-    {
-      g_autofree char *display = g_filename_display_name (path);
-
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
-                   _("The socket path “%s” leaves no room for the temporary name it is bound under; use a shorter path"),
-                   display);
-      goto fail;
-    }
-  strcpy (sun.sun_path, temp);
-
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    {
-      errsv = errno;
-      g_set_error (error, G_IO_ERROR,
-                   errsv == EAFNOSUPPORT ? G_IO_ERROR_NOT_SUPPORTED : _gios_io_error_from_errno (errsv),
-                   _("Unix-domain sockets are not available: %s"), g_strerror (errsv));
-      goto fail;
-    }
-  if (bind (fd, (struct sockaddr *) &sun, sizeof sun) != 0)
-    {
-      unix_path_error (error, errno, path, _("Could not bind"));
-      goto fail;
-    }
-  if (chmod (temp, permissions) != 0)
-    {
-      unix_path_error (error, errno, path, _("Could not set the permissions of"));
-      goto fail;
-    }
-  if (listen (fd, backlog) != 0)
-    {
-      unix_path_error (error, errno, path, _("Could not listen on"));
-      goto fail;
-    }
-  if (link (temp, path) != 0)
-    {
-      errsv = errno;
-      if (errsv == EEXIST)
-        unix_path_in_use (path, error);
-      else
-        unix_path_error (error, errsv, path, _("Could not put the socket at"));
-      goto fail;
-    }
-  unlink (temp);
-  rmdir (private_dir);
-  return fd;
-
-fail:
-  if (fd >= 0)
-    close (fd);
-  if (temp != NULL)
-    unlink (temp);
-  rmdir (private_dir);
-  return -1;
 }
 
 /**
@@ -703,6 +262,7 @@ fail:
  *
  * Since: 1.0
  */
+
 gboolean
 gios_server_socket_open_unix (GiosServerSocket  *self,
                               const char        *path,
@@ -711,10 +271,8 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
                               GError           **error)
 {
   GiosServerSocketPrivate *priv;
-  GiosDeviceStream *stream;
-  gint64 deadline;
-  gint64 pause = RETRY_MIN_US;
-  struct stat st;
+  g_autoptr(GSocket) listener = NULL;
+  GiosCall call;
   int fd;
 
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
@@ -724,71 +282,24 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   priv = PRIV (self);
-  stream = GIOS_DEVICE_STREAM (self);
-  if (!check_not_open (self, error) || !check_unix_path (path, error))
+  if (!check_not_open (self, error) ||
+      !_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     return FALSE;
-
-  deadline = _gios_deadline_from_timeout (_gios_device_stream_resolve_timeout (stream, timeout_ms));
-  if (!_gios_device_stream_enter (stream, error))
+  fd = _gios_bind_unix (GIOS_DEVICE_STREAM (self), path, permissions, effective_backlog (priv),
+                        call.deadline, &priv->unix_path, error);
+  _gios_call_end (&call, error);
+  if (fd < 0)
     return FALSE;
-  for (;;)
+  listener = g_socket_new_from_fd (fd, error);
+  if (listener == NULL)
     {
-      g_autoptr(GError) in_use = NULL;
-      gint64 until;
-
-      if (!unix_path_in_use (path, &in_use))
-        {
-          fd = listen_unix (path, permissions, effective_backlog (priv), &in_use);
-          if (fd >= 0 || !g_error_matches (in_use, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
-            {
-              if (fd < 0)
-                g_propagate_error (error, g_steal_pointer (&in_use));
-              break;
-            }
-        }
-      if (deadline == 0 || (deadline > 0 && g_get_monotonic_time () >= deadline))
-        {
-          g_propagate_error (error, g_steal_pointer (&in_use));
-          fd = -1;
-          break;
-        }
-      until = g_get_monotonic_time () + pause;
-      if (deadline > 0)
-        until = MIN (until, deadline);
-      if (!pause_until (self, until, NULL, error))
-        {
-          fd = -1;
-          break;
-        }
-      pause = MIN (pause * 2, RETRY_MAX_US);
+      close (fd);
+      _gios_unix_path_remove (&priv->unix_path);
+      return FALSE;
     }
-  _gios_device_stream_leave (stream);
-
-  if (fd < 0 || !add_listener_fd (priv, fd, error))
-    return FALSE;
-
-  if (lstat (path, &st) == 0)
-    {
-      priv->unix_dev = st.st_dev;
-      priv->unix_ino = st.st_ino;
-    }
-  priv->unix_path = g_strdup (path);
+  g_ptr_array_add (priv->listeners, g_steal_pointer (&listener));
   opened (self, NULL);
   return TRUE;
-}
-
-/* Removes the socket file this object made, unless someone replaced it. */
-static void
-remove_unix_path (GiosServerSocketPrivate *priv)
-{
-  struct stat st;
-
-  if (priv->unix_path == NULL)
-    return;
-  if (lstat (priv->unix_path, &st) == 0 && S_ISSOCK (st.st_mode) &&
-      st.st_dev == priv->unix_dev && st.st_ino == priv->unix_ino)
-    unlink (priv->unix_path);
-  g_clear_pointer (&priv->unix_path, g_free);
 }
 
 /**
@@ -867,9 +378,10 @@ accept_errno_is_resource (int errsv)
 /* Tries each listener once. Returns a connected descriptor, -1 when none is
  * waiting (errno EAGAIN), or -1 with another errno. */
 static int
-accept_once (GiosServerSocketPrivate  *priv,
-             GSocketAddress          **remote)
+accept_once (gpointer         owner,
+             GSocketAddress **remote)
 {
+  GiosServerSocketPrivate *priv = PRIV (GIOS_SERVER_SOCKET (owner));
   guint n = priv->listeners->len;
   int last_errno = EAGAIN;
 
@@ -885,8 +397,7 @@ accept_once (GiosServerSocketPrivate  *priv,
         {
           len = sizeof peer;
           /* Connections are in blocking mode: see set_connection_fd(). */
-          fd = accept4 (g_socket_get_fd (listener), (struct sockaddr *) &peer, &len,
-                        SOCK_CLOEXEC);
+          fd = accept4 (g_socket_get_fd (listener), (struct sockaddr *) &peer, &len, SOCK_CLOEXEC);
         }
       while (fd < 0 && errno == EINTR);
 
@@ -904,49 +415,35 @@ accept_once (GiosServerSocketPrivate  *priv,
   return -1;
 }
 
-/* Running out of descriptors is reported once per episode, and its end
- * once. */
+/* Out of descriptors (@errsv), or accepting again (0): said once each. */
 static void
-report_exhaustion (GiosServerSocket *self,
-                   int               errsv)
+report_exhaustion (gpointer owner,
+                   int      errsv)
 {
+  GiosServerSocket *self = owner;
   GiosServerSocketPrivate *priv = PRIV (self);
+  guint port = gios_socket_common_get_port (GIOS_SOCKET_COMMON (self));
 
-  if (priv->emfile_reported)
-    return;
-  g_warning ("Could not accept a connection on port %u: %s; "
-             "trying again as descriptors free up",
-             gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)), g_strerror (errsv));
-  priv->emfile_reported = TRUE;
-}
-
-static void
-report_accepting (GiosServerSocket *self)
-{
-  GiosServerSocketPrivate *priv = PRIV (self);
-
-  if (priv->emfile_reported)
-    {
-      g_message ("Accepting connections again on port %u",
-                 gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)));
-      priv->emfile_reported = FALSE;
-    }
+  if (errsv != 0)
+    gios_backoff_trouble (&priv->exhaustion,
+                          "Could not accept a connection on port %u: %s; trying again as descriptors free up",
+                          port, g_strerror (errsv));
+  else
+    gios_backoff_recovered (&priv->exhaustion, "Accepting connections again on port %u", port);
 }
 
 /* Waits until @deadline for a connection and returns its descriptor, with
  * the peer's address in @remote; -1 with @error set otherwise. Running out
- * of descriptors is reported once per episode and retried with a growing
- * pause instead of spinning. */
-int
-_gios_server_socket_accept_fd (GiosServerSocket  *self,
-                               gint64             deadline,
-                               GCancellable      *cancellable,
-                               GSocketAddress   **remote,
-                               GError           **error)
+ * of descriptors pauses, growing, instead of spinning. */
+static int
+accept_fd (GiosServerSocket  *self,
+           gint64             deadline,
+           GCancellable      *cancellable,
+           GSocketAddress   **remote,
+           GError           **error)
 {
   GiosServerSocketPrivate *priv = PRIV (self);
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (self);
-  gint64 pause = RETRY_MIN_US;
 
   if (priv->listeners->len == 0)
     {
@@ -959,38 +456,40 @@ _gios_server_socket_accept_fd (GiosServerSocket  *self,
     {
       GPollFD fds[MAX_LISTENERS];
       int fd;
+      int errsv;
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return -1;
 
-      fd = accept_once (priv, remote);
+      fd = accept_once (self, remote);
+      errsv = errno;
       if (fd >= 0)
         {
-          report_accepting (self);
+          report_exhaustion (self, 0);
           return fd;
         }
-
-      if (accept_errno_is_resource (errno))
+      if (accept_errno_is_resource (errsv))
         {
-          gint64 until;
+          g_autoptr(GError) pause_error = NULL;
 
-          report_exhaustion (self, errno);
+          report_exhaustion (self, errsv);
           if (deadline >= 0 && g_get_monotonic_time () >= deadline)
             {
-              _gios_set_error_from_errno (error, EMFILE, _("Could not accept a connection"));
+              _gios_set_error_from_errno (error, errsv, _("Could not accept a connection"));
               return -1;
             }
-          until = g_get_monotonic_time () + pause;
-          if (deadline >= 0)
-            until = MIN (until, deadline);
-          pause = MIN (pause * 2, RETRY_MAX_US);
-          if (!pause_until (self, until, cancellable, error))
-            return -1;
+          if (!_gios_device_stream_wait (stream, NULL, 0, gios_backoff_until (&priv->exhaustion, deadline),
+                                         cancellable, &pause_error) &&
+              !g_error_matches (pause_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+            {
+              g_propagate_error (error, g_steal_pointer (&pause_error));
+              return -1;
+            }
           continue;
         }
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
+      if (errsv != EAGAIN && errsv != EWOULDBLOCK)
         {
-          _gios_set_error_from_errno (error, errno, _("Could not accept a connection"));
+          _gios_set_error_from_errno (error, errsv, _("Could not accept a connection"));
           return -1;
         }
 
@@ -1005,17 +504,45 @@ _gios_server_socket_accept_fd (GiosServerSocket  *self,
     }
 }
 
-static void
-explain_accept_timeout (GiosServerSocket  *self,
-                        GError           **error,
-                        int                timeout_ms)
+static void adopt (gpointer owner, int fd, GSocketAddress *remote);
+
+/* Waits for a connection in one call frame of @self. With @current, the
+ * connection becomes the current one inside the frame: a teardown from
+ * another thread waits for the frame to end, and then finds it whole. */
+static int
+accept_in_call (GiosServerSocket  *self,
+                int                timeout_ms,
+                GCancellable      *cancellable,
+                gboolean           current,
+                GSocketAddress   **remote,
+                GError           **error)
 {
-  if (error == NULL || !g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-    return;
-  g_clear_error (error);
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-               _("No connection arrived on port %u within %d ms"),
-               gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)), timeout_ms);
+  GiosCall call;
+  int fd;
+
+  if (!_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
+    return -1;
+  fd = accept_fd (self, call.deadline, cancellable, remote, error);
+  if (fd >= 0 && current)
+    adopt (self, fd, *remote);
+  if (fd < 0 && error != NULL && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    {
+      g_clear_error (error);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   _("No connection arrived on port %u within %d ms"),
+                   gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)), call.timeout);
+    }
+  _gios_call_end (&call, error);
+  return fd;
+}
+
+/* The connection becomes the current one (the classic model). */
+static void
+adopt (gpointer        owner,
+       int             fd,
+       GSocketAddress *remote)
+{
+  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (owner), fd, TRUE, remote);
 }
 
 /**
@@ -1030,51 +557,42 @@ explain_accept_timeout (GiosServerSocket  *self,
  * current connection already, returns %TRUE at once; drop it with
  * [method@Gios.SocketCommon.drop_connection] to take the next one.
  *
+ * The connection is handed over whole or not at all: a
+ * [method@Gios.SocketCommon.drop_connection] or
+ * [method@Gios.DeviceStream.close] from another thread meanwhile either
+ * finds it current, and drops it, or comes first, and the call fails with
+ * %G_IO_ERROR_CLOSED or returns no connection.
+ *
  * Returns: %TRUE once a connection is current
  *
  * Since: 1.0
  */
+
 gboolean
 gios_server_socket_listen (GiosServerSocket  *self,
                            int                timeout_ms,
                            GCancellable      *cancellable,
                            GError           **error)
 {
-  GiosDeviceStream *stream;
   GSocketAddress *remote = NULL;
-  int timeout;
-  int fd;
 
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
   g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  stream = GIOS_DEVICE_STREAM (self);
   if (_gios_socket_common_has_connection (GIOS_SOCKET_COMMON (self)))
     return TRUE;
-
-  if (!_gios_device_stream_enter (stream, error))
-    return FALSE;
-  timeout = _gios_device_stream_resolve_timeout (stream, timeout_ms);
-  fd = _gios_server_socket_accept_fd (self, _gios_deadline_from_timeout (timeout),
-                                      cancellable, &remote, error);
-  if (fd < 0)
-    explain_accept_timeout (self, error, timeout);
-  _gios_device_stream_leave (stream);
-
-  if (fd < 0)
-    return FALSE;
-  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (self), fd, TRUE, remote);
-  return TRUE;
+  return accept_in_call (self, timeout_ms, cancellable, TRUE, &remote, error) >= 0;
 }
 
-GiosSocket *
-_gios_server_socket_wrap (GiosServerSocket  *self,
-                          int                fd,
-                          GSocketAddress    *remote,
-                          GError           **error)
+static GiosSocket *
+wrap (gpointer         owner,
+      int              fd,
+      GSocketAddress  *remote,
+      GError         **error)
 {
+  GiosServerSocket *self = owner;
   GiosServerSocketPrivate *priv = PRIV (self);
   g_autoptr(GiosSocket) socket = g_object_new (priv->socket_type, NULL);
 
@@ -1087,6 +605,7 @@ _gios_server_socket_wrap (GiosServerSocket  *self,
       return NULL;
     }
   _gios_socket_common_inherit (GIOS_SOCKET_COMMON (socket), GIOS_SOCKET_COMMON (self));
+  _gios_device_stream_set_read_cap (GIOS_DEVICE_STREAM (socket), priv->idle_timeout);
   _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (socket), fd, TRUE, remote);
 
   remote = gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (socket));
@@ -1123,15 +642,14 @@ _gios_server_socket_wrap (GiosServerSocket  *self,
  *
  * Since: 1.0
  */
+
 GiosSocket *
 gios_server_socket_accept (GiosServerSocket  *self,
                            int                timeout_ms,
                            GCancellable      *cancellable,
                            GError           **error)
 {
-  GiosDeviceStream *stream;
   GSocketAddress *remote = NULL;
-  int timeout;
   int fd;
 
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), NULL);
@@ -1139,163 +657,14 @@ gios_server_socket_accept (GiosServerSocket  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  stream = GIOS_DEVICE_STREAM (self);
-  if (!_gios_device_stream_enter (stream, error))
-    return NULL;
-  timeout = _gios_device_stream_resolve_timeout (stream, timeout_ms);
-  fd = _gios_server_socket_accept_fd (self, _gios_deadline_from_timeout (timeout),
-                                      cancellable, &remote, error);
-  if (fd < 0)
-    explain_accept_timeout (self, error, timeout);
-  _gios_device_stream_leave (stream);
-
+  fd = accept_in_call (self, timeout_ms, cancellable, FALSE, &remote, error);
   if (fd < 0)
     return NULL;
-  return _gios_server_socket_wrap (self, fd, remote, error);
+  return wrap (self, fd, remote, error);
 }
 
 /* ------------------------------------------------------------------------ */
 /* A job per connection                                                       */
-
-/* The caller's function and data, shared by every job one listen_job()
- * started: the data is released when the last of them ends. */
-typedef struct
-{
-  gatomicrefcount ref;
-  GiosJobFunc func;
-  gpointer user_data;
-  GDestroyNotify notify;
-} JobClosure;
-
-typedef struct
-{
-  GiosServerSocket *server;
-  GiosSocket *connection;
-  JobClosure *closure;
-  GCancellable *cancellable;
-} Job;
-
-static JobClosure *
-job_closure_new (GiosJobFunc    func,
-                 gpointer       user_data,
-                 GDestroyNotify notify)
-{
-  JobClosure *closure = g_new0 (JobClosure, 1);
-
-  g_atomic_ref_count_init (&closure->ref);
-  closure->func = func;
-  closure->user_data = user_data;
-  closure->notify = notify;
-  return closure;
-}
-
-static void
-job_closure_unref (JobClosure *closure)
-{
-  if (!g_atomic_ref_count_dec (&closure->ref))
-    return;
-  if (closure->notify != NULL)
-    closure->notify (closure->user_data);
-  g_free (closure);
-}
-
-static void
-job_run (gpointer data,
-         gpointer pool_data)
-{
-  Job *job = data;
-  GiosServerSocketPrivate *priv = PRIV (job->server);
-  gboolean wake;
-
-  if (job->closure->func != NULL)
-    job->closure->func (job->connection, job->cancellable, job->closure->user_data);
-  else
-    gios_socket_run (job->connection, job->cancellable);
-
-  /* Send what the job left buffered, within the connection's default
-   * timeout, unless the job closed it itself. */
-  gios_device_stream_close (GIOS_DEVICE_STREAM (job->connection), NULL);
-  g_object_unref (job->cancellable);
-  /* Before the job counts as ended: wait_jobs() returning means the data
-   * was released too. */
-  job_closure_unref (job->closure);
-
-  g_mutex_lock (&priv->jobs_lock);
-  g_ptr_array_remove_fast (priv->running, job->connection);
-  priv->n_jobs--;
-  g_cond_broadcast (&priv->jobs_cond);
-  wake = priv->slot_waiters > 0;
-  g_mutex_unlock (&priv->jobs_lock);
-  /* A listen_job() waiting for a free slot; only then, since the wake-up
-   * would also cost the accepting thread a spurious return from poll(). */
-  if (wake)
-    _gios_device_stream_wake (GIOS_DEVICE_STREAM (job->server));
-
-  g_object_unref (job->connection);
-  g_object_unref (job->server);
-  g_free (job);
-}
-
-/* Waits until fewer than @max_jobs jobs run (0: no limit). */
-static gboolean
-wait_for_slot (GiosServerSocket  *self,
-               guint              max_jobs,
-               gint64             deadline,
-               GCancellable      *cancellable,
-               GError           **error)
-{
-  GiosServerSocketPrivate *priv = PRIV (self);
-
-  for (;;)
-    {
-      gboolean free_slot;
-      gboolean ok;
-
-      /* Counted as waiting in the same locked section as the check, so a
-       * job that ends before the wait starts still wakes it. */
-      g_mutex_lock (&priv->jobs_lock);
-      free_slot = max_jobs == 0 || priv->n_jobs < max_jobs;
-      if (!free_slot)
-        priv->slot_waiters++;
-      g_mutex_unlock (&priv->jobs_lock);
-      if (free_slot)
-        return TRUE;
-      ok = _gios_device_stream_wait (GIOS_DEVICE_STREAM (self), NULL, 0, deadline, cancellable, error);
-      g_mutex_lock (&priv->jobs_lock);
-      priv->slot_waiters--;
-      g_mutex_unlock (&priv->jobs_lock);
-      if (!ok)
-        return FALSE;
-    }
-}
-
-static void
-start_job (GiosServerSocket *self,
-           GiosSocket       *connection,
-           JobClosure       *closure)
-{
-  GiosServerSocketPrivate *priv = PRIV (self);
-  Job *job = g_new0 (Job, 1);
-
-  job->server = g_object_ref (self);
-  job->connection = connection;
-  job->closure = closure;
-  g_atomic_ref_count_inc (&closure->ref);
-
-  g_mutex_lock (&priv->jobs_lock);
-  job->cancellable = g_object_ref (priv->jobs_cancellable);
-  /* cancel_jobs() drops the connection with it: reads may block. */
-  _gios_device_stream_set_job_cancellable (GIOS_DEVICE_STREAM (connection), job->cancellable);
-  g_ptr_array_add (priv->running, connection);
-  priv->n_jobs++;
-  if (priv->pool == NULL)
-    /* Shared threads, no limit of its own: listen_job() holds the limit by
-     * not accepting, so waiting clients stay in the kernel's queue. */
-    priv->pool = g_thread_pool_new (job_run, NULL, -1, FALSE, NULL);
-  g_mutex_unlock (&priv->jobs_lock);
-
-  g_thread_pool_push (priv->pool, job, NULL);
-}
 
 /**
  * gios_server_socket_listen_job:
@@ -1331,6 +700,7 @@ start_job (GiosServerSocket *self,
  *
  * Since: 1.0
  */
+
 gint
 gios_server_socket_listen_job (GiosServerSocket  *self,
                                int                timeout_ms,
@@ -1341,10 +711,10 @@ gios_server_socket_listen_job (GiosServerSocket  *self,
                                GCancellable      *cancellable,
                                GError           **error)
 {
-  GiosDeviceStream *stream;
-  JobClosure *closure;
+  GiosServerSocketPrivate *priv;
+  GiosJobClosure *closure;
   g_autoptr(GError) local_error = NULL;
-  gint64 deadline;
+  GiosCall call;
   gint started = 0;
 
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), -1);
@@ -1353,15 +723,13 @@ gios_server_socket_listen_job (GiosServerSocket  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), -1);
   g_return_val_if_fail (error == NULL || *error == NULL, -1);
 
-  stream = GIOS_DEVICE_STREAM (self);
-  closure = job_closure_new (func, user_data, notify);
-  if (!_gios_device_stream_enter (stream, error))
+  priv = PRIV (self);
+  closure = gios_job_closure_new (func, user_data, notify);
+  if (!_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     {
-      job_closure_unref (closure);
+      gios_job_closure_unref (closure);
       return -1;
     }
-  _gios_device_stream_prepare_wakeup (stream);
-  deadline = _gios_deadline_from_timeout (_gios_device_stream_resolve_timeout (stream, timeout_ms));
 
   for (;;)
     {
@@ -1369,20 +737,21 @@ gios_server_socket_listen_job (GiosServerSocket  *self,
       GiosSocket *connection;
       int fd;
 
-      if (!wait_for_slot (self, max_jobs, deadline, cancellable, &local_error))
+      if (!gios_job_pool_wait_for_slot (priv->jobs, max_jobs, GIOS_DEVICE_STREAM (self),
+                                        call.deadline, cancellable, &local_error))
         break;
-      fd = _gios_server_socket_accept_fd (self, deadline, cancellable, &remote, &local_error);
+      fd = accept_fd (self, call.deadline, cancellable, &remote, &local_error);
       if (fd < 0)
         break;
-      connection = _gios_server_socket_wrap (self, fd, remote, &local_error);
+      connection = wrap (self, fd, remote, &local_error);
       if (connection == NULL)
         break;
-      start_job (self, connection, closure);
+      gios_job_pool_push (priv->jobs, connection, closure);
       started++;
     }
 
-  _gios_device_stream_leave (stream);
-  job_closure_unref (closure);
+  _gios_call_end (&call, NULL);
+  gios_job_closure_unref (closure);
 
   if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     return started;
@@ -1401,19 +770,13 @@ gios_server_socket_listen_job (GiosServerSocket  *self,
  *
  * Since: 1.0
  */
+
 guint
 gios_server_socket_get_n_jobs (GiosServerSocket *self)
 {
-  GiosServerSocketPrivate *priv;
-  guint n;
-
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), 0);
 
-  priv = PRIV (self);
-  g_mutex_lock (&priv->jobs_lock);
-  n = priv->n_jobs;
-  g_mutex_unlock (&priv->jobs_lock);
-  return n;
+  return gios_job_pool_get_n_jobs (PRIV (self)->jobs);
 }
 
 /**
@@ -1429,332 +792,58 @@ gios_server_socket_get_n_jobs (GiosServerSocket *self)
  *
  * Since: 1.0
  */
+
 gboolean
 gios_server_socket_wait_jobs (GiosServerSocket  *self,
                               int                timeout_ms,
                               GError           **error)
 {
-  GiosServerSocketPrivate *priv;
-  gint64 deadline;
-  gboolean ok = TRUE;
-  int timeout;
-
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
   g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  priv = PRIV (self);
-  timeout = _gios_device_stream_resolve_timeout (GIOS_DEVICE_STREAM (self), timeout_ms);
-  deadline = _gios_deadline_from_timeout (timeout);
-  g_mutex_lock (&priv->jobs_lock);
-  while (priv->n_jobs > 0 && ok)
-    {
-      if (deadline < 0)
-        g_cond_wait (&priv->jobs_cond, &priv->jobs_lock);
-      else if (!g_cond_wait_until (&priv->jobs_cond, &priv->jobs_lock, deadline) &&
-               priv->n_jobs > 0)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                       g_dngettext (GETTEXT_PACKAGE, "%u job still running after %d ms",
-                                    "%u jobs still running after %d ms", priv->n_jobs),
-                       priv->n_jobs, timeout);
-          ok = FALSE;
-        }
-    }
-  g_mutex_unlock (&priv->jobs_lock);
-  return ok;
-}
-
-/* close(): cancel the jobs' cancellable and wake their blocked calls; later
- * jobs get a fresh cancellable. */
-static void
-cancel_jobs (GiosServerSocketPrivate *priv)
-{
-  g_autoptr(GPtrArray) running = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GCancellable) cancellable = NULL;
-
-  g_mutex_lock (&priv->jobs_lock);
-  for (guint i = 0; i < priv->running->len; i++)
-    g_ptr_array_add (running, g_object_ref (g_ptr_array_index (priv->running, i)));
-  cancellable = g_steal_pointer (&priv->jobs_cancellable);
-  priv->jobs_cancellable = g_cancellable_new ();
-  g_mutex_unlock (&priv->jobs_lock);
-
-  g_cancellable_cancel (cancellable);
-  for (guint i = 0; i < running->len; i++)
-    gios_socket_common_drop_connection (g_ptr_array_index (running, i), NULL);
+  return gios_job_pool_wait_all (PRIV (self)->jobs,
+                                 _gios_call_resolve_timeout (GIOS_DEVICE_STREAM (self), timeout_ms),
+                                 error);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Accepting on the main loop                                                 */
 
-static void on_listener_ready (GiosWatch *watch, GIOCondition revents, gpointer data);
-
-static gboolean
-want_connections (GiosServerSocketPrivate *priv)
-{
-  if (priv->retry_source != NULL)
-    return FALSE;
-  if (priv->pending.length > 0)
-    return TRUE;
-  return priv->started &&
-         (priv->max_connections == 0 ||
-          (guint) g_atomic_int_get (&priv->live) < priv->max_connections);
-}
-
 static void
-update_accepting (GiosServerSocket *self)
+emit_accepted (gpointer    owner,
+               GiosSocket *connection)
 {
-  GiosServerSocketPrivate *priv = PRIV (self);
-  GIOCondition events = want_connections (priv) ? G_IO_IN : 0;
-
-  if (priv->watches == NULL)
-    return;
-  for (guint i = 0; i < priv->watches->len; i++)
-    _gios_watch_set_events (g_ptr_array_index (priv->watches, i), events);
-}
-
-static void
-destroy_watches (GiosServerSocket *self)
-{
-  GiosServerSocketPrivate *priv = PRIV (self);
-
-  g_clear_pointer (&priv->watches, g_ptr_array_unref);
-  _gios_device_stream_set_accept_context (GIOS_DEVICE_STREAM (self), NULL);
-  if (priv->retry_source != NULL)
-    {
-      g_source_destroy (priv->retry_source);
-      g_clear_pointer (&priv->retry_source, g_source_unref);
-    }
-}
-
-/* Watches the listening sockets from the thread-default main context. */
-static gboolean
-ensure_watches (GiosServerSocket  *self,
-                GError           **error)
-{
-  GiosServerSocketPrivate *priv = PRIV (self);
-  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
-  GiosReactor *reactor;
-
-  if (priv->listeners->len == 0)
-    {
-      g_set_error_literal (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED,
-                           _("The server socket is not open"));
-      return FALSE;
-    }
-  if (priv->watches != NULL)
-    {
-      if (_gios_device_stream_get_accept_context (GIOS_DEVICE_STREAM (self)) == context)
-        return TRUE;
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
-                           _("The server socket accepts on another main context already"));
-      return FALSE;
-    }
-
-  reactor = _gios_reactor_ref (context, error);
-  if (reactor == NULL)
-    return FALSE;
-  priv->watches = g_ptr_array_new_with_free_func ((GDestroyNotify) _gios_watch_destroy);
-  for (guint i = 0; i < priv->listeners->len; i++)
-    g_ptr_array_add (priv->watches,
-                     _gios_reactor_watch (reactor, g_socket_get_fd (g_ptr_array_index (priv->listeners, i)),
-                                          0, on_listener_ready, self));
-  _gios_device_stream_set_accept_context (GIOS_DEVICE_STREAM (self), context);
-  g_source_unref ((GSource *) reactor);
-  return TRUE;
-}
-
-static gboolean
-on_retry (gpointer data)
-{
-  GiosServerSocket *self = data;
-  GiosServerSocketPrivate *priv = PRIV (self);
-
-  g_clear_pointer (&priv->retry_source, g_source_unref);
-  update_accepting (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* Out of descriptors: stop watching for a growing pause, then try again. */
-static void
-pause_accepting (GiosServerSocket *self,
-                 int               errsv)
-{
-  GiosServerSocketPrivate *priv = PRIV (self);
-
-  report_exhaustion (self, errsv);
-  priv->retry_pause = priv->retry_pause == 0 ? RETRY_MIN_US : MIN (priv->retry_pause * 2, RETRY_MAX_US);
-  priv->retry_source = g_timeout_source_new (priv->retry_pause / 1000);
-  g_source_set_static_name (priv->retry_source, "[gios] accept retry");
-  g_source_set_callback (priv->retry_source, on_retry, self, NULL);
-  g_source_attach (priv->retry_source,
-                   _gios_device_stream_get_accept_context (GIOS_DEVICE_STREAM (self)));
-  update_accepting (self);
-}
-
-typedef struct
-{
-  GiosServerSocket *server;   /* weak */
-  gboolean gone;
-} LiveToken;
-
-static void
-connection_gone (LiveToken *token)
-{
-  if (token->gone)
-    return;
-  token->gone = TRUE;
-  if (token->server != NULL)
-    {
-      g_atomic_int_add (&PRIV (token->server)->live, -1);
-      update_accepting (token->server);
-    }
-}
-
-static void
-live_token_free (gpointer data)
-{
-  LiveToken *token = data;
-
-  connection_gone (token);
-  if (token->server != NULL)
-    g_object_remove_weak_pointer (G_OBJECT (token->server), (gpointer *) &token->server);
-  g_free (token);
-}
-
-static void
-on_connection_disconnected (GiosSocketCommon *connection,
-                            gboolean          intentional,
-                            GError           *reason,
-                            LiveToken        *token)
-{
-  connection_gone (token);
-}
-
-/* Counts @connection among the live ones until it disconnects or is freed,
- * for max-connections. */
-static void
-track_live (GiosServerSocket *self,
-            GiosSocket       *connection)
-{
-  LiveToken *token = g_new0 (LiveToken, 1);
-
-  token->server = self;
-  g_object_add_weak_pointer (G_OBJECT (self), (gpointer *) &token->server);
-  g_atomic_int_inc (&PRIV (self)->live);
-  g_signal_connect (connection, "disconnected", G_CALLBACK (on_connection_disconnected), token);
-  g_object_set_data_full (G_OBJECT (connection), "gios-live-token", token, live_token_free);
-}
-
-static void
-stop_accepting (GiosServerSocket *self,
-                GError           *reason)
-{
-  GiosServerSocketPrivate *priv = PRIV (self);
-
-  if (!priv->started)
-    {
-      g_error_free (reason);
-      return;
-    }
-  priv->started = FALSE;
-  update_accepting (self);
-  g_signal_emit (self, signals[STOPPED], 0, reason);
-  g_error_free (reason);
-}
-
-/* Hands a new connection to a pending accept_async() or listen_async(), or
- * to start()'s handlers. */
-static void
-dispatch_connection (GiosServerSocket *self,
-                     int               fd,
-                     GSocketAddress   *remote)
-{
-  GiosServerSocketPrivate *priv = PRIV (self);
-  g_autoptr(GTask) task = g_queue_pop_head (&priv->pending);
-  g_autoptr(GiosSocket) connection = NULL;
-  GError *error = NULL;
+  GiosServerSocket *self = owner;
   gboolean handled = FALSE;
 
-  if (task != NULL && g_task_get_source_tag (task) == gios_server_socket_listen_async)
-    {
-      _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (self), fd, TRUE, remote);
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-
-  connection = _gios_server_socket_wrap (self, fd, remote, &error);
-  if (task != NULL)
-    {
-      if (connection != NULL)
-        g_task_return_pointer (task, g_steal_pointer (&connection), g_object_unref);
-      else
-        g_task_return_error (task, error);
-      return;
-    }
-  if (connection == NULL)
-    {
-      g_warning ("%s", error->message);
-      g_error_free (error);
-      return;
-    }
-
-  track_live (self, connection);
   g_signal_emit (self, signals[ACCEPTED], 0, connection, &handled);
-  if (!handled)
+  if (handled)
+    return;
+  if (_gios_socket_overrides_run (connection))
+    gios_socket_run (connection, gios_job_pool_get_cancellable (PRIV (self)->jobs));
+  else
     {
-      if (_gios_socket_overrides_run (connection))
-        gios_socket_run (connection, priv->jobs_cancellable);
-      else
-        {
-          g_debug ("no handler took the connection; closing it");
-          gios_device_stream_close (GIOS_DEVICE_STREAM (connection), NULL);
-        }
+      g_debug ("no handler took the connection; closing it");
+      gios_device_stream_close (GIOS_DEVICE_STREAM (connection), NULL);
     }
 }
 
 static void
-on_listener_ready (GiosWatch    *watch,
-                   GIOCondition  revents,
-                   gpointer      data)
+emit_stopped (gpointer  owner,
+              GError   *reason)
 {
-  g_autoptr(GiosServerSocket) self = g_object_ref (data);
-  GiosServerSocketPrivate *priv = PRIV (self);
-
-  /* A bounded batch per event, so that other sources get their turn. */
-  for (int i = 0; i < 64 && want_connections (priv); i++)
-    {
-      GSocketAddress *remote = NULL;
-      GError *error = NULL;
-      int fd = accept_once (priv, &remote);
-
-      if (fd < 0)
-        {
-          int errsv = errno;
-
-          if (errsv == EAGAIN || errsv == EWOULDBLOCK)
-            break;
-          if (accept_errno_is_resource (errsv))
-            {
-              pause_accepting (self, errsv);
-              break;
-            }
-          _gios_set_error_from_errno (&error, errsv, _("Could not accept a connection"));
-          while (priv->pending.length > 0)
-            {
-              g_autoptr(GTask) task = g_queue_pop_head (&priv->pending);
-              g_task_return_error (task, g_error_copy (error));
-            }
-          stop_accepting (self, error);
-          break;
-        }
-      priv->retry_pause = 0;
-      report_accepting (self);
-      dispatch_connection (self, fd, remote);
-    }
-  update_accepting (self);
+  g_signal_emit (owner, signals[STOPPED], 0, reason);
 }
+
+static const GiosAcceptorFuncs acceptor_funcs = {
+  .accept_once = accept_once,
+  .wrap = wrap,
+  .adopt = adopt,
+  .accepted = emit_accepted,
+  .stopped = emit_stopped,
+  .exhausted = report_exhaustion,
+};
 
 /**
  * gios_server_socket_start:
@@ -1780,23 +869,15 @@ on_listener_ready (GiosWatch    *watch,
  *
  * Since: 1.0
  */
+
 gboolean
 gios_server_socket_start (GiosServerSocket  *self,
                           GError           **error)
 {
-  GiosServerSocketPrivate *priv;
-
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  priv = PRIV (self);
-  if (priv->started)
-    return TRUE;
-  if (!ensure_watches (self, error))
-    return FALSE;
-  priv->started = TRUE;
-  update_accepting (self);
-  return TRUE;
+  return gios_acceptor_start (PRIV (self)->acceptor, error);
 }
 
 /**
@@ -1812,13 +893,14 @@ gios_server_socket_start (GiosServerSocket  *self,
  *
  * Since: 1.0
  */
+
 void
 gios_server_socket_stop (GiosServerSocket *self)
 {
   g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
 
-  stop_accepting (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                             _("Accepting was stopped")));
+  gios_acceptor_stop (PRIV (self)->acceptor,
+                      g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Accepting was stopped")));
 }
 
 /**
@@ -1861,25 +943,8 @@ gios_server_socket_set_max_connections (GiosServerSocket *self,
   if (priv->max_connections == max_connections)
     return;
   priv->max_connections = max_connections;
-  update_accepting (self);
+  gios_acceptor_set_max_connections (priv->acceptor, max_connections);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONNECTIONS]);
-}
-
-static gboolean
-on_pending_cancelled (GCancellable *cancellable,
-                      gpointer      data)
-{
-  GTask *task = data;
-  GiosServerSocket *self = g_task_get_source_object (task);
-  GiosServerSocketPrivate *priv = PRIV (self);
-
-  if (g_queue_remove (&priv->pending, task))
-    {
-      g_task_return_error_if_cancelled (task);
-      g_object_unref (task);
-      update_accepting (self);
-    }
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -1889,27 +954,10 @@ queue_accept (GiosServerSocket    *self,
               gpointer             user_data,
               gpointer             source_tag)
 {
-  GiosServerSocketPrivate *priv = PRIV (self);
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  GError *error = NULL;
 
   g_task_set_source_tag (task, source_tag);
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  if (!ensure_watches (self, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  if (cancellable != NULL)
-    {
-      g_autoptr(GSource) source = g_cancellable_source_new (cancellable);
-
-      g_task_attach_source (task, source, G_SOURCE_FUNC (on_pending_cancelled));
-    }
-  /* In order: concurrent calls each get their own connection. */
-  g_queue_push_tail (&priv->pending, g_steal_pointer (&task));
-  update_accepting (self);
+  gios_acceptor_queue (PRIV (self)->acceptor, task, source_tag == gios_server_socket_listen_async);
 }
 
 /**
@@ -2017,38 +1065,21 @@ gios_server_socket_listen_finish (GiosServerSocket  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* close(): pending calls fail, start() stops, the watches go before the
- * listening sockets they watch. */
-static void
-close_accepting (GiosServerSocket *self)
-{
-  GiosServerSocketPrivate *priv = PRIV (self);
-
-  while (priv->pending.length > 0)
-    {
-      g_autoptr(GTask) task = g_queue_pop_head (&priv->pending);
-
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                               _("The server socket was closed"));
-    }
-  stop_accepting (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                             _("The server socket was closed")));
-  destroy_watches (self);
-}
-
 /**
  * gios_server_socket_close:
  * @self: a [class@Gios.ServerSocket]
  * @error: return location for a [struct@GLib.Error]
  *
  * Stops listening: drops the current connection (after sending buffered
- * output, as [method@Gios.DeviceStream.close] does), closes the listening
+ * output within [property@Gios.DeviceStream:close-timeout], as
+ * [method@Gios.DeviceStream.close] does), closes the listening
  * sockets, which resets the connections still waiting in the kernel's
  * queue, and removes the Unix socket file this object made. A call blocked
  * in another thread on @self wakes and fails with %G_IO_ERROR_CLOSED. The
  * cancellable of running jobs is cancelled and their connections are
- * dropped, which wakes their blocked calls; the jobs themselves end when
- * their functions return.
+ * dropped without sending what they buffered, which wakes their blocked
+ * calls; the jobs themselves end when their functions return. A peer that
+ * does not read holds nothing up.
  *
  * @self can be opened again afterwards.
  *
@@ -2056,6 +1087,7 @@ close_accepting (GiosServerSocket *self)
  *
  * Since: 1.0
  */
+
 gboolean
 gios_server_socket_close (GiosServerSocket  *self,
                           GError           **error)
@@ -2065,19 +1097,27 @@ gios_server_socket_close (GiosServerSocket  *self,
   return gios_device_stream_close (GIOS_DEVICE_STREAM (self), error);
 }
 
+static void
+close_listeners (GiosServerSocketPrivate *priv)
+{
+  for (guint i = 0; i < priv->listeners->len; i++)
+    g_socket_close (g_ptr_array_index (priv->listeners, i), NULL);
+  g_ptr_array_set_size (priv->listeners, 0);
+  _gios_unix_path_remove (&priv->unix_path);
+}
+
 static gboolean
 gios_server_socket_close_device (GiosDeviceStream  *stream,
                                  GError           **error)
 {
-  GiosServerSocket *self = GIOS_SERVER_SOCKET (stream);
-  GiosServerSocketPrivate *priv = PRIV (self);
+  GiosServerSocketPrivate *priv = PRIV (GIOS_SERVER_SOCKET (stream));
   gboolean ok;
 
   ok = GIOS_DEVICE_STREAM_CLASS (gios_server_socket_parent_class)->close_device (stream, error);
-  close_accepting (self);
+  /* The watches go before the listening sockets they watch. */
+  gios_acceptor_close (priv->acceptor);
   close_listeners (priv);
-  remove_unix_path (priv);
-  cancel_jobs (priv);
+  gios_job_pool_cancel (priv->jobs);
   return ok;
 }
 
@@ -2087,15 +1127,11 @@ gios_server_socket_close_device (GiosDeviceStream  *stream,
 static void
 gios_server_socket_dispose (GObject *object)
 {
-  GiosServerSocket *self = GIOS_SERVER_SOCKET (object);
-  GiosServerSocketPrivate *priv = PRIV (self);
+  GiosServerSocketPrivate *priv = PRIV (GIOS_SERVER_SOCKET (object));
 
   /* Pending calls hold a reference: none is left here. */
-  priv->started = FALSE;
-  destroy_watches (self);
-
+  gios_acceptor_close (priv->acceptor);
   close_listeners (priv);
-  remove_unix_path (priv);
 
   G_OBJECT_CLASS (gios_server_socket_parent_class)->dispose (object);
 }
@@ -2105,14 +1141,9 @@ gios_server_socket_finalize (GObject *object)
 {
   GiosServerSocketPrivate *priv = PRIV (GIOS_SERVER_SOCKET (object));
 
+  gios_acceptor_free (priv->acceptor);
+  gios_job_pool_free (priv->jobs);
   g_ptr_array_unref (priv->listeners);
-  g_free (priv->unix_path);
-  g_ptr_array_unref (priv->running);
-  g_clear_object (&priv->jobs_cancellable);
-  if (priv->pool != NULL)
-    g_thread_pool_free (priv->pool, FALSE, FALSE);
-  g_mutex_clear (&priv->jobs_lock);
-  g_cond_clear (&priv->jobs_cond);
 
   G_OBJECT_CLASS (gios_server_socket_parent_class)->finalize (object);
 }
@@ -2138,7 +1169,10 @@ gios_server_socket_get_property (GObject    *object,
       g_value_set_gtype (value, priv->socket_type);
       break;
     case PROP_MAX_CONNECTIONS:
-      g_value_set_uint (value, priv->max_connections);
+      g_value_set_uint (value, gios_server_socket_get_max_connections (self));
+      break;
+    case PROP_IDLE_TIMEOUT:
+      g_value_set_int (value, priv->idle_timeout);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2167,6 +1201,9 @@ gios_server_socket_set_property (GObject      *object,
     case PROP_MAX_CONNECTIONS:
       gios_server_socket_set_max_connections (self, g_value_get_uint (value));
       break;
+    case PROP_IDLE_TIMEOUT:
+      gios_server_socket_set_idle_timeout (self, g_value_get_int (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2189,8 +1226,8 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * GiosServerSocket:connection-queue-size:
    *
    * How many connections the kernel queues before they are accepted (the
-   * `listen()` backlog); -1 for the system's maximum. A change applies to a
-   * socket that already listens, too.
+   * `listen()` backlog); -1 (the default) for the system's maximum. A change
+   * applies to a socket that already listens, too.
    *
    * Since: 1.0
    */
@@ -2203,6 +1240,7 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    *
    * Whether [method@Gios.ServerSocket.open] listens on the loopback
    * interfaces (127.0.0.1 and ::1) only, rather than on every interface.
+   * %FALSE by default.
    *
    * Since: 1.0
    */
@@ -2214,7 +1252,8 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * GiosServerSocket:socket-type:
    *
    * The type of the objects that [method@Gios.ServerSocket.accept] returns:
-   * [class@Gios.Socket] or a subclass of it, such as a protocol helper.
+   * [class@Gios.Socket] (the default) or a subclass of it, such as a
+   * protocol helper.
    *
    * Since: 1.0
    */
@@ -2226,14 +1265,34 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * GiosServerSocket:max-connections:
    *
    * The most connections accepted by [method@Gios.ServerSocket.start] that
-   * may be open at once; 0 for no limit. At the limit, accepting pauses and
-   * waiting clients stay in the kernel's queue.
+   * may be open at once; 0 (the default) for no limit. At the limit,
+   * accepting pauses and waiting clients stay in the kernel's queue.
    *
    * Since: 1.0
    */
   properties[PROP_MAX_CONNECTIONS] =
     g_param_spec_uint ("max-connections", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosServerSocket:idle-timeout:
+   *
+   * How long, in milliseconds, a connection this server accepted may stay
+   * silent: every read on it waits at most that long, whatever timeout it
+   * was given, and fails with %G_IO_ERROR_TIMED_OUT saying so; a connection
+   * served from a main loop (with watches or asynchronous calls) that
+   * receives nothing for that long is dropped, and emits
+   * [signal@Gios.SocketCommon::disconnected] with that error. This is the
+   * defence against clients that connect and hold a job or a connection
+   * without sending. It applies to the connections accepted after it is set,
+   * and to the classic model's current connection. -1 (the default) sets no
+   * limit.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_IDLE_TIMEOUT] =
+    g_param_spec_int ("idle-timeout", NULL, NULL, -1, G_MAXINT, -1,
+                      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -2246,7 +1305,8 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * each connection it accepts. A handler that takes the connection (keeps a
    * reference and serves it, typically with asynchronous calls) returns
    * %TRUE; later handlers are then not called, as with
-   * [signal@Gio.SocketService::incoming].
+   * [signal@Gio.SocketService::incoming]. A subclass overrides the `accepted`
+   * class member to the same end; it runs after the handlers.
    *
    * Returns: %TRUE when a handler took the connection
    *
@@ -2254,7 +1314,8 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    */
   signals[ACCEPTED] =
     g_signal_new ("accepted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, g_signal_accumulator_true_handled, NULL, NULL,
+                  G_STRUCT_OFFSET (GiosServerSocketClass, accepted),
+                  g_signal_accumulator_true_handled, NULL, NULL,
                   G_TYPE_BOOLEAN, 1, GIOS_TYPE_SOCKET);
 
   /**
@@ -2271,7 +1332,7 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    */
   signals[STOPPED] =
     g_signal_new ("stopped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL,
+                  G_STRUCT_OFFSET (GiosServerSocketClass, stopped), NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
@@ -2283,10 +1344,10 @@ gios_server_socket_init (GiosServerSocket *self)
   priv->listeners = g_ptr_array_new_with_free_func (g_object_unref);
   priv->backlog = -1;
   priv->socket_type = GIOS_TYPE_SOCKET;
-  g_mutex_init (&priv->jobs_lock);
-  g_cond_init (&priv->jobs_cond);
-  priv->running = g_ptr_array_new ();
-  priv->jobs_cancellable = g_cancellable_new ();
+  priv->idle_timeout = -1;
+  gios_backoff_init (&priv->exhaustion, RETRY_LEAST_US, RETRY_MOST_US);
+  priv->jobs = gios_job_pool_new (G_OBJECT (self));
+  priv->acceptor = gios_acceptor_new (GIOS_DEVICE_STREAM (self), priv->listeners, &acceptor_funcs);
 }
 
 /**
@@ -2454,5 +1515,50 @@ gios_server_socket_get_unix_path (GiosServerSocket *self)
 {
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), NULL);
 
-  return PRIV (self)->unix_path;
+  return PRIV (self)->unix_path.path;
+}
+
+/**
+ * gios_server_socket_get_idle_timeout:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:idle-timeout].
+ *
+ * Returns: the idle timeout in milliseconds, or -1 for none
+ *
+ * Since: 1.0
+ */
+int
+gios_server_socket_get_idle_timeout (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), -1);
+
+  return PRIV (self)->idle_timeout;
+}
+
+/**
+ * gios_server_socket_set_idle_timeout:
+ * @self: a [class@Gios.ServerSocket]
+ * @timeout_ms: the idle timeout in milliseconds, or -1 for none
+ *
+ * Sets [property@Gios.ServerSocket:idle-timeout].
+ *
+ * Since: 1.0
+ */
+void
+gios_server_socket_set_idle_timeout (GiosServerSocket *self,
+                                     int               timeout_ms)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+  g_return_if_fail (timeout_ms >= -1);
+
+  priv = PRIV (self);
+  if (priv->idle_timeout == timeout_ms)
+    return;
+  priv->idle_timeout = timeout_ms;
+  /* The classic model reads its current connection through itself. */
+  _gios_device_stream_set_read_cap (GIOS_DEVICE_STREAM (self), timeout_ms);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDLE_TIMEOUT]);
 }

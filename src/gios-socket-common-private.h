@@ -15,6 +15,9 @@ void _gios_socket_common_set_connection_fd (GiosSocketCommon *self,
                                             int               fd,
                                             gboolean          blocking,
                                             GSocketAddress   *remote);
+/* Drops the connection without sending what is buffered, from any thread:
+ * the server it came from is closing. */
+void _gios_socket_common_abort_connection (GiosSocketCommon *self);
 /* Closes the current connection, if any, without flushing or signalling. */
 void _gios_socket_common_release_connection (GiosSocketCommon *self);
 gboolean _gios_socket_common_has_connection (GiosSocketCommon *self);
@@ -29,5 +32,7 @@ void _gios_socket_common_set_endpoint   (GiosSocketCommon *self,
 void _gios_socket_common_inherit        (GiosSocketCommon *self,
                                          GiosSocketCommon *from);
 char *_gios_socket_address_to_string    (GSocketAddress   *address);
+/* Whether the class of @self implements run(). */
+gboolean _gios_socket_overrides_run     (GiosSocket       *self);
 
 G_END_DECLS

@@ -47,6 +47,7 @@ typedef struct
   guint keep_alive : 1;
   /* The peer reset the connection; disconnected was emitted. */
   guint lost : 1;
+  guint dropping : 1;       /* a drop released the connection: tell */
   /* Receives left that wait before they try, and receives in a row that
    * tried and found nothing (see receive). */
   guint wait_first;
@@ -164,9 +165,7 @@ _gios_socket_common_set_connection_fd (GiosSocketCommon *self,
       if (priv->keep_alive)
         set_int_option (priv->fd, SOL_SOCKET, SO_KEEPALIVE, 1);
     }
-  _gios_device_stream_reset (GIOS_DEVICE_STREAM (self));
-  _gios_device_stream_set_device_fd (GIOS_DEVICE_STREAM (self), priv->fd);
-  _gios_device_stream_set_io_ready (GIOS_DEVICE_STREAM (self), TRUE);
+  _gios_device_stream_attach (GIOS_DEVICE_STREAM (self), priv->fd);
   notify_connection (self);
 }
 
@@ -178,8 +177,7 @@ _gios_socket_common_release_connection (GiosSocketCommon *self)
   if (priv->fd < 0)
     return;
 
-  _gios_device_stream_set_io_ready (GIOS_DEVICE_STREAM (self), FALSE);
-  _gios_device_stream_set_device_fd (GIOS_DEVICE_STREAM (self), -1);
+  _gios_device_stream_detach (GIOS_DEVICE_STREAM (self));
   if (priv->socket != NULL)
     g_socket_close (priv->socket, NULL);
   else
@@ -187,7 +185,6 @@ _gios_socket_common_release_connection (GiosSocketCommon *self)
   g_clear_object (&priv->socket);
   g_clear_object (&priv->remote_address);
   priv->fd = -1;
-  _gios_device_stream_reset (GIOS_DEVICE_STREAM (self));
   notify_connection (self);
 }
 
@@ -232,6 +229,7 @@ _gios_socket_common_inherit (GiosSocketCommon *self,
   PRIV (self)->no_delay = PRIV (from)->no_delay;
   PRIV (self)->keep_alive = PRIV (from)->keep_alive;
   gios_device_stream_set_default_timeout (to, gios_device_stream_get_default_timeout (stream));
+  gios_device_stream_set_close_timeout (to, gios_device_stream_get_close_timeout (stream));
   gios_device_stream_set_line_terminator (to, gios_device_stream_get_line_terminator (stream));
   gios_device_stream_set_input_buffer_size (to, gios_device_stream_get_input_buffer_size (stream));
   gios_device_stream_set_output_buffer_size (to, gios_device_stream_get_output_buffer_size (stream));
@@ -428,8 +426,11 @@ gios_socket_common_close_device (GiosDeviceStream  *stream,
  * @error: return location for a [struct@GLib.Error]
  *
  * Drops the current connection: sends buffered output (waiting at most
- * [property@Gios.DeviceStream:default-timeout]), closes the connection and
- * emits [signal@Gios.SocketCommon::disconnected] with `intentional` %TRUE.
+ * [property@Gios.DeviceStream:close-timeout], and not at all on the thread
+ * of the main loop the connection is served from), closes the connection
+ * and emits [signal@Gios.SocketCommon::disconnected] with `intentional`
+ * %TRUE. The connection is dropped even when sending fails; the error then
+ * says how many bytes were not sent.
  * A [class@Gios.ServerSocket] keeps listening, so
  * [method@Gios.ServerSocket.listen] can take the next connection; a
  * [class@Gios.Socket] can be opened again.
@@ -438,8 +439,10 @@ gios_socket_common_close_device (GiosDeviceStream  *stream,
  * does not hide `GObject.disconnect()` in Python and JavaScript.
  *
  * Called from another thread while a call is blocked on the connection, it
- * wakes that call (which fails with %G_IO_ERROR_CLOSED) and drops buffered
- * output. With no connection, it does nothing and returns %TRUE. Called
+ * wakes that call (which fails with %G_IO_ERROR_CLOSED), then sends and
+ * drops; a [method@Gios.DeviceStream.close] from another thread wakes a drop
+ * that is still sending, at once. With no connection, it does nothing and
+ * returns %TRUE. Called
  * from another thread while the main context of the connection's watches or
  * asynchronous calls (or of a server socket's accepting) is running, it
  * finishes on that context's thread, as [method@Gios.DeviceStream.close]
@@ -450,47 +453,55 @@ gios_socket_common_close_device (GiosDeviceStream  *stream,
  *
  * Since: 1.0
  */
+/* Under the teardown: the connection goes. */
+static gboolean
+release_for_drop (GiosDeviceStream  *stream,
+                  GError           **error)
+{
+  GiosSocketCommon *self = GIOS_SOCKET_COMMON (stream);
+  GiosSocketCommonPrivate *priv = PRIV (self);
+
+  /* Whether to tell: a lost connection was told about already. */
+  priv->dropping = priv->fd >= 0 && !priv->lost;
+  _gios_socket_common_release_connection (self);
+  return TRUE;
+}
+
+/* Once calls may enter again: handlers can use the object. */
+static gboolean
+tell_dropped (GiosDeviceStream  *stream,
+              GError           **error)
+{
+  GiosSocketCommonPrivate *priv = PRIV (GIOS_SOCKET_COMMON (stream));
+
+  if (priv->dropping)
+    {
+      priv->dropping = FALSE;
+      g_signal_emit (stream, signals[DISCONNECTED], 0, TRUE, NULL);
+    }
+  return TRUE;
+}
+
 gboolean
 gios_socket_common_drop_connection (GiosSocketCommon  *self,
                                     GError           **error)
 {
-  GiosDeviceStream *stream;
-  g_autoptr(GError) local_error = NULL;
-  /* Dropping removes the watches, which may hold the last references. */
-  g_autoptr(GiosSocketCommon) keep = NULL;
-  gboolean was_lost;
-
   g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  keep = g_object_ref (self);
-  stream = GIOS_DEVICE_STREAM (self);
-  if (!_gios_device_stream_teardown_enter (stream, (GiosTeardownFunc) gios_socket_common_drop_connection))
-    return TRUE;   /* finished on the thread of the watches' context */
-  if (PRIV (self)->fd < 0)
-    {
-      _gios_device_stream_teardown_leave (stream);
-      return TRUE;
-    }
+  return _gios_device_stream_teardown (GIOS_DEVICE_STREAM (self),
+                                       (GiosTeardownFunc) gios_socket_common_drop_connection,
+                                       release_for_drop, tell_dropped, TRUE, error);
+}
 
-  if (!PRIV (self)->lost)
-    _gios_device_stream_flush_if_owner (stream, &local_error);
-
-  _gios_device_stream_interrupt (stream);
-  was_lost = PRIV (self)->lost;
-  _gios_socket_common_release_connection (self);
-  _gios_device_stream_resume (stream);
-
-  if (!was_lost)
-    g_signal_emit (self, signals[DISCONNECTED], 0, TRUE, NULL);
-  _gios_device_stream_teardown_leave (stream);
-
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  return TRUE;
+/* Drops the connection without sending what is buffered: the server it
+ * came from is closing (see gios-job-pool.c). */
+void
+_gios_socket_common_abort_connection (GiosSocketCommon *self)
+{
+  _gios_device_stream_teardown (GIOS_DEVICE_STREAM (self),
+                                (GiosTeardownFunc) gios_socket_common_drop_connection,
+                                release_for_drop, tell_dropped, FALSE, NULL);
 }
 
 static void
@@ -718,6 +729,9 @@ gios_socket_common_init (GiosSocketCommon *self)
 
   priv->fd = -1;
   priv->no_delay = TRUE;
+  /* A socket has no device until it connects. */
+  _gios_device_stream_detach (GIOS_DEVICE_STREAM (self));
+  _gios_device_stream_set_open (GIOS_DEVICE_STREAM (self), FALSE);
 }
 
 /**
@@ -740,16 +754,16 @@ gios_socket_common_get_socket (GiosSocketCommon *self)
   priv = PRIV (self);
   if (priv->socket == NULL && priv->fd >= 0)
     {
-      /* Under the teardown lock: drop_connection() from another thread must
+      /* Held off teardowns: drop_connection() from another thread must
        * not close the descriptor while it is being wrapped. */
-      _gios_device_stream_teardown_lock (GIOS_DEVICE_STREAM (self));
+      _gios_device_stream_lock_device (GIOS_DEVICE_STREAM (self));
       if (priv->socket == NULL && priv->fd >= 0)
         {
           /* GSocket puts the descriptor in non-blocking mode. */
           priv->socket = g_socket_new_from_fd (priv->fd, NULL);
           priv->blocking = FALSE;
         }
-      _gios_device_stream_teardown_unlock (GIOS_DEVICE_STREAM (self));
+      _gios_device_stream_unlock_device (GIOS_DEVICE_STREAM (self));
     }
   return priv->socket;
 }

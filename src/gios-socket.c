@@ -2,7 +2,8 @@
 #include "gios-private.h"
 #include "gios-device-stream-private.h"
 #include "gios-socket-common-private.h"
-#include "gios-server-socket-private.h"
+#include "gios-backoff.h"
+#include "gios-bind.h"
 #include "gios-reactor-private.h"
 
 #include <errno.h>
@@ -37,8 +38,9 @@
  * Since: 1.0
  */
 
-#define RETRY_MIN_US (1000)
-#define RETRY_MAX_US (50 * 1000)
+/* How often a Unix-domain server whose queue is full is tried again. */
+#define RETRY_LEAST_US (1000)
+#define RETRY_MOST_US (50 * 1000)
 
 G_DEFINE_TYPE (GiosSocket, gios_socket, GIOS_TYPE_SOCKET_COMMON)
 
@@ -186,14 +188,14 @@ gios_socket_open (GiosSocket    *self,
                   GCancellable  *cancellable,
                   GError       **error)
 {
-  GiosDeviceStream *stream;
   struct addrinfo hints = { 0 };
   struct addrinfo *res = NULL;
   g_autoptr(GError) last_error = NULL;
   GSocketAddress *connected_to = NULL;
   int connected_fd = -1;
-  gint64 deadline;
-  int timeout;
+  char service[8];
+  guint16 number;
+  GiosCall call;
   int r;
 
   g_return_val_if_fail (GIOS_IS_SOCKET (self), FALSE);
@@ -203,16 +205,14 @@ gios_socket_open (GiosSocket    *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  stream = GIOS_DEVICE_STREAM (self);
-  if (!check_not_connected (self, error))
+  if (!check_not_connected (self, error) || !_gios_parse_port (port, &number, error))
     return FALSE;
 
-  timeout = _gios_device_stream_resolve_timeout (stream, timeout_ms);
-  deadline = _gios_deadline_from_timeout (timeout);
-
+  g_snprintf (service, sizeof service, "%u", number);
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_family = AF_UNSPEC;
-  r = getaddrinfo (host, port, &hints, &res);
+  hints.ai_flags = AI_NUMERICSERV;
+  r = getaddrinfo (host, service, &hints, &res);
   if (r != 0)
     {
       g_set_error (error, G_RESOLVER_ERROR,
@@ -221,7 +221,7 @@ gios_socket_open (GiosSocket    *self,
       return FALSE;
     }
 
-  if (!_gios_device_stream_enter (stream, error))
+  if (!_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     {
       freeaddrinfo (res);
       return FALSE;
@@ -241,7 +241,7 @@ gios_socket_open (GiosSocket    *self,
           continue;
         }
 
-      errsv = connect_fd (self, fd, ai->ai_addr, ai->ai_addrlen, deadline, cancellable, &last_error);
+      errsv = connect_fd (self, fd, ai->ai_addr, ai->ai_addrlen, call.deadline, cancellable, &last_error);
       if (errsv == 0)
         {
           connected_fd = fd;
@@ -255,21 +255,24 @@ gios_socket_open (GiosSocket    *self,
             {
               g_clear_error (&last_error);
               g_set_error (&last_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                           _("Could not connect to %s within %d ms"), where, timeout);
+                           _("Could not connect to %s within %d ms"), where, call.timeout);
             }
           break;
         }
       _gios_set_error_from_errno (&last_error, errsv, _("Could not connect to %s"), where);
     }
   freeaddrinfo (res);
-  _gios_device_stream_leave (stream);
+  /* Inside the call, as a server's listen(): a teardown from another thread
+   * finds the connection whole. */
+  if (connected_fd >= 0)
+    adopt (self, connected_fd, connected_to, host);
+  _gios_call_end (&call, NULL);
 
   if (connected_fd < 0)
     {
       g_propagate_error (error, g_steal_pointer (&last_error));
       return FALSE;
     }
-  adopt (self, connected_fd, connected_to, host);
   return TRUE;
 }
 
@@ -298,12 +301,10 @@ gios_socket_open_unix (GiosSocket    *self,
                        GCancellable  *cancellable,
                        GError       **error)
 {
-  GiosDeviceStream *stream;
   struct sockaddr_un sun = { .sun_family = AF_UNIX };
   g_autofree char *display = NULL;
-  gint64 deadline;
-  gint64 pause = RETRY_MIN_US;
-  int timeout;
+  GiosBackoff backoff;
+  GiosCall call;
   int fd;
 
   g_return_val_if_fail (GIOS_IS_SOCKET (self), FALSE);
@@ -312,7 +313,6 @@ gios_socket_open_unix (GiosSocket    *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  stream = GIOS_DEVICE_STREAM (self);
   display = g_filename_display_name (path);
   if (!check_not_connected (self, error))
     return FALSE;
@@ -325,9 +325,6 @@ gios_socket_open_unix (GiosSocket    *self,
     }
   strcpy (sun.sun_path, path);
 
-  timeout = _gios_device_stream_resolve_timeout (stream, timeout_ms);
-  deadline = _gios_deadline_from_timeout (timeout);
-
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     {
@@ -335,16 +332,16 @@ gios_socket_open_unix (GiosSocket    *self,
       return FALSE;
     }
 
-  if (!_gios_device_stream_enter (stream, error))
+  if (!_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     {
       close (fd);
       return FALSE;
     }
+  gios_backoff_init (&backoff, RETRY_LEAST_US, RETRY_MOST_US);
   for (;;)
     {
       g_autoptr(GError) wait_error = NULL;
       int errsv;
-      gint64 until;
 
       if (connect (fd, (struct sockaddr *) &sun, sizeof sun) == 0)
         break;
@@ -357,31 +354,28 @@ gios_socket_open_unix (GiosSocket    *self,
           goto fail;
         }
       /* The server's queue is full: try again shortly. */
-      if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+      if (call.deadline >= 0 && g_get_monotonic_time () >= call.deadline)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                        _("Could not connect to “%s” within %d ms: its queue stayed full"),
-                       display, timeout);
+                       display, call.timeout);
           goto fail;
         }
-      until = g_get_monotonic_time () + pause;
-      if (deadline >= 0)
-        until = MIN (until, deadline);
-      pause = MIN (pause * 2, RETRY_MAX_US);
-      if (!_gios_device_stream_wait (stream, NULL, 0, until, cancellable, &wait_error) &&
+      if (!_gios_device_stream_wait (GIOS_DEVICE_STREAM (self), NULL, 0,
+                                     gios_backoff_until (&backoff, call.deadline),
+                                     cancellable, &wait_error) &&
           !g_error_matches (wait_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
         {
           g_propagate_error (error, g_steal_pointer (&wait_error));
           goto fail;
         }
-      g_clear_error (&wait_error);
     }
-  _gios_device_stream_leave (stream);
   adopt (self, fd, NULL, NULL);
+  _gios_call_end (&call, NULL);
   return TRUE;
 
 fail:
-  _gios_device_stream_leave (stream);
+  _gios_call_end (&call, NULL);
   close (fd);
   return FALSE;
 }
@@ -416,6 +410,7 @@ typedef struct
 {
   char *host;
   char *port;
+  char service[8];        /* the port as a number */
   int timeout;
   gboolean returned;
   struct addrinfo *addresses;
@@ -601,7 +596,8 @@ resolve_in_thread (GTask        *resolve,
                    GCancellable *cancellable)
 {
   const char **name = task_data;
-  struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+  struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC,
+                            .ai_flags = AI_NUMERICSERV };
   struct addrinfo *res = NULL;
   int r = getaddrinfo (name[0], name[1], &hints, &res);
 
@@ -670,6 +666,7 @@ gios_socket_open_async (GiosSocket          *self,
   g_autoptr(GTask) resolve = NULL;
   GError *error = NULL;
   OpenData *data;
+  guint16 number;
 
   g_return_if_fail (GIOS_IS_SOCKET (self));
   g_return_if_fail (host != NULL);
@@ -683,16 +680,17 @@ gios_socket_open_async (GiosSocket          *self,
   data->fd = -1;
   data->host = g_strdup (host);
   data->port = g_strdup (port);
-  data->timeout = _gios_device_stream_resolve_timeout (GIOS_DEVICE_STREAM (self), timeout_ms);
+  data->timeout = _gios_call_resolve_timeout (GIOS_DEVICE_STREAM (self), timeout_ms);
   g_task_set_task_data (task, data, (GDestroyNotify) open_data_free);
 
   if (g_task_return_error_if_cancelled (task))
     return;
-  if (!check_not_connected (self, &error))
+  if (!check_not_connected (self, &error) || !_gios_parse_port (port, &number, &error))
     {
       g_task_return_error (task, error);
       return;
     }
+  g_snprintf (data->service, sizeof data->service, "%u", number);
 
   if (data->timeout >= 0)
     {
@@ -709,7 +707,7 @@ gios_socket_open_async (GiosSocket          *self,
     const char **name = g_new (const char *, 2);
 
     name[0] = data->host;
-    name[1] = data->port;
+    name[1] = data->service;
     resolve = g_task_new (self, NULL, on_resolved, g_object_ref (task));
     g_task_set_task_data (resolve, name, g_free);
     g_task_run_in_thread (resolve, resolve_in_thread);

@@ -1076,11 +1076,32 @@ test_read_line_nul (gconstpointer data)
   g_autofree char *line = NULL;
   gsize length = 0;
 
-  peer_write_all (pair->peer, "a\0b\0\n", 5);
+  /* NUL bytes and bytes that are not UTF-8: read_line() fails without
+   * consuming anything, read_line_bytes() returns every byte. */
+  peer_write_all (pair->peer, "a\0b\0\n\xff\xfe\x80x\r\nok\n", 15);
+  line = gios_device_stream_read_line (pair->stream, 0, &length, 5000, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_null (line);
+  g_assert_cmpuint (length, ==, 0);
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 15);
+  {
+    g_autoptr(GBytes) first = gios_device_stream_read_line_bytes (pair->stream, 0, 5000, NULL, &error);
+    g_autoptr(GBytes) second = NULL;
+
+    g_assert_no_error (error);
+    g_assert_cmpmem (g_bytes_get_data (first, NULL), g_bytes_get_size (first), "a\0b\0", 4);
+    line = gios_device_stream_read_line (pair->stream, 0, &length, 5000, NULL, &error);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+    g_clear_error (&error);
+    second = gios_device_stream_read_line_bytes (pair->stream, 0, 5000, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpmem (g_bytes_get_data (second, NULL), g_bytes_get_size (second), "\xff\xfe\x80x", 4);
+  }
   line = gios_device_stream_read_line (pair->stream, 0, &length, 5000, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (length, ==, 4);
-  g_assert_cmpmem (line, 5, "a\0b\0", 5);
+  g_assert_cmpstr (line, ==, "ok");
+  g_assert_cmpuint (length, ==, 2);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1751,11 +1772,19 @@ test_memory_stream (void)
   g_assert_true (gios_device_stream_get_base_stream (stream) == io);
   assert_line (stream, 0, "a");
   assert_line (stream, 0, "b");
+  /* A line with a NUL is no text: read_line() leaves it for
+   * read_line_bytes(). */
   line = gios_device_stream_read_line (stream, 0, &length, 1000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (length, ==, 2);
-  g_assert_cmpmem (line, 3, "\0c", 3);
-  g_free (line);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_null (line);
+  g_assert_cmpuint (length, ==, 0);
+  g_clear_error (&error);
+  {
+    g_autoptr(GBytes) bytes = gios_device_stream_read_line_bytes (stream, 0, 1000, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), "\0c", 2);
+  }
   g_assert_null (gios_device_stream_read_line (stream, 0, NULL, 1000, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (gios_device_stream_get_at_end (stream));

@@ -96,6 +96,12 @@ char             *gios_device_stream_read_line              (GiosDeviceStream  *
                                                              GCancellable      *cancellable,
                                                              GError           **error);
 GIOS_AVAILABLE_IN_ALL
+GBytes           *gios_device_stream_read_line_bytes        (GiosDeviceStream  *self,
+                                                             gsize              max_length,
+                                                             int                timeout_ms,
+                                                             GCancellable      *cancellable,
+                                                             GError           **error);
+GIOS_AVAILABLE_IN_ALL
 gboolean          gios_device_stream_write                  (GiosDeviceStream  *self,
                                                              const guint8      *data,
                                                              gsize              count,
@@ -153,6 +159,43 @@ char             *gios_device_stream_read_line_finish       (GiosDeviceStream   
                                                              gsize               *length,
                                                              GError             **error);
 GIOS_AVAILABLE_IN_ALL
+void              gios_device_stream_read_line_bytes_async  (GiosDeviceStream    *self,
+                                                             gsize                max_length,
+                                                             int                  timeout_ms,
+                                                             int                  io_priority,
+                                                             GCancellable        *cancellable,
+                                                             GAsyncReadyCallback  callback,
+                                                             gpointer             user_data);
+GIOS_AVAILABLE_IN_ALL
+GBytes           *gios_device_stream_read_line_bytes_finish (GiosDeviceStream    *self,
+                                                             GAsyncResult        *result,
+                                                             GError             **error);
+GIOS_AVAILABLE_IN_ALL
+void              gios_device_stream_write_async            (GiosDeviceStream    *self,
+                                                             const guint8        *data,
+                                                             gsize                count,
+                                                             int                  timeout_ms,
+                                                             int                  io_priority,
+                                                             GCancellable        *cancellable,
+                                                             GAsyncReadyCallback  callback,
+                                                             gpointer             user_data);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_device_stream_write_finish           (GiosDeviceStream    *self,
+                                                             GAsyncResult        *result,
+                                                             GError             **error);
+GIOS_AVAILABLE_IN_ALL
+void              gios_device_stream_write_bytes_async      (GiosDeviceStream    *self,
+                                                             GBytes              *bytes,
+                                                             int                  timeout_ms,
+                                                             int                  io_priority,
+                                                             GCancellable        *cancellable,
+                                                             GAsyncReadyCallback  callback,
+                                                             gpointer             user_data);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_device_stream_write_bytes_finish     (GiosDeviceStream    *self,
+                                                             GAsyncResult        *result,
+                                                             GError             **error);
+GIOS_AVAILABLE_IN_ALL
 void              gios_device_stream_flush_async            (GiosDeviceStream    *self,
                                                              int                  timeout_ms,
                                                              int                  io_priority,
@@ -195,6 +238,11 @@ GIOS_AVAILABLE_IN_ALL
 int               gios_device_stream_get_default_timeout    (GiosDeviceStream  *self);
 GIOS_AVAILABLE_IN_ALL
 void              gios_device_stream_set_default_timeout    (GiosDeviceStream  *self,
+                                                             int                timeout_ms);
+GIOS_AVAILABLE_IN_ALL
+int               gios_device_stream_get_close_timeout      (GiosDeviceStream  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_device_stream_set_close_timeout      (GiosDeviceStream  *self,
                                                              int                timeout_ms);
 GIOS_AVAILABLE_IN_ALL
 guint             gios_device_stream_get_input_buffer_size  (GiosDeviceStream  *self);

@@ -35,6 +35,11 @@ G_DECLARE_DERIVABLE_TYPE (GiosServerSocket, gios_server_socket, GIOS, SERVER_SOC
 /**
  * GiosServerSocketClass:
  * @parent_class: the parent class
+ * @accepted: the class handler of [signal@Gios.ServerSocket::accepted]: a
+ *   subclass that serves the connections [method@Gios.ServerSocket.start]
+ *   accepts overrides it (as `GSocketService::incoming` is overridden), keeps
+ *   a reference to @connection and returns %TRUE
+ * @stopped: the class handler of [signal@Gios.ServerSocket::stopped]
  *
  * The class structure of [class@Gios.ServerSocket].
  *
@@ -44,8 +49,13 @@ struct _GiosServerSocketClass
 {
   GiosSocketCommonClass parent_class;
 
+  gboolean (*accepted) (GiosServerSocket *self,
+                        GiosSocket       *connection);
+  void     (*stopped)  (GiosServerSocket *self,
+                        GError           *reason);
+
   /*< private >*/
-  gpointer _reserved[8];
+  gpointer _reserved[6];
 };
 
 GIOS_AVAILABLE_IN_ALL
@@ -143,6 +153,11 @@ guint             gios_server_socket_get_max_connections      (GiosServerSocket 
 GIOS_AVAILABLE_IN_ALL
 void              gios_server_socket_set_max_connections      (GiosServerSocket  *self,
                                                                guint              max_connections);
+GIOS_AVAILABLE_IN_ALL
+int               gios_server_socket_get_idle_timeout         (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_idle_timeout         (GiosServerSocket  *self,
+                                                               int                timeout_ms);
 GIOS_AVAILABLE_IN_ALL
 const char       *gios_server_socket_get_unix_path            (GiosServerSocket  *self);
 

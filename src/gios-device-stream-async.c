@@ -1,0 +1,888 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The asynchronous calls of GiosDeviceStream: one read call (bytes or a
+ * line) and one write call (a write or a flush) may be pending at a time.
+ * They step on the device's watch (gios-device-stream-watch.c) without
+ * blocking, and frame lines with the same framer as the blocking calls. A
+ * device without a descriptor is read on a thread instead.
+ */
+
+#include "gios-device-stream-impl.h"
+
+/* The most an async read_bytes receives through the stack. */
+#define ASYNC_STACK_CHUNK (16 * 1024)
+
+typedef enum {
+  OP_READ_BYTES,
+  OP_READ_LINE,
+  OP_READ_LINE_BYTES,
+  OP_FLUSH,
+  OP_WRITE,
+} OpKind;
+
+typedef struct
+{
+  OpKind kind;
+  gsize count;           /* read_bytes: the most bytes */
+  GiosLineScan scan;     /* the lines */
+  gsize length;          /* read_line: the length returned */
+  GBytes *data;          /* write: what is still to buffer */
+  int timeout;
+  gboolean capped;       /* the read cap set the timeout */
+  GSource *timeout_source;
+  GSource *cancel_source;
+} AsyncOp;
+
+static gboolean
+is_write (const AsyncOp *op)
+{
+  return op->kind == OP_FLUSH || op->kind == OP_WRITE;
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static void
+async_op_free (AsyncOp *op)
+{
+  clear_source (&op->timeout_source);
+  clear_source (&op->cancel_source);
+  g_clear_pointer (&op->data, g_bytes_unref);
+  g_free (op);
+}
+
+/* Takes the pending task of @slot off the stream, so that its callback can
+ * start the next call, and stops its timeout and cancellation sources. */
+static GTask *
+take_task (GiosDeviceStream  *self,
+           GTask            **slot)
+{
+  GTask *task = g_steal_pointer (slot);
+  AsyncOp *op = g_task_get_task_data (task);
+
+  clear_source (&op->timeout_source);
+  clear_source (&op->cancel_source);
+  _gios_device_stream_update_watch (self);
+  return task;
+}
+
+static void
+fail_task (GiosDeviceStream  *self,
+           GTask            **slot,
+           GError            *error)
+{
+  g_autoptr(GTask) task = take_task (self, slot);
+
+  g_task_return_error (task, error);
+}
+
+static void
+return_pointer (GiosDeviceStream  *self,
+                GTask            **slot,
+                gpointer           result,
+                GDestroyNotify     notify)
+{
+  g_autoptr(GTask) task = take_task (self, slot);
+
+  _gios_device_stream_release_buffers (self);
+  g_task_return_pointer (task, result, notify);
+}
+
+void
+_gios_device_stream_fail_async (GiosDeviceStream *self,
+                                const char       *message)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  if (priv->read_task != NULL)
+    fail_task (self, &priv->read_task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, message));
+  if (priv->write_task != NULL)
+    fail_task (self, &priv->write_task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, message));
+}
+
+/* Frames what is buffered: TRUE when the read call finished. */
+static gboolean
+read_from_buffer (GiosDeviceStream *self,
+                  AsyncOp          *op)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GError *error = NULL;
+  gpointer line;
+
+  if (op->kind == OP_READ_BYTES)
+    {
+      gsize count = MIN (op->count, gios_in_buffer_length (&priv->in));
+      GBytes *bytes;
+
+      if (count == 0 && !op->scan.at_end && op->count > 0)
+        return FALSE;
+      bytes = g_bytes_new (count ? gios_in_buffer_peek (&priv->in) : NULL, count);
+      gios_in_buffer_consume (&priv->in, count);
+      return_pointer (self, &priv->read_task, bytes, (GDestroyNotify) g_bytes_unref);
+      return TRUE;
+    }
+
+  switch (gios_line_scan (&op->scan, &priv->in, &error))
+    {
+    case GIOS_FRAME_NEED_MORE:
+      return FALSE;
+    case GIOS_FRAME_FAILED:
+      fail_task (self, &priv->read_task, error);
+      return TRUE;
+    case GIOS_FRAME_DONE:
+    default:
+      break;
+    }
+  if (op->scan.consumed == 0)
+    line = NULL;
+  else if (op->kind == OP_READ_LINE_BYTES)
+    line = _gios_device_stream_take_line_bytes (self, &op->scan);
+  else if (_gios_device_stream_check_text (self, &op->scan, &error))
+    line = _gios_device_stream_take_line (self, &op->scan);
+  else
+    {
+      fail_task (self, &priv->read_task, error);
+      return TRUE;
+    }
+  op->length = op->scan.line_len;
+  return_pointer (self, &priv->read_task, line,
+                  op->kind == OP_READ_LINE_BYTES ? (GDestroyNotify) g_bytes_unref : g_free);
+  return TRUE;
+}
+
+/* Receives once, without waiting: the watch said the device is readable.
+ * Returns FALSE when the read call finished (or failed) meanwhile. */
+static gboolean
+receive_once (GiosDeviceStream *self,
+              AsyncOp          *op)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GError *error = NULL;
+  GiosGateFrame frame;
+  gssize n;
+
+  if (!_gios_device_stream_enter_step (self, &frame, &error))
+    {
+      fail_task (self, &priv->read_task, error);
+      return FALSE;
+    }
+  /* Bytes for a read_bytes call with nothing buffered go through the
+   * stack: the GBytes copies them anyway, and the input buffer is not
+   * allocated just to be freed again (see release_buffers). */
+  if (op->kind == OP_READ_BYTES && op->count > 0 && gios_in_buffer_length (&priv->in) == 0 &&
+      priv->in.size <= ASYNC_STACK_CHUNK)
+    {
+      guint8 chunk[ASYNC_STACK_CHUNK];
+
+      n = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, chunk, MIN (op->count, priv->in.size),
+                                                        0, NULL, &error);
+      _gios_device_stream_leave_step (self, &frame);
+      if (n > 0)
+        {
+          _gios_device_stream_set_eof (self, FALSE);
+          return_pointer (self, &priv->read_task, g_bytes_new (chunk, n),
+                          (GDestroyNotify) g_bytes_unref);
+          return FALSE;
+        }
+      if (n == 0)
+        _gios_device_stream_set_eof (self, TRUE);
+    }
+  else
+    {
+      gsize total = op->kind == OP_READ_BYTES ? 0 : gios_line_fill_total (&op->scan, &priv->in);
+
+      n = _gios_device_stream_fill (self, total, 0, NULL, &error);
+      _gios_device_stream_leave_step (self, &frame);
+    }
+  if (n == 0)
+    op->scan.at_end = TRUE;
+  else if (n < 0)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        {
+          fail_task (self, &priv->read_task, error);
+          return FALSE;
+        }
+      /* Nothing there after all: wait for the next event. */
+      g_error_free (error);
+      _gios_device_stream_update_watch (self);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Frames what is buffered; receives once more only when the watch said the
+ * device is readable (@readable), so that a read started with nothing
+ * buffered costs no failed receive. */
+static void
+read_step (GiosDeviceStream *self,
+           gboolean          readable)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  for (;;)
+    {
+      AsyncOp *op = g_task_get_task_data (priv->read_task);
+
+      if (read_from_buffer (self, op))
+        return;
+      if (!readable)
+        {
+          _gios_device_stream_release_buffers (self);
+          _gios_device_stream_update_watch (self);
+          return;
+        }
+      readable = FALSE;
+      if (!receive_once (self, op))
+        return;
+    }
+}
+
+static void
+write_step (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  AsyncOp *op = g_task_get_task_data (priv->write_task);
+  GError *error = NULL;
+  GiosGateFrame frame;
+  gboolean ok;
+
+  if (!_gios_device_stream_enter_step (self, &frame, &error))
+    {
+      fail_task (self, &priv->write_task, error);
+      return;
+    }
+  if (op->kind == OP_WRITE)
+    {
+      gsize size;
+      const guint8 *data = g_bytes_get_data (op->data, &size);
+
+      ok = _gios_device_stream_make_room_now (self, size, &error);
+      if (ok)
+        gios_out_buffer_append (&priv->out, data, size);
+    }
+  else
+    ok = _gios_device_stream_flush_buffer (self, 0, NULL, &error);
+  _gios_device_stream_leave_step (self, &frame);
+
+  if (ok)
+    {
+      g_autoptr(GTask) task = take_task (self, &priv->write_task);
+
+      if (op->kind == OP_FLUSH)
+        _gios_device_stream_release_buffers (self);
+      g_task_return_boolean (task, TRUE);
+    }
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
+           g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    {
+      g_error_free (error);
+      _gios_device_stream_update_watch (self);
+    }
+  else
+    fail_task (self, &priv->write_task, error);
+}
+
+void
+_gios_device_stream_step_async (GiosDeviceStream *self,
+                                GIOCondition      revents,
+                                gboolean          recheck)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  if (priv->read_task != NULL && (recheck || (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR))))
+    read_step (self, (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) != 0);
+  if (priv->write_task != NULL && (recheck || (revents & (G_IO_OUT | G_IO_HUP | G_IO_ERR))))
+    write_step (self);
+}
+
+static const char *
+op_awaits (const AsyncOp *op)
+{
+  switch (op->kind)
+    {
+    case OP_READ_LINE:
+    case OP_READ_LINE_BYTES:
+      return _("a line");
+    case OP_FLUSH:
+    case OP_WRITE:
+      return _("the peer to take output");
+    case OP_READ_BYTES:
+    default:
+      return _("input");
+    }
+}
+
+static gboolean
+on_async_timeout (gpointer data)
+{
+  GTask *task = data;
+  GiosDeviceStream *self = g_task_get_source_object (task);
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  AsyncOp *op = g_task_get_task_data (task);
+  GTask **slot = priv->read_task == task ? &priv->read_task : &priv->write_task;
+
+  /* One last try before failing, without waiting: the step start_async made
+   * pending has not run yet when this source outranks the reactor, and a
+   * timeout of 0 still means "what can be done now". The source holds a
+   * reference on @task, so @op outlives the step. */
+  if (is_write (op))
+    write_step (self);
+  else
+    read_step (self, TRUE);
+  if (*slot != task)
+    return G_SOURCE_REMOVE;   /* finished: the step destroyed this source */
+
+  g_clear_pointer (&op->timeout_source, g_source_unref);   /* destroyed on return */
+  fail_task (self, slot,
+             _gios_device_stream_timeout_error (self, is_write (op) ? GIOS_CALL_WRITE : GIOS_CALL_READ,
+                                                op_awaits (op), op->timeout, op->capped));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_async_cancelled (GCancellable *cancellable,
+                    gpointer      data)
+{
+  GTask *task = data;
+  GiosDeviceStream *self = g_task_get_source_object (task);
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  AsyncOp *op = g_task_get_task_data (task);
+  GTask **slot = priv->read_task == task ? &priv->read_task : &priv->write_task;
+  GError *error = NULL;
+
+  g_cancellable_set_error_if_cancelled (cancellable, &error);
+  g_clear_pointer (&op->cancel_source, g_source_unref);
+  fail_task (self, slot, error);
+  return G_SOURCE_REMOVE;
+}
+
+/* A device without a descriptor: the blocking call, on a thread. */
+static void
+run_in_thread (GTask        *task,
+               gpointer      source_object,
+               gpointer      task_data,
+               GCancellable *cancellable)
+{
+  GiosDeviceStream *self = source_object;
+  AsyncOp *op = task_data;
+  GError *error = NULL;
+  gpointer result = NULL;
+  GDestroyNotify notify = NULL;
+
+  switch (op->kind)
+    {
+    case OP_READ_BYTES:
+      result = gios_device_stream_read_bytes (self, op->count, op->timeout, cancellable, &error);
+      notify = (GDestroyNotify) g_bytes_unref;
+      break;
+    case OP_READ_LINE:
+      result = gios_device_stream_read_line (self, op->scan.limit, &op->length, op->timeout,
+                                             cancellable, &error);
+      notify = g_free;
+      break;
+    case OP_READ_LINE_BYTES:
+      result = gios_device_stream_read_line_bytes (self, op->scan.limit, op->timeout,
+                                                   cancellable, &error);
+      notify = (GDestroyNotify) g_bytes_unref;
+      break;
+    case OP_WRITE:
+      if (gios_device_stream_write_bytes (self, op->data, cancellable, &error))
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, error);
+      return;
+    case OP_FLUSH:
+    default:
+      if (gios_device_stream_flush (self, op->timeout, cancellable, &error))
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, error);
+      return;
+    }
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, result, notify);
+}
+
+static void
+start_async (GiosDeviceStream    *self,
+             AsyncOp             *op,
+             int                  timeout_ms,
+             int                  io_priority,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data,
+             gpointer             source_tag)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GTask **slot = is_write (op) ? &priv->write_task : &priv->read_task;
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  GError *error = NULL;
+  GiosGateFrame frame;
+  int cap = priv->read_cap;
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_priority (task, io_priority);
+  op->timeout = _gios_call_resolve_timeout (self, timeout_ms);
+  /* A read waits at most the read cap (a server's idle-timeout). */
+  op->capped = !is_write (op) && cap >= 0 && (op->timeout < 0 || op->timeout > cap);
+  if (op->capped)
+    op->timeout = cap;
+  g_task_set_task_data (task, op, (GDestroyNotify) async_op_free);
+
+  if (*slot != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               _("The stream has a call of this kind pending already"));
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (!_gios_device_stream_enter_step (self, &frame, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  _gios_device_stream_leave_step (self, &frame);
+
+  if (priv->device_fd < 0)
+    {
+      g_task_run_in_thread (task, run_in_thread);
+      return;
+    }
+  if (!_gios_device_stream_ensure_watch (self, context, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  if (op->timeout >= 0)
+    {
+      op->timeout_source = g_timeout_source_new (op->timeout);
+      g_task_attach_source (task, op->timeout_source, on_async_timeout);
+    }
+  if (cancellable != NULL)
+    {
+      op->cancel_source = g_cancellable_source_new (cancellable);
+      g_task_attach_source (task, op->cancel_source, G_SOURCE_FUNC (on_async_cancelled));
+    }
+
+  *slot = g_steal_pointer (&task);
+  /* A call that may finish at once (output to send or room to write into,
+   * input buffered) does its step in the reactor's next dispatch: GTask
+   * would otherwise defer the callback through an idle source of its own. A
+   * read with nothing buffered just waits for the device. */
+  if (is_write (op) || gios_in_buffer_length (&priv->in) > 0)
+    _gios_device_stream_recheck (self);
+  else
+    read_step (self, FALSE);
+}
+
+static AsyncOp *
+read_op_new (OpKind kind,
+             GiosDeviceStream *self,
+             gsize  limit)
+{
+  AsyncOp *op = g_new0 (AsyncOp, 1);
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  op->kind = kind;
+  op->count = limit;
+  gios_line_scan_init (&op->scan, priv->terminator, priv->terminator_len,
+                       limit > 0 ? limit : GIOS_DEFAULT_MAX_LINE_LENGTH);
+  return op;
+}
+
+static gpointer
+propagate_pointer (GiosDeviceStream  *self,
+                   GAsyncResult      *result,
+                   gpointer           source_tag,
+                   GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static gboolean
+propagate_boolean (GiosDeviceStream  *self,
+                   GAsyncResult      *result,
+                   gpointer           source_tag,
+                   GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * gios_device_stream_read_bytes_async:
+ * @self: a [class@Gios.DeviceStream]
+ * @count: the most bytes to return
+ * @timeout_ms: how long to wait for the first byte, in milliseconds
+ * @io_priority: the priority of the request
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called when the bytes are there
+ * @user_data: data for @callback
+ *
+ * Reads what is there, up to @count bytes, as
+ * [method@Gios.DeviceStream.read_bytes] does, without blocking: @callback is
+ * called on the thread-default main context of the caller. One read call
+ * (this one or a `read_line` one) may be pending on a stream at a time.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_read_bytes_async (GiosDeviceStream    *self,
+                                     gsize                count,
+                                     int                  timeout_ms,
+                                     int                  io_priority,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  start_async (self, read_op_new (OP_READ_BYTES, self, count), timeout_ms, io_priority,
+               cancellable, callback, user_data, gios_device_stream_read_bytes_async);
+}
+
+/**
+ * gios_device_stream_read_bytes_finish:
+ * @self: a [class@Gios.DeviceStream]
+ * @result: the result passed to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.DeviceStream.read_bytes_async].
+ *
+ * Returns: (transfer full): the bytes read, empty at end of input, or %NULL
+ *   with @error set
+ *
+ * Since: 1.0
+ */
+GBytes *
+gios_device_stream_read_bytes_finish (GiosDeviceStream  *self,
+                                      GAsyncResult      *result,
+                                      GError           **error)
+{
+  return propagate_pointer (self, result, gios_device_stream_read_bytes_async, error);
+}
+
+/**
+ * gios_device_stream_read_line_async:
+ * @self: a [class@Gios.DeviceStream]
+ * @max_length: the longest line accepted, in bytes without the terminator;
+ *   0 for [const@Gios.DEFAULT_MAX_LINE_LENGTH]
+ * @timeout_ms: how long the whole line may take, in milliseconds
+ * @io_priority: the priority of the request
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called when the line is there
+ * @user_data: data for @callback
+ *
+ * Reads one line, as [method@Gios.DeviceStream.read_line] does, without
+ * blocking: @callback is called on the thread-default main context of the
+ * caller. Its rules hold here too: one timeout for the whole line, nothing
+ * consumed on failure, %GIOS_ERROR_LINE_TOO_LONG past @max_length,
+ * %G_IO_ERROR_INVALID_DATA for a line that is not text.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_read_line_async (GiosDeviceStream    *self,
+                                    gsize                max_length,
+                                    int                  timeout_ms,
+                                    int                  io_priority,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  start_async (self, read_op_new (OP_READ_LINE, self, max_length), timeout_ms, io_priority,
+               cancellable, callback, user_data, gios_device_stream_read_line_async);
+}
+
+/**
+ * gios_device_stream_read_line_finish:
+ * @self: a [class@Gios.DeviceStream]
+ * @result: the result passed to the callback
+ * @length: (out) (optional): where to store the length of the line
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.DeviceStream.read_line_async].
+ *
+ * Returns: (transfer full) (nullable): the line without its terminator;
+ *   %NULL at end of input or on error
+ *
+ * Since: 1.0
+ */
+char *
+gios_device_stream_read_line_finish (GiosDeviceStream  *self,
+                                     GAsyncResult      *result,
+                                     gsize             *length,
+                                     GError           **error)
+{
+  char *line = propagate_pointer (self, result, gios_device_stream_read_line_async, error);
+
+  if (length != NULL)
+    *length = line != NULL ? ((AsyncOp *) g_task_get_task_data (G_TASK (result)))->length : 0;
+  return line;
+}
+
+/**
+ * gios_device_stream_read_line_bytes_async:
+ * @self: a [class@Gios.DeviceStream]
+ * @max_length: the longest line accepted, in bytes without the terminator;
+ *   0 for [const@Gios.DEFAULT_MAX_LINE_LENGTH]
+ * @timeout_ms: how long the whole line may take, in milliseconds
+ * @io_priority: the priority of the request
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called when the line is there
+ * @user_data: data for @callback
+ *
+ * Reads one line of any bytes, as
+ * [method@Gios.DeviceStream.read_line_bytes] does, without blocking, as
+ * [method@Gios.DeviceStream.read_line_async] does.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_read_line_bytes_async (GiosDeviceStream    *self,
+                                          gsize                max_length,
+                                          int                  timeout_ms,
+                                          int                  io_priority,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data)
+{
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  start_async (self, read_op_new (OP_READ_LINE_BYTES, self, max_length), timeout_ms,
+               io_priority, cancellable, callback, user_data,
+               gios_device_stream_read_line_bytes_async);
+}
+
+/**
+ * gios_device_stream_read_line_bytes_finish:
+ * @self: a [class@Gios.DeviceStream]
+ * @result: the result passed to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.DeviceStream.read_line_bytes_async].
+ *
+ * Returns: (transfer full) (nullable): the line without its terminator;
+ *   %NULL at end of input or on error
+ *
+ * Since: 1.0
+ */
+GBytes *
+gios_device_stream_read_line_bytes_finish (GiosDeviceStream  *self,
+                                           GAsyncResult      *result,
+                                           GError           **error)
+{
+  return propagate_pointer (self, result, gios_device_stream_read_line_bytes_async, error);
+}
+
+/**
+ * gios_device_stream_flush_async:
+ * @self: a [class@Gios.DeviceStream]
+ * @timeout_ms: how long sending may take, in milliseconds
+ * @io_priority: the priority of the request
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called when everything was sent
+ * @user_data: data for @callback
+ *
+ * Sends every buffered byte, as [method@Gios.DeviceStream.flush] does,
+ * without blocking: @callback is called on the thread-default main context
+ * of the caller. One write call (this one or a `write` one) may be pending
+ * on a stream at a time.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_flush_async (GiosDeviceStream    *self,
+                                int                  timeout_ms,
+                                int                  io_priority,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  AsyncOp *op;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  op = g_new0 (AsyncOp, 1);
+  op->kind = OP_FLUSH;
+  start_async (self, op, timeout_ms, io_priority, cancellable, callback, user_data,
+               gios_device_stream_flush_async);
+}
+
+/**
+ * gios_device_stream_flush_finish:
+ * @self: a [class@Gios.DeviceStream]
+ * @result: the result passed to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.DeviceStream.flush_async].
+ *
+ * Returns: %TRUE when everything was sent
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_flush_finish (GiosDeviceStream  *self,
+                                 GAsyncResult      *result,
+                                 GError           **error)
+{
+  return propagate_boolean (self, result, gios_device_stream_flush_async, error);
+}
+
+/**
+ * gios_device_stream_write_bytes_async:
+ * @self: a [class@Gios.DeviceStream]
+ * @bytes: the bytes to write
+ * @timeout_ms: how long to wait for room in the output buffer, in
+ *   milliseconds
+ * @io_priority: the priority of the request
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called once @bytes are buffered
+ * @user_data: data for @callback
+ *
+ * Buffers @bytes as [method@Gios.DeviceStream.write] does, without
+ * blocking: when the output buffer has no room for them, what is buffered
+ * is sent as the peer reads, and @callback is called on the thread-default
+ * main context of the caller once all of @bytes are buffered (a write
+ * larger than the buffer waits for it to be empty). Nothing of @bytes is
+ * buffered when the call fails. Flush to send them.
+ *
+ * This is how a main-loop server writes to a peer that may be slow to
+ * read: wait for the callback before writing more, and the output buffer
+ * never holds more than [property@Gios.DeviceStream:output-buffer-size]
+ * bytes beyond one write.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_write_bytes_async (GiosDeviceStream    *self,
+                                      GBytes              *bytes,
+                                      int                  timeout_ms,
+                                      int                  io_priority,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  AsyncOp *op;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (bytes != NULL);
+  g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  op = g_new0 (AsyncOp, 1);
+  op->kind = OP_WRITE;
+  op->data = g_bytes_ref (bytes);
+  start_async (self, op, timeout_ms, io_priority, cancellable, callback, user_data,
+               gios_device_stream_write_bytes_async);
+}
+
+/**
+ * gios_device_stream_write_bytes_finish:
+ * @self: a [class@Gios.DeviceStream]
+ * @result: the result passed to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.DeviceStream.write_bytes_async].
+ *
+ * Returns: %TRUE when the bytes were buffered
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_write_bytes_finish (GiosDeviceStream  *self,
+                                       GAsyncResult      *result,
+                                       GError           **error)
+{
+  return propagate_boolean (self, result, gios_device_stream_write_bytes_async, error);
+}
+
+/**
+ * gios_device_stream_write_async:
+ * @self: a [class@Gios.DeviceStream]
+ * @data: (array length=count) (element-type guint8): the bytes to write;
+ *   copied, so they need not outlive the call
+ * @count: the number of bytes in @data
+ * @timeout_ms: how long to wait for room in the output buffer, in
+ *   milliseconds
+ * @io_priority: the priority of the request
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async): called once @data is buffered
+ * @user_data: data for @callback
+ *
+ * Like [method@Gios.DeviceStream.write_bytes_async], with the bytes in a
+ * buffer.
+ *
+ * Since: 1.0
+ */
+void
+gios_device_stream_write_async (GiosDeviceStream    *self,
+                                const guint8        *data,
+                                gsize                count,
+                                int                  timeout_ms,
+                                int                  io_priority,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  AsyncOp *op;
+
+  g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
+  g_return_if_fail (data != NULL || count == 0);
+  g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  op = g_new0 (AsyncOp, 1);
+  op->kind = OP_WRITE;
+  op->data = g_bytes_new (data, count);
+  start_async (self, op, timeout_ms, io_priority, cancellable, callback, user_data,
+               gios_device_stream_write_async);
+}
+
+/**
+ * gios_device_stream_write_finish:
+ * @self: a [class@Gios.DeviceStream]
+ * @result: the result passed to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Finishes [method@Gios.DeviceStream.write_async].
+ *
+ * Returns: %TRUE when the bytes were buffered
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_write_finish (GiosDeviceStream  *self,
+                                 GAsyncResult      *result,
+                                 GError           **error)
+{
+  return propagate_boolean (self, result, gios_device_stream_write_async, error);
+}

@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The blocking calls of GiosDeviceStream: read, read an exact count, read a
+ * line, write, flush, poll. Each runs in one call frame (gios-call.h): one
+ * timeout for the whole call, and nothing consumed when it fails.
+ */
+
+#include "gios-device-stream-impl.h"
+
+#include <string.h>
+
+static gssize
+read_some (GiosDeviceStream  *self,
+           guint8            *buffer,
+           gsize              count,
+           gint64             deadline,
+           GCancellable      *cancellable,
+           GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gsize n;
+
+  if (count == 0)
+    return 0;
+
+  if (gios_in_buffer_length (&priv->in) == 0)
+    {
+      gssize r;
+
+      /* Large reads skip the buffer. */
+      if (count >= priv->in.size)
+        {
+          r = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, buffer, count, deadline,
+                                                            cancellable, error);
+          if (r >= 0)
+            _gios_device_stream_set_eof (self, r == 0);
+          return r;
+        }
+      r = _gios_device_stream_fill (self, 0, deadline, cancellable, error);
+      if (r <= 0)
+        return r;
+    }
+
+  n = MIN (count, gios_in_buffer_length (&priv->in));
+  memcpy (buffer, gios_in_buffer_peek (&priv->in), n);
+  gios_in_buffer_consume (&priv->in, n);
+  return n;
+}
+
+/**
+ * gios_device_stream_read:
+ * @self: a [class@Gios.DeviceStream]
+ * @buffer: (array length=count) (element-type guint8) (out caller-allocates):
+ *   where to store the bytes
+ * @count: the size of @buffer
+ * @timeout_ms: how long to wait for the first byte, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Waits until at least one byte is there, then returns what is there, up to
+ * @count bytes: buffered bytes first, without waiting.
+ *
+ * Returns: the number of bytes read, 0 at end of input, or -1 with @error set
+ *
+ * Since: 1.0
+ */
+gssize
+gios_device_stream_read (GiosDeviceStream  *self,
+                         guint8            *buffer,
+                         gsize              count,
+                         int                timeout_ms,
+                         GCancellable      *cancellable,
+                         GError           **error)
+{
+  GiosCall call;
+  gssize ret;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), -1);
+  g_return_val_if_fail (buffer != NULL || count == 0, -1);
+  g_return_val_if_fail (count <= G_MAXSSIZE, -1);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, -1);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("input"), timeout_ms, error))
+    return -1;
+  ret = read_some (self, buffer, count, call.deadline, cancellable, error);
+  _gios_call_end (&call, error);
+  return ret;
+}
+
+/**
+ * gios_device_stream_read_bytes:
+ * @self: a [class@Gios.DeviceStream]
+ * @count: the most bytes to return
+ * @timeout_ms: how long to wait for the first byte, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Like [method@Gios.DeviceStream.read], but returns the bytes as a
+ * [struct@GLib.Bytes], which suits language bindings. It allocates no more
+ * than what arrived, whatever @count is.
+ *
+ * Returns: (transfer full): the bytes read, empty at end of input, or
+ *   %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GBytes *
+gios_device_stream_read_bytes (GiosDeviceStream  *self,
+                               gsize              count,
+                               int                timeout_ms,
+                               GCancellable      *cancellable,
+                               GError           **error)
+{
+  GiosDeviceStreamPrivate *priv;
+  GBytes *ret = NULL;
+  GiosCall call;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), NULL);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  priv = PRIV (self);
+  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("input"), timeout_ms, error))
+    return NULL;
+  if (count == 0)
+    ret = g_bytes_new (NULL, 0);
+  else if (gios_in_buffer_length (&priv->in) > 0 ||
+           _gios_device_stream_fill (self, 0, call.deadline, cancellable, error) >= 0)
+    {
+      gsize n = MIN (count, gios_in_buffer_length (&priv->in));
+
+      ret = g_bytes_new (gios_in_buffer_peek (&priv->in), n);
+      gios_in_buffer_consume (&priv->in, n);
+    }
+  _gios_call_end (&call, error);
+  return ret;
+}
+
+/**
+ * gios_device_stream_read_exact:
+ * @self: a [class@Gios.DeviceStream]
+ * @buffer: (array length=count) (element-type guint8) (out caller-allocates):
+ *   where to store the bytes
+ * @count: how many bytes to read
+ * @timeout_ms: how long the whole read may take, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Reads exactly @count bytes, however many arrivals they take, within one
+ * timeout. If the time runs out, the call is cancelled or the input ends
+ * (%G_IO_ERROR_CONNECTION_CLOSED) first, nothing is consumed: the bytes that
+ * arrived stay buffered.
+ *
+ * Returns: %TRUE when @count bytes were read
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_read_exact (GiosDeviceStream  *self,
+                               guint8            *buffer,
+                               gsize              count,
+                               int                timeout_ms,
+                               GCancellable      *cancellable,
+                               GError           **error)
+{
+  GiosDeviceStreamPrivate *priv;
+  const guint8 *p;
+  GiosCall call;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+  g_return_val_if_fail (buffer != NULL || count == 0, FALSE);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("an exact read"), timeout_ms, error))
+    return FALSE;
+  p = _gios_device_stream_peek (self, count, call.deadline, cancellable, error);
+  if (p != NULL && count > 0)
+    {
+      memcpy (buffer, p, count);
+      gios_in_buffer_consume (&priv->in, count);
+    }
+  _gios_call_end (&call, error);
+  return p != NULL;
+}
+
+const guint8 *
+_gios_device_stream_peek (GiosDeviceStream  *self,
+                          gsize              count,
+                          gint64             deadline,
+                          GCancellable      *cancellable,
+                          GError           **error)
+{
+  GiosInBuffer *in = &PRIV (self)->in;
+
+  while (gios_in_buffer_length (in) < count)
+    {
+      /* Grow with what arrives, not to @count at once. */
+      gssize n = _gios_device_stream_fill (self, MIN (count, MAX (2 * gios_in_buffer_length (in), in->size)),
+                                           deadline, cancellable, error);
+
+      if (n < 0)
+        return NULL;
+      if (n == 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                       _("The input ended after %zu of %zu bytes"),
+                       gios_in_buffer_length (in), count);
+          return NULL;
+        }
+    }
+  return gios_in_buffer_peek (in);
+}
+
+void
+_gios_device_stream_consume (GiosDeviceStream *self,
+                             gsize             count)
+{
+  GiosInBuffer *in = &PRIV (self)->in;
+
+  g_return_if_fail (count <= gios_in_buffer_length (in));
+  gios_in_buffer_consume (in, count);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lines                                                                      */
+
+char *
+_gios_device_stream_take_line (GiosDeviceStream   *self,
+                               const GiosLineScan *scan)
+{
+  GiosInBuffer *in = &PRIV (self)->in;
+  char *line = g_malloc (scan->line_len + 1);
+
+  memcpy (line, gios_in_buffer_peek (in), scan->line_len);
+  line[scan->line_len] = '\0';
+  gios_in_buffer_consume (in, scan->consumed);
+  return line;
+}
+
+GBytes *
+_gios_device_stream_take_line_bytes (GiosDeviceStream   *self,
+                                     const GiosLineScan *scan)
+{
+  GiosInBuffer *in = &PRIV (self)->in;
+  GBytes *line = g_bytes_new (gios_in_buffer_peek (in), scan->line_len);
+
+  gios_in_buffer_consume (in, scan->consumed);
+  return line;
+}
+
+gboolean
+_gios_device_stream_check_text (GiosDeviceStream    *self,
+                                const GiosLineScan  *scan,
+                                GError             **error)
+{
+  const char *line = (const char *) gios_in_buffer_peek (&PRIV (self)->in);
+  const char *end;
+
+  if (g_utf8_validate (line, scan->line_len, &end))
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+               *end == '\0' ?
+               _("The line holds a NUL byte at offset %zu; read it with read_line_bytes()") :
+               _("The line is not UTF-8 text from offset %zu on; read it with read_line_bytes()"),
+               (gsize) (end - line));
+  return FALSE;
+}
+
+/* Reads one line and hands it to @take, or fails consuming nothing. */
+typedef gpointer (*TakeFunc) (GiosDeviceStream    *self,
+                              const GiosLineScan  *scan,
+                              GError             **error);
+
+static gpointer
+read_line_with (GiosDeviceStream  *self,
+                gsize              max_length,
+                int                timeout_ms,
+                GCancellable      *cancellable,
+                TakeFunc           take,
+                gsize             *length,
+                GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gpointer line = NULL;
+  GiosLineScan scan;
+  GiosFrame frame;
+  GiosCall call;
+
+  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("a line"), timeout_ms, error))
+    return NULL;
+
+  gios_line_scan_init (&scan, priv->terminator, priv->terminator_len,
+                       max_length > 0 ? max_length : GIOS_DEFAULT_MAX_LINE_LENGTH);
+  while ((frame = gios_line_scan (&scan, &priv->in, error)) == GIOS_FRAME_NEED_MORE)
+    {
+      gssize n = _gios_device_stream_fill (self, gios_line_fill_total (&scan, &priv->in),
+                                           call.deadline, cancellable, error);
+
+      if (n < 0)
+        break;
+      scan.at_end = n == 0;
+    }
+  if (frame == GIOS_FRAME_DONE && scan.consumed > 0)
+    {
+      line = take (self, &scan, error);
+      if (line != NULL && length != NULL)
+        *length = scan.line_len;
+    }
+  _gios_call_end (&call, error);
+  return line;
+}
+
+static gpointer
+take_text (GiosDeviceStream    *self,
+           const GiosLineScan  *scan,
+           GError             **error)
+{
+  if (!_gios_device_stream_check_text (self, scan, error))
+    return NULL;
+  return _gios_device_stream_take_line (self, scan);
+}
+
+static gpointer
+take_bytes (GiosDeviceStream    *self,
+            const GiosLineScan  *scan,
+            GError             **error)
+{
+  return _gios_device_stream_take_line_bytes (self, scan);
+}
+
+/**
+ * gios_device_stream_read_line:
+ * @self: a [class@Gios.DeviceStream]
+ * @max_length: the longest line accepted, in bytes without the terminator;
+ *   0 for [const@Gios.DEFAULT_MAX_LINE_LENGTH]
+ * @length: (out) (optional): where to store the length of the line
+ * @timeout_ms: how long the whole line may take, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Reads one line of text and returns it without its terminator (see
+ * [property@Gios.DeviceStream:line-terminator]). A last line that the input
+ * ends without a terminator is returned as a line; after it, the call returns
+ * %NULL without an error.
+ *
+ * A line longer than @max_length fails with %GIOS_ERROR_LINE_TOO_LONG as
+ * soon as that is certain, so a peer cannot make the buffer grow without
+ * limit; its bytes stay unread. On a timeout or cancellation, too, the bytes
+ * that arrived stay buffered.
+ *
+ * The line must be UTF-8 text without NUL bytes: otherwise the call fails
+ * with %G_IO_ERROR_INVALID_DATA before it consumes anything, and the line
+ * stays buffered for [method@Gios.DeviceStream.read_line_bytes], which
+ * reads any bytes.
+ *
+ * Returns: (transfer full) (nullable): the line, nul-terminated; %NULL at
+ *   end of input or on error
+ *
+ * Since: 1.0
+ */
+char *
+gios_device_stream_read_line (GiosDeviceStream  *self,
+                              gsize              max_length,
+                              gsize             *length,
+                              int                timeout_ms,
+                              GCancellable      *cancellable,
+                              GError           **error)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), NULL);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (length != NULL)
+    *length = 0;
+  return read_line_with (self, max_length, timeout_ms, cancellable, take_text, length, error);
+}
+
+/**
+ * gios_device_stream_read_line_bytes:
+ * @self: a [class@Gios.DeviceStream]
+ * @max_length: the longest line accepted, in bytes without the terminator;
+ *   0 for [const@Gios.DEFAULT_MAX_LINE_LENGTH]
+ * @timeout_ms: how long the whole line may take, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Reads one line, as [method@Gios.DeviceStream.read_line] does, and returns
+ * its bytes, whatever they are (NUL bytes and bytes that are not UTF-8
+ * included), without the terminator: the binary-safe form for language
+ * bindings, where a string must be text.
+ *
+ * Returns: (transfer full) (nullable): the line; %NULL at end of input or
+ *   on error
+ *
+ * Since: 1.0
+ */
+GBytes *
+gios_device_stream_read_line_bytes (GiosDeviceStream  *self,
+                                    gsize              max_length,
+                                    int                timeout_ms,
+                                    GCancellable      *cancellable,
+                                    GError           **error)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), NULL);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return read_line_with (self, max_length, timeout_ms, cancellable, take_bytes, NULL, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writes                                                                     */
+
+static gboolean
+write_in_call (GiosDeviceStream  *self,
+               const guint8      *data,
+               gsize              count,
+               const guint8      *tail,
+               gsize              tail_count,
+               GCancellable      *cancellable,
+               GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  GiosCall call;
+  gboolean ok;
+
+  if (!_gios_call_begin (&call, self, GIOS_CALL_WRITE, _("the peer to take output"),
+                         _gios_device_stream_implicit_timeout (self), error))
+    return FALSE;
+  if (tail_count > 0 && _gios_device_stream_on_loop (self))
+    {
+      /* Both pieces, or neither. */
+      ok = _gios_device_stream_make_room_now (self, count + tail_count, error);
+      if (ok)
+        {
+          gios_out_buffer_append (&priv->out, data, count);
+          gios_out_buffer_append (&priv->out, tail, tail_count);
+        }
+    }
+  else
+    {
+      ok = _gios_device_stream_write_buffered (self, data, count, cancellable, error);
+      if (ok)
+        ok = _gios_device_stream_write_buffered (self, tail, tail_count, cancellable, error);
+      else
+        /* What stayed buffered must be followed by its tail. */
+        gios_out_buffer_append (&priv->out, tail, tail_count);
+    }
+  _gios_call_end (&call, error);
+  return ok;
+}
+
+/**
+ * gios_device_stream_write:
+ * @self: a [class@Gios.DeviceStream]
+ * @data: (array length=count) (element-type guint8): the bytes to write
+ * @count: the number of bytes in @data
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Buffers @data for sending. Once
+ * [property@Gios.DeviceStream:output-buffer-size] bytes are buffered, sends
+ * them, waiting at most [property@Gios.DeviceStream:default-timeout] and
+ * [property@Gios.DeviceStream:close-timeout]. Call
+ * [method@Gios.DeviceStream.flush] to send what is buffered.
+ *
+ * A write never drops data: when sending fails, the bytes not sent stay
+ * buffered for the next flush, and the call returns %FALSE.
+ *
+ * On a stream served from a main loop, on that loop's thread, a write never
+ * waits: it sends what the peer takes now, and when @data still does not
+ * fit in the buffer it fails with %G_IO_ERROR_WOULD_BLOCK and buffers none
+ * of it. Write again once the stream is writable (a watch for %G_IO_OUT), or
+ * use [method@Gios.DeviceStream.write_async].
+ *
+ * Returns: %TRUE when nothing failed
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_write (GiosDeviceStream  *self,
+                          const guint8      *data,
+                          gsize              count,
+                          GCancellable      *cancellable,
+                          GError           **error)
+{
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+  g_return_val_if_fail (data != NULL || count == 0, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return write_in_call (self, data, count, NULL, 0, cancellable, error);
+}
+
+/**
+ * gios_device_stream_write_bytes:
+ * @self: a [class@Gios.DeviceStream]
+ * @bytes: the bytes to write
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Like [method@Gios.DeviceStream.write], with the bytes in a
+ * [struct@GLib.Bytes].
+ *
+ * Returns: %TRUE when nothing failed
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_write_bytes (GiosDeviceStream  *self,
+                                GBytes            *bytes,
+                                GCancellable      *cancellable,
+                                GError           **error)
+{
+  gsize size;
+  const guint8 *data;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+  g_return_val_if_fail (bytes != NULL, FALSE);
+
+  data = g_bytes_get_data (bytes, &size);
+  return gios_device_stream_write (self, data, size, cancellable, error);
+}
+
+/**
+ * gios_device_stream_write_line:
+ * @self: a [class@Gios.DeviceStream]
+ * @line: the line, without a terminator
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Buffers @line followed by [property@Gios.DeviceStream:line-terminator],
+ * as [method@Gios.DeviceStream.write] does. Where a write would fail with
+ * %G_IO_ERROR_WOULD_BLOCK, neither the line nor its terminator is buffered.
+ *
+ * Returns: %TRUE when nothing failed
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_write_line (GiosDeviceStream  *self,
+                               const char        *line,
+                               GCancellable      *cancellable,
+                               GError           **error)
+{
+  GiosDeviceStreamPrivate *priv;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+  g_return_val_if_fail (line != NULL, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+  return write_in_call (self, (const guint8 *) line, strlen (line),
+                        (const guint8 *) priv->terminator, priv->terminator_len,
+                        cancellable, error);
+}
+
+/**
+ * gios_device_stream_flush:
+ * @self: a [class@Gios.DeviceStream]
+ * @timeout_ms: how long sending may take, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Sends every buffered byte within one timeout. On failure the bytes not
+ * sent stay buffered; [method@Gios.DeviceStream.get_buffered_output] tells
+ * how many.
+ *
+ * Returns: %TRUE when everything was sent
+ *
+ * Since: 1.0
+ */
+gboolean
+gios_device_stream_flush (GiosDeviceStream  *self,
+                          int                timeout_ms,
+                          GCancellable      *cancellable,
+                          GError           **error)
+{
+  GiosCall call;
+  gboolean ok;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!_gios_call_begin (&call, self, GIOS_CALL_WRITE, _("the peer to take output"),
+                         timeout_ms, error))
+    return FALSE;
+  ok = _gios_device_stream_flush_buffer (self, call.deadline, cancellable, error);
+  _gios_call_end (&call, error);
+  return ok;
+}
+
+static gboolean
+is_timeout_or_cancel (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+/**
+ * gios_device_stream_poll:
+ * @self: a [class@Gios.DeviceStream]
+ * @condition: %G_IO_IN, %G_IO_OUT, or both
+ * @timeout_ms: how long to wait, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ *
+ * Waits until @self is readable or writable. Buffered input counts as
+ * readable; waiting for input receives it into the buffer. Room in the output
+ * buffer counts as writable; when the buffer is full, waiting for output
+ * flushes it.
+ *
+ * Returns: the conditions that hold: %G_IO_IN, %G_IO_OUT, %G_IO_HUP at end of
+ *   input (with %G_IO_IN), %G_IO_ERR when the device failed; 0 when the time
+ *   ran out or @cancellable was cancelled
+ *
+ * Since: 1.0
+ */
+GIOCondition
+gios_device_stream_poll (GiosDeviceStream *self,
+                         GIOCondition      condition,
+                         int               timeout_ms,
+                         GCancellable     *cancellable)
+{
+  GiosDeviceStreamPrivate *priv;
+  GIOCondition ret = 0;
+  g_autoptr(GError) error = NULL;
+  GiosCall call;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), G_IO_ERR);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, G_IO_ERR);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), G_IO_ERR);
+
+  priv = PRIV (self);
+  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, NULL, timeout_ms, &error))
+    return G_IO_ERR;
+
+  if ((condition & G_IO_IN) && gios_in_buffer_length (&priv->in) > 0)
+    ret |= G_IO_IN;
+  if ((condition & G_IO_OUT) && priv->out.len < priv->out.size)
+    ret |= G_IO_OUT;
+
+  if (ret == 0 && (condition & G_IO_OUT))
+    {
+      if (_gios_device_stream_flush_buffer (self, call.deadline, cancellable, &error))
+        ret |= G_IO_OUT;
+      else if (!is_timeout_or_cancel (error))
+        ret |= G_IO_ERR;
+      g_clear_error (&error);
+    }
+
+  if (ret == 0 && (condition & G_IO_IN))
+    {
+      gssize n = _gios_device_stream_fill (self, 0, call.deadline, cancellable, &error);
+
+      if (n > 0)
+        ret |= G_IO_IN;
+      else if (n == 0)
+        ret |= G_IO_IN | G_IO_HUP;
+      else if (!is_timeout_or_cancel (error))
+        ret |= G_IO_ERR;
+    }
+
+  _gios_call_end (&call, NULL);
+  return ret;
+}
+
+/**
+ * gios_device_stream_clear:
+ * @self: a [class@Gios.DeviceStream]
+ *
+ * Drops the buffered input.
+ *
+ * Returns: the number of bytes dropped
+ *
+ * Since: 1.0
+ */
+gsize
+gios_device_stream_clear (GiosDeviceStream *self)
+{
+  GiosInBuffer *in;
+  gsize n;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
+
+  in = &PRIV (self)->in;
+  n = gios_in_buffer_length (in);
+  gios_in_buffer_consume (in, n);
+  return n;
+}

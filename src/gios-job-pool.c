@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The job pool of a server socket: see gios-job-pool.h. */
+
+#include "gios-private.h"
+#include "gios-job-pool.h"
+#include "gios-device-stream-private.h"
+#include "gios-socket-common-private.h"
+
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+/* Without a wake-up descriptor (none could be made), a wait for a slot
+ * looks again this often. */
+#define FALLBACK_SLICE_US (50 * 1000)
+
+struct _GiosJobClosure
+{
+  gatomicrefcount ref;
+  GiosJobFunc func;
+  gpointer user_data;
+  GDestroyNotify notify;
+};
+
+struct _GiosJobPool
+{
+  GObject *owner;          /* not owned; every job holds a reference */
+  GMutex lock;
+  GCond ended;             /* a job ended */
+  guint n_jobs;
+  guint slot_waiters;      /* accepting threads waiting for a job to end */
+  int wakeup_fd;           /* wakes them; -1 until made, -2 if it could not be */
+  GPtrArray *running;      /* of GiosSocket */
+  GCancellable *cancellable;
+  GThreadPool *threads;
+};
+
+typedef struct
+{
+  GiosJobPool *pool;
+  GiosSocket *connection;
+  GiosJobClosure *closure;
+  GCancellable *cancellable;
+} Job;
+
+GiosJobClosure *
+gios_job_closure_new (GiosJobFunc    func,
+                      gpointer       user_data,
+                      GDestroyNotify notify)
+{
+  GiosJobClosure *closure = g_new0 (GiosJobClosure, 1);
+
+  g_atomic_ref_count_init (&closure->ref);
+  closure->func = func;
+  closure->user_data = user_data;
+  closure->notify = notify;
+  return closure;
+}
+
+void
+gios_job_closure_unref (GiosJobClosure *closure)
+{
+  if (!g_atomic_ref_count_dec (&closure->ref))
+    return;
+  if (closure->notify != NULL)
+    closure->notify (closure->user_data);
+  g_free (closure);
+}
+
+static void
+wake_slot_waiters (GiosJobPool *pool)
+{
+  int fd = g_atomic_int_get (&pool->wakeup_fd);
+
+  if (fd >= 0)
+    {
+      guint64 one = 1;
+
+      (void) !write (fd, &one, sizeof one);
+    }
+}
+
+static void
+job_run (gpointer data,
+         gpointer pool_data)
+{
+  Job *job = data;
+  GiosJobPool *pool = job->pool;
+  GObject *owner = pool->owner;
+  gboolean wake;
+
+  if (job->closure->func != NULL)
+    job->closure->func (job->connection, job->cancellable, job->closure->user_data);
+  else
+    gios_socket_run (job->connection, job->cancellable);
+
+  /* Send what the job left buffered, within the connection's
+   * close-timeout, unless the job closed it itself. */
+  gios_device_stream_close (GIOS_DEVICE_STREAM (job->connection), NULL);
+  g_object_unref (job->cancellable);
+  /* Before the job counts as ended: wait_all() returning means the data
+   * was released too. */
+  gios_job_closure_unref (job->closure);
+
+  g_mutex_lock (&pool->lock);
+  g_ptr_array_remove_fast (pool->running, job->connection);
+  pool->n_jobs--;
+  g_cond_broadcast (&pool->ended);
+  wake = pool->slot_waiters > 0;
+  g_mutex_unlock (&pool->lock);
+  /* Only for a waiting acceptor: a wake-up would otherwise cost it a
+   * spurious return from poll() the next time it waits. */
+  if (wake)
+    wake_slot_waiters (pool);
+
+  g_object_unref (job->connection);
+  g_free (job);
+  g_object_unref (owner);
+}
+
+GiosJobPool *
+gios_job_pool_new (GObject *owner)
+{
+  GiosJobPool *pool = g_new0 (GiosJobPool, 1);
+
+  pool->owner = owner;
+  g_mutex_init (&pool->lock);
+  g_cond_init (&pool->ended);
+  pool->wakeup_fd = -1;
+  pool->running = g_ptr_array_new ();
+  pool->cancellable = g_cancellable_new ();
+  return pool;
+}
+
+void
+gios_job_pool_free (GiosJobPool *pool)
+{
+  /* Jobs hold the owner, which holds the pool: none runs here. */
+  if (pool->threads != NULL)
+    g_thread_pool_free (pool->threads, FALSE, FALSE);
+  if (pool->wakeup_fd >= 0)
+    close (pool->wakeup_fd);
+  g_ptr_array_unref (pool->running);
+  g_clear_object (&pool->cancellable);
+  g_mutex_clear (&pool->lock);
+  g_cond_clear (&pool->ended);
+  g_free (pool);
+}
+
+void
+gios_job_pool_push (GiosJobPool    *pool,
+                    GiosSocket     *connection,
+                    GiosJobClosure *closure)
+{
+  Job *job = g_new0 (Job, 1);
+
+  g_object_ref (pool->owner);
+  job->pool = pool;
+  job->connection = connection;
+  job->closure = closure;
+  g_atomic_ref_count_inc (&closure->ref);
+
+  g_mutex_lock (&pool->lock);
+  job->cancellable = g_object_ref (pool->cancellable);
+  /* cancel() drops the connection with it: reads may block in it. */
+  _gios_device_stream_set_interrupting (GIOS_DEVICE_STREAM (connection), job->cancellable);
+  g_ptr_array_add (pool->running, connection);
+  pool->n_jobs++;
+  if (pool->threads == NULL)
+    /* Shared threads, no limit of its own: the accepting thread holds the
+     * limit by not accepting. */
+    pool->threads = g_thread_pool_new (job_run, NULL, -1, FALSE, NULL);
+  g_mutex_unlock (&pool->lock);
+
+  g_thread_pool_push (pool->threads, job, NULL);
+}
+
+/* The wake-up descriptor, made on first use; -1 where none can be. */
+static int
+prepare_wakeup (GiosJobPool *pool)
+{
+  int fd;
+
+  g_mutex_lock (&pool->lock);
+  if (pool->wakeup_fd == -1)
+    {
+      fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+      g_atomic_int_set (&pool->wakeup_fd, fd >= 0 ? fd : -2);
+    }
+  fd = pool->wakeup_fd;
+  g_mutex_unlock (&pool->lock);
+  return fd >= 0 ? fd : -1;
+}
+
+gboolean
+gios_job_pool_wait_for_slot (GiosJobPool       *pool,
+                             guint              max_jobs,
+                             GiosDeviceStream  *waiter,
+                             gint64             deadline,
+                             GCancellable      *cancellable,
+                             GError           **error)
+{
+  int wakeup_fd = max_jobs > 0 ? prepare_wakeup (pool) : -1;
+
+  for (;;)
+    {
+      g_autoptr(GError) local_error = NULL;
+      gboolean free_slot;
+      gboolean ok;
+
+      /* Counted as waiting in the same locked section as the check, so a
+       * job that ends before the wait starts still wakes it. */
+      g_mutex_lock (&pool->lock);
+      free_slot = max_jobs == 0 || pool->n_jobs < max_jobs;
+      if (!free_slot)
+        pool->slot_waiters++;
+      g_mutex_unlock (&pool->lock);
+      if (free_slot)
+        return TRUE;
+
+      if (wakeup_fd >= 0)
+        {
+          GPollFD pfd = { wakeup_fd, G_IO_IN, 0 };
+          guint64 count;
+
+          ok = _gios_device_stream_wait (waiter, &pfd, 1, deadline, cancellable, &local_error);
+          if (ok)
+            (void) !read (wakeup_fd, &count, sizeof count);
+        }
+      else
+        {
+          gint64 slice = g_get_monotonic_time () + FALLBACK_SLICE_US;
+
+          ok = _gios_device_stream_wait (waiter, NULL, 0, deadline >= 0 ? MIN (slice, deadline) : slice,
+                                         cancellable, &local_error);
+          /* The end of a slice is a time to look again. */
+          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) &&
+              (deadline < 0 || g_get_monotonic_time () < deadline))
+            {
+              g_clear_error (&local_error);
+              ok = TRUE;
+            }
+        }
+
+      g_mutex_lock (&pool->lock);
+      pool->slot_waiters--;
+      g_mutex_unlock (&pool->lock);
+      if (!ok)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+    }
+}
+
+guint
+gios_job_pool_get_n_jobs (GiosJobPool *pool)
+{
+  guint n;
+
+  g_mutex_lock (&pool->lock);
+  n = pool->n_jobs;
+  g_mutex_unlock (&pool->lock);
+  return n;
+}
+
+gboolean
+gios_job_pool_wait_all (GiosJobPool  *pool,
+                        int           timeout_ms,
+                        GError      **error)
+{
+  gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gboolean ok = TRUE;
+
+  g_mutex_lock (&pool->lock);
+  while (pool->n_jobs > 0 && ok)
+    {
+      if (deadline < 0)
+        g_cond_wait (&pool->ended, &pool->lock);
+      else if (!g_cond_wait_until (&pool->ended, &pool->lock, deadline) && pool->n_jobs > 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       g_dngettext (GETTEXT_PACKAGE, "%u job still running after %d ms",
+                                    "%u jobs still running after %d ms", pool->n_jobs),
+                       pool->n_jobs, timeout_ms);
+          ok = FALSE;
+        }
+    }
+  g_mutex_unlock (&pool->lock);
+  return ok;
+}
+
+void
+gios_job_pool_cancel (GiosJobPool *pool)
+{
+  g_autoptr(GPtrArray) running = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GCancellable) cancellable = NULL;
+
+  g_mutex_lock (&pool->lock);
+  for (guint i = 0; i < pool->running->len; i++)
+    g_ptr_array_add (running, g_object_ref (g_ptr_array_index (pool->running, i)));
+  cancellable = g_steal_pointer (&pool->cancellable);
+  pool->cancellable = g_cancellable_new ();
+  g_mutex_unlock (&pool->lock);
+
+  g_cancellable_cancel (cancellable);
+  /* The server is closing: a peer that does not read holds nobody up. */
+  for (guint i = 0; i < running->len; i++)
+    _gios_socket_common_abort_connection (g_ptr_array_index (running, i));
+}
+
+GCancellable *
+gios_job_pool_get_cancellable (GiosJobPool *pool)
+{
+  return pool->cancellable;
+}
