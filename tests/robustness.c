@@ -313,6 +313,1015 @@ test_misuse_concurrent_calls (void)
   test_pair_clear (&pair);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Peers that never read                                                      */
+
+/* A client that sends but never reads, with a small receive buffer. */
+static int
+slow_reader_connect (guint port)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int size = 4096;
+
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size), ==, 0);
+  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  return fd;
+}
+
+/* Keeps the kernel's own buffering of @stream's connection small, so that
+ * a peer that does not read stops taking output soon. */
+static void
+shrink_send_buffer (GiosSocketCommon *stream)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_socket_set_option (gios_socket_common_get_socket (stream),
+                                      SOL_SOCKET, SO_SNDBUF, 4096, &error));
+  g_assert_no_error (error);
+}
+
+static gint64
+ms_since (gint64 start)
+{
+  return (g_get_monotonic_time () - start) / 1000;
+}
+
+/* write() into a full buffer waits at most close-timeout (the default
+ * timeout being -1), keeps what it could not send, and close() gives up
+ * after close-timeout too, saying how many bytes were lost. */
+static void
+test_slow_reader_write_and_close (void)
+{
+  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *chunk = g_malloc0 (64 * 1024);
+  int client = slow_reader_connect (test_server_port (server));
+  GiosDeviceStream *stream;
+  gint64 start;
+  gboolean ok = TRUE;
+
+  conn = gios_server_socket_accept (server, 2000, NULL, &error);
+  g_assert_no_error (error);
+  stream = GIOS_DEVICE_STREAM (conn);
+  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
+  g_assert_cmpint (gios_device_stream_get_default_timeout (stream), ==, -1);
+  g_assert_cmpint (gios_device_stream_get_close_timeout (stream), ==, 5000);
+  gios_device_stream_set_close_timeout (stream, 300);
+
+  for (guint i = 0; ok && i < 200; i++)
+    {
+      start = g_get_monotonic_time ();
+      ok = gios_device_stream_write (stream, chunk, 64 * 1024, NULL, &error);
+      g_assert_cmpint (ms_since (start), <, 300 * 3 / 2 + 150);
+    }
+  g_assert_false (ok);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  /* What was not sent stays buffered. */
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), >, 0);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_device_stream_close (stream, &error));
+  g_assert_cmpint (ms_since (start), >=, 300 * 95 / 100);
+  g_assert_cmpint (ms_since (start), <, 300 * 3 / 2 + 150);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (error->message, "not sent"));
+  g_assert_false (gios_device_stream_get_is_open (stream));
+  close (client);
+}
+
+typedef struct
+{
+  GiosSocketCommon *socket;
+  gint tid;
+  gboolean ok;
+  GError *error;
+  gint64 end;
+} Dropper;
+
+static gpointer
+drop_in_thread (gpointer data)
+{
+  Dropper *d = data;
+
+  g_atomic_int_set (&d->tid, (gint) syscall (SYS_gettid));
+  d->ok = gios_socket_common_drop_connection (d->socket, &d->error);
+  d->end = g_get_monotonic_time ();
+  return NULL;
+}
+
+static void
+wait_for_tid (gint *tid)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (g_atomic_int_get (tid) == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, end);
+      g_thread_yield ();
+    }
+  test_wait_until_sleeping (g_atomic_int_get (tid));
+}
+
+/* The classic model: a drop_connection() sending to a peer that does not
+ * read is woken at once by a close() from another thread, and the close
+ * does not wait either: the connection is gone. */
+static void
+test_slow_reader_drop_woken_by_close (void)
+{
+  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *data = g_malloc0 (1024 * 1024);
+  int client = slow_reader_connect (test_server_port (server));
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
+  Dropper d = { .socket = GIOS_SOCKET_COMMON (server) };
+  GThread *thread;
+  gint64 start;
+
+  g_assert_true (gios_server_socket_listen (server, 2000, NULL, &error));
+  shrink_send_buffer (GIOS_SOCKET_COMMON (server));
+  gios_device_stream_set_output_buffer_size (stream, 4 * 1024 * 1024);
+  gios_device_stream_set_close_timeout (stream, 5000);
+  g_assert_true (gios_device_stream_write (stream, data, 1024 * 1024, NULL, &error));
+
+  thread = g_thread_new ("drop", drop_in_thread, &d);
+  wait_for_tid (&d.tid);
+  start = g_get_monotonic_time ();
+  gios_device_stream_close (stream, NULL);
+  g_assert_cmpint (ms_since (start), <, 1000);
+  g_thread_join (thread);
+  g_assert_cmpint ((d.end - start) / 1000, <, 1000);
+  g_assert_false (d.ok);
+  g_assert_error (d.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_nonnull (strstr (d.error->message, "buffered bytes"));
+  g_clear_error (&d.error);
+  g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
+  close (client);
+}
+
+typedef struct
+{
+  gint tids[2];
+  gint n;
+} Writers;
+
+static void
+write_much_job (GiosSocket   *connection,
+                GCancellable *cancellable,
+                gpointer      data)
+{
+  Writers *w = data;
+  g_autoptr(GBytes) bytes = g_bytes_new_take (g_malloc0 (8 * 1024 * 1024), 8 * 1024 * 1024);
+
+  shrink_send_buffer (GIOS_SOCKET_COMMON (connection));
+  g_atomic_int_set (&w->tids[g_atomic_int_add (&w->n, 1)], (gint) syscall (SYS_gettid));
+  /* Blocks: the peer does not read. The job then returns with its output
+   * unsent, and the close after the job would wait too. */
+  (void) gios_device_stream_write_bytes (GIOS_DEVICE_STREAM (connection), bytes, cancellable, NULL);
+}
+
+typedef struct
+{
+  GiosServerSocket *server;
+  Writers *writers;
+  gint result;
+  GError *error;
+} JobRunner;
+
+static gpointer
+listen_job_in_thread (gpointer data)
+{
+  JobRunner *r = data;
+
+  r->result = gios_server_socket_listen_job (r->server, GIOS_TIMEOUT_FOREVER, 2, write_much_job,
+                                             r->writers, NULL, NULL, &r->error);
+  return NULL;
+}
+
+/* Jobs stuck sending to peers that never read: the server's close() cuts
+ * them off at once, and wait_jobs() sees them end. */
+static void
+test_slow_reader_jobs_close (void)
+{
+  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  Writers writers = { 0 };
+  JobRunner runner = { .server = server, .writers = &writers };
+  int clients[2];
+  GThread *thread;
+  gint64 start;
+
+  for (guint i = 0; i < 2; i++)
+    clients[i] = slow_reader_connect (test_server_port (server));
+  thread = g_thread_new ("listen-job", listen_job_in_thread, &runner);
+  for (guint i = 0; i < 2; i++)
+    wait_for_tid (&writers.tids[i]);
+
+  start = g_get_monotonic_time ();
+  gios_server_socket_close (server, NULL);
+  g_assert_cmpint (ms_since (start), <, 1000);
+  g_thread_join (thread);
+  g_assert_cmpint (runner.result, ==, -1);
+  g_assert_error (runner.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&runner.error);
+  g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
+  g_assert_cmpint (ms_since (start), <, 2000);
+  for (guint i = 0; i < 2; i++)
+    close (clients[i]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The main loop never blocks                                                 */
+
+static gboolean
+watchdog (gpointer data)
+{
+  g_error ("the main loop test did not finish in time");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run_until (gboolean *done)
+{
+  guint id = g_timeout_add_seconds (20, watchdog, NULL);
+
+  while (!*done)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (id);
+}
+
+typedef struct
+{
+  GiosSocket *conn;
+  gboolean done;
+  gint64 close_ms;
+  GError *flush_error;
+  GError *close_error;
+} AsyncClose;
+
+static void
+on_flush_timed_out (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      data)
+{
+  AsyncClose *ac = data;
+  gint64 start;
+
+  g_assert_false (gios_device_stream_flush_finish (GIOS_DEVICE_STREAM (source), result, &ac->flush_error));
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_device_stream_close (GIOS_DEVICE_STREAM (source), &ac->close_error));
+  ac->close_ms = ms_since (start);
+  ac->done = TRUE;
+}
+
+/* On the main loop, close() after a flush_async() that timed out does not
+ * wait for the peer: it reports what it could not send. */
+static void
+test_main_loop_close_after_flush_timeout (void)
+{
+  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *data = g_malloc0 (2 * 1024 * 1024);
+  int client = slow_reader_connect (test_server_port (server));
+  AsyncClose ac = { 0 };
+  GiosDeviceStream *stream;
+
+  ac.conn = gios_server_socket_accept (server, 2000, NULL, &error);
+  g_assert_no_error (error);
+  stream = GIOS_DEVICE_STREAM (ac.conn);
+  shrink_send_buffer (GIOS_SOCKET_COMMON (ac.conn));
+  gios_device_stream_set_output_buffer_size (stream, 4 * 1024 * 1024);
+  g_assert_true (gios_device_stream_write (stream, data, 2 * 1024 * 1024, NULL, &error));
+  gios_device_stream_flush_async (stream, 200, G_PRIORITY_DEFAULT, NULL, on_flush_timed_out, &ac);
+  run_until (&ac.done);
+
+  g_assert_error (ac.flush_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_error (ac.close_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (ac.close_error->message, "not sent"));
+  g_assert_cmpint (ac.close_ms, <, 100);
+  g_assert_false (gios_device_stream_get_is_open (stream));
+  g_clear_error (&ac.flush_error);
+  g_clear_error (&ac.close_error);
+  g_object_unref (ac.conn);
+  close (client);
+}
+
+typedef struct
+{
+  GiosDeviceStream *stream;
+  gboolean done;
+  guint accepted_writes;
+  GError *error;
+  gint64 refused_us;
+} Filler;
+
+static gboolean
+fill_on_loop (gpointer data)
+{
+  Filler *f = data;
+  static guint8 chunk[32 * 1024];
+
+  for (guint i = 0; i < 1000; i++)
+    {
+      gsize before = gios_device_stream_get_buffered_output (f->stream);
+      gint64 start = g_get_monotonic_time ();
+
+      if (!gios_device_stream_write (f->stream, chunk, sizeof chunk, NULL, &f->error))
+        {
+          f->refused_us = g_get_monotonic_time () - start;
+          /* Nothing of the refused call was buffered. */
+          g_assert_cmpuint (gios_device_stream_get_buffered_output (f->stream), <=, before);
+          break;
+        }
+      f->accepted_writes++;
+    }
+  f->done = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+never_called (GiosDeviceStream *stream,
+              GIOCondition      condition,
+              gpointer          data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* A write on the loop's thread to a peer that does not read fails at once
+ * with G_IO_ERROR_WOULD_BLOCK once the buffer is full, buffering nothing of
+ * that call. */
+static void
+test_main_loop_write_would_block (void)
+{
+  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  int client = slow_reader_connect (test_server_port (server));
+  Filler f = { 0 };
+
+  conn = gios_server_socket_accept (server, 2000, NULL, &error);
+  g_assert_no_error (error);
+  f.stream = GIOS_DEVICE_STREAM (conn);
+  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
+  /* The watch makes the stream one served from this loop. */
+  gios_device_stream_add_watch (f.stream, G_IO_IN, never_called, NULL, NULL);
+  g_idle_add (fill_on_loop, &f);
+  run_until (&f.done);
+
+  g_assert_error (f.error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&f.error);
+  g_assert_cmpuint (f.accepted_writes, >, 0);
+  g_assert_cmpint (f.refused_us, <, 50 * 1000);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (f.stream), <=,
+                    gios_device_stream_get_output_buffer_size (f.stream) + 32 * 1024);
+  gios_device_stream_close (f.stream, NULL);
+  close (client);
+}
+
+/* The recipe of the threading guide: a line server on watches. It reads
+ * with a timeout of 0, writes the reply and sends what the peer takes now;
+ * a reply the output buffer has no room for waits, and so does the input,
+ * until the peer has read. */
+typedef struct
+{
+  guint n_open;         /* connections not finalized yet */
+  gsize peak_output;    /* the most any held in its output buffer */
+} LineServer;
+
+/* Belongs to its connection, which its watches keep alive. */
+typedef struct
+{
+  GiosDeviceStream *stream;
+  char *pending;        /* a reply the buffer had no room for */
+  LineServer *server;
+} LineConn;
+
+static gboolean serve_lines (GiosDeviceStream *stream, GIOCondition condition, gpointer data);
+
+static void
+line_conn_free (gpointer data)
+{
+  LineConn *lc = data;
+
+  g_free (lc->pending);
+  lc->server->n_open--;
+  g_free (lc);
+}
+
+/* Closing removes the watches: the connection, and @lc with it, go. */
+static void
+line_conn_end (LineConn *lc)
+{
+  gios_device_stream_close (lc->stream, NULL);
+}
+
+static void
+serve_lines_on (LineServer *ls,
+                GiosSocket *connection)
+{
+  LineConn *lc = g_new0 (LineConn, 1);
+
+  lc->stream = GIOS_DEVICE_STREAM (connection);
+  lc->server = ls;
+  ls->n_open++;
+  g_object_set_data_full (G_OBJECT (connection), "line-conn", lc, line_conn_free);
+  gios_device_stream_add_watch (lc->stream, G_IO_IN, serve_lines, lc, NULL);
+}
+
+static gboolean
+serve_lines (GiosDeviceStream *stream,
+             GIOCondition      condition,
+             gpointer          data)
+{
+  LineConn *lc = data;
+  gboolean waiting_output = lc->pending != NULL;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (lc->pending == NULL)
+        {
+          lc->pending = gios_device_stream_read_line (stream, 1024, NULL, 0, NULL, &error);
+          if (lc->pending == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+            break;   /* no whole line yet */
+          if (lc->pending == NULL)
+            {
+              line_conn_end (lc);
+              return G_SOURCE_REMOVE;
+            }
+        }
+      if (!gios_device_stream_write_line (stream, lc->pending, NULL, &error))
+        {
+          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            {
+              line_conn_end (lc);
+              return G_SOURCE_REMOVE;
+            }
+          /* No room: wait for the peer to read, and read nothing more. */
+          if (!waiting_output)
+            {
+              gios_device_stream_add_watch (stream, G_IO_OUT, serve_lines, lc, NULL);
+              return G_SOURCE_REMOVE;
+            }
+          return G_SOURCE_CONTINUE;
+        }
+      g_clear_pointer (&lc->pending, g_free);
+      lc->server->peak_output = MAX (lc->server->peak_output,
+                                     gios_device_stream_get_buffered_output (stream));
+    }
+  /* Sends what the peer takes now; the rest goes with the next flush. */
+  (void) gios_device_stream_flush (stream, 0, NULL, NULL);
+  if (waiting_output)
+    {
+      gios_device_stream_add_watch (stream, G_IO_IN, serve_lines, lc, NULL);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_line_accepted (GiosServerSocket *server,
+                  GiosSocket       *connection,
+                  LineServer       *ls)
+{
+  serve_lines_on (ls, connection);
+  return TRUE;
+}
+
+typedef struct
+{
+  guint port;
+  gint stop;
+  guint64 sent;
+} Flooder;
+
+static gpointer
+flood (gpointer data)
+{
+  Flooder *f = data;
+  int fd = slow_reader_connect (f->port);
+  char line[100];
+  gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  memset (line, 'f', sizeof line - 1);
+  line[sizeof line - 1] = '\n';
+  while (!g_atomic_int_get (&f->stop) && g_get_monotonic_time () < end)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+      gssize n;
+
+      if (poll (&pfd, 1, 20) <= 0)
+        continue;
+      n = send (fd, line, sizeof line, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0)
+        f->sent += n;
+      else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        break;
+    }
+  close (fd);
+  return NULL;
+}
+
+typedef struct
+{
+  guint port;
+  guint answered;
+  gboolean done;
+} Pinger;
+
+static gpointer
+ping (gpointer data)
+{
+  Pinger *p = data;
+  int fd = test_raw_connect (AF_INET, p->port);
+
+  for (guint i = 0; i < 50; i++)
+    {
+      g_autofree char *request = g_strdup_printf ("ping %u\n", i);
+      char reply[64] = { 0 };
+      gsize got = 0;
+
+      g_assert_cmpint (send (fd, request, strlen (request), MSG_NOSIGNAL), ==, (gssize) strlen (request));
+      while (got < strlen (request))
+        {
+          struct pollfd pfd = { .fd = fd, .events = POLLIN };
+          gssize n;
+
+          if (poll (&pfd, 1, 2000) != 1)
+            break;
+          n = recv (fd, reply + got, sizeof reply - 1 - got, 0);
+          if (n <= 0)
+            break;
+          got += n;
+        }
+      if (g_strcmp0 (reply, request) != 0)
+        break;
+      p->answered++;
+    }
+  close (fd);
+  g_atomic_int_set (&p->done, TRUE);
+  return NULL;
+}
+
+typedef struct
+{
+  gint64 last;
+  gint64 longest;
+} Heartbeat;
+
+static gboolean
+beat (gpointer data)
+{
+  Heartbeat *h = data;
+  gint64 now = g_get_monotonic_time ();
+
+  h->longest = MAX (h->longest, now - h->last);
+  h->last = now;
+  return G_SOURCE_CONTINUE;
+}
+
+/* One client floods the line server without reading: its replies fill the
+ * output buffer, its requests wait in the kernel, and the loop goes on
+ * serving another client at full speed. */
+static void
+test_main_loop_flooding_client (void)
+{
+  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GError) error = NULL;
+  LineServer ls = { 0 };
+  Flooder flooder = { .port = test_server_port (server) };
+  Pinger pinger = { .port = test_server_port (server) };
+  Heartbeat heartbeat = { .last = g_get_monotonic_time () };
+  GThread *flood_thread;
+  GThread *ping_thread;
+  guint beat_id;
+
+  g_signal_connect (server, "accepted", G_CALLBACK (on_line_accepted), &ls);
+  g_assert_true (gios_server_socket_start (server, &error));
+  beat_id = g_timeout_add (10, beat, &heartbeat);
+
+  flood_thread = g_thread_new ("flood", flood, &flooder);
+  /* The flood first fills every buffer on the way. */
+  while (flooder.sent < 1024 * 1024 && !g_atomic_int_get (&pinger.done))
+    g_main_context_iteration (NULL, TRUE);
+  heartbeat.longest = 0;
+  ping_thread = g_thread_new ("ping", ping, &pinger);
+  while (!g_atomic_int_get (&pinger.done))
+    g_main_context_iteration (NULL, TRUE);
+  g_thread_join (ping_thread);
+  g_atomic_int_set (&flooder.stop, 1);
+  g_thread_join (flood_thread);
+  g_source_remove (beat_id);
+
+  g_test_message ("flooder sent %" G_GUINT64_FORMAT " bytes; longest gap %" G_GINT64_FORMAT " us",
+                  flooder.sent, heartbeat.longest);
+  g_assert_cmpuint (pinger.answered, ==, 50);
+  g_assert_cmpint (heartbeat.longest, <, 500 * 1000);
+  /* The buffer never held more than its size and one reply. */
+  g_assert_cmpuint (ls.peak_output, <=, 16 * 1024 + 100);
+
+  /* Let the connections see their peers gone. */
+  while (ls.n_open > 0)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+typedef struct
+{
+  GiosDeviceStream *stream;
+  guint64 queued;
+  guint64 total;
+  gsize peak;
+  gboolean done;
+} AsyncWriter;
+
+static void write_next (AsyncWriter *w);
+
+static void
+on_written (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  AsyncWriter *w = data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gios_device_stream_write_bytes_finish (GIOS_DEVICE_STREAM (source), result, &error));
+  g_assert_no_error (error);
+  w->peak = MAX (w->peak, gios_device_stream_get_buffered_output (w->stream));
+  write_next (w);
+}
+
+static void
+on_all_flushed (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  AsyncWriter *w = data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gios_device_stream_flush_finish (GIOS_DEVICE_STREAM (source), result, &error));
+  g_assert_no_error (error);
+  w->done = TRUE;
+}
+
+static guint8
+pattern (guint64 i)
+{
+  return (guint8) ((i * 7) ^ (i >> 9));
+}
+
+static void
+write_next (AsyncWriter *w)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  guint8 *chunk;
+  gsize size = 24 * 1024;
+
+  if (w->queued == w->total)
+    {
+      gios_device_stream_flush_async (w->stream, 10000, G_PRIORITY_DEFAULT, NULL, on_all_flushed, w);
+      return;
+    }
+  size = MIN (size, w->total - w->queued);
+  chunk = g_malloc (size);
+  for (gsize i = 0; i < size; i++)
+    chunk[i] = pattern (w->queued + i);
+  bytes = g_bytes_new_take (chunk, size);
+  w->queued += size;
+  gios_device_stream_write_bytes_async (w->stream, bytes, 10000, G_PRIORITY_DEFAULT, NULL,
+                                        on_written, w);
+}
+
+typedef struct
+{
+  int fd;
+  guint64 total;
+  guint64 got;
+  gboolean intact;
+} SlowReader;
+
+static gpointer
+read_slowly (gpointer data)
+{
+  SlowReader *r = data;
+  guint8 buffer[8192];
+
+  r->intact = TRUE;
+  while (r->got < r->total)
+    {
+      struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+      gssize n;
+
+      if (poll (&pfd, 1, 10000) != 1)
+        break;
+      n = recv (r->fd, buffer, sizeof buffer, 0);
+      if (n <= 0)
+        break;
+      for (gssize i = 0; i < n; i++)
+        if (buffer[i] != pattern (r->got + i))
+          r->intact = FALSE;
+      r->got += n;
+      /* A slow reader: the writer must wait for it. */
+      g_usleep (500);
+    }
+  return NULL;
+}
+
+/* write_bytes_async() to a slow reader: each write completes once it is
+ * buffered, so the buffer never grows past its size and one write, and
+ * every byte arrives in order. */
+static void
+test_main_loop_write_async (void)
+{
+  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  SlowReader reader = { .total = 4 * 1024 * 1024 };
+  AsyncWriter writer = { .total = 4 * 1024 * 1024 };
+  GThread *thread;
+
+  reader.fd = slow_reader_connect (test_server_port (server));
+  conn = gios_server_socket_accept (server, 2000, NULL, &error);
+  g_assert_no_error (error);
+  writer.stream = GIOS_DEVICE_STREAM (conn);
+  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
+  thread = g_thread_new ("reader", read_slowly, &reader);
+  write_next (&writer);
+  run_until (&writer.done);
+  g_thread_join (thread);
+
+  g_assert_cmpuint (reader.got, ==, reader.total);
+  g_assert_true (reader.intact);
+  g_assert_cmpuint (writer.peak, <=, 16 * 1024 + 24 * 1024);
+  close (reader.fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Idle peers                                                                 */
+
+static void
+upper_line_job (GiosSocket   *connection,
+                GCancellable *cancellable,
+                gpointer      data)
+{
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
+  GAsyncQueue *errors = data;
+  GError *error = NULL;
+  g_autofree char *line = gios_device_stream_read_line (stream, 100, NULL, GIOS_TIMEOUT_FOREVER,
+                                                        cancellable, &error);
+
+  if (line == NULL)
+    {
+      g_async_queue_push (errors, error != NULL ? error :
+                          g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "end of input"));
+      return;
+    }
+  {
+    g_autofree char *upper = g_ascii_strup (line, -1);
+
+    gios_device_stream_write_line (stream, upper, NULL, NULL);
+    gios_device_stream_flush (stream, 1000, NULL, NULL);
+  }
+}
+
+typedef struct
+{
+  GiosServerSocket *server;
+  GAsyncQueue *errors;
+  GCancellable *cancellable;
+} IdleJobs;
+
+static gpointer
+idle_jobs_thread (gpointer data)
+{
+  IdleJobs *ij = data;
+
+  (void) gios_server_socket_listen_job (ij->server, GIOS_TIMEOUT_FOREVER, 2, upper_line_job,
+                                        ij->errors, NULL, ij->cancellable, NULL);
+  return NULL;
+}
+
+/* Asks @port for a line, and says how long the answer took (-1: none). */
+static gint64
+ask (guint       port,
+     const char *request,
+     const char *expect)
+{
+  int fd = test_raw_connect (AF_INET, port);
+  gint64 start = g_get_monotonic_time ();
+  char reply[64] = { 0 };
+  gsize got = 0;
+
+  g_assert_cmpint (send (fd, request, strlen (request), MSG_NOSIGNAL), ==, (gssize) strlen (request));
+  while (got < strlen (expect))
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      gssize n;
+
+      if (poll (&pfd, 1, 5000) != 1)
+        break;
+      n = recv (fd, reply + got, sizeof reply - 1 - got, 0);
+      if (n <= 0)
+        break;
+      got += n;
+    }
+  close (fd);
+  return g_strcmp0 (reply, expect) == 0 ? ms_since (start) : -1;
+}
+
+/* Two idle clients hold both job slots; with idle-timeout set, their reads
+ * give up after it, and the active client is served. */
+static void
+test_idle_jobs (void)
+{
+  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  IdleJobs ij = { .server = server, .errors = g_async_queue_new (), .cancellable = cancellable };
+  int idle[2];
+  GThread *thread;
+  gint64 took;
+
+  gios_server_socket_set_idle_timeout (server, 300);
+  g_assert_cmpint (gios_server_socket_get_idle_timeout (server), ==, 300);
+  thread = g_thread_new ("jobs", idle_jobs_thread, &ij);
+  for (guint i = 0; i < 2; i++)
+    idle[i] = test_raw_connect (AF_INET, test_server_port (server));
+
+  took = ask (test_server_port (server), "hello\n", "HELLO\n");
+  g_assert_cmpint (took, >=, 0);
+  g_assert_cmpint (took, <, 300 * 3 / 2 + 500);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(GError) error = g_async_queue_timeout_pop (ij.errors, 5 * G_USEC_PER_SEC);
+
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_assert_nonnull (strstr (error->message, "idle"));
+      close (idle[i]);
+    }
+  g_cancellable_cancel (cancellable);
+  g_thread_join (thread);
+  g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
+  g_async_queue_unref (ij.errors);
+}
+
+typedef struct
+{
+  GiosServerSocket *server;
+  GCancellable *cancellable;
+  guint served;
+  guint idled;
+} Classic;
+
+static gpointer
+classic_thread (gpointer data)
+{
+  Classic *c = data;
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (c->server);
+
+  while (gios_server_socket_listen (c->server, GIOS_TIMEOUT_FOREVER, c->cancellable, NULL))
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *line = gios_device_stream_read_line (stream, 100, NULL, GIOS_TIMEOUT_FOREVER,
+                                                            c->cancellable, &error);
+
+      if (line != NULL)
+        {
+          g_autofree char *upper = g_ascii_strup (line, -1);
+
+          gios_device_stream_write_line (stream, upper, NULL, NULL);
+          c->served++;
+        }
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        c->idled++;
+      gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (c->server), NULL);
+    }
+  return NULL;
+}
+
+/* One idle client holds the classic model's only connection until the
+ * idle timeout; then the next client is served. */
+static void
+test_idle_classic (void)
+{
+  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Classic c = { .server = server, .cancellable = cancellable };
+  GThread *thread;
+  gint64 took;
+  int idle;
+
+  g_object_set (server, "idle-timeout", 300, NULL);
+  thread = g_thread_new ("classic", classic_thread, &c);
+  idle = test_raw_connect (AF_INET, test_server_port (server));
+  took = ask (test_server_port (server), "next\n", "NEXT\n");
+  g_assert_cmpint (took, >=, 0);
+  g_assert_cmpint (took, <, 300 * 3 / 2 + 500);
+  g_cancellable_cancel (cancellable);
+  g_thread_join (thread);
+  g_assert_cmpuint (c.idled, ==, 1);
+  g_assert_cmpuint (c.served, ==, 1);
+  close (idle);
+}
+
+typedef struct
+{
+  LineServer lines;
+  guint dropped_idle;
+  gint64 start;
+  gint64 idle_after;
+} IdleLoop;
+
+static void
+on_idle_disconnected (GiosSocketCommon *socket,
+                      gboolean          intentional,
+                      GError           *reason,
+                      IdleLoop         *il)
+{
+  if (!intentional && g_error_matches (reason, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    {
+      il->dropped_idle++;
+      il->idle_after = ms_since (il->start);
+    }
+}
+
+static gboolean
+on_idle_loop_accepted (GiosServerSocket *server,
+                       GiosSocket       *connection,
+                       IdleLoop         *il)
+{
+  g_signal_connect (connection, "disconnected", G_CALLBACK (on_idle_disconnected), il);
+  serve_lines_on (&il->lines, connection);
+  return TRUE;
+}
+
+typedef struct
+{
+  guint port;
+  guint answered;
+  gint done;
+} Chatter;
+
+static gpointer
+chat (gpointer data)
+{
+  Chatter *c = data;
+  int fd = test_raw_connect (AF_INET, c->port);
+
+  /* A line every 100 ms for a second: never idle for 300 ms. */
+  for (guint i = 0; i < 10; i++)
+    {
+      char reply[16] = { 0 };
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+      g_assert_cmpint (send (fd, "hi\n", 3, MSG_NOSIGNAL), ==, 3);
+      if (poll (&pfd, 1, 2000) != 1 || recv (fd, reply, 3, MSG_WAITALL) != 3)
+        break;
+      if (strcmp (reply, "hi\n") == 0)
+        c->answered++;
+      g_usleep (100 * 1000);
+    }
+  close (fd);
+  g_atomic_int_set (&c->done, TRUE);
+  return NULL;
+}
+
+/* On the main loop, a connection that sends nothing for idle-timeout is
+ * dropped and says so; one that talks is not. */
+static void
+test_idle_main_loop (void)
+{
+  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GError) error = NULL;
+  IdleLoop il = { { 0 } };
+  Chatter chatter = { .port = test_server_port (server) };
+  Heartbeat heartbeat = { 0 };
+  GThread *thread;
+  guint beat_id;
+  int idle;
+
+  gios_server_socket_set_idle_timeout (server, 300);
+  g_signal_connect (server, "accepted", G_CALLBACK (on_idle_loop_accepted), &il);
+  g_assert_true (gios_server_socket_start (server, &error));
+  il.start = g_get_monotonic_time ();
+  idle = test_raw_connect (AF_INET, test_server_port (server));
+  thread = g_thread_new ("chat", chat, &chatter);
+  /* Iterations that end by themselves: the thread's flag has no event. */
+  beat_id = g_timeout_add (10, beat, &heartbeat);
+  while (!g_atomic_int_get (&chatter.done) || il.lines.n_open > 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (beat_id);
+  g_thread_join (thread);
+
+  g_assert_cmpuint (chatter.answered, ==, 10);
+  g_assert_cmpuint (il.dropped_idle, ==, 1);
+  g_assert_cmpint (il.idle_after, >=, 300 * 95 / 100);
+  g_assert_cmpint (il.idle_after, <, 300 * 3 / 2 + 200);
+  close (idle);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -322,6 +1331,16 @@ main (int   argc,
   g_test_add_func ("/robustness/race/listen-against-drop", test_race_listen_against_drop);
   g_test_add_func ("/robustness/race/listen-against-close", test_race_listen_against_close);
   g_test_add_func ("/robustness/misuse/concurrent-calls", test_misuse_concurrent_calls);
+  g_test_add_func ("/robustness/slow-reader/write-and-close", test_slow_reader_write_and_close);
+  g_test_add_func ("/robustness/slow-reader/drop-woken-by-close", test_slow_reader_drop_woken_by_close);
+  g_test_add_func ("/robustness/slow-reader/jobs-close", test_slow_reader_jobs_close);
+  g_test_add_func ("/robustness/main-loop/close-after-flush-timeout", test_main_loop_close_after_flush_timeout);
+  g_test_add_func ("/robustness/main-loop/write-would-block", test_main_loop_write_would_block);
+  g_test_add_func ("/robustness/main-loop/flooding-client", test_main_loop_flooding_client);
+  g_test_add_func ("/robustness/main-loop/write-async", test_main_loop_write_async);
+  g_test_add_func ("/robustness/idle/jobs", test_idle_jobs);
+  g_test_add_func ("/robustness/idle/classic", test_idle_classic);
+  g_test_add_func ("/robustness/idle/main-loop", test_idle_main_loop);
 
   return g_test_run ();
 }
