@@ -83,7 +83,7 @@ static inline gboolean
 gios_out_buffer_fits (const GiosOutBuffer *out,
                       gsize                count)
 {
-  return out->len <= out->size && count <= out->size - out->len;
+  return count == 0 || (out->len <= out->size && count <= out->size - out->len);
 }
 
 /* ------------------------------------------------------------------------ */

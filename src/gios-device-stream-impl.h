@@ -56,6 +56,7 @@ typedef struct
   GMainContext *watch_context;
   GTask *read_task;
   GTask *write_task;
+  GiosIdleFunc on_idle;         /* the device was silent past the read cap */
   GPtrArray *user_watches;      /* of UserWatch; NULL until the first */
   guint last_watch_id;
   guint user_dispatching;

@@ -448,7 +448,7 @@ write_in_call (GiosDeviceStream  *self,
   else
     {
       ok = _gios_device_stream_write_buffered (self, data, count, cancellable, error);
-      if (ok)
+      if (ok && tail_count > 0)
         ok = _gios_device_stream_write_buffered (self, tail, tail_count, cancellable, error);
       else
         /* What stayed buffered must be followed by its tail. */

@@ -88,9 +88,15 @@ void     _gios_device_stream_remove_context  (GiosDeviceStream  *self,
 void     _gios_device_stream_set_loop        (GiosDeviceStream  *self,
                                               GMainContext      *context);
 /* The longest any read may wait, in milliseconds (-1: no cap): a server's
- * idle-timeout on the connections it accepts. */
+ * idle-timeout on the connections it accepts. A stream served from a main
+ * loop that receives nothing for that long calls @on_idle there, which a
+ * subclass sets once. */
+typedef void (*GiosIdleFunc) (GiosDeviceStream *self);
 void     _gios_device_stream_set_read_cap    (GiosDeviceStream  *self,
                                               int                cap_ms);
+int      _gios_device_stream_get_read_cap    (GiosDeviceStream  *self);
+void     _gios_device_stream_set_idle_func   (GiosDeviceStream  *self,
+                                              GiosIdleFunc       on_idle);
 
 /* Framing (inside a GIOS_CALL_READ call): makes @count bytes buffered until
  * @deadline without consuming them and returns them; NULL with

@@ -72,6 +72,12 @@ on_device_ready (GiosWatch    *watch,
   g_autoptr(GiosDeviceStream) self = g_object_ref (data);
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
+  if (revents == GIOS_WATCH_IDLE)
+    {
+      if (priv->on_idle != NULL)
+        priv->on_idle (self);
+      return;
+    }
   _gios_device_stream_step_async (self, revents & ~RECHECK, (revents & RECHECK) != 0);
   if (priv->user_watches != NULL && priv->watch == watch)
     _gios_device_stream_dispatch_user_watches (self, revents & ~RECHECK);
@@ -113,6 +119,7 @@ _gios_device_stream_ensure_watch (GiosDeviceStream  *self,
   if (reactor == NULL)
     return FALSE;
   priv->watch = _gios_reactor_watch (reactor, priv->device_fd, 0, on_device_ready, self);
+  _gios_watch_set_idle (priv->watch, priv->read_cap);
   priv->watch_context = g_main_context_ref (context);
   _gios_device_stream_add_context (self, context);
   _gios_device_stream_set_loop (self, context);

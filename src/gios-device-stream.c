@@ -258,7 +258,24 @@ void
 _gios_device_stream_set_read_cap (GiosDeviceStream *self,
                                   int               cap_ms)
 {
-  PRIV (self)->read_cap = cap_ms;
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  priv->read_cap = cap_ms;
+  if (priv->watch != NULL)
+    _gios_watch_set_idle (priv->watch, cap_ms);
+}
+
+int
+_gios_device_stream_get_read_cap (GiosDeviceStream *self)
+{
+  return PRIV (self)->read_cap;
+}
+
+void
+_gios_device_stream_set_idle_func (GiosDeviceStream *self,
+                                   GiosIdleFunc      on_idle)
+{
+  PRIV (self)->on_idle = on_idle;
 }
 
 gboolean

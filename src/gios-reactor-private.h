@@ -31,5 +31,10 @@ GIOCondition  _gios_watch_get_events (GiosWatch     *watch);
 void          _gios_watch_set_pending (GiosWatch    *watch,
                                        GIOCondition  revents);
 void          _gios_watch_destroy    (GiosWatch     *watch);
+/* Calls the watch with GIOS_WATCH_IDLE once its descriptor has reported
+ * no input for @idle_ms (-1: never), within an eighth of that. */
+#define GIOS_WATCH_IDLE ((GIOCondition) (1 << 8))
+void          _gios_watch_set_idle   (GiosWatch     *watch,
+                                      int            idle_ms);
 
 G_END_DECLS

@@ -17,6 +17,12 @@
  * whatever its descriptor says. That is how buffered input is reported, and
  * how a call that finished at once completes in the next iteration without
  * an idle source of its own.
+ *
+ * A watch can have an idle limit: the reactor notes when its descriptor
+ * last reported input (the iteration's cached time, no system call) and,
+ * sweeping its idle watches every eighth of the shortest limit, calls those
+ * silent for longer. One sweep for all of them: a timer source per
+ * connection would cost every iteration of the loop a look at each.
  */
 
 #include "gios-private.h"
@@ -37,6 +43,8 @@ struct _GiosReactor
   guint dispatching;
   GPtrArray *graveyard;    /* watches destroyed during a dispatch */
   GQueue pending;          /* of GiosWatch, through pending_link */
+  GQueue idle;             /* of GiosWatch with an idle limit, through idle_link */
+  gint64 sweep_period;     /* microseconds */
 };
 
 struct _GiosWatch
@@ -48,6 +56,9 @@ struct _GiosWatch
   gpointer data;
   GIOCondition pending_revents;
   GList pending_link;      /* in reactor->pending while pending_revents != 0 */
+  gint64 idle_limit;       /* microseconds; 0: none */
+  gint64 last_input;       /* monotonic */
+  GList idle_link;         /* in reactor->idle while idle_limit != 0 */
   guint dead : 1;
 };
 
@@ -105,6 +116,29 @@ reactor_check (GSource *source)
   return reactor->pending.length > 0;
 }
 
+/* Calls the watches silent past their limit, and plans the next sweep. */
+static void
+sweep_idle (GiosReactor *reactor)
+{
+  GSource *source = (GSource *) reactor;
+  gint64 now = g_source_get_time (source);
+  guint n = reactor->idle.length;
+
+  for (GList *l = reactor->idle.head; l != NULL && n-- > 0;)
+    {
+      GiosWatch *watch = l->data;
+
+      /* The callback may destroy this watch or others: step first. */
+      l = l->next;
+      if (!watch->dead && now - watch->last_input >= watch->idle_limit)
+        {
+          watch->last_input = now;   /* once per limit at most */
+          watch->func (watch, GIOS_WATCH_IDLE, watch->data);
+        }
+    }
+  g_source_set_ready_time (source, reactor->idle.length > 0 ? now + reactor->sweep_period : -1);
+}
+
 static gboolean
 reactor_dispatch (GSource     *source,
                   GSourceFunc  callback,
@@ -140,11 +174,16 @@ reactor_dispatch (GSource     *source,
   for (int i = 0; i < n; i++)
     {
       GiosWatch *watch = events[i].data.ptr;
+      GIOCondition revents = from_epoll (events[i].events);
 
       if (watch->dead)
         continue;
-      watch->func (watch, from_epoll (events[i].events), watch->data);
+      if (watch->idle_limit != 0 && (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+        watch->last_input = g_source_get_time (source);
+      watch->func (watch, revents, watch->data);
     }
+  if (reactor->idle.length > 0 && g_source_get_time (source) >= g_source_get_ready_time (source))
+    sweep_idle (reactor);
   if (--reactor->dispatching == 0)
     g_ptr_array_set_size (reactor->graveyard, 0);
 
@@ -275,6 +314,43 @@ _gios_watch_set_pending (GiosWatch    *watch,
   watch->pending_revents |= revents;
 }
 
+static void
+plan_sweeps (GiosReactor *reactor)
+{
+  GSource *source = (GSource *) reactor;
+  gint64 period = G_USEC_PER_SEC;
+
+  for (GList *l = reactor->idle.head; l != NULL; l = l->next)
+    period = MIN (period, ((GiosWatch *) l->data)->idle_limit / 8);
+  reactor->sweep_period = MAX (period, 5000);
+  if (reactor->idle.length == 0)
+    g_source_set_ready_time (source, -1);
+  else if (g_source_get_ready_time (source) < 0 ||
+           g_source_get_ready_time (source) > g_get_monotonic_time () + reactor->sweep_period)
+    g_source_set_ready_time (source, g_get_monotonic_time () + reactor->sweep_period);
+}
+
+void
+_gios_watch_set_idle (GiosWatch *watch,
+                      int        idle_ms)
+{
+  GiosReactor *reactor = watch->reactor;
+  gint64 limit = idle_ms < 0 ? 0 : MAX ((gint64) idle_ms * 1000, 1);
+
+  if (watch->idle_limit == limit)
+    return;
+  if (watch->idle_limit != 0)
+    g_queue_unlink (&reactor->idle, &watch->idle_link);
+  watch->idle_limit = limit;
+  if (limit != 0)
+    {
+      watch->last_input = g_get_monotonic_time ();
+      watch->idle_link.data = watch;
+      g_queue_push_tail_link (&reactor->idle, &watch->idle_link);
+    }
+  plan_sweeps (reactor);
+}
+
 /* Stops watching; call it before the descriptor is closed. The callback is
  * not called again, even for events of the current dispatch. */
 void
@@ -289,6 +365,12 @@ _gios_watch_destroy (GiosWatch *watch)
   if (watch->pending_revents != 0)
     g_queue_unlink (&reactor->pending, &watch->pending_link);
   watch->pending_revents = 0;
+  if (watch->idle_limit != 0)
+    {
+      g_queue_unlink (&reactor->idle, &watch->idle_link);
+      watch->idle_limit = 0;
+      plan_sweeps (reactor);
+    }
   watch->dead = TRUE;
   if (reactor->dispatching > 0)
     g_ptr_array_add (reactor->graveyard, watch);

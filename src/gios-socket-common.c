@@ -48,6 +48,7 @@ typedef struct
   /* The peer reset the connection; disconnected was emitted. */
   guint lost : 1;
   guint dropping : 1;       /* a drop released the connection: tell */
+  GError *drop_reason;      /* why, when it was not the application's doing */
   /* Receives left that wait before they try, and receives in a row that
    * tried and found nothing (see receive). */
   guint wait_first;
@@ -476,9 +477,12 @@ tell_dropped (GiosDeviceStream  *stream,
 
   if (priv->dropping)
     {
+      g_autoptr(GError) reason = g_steal_pointer (&priv->drop_reason);
+
       priv->dropping = FALSE;
-      g_signal_emit (stream, signals[DISCONNECTED], 0, TRUE, NULL);
+      g_signal_emit (stream, signals[DISCONNECTED], 0, reason == NULL, reason);
     }
+  g_clear_error (&priv->drop_reason);
   return TRUE;
 }
 
@@ -492,6 +496,20 @@ gios_socket_common_drop_connection (GiosSocketCommon  *self,
   return _gios_device_stream_teardown (GIOS_DEVICE_STREAM (self),
                                        (GiosTeardownFunc) gios_socket_common_drop_connection,
                                        release_for_drop, tell_dropped, TRUE, error);
+}
+
+/* A connection served from a main loop received nothing for its read cap
+ * (a server's idle-timeout): it is dropped, and says why. */
+static void
+drop_idle (GiosDeviceStream *stream)
+{
+  GiosSocketCommonPrivate *priv = PRIV (GIOS_SOCKET_COMMON (stream));
+
+  g_clear_error (&priv->drop_reason);
+  priv->drop_reason = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                   _("No input for %d ms (the idle timeout); the connection was dropped"),
+                                   _gios_device_stream_get_read_cap (stream));
+  gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (stream), NULL);
 }
 
 /* Drops the connection without sending what is buffered: the server it
@@ -516,6 +534,7 @@ gios_socket_common_finalize (GObject *object)
   g_clear_object (&priv->socket);
   g_clear_object (&priv->local_address);
   g_clear_object (&priv->remote_address);
+  g_clear_error (&priv->drop_reason);
   g_free (priv->host);
 
   G_OBJECT_CLASS (gios_socket_common_parent_class)->finalize (object);
@@ -731,6 +750,7 @@ gios_socket_common_init (GiosSocketCommon *self)
   priv->no_delay = TRUE;
   /* A socket has no device until it connects. */
   _gios_device_stream_detach (GIOS_DEVICE_STREAM (self));
+  _gios_device_stream_set_idle_func (GIOS_DEVICE_STREAM (self), drop_idle);
   _gios_device_stream_set_open (GIOS_DEVICE_STREAM (self), FALSE);
 }
 
