@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "gios-device-stream-private.h"
+#include "gios-test-utils.h"
 
 typedef enum {
   TRANSPORT_UNIX,
@@ -48,25 +49,6 @@ typedef struct {
   GiosServerSocket *server;  /* tcp only */
   GiosSocket *client;        /* tcp only: owns the peer descriptor */
 } Pair;
-
-/* Bounds for timing checks: about -5 % / +50 % and some slack for valgrind. */
-#define MS(us) ((us) / 1000)
-
-static gint64
-elapsed_ms (gint64 start)
-{
-  return (g_get_monotonic_time () - start) / 1000;
-}
-
-static void
-assert_timed (gint64 start,
-              int    timeout_ms)
-{
-  gint64 ms = elapsed_ms (start);
-
-  g_assert_cmpint (ms, >=, timeout_ms * 95 / 100);
-  g_assert_cmpint (ms, <, timeout_ms * 3 / 2 + 150);
-}
 
 static guint8
 pattern (gsize i)
@@ -523,7 +505,7 @@ test_read_buffered_first (gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpint (n, ==, 6);
   g_assert_cmpmem (buf, 6, " world", 6);
-  g_assert_cmpint (elapsed_ms (start), <, 100);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 100);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
 }
 
@@ -667,7 +649,7 @@ test_read_bytes_timeout (gconstpointer data)
   bytes = gios_device_stream_read_bytes (pair->stream, 10, 200, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_null (bytes);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -705,7 +687,7 @@ test_read_exact_timeout_keeps (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_read_exact (pair->stream, buf, 20, 200, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 10);
 
@@ -794,7 +776,7 @@ test_read_line_crlf_split (gconstpointer data)
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_null (line);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 4);
 
@@ -827,7 +809,7 @@ test_read_line_slow_sender (gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "The quick brown fox jumps over the lazy dog, twice.");
   g_assert_cmpuint (length, ==, strlen (slow_line) - 2);
-  g_assert_cmpint (elapsed_ms (start), <, 3000);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 3000);
   join_sender (thread, &s);
 }
 
@@ -849,7 +831,7 @@ test_read_line_one_deadline (gconstpointer data)
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_null (line);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   buffered = gios_device_stream_get_buffered_input (pair->stream);
   g_assert_cmpuint (buffered, >, 0);
   g_assert_cmpuint (buffered, <, strlen (slow_line));
@@ -949,7 +931,7 @@ test_read_line_no_end (gconstpointer data)
   line = gios_device_stream_read_line (pair->stream, 1000, NULL, 5000, NULL, &error);
   g_assert_error (error, GIOS_ERROR, GIOS_ERROR_LINE_TOO_LONG);
   g_assert_null (line);
-  g_assert_cmpint (elapsed_ms (start), <, 2000);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 2000);
   buffered = gios_device_stream_get_buffered_input (pair->stream);
   g_assert_cmpuint (buffered, >, 1000);
   g_assert_cmpuint (buffered, <=, 1000 + 2 + 1);
@@ -1098,25 +1080,25 @@ test_timeout_silent_peer (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 200, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
 
   start = g_get_monotonic_time ();
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
   g_assert_null (line);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
 
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_read_exact (pair->stream, buf, sizeof buf, 200, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
 
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 200, NULL), ==, 0);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
 
   /* The stream still works. */
   peer_write_str (pair->peer, "ok\n");
@@ -1135,7 +1117,7 @@ test_timeout_zero (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_assert_cmpint (elapsed_ms (start), <, 50);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 50);
   g_clear_error (&error);
 
   /* Bytes already in the kernel are read without waiting. */
@@ -1161,7 +1143,7 @@ test_timeout_default (gconstpointer data)
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, GIOS_TIMEOUT_DEFAULT,
                                             NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 150);
+  gios_test_assert_timed (start, 150);
   g_clear_error (&error);
 
   gios_device_stream_set_default_timeout (pair->stream, 300);
@@ -1169,7 +1151,7 @@ test_timeout_default (gconstpointer data)
   line = gios_device_stream_read_line (pair->stream, 0, NULL, GIOS_TIMEOUT_DEFAULT, NULL, &error);
   g_assert_null (line);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 300);
+  gios_test_assert_timed (start, 300);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1229,7 +1211,7 @@ test_cancel_already (gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 5000, cancellable), ==, 0);
-  g_assert_cmpint (elapsed_ms (start), <, 500);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 500);
 
   /* A partial line stays buffered after a cancelled read_line. */
   peer_write_str (pair->peer, "part");
@@ -1449,7 +1431,7 @@ test_flush_timeout_keeps (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_flush (pair->stream, 200, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
   left = gios_device_stream_get_buffered_output (pair->stream);
   g_assert_cmpuint (left, >, 0);
@@ -1489,7 +1471,7 @@ test_write_timeout_keeps (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_write (pair->stream, payload, total, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
   left = gios_device_stream_get_buffered_output (pair->stream);
   g_assert_cmpuint (left, >, 0);
@@ -1618,7 +1600,7 @@ test_poll (gconstpointer data)
 
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 200, NULL), ==, 0);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
 
   /* Waits for data. */
   thread = start_sender (&s, pair->peer, "ab", 2, 2, 0);
@@ -1634,7 +1616,7 @@ test_poll (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN | G_IO_OUT, 5000, NULL),
                    ==, G_IO_IN | G_IO_OUT);
-  g_assert_cmpint (elapsed_ms (start), <, 100);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 100);
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error), ==, 1);
   g_assert_cmpint (buf[0], ==, 'b');
 
@@ -1714,7 +1696,7 @@ test_eintr (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 300, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 300);
+  gios_test_assert_timed (start, 300);
   g_clear_error (&error);
 
   sender = start_sender (&s, pair->peer, "interrupted\n", 12, 1, 3000);

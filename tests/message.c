@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gios-test-utils.h"
+
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                    */
 
@@ -55,22 +57,6 @@ assert_bytes_hex (GBytes     *bytes,
 
   g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
                    g_bytes_get_data (want, NULL), g_bytes_get_size (want));
-}
-
-static gint64
-elapsed_ms (gint64 start)
-{
-  return (g_get_monotonic_time () - start) / 1000;
-}
-
-static void
-assert_timed (gint64 start,
-              int    timeout_ms)
-{
-  gint64 ms = elapsed_ms (start);
-
-  g_assert_cmpint (ms, >=, timeout_ms * 95 / 100);
-  g_assert_cmpint (ms, <, timeout_ms * 3 / 2 + 150);
 }
 
 static void
@@ -705,7 +691,7 @@ test_timeouts (void)
   start = g_get_monotonic_time ();
   g_assert_null (gios_device_stream_receive_message (pair->stream, 150, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 150);
+  gios_test_assert_timed (start, 150);
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 7);
 
@@ -730,7 +716,7 @@ test_timeouts (void)
   start = g_get_monotonic_time ();
   g_assert_null (gios_device_stream_receive_item (pair->stream, GIOS_TIMEOUT_DEFAULT, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 120);
+  gios_test_assert_timed (start, 120);
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 2);
   peer_write_hex (pair->peer, "00 01 61 62");
