@@ -27,4 +27,13 @@ void   gios_test_assert_elapsed (gint64 start,
 void   gios_test_assert_timed   (gint64 start,
                                  int    timeout_ms);
 
+/* ------------------------------------------------------------------------ */
+/* Children                                                                   */
+
+/* Runs @checks in a forked child whose address space may grow by at most
+ * @headroom bytes (RLIMIT_AS), and asserts that the child exited with 0:
+ * for showing that something fails without allocating. */
+void gios_test_fork_with_address_limit (void    (*checks) (void),
+                                        guint64   headroom);
+
 G_END_DECLS

@@ -14,12 +14,9 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gios-test-utils.h"
@@ -852,8 +849,7 @@ test_too_large (void)
 }
 
 /* With no limit, a 4 GiB length grows the buffer only with what arrives:
- * checked in a child whose address space cannot grow by more than 1 GiB
- * (a plain fork(), as in tests/list.c). */
+ * checked in a child whose address space cannot grow by more than 1 GiB. */
 static void
 huge_length_checks (void)
 {
@@ -880,32 +876,7 @@ huge_length_checks (void)
 static void
 test_huge_length (void)
 {
-  pid_t pid;
-  int status = 0;
-
-  fflush (stdout);
-  fflush (stderr);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      g_autofree char *statm = NULL;
-      struct rlimit limit;
-      guint64 pages;
-
-      g_assert_true (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL));
-      pages = g_ascii_strtoull (statm, NULL, 10);
-      g_assert_no_errno (getrlimit (RLIMIT_AS, &limit));
-      limit.rlim_cur = pages * sysconf (_SC_PAGESIZE) + ((rlim_t) 1 << 30);
-      if (limit.rlim_max != RLIM_INFINITY)
-        limit.rlim_cur = MIN (limit.rlim_cur, limit.rlim_max);
-      g_assert_no_errno (setrlimit (RLIMIT_AS, &limit));
-      huge_length_checks ();
-      _exit (0);
-    }
-  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-  g_assert_true (WIFEXITED (status));
-  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  gios_test_fork_with_address_limit (huge_length_checks, G_GUINT64_CONSTANT (1) << 30);
 }
 
 /* ------------------------------------------------------------------------ */
