@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -1094,24 +1093,6 @@ test_watch_misuse (void)
 /* ------------------------------------------------------------------------ */
 /* Running out of descriptors under start()                                   */
 
-static guint warnings;
-
-static GLogWriterOutput
-count_warnings (GLogLevelFlags   level,
-                const GLogField *fields,
-                gsize            n_fields,
-                gpointer         user_data)
-{
-  if (level & G_LOG_LEVEL_WARNING)
-    {
-      warnings++;
-      return G_LOG_WRITER_HANDLED;
-    }
-  if (level & G_LOG_LEVEL_MESSAGE)
-    return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, user_data);
-}
-
 static gboolean
 count_accepted (GiosServerSocket *server,
                 GiosSocket       *connection,
@@ -1129,56 +1110,45 @@ set_true (gpointer data)
 }
 
 static void
+start_emfile_checks (gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  GArray *spare;
+  guint accepted = 0;
+  gboolean waited = FALSE;
+  int client;
+
+  gios_test_count_log ();
+  g_signal_connect (server, "accepted", G_CALLBACK (count_accepted), &accepted);
+  g_assert_true (gios_server_socket_start (server, &error));
+  /* The reactor's epoll descriptor exists now; fill the table. */
+  client = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  spare = gios_test_fill_descriptor_table ();
+
+  /* Half a second of a full table: one warning, no spin. */
+  g_timeout_add (500, set_true, &waited);
+  run_until (&waited);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, 1);
+  g_assert_cmpuint (accepted, ==, 0);
+
+  gios_test_free_descriptors (spare, spare->len);
+  g_array_unref (spare);
+  {
+    guint id = g_timeout_add_seconds (5, watchdog, NULL);
+
+    while (accepted == 0)
+      g_main_context_iteration (NULL, TRUE);
+    g_source_remove (id);
+  }
+  g_assert_cmpuint (gios_test_get_warnings (), ==, 1);
+  close (client);
+}
+
+static void
 test_start_emfile (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GiosServerSocket) server = open_loopback_server ();
-      GArray *spare = g_array_new (FALSE, FALSE, sizeof (int));
-      guint accepted = 0;
-      gboolean waited = FALSE;
-      struct rlimit rl;
-      int client;
-
-      g_log_set_writer_func (count_warnings, NULL, NULL);
-      g_signal_connect (server, "accepted", G_CALLBACK (count_accepted), &accepted);
-      g_assert_true (gios_server_socket_start (server, &error));
-      /* The reactor's epoll descriptor exists now; fill the table. */
-      client = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
-      getrlimit (RLIMIT_NOFILE, &rl);
-      rl.rlim_cur = 64;
-      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
-      for (;;)
-        {
-          int fd = dup (0);
-          if (fd < 0)
-            break;
-          g_array_append_val (spare, fd);
-        }
-
-      /* Half a second of a full table: one warning, no spin. */
-      g_timeout_add (500, set_true, &waited);
-      run_until (&waited);
-      g_assert_cmpuint (warnings, ==, 1);
-      g_assert_cmpuint (accepted, ==, 0);
-
-      for (guint i = 0; i < spare->len; i++)
-        close (g_array_index (spare, int, i));
-      g_array_unref (spare);
-      {
-        guint id = g_timeout_add_seconds (5, watchdog, NULL);
-
-        while (accepted == 0)
-          g_main_context_iteration (NULL, TRUE);
-        g_source_remove (id);
-      }
-      g_assert_cmpuint (warnings, ==, 1);
-      close (client);
-      return;
-    }
-  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (start_emfile_checks, NULL, 20);
 }
 
 /* A watch that reads whole lines with a timeout of 0 is not called again

@@ -1497,8 +1497,9 @@ test_write_timeout_keeps (gconstpointer data)
 }
 
 static void
-write_to_closed_peer (Pair *pair)
+write_to_closed_peer (gconstpointer data)
 {
+  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 chunk[4096] = { 0 };
   int i;
@@ -1523,64 +1524,56 @@ write_to_closed_peer (Pair *pair)
 static void
 test_write_peer_closed (gconstpointer data)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
-
-      write_to_closed_peer (pair);
-      return;
-    }
-  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, 0);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (write_to_closed_peer, data, 10);
 }
 
 /* The same over a pipe pair, which has no MSG_NOSIGNAL. */
 static void
+pipe_write_to_closed_peer (gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GOutputStream) out = NULL;
+  g_autoptr(GIOStream) io = NULL;
+  g_autoptr(GiosDeviceStream) stream = NULL;
+  int to_stream[2];
+  int from_stream[2];
+  char buf[8];
+
+  g_assert_cmpint (pipe (to_stream), ==, 0);
+  g_assert_cmpint (pipe (from_stream), ==, 0);
+  in = g_unix_input_stream_new (to_stream[0], TRUE);
+  out = g_unix_output_stream_new (from_stream[1], TRUE);
+  io = g_simple_io_stream_new (in, out);
+  stream = gios_device_stream_new (io);
+
+  /* It works as a stream first. */
+  g_assert_cmpint (write (to_stream[1], "in\n", 3), ==, 3);
+  assert_line (stream, 0, "in");
+  g_assert_true (gios_device_stream_write_line (stream, "out", NULL, &error));
+  g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (read (from_stream[0], buf, sizeof buf), ==, 4);
+  g_assert_cmpmem (buf, 4, "out\n", 4);
+
+  close (from_stream[0]);
+  g_assert_true (gios_device_stream_write_line (stream, "lost", NULL, &error));
+  g_assert_false (gios_device_stream_flush (stream, 1000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), ==, 5);
+  g_clear_error (&error);
+
+  /* End of input over the pipe. */
+  close (to_stream[1]);
+  g_assert_null (gios_device_stream_read_line (stream, 0, NULL, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_device_stream_get_at_end (stream));
+}
+
+static void
 test_pipe_write_peer_closed (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GInputStream) in = NULL;
-      g_autoptr(GOutputStream) out = NULL;
-      g_autoptr(GIOStream) io = NULL;
-      g_autoptr(GiosDeviceStream) stream = NULL;
-      int to_stream[2];
-      int from_stream[2];
-      char buf[8];
-
-      g_assert_cmpint (pipe (to_stream), ==, 0);
-      g_assert_cmpint (pipe (from_stream), ==, 0);
-      in = g_unix_input_stream_new (to_stream[0], TRUE);
-      out = g_unix_output_stream_new (from_stream[1], TRUE);
-      io = g_simple_io_stream_new (in, out);
-      stream = gios_device_stream_new (io);
-
-      /* It works as a stream first. */
-      g_assert_cmpint (write (to_stream[1], "in\n", 3), ==, 3);
-      assert_line (stream, 0, "in");
-      g_assert_true (gios_device_stream_write_line (stream, "out", NULL, &error));
-      g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
-      g_assert_no_error (error);
-      g_assert_cmpint (read (from_stream[0], buf, sizeof buf), ==, 4);
-      g_assert_cmpmem (buf, 4, "out\n", 4);
-
-      close (from_stream[0]);
-      g_assert_true (gios_device_stream_write_line (stream, "lost", NULL, &error));
-      g_assert_false (gios_device_stream_flush (stream, 1000, NULL, &error));
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
-      g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), ==, 5);
-      g_clear_error (&error);
-
-      /* End of input over the pipe. */
-      close (to_stream[1]);
-      g_assert_null (gios_device_stream_read_line (stream, 0, NULL, 1000, NULL, &error));
-      g_assert_no_error (error);
-      g_assert_true (gios_device_stream_get_at_end (stream));
-      return;
-    }
-  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, 0);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (pipe_write_to_closed_peer, NULL, 10);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -69,3 +69,117 @@ gios_test_fork_with_address_limit (void    (*checks) (void),
   g_assert_true (WIFEXITED (status));
   g_assert_cmpint (WEXITSTATUS (status), ==, 0);
 }
+
+void
+gios_test_run_in_subprocess (GTestDataFunc checks,
+                             gconstpointer data,
+                             guint         timeout_s)
+{
+  if (g_test_subprocess ())
+    {
+      checks (data);
+      return;
+    }
+  g_test_trap_subprocess (NULL, timeout_s * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running out of descriptors                                                 */
+
+GArray *
+gios_test_fill_descriptor_table (void)
+{
+  GArray *fds = g_array_new (FALSE, FALSE, sizeof (int));
+  struct rlimit rl;
+  int fd;
+
+  getrlimit (RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = 64;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+  while ((fd = dup (0)) >= 0)
+    g_array_append_val (fds, fd);
+  return fds;
+}
+
+void
+gios_test_free_descriptors (GArray *fds,
+                            guint   n)
+{
+  g_assert_cmpuint (fds->len, >=, n);
+  for (guint i = 0; i < n; i++)
+    close (g_array_index (fds, int, fds->len - 1 - i));
+  g_array_set_size (fds, fds->len - n);
+}
+
+/* Written from whichever thread logs, read from the test's. */
+static GMutex log_lock;
+static GCond log_cond;
+static guint log_warnings;
+static guint log_messages;
+
+static GLogWriterOutput
+count_log (GLogLevelFlags   level,
+           const GLogField *fields,
+           gsize            n_fields,
+           gpointer         user_data)
+{
+  if (level & G_LOG_LEVEL_WARNING)
+    {
+      g_mutex_lock (&log_lock);
+      log_warnings++;
+      g_cond_broadcast (&log_cond);
+      g_mutex_unlock (&log_lock);
+      return G_LOG_WRITER_HANDLED;
+    }
+  if (level & G_LOG_LEVEL_MESSAGE)
+    {
+      g_mutex_lock (&log_lock);
+      log_messages++;
+      g_mutex_unlock (&log_lock);
+    }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+void
+gios_test_count_log (void)
+{
+  g_log_set_writer_func (count_log, NULL, NULL);
+}
+
+guint
+gios_test_get_warnings (void)
+{
+  guint n;
+
+  g_mutex_lock (&log_lock);
+  n = log_warnings;
+  g_mutex_unlock (&log_lock);
+  return n;
+}
+
+guint
+gios_test_get_messages (void)
+{
+  guint n;
+
+  g_mutex_lock (&log_lock);
+  n = log_messages;
+  g_mutex_unlock (&log_lock);
+  return n;
+}
+
+gboolean
+gios_test_wait_warnings (guint n,
+                         int   timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
+  gboolean reached;
+
+  g_mutex_lock (&log_lock);
+  while (log_warnings < n && g_cond_wait_until (&log_cond, &log_lock, end))
+    ;
+  reached = log_warnings >= n;
+  g_mutex_unlock (&log_lock);
+  return reached;
+}

@@ -36,4 +36,37 @@ void   gios_test_assert_timed   (gint64 start,
 void gios_test_fork_with_address_limit (void    (*checks) (void),
                                         guint64   headroom);
 
+/* Runs @checks (@data) in a subprocess of the current test
+ * (g_test_trap_subprocess(), with its stderr shown) and asserts that it
+ * passed within @timeout_s: for checks that change the whole process, such
+ * as resource limits, log writers and signal handling. The test function
+ * calls it; in the subprocess, it runs @checks. */
+void gios_test_run_in_subprocess (GTestDataFunc checks,
+                                  gconstpointer data,
+                                  guint         timeout_s);
+
+/* ------------------------------------------------------------------------ */
+/* Running out of descriptors, in a subprocess                                */
+
+/* Lowers the descriptor limit to 64 and fills the table with duplicates of
+ * stdin; returns them, the newest last. */
+GArray  *gios_test_fill_descriptor_table (void);
+
+/* Closes the newest @n of @fds (asserting there are @n) and drops them, so
+ * that @n descriptors are free again. */
+void     gios_test_free_descriptors      (GArray  *fds,
+                                          guint    n);
+
+/* Installs a log writer that counts warnings and messages: how the library
+ * reports running out. Warnings stop there (under GTest they would abort);
+ * messages go on to the default writer. */
+void     gios_test_count_log             (void);
+guint    gios_test_get_warnings          (void);
+guint    gios_test_get_messages          (void);
+
+/* Waits until @n warnings have been logged since gios_test_count_log(), at
+ * most @timeout_ms; returns whether they were. */
+gboolean gios_test_wait_warnings         (guint    n,
+                                          int      timeout_ms);
+
 G_END_DECLS

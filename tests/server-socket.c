@@ -9,7 +9,6 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -760,83 +759,44 @@ test_close_resets_queued (void)
   close (fd);
 }
 
-static guint emfile_warnings;
-static guint emfile_messages;
-
-static GLogWriterOutput
-count_warnings (GLogLevelFlags   level,
-                const GLogField *fields,
-                gsize            n_fields,
-                gpointer         user_data)
-{
-  if (level & G_LOG_LEVEL_WARNING)
-    {
-      emfile_warnings++;
-      return G_LOG_WRITER_HANDLED;
-    }
-  if (level & G_LOG_LEVEL_MESSAGE)
-    emfile_messages++;
-  return g_log_writer_default (level, fields, n_fields, user_data);
-}
-
-/* Lowers the descriptor limit to 64 and fills the table with duplicates;
- * the last @n_kept of them go to @kept, for the test to close when
- * descriptors should free up. Resource limits are per process: call it in a
- * child. */
 static void
-fill_descriptor_table (int   *kept,
-                       guint  n_kept)
+emfile_checks (gconstpointer data)
 {
-  struct rlimit rl;
-  guint n = 0;
-  int fd;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GArray) spares = NULL;
+  int client;
+  gint64 start;
 
-  getrlimit (RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = 64;
-  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
-  while ((fd = dup (0)) >= 0)
-    kept[n++ % n_kept] = fd;
-  g_assert_cmpuint (n, >=, n_kept);
+  client = raw_connect (AF_INET, server_port (server));
+  spares = gios_test_fill_descriptor_table ();
+
+  /* Full table: accept backs off until its deadline, warning once
+   * (GSocketService logs about 194,000 warnings a second here). */
+  gios_test_count_log ();
+  start = g_get_monotonic_time ();
+  conn = gios_server_socket_accept (server, 400, NULL, &error);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, 1);
+  g_assert_null (conn);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+  g_assert_cmpint (gios_test_elapsed_ms (start), >=, 380);
+  g_clear_error (&error);
+
+  /* Descriptors free up: the waiting client is served. */
+  gios_test_free_descriptors (spares, 2);
+  conn = gios_server_socket_accept (server, 2000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (conn);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, 1);
+  g_assert_cmpuint (gios_test_get_messages (), ==, 1);   /* "accepting again" */
+  close (client);
 }
 
 static void
 test_emfile (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GiosServerSocket) server = open_loopback_server ();
-      g_autoptr(GiosSocket) conn = NULL;
-      int client, spares[2];
-      gint64 start;
-
-      client = raw_connect (AF_INET, server_port (server));
-      fill_descriptor_table (spares, G_N_ELEMENTS (spares));
-
-      /* Full table: accept backs off until its deadline, warning once
-       * (GSocketService logs about 194,000 warnings a second here). */
-      g_log_set_writer_func (count_warnings, NULL, NULL);
-      start = g_get_monotonic_time ();
-      conn = gios_server_socket_accept (server, 400, NULL, &error);
-      g_assert_cmpuint (emfile_warnings, ==, 1);
-      g_assert_null (conn);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
-      g_assert_cmpint (gios_test_elapsed_ms (start), >=, 380);
-      g_clear_error (&error);
-
-      /* Descriptors free up: the waiting client is served. */
-      close (spares[0]);
-      close (spares[1]);
-      conn = gios_server_socket_accept (server, 2000, NULL, &error);
-      g_assert_no_error (error);
-      g_assert_nonnull (conn);
-      g_assert_cmpuint (emfile_warnings, ==, 1);
-      g_assert_cmpuint (emfile_messages, ==, 1);   /* "accepting again" */
-      close (client);
-      return;
-    }
-  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (emfile_checks, NULL, 20);
 }
 
 
@@ -1304,32 +1264,32 @@ test_unix_waits_for_path (void)
 }
 
 static void
+permission_denied_checks (gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "s.sock", NULL);
+
+  /* root passes every permission check: become nobody. */
+  if (geteuid () == 0)
+    {
+      g_assert_cmpint (chmod (dir, 0755), ==, 0);
+      g_assert_cmpint (setgid (65534), ==, 0);
+      g_assert_cmpint (setuid (65534), ==, 0);
+    }
+  else
+    g_assert_cmpint (chmod (dir, 0500), ==, 0);
+
+  g_assert_false (gios_server_socket_open_unix (server, path, 0600, 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "s.sock"));
+}
+
+static void
 test_unix_permission_denied (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
-      g_autofree char *dir = make_temp_dir ();
-      g_autofree char *path = g_build_filename (dir, "s.sock", NULL);
-
-      /* root passes every permission check: become nobody. */
-      if (geteuid () == 0)
-        {
-          g_assert_cmpint (chmod (dir, 0755), ==, 0);
-          g_assert_cmpint (setgid (65534), ==, 0);
-          g_assert_cmpint (setuid (65534), ==, 0);
-        }
-      else
-        g_assert_cmpint (chmod (dir, 0500), ==, 0);
-
-      g_assert_false (gios_server_socket_open_unix (server, path, 0600, 0, &error));
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
-      g_assert_nonnull (strstr (error->message, "s.sock"));
-      return;
-    }
-  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (permission_denied_checks, NULL, 10);
 }
 
 /* listen() on one thread against drop_connection() on another, round after
@@ -1402,86 +1362,60 @@ test_listen_against_drop (void)
  * the next client (it looks again every 50 ms) instead of leaving it
  * waiting until the timeout. The table is freed by a thread once accepting
  * has reported running out. */
-static GMutex full_lock;
-static GCond full_cond;
-static gboolean table_was_full;
-
-static GLogWriterOutput
-note_full_table (GLogLevelFlags   level,
-                 const GLogField *fields,
-                 gsize            n_fields,
-                 gpointer         user_data)
-{
-  if (level & G_LOG_LEVEL_WARNING)
-    {
-      g_mutex_lock (&full_lock);
-      table_was_full = TRUE;
-      g_cond_signal (&full_cond);
-      g_mutex_unlock (&full_lock);
-      return G_LOG_WRITER_HANDLED;
-    }
-  return g_log_writer_default (level, fields, n_fields, user_data);
-}
-
 #define N_SPARES 12
 
 static gpointer
 free_when_full (gpointer data)
 {
-  int *spares = data;
-  gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  GArray *spares = data;
 
-  g_mutex_lock (&full_lock);
-  while (!table_was_full)
-    if (!g_cond_wait_until (&full_cond, &full_lock, end))
-      g_error ("accepting never ran out of descriptors");
-  g_mutex_unlock (&full_lock);
-  for (guint i = 0; i < N_SPARES; i++)
-    close (spares[i]);
+  if (!gios_test_wait_warnings (1, 10 * 1000))
+    g_error ("accepting never ran out of descriptors");
+  gios_test_free_descriptors (spares, N_SPARES);
   return NULL;
+}
+
+static void
+without_wakeup_descriptor_checks (gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GArray) spares = NULL;
+  JobStats stats = { 0 };
+  GThread *freer;
+  int clients[3];
+  gint started;
+
+  g_mutex_init (&stats.lock);
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      clients[i] = raw_connect (AF_INET, server_port (server));
+      raw_send (clients[i], "job\n");
+    }
+  spares = gios_test_fill_descriptor_table ();
+  freer = g_thread_new ("freer", free_when_full, spares);
+  gios_test_count_log ();
+
+  started = gios_server_socket_listen_job (server, 1500, 1, upper_job, &stats, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (started, ==, 3);
+  g_thread_join (freer);
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_autofree char *reply = raw_recv (clients[i], 4);
+
+      g_assert_cmpstr (reply, ==, "JOB\n");
+      close (clients[i]);
+    }
+  g_assert_true (gios_server_socket_wait_jobs (server, 5000, NULL));
+  g_assert_cmpint (stats.served, ==, 3);
+  g_mutex_clear (&stats.lock);
 }
 
 static void
 test_jobs_without_wakeup_descriptor (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GiosServerSocket) server = open_loopback_server ();
-      JobStats stats = { 0 };
-      int spares[N_SPARES];
-      GThread *freer;
-      int clients[3];
-      gint started;
-
-      g_mutex_init (&stats.lock);
-      for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
-        {
-          clients[i] = raw_connect (AF_INET, server_port (server));
-          raw_send (clients[i], "job\n");
-        }
-      fill_descriptor_table (spares, N_SPARES);
-      freer = g_thread_new ("freer", free_when_full, spares);
-      g_log_set_writer_func (note_full_table, NULL, NULL);
-
-      started = gios_server_socket_listen_job (server, 1500, 1, upper_job, &stats, NULL, NULL, &error);
-      g_assert_no_error (error);
-      g_assert_cmpint (started, ==, 3);
-      g_thread_join (freer);
-      for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
-        {
-          g_autofree char *reply = raw_recv (clients[i], 4);
-
-          g_assert_cmpstr (reply, ==, "JOB\n");
-          close (clients[i]);
-        }
-      g_assert_true (gios_server_socket_wait_jobs (server, 5000, NULL));
-      g_assert_cmpint (stats.served, ==, 3);
-      g_mutex_clear (&stats.lock);
-      return;
-    }
-  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (without_wakeup_descriptor_checks, NULL, 20);
 }
 
 int
