@@ -395,83 +395,39 @@ pattern_data (gsize len)
   return data;
 }
 
-/* A call blocked in another thread. */
+/* A read for gios_test_blocked_start(), which waits up to 10 s. */
 typedef enum { BLOCK_READ, BLOCK_READ_LINE, BLOCK_READ_EXACT } BlockKind;
 
 typedef struct {
   GiosDeviceStream *stream;
-  GCancellable *cancellable;
   BlockKind kind;
-  GMutex lock;
-  GCond cond;
-  gboolean started;
-  gboolean failed;
-  GError *error;
-  gint64 end_time;
-} Blocked;
+  GCancellable *cancellable;
+} BlockedRead;
 
-static gpointer
-blocked_thread (gpointer user_data)
+static gboolean
+blocked_read (gpointer   data,
+              GError   **error)
 {
-  Blocked *b = user_data;
+  BlockedRead *r = data;
   guint8 buf[64];
   char *line;
+  gboolean ok = FALSE;
 
-  g_mutex_lock (&b->lock);
-  b->started = TRUE;
-  g_cond_signal (&b->cond);
-  g_mutex_unlock (&b->lock);
-
-  switch (b->kind)
+  switch (r->kind)
     {
     case BLOCK_READ:
-      b->failed = gios_device_stream_read (b->stream, buf, sizeof buf, 10000,
-                                           b->cancellable, &b->error) < 0;
+      ok = gios_device_stream_read (r->stream, buf, sizeof buf, 10000, r->cancellable, error) >= 0;
       break;
     case BLOCK_READ_LINE:
-      line = gios_device_stream_read_line (b->stream, 0, NULL, 10000, b->cancellable, &b->error);
-      b->failed = line == NULL;
+      line = gios_device_stream_read_line (r->stream, 0, NULL, 10000, r->cancellable, error);
+      ok = line != NULL;
       g_free (line);
       break;
     case BLOCK_READ_EXACT:
-      b->failed = !gios_device_stream_read_exact (b->stream, buf, sizeof buf, 10000,
-                                                  b->cancellable, &b->error);
+      ok = gios_device_stream_read_exact (r->stream, buf, sizeof buf, 10000, r->cancellable, error);
       break;
     }
-  b->end_time = g_get_monotonic_time ();
-  return NULL;
-}
-
-static GThread *
-start_blocked (Blocked          *b,
-               GiosDeviceStream *stream,
-               BlockKind         kind,
-               GCancellable     *cancellable)
-{
-  GThread *thread;
-
-  memset (b, 0, sizeof *b);
-  b->stream = stream;
-  b->kind = kind;
-  b->cancellable = cancellable;
-  g_mutex_init (&b->lock);
-  g_cond_init (&b->cond);
-  thread = g_thread_new ("blocked", blocked_thread, b);
-  g_mutex_lock (&b->lock);
-  while (!b->started)
-    g_cond_wait (&b->cond, &b->lock);
-  g_mutex_unlock (&b->lock);
-  /* Give the reader time to block; the assertions hold either way. */
-  g_usleep (50 * 1000);
-  return thread;
-}
-
-static void
-clear_blocked (Blocked *b)
-{
-  g_clear_error (&b->error);
-  g_mutex_clear (&b->lock);
-  g_cond_clear (&b->cond);
+  return ok;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1161,25 +1117,21 @@ static void
 test_cancel_from_thread (gconstpointer data)
 {
   g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
-  g_autoptr(GCancellable) cancellable = NULL;
   BlockKind kind;
 
   for (kind = BLOCK_READ; kind <= BLOCK_READ_EXACT; kind++)
     {
-      Blocked b;
-      GThread *thread;
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      BlockedRead call = { pair->stream, kind, cancellable };
+      g_autoptr(GiosTestBlocked) b = NULL;
       gint64 cancelled_at;
 
-      cancellable = g_cancellable_new ();
-      thread = start_blocked (&b, pair->stream, kind, cancellable);
+      b = gios_test_blocked_start (blocked_read, &call);
       cancelled_at = g_get_monotonic_time ();
       g_cancellable_cancel (cancellable);
-      g_thread_join (thread);
-      g_assert_true (b.failed);
-      g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      g_assert_cmpint ((b.end_time - cancelled_at) / 1000, <, 1000);
-      clear_blocked (&b);
-      g_clear_object (&cancellable);
+      gios_test_blocked_join (b, cancelled_at);
+      g_assert_false (b->ok);
+      g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     }
 
   /* The stream is still usable. */
@@ -1232,21 +1184,19 @@ test_close_from_thread (gconstpointer data)
   g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint notified = 0;
-  Blocked b;
-  GThread *thread;
+  BlockedRead call = { pair->stream, BLOCK_READ, NULL };
+  g_autoptr(GiosTestBlocked) b = NULL;
   gint64 closed_at;
   guint8 buf[4];
 
   g_signal_connect (pair->stream, "notify::is-open", G_CALLBACK (notify_count), &notified);
-  thread = start_blocked (&b, pair->stream, BLOCK_READ, NULL);
+  b = gios_test_blocked_start (blocked_read, &call);
   closed_at = g_get_monotonic_time ();
   g_assert_true (gios_device_stream_close (pair->stream, &error));
   g_assert_no_error (error);
-  g_thread_join (thread);
-  g_assert_true (b.failed);
-  g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
-  g_assert_cmpint ((b.end_time - closed_at) / 1000, <, 1000);
-  clear_blocked (&b);
+  gios_test_blocked_join (b, closed_at);
+  g_assert_false (b->ok);
+  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CLOSED);
 
   g_assert_false (gios_device_stream_get_is_open (pair->stream));
   g_assert_cmpuint (notified, ==, 1);

@@ -183,3 +183,61 @@ gios_test_wait_warnings (guint n,
   g_mutex_unlock (&log_lock);
   return reached;
 }
+
+/* ------------------------------------------------------------------------ */
+/* A call blocked in another thread                                           */
+
+static gpointer
+blocked_thread (gpointer user_data)
+{
+  GiosTestBlocked *blocked = user_data;
+
+  g_mutex_lock (&blocked->lock);
+  blocked->started = TRUE;
+  g_cond_signal (&blocked->cond);
+  g_mutex_unlock (&blocked->lock);
+
+  blocked->ok = blocked->func (blocked->data, &blocked->error);
+  blocked->returned_at = g_get_monotonic_time ();
+  return NULL;
+}
+
+GiosTestBlocked *
+gios_test_blocked_start (GiosTestBlockingFunc func,
+                         gpointer             data)
+{
+  GiosTestBlocked *blocked = g_new0 (GiosTestBlocked, 1);
+
+  blocked->func = func;
+  blocked->data = data;
+  g_mutex_init (&blocked->lock);
+  g_cond_init (&blocked->cond);
+  blocked->thread = g_thread_new ("blocked", blocked_thread, blocked);
+  g_mutex_lock (&blocked->lock);
+  while (!blocked->started)
+    g_cond_wait (&blocked->cond, &blocked->lock);
+  g_mutex_unlock (&blocked->lock);
+  /* Give the call time to block in poll() or recv(); nothing depends on
+   * it having done so. */
+  g_usleep (50 * 1000);
+  return blocked;
+}
+
+void
+gios_test_blocked_join (GiosTestBlocked *blocked,
+                        gint64           woken_at)
+{
+  g_thread_join (g_steal_pointer (&blocked->thread));
+  g_assert_cmpint (blocked->returned_at - woken_at, <, G_USEC_PER_SEC);
+}
+
+void
+gios_test_blocked_free (GiosTestBlocked *blocked)
+{
+  if (blocked->thread != NULL)
+    g_thread_join (blocked->thread);
+  g_clear_error (&blocked->error);
+  g_mutex_clear (&blocked->lock);
+  g_cond_clear (&blocked->cond);
+  g_free (blocked);
+}

@@ -69,4 +69,40 @@ guint    gios_test_get_messages          (void);
 gboolean gios_test_wait_warnings         (guint    n,
                                           int      timeout_ms);
 
+/* ------------------------------------------------------------------------ */
+/* A call blocked in another thread, for the test to wake                     */
+
+/* The blocking call: returns whether it succeeded, sets @error if not. */
+typedef gboolean (*GiosTestBlockingFunc) (gpointer   data,
+                                          GError   **error);
+
+typedef struct
+{
+  gboolean ok;          /* what the call returned */
+  GError *error;        /* the error it set */
+  gint64 returned_at;   /* when it returned (monotonic) */
+
+  /*< private >*/
+  GiosTestBlockingFunc func;
+  gpointer data;
+  GThread *thread;
+  GMutex lock;
+  GCond cond;
+  gboolean started;
+} GiosTestBlocked;
+
+/* Starts @func (@data) in a new thread and returns once it is about to
+ * block (give or take: the assertions must hold either way). */
+GiosTestBlocked *gios_test_blocked_start (GiosTestBlockingFunc func,
+                                          gpointer             data);
+
+/* Waits for the call to return, and asserts that it returned within a
+ * second of @woken_at, taken just before the test woke it. */
+void             gios_test_blocked_join  (GiosTestBlocked     *blocked,
+                                          gint64               woken_at);
+
+void             gios_test_blocked_free  (GiosTestBlocked     *blocked);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GiosTestBlocked, gios_test_blocked_free)
+
 G_END_DECLS

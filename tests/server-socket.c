@@ -414,75 +414,37 @@ test_listen_timeout (void)
   gios_test_assert_elapsed (start, 95, 150);
 }
 
+/* A listen() for gios_test_blocked_start(), which waits up to 20 s. */
 typedef struct
 {
   GiosServerSocket *server;
   GCancellable *cancellable;
-  GMutex lock;
-  GCond cond;
-  gboolean started;
-  gboolean ok;
-  GError *error;
-  gint64 woke_at;
-} Blocked;
+} BlockedListen;
 
-static gpointer
-listen_blocked (gpointer data)
+static gboolean
+blocked_listen (gpointer   data,
+                GError   **error)
 {
-  Blocked *b = data;
+  BlockedListen *l = data;
 
-  g_mutex_lock (&b->lock);
-  b->started = TRUE;
-  g_cond_signal (&b->cond);
-  g_mutex_unlock (&b->lock);
-  b->ok = gios_server_socket_listen (b->server, 20000, b->cancellable, &b->error);
-  b->woke_at = g_get_monotonic_time ();
-  return NULL;
-}
-
-static GThread *
-start_blocked (Blocked *b)
-{
-  GThread *thread;
-
-  g_mutex_init (&b->lock);
-  g_cond_init (&b->cond);
-  thread = g_thread_new ("listen", listen_blocked, b);
-  g_mutex_lock (&b->lock);
-  while (!b->started)
-    g_cond_wait (&b->cond, &b->lock);
-  g_mutex_unlock (&b->lock);
-  /* Give the thread time to block in poll(); the assertions hold even if
-   * it has not yet. */
-  g_usleep (50 * 1000);
-  return thread;
-}
-
-static void
-finish_blocked (Blocked *b)
-{
-  g_mutex_clear (&b->lock);
-  g_cond_clear (&b->cond);
-  g_clear_error (&b->error);
-  g_clear_object (&b->cancellable);
+  return gios_server_socket_listen (l->server, 20000, l->cancellable, error);
 }
 
 static void
 test_listen_cancel_from_thread (void)
 {
   g_autoptr(GiosServerSocket) server = open_loopback_server ();
-  Blocked b = { .server = server, .cancellable = g_cancellable_new () };
-  GThread *thread = start_blocked (&b);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  BlockedListen call = { server, cancellable };
+  g_autoptr(GiosTestBlocked) b = gios_test_blocked_start (blocked_listen, &call);
   gint64 cancelled_at = g_get_monotonic_time ();
 
-  g_cancellable_cancel (b.cancellable);
-  g_thread_join (thread);
-  g_assert_false (b.ok);
-  g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_cmpint (b.woke_at - cancelled_at, <, G_USEC_PER_SEC);
+  g_cancellable_cancel (cancellable);
+  gios_test_blocked_join (b, cancelled_at);
+  g_assert_false (b->ok);
+  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   /* The server still listens. */
   g_assert_true (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
-  finish_blocked (&b);
 }
 
 static void
@@ -490,18 +452,16 @@ test_listen_close_from_thread (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) server = open_loopback_server ();
-  Blocked b = { .server = server };
-  GThread *thread = start_blocked (&b);
+  BlockedListen call = { server, NULL };
+  g_autoptr(GiosTestBlocked) b = gios_test_blocked_start (blocked_listen, &call);
   gint64 closed_at = g_get_monotonic_time ();
 
   g_assert_true (gios_server_socket_close (server, &error));
   g_assert_no_error (error);
-  g_thread_join (thread);
-  g_assert_false (b.ok);
-  g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
-  g_assert_cmpint (b.woke_at - closed_at, <, G_USEC_PER_SEC);
+  gios_test_blocked_join (b, closed_at);
+  g_assert_false (b->ok);
+  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
-  finish_blocked (&b);
 
   /* Listening after close fails cleanly. */
   g_assert_false (gios_server_socket_listen (server, 0, NULL, &error));
