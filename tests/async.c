@@ -6,8 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include "gios-test-utils.h"
 
@@ -27,34 +25,6 @@ run_until (gboolean *done)
   while (!*done)
     g_main_context_iteration (NULL, TRUE);
   g_source_remove (id);
-}
-
-static GiosServerSocket *
-open_loopback_server (void)
-{
-  g_autoptr(GError) error = NULL;
-  GiosServerSocket *server = gios_server_socket_new ();
-
-  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
-  g_assert_no_error (error);
-  return server;
-}
-
-static char *
-port_of (GiosServerSocket *server)
-{
-  return g_strdup_printf ("%u", gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
-}
-
-static int
-raw_connect (guint port)
-{
-  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (connect (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
-  return fd;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -194,7 +164,7 @@ static void
 run_clients (Serve *serve,
              guint  n)
 {
-  g_autofree char *port = port_of (serve->server);
+  g_autofree char *port = gios_test_server_port_string (serve->server);
   Client *clients = g_new0 (Client, n);
 
   serve->expect = n;
@@ -228,7 +198,7 @@ static void
 test_start_serves (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   Serve serve;
 
   serve_init (&serve, server);
@@ -255,7 +225,7 @@ static void
 test_start_max_connections (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   Serve serve;
 
   serve_init (&serve, server);
@@ -297,7 +267,7 @@ test_stop_and_close_in_handler (void)
   for (int round = 0; round < 2; round++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(GiosServerSocket) server = open_loopback_server ();
+      g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
       Serve serve = { 0 };
       int fds[3];
 
@@ -306,7 +276,7 @@ test_stop_and_close_in_handler (void)
       g_signal_connect (server, "stopped", G_CALLBACK (on_stopped), &serve);
       g_assert_true (gios_server_socket_start (server, &error));
       for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
-        fds[i] = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+        fds[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
       run_until (&serve.done);
       /* Let the loop run a little more: nothing else is accepted. */
       for (int i = 0; i < 20; i++)
@@ -359,7 +329,7 @@ on_accept (GObject      *source,
 static void
 test_concurrent_accepts (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   Results r = { g_ptr_array_new_with_free_func (g_object_unref), NULL, 3 };
   guint id;
   int fds[3];
@@ -367,7 +337,7 @@ test_concurrent_accepts (void)
   for (guint i = 0; i < 3; i++)
     gios_server_socket_accept_async (server, NULL, on_accept, &r);
   for (guint i = 0; i < 3; i++)
-    fds[i] = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+    fds[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   id = g_timeout_add_seconds (10, watchdog, NULL);
   while (r.pending > 0)
     g_main_context_iteration (NULL, TRUE);
@@ -405,13 +375,13 @@ static void
 test_listen_async (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GAsyncResult) again = NULL;
   g_autofree char *line = NULL;
-  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-  g_assert_cmpint (send (fd, "classic\n", 8, 0), ==, 8);
+  gios_test_raw_send (fd, "classic\n");
   gios_server_socket_listen_async (server, NULL, on_async_done, &result);
   g_assert_true (gios_server_socket_listen_finish (server, wait_result (&result), &error));
   g_assert_no_error (error);
@@ -435,9 +405,9 @@ test_open_async_errors (void)
   g_autoptr(GAsyncResult) cancelled = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autofree char *port = NULL;
-  GiosServerSocket *gone = open_loopback_server ();
+  GiosServerSocket *gone = gios_test_open_loopback_server ();
 
-  port = port_of (gone);
+  port = gios_test_server_port_string (gone);
   g_object_unref (gone);
 
   gios_socket_open_async (client, "127.0.0.1", port, 1000, NULL, on_async_done, &refused);
@@ -471,7 +441,7 @@ send_later (gpointer data)
 {
   Later *later = data;
 
-  g_assert_cmpint (send (later->fd, later->text, strlen (later->text), 0), ==, (gssize) strlen (later->text));
+  gios_test_raw_send (later->fd, later->text);
   return G_SOURCE_REMOVE;
 }
 
@@ -479,7 +449,7 @@ static void
 test_read_line_async (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   GiosDeviceStream *stream;
   g_autoptr(GAsyncResult) first = NULL;
@@ -493,7 +463,7 @@ test_read_line_async (void)
   Later later1, later2;
   gsize length = 0;
   gint64 start;
-  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   stream = GIOS_DEVICE_STREAM (conn);
@@ -501,7 +471,7 @@ test_read_line_async (void)
   /* A line across three arrivals, one of them a lone "\r". */
   later1 = (Later) { fd, "lo\r" };
   later2 = (Later) { fd, "\nrest" };
-  g_assert_cmpint (send (fd, "hel", 3, 0), ==, 3);
+  gios_test_raw_send (fd, "hel");
   g_timeout_add (20, send_later, &later1);
   g_timeout_add (40, send_later, &later2);
   gios_device_stream_read_line_async (stream, 100, 2000, G_PRIORITY_DEFAULT, NULL, on_async_done, &first);
@@ -548,7 +518,7 @@ static void
 test_read_bytes_and_flush_async (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   GiosDeviceStream *stream;
   g_autoptr(GAsyncResult) got = NULL;
@@ -557,12 +527,12 @@ test_read_bytes_and_flush_async (void)
   g_autoptr(GBytes) bytes = NULL;
   g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
   char buf[16] = { 0 };
-  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   stream = GIOS_DEVICE_STREAM (conn);
 
-  g_assert_cmpint (send (fd, "abcdef", 6, 0), ==, 6);
+  gios_test_raw_send (fd, "abcdef");
   gios_device_stream_read_bytes_async (stream, 4, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &got);
   bytes = gios_device_stream_read_bytes_finish (stream, wait_result (&got), &error);
   g_assert_no_error (error);
@@ -590,10 +560,10 @@ static void
 test_drop_fails_pending (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GAsyncResult) result = NULL;
-  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   gios_device_stream_read_line_async (GIOS_DEVICE_STREAM (conn), 100, 5000, G_PRIORITY_DEFAULT,
@@ -627,8 +597,8 @@ static void
 test_cancel_everything (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
-  g_autoptr(GiosServerSocket) idle_server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) idle_server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GAsyncResult) accept_result = NULL;
@@ -639,7 +609,7 @@ test_cancel_everything (void)
   g_autoptr(GiosSocket) later = NULL;
   g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
   GiosDeviceStream *stream;
-  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   stream = GIOS_DEVICE_STREAM (conn);
@@ -675,7 +645,7 @@ test_cancel_everything (void)
 
   /* A cancelled accept takes no connection: a later one gets it. */
   {
-    int fd2 = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (idle_server)));
+    int fd2 = gios_test_raw_connect (AF_INET, gios_test_server_port (idle_server));
 
     gios_server_socket_accept_async (idle_server, NULL, on_async_done, &late_result);
     later = gios_server_socket_accept_finish (idle_server, wait_result (&late_result), &error);
@@ -780,7 +750,7 @@ accept_one (GiosServerSocket *server,
   g_autoptr(GError) error = NULL;
   GiosSocket *conn;
 
-  *client = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  *client = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   g_assert_no_error (error);
   return conn;
@@ -791,7 +761,7 @@ accept_one (GiosServerSocket *server,
 static void
 test_watch_input (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   WatchLog log = { .got = g_string_new (NULL), .per_call = 64 };
   int fd;
@@ -803,9 +773,9 @@ test_watch_input (void)
   drain_context ();
   g_assert_cmpuint (log.calls, ==, 0);
 
-  g_assert_cmpint (send (fd, "hello ", 6, 0), ==, 6);
+  gios_test_raw_send (fd, "hello ");
   run_until_text (&log, "hello ");
-  g_assert_cmpint (send (fd, "world", 5, 0), ==, 5);
+  gios_test_raw_send (fd, "world");
   run_until_text (&log, "hello world");
   g_assert_true (log.seen & G_IO_IN);
   g_assert_cmpuint (log.notified, ==, 0);
@@ -832,14 +802,14 @@ static void
 test_watch_buffered_input (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autofree char *line = NULL;
   WatchLog log = { .got = g_string_new (NULL), .per_call = 2 };
   int fd;
 
   conn = accept_one (server, &fd);
-  g_assert_cmpint (send (fd, "first\nsecond\n", 13, 0), ==, 13);
+  gios_test_raw_send (fd, "first\nsecond\n");
   line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (conn), 100, NULL, 1000, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "first");
@@ -910,7 +880,7 @@ test_watch_output (void)
 {
   const gsize size = 8 * 1024 * 1024;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autofree guint8 *big = g_malloc (size);
   GiosDeviceStream *stream;
@@ -950,7 +920,7 @@ test_watch_output (void)
 static void
 test_watch_remove_and_close (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosSocket *conn;
   GiosDeviceStream *stream;
   WatchLog log = { .got = g_string_new (NULL), .per_call = 64 };
@@ -965,7 +935,7 @@ test_watch_remove_and_close (void)
   id = gios_device_stream_add_watch (stream, G_IO_IN, on_input, &log, count_notify);
   gios_device_stream_remove_watch (stream, id);
   g_assert_cmpuint (log.notified, ==, 1);
-  g_assert_cmpint (send (fd, "x", 1, 0), ==, 1);
+  gios_test_raw_send (fd, "x");
   drain_context ();
   g_assert_cmpuint (log.calls, ==, 0);
 
@@ -1018,7 +988,7 @@ on_remove_self (GiosDeviceStream *stream,
 static void
 test_watch_remove_from_callback (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   SelfRemove state = { 0 };
   int fd;
@@ -1041,25 +1011,25 @@ static void
 test_watch_drop_connection (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
   WatchLog log = { .got = g_string_new (NULL), .per_call = 64 };
-  guint port = gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
-  int fd = raw_connect (port);
+  guint port = gios_test_server_port (server);
+  int fd = gios_test_raw_connect (AF_INET, port);
   int fd2;
 
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   g_assert_no_error (error);
   gios_device_stream_add_watch (stream, G_IO_IN, on_input, &log, count_notify);
-  g_assert_cmpint (send (fd, "one", 3, 0), ==, 3);
+  gios_test_raw_send (fd, "one");
   run_until_text (&log, "one");
 
   g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), &error));
   g_assert_cmpuint (log.notified, ==, 1);
 
-  fd2 = raw_connect (port);
+  fd2 = gios_test_raw_connect (AF_INET, port);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
-  g_assert_cmpint (send (fd2, "two", 3, 0), ==, 3);
+  gios_test_raw_send (fd2, "two");
   drain_context ();
   g_assert_cmpstr (log.got->str, ==, "one");
   close (fd);
@@ -1072,7 +1042,7 @@ test_watch_drop_connection (void)
 static void
 test_watch_misuse (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   WatchLog log = { .got = g_string_new (NULL) };
   int fd;
@@ -1113,7 +1083,7 @@ static void
 start_emfile_checks (gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GArray *spare;
   guint accepted = 0;
   gboolean waited = FALSE;
@@ -1123,7 +1093,7 @@ start_emfile_checks (gconstpointer data)
   g_signal_connect (server, "accepted", G_CALLBACK (count_accepted), &accepted);
   g_assert_true (gios_server_socket_start (server, &error));
   /* The reactor's epoll descriptor exists now; fill the table. */
-  client = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  client = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   spare = gios_test_fill_descriptor_table ();
 
   /* Half a second of a full table: one warning, no spin. */
@@ -1190,14 +1160,14 @@ on_line_input (GiosDeviceStream *stream,
 static void
 test_watch_half_line (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   LineWatch lw = { .lines = g_string_new (NULL) };
   int fd;
 
   conn = accept_one (server, &fd);
   gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
-  g_assert_cmpint (send (fd, "abc", 3, 0), ==, 3);
+  gios_test_raw_send (fd, "abc");
   run_until_counted (&lw.calls);
 
   for (int i = 0; i < 200; i++)
@@ -1206,7 +1176,7 @@ test_watch_half_line (void)
   g_assert_cmpuint (gios_device_stream_get_buffered_input (GIOS_DEVICE_STREAM (conn)), ==, 3);
 
   /* The rest arrives: both lines, the second from the buffer alone. */
-  g_assert_cmpint (send (fd, "def\nghi\n", 8, 0), ==, 8);
+  gios_test_raw_send (fd, "def\nghi\n");
   run_until_string (lw.lines, "abcdef|ghi|");
   g_assert_cmpuint (lw.max_depth, ==, 1);
   /* Closing removes the watch, and its reference on the stream. */
@@ -1220,16 +1190,16 @@ test_watch_half_line (void)
 static void
 test_watch_no_recursion (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   LineWatch lw = { .lines = g_string_new (NULL), .iterate = TRUE };
   int fd;
 
   conn = accept_one (server, &fd);
   gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
-  g_assert_cmpint (send (fd, "x\n", 2, 0), ==, 2);
+  gios_test_raw_send (fd, "x\n");
   run_until_string (lw.lines, "x|");
-  g_assert_cmpint (send (fd, "y\n", 2, 0), ==, 2);
+  gios_test_raw_send (fd, "y\n");
   run_until_string (lw.lines, "x|y|");
   g_assert_cmpuint (lw.max_depth, ==, 1);
   /* Closing removes the watch, and its reference on the stream. */
@@ -1245,7 +1215,7 @@ static void
 test_timeout_zero_high_priority (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   GiosDeviceStream *stream;
   g_autoptr(GAsyncResult) buffered = NULL;
@@ -1257,7 +1227,7 @@ test_timeout_zero_high_priority (void)
 
   conn = accept_one (server, &fd);
   stream = GIOS_DEVICE_STREAM (conn);
-  g_assert_cmpint (send (fd, "one\ntwo\n", 8, 0), ==, 8);
+  gios_test_raw_send (fd, "one\ntwo\n");
   line = gios_device_stream_read_line (stream, 100, NULL, 1000, NULL, &error);
   g_assert_cmpstr (line, ==, "one");
   g_clear_pointer (&line, g_free);
@@ -1268,7 +1238,7 @@ test_timeout_zero_high_priority (void)
   g_assert_cmpstr (line, ==, "two");
   g_clear_pointer (&line, g_free);
 
-  g_assert_cmpint (send (fd, "three\n", 6, 0), ==, 6);
+  gios_test_raw_send (fd, "three\n");
   g_assert_cmpint (gios_device_stream_poll (stream, G_IO_IN, 1000, NULL), ==, G_IO_IN);
   gios_device_stream_read_line_async (stream, 100, 0, G_PRIORITY_HIGH, NULL, on_async_done, &waiting);
   line = gios_device_stream_read_line_finish (stream, wait_result (&waiting), NULL, &error);
@@ -1330,7 +1300,7 @@ cross_close_notify (gpointer data)
 static void
 test_watch_close_from_thread (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   CrossClose cc = { .main_thread = g_thread_self () };
   gssize n;
@@ -1341,7 +1311,7 @@ test_watch_close_from_thread (void)
   conn = accept_one (server, &fd);
   cc.stream = GIOS_DEVICE_STREAM (conn);
   gios_device_stream_add_watch (cc.stream, G_IO_IN, on_input_close_elsewhere, &cc, cross_close_notify);
-  g_assert_cmpint (send (fd, "hi", 2, 0), ==, 2);
+  gios_test_raw_send (fd, "hi");
   run_until_counted (&cc.notified);
   g_assert_true (cc.closed_ok);
   g_assert_true (cc.notified_in == cc.main_thread);
@@ -1399,7 +1369,7 @@ static void
 test_start_close_from_thread (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   ServerClose sc = { .close.stream = GIOS_DEVICE_STREAM (server) };
   int fd;
 
@@ -1407,7 +1377,7 @@ test_start_close_from_thread (void)
   g_signal_connect (server, "stopped", G_CALLBACK (on_stopped_record), &sc);
   g_assert_true (gios_server_socket_start (server, &error));
   g_assert_no_error (error);
-  fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   run_until_counted (&sc.stopped);
   g_assert_true (sc.close.closed_ok);
   g_assert_true (sc.stopped_in == g_thread_self ());

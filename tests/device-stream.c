@@ -154,30 +154,6 @@ stream_over_gsocket (int fd)
   return gios_device_stream_new (G_IO_STREAM (connection));
 }
 
-static void
-tcp_open (GiosServerSocket **server,
-          GiosSocket       **client)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *port = NULL;
-
-  *server = gios_server_socket_new ();
-  g_assert_true (gios_server_socket_open_address (*server, "127.0.0.1", "0", 1000, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (gios_socket_common_get_port (GIOS_SOCKET_COMMON (*server)), >, 0);
-  port = g_strdup_printf ("%u", gios_socket_common_get_port (GIOS_SOCKET_COMMON (*server)));
-
-  *client = gios_socket_new ();
-  g_assert_true (gios_socket_open (*client, "127.0.0.1", port, 1000, NULL, &error));
-  g_assert_no_error (error);
-}
-
-static int
-socket_fd (gpointer socket)
-{
-  return g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (socket)));
-}
-
 static Pair *
 pair_new (Transport transport)
 {
@@ -199,12 +175,12 @@ pair_new (Transport transport)
       {
         g_autoptr(GError) error = NULL;
 
-        tcp_open (&pair->server, &pair->client);
+        gios_test_tcp_open (&pair->server, &pair->client);
         pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 1000,
                                                                       NULL, &error));
         g_assert_no_error (error);
         g_assert_true (GIOS_IS_SOCKET (pair->stream));
-        pair->peer = socket_fd (pair->client);
+        pair->peer = gios_test_socket_fd (pair->client);
       }
       break;
     default:
@@ -272,7 +248,7 @@ stream_fd (Pair *pair)
   GIOStream *base;
 
   if (pair->transport == TRANSPORT_TCP)
-    return socket_fd (pair->stream);
+    return gios_test_socket_fd (pair->stream);
   base = gios_device_stream_get_base_stream (pair->stream);
   return g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (g_io_stream_get_output_stream (base)));
 }
@@ -1869,7 +1845,7 @@ test_tcp_listen_echo (void)
   GiosDeviceStream *s;
   GiosDeviceStream *c;
 
-  tcp_open (&server, &client);
+  gios_test_tcp_open (&server, &client);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   g_assert_no_error (error);
   s = GIOS_DEVICE_STREAM (server);

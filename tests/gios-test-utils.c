@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gios-test-utils.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -182,6 +187,129 @@ gios_test_wait_warnings (guint n,
   reached = log_warnings >= n;
   g_mutex_unlock (&log_lock);
   return reached;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loopback servers and raw clients                                           */
+
+GiosServerSocket *
+gios_test_open_loopback_server (void)
+{
+  g_autoptr(GError) error = NULL;
+  GiosServerSocket *server = gios_server_socket_new ();
+
+  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
+  g_assert_no_error (error);
+  return server;
+}
+
+guint
+gios_test_server_port (GiosServerSocket *server)
+{
+  return gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
+}
+
+char *
+gios_test_server_port_string (GiosServerSocket *server)
+{
+  return g_strdup_printf ("%u", gios_test_server_port (server));
+}
+
+void
+gios_test_tcp_open (GiosServerSocket **server,
+                    GiosSocket       **client)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *port = NULL;
+
+  *server = gios_test_open_loopback_server ();
+  g_assert_cmpuint (gios_test_server_port (*server), >, 0);
+  port = gios_test_server_port_string (*server);
+
+  *client = gios_socket_new ();
+  g_assert_true (gios_socket_open (*client, "127.0.0.1", port, 1000, NULL, &error));
+  g_assert_no_error (error);
+}
+
+int
+gios_test_socket_fd (gpointer socket)
+{
+  return g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (socket)));
+}
+
+int
+gios_test_raw_connect (int   family,
+                       guint port)
+{
+  int fd = socket (family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int r;
+
+  g_assert_cmpint (fd, >=, 0);
+  if (family == AF_INET6)
+    {
+      struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons (port),
+                                   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+      r = connect (fd, (struct sockaddr *) &sin6, sizeof sin6);
+    }
+  else
+    {
+      struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
+      sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      r = connect (fd, (struct sockaddr *) &sin, sizeof sin);
+    }
+  if (r != 0)
+    g_test_message ("connect to port %u: %s", port, g_strerror (errno));
+  g_assert_cmpint (r, ==, 0);
+  return fd;
+}
+
+void
+gios_test_raw_send (int         fd,
+                    const char *text)
+{
+  gsize len = strlen (text);
+
+  g_assert_cmpint (send (fd, text, len, MSG_NOSIGNAL), ==, (gssize) len);
+}
+
+char *
+gios_test_raw_recv (int   fd,
+                    gsize len)
+{
+  char *buf = g_malloc0 (len + 1);
+  gsize got = 0;
+
+  while (got < len)
+    {
+      gssize n = recv (fd, buf + got, len - got, 0);
+      if (n <= 0)
+        break;
+      got += n;
+    }
+  return buf;
+}
+
+char *
+gios_test_make_temp_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("gios-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+void
+gios_test_on_disconnected (GiosSocketCommon    *socket,
+                           gboolean             intentional,
+                           GError              *reason,
+                           GiosTestDisconnects *d)
+{
+  d->count++;
+  d->intentional = intentional;
+  g_clear_error (&d->reason);
+  if (reason != NULL)
+    d->reason = g_error_copy (reason);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -70,6 +70,55 @@ gboolean gios_test_wait_warnings         (guint    n,
                                           int      timeout_ms);
 
 /* ------------------------------------------------------------------------ */
+/* Loopback servers and raw clients                                           */
+
+/* A GiosServerSocket open on 127.0.0.1, on the port the kernel picks. */
+GiosServerSocket *gios_test_open_loopback_server (void);
+
+/* The port @server listens on, as a number and as open() takes it. */
+guint             gios_test_server_port          (GiosServerSocket  *server);
+char             *gios_test_server_port_string   (GiosServerSocket  *server);
+
+/* A loopback server and a GiosSocket connected to it, not yet accepted. */
+void              gios_test_tcp_open             (GiosServerSocket **server,
+                                                  GiosSocket       **client);
+
+/* The descriptor of a connected GiosSocketCommon (server or socket). */
+int               gios_test_socket_fd            (gpointer           socket);
+
+/* A plain client made with the system calls, so that a test of the server
+ * tests the server alone: connected to @port on the loopback address of
+ * @family (AF_INET or AF_INET6), asserted. */
+int               gios_test_raw_connect          (int                family,
+                                                  guint              port);
+
+/* Sends @text in one send(), asserted whole: for short texts. */
+void              gios_test_raw_send             (int                fd,
+                                                  const char        *text);
+
+/* Receives until @len bytes or the end of input; returns them as a string. */
+char             *gios_test_raw_recv             (int                fd,
+                                                  gsize              len);
+
+/* A new private directory for Unix sockets, to remove with g_rmdir(). */
+char             *gios_test_make_temp_dir        (void);
+
+/* What a socket's "disconnected" signal said: how often, and the last
+ * intent and reason (for the test to clear). */
+typedef struct
+{
+  guint count;
+  gboolean intentional;
+  GError *reason;
+} GiosTestDisconnects;
+
+/* A "disconnected" handler (G_CALLBACK) that records into @d. */
+void              gios_test_on_disconnected      (GiosSocketCommon    *socket,
+                                                  gboolean             intentional,
+                                                  GError              *reason,
+                                                  GiosTestDisconnects *d);
+
+/* ------------------------------------------------------------------------ */
 /* A call blocked in another thread, for the test to wake                     */
 
 /* The blocking call: returns whether it succeeded, sets @error if not. */

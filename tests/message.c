@@ -156,20 +156,13 @@ static Pair *
 pair_new_tcp (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *port = NULL;
   Pair *pair = g_new0 (Pair, 1);
 
-  pair->server = gios_server_socket_new ();
-  g_assert_true (gios_server_socket_open_address (pair->server, "127.0.0.1", "0", 1000, &error));
-  g_assert_no_error (error);
-  port = g_strdup_printf ("%u", gios_socket_common_get_port (GIOS_SOCKET_COMMON (pair->server)));
-  pair->client = gios_socket_new ();
-  g_assert_true (gios_socket_open (pair->client, "127.0.0.1", port, 1000, NULL, &error));
-  g_assert_no_error (error);
+  gios_test_tcp_open (&pair->server, &pair->client);
   pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 1000, NULL, &error));
   g_assert_no_error (error);
-  pair->stream_fd = g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (pair->stream)));
-  pair->peer = g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (pair->client)));
+  pair->stream_fd = gios_test_socket_fd (pair->stream);
+  pair->peer = gios_test_socket_fd (pair->client);
   return pair;
 }
 

@@ -15,89 +15,11 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 
 #include "gios-test-utils.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                    */
-
-static GiosServerSocket *
-open_loopback_server (void)
-{
-  g_autoptr(GError) error = NULL;
-  GiosServerSocket *server = gios_server_socket_new ();
-
-  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
-  g_assert_no_error (error);
-  return server;
-}
-
-static guint
-server_port (GiosServerSocket *server)
-{
-  return gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
-}
-
-/* A plain client, with the system calls, so that what is tested is the
- * server alone. */
-static int
-raw_connect (int    family,
-             guint  port)
-{
-  int fd = socket (family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int r;
-
-  g_assert_cmpint (fd, >=, 0);
-  if (family == AF_INET6)
-    {
-      struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons (port),
-                                   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-      r = connect (fd, (struct sockaddr *) &sin6, sizeof sin6);
-    }
-  else
-    {
-      struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
-      sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-      r = connect (fd, (struct sockaddr *) &sin, sizeof sin);
-    }
-  if (r != 0)
-    {
-      int errsv = errno;
-      g_test_message ("connect to port %u: %s", port, g_strerror (errsv));
-      close (fd);
-      errno = errsv;
-      return -1;
-    }
-  return fd;
-}
-
-static void
-raw_send (int         fd,
-          const char *text)
-{
-  gsize len = strlen (text);
-
-  g_assert_cmpint (send (fd, text, len, MSG_NOSIGNAL), ==, (gssize) len);
-}
-
-/* Reads until @fd has @len bytes or ends. */
-static char *
-raw_recv (int   fd,
-          gsize len)
-{
-  char *buf = g_malloc0 (len + 1);
-  gsize got = 0;
-
-  while (got < len)
-    {
-      gssize n = recv (fd, buf + got, len - got, 0);
-      if (n <= 0)
-        break;
-      got += n;
-    }
-  return buf;
-}
 
 static gboolean
 have_ipv6_loopback (void)
@@ -111,26 +33,6 @@ have_ipv6_loopback (void)
   ok = bind (fd, (struct sockaddr *) &sin6, sizeof sin6) == 0;
   close (fd);
   return ok;
-}
-
-typedef struct
-{
-  guint count;
-  gboolean intentional;
-  GError *reason;
-} Disconnects;
-
-static void
-on_disconnected (GiosSocketCommon *socket,
-                 gboolean          intentional,
-                 GError           *reason,
-                 Disconnects      *d)
-{
-  d->count++;
-  d->intentional = intentional;
-  g_clear_error (&d->reason);
-  if (reason != NULL)
-    d->reason = g_error_copy (reason);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -150,7 +52,7 @@ test_open_port_zero (void)
   g_assert_no_error (error);
   g_assert_true (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
 
-  port = server_port (server);
+  port = gios_test_server_port (server);
   g_assert_cmpuint (port, >, 0);
   local = gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server));
   g_assert_true (G_IS_INET_SOCKET_ADDRESS (local));
@@ -172,7 +74,7 @@ test_open_both_families (void)
   g_assert_true (gios_server_socket_open (server, "0", 1000, &error));
   g_assert_no_error (error);
 
-  fd = raw_connect (AF_INET, server_port (server));
+  fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   g_assert_cmpint (fd, >=, 0);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   g_assert_no_error (error);
@@ -184,7 +86,7 @@ test_open_both_families (void)
       g_test_message ("no IPv6 loopback here; IPv4 checked only");
       return;
     }
-  fd = raw_connect (AF_INET6, server_port (server));
+  fd = gios_test_raw_connect (AF_INET6, gios_test_server_port (server));
   g_assert_cmpint (fd, >=, 0);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   g_assert_no_error (error);
@@ -195,9 +97,9 @@ static void
 test_open_errors (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosServerSocket) other = gios_server_socket_new ();
-  g_autofree char *port = g_strdup_printf ("%u", server_port (server));
+  g_autofree char *port = gios_test_server_port_string (server);
   gint64 start;
 
   /* Opening twice. */
@@ -259,12 +161,12 @@ open_in_thread (gpointer data)
 static void
 test_open_waits_for_busy_port (void)
 {
-  g_autoptr(GiosServerSocket) first = open_loopback_server ();
+  g_autoptr(GiosServerSocket) first = gios_test_open_loopback_server ();
   OpenJob job = { 0 };
   GThread *thread;
 
   job.server = gios_server_socket_new ();
-  job.port = g_strdup_printf ("%u", server_port (first));
+  job.port = gios_test_server_port_string (first);
   thread = g_thread_new ("open", open_in_thread, &job);
   /* A load pattern, not synchronisation: the result holds either way. */
   g_usleep (100 * 1000);
@@ -274,7 +176,7 @@ test_open_waits_for_busy_port (void)
   g_assert_no_error (job.error);
   g_assert_true (job.ok);
   g_assert_cmpint (job.elapsed, <, 5 * G_USEC_PER_SEC);
-  g_assert_cmpuint (server_port (job.server), ==, strtoul (job.port, NULL, 10));
+  g_assert_cmpuint (gios_test_server_port (job.server), ==, strtoul (job.port, NULL, 10));
   g_object_unref (job.server);
   g_free (job.port);
 }
@@ -307,10 +209,10 @@ test_open_socket (void)
 
   g_assert_true (gios_server_socket_open_socket (server, listening, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (server_port (server), ==, port);
+  g_assert_cmpuint (gios_test_server_port (server), ==, port);
 
-  fd = raw_connect (AF_INET, port);
-  raw_send (fd, "adopted\n");
+  fd = gios_test_raw_connect (AF_INET, port);
+  gios_test_raw_send (fd, "adopted\n");
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server), 100, NULL, 1000, NULL, &error);
   g_assert_no_error (error);
@@ -325,11 +227,11 @@ static void
 test_classic_cycle (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
 
-  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (server, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
 
   for (int round = 0; round < 3; round++)
     {
@@ -339,9 +241,9 @@ test_classic_cycle (void)
       g_autofree char *reply = NULL;
       GSocketAddress *remote;
       gsize length = 0;
-      int fd = raw_connect (AF_INET, server_port (server));
+      int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-      raw_send (fd, greeting);
+      gios_test_raw_send (fd, greeting);
       g_assert_true (gios_server_socket_listen (server, 2000, NULL, &error));
       g_assert_no_error (error);
       g_assert_true (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
@@ -367,7 +269,7 @@ test_classic_cycle (void)
       g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
       g_assert_true (gios_device_stream_get_is_open (stream));
 
-      reply = raw_recv (fd, 16);
+      reply = gios_test_raw_recv (fd, 16);
       g_assert_cmpstr (reply, ==, "bye\n");
       close (fd);
 
@@ -390,7 +292,7 @@ static void
 test_listen_timeout (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   gint64 start = g_get_monotonic_time ();
 
   g_assert_false (gios_server_socket_listen (server, 200, NULL, &error));
@@ -433,7 +335,7 @@ blocked_listen (gpointer   data,
 static void
 test_listen_cancel_from_thread (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   BlockedListen call = { server, cancellable };
   g_autoptr(GiosTestBlocked) b = gios_test_blocked_start (blocked_listen, &call);
@@ -451,7 +353,7 @@ static void
 test_listen_close_from_thread (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   BlockedListen call = { server, NULL };
   g_autoptr(GiosTestBlocked) b = gios_test_blocked_start (blocked_listen, &call);
   gint64 closed_at = g_get_monotonic_time ();
@@ -485,7 +387,7 @@ static void
 test_listen_eintr (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   struct sigaction sa = { 0 };
   struct sigaction old;
   struct itimerval timer = { { 0, 20 * 1000 }, { 0, 20 * 1000 } };
@@ -520,7 +422,7 @@ static void
 test_accept (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GiosSocket) conn2 = NULL;
   g_autofree char *line = NULL;
@@ -533,8 +435,8 @@ test_accept (void)
   gios_device_stream_set_line_terminator (GIOS_DEVICE_STREAM (server), "\r\n");
   gios_server_socket_set_socket_type (server, test_protocol_get_type ());
 
-  fd = raw_connect (AF_INET, server_port (server));
-  raw_send (fd, "one\r\n");
+  fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  gios_test_raw_send (fd, "one\r\n");
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (G_TYPE_CHECK_INSTANCE_TYPE (conn, test_protocol_get_type ()));
@@ -548,16 +450,16 @@ test_accept (void)
   g_assert_cmpstr (gios_device_stream_get_line_terminator (GIOS_DEVICE_STREAM (conn)), ==, "\r\n");
   g_assert_true (gios_socket_common_get_no_delay (GIOS_SOCKET_COMMON (conn)));
   g_assert_true (gios_socket_common_get_keep_alive (GIOS_SOCKET_COMMON (conn)));
-  g_assert_cmpint (getsockopt (g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (conn))),
+  g_assert_cmpint (getsockopt (gios_test_socket_fd (conn),
                                IPPROTO_TCP, TCP_NODELAY, &value, &len), ==, 0);
   g_assert_cmpint (value, !=, 0);
-  g_assert_cmpint (getsockopt (g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (conn))),
+  g_assert_cmpint (getsockopt (gios_test_socket_fd (conn),
                                SOL_SOCKET, SO_KEEPALIVE, &value, &len), ==, 0);
   g_assert_cmpint (value, !=, 0);
 
   /* Host and port are the peer's. */
   g_assert_cmpstr (gios_socket_common_get_host (GIOS_SOCKET_COMMON (conn)), ==, "127.0.0.1");
-  g_assert_cmpuint (gios_socket_common_get_port (GIOS_SOCKET_COMMON (conn)), !=, server_port (server));
+  g_assert_cmpuint (gios_socket_common_get_port (GIOS_SOCKET_COMMON (conn)), !=, gios_test_server_port (server));
 
   line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (conn), 10, NULL, GIOS_TIMEOUT_DEFAULT, NULL, &error);
   g_assert_no_error (error);
@@ -565,12 +467,12 @@ test_accept (void)
 
   /* Turning no-delay off reaches the live connection. */
   gios_socket_common_set_no_delay (GIOS_SOCKET_COMMON (conn), FALSE);
-  g_assert_cmpint (getsockopt (g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (conn))),
+  g_assert_cmpint (getsockopt (gios_test_socket_fd (conn),
                                IPPROTO_TCP, TCP_NODELAY, &value, &len), ==, 0);
   g_assert_cmpint (value, ==, 0);
 
   /* A second connection is a second object. */
-  fd2 = raw_connect (AF_INET, server_port (server));
+  fd2 = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   conn2 = gios_server_socket_accept (server, 1000, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (conn2 != conn);
@@ -585,16 +487,16 @@ static void
 test_peer_reset (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
   struct linger lg = { 1, 0 };
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
   g_autofree char *line = NULL;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (server, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
-  raw_send (fd, "partial line");
+  gios_test_raw_send (fd, "partial line");
   /* Wait until the bytes are buffered, so the reset comes after them. */
   g_assert_cmpint (gios_device_stream_poll (stream, G_IO_IN, 1000, NULL), ==, G_IO_IN);
 
@@ -629,7 +531,7 @@ test_peer_reset (void)
   g_assert_cmpuint (d.count, ==, 1);
 
   /* And the server listens on. */
-  fd = raw_connect (AF_INET, server_port (server));
+  fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   g_assert_no_error (error);
   close (fd);
@@ -640,14 +542,14 @@ static void
 test_half_close (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
   g_autofree char *reply = NULL;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
-  raw_send (fd, "first\nlast");
+  g_signal_connect (server, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
+  gios_test_raw_send (fd, "first\nlast");
   shutdown (fd, SHUT_WR);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
 
@@ -666,7 +568,7 @@ test_half_close (void)
   g_assert_true (gios_device_stream_write_line (stream, "still here", NULL, &error));
   g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
   g_assert_no_error (error);
-  reply = raw_recv (fd, 11);
+  reply = gios_test_raw_recv (fd, 11);
   g_assert_cmpstr (reply, ==, "still here\n");
   close (fd);
 }
@@ -676,14 +578,14 @@ static void
 test_write_to_gone_peer (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
   guint8 chunk[4096] = { 0 };
   gboolean failed = FALSE;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (server, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   close (fd);
 
@@ -706,10 +608,10 @@ static void
 test_close_resets_queued (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   char byte;
   gssize n;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   /* fd is connected (in the kernel's queue) but never accepted. */
   g_assert_true (gios_server_socket_close (server, &error));
@@ -723,13 +625,13 @@ static void
 emfile_checks (gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GArray) spares = NULL;
   int client;
   gint64 start;
 
-  client = raw_connect (AF_INET, server_port (server));
+  client = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   spares = gios_test_fill_descriptor_table ();
 
   /* Full table: accept backs off until its deadline, warning once
@@ -858,10 +760,10 @@ static gpointer
 client_thread (gpointer data)
 {
   Client *c = data;
-  int fd = raw_connect (AF_INET, c->port);
+  int fd = gios_test_raw_connect (AF_INET, c->port);
 
-  raw_send (fd, "job\n");
-  c->reply = raw_recv (fd, 4);
+  gios_test_raw_send (fd, "job\n");
+  c->reply = gios_test_raw_recv (fd, 4);
   close (fd);
   return NULL;
 }
@@ -871,7 +773,7 @@ client_thread (gpointer data)
 static void
 test_jobs_saturation (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   JobStats stats = { 0 };
   ListenJob lj = { server, 2500, 2, upper_job, &stats };
   Client clients[6];
@@ -882,7 +784,7 @@ test_jobs_saturation (void)
   listener = g_thread_new ("listen-job", listen_job_thread, &lj);
   for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
     {
-      clients[i] = (Client) { server_port (server), NULL };
+      clients[i] = (Client) { gios_test_server_port (server), NULL };
       threads[i] = g_thread_new ("client", client_thread, &clients[i]);
     }
   for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
@@ -910,12 +812,12 @@ static void
 test_jobs_outlive_listen (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   JobStats stats = { 0 };
   g_autofree char *reply = NULL;
   gint64 start;
   gint started;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   g_mutex_init (&stats.lock);
   start = g_get_monotonic_time ();
@@ -929,8 +831,8 @@ test_jobs_outlive_listen (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_clear_error (&error);
 
-  raw_send (fd, "late\n");
-  reply = raw_recv (fd, 5);
+  gios_test_raw_send (fd, "late\n");
+  reply = gios_test_raw_recv (fd, 5);
   g_assert_cmpstr (reply, ==, "LATE\n");
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, &error));
   g_assert_no_error (error);
@@ -945,14 +847,14 @@ static void
 test_jobs_close_under_load (gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  GiosServerSocket *server = open_loopback_server ();
+  GiosServerSocket *server = gios_test_open_loopback_server ();
   JobStats stats = { .forever = GPOINTER_TO_INT (data) };
   int fds[3];
   gint64 closed_at;
 
   g_mutex_init (&stats.lock);
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
-    fds[i] = raw_connect (AF_INET, server_port (server));
+    fds[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   /* The clients stay silent: the jobs block in read_line (5 s). */
   g_assert_cmpint (gios_server_socket_listen_job (server, 300, 0, upper_job, &stats,
                                                   count_notify, NULL, &error), ==, 3);
@@ -1006,16 +908,16 @@ static void
 test_jobs_run_method (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autofree char *reply = NULL;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   gios_server_socket_set_socket_type (server, echo_protocol_get_type ());
-  raw_send (fd, "one\ntwo\n");
+  gios_test_raw_send (fd, "one\ntwo\n");
   shutdown (fd, SHUT_WR);
   g_assert_cmpint (gios_server_socket_listen_job (server, 100, 4, NULL, NULL, NULL, NULL, &error), ==, 1);
   g_assert_no_error (error);
-  reply = raw_recv (fd, 22);
+  reply = gios_test_raw_recv (fd, 22);
   g_assert_cmpstr (reply, ==, "echo: one\necho: two\n");
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
   close (fd);
@@ -1029,10 +931,10 @@ record_reset (GiosSocket   *connection,
               gpointer      data)
 {
   JobStats *stats = data;
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
   guint8 buf[16];
 
-  g_signal_connect (connection, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (connection, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
   if (gios_device_stream_read (GIOS_DEVICE_STREAM (connection), buf, sizeof buf, 5000,
                                cancellable, &stats->last_error) < 0 &&
       d.count == 1 && !d.intentional)
@@ -1044,10 +946,10 @@ static void
 test_jobs_peer_reset (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   JobStats stats = { 0 };
   struct linger lg = { 1, 0 };
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   g_assert_cmpint (gios_server_socket_listen_job (server, 100, 0, record_reset, &stats,
                                                   NULL, NULL, &error), ==, 1);
@@ -1063,7 +965,7 @@ static void
 test_jobs_cancel (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
 
   g_cancellable_cancel (cancellable);
@@ -1075,20 +977,10 @@ test_jobs_cancel (void)
 /* ------------------------------------------------------------------------ */
 /* Unix-domain sockets                                                        */
 
-static char *
-make_temp_dir (void)
-{
-  g_autoptr(GError) error = NULL;
-  char *dir = g_dir_make_tmp ("gios-test-XXXXXX", &error);
-
-  g_assert_no_error (error);
-  return dir;
-}
-
 static void
 test_unix_mode (void)
 {
-  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *dir = gios_test_make_temp_dir ();
   guint modes[] = { 0600, 0666, 0660, 0700 };
   mode_t old_umask = umask (022);
 
@@ -1112,7 +1004,7 @@ test_unix_mode (void)
       local = gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server));
       g_assert_true (G_IS_UNIX_SOCKET_ADDRESS (local));
       g_assert_cmpstr (g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (local)), ==, path);
-      g_assert_cmpuint (server_port (server), ==, 0);
+      g_assert_cmpuint (gios_test_server_port (server), ==, 0);
 
       /* No private directory is left behind. */
       listing = g_dir_open (dir, 0, NULL);
@@ -1143,7 +1035,7 @@ test_unix_errors (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
-  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *dir = gios_test_make_temp_dir ();
   g_autofree char *file = g_build_filename (dir, "plain-file", NULL);
   g_autofree char *under_file = g_build_filename (file, "s.sock", NULL);
   g_autofree char *missing = g_build_filename (dir, "missing", "s.sock", NULL);
@@ -1199,7 +1091,7 @@ test_unix_waits_for_path (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) first = gios_server_socket_new ();
-  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *dir = gios_test_make_temp_dir ();
   OpenJob job = { 0 };
   GThread *thread;
 
@@ -1228,7 +1120,7 @@ permission_denied_checks (gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
-  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *dir = gios_test_make_temp_dir ();
   g_autofree char *path = g_build_filename (dir, "s.sock", NULL);
 
   /* root passes every permission check: become nobody. */
@@ -1293,14 +1185,14 @@ drop_loop (gpointer data)
 static void
 test_listen_against_drop (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   ListenDrop ld = { .server = server };
   GThread *listener = g_thread_new ("listen", listen_loop, &ld);
   GThread *dropper = g_thread_new ("drop", drop_loop, &ld);
 
   for (int round = 0; round < 150; round++)
     {
-      int fd = raw_connect (AF_INET, server_port (server));
+      int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
       struct pollfd pfd = { .fd = fd, .events = POLLIN };
       char c;
       gssize n;
@@ -1339,7 +1231,7 @@ static void
 without_wakeup_descriptor_checks (gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GArray) spares = NULL;
   JobStats stats = { 0 };
   GThread *freer;
@@ -1349,8 +1241,8 @@ without_wakeup_descriptor_checks (gconstpointer data)
   g_mutex_init (&stats.lock);
   for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
     {
-      clients[i] = raw_connect (AF_INET, server_port (server));
-      raw_send (clients[i], "job\n");
+      clients[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+      gios_test_raw_send (clients[i], "job\n");
     }
   spares = gios_test_fill_descriptor_table ();
   freer = g_thread_new ("freer", free_when_full, spares);
@@ -1362,7 +1254,7 @@ without_wakeup_descriptor_checks (gconstpointer data)
   g_thread_join (freer);
   for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
     {
-      g_autofree char *reply = raw_recv (clients[i], 4);
+      g_autofree char *reply = gios_test_raw_recv (clients[i], 4);
 
       g_assert_cmpstr (reply, ==, "JOB\n");
       close (clients[i]);

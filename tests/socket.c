@@ -40,22 +40,6 @@ free_port (void)
   return port;
 }
 
-typedef struct
-{
-  guint count;
-  gboolean intentional;
-} Disconnects;
-
-static void
-on_disconnected (GiosSocketCommon *socket,
-                 gboolean          intentional,
-                 GError           *reason,
-                 Disconnects      *d)
-{
-  d->count++;
-  d->intentional = intentional;
-}
-
 static void
 test_open_tcp (void)
 {
@@ -65,14 +49,14 @@ test_open_tcp (void)
   g_autofree char *port_s = NULL;
   g_autofree char *line = NULL;
   GSocketAddress *remote;
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
   char buf[16] = { 0 };
   guint port;
   int lfd = raw_listen (&port, 4);
   int sfd;
 
   port_s = g_strdup_printf ("%u", port);
-  g_signal_connect (client, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (client, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
 
   g_assert_false (gios_device_stream_get_is_open (stream));
   g_assert_false (gios_device_stream_write_line (stream, "too early", NULL, &error));
@@ -118,6 +102,7 @@ test_open_tcp (void)
   g_assert_true (gios_device_stream_close (stream, &error));
   g_assert_cmpuint (d.count, ==, 2);
   g_assert_false (gios_device_stream_get_is_open (stream));
+  g_clear_error (&d.reason);
   close (lfd);
 }
 
@@ -239,7 +224,7 @@ test_open_unix (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosSocket) client = gios_socket_new ();
   g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
-  g_autofree char *dir = g_dir_make_tmp ("gios-test-XXXXXX", NULL);
+  g_autofree char *dir = gios_test_make_temp_dir ();
   g_autofree char *path = g_build_filename (dir, "s.sock", NULL);
   g_autofree char *stale = g_build_filename (dir, "stale.sock", NULL);
   g_autofree char *missing = g_build_filename (dir, "missing.sock", NULL);
@@ -323,13 +308,13 @@ test_drop_from_thread (gconstpointer data)
   BlockedRead call = { .client = client,
                        .timeout = wake == DROP_WHILE_WAITING ? 20000 : GIOS_TIMEOUT_FOREVER };
   g_autoptr(GiosTestBlocked) b = NULL;
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
   gint64 dropped_at;
   guint port;
   int lfd = raw_listen (&port, 4);
 
   port_s = g_strdup_printf ("%u", port);
-  g_signal_connect (client, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (client, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
   g_assert_true (gios_socket_open (client, "127.0.0.1", port_s, 1000, NULL, &error));
 
   b = gios_test_blocked_start (blocked_read, &call);
@@ -344,7 +329,7 @@ test_drop_from_thread (gconstpointer data)
                  g_error_matches (b->error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED));
   g_assert_cmpuint (d.count, ==, 1);
   g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (client)));
-
+  g_clear_error (&d.reason);
   close (lfd);
 }
 
