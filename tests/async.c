@@ -579,9 +579,7 @@ static void
 test_async_on_memory_stream (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data ("one\ntwo", 7, NULL);
-  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
-  g_autoptr(GIOStream) io = g_simple_io_stream_new (in, out);
+  g_autoptr(GIOStream) io = gios_test_memory_stream_new ("one\ntwo", 7);
   g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (io);
   g_autoptr(GAsyncResult) result = NULL;
   g_autofree char *line = NULL;

@@ -20,13 +20,10 @@
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -57,78 +54,6 @@ pattern (gsize i)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Raw peer helpers                                                           */
-
-static void
-peer_write_all (int         fd,
-                const void *data,
-                gsize       len)
-{
-  const guint8 *p = data;
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  while (len > 0)
-    {
-      ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
-
-      if (n < 0 && errno == ENOTSOCK)
-        n = write (fd, p, len);
-      if (n < 0)
-        {
-          struct pollfd pfd = { fd, POLLOUT, 0 };
-
-          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
-          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-          (void) poll (&pfd, 1, 100);
-          continue;
-        }
-      p += n;
-      len -= n;
-    }
-}
-
-static void
-peer_write_str (int         fd,
-                const char *s)
-{
-  peer_write_all (fd, s, strlen (s));
-}
-
-/* Reads exactly @len bytes within 20 s. */
-static void
-peer_read_exact (int    fd,
-                 void  *buffer,
-                 gsize  len)
-{
-  guint8 *p = buffer;
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  while (len > 0)
-    {
-      struct pollfd pfd = { fd, POLLIN, 0 };
-      ssize_t n;
-
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      if (poll (&pfd, 1, 100) <= 0)
-        continue;
-      n = read (fd, p, len);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        continue;
-      g_assert_cmpint (n, >, 0);
-      p += n;
-      len -= n;
-    }
-}
-
-static gboolean
-peer_has_input (int fd)
-{
-  struct pollfd pfd = { fd, POLLIN, 0 };
-
-  return poll (&pfd, 1, 0) > 0;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Pairs                                                                      */
 
 static GiosDeviceStream *
@@ -145,13 +70,9 @@ stream_over_fd (int fd)
 static GiosDeviceStream *
 stream_over_gsocket (int fd)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, &error);
-  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GIOStream) io = gios_test_socket_stream_new (fd);
 
-  g_assert_no_error (error);
-  connection = g_socket_connection_factory_create_connection (socket);
-  return gios_device_stream_new (G_IO_STREAM (connection));
+  return gios_device_stream_new (io);
 }
 
 static Pair *
@@ -166,7 +87,7 @@ pair_new (Transport transport)
     {
     case TRANSPORT_UNIX:
     case TRANSPORT_GSOCKET:
-      g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+      gios_test_socketpair (fds);
       pair->stream = transport == TRANSPORT_UNIX ? stream_over_fd (fds[0])
                                                  : stream_over_gsocket (fds[0]);
       pair->peer = fds[1];
@@ -253,25 +174,6 @@ stream_fd (Pair *pair)
   return g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (g_io_stream_get_output_stream (base)));
 }
 
-/* Waits until @n bytes wait in the kernel on the stream's side. */
-static void
-wait_kernel_input (Pair *pair,
-                   int   n)
-{
-  int i;
-
-  for (i = 0; i < 10000; i++)
-    {
-      int avail = 0;
-
-      g_assert_cmpint (ioctl (stream_fd (pair), FIONREAD, &avail), ==, 0);
-      if (avail >= n)
-        return;
-      g_usleep (1000);
-    }
-  g_assert_not_reached ();
-}
-
 /* ------------------------------------------------------------------------ */
 /* Threads                                                                    */
 
@@ -295,7 +197,7 @@ sender_thread (gpointer user_data)
     {
       if (off > 0 && s->delay_us > 0)
         g_usleep (s->delay_us);
-      peer_write_all (s->fd, s->data + off, MIN (s->chunk, s->len - off));
+      gios_test_peer_write_all (s->fd, s->data + off, MIN (s->chunk, s->len - off));
     }
   return NULL;
 }
@@ -348,7 +250,7 @@ receiver_thread (gpointer user_data)
       gsize want = MIN (r->chunk, r->len - r->received);
       gsize i;
 
-      peer_read_exact (r->fd, buf, want);
+      gios_test_peer_read_exact (r->fd, buf, want);
       for (i = 0; i < want && r->first_bad == G_MAXSIZE; i++)
         if (buf[i] != pattern (r->received + i))
           r->first_bad = r->received + i;
@@ -418,8 +320,8 @@ test_read_buffered_first (gconstpointer data)
   gint64 start;
   gssize n;
 
-  peer_write_str (pair->peer, "hello world");
-  wait_kernel_input (pair, 11);
+  gios_test_peer_write_str (pair->peer, "hello world");
+  gios_test_wait_kernel_input (stream_fd (pair), 11);
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, 0, 0, NULL, &error), ==, 0);
   g_assert_no_error (error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
@@ -480,7 +382,7 @@ test_read_end (gconstpointer data)
   gssize n;
 
   g_signal_connect (pair->stream, "notify::at-end", G_CALLBACK (notify_count), &notified);
-  peer_write_str (pair->peer, "abc");
+  gios_test_peer_write_str (pair->peer, "abc");
   pair_peer_shutdown (pair);
 
   g_assert_false (gios_device_stream_get_at_end (pair->stream));
@@ -520,8 +422,8 @@ test_read_large_bypasses_buffer (gconstpointer data)
   gssize n;
 
   gios_device_stream_set_input_buffer_size (pair->stream, 16);
-  peer_write_all (pair->peer, payload, 100);
-  wait_kernel_input (pair, 100);
+  gios_test_peer_write_all (pair->peer, payload, 100);
+  gios_test_wait_kernel_input (stream_fd (pair), 100);
 
   n = gios_device_stream_read (pair->stream, buf, 64, 1000, NULL, &error);
   g_assert_no_error (error);
@@ -553,8 +455,8 @@ test_read_bytes (gconstpointer data)
   g_assert_nonnull (empty);
   g_assert_cmpuint (g_bytes_get_size (empty), ==, 0);
 
-  peer_write_str (pair->peer, "abc");
-  wait_kernel_input (pair, 3);
+  gios_test_peer_write_str (pair->peer, "abc");
+  gios_test_wait_kernel_input (stream_fd (pair), 3);
   /* A huge count: it must not allocate it. */
   bytes = gios_device_stream_read_bytes (pair->stream, G_MAXSSIZE, 1000, NULL, &error);
   g_assert_no_error (error);
@@ -615,7 +517,7 @@ test_read_exact_timeout_keeps (gconstpointer data)
   gint64 start;
   gssize n;
 
-  peer_write_str (pair->peer, "0123456789");
+  gios_test_peer_write_str (pair->peer, "0123456789");
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_read_exact (pair->stream, buf, 20, 200, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
@@ -629,7 +531,7 @@ test_read_exact_timeout_keeps (gconstpointer data)
   g_assert_cmpmem (buf, 10, "0123456789", 10);
 
   /* Then the rest completes a new exact read. */
-  peer_write_str (pair->peer, "abcdefghij");
+  gios_test_peer_write_str (pair->peer, "abcdefghij");
   g_assert_true (gios_device_stream_read_exact (pair->stream, buf, 10, 5000, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (buf, 10, "abcdefghij", 10);
@@ -643,7 +545,7 @@ test_read_exact_end_keeps (gconstpointer data)
   guint8 buf[32];
   gssize n;
 
-  peer_write_str (pair->peer, "0123456789");
+  gios_test_peer_write_str (pair->peer, "0123456789");
   pair_peer_shutdown (pair);
   g_assert_false (gios_device_stream_read_exact (pair->stream, buf, 20, 5000, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
@@ -684,7 +586,7 @@ test_read_line_lf_crlf (gconstpointer data)
 {
   g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
 
-  peer_write_str (pair->peer, "one\ntwo\r\n\nthree\r\n\r\nlast\n");
+  gios_test_peer_write_str (pair->peer, "one\ntwo\r\n\nthree\r\n\r\nlast\n");
   assert_line (pair->stream, 0, "one");
   assert_line (pair->stream, 0, "two");
   assert_line (pair->stream, 0, "");
@@ -704,7 +606,7 @@ test_read_line_crlf_split (gconstpointer data)
   Sender s;
   GThread *thread;
 
-  peer_write_str (pair->peer, "abc\r");
+  gios_test_peer_write_str (pair->peer, "abc\r");
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_null (line);
@@ -712,7 +614,7 @@ test_read_line_crlf_split (gconstpointer data)
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 4);
 
-  peer_write_str (pair->peer, "\n");
+  gios_test_peer_write_str (pair->peer, "\n");
   assert_line (pair->stream, 0, "abc");
 
   /* Within one call, from a sender. */
@@ -794,31 +696,31 @@ test_read_line_max_length (gconstpointer data)
 {
   g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
 
-  peer_write_str (pair->peer, "0123456789\n");
-  wait_kernel_input (pair, 11);
+  gios_test_peer_write_str (pair->peer, "0123456789\n");
+  gios_test_wait_kernel_input (stream_fd (pair), 11);
   assert_line (pair->stream, 10, "0123456789");
 
-  peer_write_str (pair->peer, "0123456789\r\n");
-  wait_kernel_input (pair, 12);
+  gios_test_peer_write_str (pair->peer, "0123456789\r\n");
+  gios_test_wait_kernel_input (stream_fd (pair), 12);
   assert_line (pair->stream, 10, "0123456789");
 
   /* One over: an error, and the bytes stay unread. */
-  peer_write_str (pair->peer, "01234567890\n");
-  wait_kernel_input (pair, 12);
+  gios_test_peer_write_str (pair->peer, "01234567890\n");
+  gios_test_wait_kernel_input (stream_fd (pair), 12);
   assert_line_too_long (pair->stream, 10, 12);
   /* Again: the same answer, nothing consumed. */
   assert_line_too_long (pair->stream, 10, 12);
   /* A larger limit takes it. */
   assert_line (pair->stream, 11, "01234567890");
 
-  peer_write_str (pair->peer, "01234567890\r\nnext\n");
-  wait_kernel_input (pair, 18);
+  gios_test_peer_write_str (pair->peer, "01234567890\r\nnext\n");
+  gios_test_wait_kernel_input (stream_fd (pair), 18);
   assert_line_too_long (pair->stream, 10, 18);
   g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 18);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
   g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 0);
 
-  peer_write_str (pair->peer, "ok\n");
+  gios_test_peer_write_str (pair->peer, "ok\n");
   assert_line (pair->stream, 10, "ok");
 }
 
@@ -858,7 +760,7 @@ test_read_line_no_end (gconstpointer data)
 
   memset (junk, 'x', 64 * 1024);
   gios_device_stream_set_input_buffer_size (pair->stream, 64);
-  peer_write_all (pair->peer, junk, 64 * 1024);
+  gios_test_peer_write_all (pair->peer, junk, 64 * 1024);
 
   line = gios_device_stream_read_line (pair->stream, 1000, NULL, 5000, NULL, &error);
   g_assert_error (error, GIOS_ERROR, GIOS_ERROR_LINE_TOO_LONG);
@@ -900,12 +802,12 @@ test_read_line_terminator (gconstpointer data)
   GThread *thread;
 
   gios_device_stream_set_line_terminator (pair->stream, "\r\n");
-  peer_write_str (pair->peer, "a\nb\r\nc\r\n");
+  gios_test_peer_write_str (pair->peer, "a\nb\r\nc\r\n");
   assert_line (pair->stream, 0, "a\nb");
   assert_line (pair->stream, 0, "c");
 
   gios_device_stream_set_line_terminator (pair->stream, "END");
-  peer_write_str (pair->peer, "fooENDEND");
+  gios_test_peer_write_str (pair->peer, "fooENDEND");
   assert_line (pair->stream, 0, "foo");
   assert_line (pair->stream, 0, "");
   /* The terminator split across arrivals. */
@@ -914,7 +816,7 @@ test_read_line_terminator (gconstpointer data)
   assert_line (pair->stream, 0, "baz");
   join_sender (thread, &s);
   /* Not at the limit: "abcE" "N" "D" where only the terminator is past it. */
-  peer_write_str (pair->peer, "abcEND");
+  gios_test_peer_write_str (pair->peer, "abcEND");
   assert_line (pair->stream, 3, "abc");
 }
 
@@ -926,7 +828,7 @@ test_read_line_last_line (gconstpointer data)
   gsize length = 12345;
   char *line;
 
-  peer_write_str (pair->peer, "first\nlast");
+  gios_test_peer_write_str (pair->peer, "first\nlast");
   pair_peer_shutdown (pair);
   assert_line (pair->stream, 0, "first");
   assert_line (pair->stream, 0, "last");
@@ -946,7 +848,7 @@ test_read_line_last_too_long (gconstpointer data)
 {
   g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
 
-  peer_write_str (pair->peer, "0123456789A");
+  gios_test_peer_write_str (pair->peer, "0123456789A");
   pair_peer_shutdown (pair);
   assert_line_too_long (pair->stream, 10, 11);
   assert_line (pair->stream, 11, "0123456789A");
@@ -973,7 +875,7 @@ test_read_line_tiny_buffer (gconstpointer data)
   g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
 
   gios_device_stream_set_input_buffer_size (pair->stream, 1);
-  peer_write_str (pair->peer, "hello\nworld\r\n\nx");
+  gios_test_peer_write_str (pair->peer, "hello\nworld\r\n\nx");
   pair_peer_shutdown (pair);
   assert_line (pair->stream, 5, "hello");
   assert_line (pair->stream, 5, "world");
@@ -990,7 +892,7 @@ test_read_line_nul (gconstpointer data)
   g_autofree char *line = NULL;
   gsize length = 0;
 
-  peer_write_all (pair->peer, "a\0b\0\n", 5);
+  gios_test_peer_write_all (pair->peer, "a\0b\0\n", 5);
   line = gios_device_stream_read_line (pair->stream, 0, &length, 5000, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (length, ==, 4);
@@ -1033,7 +935,7 @@ test_timeout_silent_peer (gconstpointer data)
   gios_test_assert_timed (start, 200);
 
   /* The stream still works. */
-  peer_write_str (pair->peer, "ok\n");
+  gios_test_peer_write_str (pair->peer, "ok\n");
   assert_line (pair->stream, 0, "ok");
 }
 
@@ -1053,8 +955,8 @@ test_timeout_zero (gconstpointer data)
   g_clear_error (&error);
 
   /* Bytes already in the kernel are read without waiting. */
-  peer_write_str (pair->peer, "now");
-  wait_kernel_input (pair, 3);
+  gios_test_peer_write_str (pair->peer, "now");
+  gios_test_wait_kernel_input (stream_fd (pair), 3);
   n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (n, ==, 3);
@@ -1112,7 +1014,7 @@ test_cancel_from_thread (gconstpointer data)
 
   /* The stream is still usable. */
   g_assert_true (gios_device_stream_get_is_open (pair->stream));
-  peer_write_str (pair->peer, "ok\n");
+  gios_test_peer_write_str (pair->peer, "ok\n");
   assert_line (pair->stream, 0, "ok");
 }
 
@@ -1142,8 +1044,8 @@ test_cancel_already (gconstpointer data)
   g_assert_cmpint (gios_test_elapsed_ms (start), <, 500);
 
   /* A partial line stays buffered after a cancelled read_line. */
-  peer_write_str (pair->peer, "part");
-  wait_kernel_input (pair, 4);
+  gios_test_peer_write_str (pair->peer, "part");
+  gios_test_wait_kernel_input (stream_fd (pair), 4);
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 0, NULL, &error);
   g_assert_null (line);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
@@ -1215,10 +1117,10 @@ test_close_flushes (gconstpointer data)
 
   g_assert_true (gios_device_stream_write_line (pair->stream, "bye", NULL, &error));
   g_assert_no_error (error);
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
   g_assert_true (gios_device_stream_close (pair->stream, &error));
   g_assert_no_error (error);
-  peer_read_exact (pair->peer, buf, 4);
+  gios_test_peer_read_exact (pair->peer, buf, 4);
   g_assert_cmpmem (buf, 4, "bye\n", 4);
 }
 
@@ -1239,12 +1141,12 @@ test_write_buffered (gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 11);
   g_assert_cmpint (recv (pair->peer, buf, sizeof buf, MSG_DONTWAIT), ==, -1);
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
 
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-  peer_read_exact (pair->peer, buf, 11);
+  gios_test_peer_read_exact (pair->peer, buf, 11);
   g_assert_cmpmem (buf, 11, "hello world", 11);
 
   /* Flushing nothing succeeds at once. */
@@ -1269,7 +1171,7 @@ test_write_line (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 16);
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
   g_assert_no_error (error);
-  peer_read_exact (pair->peer, buf, 16);
+  gios_test_peer_read_exact (pair->peer, buf, 16);
   g_assert_cmpmem (buf, 16, "abc\n\ndef\r\nghiEND", 16);
 }
 
@@ -1418,7 +1320,7 @@ test_write_timeout_keeps (gconstpointer data)
   g_assert_cmpuint (r.received, ==, total);
   g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
   tail = g_malloc (5);
-  peer_read_exact (pair->peer, tail, 5);
+  gios_test_peer_read_exact (pair->peer, tail, 5);
   g_assert_cmpmem (tail, 5, "tail\n", 5);
 }
 
@@ -1559,7 +1461,7 @@ test_poll_out_flushes (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 4);
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_OUT, 1000, NULL), ==, G_IO_OUT);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-  peer_read_exact (pair->peer, buf, 4);
+  gios_test_peer_read_exact (pair->peer, buf, 4);
   g_assert_cmpmem (buf, 4, "abcd", 4);
 }
 
@@ -1630,7 +1532,7 @@ test_eintr (gconstpointer data)
   g_thread_join (thread);
   g_assert_cmpuint (in.sent, >, 10);
   g_assert_cmpint (sigaction (SIGUSR1, &old_action, NULL), ==, 0);
-  peer_read_exact (pair->peer, buf, 3);
+  gios_test_peer_read_exact (pair->peer, buf, 3);
   g_assert_cmpmem (buf, 3, "ok\n", 3);
 }
 
@@ -1642,9 +1544,8 @@ static void
 test_memory_stream (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data ("a\r\nb\n\0c", 7, NULL);
-  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
-  g_autoptr(GIOStream) io = g_simple_io_stream_new (in, out);
+  g_autoptr(GIOStream) io = gios_test_memory_stream_new ("a\r\nb\n\0c", 7);
+  GMemoryOutputStream *out = G_MEMORY_OUTPUT_STREAM (g_io_stream_get_output_stream (io));
   g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (io);
   gsize length = 0;
   char *line;
@@ -1662,11 +1563,11 @@ test_memory_stream (void)
   g_assert_true (gios_device_stream_get_at_end (stream));
 
   g_assert_true (gios_device_stream_write_line (stream, "out", NULL, &error));
-  g_assert_cmpuint (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), ==, 0);
+  g_assert_cmpuint (g_memory_output_stream_get_data_size (out), ==, 0);
   g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpmem (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (out)),
-                   g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)),
+  g_assert_cmpmem (g_memory_output_stream_get_data (out),
+                   g_memory_output_stream_get_data_size (out),
                    "out\n", 4);
   g_assert_true (gios_device_stream_close (stream, &error));
   g_assert_no_error (error);
@@ -1771,8 +1672,8 @@ test_properties (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_output_buffer_size (pair->stream), ==, 200);
 
   /* Shrinking the input buffer keeps what is buffered. */
-  peer_write_str (pair->peer, "0123456789|");
-  wait_kernel_input (pair, 11);
+  gios_test_peer_write_str (pair->peer, "0123456789|");
+  gios_test_wait_kernel_input (stream_fd (pair), 11);
   {
     guint8 b[2];
     g_autoptr(GError) error = NULL;

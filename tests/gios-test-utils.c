@@ -2,8 +2,10 @@
 #include "gios-test-utils.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -310,6 +312,131 @@ gios_test_on_disconnected (GiosSocketCommon    *socket,
   g_clear_error (&d->reason);
   if (reason != NULL)
     d->reason = g_error_copy (reason);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Streams under test, and their raw other end                                */
+
+void
+gios_test_socketpair (int fds[2])
+{
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+}
+
+GIOStream *
+gios_test_socket_stream_new (int fd)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, &error);
+
+  g_assert_no_error (error);
+  return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
+}
+
+GIOStream *
+gios_test_memory_stream_new (const void *data,
+                             gsize       len)
+{
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data (data, len, NULL);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+
+  return g_simple_io_stream_new (in, out);
+}
+
+void
+gios_test_peer_write_all (int         fd,
+                          const void *data,
+                          gsize       len)
+{
+  const guint8 *p = data;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (len > 0)
+    {
+      ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
+
+      if (n < 0 && errno == ENOTSOCK)
+        n = write (fd, p, len);
+      if (n < 0)
+        {
+          struct pollfd pfd = { fd, POLLOUT, 0 };
+
+          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          (void) poll (&pfd, 1, 100);
+          continue;
+        }
+      p += n;
+      len -= n;
+    }
+}
+
+void
+gios_test_peer_write_str (int         fd,
+                          const char *text)
+{
+  gios_test_peer_write_all (fd, text, strlen (text));
+}
+
+void
+gios_test_peer_read_exact (int    fd,
+                           void  *buffer,
+                           gsize  len)
+{
+  guint8 *p = buffer;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (len > 0)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      ssize_t n;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (poll (&pfd, 1, 100) <= 0)
+        continue;
+      n = read (fd, p, len);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        continue;
+      g_assert_cmpint (n, >, 0);
+      p += n;
+      len -= n;
+    }
+}
+
+GBytes *
+gios_test_peer_read_bytes (int   fd,
+                           gsize len)
+{
+  guint8 *buf = g_malloc (len + 1);
+
+  gios_test_peer_read_exact (fd, buf, len);
+  return g_bytes_new_take (buf, len);
+}
+
+gboolean
+gios_test_peer_has_input (int fd)
+{
+  struct pollfd pfd = { fd, POLLIN, 0 };
+
+  return poll (&pfd, 1, 0) > 0;
+}
+
+void
+gios_test_wait_kernel_input (int fd,
+                             int n)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      int avail = 0;
+
+      g_assert_cmpint (ioctl (fd, FIONREAD, &avail), ==, 0);
+      if (avail >= n)
+        return;
+      g_usleep (500);
+    }
+  g_assert_not_reached ();
 }
 
 /* ------------------------------------------------------------------------ */

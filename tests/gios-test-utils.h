@@ -119,6 +119,43 @@ void              gios_test_on_disconnected      (GiosSocketCommon    *socket,
                                                   GiosTestDisconnects *d);
 
 /* ------------------------------------------------------------------------ */
+/* Streams under test, and their raw other end (the peer)                     */
+
+/* Two connected Unix stream sockets (close-on-exec), asserted. */
+void       gios_test_socketpair            (int         fds[2]);
+
+/* A GSocketConnection that owns @fd, for gios_device_stream_new(). */
+GIOStream *gios_test_socket_stream_new     (int         fd);
+
+/* A GIOStream without a descriptor: it reads @data (which must outlive it)
+ * and writes into a GMemoryOutputStream. */
+GIOStream *gios_test_memory_stream_new     (const void *data,
+                                            gsize       len);
+
+/* Writes all of @data to @fd, waiting while the kernel is full (20 s at
+ * most): for payloads larger than a socket buffer. */
+void       gios_test_peer_write_all        (int         fd,
+                                            const void *data,
+                                            gsize       len);
+void       gios_test_peer_write_str        (int         fd,
+                                            const char *text);
+
+/* Reads exactly @len bytes from @fd, within 20 s. */
+void       gios_test_peer_read_exact       (int         fd,
+                                            void       *buffer,
+                                            gsize       len);
+GBytes    *gios_test_peer_read_bytes       (int         fd,
+                                            gsize       len);
+
+/* Whether input waits on @fd now. */
+gboolean   gios_test_peer_has_input        (int         fd);
+
+/* Waits until at least @n bytes wait in the kernel to be read from @fd (the
+ * stream's side), 10 s at most: a condition, not a pause. */
+void       gios_test_wait_kernel_input     (int         fd,
+                                            int         n);
+
+/* ------------------------------------------------------------------------ */
 /* A call blocked in another thread, for the test to wake                     */
 
 /* The blocking call: returns whether it succeeded, sets @error if not. */

@@ -12,8 +12,6 @@
 
 #include <gios/gios.h>
 
-#include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -57,72 +55,12 @@ assert_bytes_hex (GBytes     *bytes,
 }
 
 static void
-peer_write_all (int         fd,
-                const void *data,
-                gsize       len)
-{
-  const guint8 *p = data;
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  while (len > 0)
-    {
-      ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
-
-      if (n < 0)
-        {
-          struct pollfd pfd = { fd, POLLOUT, 0 };
-
-          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
-          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-          (void) poll (&pfd, 1, 100);
-          continue;
-        }
-      p += n;
-      len -= n;
-    }
-}
-
-static void
 peer_write_hex (int         fd,
                 const char *text)
 {
   g_autoptr(GBytes) bytes = hex (text);
 
-  peer_write_all (fd, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-}
-
-/* Reads exactly @len bytes within 20 s. */
-static GBytes *
-peer_read (int   fd,
-           gsize len)
-{
-  guint8 *buf = g_malloc (len + 1);
-  gsize got = 0;
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  while (got < len)
-    {
-      struct pollfd pfd = { fd, POLLIN, 0 };
-      ssize_t n;
-
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      if (poll (&pfd, 1, 100) <= 0)
-        continue;
-      n = read (fd, buf + got, len - got);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        continue;
-      g_assert_cmpint (n, >, 0);
-      got += n;
-    }
-  return g_bytes_new_take (buf, len);
-}
-
-static gboolean
-peer_has_input (int fd)
-{
-  struct pollfd pfd = { fd, POLLIN, 0 };
-
-  return poll (&pfd, 1, 0) > 0;
+  gios_test_peer_write_all (fd, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
 }
 
 typedef struct {
@@ -136,17 +74,13 @@ typedef struct {
 static Pair *
 pair_new (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GIOStream) connection = NULL;
   Pair *pair = g_new0 (Pair, 1);
   int fds[2];
 
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-  socket = g_socket_new_from_fd (fds[0], &error);
-  g_assert_no_error (error);
-  connection = g_socket_connection_factory_create_connection (socket);
-  pair->stream = gios_device_stream_new (G_IO_STREAM (connection));
+  gios_test_socketpair (fds);
+  connection = gios_test_socket_stream_new (fds[0]);
+  pair->stream = gios_device_stream_new (connection);
   pair->stream_fd = fds[0];
   pair->peer = fds[1];
   return pair;
@@ -182,26 +116,6 @@ pair_free (Pair *pair)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pair, pair_free)
 
-/* Waits until the kernel holds @n bytes for the stream (polling FIONREAD,
- * bounded): a condition, not a pause. */
-static void
-wait_kernel_input (Pair *pair,
-                   int   n)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      int avail = 0;
-
-      g_assert_cmpint (ioctl (pair->stream_fd, FIONREAD, &avail), ==, 0);
-      if (avail >= n)
-        return;
-      g_usleep (500);
-    }
-  g_assert_not_reached ();
-}
-
 /* A writer thread that sends one byte at a time, each only once the stream
  * has taken the one before out of the kernel: every byte is an arrival of
  * its own. */
@@ -224,7 +138,7 @@ trickle_thread (gpointer data)
       gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
       int avail = 1;
 
-      peer_write_all (t->pair->peer, p + i, 1);
+      gios_test_peer_write_all (t->pair->peer, p + i, 1);
       while (avail > 0 && g_get_monotonic_time () < deadline)
         {
           g_assert_cmpint (ioctl (t->pair->stream_fd, FIONREAD, &avail), ==, 0);
@@ -409,10 +323,10 @@ test_examples_stream (void)
       g_assert_no_error (error);
       /* send_message flushes: the bytes are there without a flush. */
       g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-      echoed = peer_read (pair->peer, g_bytes_get_size (frame));
+      echoed = gios_test_peer_read_bytes (pair->peer, g_bytes_get_size (frame));
       g_assert_true (g_bytes_equal (echoed, frame));
     }
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
 }
 
 static void
@@ -542,10 +456,10 @@ test_items_send (void)
       g_string_append_printf (all, "%s ", cases[i].bytes);
     }
   /* Buffered until the caller flushes. */
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
   want = hex (all->str);
-  got = peer_read (pair->peer, g_bytes_get_size (want));
+  got = gios_test_peer_read_bytes (pair->peer, g_bytes_get_size (want));
   g_assert_true (g_bytes_equal (got, want));
   g_string_free (all, TRUE);
 
@@ -747,7 +661,7 @@ test_peer_reset (void)
     g_autoptr(Pair) pair = pair_new_tcp ();
 
     peer_write_hex (pair->peer, CLASS_METHOD_HEADER "11 01 25 53");
-    wait_kernel_input (pair, 18);
+    gios_test_wait_kernel_input (pair->stream_fd, 18);
     g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), ==, 0);
     g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (pair->client), NULL));
     g_assert_null (gios_device_stream_receive_message (pair->stream, 2000, NULL, &error));
@@ -912,7 +826,7 @@ test_execute_callback (void)
   g_assert_no_error (error);
   g_assert_cmpint (result, ==, GIOS_EXECUTE_REQUEST_DONE);
   g_assert_null (request);
-  reply = peer_read (pair->peer, 18);
+  reply = gios_test_peer_read_bytes (pair->peer, 18);
   assert_bytes_hex (reply, "04 00 00 00 00 00 00 00 2A 00 00 00 00 00 04 01 68 69");
 
   result = gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, &request,
@@ -923,7 +837,7 @@ test_execute_callback (void)
   g_assert_cmpstr (gios_message_get_code_string (request), ==, "ZZ");
   g_assert_cmpuint (gios_message_get_message_id (request), ==, 1);
   g_clear_pointer (&request, gios_message_unref);
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
 
   result = gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, &request,
                                        NULL, &error);
@@ -934,7 +848,7 @@ test_execute_callback (void)
   g_clear_pointer (&request, gios_message_unref);
   /* The stop code reaches no handler and gets no reply. */
   g_assert_cmpuint (calls, ==, 2);
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
 
   /* A silent peer: a timeout, which is an error. */
   result = gios_device_stream_execute (pair->stream, 100, echo_handler, &calls, NULL,
@@ -1015,22 +929,18 @@ test_execute_vfunc (void)
   g_autoptr(GiosMessage) reply = NULL;
   g_autoptr(GiosMessage) plain_request = NULL;
   g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GIOStream) connection = NULL;
   g_autoptr(GiosDeviceStream) stream = NULL;
   g_autoptr(GiosDeviceStream) plain = NULL;
   g_autoptr(GiosDeviceStream) peer = NULL;
   int fds[2];
 
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-  socket = g_socket_new_from_fd (fds[0], &error);
-  connection = g_socket_connection_factory_create_connection (socket);
+  gios_test_socketpair (fds);
+  connection = gios_test_socket_stream_new (fds[0]);
   stream = g_object_new (upper_get_type (), "base-stream", connection, NULL);
-  g_clear_object (&socket);
   g_clear_object (&connection);
-  socket = g_socket_new_from_fd (fds[1], &error);
-  connection = g_socket_connection_factory_create_connection (socket);
-  peer = gios_device_stream_new (G_IO_STREAM (connection));
+  connection = gios_test_socket_stream_new (fds[1]);
+  peer = gios_device_stream_new (connection);
 
   /* The client side: a GiosDeviceStream sending messages too. */
   request = gios_message_new_request (0, 0, "UP", NULL);
@@ -1077,7 +987,7 @@ test_execute_send_fails (void)
   guint calls = 0;
 
   peer_write_hex (pair->peer, "02 00 00 00 00 00 00 00 00 00 00 00 45 43 02 01");
-  wait_kernel_input (pair, 16);
+  gios_test_wait_kernel_input (pair->stream_fd, 16);
   close (pair->peer);
   pair->peer = -1;
   g_assert_cmpint (gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, NULL,
