@@ -41,6 +41,54 @@ gios_test_assert_timed (gint64 start,
 }
 
 /* ------------------------------------------------------------------------ */
+/* Bytes spelt in hex                                                         */
+
+GBytes *
+gios_test_hex_bytes (const char *hex)
+{
+  GByteArray *array = g_byte_array_new ();
+
+  while (*hex != '\0')
+    {
+      guint8 b;
+
+      if (g_ascii_isspace (*hex))
+        {
+          hex++;
+          continue;
+        }
+      g_assert_true (g_ascii_isxdigit (hex[0]) && g_ascii_isxdigit (hex[1]));
+      b = (guint8) (g_ascii_xdigit_value (hex[0]) << 4 | g_ascii_xdigit_value (hex[1]));
+      g_byte_array_append (array, &b, 1);
+      hex += 2;
+    }
+  return g_byte_array_free_to_bytes (array);
+}
+
+char *
+gios_test_bytes_hex (GBytes *bytes)
+{
+  GString *out = g_string_new (NULL);
+  gsize len, i;
+  const guint8 *p = g_bytes_get_data (bytes, &len);
+
+  for (i = 0; i < len; i++)
+    g_string_append_printf (out, i == 0 ? "%02X" : " %02X", p[i]);
+  return g_string_free (out, FALSE);
+}
+
+void
+gios_test_assert_bytes_hex (GBytes     *bytes,
+                            const char *hex)
+{
+  g_autoptr(GBytes) expected = gios_test_hex_bytes (hex);
+  g_autofree char *got = gios_test_bytes_hex (bytes);
+  g_autofree char *want = gios_test_bytes_hex (expected);
+
+  g_assert_cmpstr (got, ==, want);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Children                                                                   */
 
 /* A plain fork(), since g_test_trap_subprocess() starts GLib's worker thread,

@@ -28,6 +28,19 @@ void   gios_test_assert_timed   (gint64 start,
                                  int    timeout_ms);
 
 /* ------------------------------------------------------------------------ */
+/* Bytes spelt in hex, as LIST-FORMAT.md writes them: "07 01 68 65 6C 6C 6F" */
+
+/* The bytes @hex spells: two digits a byte, whitespace between ignored. */
+GBytes *gios_test_hex_bytes        (const char *hex);
+
+/* @bytes spelt in hex, a space between bytes. */
+char   *gios_test_bytes_hex        (GBytes     *bytes);
+
+/* Asserts that @bytes are the ones @hex spells (showing both if not). */
+void    gios_test_assert_bytes_hex (GBytes     *bytes,
+                                    const char *hex);
+
+/* ------------------------------------------------------------------------ */
 /* Children                                                                   */
 
 /* Runs @checks in a forked child whose address space may grow by at most

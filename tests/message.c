@@ -22,43 +22,11 @@
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                    */
 
-static GBytes *
-hex (const char *text)
-{
-  GByteArray *array = g_byte_array_new ();
-
-  while (*text != '\0')
-    {
-      guint8 b;
-
-      if (g_ascii_isspace (*text))
-        {
-          text++;
-          continue;
-        }
-      g_assert_true (g_ascii_isxdigit (text[0]) && g_ascii_isxdigit (text[1]));
-      b = (guint8) (g_ascii_xdigit_value (text[0]) << 4 | g_ascii_xdigit_value (text[1]));
-      g_byte_array_append (array, &b, 1);
-      text += 2;
-    }
-  return g_byte_array_free_to_bytes (array);
-}
-
-static void
-assert_bytes_hex (GBytes     *bytes,
-                  const char *expected)
-{
-  g_autoptr(GBytes) want = hex (expected);
-
-  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
-                   g_bytes_get_data (want, NULL), g_bytes_get_size (want));
-}
-
 static void
 peer_write_hex (int         fd,
                 const char *text)
 {
-  g_autoptr(GBytes) bytes = hex (text);
+  g_autoptr(GBytes) bytes = gios_test_hex_bytes (text);
 
   gios_test_peer_write_all (fd, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
 }
@@ -157,7 +125,7 @@ start_trickle (Trickle    *t,
                const char *hex_text)
 {
   t->pair = pair;
-  t->bytes = hex (hex_text);
+  t->bytes = gios_test_hex_bytes (hex_text);
   return g_thread_new ("trickle", trickle_thread, t);
 }
 
@@ -213,38 +181,38 @@ test_examples_write (void)
   g_autoptr(GiosMessage) handshake = NULL;
   g_autoptr(GiosMessage) disconnect = NULL;
   g_autoptr(GiosMessage) reply = NULL;
-  g_autoptr(GBytes) version = hex ("45 00");
+  g_autoptr(GBytes) version = gios_test_hex_bytes ("45 00");
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GVariant) items = items_v ("[<'IRIS for UNIX 2024.1'>]");
   g_autoptr(GError) error = NULL;
 
   bytes = gios_message_to_bytes (call);
-  assert_bytes_hex (bytes, CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
+  gios_test_assert_bytes_hex (bytes, CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
   g_clear_pointer (&bytes, g_bytes_unref);
 
   handshake = gios_message_new_request (0, 0, "HS", version);
   bytes = gios_message_to_bytes (handshake);
-  assert_bytes_hex (bytes, HANDSHAKE);
+  gios_test_assert_bytes_hex (bytes, HANDSHAKE);
   g_clear_pointer (&bytes, g_bytes_unref);
 
   disconnect = gios_message_new (7, 0, GIOS_MESSAGE_CODE_DISCONNECT, NULL);
   bytes = gios_message_to_bytes (disconnect);
-  assert_bytes_hex (bytes, DISCONNECT);
+  gios_test_assert_bytes_hex (bytes, DISCONNECT);
   g_clear_pointer (&bytes, g_bytes_unref);
 
   reply = gios_message_new_reply (call, 0, NULL);
   g_assert_true (gios_message_set_items (reply, items, &error));
   g_assert_no_error (error);
   bytes = gios_message_to_bytes (reply);
-  assert_bytes_hex (bytes, VERSION_REPLY);
+  gios_test_assert_bytes_hex (bytes, VERSION_REPLY);
 }
 
 static void
 test_examples_read (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) frame = hex (CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
-  g_autoptr(GBytes) payload = hex (CLASS_METHOD_PAYLOAD);
+  g_autoptr(GBytes) frame = gios_test_hex_bytes (CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
+  g_autoptr(GBytes) payload = gios_test_hex_bytes (CLASS_METHOD_PAYLOAD);
   g_autoptr(GiosMessage) msg = gios_message_new_from_bytes (frame, &error);
   g_autoptr(GVariant) items = NULL;
   g_autoptr(GVariant) want = items_v ("[<'%SYSTEM.Version'>, <'GetVersion'>, <int64 0>]");
@@ -262,18 +230,18 @@ test_examples_read (void)
   g_clear_pointer (&msg, gios_message_unref);
   g_clear_pointer (&frame, g_bytes_unref);
 
-  frame = hex (HANDSHAKE);
+  frame = gios_test_hex_bytes (HANDSHAKE);
   msg = gios_message_new_from_bytes (frame, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (gios_message_get_code (msg), ==, 0x5348);
   g_assert_cmpuint (gios_message_get_code (msg), ==, GIOS_MESSAGE_CODE ('H', 'S'));
   g_assert_cmpint (gios_message_get_kind (msg), ==, GIOS_MESSAGE_KIND_TWO_LETTER);
   g_assert_cmpstr (gios_message_get_code_string (msg), ==, "HS");
-  assert_bytes_hex (gios_message_get_payload (msg), "45 00");
+  gios_test_assert_bytes_hex (gios_message_get_payload (msg), "45 00");
   g_clear_pointer (&msg, gios_message_unref);
   g_clear_pointer (&frame, g_bytes_unref);
 
-  frame = hex (DISCONNECT);
+  frame = gios_test_hex_bytes (DISCONNECT);
   msg = gios_message_new_from_bytes (frame, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (gios_message_get_code_string (msg), ==, "DC");
@@ -282,7 +250,7 @@ test_examples_read (void)
   g_clear_pointer (&msg, gios_message_unref);
   g_clear_pointer (&frame, g_bytes_unref);
 
-  frame = hex (VERSION_REPLY);
+  frame = gios_test_hex_bytes (VERSION_REPLY);
   msg = gios_message_new_from_bytes (frame, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (gios_message_get_code (msg), ==, 0);
@@ -309,7 +277,7 @@ test_examples_stream (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (frames); i++)
     {
-      g_autoptr(GBytes) frame = hex (frames[i]);
+      g_autoptr(GBytes) frame = gios_test_hex_bytes (frames[i]);
       g_autoptr(GiosMessage) msg = NULL;
       g_autoptr(GBytes) echoed = NULL;
 
@@ -387,7 +355,7 @@ test_message_api (void)
 
   /* A payload that is not a $LIST: get_items fails, naming the offset. */
   {
-    g_autoptr(GBytes) junk = hex ("05 03 00 00 00");
+    g_autoptr(GBytes) junk = gios_test_hex_bytes ("05 03 00 00 00");
     g_autoptr(GVariant) items = NULL;
 
     gios_message_set_payload (msg, junk);
@@ -399,13 +367,13 @@ test_message_api (void)
   }
 
   /* Frames of the wrong size. */
-  frame = hex ("01 00 00 00 00 00 00 00 00 00 00 00 44 43");
+  frame = gios_test_hex_bytes ("01 00 00 00 00 00 00 00 00 00 00 00 44 43");
   g_assert_null (gios_message_new_from_bytes (frame, &error));
   g_assert_error (error, GIOS_ERROR, GIOS_ERROR_MALFORMED);
   g_assert_nonnull (strstr (error->message, "1"));
   g_clear_error (&error);
   g_clear_pointer (&frame, g_bytes_unref);
-  frame = hex ("00 00 00 00 00 00 00 00 00 00 00 00 44");
+  frame = gios_test_hex_bytes ("00 00 00 00 00 00 00 00 00 00 00 00 44");
   g_assert_null (gios_message_new_from_bytes (frame, &error));
   g_assert_error (error, GIOS_ERROR, GIOS_ERROR_MALFORMED);
   g_clear_error (&error);
@@ -458,7 +426,7 @@ test_items_send (void)
   /* Buffered until the caller flushes. */
   g_assert_false (gios_test_peer_has_input (pair->peer));
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
-  want = hex (all->str);
+  want = gios_test_hex_bytes (all->str);
   got = gios_test_peer_read_bytes (pair->peer, g_bytes_get_size (want));
   g_assert_true (g_bytes_equal (got, want));
   g_string_free (all, TRUE);
@@ -543,7 +511,7 @@ test_split_arrivals (void)
   g_autoptr(GVariant) c = NULL;
   g_autoptr(GiosMessage) msg = NULL;
   g_autoptr(GiosMessage) end = NULL;
-  g_autoptr(GBytes) payload = hex (CLASS_METHOD_PAYLOAD);
+  g_autoptr(GBytes) payload = gios_test_hex_bytes (CLASS_METHOD_PAYLOAD);
   g_autofree char *medium = NULL;
   Trickle t = { 0 };
   GThread *thread;
@@ -827,7 +795,7 @@ test_execute_callback (void)
   g_assert_cmpint (result, ==, GIOS_EXECUTE_REQUEST_DONE);
   g_assert_null (request);
   reply = gios_test_peer_read_bytes (pair->peer, 18);
-  assert_bytes_hex (reply, "04 00 00 00 00 00 00 00 2A 00 00 00 00 00 04 01 68 69");
+  gios_test_assert_bytes_hex (reply, "04 00 00 00 00 00 00 00 2A 00 00 00 00 00 04 01 68 69");
 
   result = gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, &request,
                                        NULL, &error);
@@ -975,7 +943,7 @@ test_execute_vfunc (void)
                    ==, GIOS_EXECUTE_UNHANDLED);
   g_assert_no_error (error);
   bytes = gios_message_to_bytes (plain_request);
-  assert_bytes_hex (bytes, "00 00 00 00 01 00 00 00 00 00 00 00 4E 4F");
+  gios_test_assert_bytes_hex (bytes, "00 00 00 00 01 00 00 00 00 00 00 00 4E 4F");
 }
 
 /* The reply cannot be sent: execute fails with the write's error. */
