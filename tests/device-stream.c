@@ -16,7 +16,6 @@
 #include "config.h"
 
 #include <gios/gios.h>
-#include <gio/gfiledescriptorbased.h>
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 
@@ -39,14 +38,6 @@ typedef enum {
 
 static const char *transport_names[N_TRANSPORTS] = { "unix", "gsocket", "tcp" };
 
-typedef struct {
-  Transport transport;
-  GiosDeviceStream *stream;  /* under test */
-  int peer;                  /* the raw other end */
-  GiosServerSocket *server;  /* tcp only */
-  GiosSocket *client;        /* tcp only: owns the peer descriptor */
-} Pair;
-
 static guint8
 pattern (gsize i)
 {
@@ -67,42 +58,22 @@ stream_over_fd (int fd)
   return gios_device_stream_new (io);
 }
 
-static GiosDeviceStream *
-stream_over_gsocket (int fd)
-{
-  g_autoptr(GIOStream) io = gios_test_socket_stream_new (fd);
-
-  return gios_device_stream_new (io);
-}
-
-static Pair *
+static GiosTestPair *
 pair_new (Transport transport)
 {
-  Pair *pair = g_new0 (Pair, 1);
-  int fds[2];
+  GiosTestPair *pair = NULL;
 
-  pair->transport = transport;
-  pair->peer = -1;
   switch (transport)
     {
     case TRANSPORT_UNIX:
+      pair = gios_test_pair_new_socketpair (stream_over_fd);
+      break;
     case TRANSPORT_GSOCKET:
-      gios_test_socketpair (fds);
-      pair->stream = transport == TRANSPORT_UNIX ? stream_over_fd (fds[0])
-                                                 : stream_over_gsocket (fds[0]);
-      pair->peer = fds[1];
+      pair = gios_test_pair_new_socketpair (gios_test_stream_over_socket);
       break;
     case TRANSPORT_TCP:
-      {
-        g_autoptr(GError) error = NULL;
-
-        gios_test_tcp_open (&pair->server, &pair->client);
-        pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 1000,
-                                                                      NULL, &error));
-        g_assert_no_error (error);
-        g_assert_true (GIOS_IS_SOCKET (pair->stream));
-        pair->peer = gios_test_socket_fd (pair->client);
-      }
+      pair = gios_test_pair_new_tcp ();
+      g_assert_true (GIOS_IS_SOCKET (pair->stream));
       break;
     default:
       g_assert_not_reached ();
@@ -113,37 +84,10 @@ pair_new (Transport transport)
 
 /* The peer stops sending: the stream sees end of input. */
 static void
-pair_peer_shutdown (Pair *pair)
+pair_peer_shutdown (GiosTestPair *pair)
 {
   g_assert_cmpint (shutdown (pair->peer, SHUT_WR), ==, 0);
 }
-
-/* The peer goes away completely. */
-static void
-pair_peer_close (Pair *pair)
-{
-  if (pair->transport == TRANSPORT_TCP)
-    g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (pair->client), NULL));
-  else
-    close (pair->peer);
-  pair->peer = -1;
-}
-
-static void
-pair_free (Pair *pair)
-{
-  g_clear_object (&pair->stream);
-  if (pair->transport == TRANSPORT_TCP)
-    {
-      g_clear_object (&pair->client);
-      g_clear_object (&pair->server);
-    }
-  else if (pair->peer >= 0)
-    close (pair->peer);
-  g_free (pair);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pair, pair_free)
 
 static void
 set_buf (int fd,
@@ -156,22 +100,11 @@ set_buf (int fd,
 /* A small receive buffer on a connected TCP socket can stall the connection
  * in zero-window probes with back-off: only shrink it on socketpairs. */
 static void
-set_peer_rcvbuf (Pair *pair,
-                 int   size)
+set_peer_rcvbuf (GiosTestPair *pair,
+                 int           size)
 {
-  if (pair->transport != TRANSPORT_TCP)
+  if (pair->server == NULL)
     set_buf (pair->peer, SO_RCVBUF, size);
-}
-
-static int
-stream_fd (Pair *pair)
-{
-  GIOStream *base;
-
-  if (pair->transport == TRANSPORT_TCP)
-    return gios_test_socket_fd (pair->stream);
-  base = gios_device_stream_get_base_stream (pair->stream);
-  return g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (g_io_stream_get_output_stream (base)));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -314,14 +247,14 @@ blocked_read (gpointer   data,
 static void
 test_read_buffered_first (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[100];
   gint64 start;
   gssize n;
 
   gios_test_peer_write_str (pair->peer, "hello world");
-  gios_test_wait_kernel_input (stream_fd (pair), 11);
+  gios_test_wait_kernel_input (pair->stream_fd, 11);
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, 0, 0, NULL, &error), ==, 0);
   g_assert_no_error (error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
@@ -346,7 +279,7 @@ test_read_buffered_first (gconstpointer data)
 static void
 test_read_waits (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   Sender s;
   GThread *thread;
@@ -373,7 +306,7 @@ notify_count (GObject    *object,
 static void
 test_read_end (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[16];
   guint notified = 0;
@@ -415,7 +348,7 @@ test_read_end (gconstpointer data)
 static void
 test_read_large_bypasses_buffer (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *payload = pattern_data (100);
   guint8 buf[100];
@@ -423,7 +356,7 @@ test_read_large_bypasses_buffer (gconstpointer data)
 
   gios_device_stream_set_input_buffer_size (pair->stream, 16);
   gios_test_peer_write_all (pair->peer, payload, 100);
-  gios_test_wait_kernel_input (stream_fd (pair), 100);
+  gios_test_wait_kernel_input (pair->stream_fd, 100);
 
   n = gios_device_stream_read (pair->stream, buf, 64, 1000, NULL, &error);
   g_assert_no_error (error);
@@ -443,7 +376,7 @@ test_read_large_bypasses_buffer (gconstpointer data)
 static void
 test_read_bytes (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) empty = NULL;
   g_autoptr(GBytes) bytes = NULL;
@@ -456,7 +389,7 @@ test_read_bytes (gconstpointer data)
   g_assert_cmpuint (g_bytes_get_size (empty), ==, 0);
 
   gios_test_peer_write_str (pair->peer, "abc");
-  gios_test_wait_kernel_input (stream_fd (pair), 3);
+  gios_test_wait_kernel_input (pair->stream_fd, 3);
   /* A huge count: it must not allocate it. */
   bytes = gios_device_stream_read_bytes (pair->stream, G_MAXSSIZE, 1000, NULL, &error);
   g_assert_no_error (error);
@@ -475,7 +408,7 @@ test_read_bytes (gconstpointer data)
 static void
 test_read_bytes_timeout (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   GBytes *bytes;
   gint64 start = g_get_monotonic_time ();
@@ -492,7 +425,7 @@ test_read_bytes_timeout (gconstpointer data)
 static void
 test_read_exact_many_writes (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *payload = pattern_data (100000);
   g_autofree guint8 *buf = g_malloc (100000);
@@ -511,7 +444,7 @@ test_read_exact_many_writes (gconstpointer data)
 static void
 test_read_exact_timeout_keeps (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[32];
   gint64 start;
@@ -540,7 +473,7 @@ test_read_exact_timeout_keeps (gconstpointer data)
 static void
 test_read_exact_end_keeps (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[32];
   gssize n;
@@ -584,7 +517,7 @@ assert_line (GiosDeviceStream *stream,
 static void
 test_read_line_lf_crlf (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
 
   gios_test_peer_write_str (pair->peer, "one\ntwo\r\n\nthree\r\n\r\nlast\n");
   assert_line (pair->stream, 0, "one");
@@ -599,7 +532,7 @@ test_read_line_lf_crlf (gconstpointer data)
 static void
 test_read_line_crlf_split (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   char *line;
   gint64 start = g_get_monotonic_time ();
@@ -629,7 +562,7 @@ static const char slow_line[] = "The quick brown fox jumps over the lazy dog, tw
 static void
 test_read_line_slow_sender (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autofree char *line = NULL;
   gint64 start = g_get_monotonic_time ();
@@ -652,7 +585,7 @@ test_read_line_slow_sender (gconstpointer data)
 static void
 test_read_line_one_deadline (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   char *line;
   gint64 start = g_get_monotonic_time ();
@@ -694,19 +627,19 @@ assert_line_too_long (GiosDeviceStream *stream,
 static void
 test_read_line_max_length (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
 
   gios_test_peer_write_str (pair->peer, "0123456789\n");
-  gios_test_wait_kernel_input (stream_fd (pair), 11);
+  gios_test_wait_kernel_input (pair->stream_fd, 11);
   assert_line (pair->stream, 10, "0123456789");
 
   gios_test_peer_write_str (pair->peer, "0123456789\r\n");
-  gios_test_wait_kernel_input (stream_fd (pair), 12);
+  gios_test_wait_kernel_input (pair->stream_fd, 12);
   assert_line (pair->stream, 10, "0123456789");
 
   /* One over: an error, and the bytes stay unread. */
   gios_test_peer_write_str (pair->peer, "01234567890\n");
-  gios_test_wait_kernel_input (stream_fd (pair), 12);
+  gios_test_wait_kernel_input (pair->stream_fd, 12);
   assert_line_too_long (pair->stream, 10, 12);
   /* Again: the same answer, nothing consumed. */
   assert_line_too_long (pair->stream, 10, 12);
@@ -714,7 +647,7 @@ test_read_line_max_length (gconstpointer data)
   assert_line (pair->stream, 11, "01234567890");
 
   gios_test_peer_write_str (pair->peer, "01234567890\r\nnext\n");
-  gios_test_wait_kernel_input (stream_fd (pair), 18);
+  gios_test_wait_kernel_input (pair->stream_fd, 18);
   assert_line_too_long (pair->stream, 10, 18);
   g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 18);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
@@ -728,7 +661,7 @@ test_read_line_max_length (gconstpointer data)
 static void
 test_read_line_max_length_slow (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   Sender s;
   GThread *thread;
 
@@ -751,7 +684,7 @@ test_read_line_max_length_slow (gconstpointer data)
 static void
 test_read_line_no_end (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autofree char *junk = g_malloc (64 * 1024);
   gint64 start = g_get_monotonic_time ();
@@ -776,7 +709,7 @@ test_read_line_no_end (gconstpointer data)
 static void
 test_read_line_default_max (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   gsize len = GIOS_DEFAULT_MAX_LINE_LENGTH;
   g_autofree char *text = g_malloc (2 * len + 4);
   g_autofree char *expected = g_strnfill (len, 'a');
@@ -797,7 +730,7 @@ test_read_line_default_max (gconstpointer data)
 static void
 test_read_line_terminator (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   Sender s;
   GThread *thread;
 
@@ -823,7 +756,7 @@ test_read_line_terminator (gconstpointer data)
 static void
 test_read_line_last_line (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize length = 12345;
   char *line;
@@ -846,7 +779,7 @@ test_read_line_last_line (gconstpointer data)
 static void
 test_read_line_last_too_long (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
 
   gios_test_peer_write_str (pair->peer, "0123456789A");
   pair_peer_shutdown (pair);
@@ -858,7 +791,7 @@ test_read_line_last_too_long (gconstpointer data)
 static void
 test_read_line_huge_max (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   Sender s;
   GThread *thread;
 
@@ -872,7 +805,7 @@ test_read_line_huge_max (gconstpointer data)
 static void
 test_read_line_tiny_buffer (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
 
   gios_device_stream_set_input_buffer_size (pair->stream, 1);
   gios_test_peer_write_str (pair->peer, "hello\nworld\r\n\nx");
@@ -887,7 +820,7 @@ test_read_line_tiny_buffer (gconstpointer data)
 static void
 test_read_line_nul (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autofree char *line = NULL;
   gsize length = 0;
@@ -905,7 +838,7 @@ test_read_line_nul (gconstpointer data)
 static void
 test_timeout_silent_peer (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[16];
   gint64 start;
@@ -942,7 +875,7 @@ test_timeout_silent_peer (gconstpointer data)
 static void
 test_timeout_zero (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[16];
   gint64 start;
@@ -956,7 +889,7 @@ test_timeout_zero (gconstpointer data)
 
   /* Bytes already in the kernel are read without waiting. */
   gios_test_peer_write_str (pair->peer, "now");
-  gios_test_wait_kernel_input (stream_fd (pair), 3);
+  gios_test_wait_kernel_input (pair->stream_fd, 3);
   n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (n, ==, 3);
@@ -966,7 +899,7 @@ test_timeout_zero (gconstpointer data)
 static void
 test_timeout_default (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[16];
   gint64 start;
@@ -994,7 +927,7 @@ test_timeout_default (gconstpointer data)
 static void
 test_cancel_from_thread (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   BlockKind kind;
 
   for (kind = BLOCK_READ; kind <= BLOCK_READ_EXACT; kind++)
@@ -1021,7 +954,7 @@ test_cancel_from_thread (gconstpointer data)
 static void
 test_cancel_already (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
   guint8 buf[16];
@@ -1045,7 +978,7 @@ test_cancel_already (gconstpointer data)
 
   /* A partial line stays buffered after a cancelled read_line. */
   gios_test_peer_write_str (pair->peer, "part");
-  gios_test_wait_kernel_input (stream_fd (pair), 4);
+  gios_test_wait_kernel_input (pair->stream_fd, 4);
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 0, NULL, &error);
   g_assert_null (line);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
@@ -1059,7 +992,7 @@ test_cancel_already (gconstpointer data)
 static void
 test_close_from_thread (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint notified = 0;
   BlockedRead call = { pair->stream, BLOCK_READ, NULL };
@@ -1111,7 +1044,7 @@ test_close_from_thread (gconstpointer data)
 static void
 test_close_flushes (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   char buf[16];
 
@@ -1130,7 +1063,7 @@ test_close_flushes (gconstpointer data)
 static void
 test_write_buffered (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) bytes = g_bytes_new_static (" world", 6);
   char buf[32];
@@ -1157,7 +1090,7 @@ test_write_buffered (gconstpointer data)
 static void
 test_write_line (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   char buf[32];
 
@@ -1179,7 +1112,7 @@ test_write_line (gconstpointer data)
 static void
 test_write_large (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize total = 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
@@ -1213,14 +1146,14 @@ static void
 test_write_short_writes (gconstpointer data)
 {
   gboolean ok;
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize total = 3 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
   Receiver r = { pair->peer, total, 777, 64, 0, 0 };
   GThread *thread;
 
-  set_buf (stream_fd (pair), SO_SNDBUF, 4096);
+  set_buf (pair->stream_fd, SO_SNDBUF, 4096);
   set_peer_rcvbuf (pair, 4096);
   thread = g_thread_new ("receiver", receiver_thread, &r);
   g_assert_true (gios_device_stream_write (pair->stream, payload, 1000, NULL, &error));
@@ -1240,7 +1173,7 @@ static void
 test_flush_timeout_keeps (gconstpointer data)
 {
   gboolean ok;
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize total = 8 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
@@ -1249,7 +1182,7 @@ test_flush_timeout_keeps (gconstpointer data)
   gsize left;
   gint64 start;
 
-  set_buf (stream_fd (pair), SO_SNDBUF, 8192);
+  set_buf (pair->stream_fd, SO_SNDBUF, 8192);
   set_peer_rcvbuf (pair, 8192);
   gios_device_stream_set_output_buffer_size (pair->stream, total + 1);
   g_assert_true (gios_device_stream_write (pair->stream, payload, total, NULL, &error));
@@ -1281,7 +1214,7 @@ static void
 test_write_timeout_keeps (gconstpointer data)
 {
   gboolean ok;
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize total = 8 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
@@ -1291,7 +1224,7 @@ test_write_timeout_keeps (gconstpointer data)
   gsize left;
   gint64 start;
 
-  set_buf (stream_fd (pair), SO_SNDBUF, 8192);
+  set_buf (pair->stream_fd, SO_SNDBUF, 8192);
   set_peer_rcvbuf (pair, 8192);
   gios_device_stream_set_output_buffer_size (pair->stream, 1024);
   gios_device_stream_set_default_timeout (pair->stream, 200);
@@ -1327,12 +1260,12 @@ test_write_timeout_keeps (gconstpointer data)
 static void
 write_to_closed_peer (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 chunk[4096] = { 0 };
   int i;
 
-  pair_peer_close (pair);
+  gios_test_pair_close_peer (pair);
   /* TCP may take a first write before the peer's reset arrives. */
   for (i = 0; i < 1000; i++)
     {
@@ -1410,7 +1343,7 @@ test_pipe_write_peer_closed (void)
 static void
 test_poll (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[4];
   gint64 start;
@@ -1451,7 +1384,7 @@ test_poll (gconstpointer data)
 static void
 test_poll_out_flushes (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   char buf[8];
 
@@ -1497,7 +1430,7 @@ interrupter_thread (gpointer user_data)
 static void
 test_eintr (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   struct sigaction action = { 0 };
   struct sigaction old_action;
@@ -1591,7 +1524,7 @@ on_disconnected (GiosSocketCommon *socket,
 static void
 test_tcp_peer_reset (void)
 {
-  g_autoptr(Pair) pair = pair_new (TRANSPORT_TCP);
+  g_autoptr(GiosTestPair) pair = pair_new (TRANSPORT_TCP);
   g_autoptr(GError) error = NULL;
   struct linger linger = { 1, 0 };
   int disconnected = 0;
@@ -1599,7 +1532,7 @@ test_tcp_peer_reset (void)
 
   g_signal_connect (pair->stream, "disconnected", G_CALLBACK (on_disconnected), &disconnected);
   g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &linger, sizeof linger), ==, 0);
-  pair_peer_close (pair);
+  gios_test_pair_close_peer (pair);
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
   g_assert_cmpint (disconnected, ==, 2);
@@ -1615,7 +1548,7 @@ test_tcp_peer_reset (void)
 static void
 test_properties (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   GObject *object = G_OBJECT (pair->stream);
   guint n_term = 0, n_timeout = 0, n_in = 0, n_out = 0, n_open = 0;
   g_autofree char *terminator = NULL;
@@ -1673,7 +1606,7 @@ test_properties (gconstpointer data)
 
   /* Shrinking the input buffer keeps what is buffered. */
   gios_test_peer_write_str (pair->peer, "0123456789|");
-  gios_test_wait_kernel_input (stream_fd (pair), 11);
+  gios_test_wait_kernel_input (pair->stream_fd, 11);
   {
     guint8 b[2];
     g_autoptr(GError) error = NULL;
@@ -1686,7 +1619,7 @@ test_properties (gconstpointer data)
     assert_line (pair->stream, 0, "123456789");
   }
 
-  if (pair->transport != TRANSPORT_TCP)
+  if (GPOINTER_TO_INT (data) != TRANSPORT_TCP)
     g_assert_nonnull (gios_device_stream_get_base_stream (pair->stream));
 
   g_assert_true (gios_device_stream_close (pair->stream, NULL));
@@ -1701,7 +1634,7 @@ test_properties (gconstpointer data)
 static void
 test_programmer_errors (void)
 {
-  g_autoptr(Pair) pair = pair_new (TRANSPORT_UNIX);
+  g_autoptr(GiosTestPair) pair = pair_new (TRANSPORT_UNIX);
   g_autoptr(GError) error = NULL;
   guint8 buf[4];
 

@@ -381,6 +381,65 @@ gios_test_socket_stream_new (int fd)
   return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
 }
 
+GiosDeviceStream *
+gios_test_stream_over_socket (int fd)
+{
+  g_autoptr(GIOStream) io = gios_test_socket_stream_new (fd);
+
+  return gios_device_stream_new (io);
+}
+
+GiosTestPair *
+gios_test_pair_new_socketpair (GiosTestStreamFunc new_stream)
+{
+  GiosTestPair *pair = g_new0 (GiosTestPair, 1);
+  int fds[2];
+
+  gios_test_socketpair (fds);
+  pair->stream = new_stream (fds[0]);
+  pair->stream_fd = fds[0];
+  pair->peer = fds[1];
+  return pair;
+}
+
+GiosTestPair *
+gios_test_pair_new_tcp (void)
+{
+  g_autoptr(GError) error = NULL;
+  GiosTestPair *pair = g_new0 (GiosTestPair, 1);
+
+  gios_test_tcp_open (&pair->server, &pair->client);
+  pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 1000, NULL, &error));
+  g_assert_no_error (error);
+  pair->stream_fd = gios_test_socket_fd (pair->stream);
+  pair->peer = gios_test_socket_fd (pair->client);
+  return pair;
+}
+
+void
+gios_test_pair_close_peer (GiosTestPair *pair)
+{
+  if (pair->client != NULL)
+    g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (pair->client), NULL));
+  else
+    close (pair->peer);
+  pair->peer = -1;
+}
+
+void
+gios_test_pair_free (GiosTestPair *pair)
+{
+  g_clear_object (&pair->stream);
+  if (pair->client != NULL)
+    {
+      g_clear_object (&pair->client);
+      g_clear_object (&pair->server);
+    }
+  else if (pair->peer >= 0)
+    close (pair->peer);
+  g_free (pair);
+}
+
 GIOStream *
 gios_test_memory_stream_new (const void *data,
                              gsize       len)

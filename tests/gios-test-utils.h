@@ -140,10 +140,40 @@ void       gios_test_socketpair            (int         fds[2]);
 /* A GSocketConnection that owns @fd, for gios_device_stream_new(). */
 GIOStream *gios_test_socket_stream_new     (int         fd);
 
+/* A GiosDeviceStream over such a connection. */
+GiosDeviceStream *gios_test_stream_over_socket (int fd);
+
 /* A GIOStream without a descriptor: it reads @data (which must outlive it)
  * and writes into a GMemoryOutputStream. */
 GIOStream *gios_test_memory_stream_new     (const void *data,
                                             gsize       len);
+
+/* A stream under test and the raw descriptor of its other end. */
+typedef struct
+{
+  GiosDeviceStream *stream;  /* under test */
+  int stream_fd;             /* the descriptor it reads and writes */
+  int peer;                  /* the raw other end; -1 once closed */
+  GiosServerSocket *server;  /* TCP only */
+  GiosSocket *client;        /* TCP only: owns the peer descriptor */
+} GiosTestPair;
+
+/* Makes the stream under test over @fd, which it then owns. */
+typedef GiosDeviceStream *(*GiosTestStreamFunc) (int fd);
+
+/* Over a socketpair: @new_stream makes the stream over one end. */
+GiosTestPair *gios_test_pair_new_socketpair (GiosTestStreamFunc new_stream);
+
+/* Over TCP: the GiosSocket a loopback server accepted, whose peer is a
+ * connected GiosSocket's descriptor. */
+GiosTestPair *gios_test_pair_new_tcp        (void);
+
+/* The peer goes away: its descriptor is closed (over TCP, its GiosSocket). */
+void          gios_test_pair_close_peer     (GiosTestPair *pair);
+
+void          gios_test_pair_free           (GiosTestPair *pair);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GiosTestPair, gios_test_pair_free)
 
 /* Writes all of @data to @fd, waiting while the kernel is full (20 s at
  * most): for payloads larger than a socket buffer. */

@@ -31,64 +31,18 @@ peer_write_hex (int         fd,
   gios_test_peer_write_all (fd, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
 }
 
-typedef struct {
-  GiosDeviceStream *stream;
-  int stream_fd;             /* the descriptor the stream reads */
-  int peer;                  /* the raw other end */
-  GiosServerSocket *server;  /* tcp only */
-  GiosSocket *client;        /* tcp only: owns the peer descriptor */
-} Pair;
-
-static Pair *
+/* The stream under test, over a GSocketConnection on a socketpair. */
+static GiosTestPair *
 pair_new (void)
 {
-  g_autoptr(GIOStream) connection = NULL;
-  Pair *pair = g_new0 (Pair, 1);
-  int fds[2];
-
-  gios_test_socketpair (fds);
-  connection = gios_test_socket_stream_new (fds[0]);
-  pair->stream = gios_device_stream_new (connection);
-  pair->stream_fd = fds[0];
-  pair->peer = fds[1];
-  return pair;
+  return gios_test_pair_new_socketpair (gios_test_stream_over_socket);
 }
-
-static Pair *
-pair_new_tcp (void)
-{
-  g_autoptr(GError) error = NULL;
-  Pair *pair = g_new0 (Pair, 1);
-
-  gios_test_tcp_open (&pair->server, &pair->client);
-  pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 1000, NULL, &error));
-  g_assert_no_error (error);
-  pair->stream_fd = gios_test_socket_fd (pair->stream);
-  pair->peer = gios_test_socket_fd (pair->client);
-  return pair;
-}
-
-static void
-pair_free (Pair *pair)
-{
-  g_clear_object (&pair->stream);
-  if (pair->client != NULL)
-    {
-      g_clear_object (&pair->client);
-      g_clear_object (&pair->server);
-    }
-  else if (pair->peer >= 0)
-    close (pair->peer);
-  g_free (pair);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pair, pair_free)
 
 /* A writer thread that sends one byte at a time, each only once the stream
  * has taken the one before out of the kernel: every byte is an arrival of
  * its own. */
 typedef struct {
-  Pair *pair;
+  GiosTestPair *pair;
   GBytes *bytes;
   gboolean close_after;
 } Trickle;
@@ -120,9 +74,9 @@ trickle_thread (gpointer data)
 }
 
 static GThread *
-start_trickle (Trickle    *t,
-               Pair       *pair,
-               const char *hex_text)
+start_trickle (Trickle      *t,
+               GiosTestPair *pair,
+               const char   *hex_text)
 {
   t->pair = pair;
   t->bytes = gios_test_hex_bytes (hex_text);
@@ -272,7 +226,7 @@ test_examples_stream (void)
   const char *frames[] = {
     CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD, HANDSHAKE, DISCONNECT, VERSION_REPLY,
   };
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
 
   for (gsize i = 0; i < G_N_ELEMENTS (frames); i++)
@@ -408,7 +362,7 @@ test_items_send (void)
     { "[<'test'>, <[<int64 4>]>]", "0D 01 06 01 74 65 73 74 05 01 03 04 04" },
     { "true", "03 04 01" },
   };
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   GString *all = g_string_new (NULL);
   g_autoptr(GBytes) want = NULL;
@@ -442,7 +396,7 @@ test_items_send (void)
 static void
 test_items_receive (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   const char *want[] = {
     "'hello'", "''", "'€'", "int64 0", "int64 -1", "int64 255", "1.5", "@mv nothing",
@@ -482,7 +436,7 @@ test_items_receive (void)
 static void
 test_items_bad_element (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) item = NULL;
 
@@ -504,7 +458,7 @@ test_items_bad_element (void)
 static void
 test_split_arrivals (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) a = NULL;
   g_autoptr(GVariant) b = NULL;
@@ -552,7 +506,7 @@ test_split_arrivals (void)
 static void
 test_timeouts (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosMessage) msg = NULL;
   g_autoptr(GVariant) item = NULL;
@@ -626,19 +580,19 @@ test_peer_reset (void)
   struct linger lg = { 1, 0 };
 
   {
-    g_autoptr(Pair) pair = pair_new_tcp ();
+    g_autoptr(GiosTestPair) pair = gios_test_pair_new_tcp ();
 
     peer_write_hex (pair->peer, CLASS_METHOD_HEADER "11 01 25 53");
     gios_test_wait_kernel_input (pair->stream_fd, 18);
     g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), ==, 0);
-    g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (pair->client), NULL));
+    gios_test_pair_close_peer (pair);
     g_assert_null (gios_device_stream_receive_message (pair->stream, 2000, NULL, &error));
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
     g_clear_error (&error);
   }
 
   {
-    g_autoptr(Pair) pair = pair_new ();
+    g_autoptr(GiosTestPair) pair = pair_new ();
 
     peer_write_hex (pair->peer, CLASS_METHOD_HEADER "11 01 25 53");
     shutdown (pair->peer, SHUT_WR);
@@ -651,7 +605,7 @@ test_peer_reset (void)
   }
 
   {
-    g_autoptr(Pair) pair = pair_new ();
+    g_autoptr(GiosTestPair) pair = pair_new ();
 
     peer_write_hex (pair->peer, "00 00 00 10 00 00 00 01 61");
     shutdown (pair->peer, SHUT_WR);
@@ -664,7 +618,7 @@ test_peer_reset (void)
 static void
 test_too_large (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosMessage) msg = NULL;
   g_autoptr(GVariant) item = NULL;
@@ -728,7 +682,7 @@ test_too_large (void)
 static void
 huge_length_checks (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
 
   gios_device_stream_set_max_message_size (pair->stream, G_MAXUINT);
@@ -738,7 +692,7 @@ huge_length_checks (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 17);
-  g_clear_pointer (&pair, pair_free);
+  g_clear_pointer (&pair, gios_test_pair_free);
 
   pair = pair_new ();
   gios_device_stream_set_max_message_size (pair->stream, G_MAXUINT);
@@ -775,7 +729,7 @@ echo_handler (GiosDeviceStream *stream,
 static void
 test_execute_callback (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosMessage) request = NULL;
   g_autoptr(GBytes) reply = NULL;
@@ -950,14 +904,13 @@ test_execute_vfunc (void)
 static void
 test_execute_send_fails (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   guint calls = 0;
 
   peer_write_hex (pair->peer, "02 00 00 00 00 00 00 00 00 00 00 00 45 43 02 01");
   gios_test_wait_kernel_input (pair->stream_fd, 16);
-  close (pair->peer);
-  pair->peer = -1;
+  gios_test_pair_close_peer (pair);
   g_assert_cmpint (gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, NULL,
                                                NULL, &error), ==, GIOS_EXECUTE_ERROR);
   g_assert_nonnull (error);
