@@ -9,24 +9,6 @@
 
 #include "gios-test-utils.h"
 
-/* Every test's main loop ends by itself: a watchdog fails the test. */
-static gboolean
-watchdog (gpointer data)
-{
-  g_error ("test did not finish in time");
-  return G_SOURCE_REMOVE;
-}
-
-static void
-run_until (gboolean *done)
-{
-  guint id = g_timeout_add_seconds (10, watchdog, NULL);
-
-  while (!*done)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
-}
-
 /* ------------------------------------------------------------------------ */
 /* A line server on start(), and clients with open_async                       */
 
@@ -176,16 +158,10 @@ run_clients (Serve *serve,
       gios_socket_open_async (clients[i].socket, "127.0.0.1", port, 2000, NULL,
                               on_client_open, &clients[i]);
     }
-  run_until (&serve->done);
+  GIOS_TEST_RUN_UNTIL (serve->done);
   /* And until the server has seen every client go, so that no read is
    * left pending on this test's data. */
-  {
-    guint id = g_timeout_add_seconds (10, watchdog, NULL);
-
-    while (serve->live > 0)
-      g_main_context_iteration (NULL, TRUE);
-    g_source_remove (id);
-  }
+  GIOS_TEST_RUN_UNTIL (serve->live == 0);
   for (guint i = 0; i < n; i++)
     {
       g_object_unref (clients[i].socket);
@@ -277,7 +253,7 @@ test_stop_and_close_in_handler (void)
       g_assert_true (gios_server_socket_start (server, &error));
       for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
         fds[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
-      run_until (&serve.done);
+      GIOS_TEST_RUN_UNTIL (serve.done);
       /* Let the loop run a little more: nothing else is accepted. */
       for (int i = 0; i < 20; i++)
         g_main_context_iteration (NULL, FALSE);
@@ -331,17 +307,13 @@ test_concurrent_accepts (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   Results r = { g_ptr_array_new_with_free_func (g_object_unref), NULL, 3 };
-  guint id;
   int fds[3];
 
   for (guint i = 0; i < 3; i++)
     gios_server_socket_accept_async (server, NULL, on_accept, &r);
   for (guint i = 0; i < 3; i++)
     fds[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
-  id = g_timeout_add_seconds (10, watchdog, NULL);
-  while (r.pending > 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
+  GIOS_TEST_RUN_UNTIL (r.pending == 0);
   g_assert_no_error (r.error);
   g_assert_cmpuint (r.results->len, ==, 3);
   g_assert_true (g_ptr_array_index (r.results, 0) != g_ptr_array_index (r.results, 1));
@@ -360,14 +332,11 @@ on_async_done (GObject      *source,
   *(GAsyncResult **) data = g_object_ref (result);
 }
 
+/* Runs the default context until on_async_done() has filled @slot. */
 static GAsyncResult *
 wait_result (GAsyncResult **slot)
 {
-  guint id = g_timeout_add_seconds (10, watchdog, NULL);
-
-  while (*slot == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
+  GIOS_TEST_RUN_UNTIL (*slot != NULL);
   return *slot;
 }
 
@@ -703,36 +672,6 @@ count_notify (gpointer data)
   ((WatchLog *) data)->notified++;
 }
 
-/* Runs the default context until @got holds @text, with a watchdog. */
-static void
-run_until_string (GString    *got,
-                  const char *text)
-{
-  guint id = g_timeout_add_seconds (10, watchdog, NULL);
-
-  while (strcmp (got->str, text) != 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
-}
-
-static void
-run_until_text (WatchLog   *log,
-                const char *text)
-{
-  run_until_string (log->got, text);
-}
-
-/* Runs the default context until @counter is not 0, with a watchdog. */
-static void
-run_until_counted (guint *counter)
-{
-  guint id = g_timeout_add_seconds (10, watchdog, NULL);
-
-  while (*counter == 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
-}
-
 /* Iterations that find nothing to do leave @log as it was. */
 static void
 drain_context (void)
@@ -772,14 +711,14 @@ test_watch_input (void)
   g_assert_cmpuint (log.calls, ==, 0);
 
   gios_test_raw_send (fd, "hello ");
-  run_until_text (&log, "hello ");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, "hello "));
   gios_test_raw_send (fd, "world");
-  run_until_text (&log, "hello world");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, "hello world"));
   g_assert_true (log.seen & G_IO_IN);
   g_assert_cmpuint (log.notified, ==, 0);
 
   close (fd);
-  run_until (&log.at_end);
+  GIOS_TEST_RUN_UNTIL (log.at_end);
   g_assert_cmpuint (log.notified, ==, 1);
   {
     guint calls = log.calls;
@@ -814,7 +753,7 @@ test_watch_buffered_input (void)
   g_assert_cmpuint (gios_device_stream_get_buffered_input (GIOS_DEVICE_STREAM (conn)), ==, 7);
 
   gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_input, &log, NULL);
-  run_until_text (&log, "second\n");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, "second\n"));
   /* Two bytes a call: four calls for seven bytes, then none. */
   g_assert_cmpuint (log.calls, ==, 4);
   drain_context ();
@@ -899,13 +838,7 @@ test_watch_output (void)
 
   thread = g_thread_new ("drain", drain_peer, &drain);
   gios_device_stream_add_watch (stream, G_IO_OUT, on_output, &calls, NULL);
-  {
-    guint wd = g_timeout_add_seconds (10, watchdog, NULL);
-
-    while (gios_device_stream_get_buffered_output (stream) > 0)
-      g_main_context_iteration (NULL, TRUE);
-    g_source_remove (wd);
-  }
+  GIOS_TEST_RUN_UNTIL (gios_device_stream_get_buffered_output (stream) == 0);
   g_thread_join (thread);
   g_assert_cmpuint (calls, >, 0);
   g_assert_cmpuint (drain.received, ==, size);
@@ -941,7 +874,7 @@ test_watch_remove_and_close (void)
   gios_device_stream_add_watch (stream, G_IO_IN | G_IO_OUT, on_input, &second, count_notify);
   g_object_unref (stream);
   g_assert_nonnull (conn);
-  run_until_text (&second, "x");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (second.got->str, "x"));
   g_assert_true (second.seen & G_IO_OUT);
   /* ...until the stream is closed, which removes it. */
   gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL);
@@ -994,7 +927,7 @@ test_watch_remove_from_callback (void)
   conn = accept_one (server, &fd);
   state.id = gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_OUT, on_remove_self,
                                            &state, self_remove_notify);
-  run_until (&state.called);
+  GIOS_TEST_RUN_UNTIL (state.called);
   g_assert_cmpuint (state.notified_inside, ==, 0);
   g_assert_cmpuint (state.notified, ==, 1);
   state.called = FALSE;
@@ -1020,7 +953,7 @@ test_watch_drop_connection (void)
   g_assert_no_error (error);
   gios_device_stream_add_watch (stream, G_IO_IN, on_input, &log, count_notify);
   gios_test_raw_send (fd, "one");
-  run_until_text (&log, "one");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, "one"));
 
   g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), &error));
   g_assert_cmpuint (log.notified, ==, 1);
@@ -1096,19 +1029,13 @@ start_emfile_checks (gconstpointer data)
 
   /* Half a second of a full table: one warning, no spin. */
   g_timeout_add (500, set_true, &waited);
-  run_until (&waited);
+  GIOS_TEST_RUN_UNTIL (waited);
   g_assert_cmpuint (gios_test_get_warnings (), ==, 1);
   g_assert_cmpuint (accepted, ==, 0);
 
   gios_test_free_descriptors (spare, spare->len);
   g_array_unref (spare);
-  {
-    guint id = g_timeout_add_seconds (5, watchdog, NULL);
-
-    while (accepted == 0)
-      g_main_context_iteration (NULL, TRUE);
-    g_source_remove (id);
-  }
+  GIOS_TEST_RUN_UNTIL_WITHIN (5, accepted != 0);
   g_assert_cmpuint (gios_test_get_warnings (), ==, 1);
   close (client);
 }
@@ -1166,7 +1093,7 @@ test_watch_half_line (void)
   conn = accept_one (server, &fd);
   gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
   gios_test_raw_send (fd, "abc");
-  run_until_counted (&lw.calls);
+  GIOS_TEST_RUN_UNTIL (lw.calls != 0);
 
   for (int i = 0; i < 200; i++)
     g_main_context_iteration (NULL, FALSE);
@@ -1175,7 +1102,7 @@ test_watch_half_line (void)
 
   /* The rest arrives: both lines, the second from the buffer alone. */
   gios_test_raw_send (fd, "def\nghi\n");
-  run_until_string (lw.lines, "abcdef|ghi|");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "abcdef|ghi|"));
   g_assert_cmpuint (lw.max_depth, ==, 1);
   /* Closing removes the watch, and its reference on the stream. */
   g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
@@ -1196,9 +1123,9 @@ test_watch_no_recursion (void)
   conn = accept_one (server, &fd);
   gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
   gios_test_raw_send (fd, "x\n");
-  run_until_string (lw.lines, "x|");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "x|"));
   gios_test_raw_send (fd, "y\n");
-  run_until_string (lw.lines, "x|y|");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "x|y|"));
   g_assert_cmpuint (lw.max_depth, ==, 1);
   /* Closing removes the watch, and its reference on the stream. */
   g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
@@ -1310,7 +1237,7 @@ test_watch_close_from_thread (void)
   cc.stream = GIOS_DEVICE_STREAM (conn);
   gios_device_stream_add_watch (cc.stream, G_IO_IN, on_input_close_elsewhere, &cc, cross_close_notify);
   gios_test_raw_send (fd, "hi");
-  run_until_counted (&cc.notified);
+  GIOS_TEST_RUN_UNTIL (cc.notified != 0);
   g_assert_true (cc.closed_ok);
   g_assert_true (cc.notified_in == cc.main_thread);
   g_assert_cmpuint (cc.notified, ==, 1);
@@ -1376,7 +1303,7 @@ test_start_close_from_thread (void)
   g_assert_true (gios_server_socket_start (server, &error));
   g_assert_no_error (error);
   fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
-  run_until_counted (&sc.stopped);
+  GIOS_TEST_RUN_UNTIL (sc.stopped != 0);
   g_assert_true (sc.close.closed_ok);
   g_assert_true (sc.stopped_in == g_thread_self ());
   drain_context ();

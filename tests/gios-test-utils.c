@@ -89,6 +89,22 @@ gios_test_assert_bytes_hex (GBytes     *bytes,
 }
 
 /* ------------------------------------------------------------------------ */
+/* Main loops                                                                 */
+
+static gboolean
+watchdog_fired (gpointer data)
+{
+  g_error ("test did not finish in time");
+  return G_SOURCE_REMOVE;
+}
+
+guint
+gios_test_add_watchdog (guint seconds)
+{
+  return g_timeout_add_seconds (seconds, watchdog_fired, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Children                                                                   */
 
 /* A plain fork(), since g_test_trap_subprocess() starts GLib's worker thread,

@@ -41,6 +41,28 @@ void    gios_test_assert_bytes_hex (GBytes     *bytes,
                                     const char *hex);
 
 /* ------------------------------------------------------------------------ */
+/* Main loops: every one in a test ends by itself                             */
+
+/* A timeout source on the default main context that fails the test
+ * (g_error) after @seconds; the test removes it when done. */
+guint gios_test_add_watchdog (guint seconds);
+
+/* Iterates the default main context until @condition holds, failing the
+ * test if it does not within @seconds (GIOS_TEST_RUN_UNTIL: 10 s). */
+#define GIOS_TEST_RUN_UNTIL_WITHIN(seconds, condition)                      \
+  G_STMT_START                                                              \
+  {                                                                         \
+    guint gios_test_watchdog_id_ = gios_test_add_watchdog (seconds);        \
+                                                                            \
+    while (!(condition))                                                    \
+      g_main_context_iteration (NULL, TRUE);                                \
+    g_source_remove (gios_test_watchdog_id_);                               \
+  }                                                                         \
+  G_STMT_END
+
+#define GIOS_TEST_RUN_UNTIL(condition) GIOS_TEST_RUN_UNTIL_WITHIN (10, condition)
+
+/* ------------------------------------------------------------------------ */
 /* Children                                                                   */
 
 /* Runs @checks in a forked child whose address space may grow by at most
