@@ -26,7 +26,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gios-device-stream-private.h"
 #include "gios-test-utils.h"
 
 typedef enum {
