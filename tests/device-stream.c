@@ -194,6 +194,27 @@ receiver_thread (gpointer user_data)
   return NULL;
 }
 
+static GThread *
+start_receiver (Receiver *r,
+                int       fd,
+                gsize     len,
+                gsize     chunk,
+                guint     slow_every)
+{
+  *r = (Receiver) { fd, len, chunk, slow_every, 0, 0 };
+  return g_thread_new ("receiver", receiver_thread, r);
+}
+
+/* Joins the receiver and asserts that every byte arrived, in order. */
+static void
+join_receiver (GThread  *thread,
+               Receiver *r)
+{
+  g_thread_join (thread);
+  g_assert_cmpuint (r->received, ==, r->len);
+  g_assert_cmpuint (r->first_bad, ==, G_MAXSIZE);
+}
+
 static guint8 *
 pattern_data (gsize len)
 {
@@ -1115,14 +1136,14 @@ test_write_large (gconstpointer data)
   g_autoptr(GError) error = NULL;
   gsize total = 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
-  Receiver r = { pair->peer, total, 65536, 0, 0, 0 };
+  Receiver r;
   GThread *thread;
   gsize off = 0;
   gsize sizes[] = { 10, 1000, 1023, 1024, 1025, 5000, 100000, 3, 300000 };
   guint i = 0;
 
   gios_device_stream_set_output_buffer_size (pair->stream, 1024);
-  thread = g_thread_new ("receiver", receiver_thread, &r);
+  thread = start_receiver (&r, pair->peer, total, 65536, 0);
   while (off < total)
     {
       gsize n = MIN (sizes[i++ % G_N_ELEMENTS (sizes)], total - off);
@@ -1134,9 +1155,7 @@ test_write_large (gconstpointer data)
     }
   g_assert_true (gios_device_stream_flush (pair->stream, 10000, NULL, &error));
   g_assert_no_error (error);
-  g_thread_join (thread);
-  g_assert_cmpuint (r.received, ==, total);
-  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+  join_receiver (thread, &r);
 }
 
 /* A small send buffer and a slow reader: sends are short, and every byte
@@ -1149,21 +1168,19 @@ test_write_short_writes (gconstpointer data)
   g_autoptr(GError) error = NULL;
   gsize total = 3 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
-  Receiver r = { pair->peer, total, 777, 64, 0, 0 };
+  Receiver r;
   GThread *thread;
 
   set_buf (pair->stream_fd, SO_SNDBUF, 4096);
   set_peer_rcvbuf (pair, 4096);
-  thread = g_thread_new ("receiver", receiver_thread, &r);
+  thread = start_receiver (&r, pair->peer, total, 777, 64);
   g_assert_true (gios_device_stream_write (pair->stream, payload, 1000, NULL, &error));
   g_assert_true (gios_device_stream_write (pair->stream, payload + 1000, total - 1000, NULL, &error));
   g_assert_no_error (error);
   ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (ok);
-  g_thread_join (thread);
-  g_assert_cmpuint (r.received, ==, total);
-  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+  join_receiver (thread, &r);
 }
 
 /* A flush to a peer that does not read times out, keeps what it could not
@@ -1176,7 +1193,7 @@ test_flush_timeout_keeps (gconstpointer data)
   g_autoptr(GError) error = NULL;
   gsize total = 8 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
-  Receiver r = { pair->peer, total, 65536, 0, 0, 0 };
+  Receiver r;
   GThread *thread;
   gsize left;
   gint64 start;
@@ -1197,14 +1214,12 @@ test_flush_timeout_keeps (gconstpointer data)
   g_assert_cmpuint (left, >, 0);
   g_assert_cmpuint (left, <, total);
 
-  thread = g_thread_new ("receiver", receiver_thread, &r);
+  thread = start_receiver (&r, pair->peer, total, 65536, 0);
   ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (ok);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-  g_thread_join (thread);
-  g_assert_cmpuint (r.received, ==, total);
-  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+  join_receiver (thread, &r);
 }
 
 /* write() flushes a full buffer with the default timeout; what it could not
@@ -1218,7 +1233,7 @@ test_write_timeout_keeps (gconstpointer data)
   gsize total = 8 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
   g_autofree guint8 *tail = NULL;
-  Receiver r = { pair->peer, 0, 65536, 0, 0, 0 };
+  Receiver r;
   GThread *thread;
   gsize left;
   gint64 start;
@@ -1243,14 +1258,11 @@ test_write_timeout_keeps (gconstpointer data)
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, left + 5);
 
-  r.len = total;
-  thread = g_thread_new ("receiver", receiver_thread, &r);
+  thread = start_receiver (&r, pair->peer, total, 65536, 0);
   ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (ok);
-  g_thread_join (thread);
-  g_assert_cmpuint (r.received, ==, total);
-  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+  join_receiver (thread, &r);
   tail = g_malloc (5);
   gios_test_peer_read_exact (pair->peer, tail, 5);
   g_assert_cmpmem (tail, 5, "tail\n", 5);
