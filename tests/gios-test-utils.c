@@ -183,11 +183,12 @@ gios_test_free_descriptors (GArray *fds,
   g_array_set_size (fds, fds->len - n);
 }
 
-/* Written from whichever thread logs, read from the test's. */
+/* Counted in whichever thread logs; the lock and condition are for
+ * gios_test_wait_warnings(). */
+static gint log_warnings;
+static gint log_messages;
 static GMutex log_lock;
 static GCond log_cond;
-static guint log_warnings;
-static guint log_messages;
 
 static GLogWriterOutput
 count_log (GLogLevelFlags   level,
@@ -198,17 +199,13 @@ count_log (GLogLevelFlags   level,
   if (level & G_LOG_LEVEL_WARNING)
     {
       g_mutex_lock (&log_lock);
-      log_warnings++;
+      g_atomic_int_inc (&log_warnings);
       g_cond_broadcast (&log_cond);
       g_mutex_unlock (&log_lock);
       return G_LOG_WRITER_HANDLED;
     }
   if (level & G_LOG_LEVEL_MESSAGE)
-    {
-      g_mutex_lock (&log_lock);
-      log_messages++;
-      g_mutex_unlock (&log_lock);
-    }
+    g_atomic_int_inc (&log_messages);
   return g_log_writer_default (level, fields, n_fields, user_data);
 }
 
@@ -221,23 +218,13 @@ gios_test_count_log (void)
 guint
 gios_test_get_warnings (void)
 {
-  guint n;
-
-  g_mutex_lock (&log_lock);
-  n = log_warnings;
-  g_mutex_unlock (&log_lock);
-  return n;
+  return g_atomic_int_get (&log_warnings);
 }
 
 guint
 gios_test_get_messages (void)
 {
-  guint n;
-
-  g_mutex_lock (&log_lock);
-  n = log_messages;
-  g_mutex_unlock (&log_lock);
-  return n;
+  return g_atomic_int_get (&log_messages);
 }
 
 gboolean
@@ -248,9 +235,9 @@ gios_test_wait_warnings (guint n,
   gboolean reached;
 
   g_mutex_lock (&log_lock);
-  while (log_warnings < n && g_cond_wait_until (&log_cond, &log_lock, end))
+  while (gios_test_get_warnings () < n && g_cond_wait_until (&log_cond, &log_lock, end))
     ;
-  reached = log_warnings >= n;
+  reached = gios_test_get_warnings () >= n;
   g_mutex_unlock (&log_lock);
   return reached;
 }
