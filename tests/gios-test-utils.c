@@ -41,54 +41,6 @@ gios_test_assert_timed (gint64 start,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Bytes spelt in hex                                                         */
-
-GBytes *
-gios_test_hex_bytes (const char *hex)
-{
-  GByteArray *array = g_byte_array_new ();
-
-  while (*hex != '\0')
-    {
-      guint8 b;
-
-      if (g_ascii_isspace (*hex))
-        {
-          hex++;
-          continue;
-        }
-      g_assert_true (g_ascii_isxdigit (hex[0]) && g_ascii_isxdigit (hex[1]));
-      b = (guint8) (g_ascii_xdigit_value (hex[0]) << 4 | g_ascii_xdigit_value (hex[1]));
-      g_byte_array_append (array, &b, 1);
-      hex += 2;
-    }
-  return g_byte_array_free_to_bytes (array);
-}
-
-char *
-gios_test_bytes_hex (GBytes *bytes)
-{
-  GString *out = g_string_new (NULL);
-  gsize len, i;
-  const guint8 *p = g_bytes_get_data (bytes, &len);
-
-  for (i = 0; i < len; i++)
-    g_string_append_printf (out, i == 0 ? "%02X" : " %02X", p[i]);
-  return g_string_free (out, FALSE);
-}
-
-void
-gios_test_assert_bytes_hex (GBytes     *bytes,
-                            const char *hex)
-{
-  g_autoptr(GBytes) expected = gios_test_hex_bytes (hex);
-  g_autofree char *got = gios_test_bytes_hex (bytes);
-  g_autofree char *want = gios_test_bytes_hex (expected);
-
-  g_assert_cmpstr (got, ==, want);
-}
-
-/* ------------------------------------------------------------------------ */
 /* Main loops                                                                 */
 
 static gboolean
@@ -102,6 +54,64 @@ guint
 gios_test_add_watchdog (guint seconds)
 {
   return g_timeout_add_seconds (seconds, watchdog_fired, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A call blocked in another thread                                           */
+
+static gpointer
+blocked_thread (gpointer user_data)
+{
+  GiosTestBlocked *blocked = user_data;
+
+  g_mutex_lock (&blocked->lock);
+  blocked->started = TRUE;
+  g_cond_signal (&blocked->cond);
+  g_mutex_unlock (&blocked->lock);
+
+  blocked->ok = blocked->func (blocked->data, &blocked->error);
+  blocked->returned_at = g_get_monotonic_time ();
+  return NULL;
+}
+
+GiosTestBlocked *
+gios_test_blocked_start (GiosTestBlockingFunc func,
+                         gpointer             data)
+{
+  GiosTestBlocked *blocked = g_new0 (GiosTestBlocked, 1);
+
+  blocked->func = func;
+  blocked->data = data;
+  g_mutex_init (&blocked->lock);
+  g_cond_init (&blocked->cond);
+  blocked->thread = g_thread_new ("blocked", blocked_thread, blocked);
+  g_mutex_lock (&blocked->lock);
+  while (!blocked->started)
+    g_cond_wait (&blocked->cond, &blocked->lock);
+  g_mutex_unlock (&blocked->lock);
+  /* Give the call time to block in poll() or recv(); nothing depends on
+   * it having done so. */
+  g_usleep (50 * 1000);
+  return blocked;
+}
+
+void
+gios_test_blocked_join (GiosTestBlocked *blocked,
+                        gint64           woken_at)
+{
+  g_thread_join (g_steal_pointer (&blocked->thread));
+  g_assert_cmpint (blocked->returned_at - woken_at, <, G_USEC_PER_SEC);
+}
+
+void
+gios_test_blocked_free (GiosTestBlocked *blocked)
+{
+  if (blocked->thread != NULL)
+    g_thread_join (blocked->thread);
+  g_clear_error (&blocked->error);
+  g_mutex_clear (&blocked->lock);
+  g_cond_clear (&blocked->cond);
+  g_free (blocked);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -366,7 +376,7 @@ gios_test_on_disconnected (GiosSocketCommon    *socket,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Streams under test, and their raw other end                                */
+/* The stream under test, and its raw other end                              */
 
 void
 gios_test_socketpair (int fds[2])
@@ -390,6 +400,16 @@ gios_test_stream_over_socket (int fd)
   g_autoptr(GIOStream) io = gios_test_socket_stream_new (fd);
 
   return gios_device_stream_new (io);
+}
+
+GIOStream *
+gios_test_memory_stream_new (const void *data,
+                             gsize       len)
+{
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data (data, len, NULL);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+
+  return g_simple_io_stream_new (in, out);
 }
 
 GiosTestPair *
@@ -441,16 +461,6 @@ gios_test_pair_free (GiosTestPair *pair)
   else if (pair->peer >= 0)
     close (pair->peer);
   g_free (pair);
-}
-
-GIOStream *
-gios_test_memory_stream_new (const void *data,
-                             gsize       len)
-{
-  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data (data, len, NULL);
-  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
-
-  return g_simple_io_stream_new (in, out);
 }
 
 void
@@ -550,59 +560,49 @@ gios_test_wait_kernel_input (int fd,
 }
 
 /* ------------------------------------------------------------------------ */
-/* A call blocked in another thread                                           */
+/* Bytes spelt in hex                                                         */
 
-static gpointer
-blocked_thread (gpointer user_data)
+GBytes *
+gios_test_hex_bytes (const char *hex)
 {
-  GiosTestBlocked *blocked = user_data;
+  GByteArray *array = g_byte_array_new ();
 
-  g_mutex_lock (&blocked->lock);
-  blocked->started = TRUE;
-  g_cond_signal (&blocked->cond);
-  g_mutex_unlock (&blocked->lock);
+  while (*hex != '\0')
+    {
+      guint8 b;
 
-  blocked->ok = blocked->func (blocked->data, &blocked->error);
-  blocked->returned_at = g_get_monotonic_time ();
-  return NULL;
+      if (g_ascii_isspace (*hex))
+        {
+          hex++;
+          continue;
+        }
+      g_assert_true (g_ascii_isxdigit (hex[0]) && g_ascii_isxdigit (hex[1]));
+      b = (guint8) (g_ascii_xdigit_value (hex[0]) << 4 | g_ascii_xdigit_value (hex[1]));
+      g_byte_array_append (array, &b, 1);
+      hex += 2;
+    }
+  return g_byte_array_free_to_bytes (array);
 }
 
-GiosTestBlocked *
-gios_test_blocked_start (GiosTestBlockingFunc func,
-                         gpointer             data)
+char *
+gios_test_bytes_hex (GBytes *bytes)
 {
-  GiosTestBlocked *blocked = g_new0 (GiosTestBlocked, 1);
+  GString *out = g_string_new (NULL);
+  gsize len, i;
+  const guint8 *p = g_bytes_get_data (bytes, &len);
 
-  blocked->func = func;
-  blocked->data = data;
-  g_mutex_init (&blocked->lock);
-  g_cond_init (&blocked->cond);
-  blocked->thread = g_thread_new ("blocked", blocked_thread, blocked);
-  g_mutex_lock (&blocked->lock);
-  while (!blocked->started)
-    g_cond_wait (&blocked->cond, &blocked->lock);
-  g_mutex_unlock (&blocked->lock);
-  /* Give the call time to block in poll() or recv(); nothing depends on
-   * it having done so. */
-  g_usleep (50 * 1000);
-  return blocked;
-}
-
-void
-gios_test_blocked_join (GiosTestBlocked *blocked,
-                        gint64           woken_at)
-{
-  g_thread_join (g_steal_pointer (&blocked->thread));
-  g_assert_cmpint (blocked->returned_at - woken_at, <, G_USEC_PER_SEC);
+  for (i = 0; i < len; i++)
+    g_string_append_printf (out, i == 0 ? "%02X" : " %02X", p[i]);
+  return g_string_free (out, FALSE);
 }
 
 void
-gios_test_blocked_free (GiosTestBlocked *blocked)
+gios_test_assert_bytes_hex (GBytes     *bytes,
+                            const char *hex)
 {
-  if (blocked->thread != NULL)
-    g_thread_join (blocked->thread);
-  g_clear_error (&blocked->error);
-  g_mutex_clear (&blocked->lock);
-  g_cond_clear (&blocked->cond);
-  g_free (blocked);
+  g_autoptr(GBytes) expected = gios_test_hex_bytes (hex);
+  g_autofree char *got = gios_test_bytes_hex (bytes);
+  g_autofree char *want = gios_test_bytes_hex (expected);
+
+  g_assert_cmpstr (got, ==, want);
 }
