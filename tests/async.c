@@ -5,56 +5,9 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
-/* Every test's main loop ends by itself: a watchdog fails the test. */
-static gboolean
-watchdog (gpointer data)
-{
-  g_error ("test did not finish in time");
-  return G_SOURCE_REMOVE;
-}
-
-static void
-run_until (gboolean *done)
-{
-  guint id = g_timeout_add_seconds (10, watchdog, NULL);
-
-  while (!*done)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
-}
-
-static GiosServerSocket *
-open_loopback_server (void)
-{
-  g_autoptr(GError) error = NULL;
-  GiosServerSocket *server = gios_server_socket_new ();
-
-  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
-  g_assert_no_error (error);
-  return server;
-}
-
-static char *
-port_of (GiosServerSocket *server)
-{
-  return g_strdup_printf ("%u", gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
-}
-
-static int
-raw_connect (guint port)
-{
-  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (connect (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
-  return fd;
-}
+#include "gios-test-utils.h"
 
 /* ------------------------------------------------------------------------ */
 /* A line server on start(), and clients with open_async                       */
@@ -193,7 +146,7 @@ static void
 run_clients (Serve *serve,
              guint  n)
 {
-  g_autofree char *port = port_of (serve->server);
+  g_autofree char *port = gios_test_server_port_string (serve->server);
   Client *clients = g_new0 (Client, n);
 
   serve->expect = n;
@@ -205,16 +158,10 @@ run_clients (Serve *serve,
       gios_socket_open_async (clients[i].socket, "127.0.0.1", port, 2000, NULL,
                               on_client_open, &clients[i]);
     }
-  run_until (&serve->done);
+  GIOS_TEST_RUN_UNTIL (serve->done);
   /* And until the server has seen every client go, so that no read is
    * left pending on this test's data. */
-  {
-    guint id = g_timeout_add_seconds (10, watchdog, NULL);
-
-    while (serve->live > 0)
-      g_main_context_iteration (NULL, TRUE);
-    g_source_remove (id);
-  }
+  GIOS_TEST_RUN_UNTIL (serve->live == 0);
   for (guint i = 0; i < n; i++)
     {
       g_object_unref (clients[i].socket);
@@ -227,7 +174,7 @@ static void
 test_start_serves (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   Serve serve;
 
   serve_init (&serve, server);
@@ -254,7 +201,7 @@ static void
 test_start_max_connections (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   Serve serve;
 
   serve_init (&serve, server);
@@ -296,7 +243,7 @@ test_stop_and_close_in_handler (void)
   for (int round = 0; round < 2; round++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(GiosServerSocket) server = open_loopback_server ();
+      g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
       Serve serve = { 0 };
       int fds[3];
 
@@ -305,8 +252,8 @@ test_stop_and_close_in_handler (void)
       g_signal_connect (server, "stopped", G_CALLBACK (on_stopped), &serve);
       g_assert_true (gios_server_socket_start (server, &error));
       for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
-        fds[i] = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
-      run_until (&serve.done);
+        fds[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+      GIOS_TEST_RUN_UNTIL (serve.done);
       /* Let the loop run a little more: nothing else is accepted. */
       for (int i = 0; i < 20; i++)
         g_main_context_iteration (NULL, FALSE);
@@ -358,19 +305,15 @@ on_accept (GObject      *source,
 static void
 test_concurrent_accepts (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   Results r = { g_ptr_array_new_with_free_func (g_object_unref), NULL, 3 };
-  guint id;
   int fds[3];
 
   for (guint i = 0; i < 3; i++)
     gios_server_socket_accept_async (server, NULL, on_accept, &r);
   for (guint i = 0; i < 3; i++)
-    fds[i] = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
-  id = g_timeout_add_seconds (10, watchdog, NULL);
-  while (r.pending > 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
+    fds[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  GIOS_TEST_RUN_UNTIL (r.pending == 0);
   g_assert_no_error (r.error);
   g_assert_cmpuint (r.results->len, ==, 3);
   g_assert_true (g_ptr_array_index (r.results, 0) != g_ptr_array_index (r.results, 1));
@@ -389,14 +332,11 @@ on_async_done (GObject      *source,
   *(GAsyncResult **) data = g_object_ref (result);
 }
 
+/* Runs the default context until on_async_done() has filled @slot. */
 static GAsyncResult *
 wait_result (GAsyncResult **slot)
 {
-  guint id = g_timeout_add_seconds (10, watchdog, NULL);
-
-  while (*slot == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
+  GIOS_TEST_RUN_UNTIL (*slot != NULL);
   return *slot;
 }
 
@@ -404,13 +344,13 @@ static void
 test_listen_async (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GAsyncResult) again = NULL;
   g_autofree char *line = NULL;
-  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-  g_assert_cmpint (send (fd, "classic\n", 8, 0), ==, 8);
+  gios_test_raw_send (fd, "classic\n");
   gios_server_socket_listen_async (server, NULL, on_async_done, &result);
   g_assert_true (gios_server_socket_listen_finish (server, wait_result (&result), &error));
   g_assert_no_error (error);
@@ -434,9 +374,9 @@ test_open_async_errors (void)
   g_autoptr(GAsyncResult) cancelled = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autofree char *port = NULL;
-  GiosServerSocket *gone = open_loopback_server ();
+  GiosServerSocket *gone = gios_test_open_loopback_server ();
 
-  port = port_of (gone);
+  port = gios_test_server_port_string (gone);
   g_object_unref (gone);
 
   gios_socket_open_async (client, "127.0.0.1", port, 1000, NULL, on_async_done, &refused);
@@ -470,7 +410,7 @@ send_later (gpointer data)
 {
   Later *later = data;
 
-  g_assert_cmpint (send (later->fd, later->text, strlen (later->text), 0), ==, (gssize) strlen (later->text));
+  gios_test_raw_send (later->fd, later->text);
   return G_SOURCE_REMOVE;
 }
 
@@ -478,7 +418,7 @@ static void
 test_read_line_async (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   GiosDeviceStream *stream;
   g_autoptr(GAsyncResult) first = NULL;
@@ -492,7 +432,7 @@ test_read_line_async (void)
   Later later1, later2;
   gsize length = 0;
   gint64 start;
-  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   stream = GIOS_DEVICE_STREAM (conn);
@@ -500,7 +440,7 @@ test_read_line_async (void)
   /* A line across three arrivals, one of them a lone "\r". */
   later1 = (Later) { fd, "lo\r" };
   later2 = (Later) { fd, "\nrest" };
-  g_assert_cmpint (send (fd, "hel", 3, 0), ==, 3);
+  gios_test_raw_send (fd, "hel");
   g_timeout_add (20, send_later, &later1);
   g_timeout_add (40, send_later, &later2);
   gios_device_stream_read_line_async (stream, 100, 2000, G_PRIORITY_DEFAULT, NULL, on_async_done, &first);
@@ -520,8 +460,7 @@ test_read_line_async (void)
   g_clear_error (&error);
   g_assert_null (gios_device_stream_read_line_finish (stream, wait_result (&timed_out), NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_assert_cmpint (g_get_monotonic_time () - start, >=, 140 * 1000);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 400 * 1000);
+  gios_test_assert_elapsed (start, 140, 400);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (stream), ==, 4);
   g_clear_error (&error);
 
@@ -548,7 +487,7 @@ static void
 test_read_bytes_and_flush_async (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   GiosDeviceStream *stream;
   g_autoptr(GAsyncResult) got = NULL;
@@ -557,12 +496,12 @@ test_read_bytes_and_flush_async (void)
   g_autoptr(GBytes) bytes = NULL;
   g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
   char buf[16] = { 0 };
-  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   stream = GIOS_DEVICE_STREAM (conn);
 
-  g_assert_cmpint (send (fd, "abcdef", 6, 0), ==, 6);
+  gios_test_raw_send (fd, "abcdef");
   gios_device_stream_read_bytes_async (stream, 4, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &got);
   bytes = gios_device_stream_read_bytes_finish (stream, wait_result (&got), &error);
   g_assert_no_error (error);
@@ -590,10 +529,10 @@ static void
 test_drop_fails_pending (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GAsyncResult) result = NULL;
-  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   gios_device_stream_read_line_async (GIOS_DEVICE_STREAM (conn), 100, 5000, G_PRIORITY_DEFAULT,
@@ -609,9 +548,7 @@ static void
 test_async_on_memory_stream (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data ("one\ntwo", 7, NULL);
-  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
-  g_autoptr(GIOStream) io = g_simple_io_stream_new (in, out);
+  g_autoptr(GIOStream) io = gios_test_memory_stream_new ("one\ntwo", 7);
   g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (io);
   g_autoptr(GAsyncResult) result = NULL;
   g_autofree char *line = NULL;
@@ -627,8 +564,8 @@ static void
 test_cancel_everything (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
-  g_autoptr(GiosServerSocket) idle_server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) idle_server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GAsyncResult) accept_result = NULL;
@@ -639,7 +576,7 @@ test_cancel_everything (void)
   g_autoptr(GiosSocket) later = NULL;
   g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
   GiosDeviceStream *stream;
-  int fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   stream = GIOS_DEVICE_STREAM (conn);
@@ -675,7 +612,7 @@ test_cancel_everything (void)
 
   /* A cancelled accept takes no connection: a later one gets it. */
   {
-    int fd2 = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (idle_server)));
+    int fd2 = gios_test_raw_connect (AF_INET, gios_test_server_port (idle_server));
 
     gios_server_socket_accept_async (idle_server, NULL, on_async_done, &late_result);
     later = gios_server_socket_accept_finish (idle_server, wait_result (&late_result), &error);
@@ -735,36 +672,6 @@ count_notify (gpointer data)
   ((WatchLog *) data)->notified++;
 }
 
-/* Runs the default context until @got holds @text, with a watchdog. */
-static void
-run_until_string (GString    *got,
-                  const char *text)
-{
-  guint id = g_timeout_add_seconds (10, watchdog, NULL);
-
-  while (strcmp (got->str, text) != 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
-}
-
-static void
-run_until_text (WatchLog   *log,
-                const char *text)
-{
-  run_until_string (log->got, text);
-}
-
-/* Runs the default context until @counter is not 0, with a watchdog. */
-static void
-run_until_counted (guint *counter)
-{
-  guint id = g_timeout_add_seconds (10, watchdog, NULL);
-
-  while (*counter == 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
-}
-
 /* Iterations that find nothing to do leave @log as it was. */
 static void
 drain_context (void)
@@ -780,7 +687,7 @@ accept_one (GiosServerSocket *server,
   g_autoptr(GError) error = NULL;
   GiosSocket *conn;
 
-  *client = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
+  *client = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   g_assert_no_error (error);
   return conn;
@@ -791,7 +698,7 @@ accept_one (GiosServerSocket *server,
 static void
 test_watch_input (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   WatchLog log = { .got = g_string_new (NULL), .per_call = 64 };
   int fd;
@@ -803,15 +710,15 @@ test_watch_input (void)
   drain_context ();
   g_assert_cmpuint (log.calls, ==, 0);
 
-  g_assert_cmpint (send (fd, "hello ", 6, 0), ==, 6);
-  run_until_text (&log, "hello ");
-  g_assert_cmpint (send (fd, "world", 5, 0), ==, 5);
-  run_until_text (&log, "hello world");
+  gios_test_raw_send (fd, "hello ");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, "hello "));
+  gios_test_raw_send (fd, "world");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, "hello world"));
   g_assert_true (log.seen & G_IO_IN);
   g_assert_cmpuint (log.notified, ==, 0);
 
   close (fd);
-  run_until (&log.at_end);
+  GIOS_TEST_RUN_UNTIL (log.at_end);
   g_assert_cmpuint (log.notified, ==, 1);
   {
     guint calls = log.calls;
@@ -832,21 +739,21 @@ static void
 test_watch_buffered_input (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autofree char *line = NULL;
   WatchLog log = { .got = g_string_new (NULL), .per_call = 2 };
   int fd;
 
   conn = accept_one (server, &fd);
-  g_assert_cmpint (send (fd, "first\nsecond\n", 13, 0), ==, 13);
+  gios_test_raw_send (fd, "first\nsecond\n");
   line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (conn), 100, NULL, 1000, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "first");
   g_assert_cmpuint (gios_device_stream_get_buffered_input (GIOS_DEVICE_STREAM (conn)), ==, 7);
 
   gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_input, &log, NULL);
-  run_until_text (&log, "second\n");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, "second\n"));
   /* Two bytes a call: four calls for seven bytes, then none. */
   g_assert_cmpuint (log.calls, ==, 4);
   drain_context ();
@@ -910,7 +817,7 @@ test_watch_output (void)
 {
   const gsize size = 8 * 1024 * 1024;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autofree guint8 *big = g_malloc (size);
   GiosDeviceStream *stream;
@@ -931,13 +838,7 @@ test_watch_output (void)
 
   thread = g_thread_new ("drain", drain_peer, &drain);
   gios_device_stream_add_watch (stream, G_IO_OUT, on_output, &calls, NULL);
-  {
-    guint wd = g_timeout_add_seconds (10, watchdog, NULL);
-
-    while (gios_device_stream_get_buffered_output (stream) > 0)
-      g_main_context_iteration (NULL, TRUE);
-    g_source_remove (wd);
-  }
+  GIOS_TEST_RUN_UNTIL (gios_device_stream_get_buffered_output (stream) == 0);
   g_thread_join (thread);
   g_assert_cmpuint (calls, >, 0);
   g_assert_cmpuint (drain.received, ==, size);
@@ -950,7 +851,7 @@ test_watch_output (void)
 static void
 test_watch_remove_and_close (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosSocket *conn;
   GiosDeviceStream *stream;
   WatchLog log = { .got = g_string_new (NULL), .per_call = 64 };
@@ -965,7 +866,7 @@ test_watch_remove_and_close (void)
   id = gios_device_stream_add_watch (stream, G_IO_IN, on_input, &log, count_notify);
   gios_device_stream_remove_watch (stream, id);
   g_assert_cmpuint (log.notified, ==, 1);
-  g_assert_cmpint (send (fd, "x", 1, 0), ==, 1);
+  gios_test_raw_send (fd, "x");
   drain_context ();
   g_assert_cmpuint (log.calls, ==, 0);
 
@@ -973,7 +874,7 @@ test_watch_remove_and_close (void)
   gios_device_stream_add_watch (stream, G_IO_IN | G_IO_OUT, on_input, &second, count_notify);
   g_object_unref (stream);
   g_assert_nonnull (conn);
-  run_until_text (&second, "x");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (second.got->str, "x"));
   g_assert_true (second.seen & G_IO_OUT);
   /* ...until the stream is closed, which removes it. */
   gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL);
@@ -1018,7 +919,7 @@ on_remove_self (GiosDeviceStream *stream,
 static void
 test_watch_remove_from_callback (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   SelfRemove state = { 0 };
   int fd;
@@ -1026,7 +927,7 @@ test_watch_remove_from_callback (void)
   conn = accept_one (server, &fd);
   state.id = gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_OUT, on_remove_self,
                                            &state, self_remove_notify);
-  run_until (&state.called);
+  GIOS_TEST_RUN_UNTIL (state.called);
   g_assert_cmpuint (state.notified_inside, ==, 0);
   g_assert_cmpuint (state.notified, ==, 1);
   state.called = FALSE;
@@ -1041,25 +942,25 @@ static void
 test_watch_drop_connection (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
   WatchLog log = { .got = g_string_new (NULL), .per_call = 64 };
-  guint port = gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
-  int fd = raw_connect (port);
+  guint port = gios_test_server_port (server);
+  int fd = gios_test_raw_connect (AF_INET, port);
   int fd2;
 
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   g_assert_no_error (error);
   gios_device_stream_add_watch (stream, G_IO_IN, on_input, &log, count_notify);
-  g_assert_cmpint (send (fd, "one", 3, 0), ==, 3);
-  run_until_text (&log, "one");
+  gios_test_raw_send (fd, "one");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, "one"));
 
   g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), &error));
   g_assert_cmpuint (log.notified, ==, 1);
 
-  fd2 = raw_connect (port);
+  fd2 = gios_test_raw_connect (AF_INET, port);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
-  g_assert_cmpint (send (fd2, "two", 3, 0), ==, 3);
+  gios_test_raw_send (fd2, "two");
   drain_context ();
   g_assert_cmpstr (log.got->str, ==, "one");
   close (fd);
@@ -1072,7 +973,7 @@ test_watch_drop_connection (void)
 static void
 test_watch_misuse (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   WatchLog log = { .got = g_string_new (NULL) };
   int fd;
@@ -1093,24 +994,6 @@ test_watch_misuse (void)
 /* ------------------------------------------------------------------------ */
 /* Running out of descriptors under start()                                   */
 
-static guint warnings;
-
-static GLogWriterOutput
-count_warnings (GLogLevelFlags   level,
-                const GLogField *fields,
-                gsize            n_fields,
-                gpointer         user_data)
-{
-  if (level & G_LOG_LEVEL_WARNING)
-    {
-      warnings++;
-      return G_LOG_WRITER_HANDLED;
-    }
-  if (level & G_LOG_LEVEL_MESSAGE)
-    return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, user_data);
-}
-
 static gboolean
 count_accepted (GiosServerSocket *server,
                 GiosSocket       *connection,
@@ -1128,56 +1011,39 @@ set_true (gpointer data)
 }
 
 static void
+start_emfile_checks (gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  GArray *spare;
+  guint accepted = 0;
+  gboolean waited = FALSE;
+  int client;
+
+  gios_test_count_log ();
+  g_signal_connect (server, "accepted", G_CALLBACK (count_accepted), &accepted);
+  g_assert_true (gios_server_socket_start (server, &error));
+  /* The reactor's epoll descriptor exists now; fill the table. */
+  client = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  spare = gios_test_fill_descriptor_table ();
+
+  /* Half a second of a full table: one warning, no spin. */
+  g_timeout_add (500, set_true, &waited);
+  GIOS_TEST_RUN_UNTIL (waited);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, 1);
+  g_assert_cmpuint (accepted, ==, 0);
+
+  gios_test_free_descriptors (spare, spare->len);
+  g_array_unref (spare);
+  GIOS_TEST_RUN_UNTIL_WITHIN (5, accepted != 0);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, 1);
+  close (client);
+}
+
+static void
 test_start_emfile (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GiosServerSocket) server = open_loopback_server ();
-      GArray *spare = g_array_new (FALSE, FALSE, sizeof (int));
-      guint accepted = 0;
-      gboolean waited = FALSE;
-      struct rlimit rl;
-      int client;
-
-      g_log_set_writer_func (count_warnings, NULL, NULL);
-      g_signal_connect (server, "accepted", G_CALLBACK (count_accepted), &accepted);
-      g_assert_true (gios_server_socket_start (server, &error));
-      /* The reactor's epoll descriptor exists now; fill the table. */
-      client = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
-      getrlimit (RLIMIT_NOFILE, &rl);
-      rl.rlim_cur = 64;
-      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
-      for (;;)
-        {
-          int fd = dup (0);
-          if (fd < 0)
-            break;
-          g_array_append_val (spare, fd);
-        }
-
-      /* Half a second of a full table: one warning, no spin. */
-      g_timeout_add (500, set_true, &waited);
-      run_until (&waited);
-      g_assert_cmpuint (warnings, ==, 1);
-      g_assert_cmpuint (accepted, ==, 0);
-
-      for (guint i = 0; i < spare->len; i++)
-        close (g_array_index (spare, int, i));
-      g_array_unref (spare);
-      {
-        guint id = g_timeout_add_seconds (5, watchdog, NULL);
-
-        while (accepted == 0)
-          g_main_context_iteration (NULL, TRUE);
-        g_source_remove (id);
-      }
-      g_assert_cmpuint (warnings, ==, 1);
-      close (client);
-      return;
-    }
-  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (start_emfile_checks, NULL, 20);
 }
 
 /* A watch that reads whole lines with a timeout of 0 is not called again
@@ -1219,15 +1085,15 @@ on_line_input (GiosDeviceStream *stream,
 static void
 test_watch_half_line (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   LineWatch lw = { .lines = g_string_new (NULL) };
   int fd;
 
   conn = accept_one (server, &fd);
   gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
-  g_assert_cmpint (send (fd, "abc", 3, 0), ==, 3);
-  run_until_counted (&lw.calls);
+  gios_test_raw_send (fd, "abc");
+  GIOS_TEST_RUN_UNTIL (lw.calls != 0);
 
   for (int i = 0; i < 200; i++)
     g_main_context_iteration (NULL, FALSE);
@@ -1235,8 +1101,8 @@ test_watch_half_line (void)
   g_assert_cmpuint (gios_device_stream_get_buffered_input (GIOS_DEVICE_STREAM (conn)), ==, 3);
 
   /* The rest arrives: both lines, the second from the buffer alone. */
-  g_assert_cmpint (send (fd, "def\nghi\n", 8, 0), ==, 8);
-  run_until_string (lw.lines, "abcdef|ghi|");
+  gios_test_raw_send (fd, "def\nghi\n");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "abcdef|ghi|"));
   g_assert_cmpuint (lw.max_depth, ==, 1);
   /* Closing removes the watch, and its reference on the stream. */
   g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
@@ -1249,17 +1115,17 @@ test_watch_half_line (void)
 static void
 test_watch_no_recursion (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   LineWatch lw = { .lines = g_string_new (NULL), .iterate = TRUE };
   int fd;
 
   conn = accept_one (server, &fd);
   gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
-  g_assert_cmpint (send (fd, "x\n", 2, 0), ==, 2);
-  run_until_string (lw.lines, "x|");
-  g_assert_cmpint (send (fd, "y\n", 2, 0), ==, 2);
-  run_until_string (lw.lines, "x|y|");
+  gios_test_raw_send (fd, "x\n");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "x|"));
+  gios_test_raw_send (fd, "y\n");
+  GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "x|y|"));
   g_assert_cmpuint (lw.max_depth, ==, 1);
   /* Closing removes the watch, and its reference on the stream. */
   g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
@@ -1274,7 +1140,7 @@ static void
 test_timeout_zero_high_priority (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   GiosDeviceStream *stream;
   g_autoptr(GAsyncResult) buffered = NULL;
@@ -1286,7 +1152,7 @@ test_timeout_zero_high_priority (void)
 
   conn = accept_one (server, &fd);
   stream = GIOS_DEVICE_STREAM (conn);
-  g_assert_cmpint (send (fd, "one\ntwo\n", 8, 0), ==, 8);
+  gios_test_raw_send (fd, "one\ntwo\n");
   line = gios_device_stream_read_line (stream, 100, NULL, 1000, NULL, &error);
   g_assert_cmpstr (line, ==, "one");
   g_clear_pointer (&line, g_free);
@@ -1297,7 +1163,7 @@ test_timeout_zero_high_priority (void)
   g_assert_cmpstr (line, ==, "two");
   g_clear_pointer (&line, g_free);
 
-  g_assert_cmpint (send (fd, "three\n", 6, 0), ==, 6);
+  gios_test_raw_send (fd, "three\n");
   g_assert_cmpint (gios_device_stream_poll (stream, G_IO_IN, 1000, NULL), ==, G_IO_IN);
   gios_device_stream_read_line_async (stream, 100, 0, G_PRIORITY_HIGH, NULL, on_async_done, &waiting);
   line = gios_device_stream_read_line_finish (stream, wait_result (&waiting), NULL, &error);
@@ -1359,7 +1225,7 @@ cross_close_notify (gpointer data)
 static void
 test_watch_close_from_thread (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   CrossClose cc = { .main_thread = g_thread_self () };
   gssize n;
@@ -1370,8 +1236,8 @@ test_watch_close_from_thread (void)
   conn = accept_one (server, &fd);
   cc.stream = GIOS_DEVICE_STREAM (conn);
   gios_device_stream_add_watch (cc.stream, G_IO_IN, on_input_close_elsewhere, &cc, cross_close_notify);
-  g_assert_cmpint (send (fd, "hi", 2, 0), ==, 2);
-  run_until_counted (&cc.notified);
+  gios_test_raw_send (fd, "hi");
+  GIOS_TEST_RUN_UNTIL (cc.notified != 0);
   g_assert_true (cc.closed_ok);
   g_assert_true (cc.notified_in == cc.main_thread);
   g_assert_cmpuint (cc.notified, ==, 1);
@@ -1428,7 +1294,7 @@ static void
 test_start_close_from_thread (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   ServerClose sc = { .close.stream = GIOS_DEVICE_STREAM (server) };
   int fd;
 
@@ -1436,8 +1302,8 @@ test_start_close_from_thread (void)
   g_signal_connect (server, "stopped", G_CALLBACK (on_stopped_record), &sc);
   g_assert_true (gios_server_socket_start (server, &error));
   g_assert_no_error (error);
-  fd = raw_connect (gios_socket_common_get_port (GIOS_SOCKET_COMMON (server)));
-  run_until_counted (&sc.stopped);
+  fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  GIOS_TEST_RUN_UNTIL (sc.stopped != 0);
   g_assert_true (sc.close.closed_ok);
   g_assert_true (sc.stopped_in == g_thread_self ());
   drain_context ();

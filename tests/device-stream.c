@@ -16,21 +16,17 @@
 #include "config.h"
 
 #include <gios/gios.h>
-#include <gio/gfiledescriptorbased.h>
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gios-device-stream-private.h"
+#include "gios-test-utils.h"
 
 typedef enum {
   TRANSPORT_UNIX,
@@ -41,109 +37,10 @@ typedef enum {
 
 static const char *transport_names[N_TRANSPORTS] = { "unix", "gsocket", "tcp" };
 
-typedef struct {
-  Transport transport;
-  GiosDeviceStream *stream;  /* under test */
-  int peer;                  /* the raw other end */
-  GiosServerSocket *server;  /* tcp only */
-  GiosSocket *client;        /* tcp only: owns the peer descriptor */
-} Pair;
-
-/* Bounds for timing checks: about -5 % / +50 % and some slack for valgrind. */
-#define MS(us) ((us) / 1000)
-
-static gint64
-elapsed_ms (gint64 start)
-{
-  return (g_get_monotonic_time () - start) / 1000;
-}
-
-static void
-assert_timed (gint64 start,
-              int    timeout_ms)
-{
-  gint64 ms = elapsed_ms (start);
-
-  g_assert_cmpint (ms, >=, timeout_ms * 95 / 100);
-  g_assert_cmpint (ms, <, timeout_ms * 3 / 2 + 150);
-}
-
 static guint8
 pattern (gsize i)
 {
   return (guint8) ((i * 7) ^ (i >> 9));
-}
-
-/* ------------------------------------------------------------------------ */
-/* Raw peer helpers                                                           */
-
-static void
-peer_write_all (int         fd,
-                const void *data,
-                gsize       len)
-{
-  const guint8 *p = data;
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  while (len > 0)
-    {
-      ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
-
-      if (n < 0 && errno == ENOTSOCK)
-        n = write (fd, p, len);
-      if (n < 0)
-        {
-          struct pollfd pfd = { fd, POLLOUT, 0 };
-
-          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
-          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-          (void) poll (&pfd, 1, 100);
-          continue;
-        }
-      p += n;
-      len -= n;
-    }
-}
-
-static void
-peer_write_str (int         fd,
-                const char *s)
-{
-  peer_write_all (fd, s, strlen (s));
-}
-
-/* Reads exactly @len bytes within 20 s. */
-static void
-peer_read_exact (int    fd,
-                 void  *buffer,
-                 gsize  len)
-{
-  guint8 *p = buffer;
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  while (len > 0)
-    {
-      struct pollfd pfd = { fd, POLLIN, 0 };
-      ssize_t n;
-
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      if (poll (&pfd, 1, 100) <= 0)
-        continue;
-      n = read (fd, p, len);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        continue;
-      g_assert_cmpint (n, >, 0);
-      p += n;
-      len -= n;
-    }
-}
-
-static gboolean
-peer_has_input (int fd)
-{
-  struct pollfd pfd = { fd, POLLIN, 0 };
-
-  return poll (&pfd, 1, 0) > 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -160,70 +57,22 @@ stream_over_fd (int fd)
   return gios_device_stream_new (io);
 }
 
-static GiosDeviceStream *
-stream_over_gsocket (int fd)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, &error);
-  g_autoptr(GSocketConnection) connection = NULL;
-
-  g_assert_no_error (error);
-  connection = g_socket_connection_factory_create_connection (socket);
-  return gios_device_stream_new (G_IO_STREAM (connection));
-}
-
-static void
-tcp_open (GiosServerSocket **server,
-          GiosSocket       **client)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *port = NULL;
-
-  *server = gios_server_socket_new ();
-  g_assert_true (gios_server_socket_open_address (*server, "127.0.0.1", "0", 1000, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (gios_socket_common_get_port (GIOS_SOCKET_COMMON (*server)), >, 0);
-  port = g_strdup_printf ("%u", gios_socket_common_get_port (GIOS_SOCKET_COMMON (*server)));
-
-  *client = gios_socket_new ();
-  g_assert_true (gios_socket_open (*client, "127.0.0.1", port, 1000, NULL, &error));
-  g_assert_no_error (error);
-}
-
-static int
-socket_fd (gpointer socket)
-{
-  return g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (socket)));
-}
-
-static Pair *
+static GiosTestPair *
 pair_new (Transport transport)
 {
-  Pair *pair = g_new0 (Pair, 1);
-  int fds[2];
+  GiosTestPair *pair = NULL;
 
-  pair->transport = transport;
-  pair->peer = -1;
   switch (transport)
     {
     case TRANSPORT_UNIX:
+      pair = gios_test_pair_new_socketpair (stream_over_fd);
+      break;
     case TRANSPORT_GSOCKET:
-      g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-      pair->stream = transport == TRANSPORT_UNIX ? stream_over_fd (fds[0])
-                                                 : stream_over_gsocket (fds[0]);
-      pair->peer = fds[1];
+      pair = gios_test_pair_new_socketpair (gios_test_stream_over_socket);
       break;
     case TRANSPORT_TCP:
-      {
-        g_autoptr(GError) error = NULL;
-
-        tcp_open (&pair->server, &pair->client);
-        pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 1000,
-                                                                      NULL, &error));
-        g_assert_no_error (error);
-        g_assert_true (GIOS_IS_SOCKET (pair->stream));
-        pair->peer = socket_fd (pair->client);
-      }
+      pair = gios_test_pair_new_tcp ();
+      g_assert_true (GIOS_IS_SOCKET (pair->stream));
       break;
     default:
       g_assert_not_reached ();
@@ -234,37 +83,10 @@ pair_new (Transport transport)
 
 /* The peer stops sending: the stream sees end of input. */
 static void
-pair_peer_shutdown (Pair *pair)
+pair_peer_shutdown (GiosTestPair *pair)
 {
   g_assert_cmpint (shutdown (pair->peer, SHUT_WR), ==, 0);
 }
-
-/* The peer goes away completely. */
-static void
-pair_peer_close (Pair *pair)
-{
-  if (pair->transport == TRANSPORT_TCP)
-    g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (pair->client), NULL));
-  else
-    close (pair->peer);
-  pair->peer = -1;
-}
-
-static void
-pair_free (Pair *pair)
-{
-  g_clear_object (&pair->stream);
-  if (pair->transport == TRANSPORT_TCP)
-    {
-      g_clear_object (&pair->client);
-      g_clear_object (&pair->server);
-    }
-  else if (pair->peer >= 0)
-    close (pair->peer);
-  g_free (pair);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pair, pair_free)
 
 static void
 set_buf (int fd,
@@ -277,41 +99,11 @@ set_buf (int fd,
 /* A small receive buffer on a connected TCP socket can stall the connection
  * in zero-window probes with back-off: only shrink it on socketpairs. */
 static void
-set_peer_rcvbuf (Pair *pair,
-                 int   size)
+set_peer_rcvbuf (GiosTestPair *pair,
+                 int           size)
 {
-  if (pair->transport != TRANSPORT_TCP)
+  if (pair->server == NULL)
     set_buf (pair->peer, SO_RCVBUF, size);
-}
-
-static int
-stream_fd (Pair *pair)
-{
-  GIOStream *base;
-
-  if (pair->transport == TRANSPORT_TCP)
-    return socket_fd (pair->stream);
-  base = gios_device_stream_get_base_stream (pair->stream);
-  return g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (g_io_stream_get_output_stream (base)));
-}
-
-/* Waits until @n bytes wait in the kernel on the stream's side. */
-static void
-wait_kernel_input (Pair *pair,
-                   int   n)
-{
-  int i;
-
-  for (i = 0; i < 10000; i++)
-    {
-      int avail = 0;
-
-      g_assert_cmpint (ioctl (stream_fd (pair), FIONREAD, &avail), ==, 0);
-      if (avail >= n)
-        return;
-      g_usleep (1000);
-    }
-  g_assert_not_reached ();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -337,7 +129,7 @@ sender_thread (gpointer user_data)
     {
       if (off > 0 && s->delay_us > 0)
         g_usleep (s->delay_us);
-      peer_write_all (s->fd, s->data + off, MIN (s->chunk, s->len - off));
+      gios_test_peer_write_all (s->fd, s->data + off, MIN (s->chunk, s->len - off));
     }
   return NULL;
 }
@@ -390,7 +182,7 @@ receiver_thread (gpointer user_data)
       gsize want = MIN (r->chunk, r->len - r->received);
       gsize i;
 
-      peer_read_exact (r->fd, buf, want);
+      gios_test_peer_read_exact (r->fd, buf, want);
       for (i = 0; i < want && r->first_bad == G_MAXSIZE; i++)
         if (buf[i] != pattern (r->received + i))
           r->first_bad = r->received + i;
@@ -400,6 +192,27 @@ receiver_thread (gpointer user_data)
     }
   g_free (buf);
   return NULL;
+}
+
+static GThread *
+start_receiver (Receiver *r,
+                int       fd,
+                gsize     len,
+                gsize     chunk,
+                guint     slow_every)
+{
+  *r = (Receiver) { fd, len, chunk, slow_every, 0, 0 };
+  return g_thread_new ("receiver", receiver_thread, r);
+}
+
+/* Joins the receiver and asserts that every byte arrived, in order. */
+static void
+join_receiver (GThread  *thread,
+               Receiver *r)
+{
+  g_thread_join (thread);
+  g_assert_cmpuint (r->received, ==, r->len);
+  g_assert_cmpuint (r->first_bad, ==, G_MAXSIZE);
 }
 
 static guint8 *
@@ -413,83 +226,39 @@ pattern_data (gsize len)
   return data;
 }
 
-/* A call blocked in another thread. */
+/* A read for gios_test_blocked_start(), which waits up to 10 s. */
 typedef enum { BLOCK_READ, BLOCK_READ_LINE, BLOCK_READ_EXACT } BlockKind;
 
 typedef struct {
   GiosDeviceStream *stream;
-  GCancellable *cancellable;
   BlockKind kind;
-  GMutex lock;
-  GCond cond;
-  gboolean started;
-  gboolean failed;
-  GError *error;
-  gint64 end_time;
-} Blocked;
+  GCancellable *cancellable;
+} BlockedRead;
 
-static gpointer
-blocked_thread (gpointer user_data)
+static gboolean
+blocked_read (gpointer   data,
+              GError   **error)
 {
-  Blocked *b = user_data;
+  BlockedRead *r = data;
   guint8 buf[64];
   char *line;
+  gboolean ok = FALSE;
 
-  g_mutex_lock (&b->lock);
-  b->started = TRUE;
-  g_cond_signal (&b->cond);
-  g_mutex_unlock (&b->lock);
-
-  switch (b->kind)
+  switch (r->kind)
     {
     case BLOCK_READ:
-      b->failed = gios_device_stream_read (b->stream, buf, sizeof buf, 10000,
-                                           b->cancellable, &b->error) < 0;
+      ok = gios_device_stream_read (r->stream, buf, sizeof buf, 10000, r->cancellable, error) >= 0;
       break;
     case BLOCK_READ_LINE:
-      line = gios_device_stream_read_line (b->stream, 0, NULL, 10000, b->cancellable, &b->error);
-      b->failed = line == NULL;
+      line = gios_device_stream_read_line (r->stream, 0, NULL, 10000, r->cancellable, error);
+      ok = line != NULL;
       g_free (line);
       break;
     case BLOCK_READ_EXACT:
-      b->failed = !gios_device_stream_read_exact (b->stream, buf, sizeof buf, 10000,
-                                                  b->cancellable, &b->error);
+      ok = gios_device_stream_read_exact (r->stream, buf, sizeof buf, 10000, r->cancellable, error);
       break;
     }
-  b->end_time = g_get_monotonic_time ();
-  return NULL;
-}
-
-static GThread *
-start_blocked (Blocked          *b,
-               GiosDeviceStream *stream,
-               BlockKind         kind,
-               GCancellable     *cancellable)
-{
-  GThread *thread;
-
-  memset (b, 0, sizeof *b);
-  b->stream = stream;
-  b->kind = kind;
-  b->cancellable = cancellable;
-  g_mutex_init (&b->lock);
-  g_cond_init (&b->cond);
-  thread = g_thread_new ("blocked", blocked_thread, b);
-  g_mutex_lock (&b->lock);
-  while (!b->started)
-    g_cond_wait (&b->cond, &b->lock);
-  g_mutex_unlock (&b->lock);
-  /* Give the reader time to block; the assertions hold either way. */
-  g_usleep (50 * 1000);
-  return thread;
-}
-
-static void
-clear_blocked (Blocked *b)
-{
-  g_clear_error (&b->error);
-  g_mutex_clear (&b->lock);
-  g_cond_clear (&b->cond);
+  return ok;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -498,14 +267,14 @@ clear_blocked (Blocked *b)
 static void
 test_read_buffered_first (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[100];
   gint64 start;
   gssize n;
 
-  peer_write_str (pair->peer, "hello world");
-  wait_kernel_input (pair, 11);
+  gios_test_peer_write_str (pair->peer, "hello world");
+  gios_test_wait_kernel_input (pair->stream_fd, 11);
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, 0, 0, NULL, &error), ==, 0);
   g_assert_no_error (error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
@@ -523,14 +292,14 @@ test_read_buffered_first (gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpint (n, ==, 6);
   g_assert_cmpmem (buf, 6, " world", 6);
-  g_assert_cmpint (elapsed_ms (start), <, 100);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 100);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
 }
 
 static void
 test_read_waits (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   Sender s;
   GThread *thread;
@@ -557,7 +326,7 @@ notify_count (GObject    *object,
 static void
 test_read_end (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[16];
   guint notified = 0;
@@ -566,7 +335,7 @@ test_read_end (gconstpointer data)
   gssize n;
 
   g_signal_connect (pair->stream, "notify::at-end", G_CALLBACK (notify_count), &notified);
-  peer_write_str (pair->peer, "abc");
+  gios_test_peer_write_str (pair->peer, "abc");
   pair_peer_shutdown (pair);
 
   g_assert_false (gios_device_stream_get_at_end (pair->stream));
@@ -599,15 +368,15 @@ test_read_end (gconstpointer data)
 static void
 test_read_large_bypasses_buffer (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *payload = pattern_data (100);
   guint8 buf[100];
   gssize n;
 
   gios_device_stream_set_input_buffer_size (pair->stream, 16);
-  peer_write_all (pair->peer, payload, 100);
-  wait_kernel_input (pair, 100);
+  gios_test_peer_write_all (pair->peer, payload, 100);
+  gios_test_wait_kernel_input (pair->stream_fd, 100);
 
   n = gios_device_stream_read (pair->stream, buf, 64, 1000, NULL, &error);
   g_assert_no_error (error);
@@ -627,7 +396,7 @@ test_read_large_bypasses_buffer (gconstpointer data)
 static void
 test_read_bytes (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) empty = NULL;
   g_autoptr(GBytes) bytes = NULL;
@@ -639,8 +408,8 @@ test_read_bytes (gconstpointer data)
   g_assert_nonnull (empty);
   g_assert_cmpuint (g_bytes_get_size (empty), ==, 0);
 
-  peer_write_str (pair->peer, "abc");
-  wait_kernel_input (pair, 3);
+  gios_test_peer_write_str (pair->peer, "abc");
+  gios_test_wait_kernel_input (pair->stream_fd, 3);
   /* A huge count: it must not allocate it. */
   bytes = gios_device_stream_read_bytes (pair->stream, G_MAXSSIZE, 1000, NULL, &error);
   g_assert_no_error (error);
@@ -659,7 +428,7 @@ test_read_bytes (gconstpointer data)
 static void
 test_read_bytes_timeout (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   GBytes *bytes;
   gint64 start = g_get_monotonic_time ();
@@ -667,7 +436,7 @@ test_read_bytes_timeout (gconstpointer data)
   bytes = gios_device_stream_read_bytes (pair->stream, 10, 200, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_null (bytes);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -676,7 +445,7 @@ test_read_bytes_timeout (gconstpointer data)
 static void
 test_read_exact_many_writes (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *payload = pattern_data (100000);
   g_autofree guint8 *buf = g_malloc (100000);
@@ -695,17 +464,17 @@ test_read_exact_many_writes (gconstpointer data)
 static void
 test_read_exact_timeout_keeps (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[32];
   gint64 start;
   gssize n;
 
-  peer_write_str (pair->peer, "0123456789");
+  gios_test_peer_write_str (pair->peer, "0123456789");
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_read_exact (pair->stream, buf, 20, 200, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 10);
 
@@ -715,7 +484,7 @@ test_read_exact_timeout_keeps (gconstpointer data)
   g_assert_cmpmem (buf, 10, "0123456789", 10);
 
   /* Then the rest completes a new exact read. */
-  peer_write_str (pair->peer, "abcdefghij");
+  gios_test_peer_write_str (pair->peer, "abcdefghij");
   g_assert_true (gios_device_stream_read_exact (pair->stream, buf, 10, 5000, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (buf, 10, "abcdefghij", 10);
@@ -724,12 +493,12 @@ test_read_exact_timeout_keeps (gconstpointer data)
 static void
 test_read_exact_end_keeps (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[32];
   gssize n;
 
-  peer_write_str (pair->peer, "0123456789");
+  gios_test_peer_write_str (pair->peer, "0123456789");
   pair_peer_shutdown (pair);
   g_assert_false (gios_device_stream_read_exact (pair->stream, buf, 20, 5000, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
@@ -768,9 +537,9 @@ assert_line (GiosDeviceStream *stream,
 static void
 test_read_line_lf_crlf (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
 
-  peer_write_str (pair->peer, "one\ntwo\r\n\nthree\r\n\r\nlast\n");
+  gios_test_peer_write_str (pair->peer, "one\ntwo\r\n\nthree\r\n\r\nlast\n");
   assert_line (pair->stream, 0, "one");
   assert_line (pair->stream, 0, "two");
   assert_line (pair->stream, 0, "");
@@ -783,22 +552,22 @@ test_read_line_lf_crlf (gconstpointer data)
 static void
 test_read_line_crlf_split (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   char *line;
   gint64 start = g_get_monotonic_time ();
   Sender s;
   GThread *thread;
 
-  peer_write_str (pair->peer, "abc\r");
+  gios_test_peer_write_str (pair->peer, "abc\r");
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_null (line);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 4);
 
-  peer_write_str (pair->peer, "\n");
+  gios_test_peer_write_str (pair->peer, "\n");
   assert_line (pair->stream, 0, "abc");
 
   /* Within one call, from a sender. */
@@ -813,7 +582,7 @@ static const char slow_line[] = "The quick brown fox jumps over the lazy dog, tw
 static void
 test_read_line_slow_sender (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autofree char *line = NULL;
   gint64 start = g_get_monotonic_time ();
@@ -827,7 +596,7 @@ test_read_line_slow_sender (gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "The quick brown fox jumps over the lazy dog, twice.");
   g_assert_cmpuint (length, ==, strlen (slow_line) - 2);
-  g_assert_cmpint (elapsed_ms (start), <, 3000);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 3000);
   join_sender (thread, &s);
 }
 
@@ -836,7 +605,7 @@ test_read_line_slow_sender (gconstpointer data)
 static void
 test_read_line_one_deadline (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   char *line;
   gint64 start = g_get_monotonic_time ();
@@ -849,7 +618,7 @@ test_read_line_one_deadline (gconstpointer data)
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_null (line);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   buffered = gios_device_stream_get_buffered_input (pair->stream);
   g_assert_cmpuint (buffered, >, 0);
   g_assert_cmpuint (buffered, <, strlen (slow_line));
@@ -878,33 +647,33 @@ assert_line_too_long (GiosDeviceStream *stream,
 static void
 test_read_line_max_length (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
 
-  peer_write_str (pair->peer, "0123456789\n");
-  wait_kernel_input (pair, 11);
+  gios_test_peer_write_str (pair->peer, "0123456789\n");
+  gios_test_wait_kernel_input (pair->stream_fd, 11);
   assert_line (pair->stream, 10, "0123456789");
 
-  peer_write_str (pair->peer, "0123456789\r\n");
-  wait_kernel_input (pair, 12);
+  gios_test_peer_write_str (pair->peer, "0123456789\r\n");
+  gios_test_wait_kernel_input (pair->stream_fd, 12);
   assert_line (pair->stream, 10, "0123456789");
 
   /* One over: an error, and the bytes stay unread. */
-  peer_write_str (pair->peer, "01234567890\n");
-  wait_kernel_input (pair, 12);
+  gios_test_peer_write_str (pair->peer, "01234567890\n");
+  gios_test_wait_kernel_input (pair->stream_fd, 12);
   assert_line_too_long (pair->stream, 10, 12);
   /* Again: the same answer, nothing consumed. */
   assert_line_too_long (pair->stream, 10, 12);
   /* A larger limit takes it. */
   assert_line (pair->stream, 11, "01234567890");
 
-  peer_write_str (pair->peer, "01234567890\r\nnext\n");
-  wait_kernel_input (pair, 18);
+  gios_test_peer_write_str (pair->peer, "01234567890\r\nnext\n");
+  gios_test_wait_kernel_input (pair->stream_fd, 18);
   assert_line_too_long (pair->stream, 10, 18);
   g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 18);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
   g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 0);
 
-  peer_write_str (pair->peer, "ok\n");
+  gios_test_peer_write_str (pair->peer, "ok\n");
   assert_line (pair->stream, 10, "ok");
 }
 
@@ -912,7 +681,7 @@ test_read_line_max_length (gconstpointer data)
 static void
 test_read_line_max_length_slow (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   Sender s;
   GThread *thread;
 
@@ -935,7 +704,7 @@ test_read_line_max_length_slow (gconstpointer data)
 static void
 test_read_line_no_end (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autofree char *junk = g_malloc (64 * 1024);
   gint64 start = g_get_monotonic_time ();
@@ -944,12 +713,12 @@ test_read_line_no_end (gconstpointer data)
 
   memset (junk, 'x', 64 * 1024);
   gios_device_stream_set_input_buffer_size (pair->stream, 64);
-  peer_write_all (pair->peer, junk, 64 * 1024);
+  gios_test_peer_write_all (pair->peer, junk, 64 * 1024);
 
   line = gios_device_stream_read_line (pair->stream, 1000, NULL, 5000, NULL, &error);
   g_assert_error (error, GIOS_ERROR, GIOS_ERROR_LINE_TOO_LONG);
   g_assert_null (line);
-  g_assert_cmpint (elapsed_ms (start), <, 2000);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 2000);
   buffered = gios_device_stream_get_buffered_input (pair->stream);
   g_assert_cmpuint (buffered, >, 1000);
   g_assert_cmpuint (buffered, <=, 1000 + 2 + 1);
@@ -960,7 +729,7 @@ test_read_line_no_end (gconstpointer data)
 static void
 test_read_line_default_max (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   gsize len = GIOS_DEFAULT_MAX_LINE_LENGTH;
   g_autofree char *text = g_malloc (2 * len + 4);
   g_autofree char *expected = g_strnfill (len, 'a');
@@ -981,17 +750,17 @@ test_read_line_default_max (gconstpointer data)
 static void
 test_read_line_terminator (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   Sender s;
   GThread *thread;
 
   gios_device_stream_set_line_terminator (pair->stream, "\r\n");
-  peer_write_str (pair->peer, "a\nb\r\nc\r\n");
+  gios_test_peer_write_str (pair->peer, "a\nb\r\nc\r\n");
   assert_line (pair->stream, 0, "a\nb");
   assert_line (pair->stream, 0, "c");
 
   gios_device_stream_set_line_terminator (pair->stream, "END");
-  peer_write_str (pair->peer, "fooENDEND");
+  gios_test_peer_write_str (pair->peer, "fooENDEND");
   assert_line (pair->stream, 0, "foo");
   assert_line (pair->stream, 0, "");
   /* The terminator split across arrivals. */
@@ -1000,19 +769,19 @@ test_read_line_terminator (gconstpointer data)
   assert_line (pair->stream, 0, "baz");
   join_sender (thread, &s);
   /* Not at the limit: "abcE" "N" "D" where only the terminator is past it. */
-  peer_write_str (pair->peer, "abcEND");
+  gios_test_peer_write_str (pair->peer, "abcEND");
   assert_line (pair->stream, 3, "abc");
 }
 
 static void
 test_read_line_last_line (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize length = 12345;
   char *line;
 
-  peer_write_str (pair->peer, "first\nlast");
+  gios_test_peer_write_str (pair->peer, "first\nlast");
   pair_peer_shutdown (pair);
   assert_line (pair->stream, 0, "first");
   assert_line (pair->stream, 0, "last");
@@ -1030,9 +799,9 @@ test_read_line_last_line (gconstpointer data)
 static void
 test_read_line_last_too_long (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
 
-  peer_write_str (pair->peer, "0123456789A");
+  gios_test_peer_write_str (pair->peer, "0123456789A");
   pair_peer_shutdown (pair);
   assert_line_too_long (pair->stream, 10, 11);
   assert_line (pair->stream, 11, "0123456789A");
@@ -1042,7 +811,7 @@ test_read_line_last_too_long (gconstpointer data)
 static void
 test_read_line_huge_max (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   Sender s;
   GThread *thread;
 
@@ -1056,10 +825,10 @@ test_read_line_huge_max (gconstpointer data)
 static void
 test_read_line_tiny_buffer (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
 
   gios_device_stream_set_input_buffer_size (pair->stream, 1);
-  peer_write_str (pair->peer, "hello\nworld\r\n\nx");
+  gios_test_peer_write_str (pair->peer, "hello\nworld\r\n\nx");
   pair_peer_shutdown (pair);
   assert_line (pair->stream, 5, "hello");
   assert_line (pair->stream, 5, "world");
@@ -1071,14 +840,14 @@ test_read_line_tiny_buffer (gconstpointer data)
 static void
 test_read_line_nul (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autofree char *line = NULL;
   gsize length = 0;
 
   /* NUL bytes and bytes that are not UTF-8: read_line() fails without
    * consuming anything, read_line_bytes() returns every byte. */
-  peer_write_all (pair->peer, "a\0b\0\n\xff\xfe\x80x\r\nok\n", 15);
+  gios_test_peer_write_all (pair->peer, "a\0b\0\n\xff\xfe\x80x\r\nok\n", 15);
   line = gios_device_stream_read_line (pair->stream, 0, &length, 5000, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
   g_assert_null (line);
@@ -1110,7 +879,7 @@ test_read_line_nul (gconstpointer data)
 static void
 test_timeout_silent_peer (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[16];
   gint64 start;
@@ -1119,35 +888,35 @@ test_timeout_silent_peer (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 200, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
 
   start = g_get_monotonic_time ();
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
   g_assert_null (line);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
 
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_read_exact (pair->stream, buf, sizeof buf, 200, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
 
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 200, NULL), ==, 0);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
 
   /* The stream still works. */
-  peer_write_str (pair->peer, "ok\n");
+  gios_test_peer_write_str (pair->peer, "ok\n");
   assert_line (pair->stream, 0, "ok");
 }
 
 static void
 test_timeout_zero (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[16];
   gint64 start;
@@ -1156,12 +925,12 @@ test_timeout_zero (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_assert_cmpint (elapsed_ms (start), <, 50);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 50);
   g_clear_error (&error);
 
   /* Bytes already in the kernel are read without waiting. */
-  peer_write_str (pair->peer, "now");
-  wait_kernel_input (pair, 3);
+  gios_test_peer_write_str (pair->peer, "now");
+  gios_test_wait_kernel_input (pair->stream_fd, 3);
   n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (n, ==, 3);
@@ -1171,7 +940,7 @@ test_timeout_zero (gconstpointer data)
 static void
 test_timeout_default (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[16];
   gint64 start;
@@ -1182,7 +951,7 @@ test_timeout_default (gconstpointer data)
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, GIOS_TIMEOUT_DEFAULT,
                                             NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 150);
+  gios_test_assert_timed (start, 150);
   g_clear_error (&error);
 
   gios_device_stream_set_default_timeout (pair->stream, 300);
@@ -1190,7 +959,7 @@ test_timeout_default (gconstpointer data)
   line = gios_device_stream_read_line (pair->stream, 0, NULL, GIOS_TIMEOUT_DEFAULT, NULL, &error);
   g_assert_null (line);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 300);
+  gios_test_assert_timed (start, 300);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1199,38 +968,34 @@ test_timeout_default (gconstpointer data)
 static void
 test_cancel_from_thread (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
-  g_autoptr(GCancellable) cancellable = NULL;
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   BlockKind kind;
 
   for (kind = BLOCK_READ; kind <= BLOCK_READ_EXACT; kind++)
     {
-      Blocked b;
-      GThread *thread;
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      BlockedRead call = { pair->stream, kind, cancellable };
+      g_autoptr(GiosTestBlocked) b = NULL;
       gint64 cancelled_at;
 
-      cancellable = g_cancellable_new ();
-      thread = start_blocked (&b, pair->stream, kind, cancellable);
+      b = gios_test_blocked_start (blocked_read, &call);
       cancelled_at = g_get_monotonic_time ();
       g_cancellable_cancel (cancellable);
-      g_thread_join (thread);
-      g_assert_true (b.failed);
-      g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      g_assert_cmpint ((b.end_time - cancelled_at) / 1000, <, 1000);
-      clear_blocked (&b);
-      g_clear_object (&cancellable);
+      gios_test_blocked_join (b, cancelled_at);
+      g_assert_false (b->ok);
+      g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     }
 
   /* The stream is still usable. */
   g_assert_true (gios_device_stream_get_is_open (pair->stream));
-  peer_write_str (pair->peer, "ok\n");
+  gios_test_peer_write_str (pair->peer, "ok\n");
   assert_line (pair->stream, 0, "ok");
 }
 
 static void
 test_cancel_already (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
   guint8 buf[16];
@@ -1250,11 +1015,11 @@ test_cancel_already (gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 5000, cancellable), ==, 0);
-  g_assert_cmpint (elapsed_ms (start), <, 500);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 500);
 
   /* A partial line stays buffered after a cancelled read_line. */
-  peer_write_str (pair->peer, "part");
-  wait_kernel_input (pair, 4);
+  gios_test_peer_write_str (pair->peer, "part");
+  gios_test_wait_kernel_input (pair->stream_fd, 4);
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 0, NULL, &error);
   g_assert_null (line);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
@@ -1268,24 +1033,22 @@ test_cancel_already (gconstpointer data)
 static void
 test_close_from_thread (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint notified = 0;
-  Blocked b;
-  GThread *thread;
+  BlockedRead call = { pair->stream, BLOCK_READ, NULL };
+  g_autoptr(GiosTestBlocked) b = NULL;
   gint64 closed_at;
   guint8 buf[4];
 
   g_signal_connect (pair->stream, "notify::is-open", G_CALLBACK (notify_count), &notified);
-  thread = start_blocked (&b, pair->stream, BLOCK_READ, NULL);
+  b = gios_test_blocked_start (blocked_read, &call);
   closed_at = g_get_monotonic_time ();
   g_assert_true (gios_device_stream_close (pair->stream, &error));
   g_assert_no_error (error);
-  g_thread_join (thread);
-  g_assert_true (b.failed);
-  g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
-  g_assert_cmpint ((b.end_time - closed_at) / 1000, <, 1000);
-  clear_blocked (&b);
+  gios_test_blocked_join (b, closed_at);
+  g_assert_false (b->ok);
+  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CLOSED);
 
   g_assert_false (gios_device_stream_get_is_open (pair->stream));
   g_assert_cmpuint (notified, ==, 1);
@@ -1322,16 +1085,16 @@ test_close_from_thread (gconstpointer data)
 static void
 test_close_flushes (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   char buf[16];
 
   g_assert_true (gios_device_stream_write_line (pair->stream, "bye", NULL, &error));
   g_assert_no_error (error);
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
   g_assert_true (gios_device_stream_close (pair->stream, &error));
   g_assert_no_error (error);
-  peer_read_exact (pair->peer, buf, 4);
+  gios_test_peer_read_exact (pair->peer, buf, 4);
   g_assert_cmpmem (buf, 4, "bye\n", 4);
 }
 
@@ -1341,7 +1104,7 @@ test_close_flushes (gconstpointer data)
 static void
 test_write_buffered (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) bytes = g_bytes_new_static (" world", 6);
   char buf[32];
@@ -1352,12 +1115,12 @@ test_write_buffered (gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 11);
   g_assert_cmpint (recv (pair->peer, buf, sizeof buf, MSG_DONTWAIT), ==, -1);
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
 
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-  peer_read_exact (pair->peer, buf, 11);
+  gios_test_peer_read_exact (pair->peer, buf, 11);
   g_assert_cmpmem (buf, 11, "hello world", 11);
 
   /* Flushing nothing succeeds at once. */
@@ -1368,7 +1131,7 @@ test_write_buffered (gconstpointer data)
 static void
 test_write_line (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   char buf[32];
 
@@ -1382,7 +1145,7 @@ test_write_line (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 16);
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
   g_assert_no_error (error);
-  peer_read_exact (pair->peer, buf, 16);
+  gios_test_peer_read_exact (pair->peer, buf, 16);
   g_assert_cmpmem (buf, 16, "abc\n\ndef\r\nghiEND", 16);
 }
 
@@ -1390,18 +1153,18 @@ test_write_line (gconstpointer data)
 static void
 test_write_large (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize total = 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
-  Receiver r = { pair->peer, total, 65536, 0, 0, 0 };
+  Receiver r;
   GThread *thread;
   gsize off = 0;
   gsize sizes[] = { 10, 1000, 1023, 1024, 1025, 5000, 100000, 3, 300000 };
   guint i = 0;
 
   gios_device_stream_set_output_buffer_size (pair->stream, 1024);
-  thread = g_thread_new ("receiver", receiver_thread, &r);
+  thread = start_receiver (&r, pair->peer, total, 65536, 0);
   while (off < total)
     {
       gsize n = MIN (sizes[i++ % G_N_ELEMENTS (sizes)], total - off);
@@ -1413,9 +1176,7 @@ test_write_large (gconstpointer data)
     }
   g_assert_true (gios_device_stream_flush (pair->stream, 10000, NULL, &error));
   g_assert_no_error (error);
-  g_thread_join (thread);
-  g_assert_cmpuint (r.received, ==, total);
-  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+  join_receiver (thread, &r);
 }
 
 /* A small send buffer and a slow reader: sends are short, and every byte
@@ -1424,25 +1185,23 @@ static void
 test_write_short_writes (gconstpointer data)
 {
   gboolean ok;
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize total = 3 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
-  Receiver r = { pair->peer, total, 777, 64, 0, 0 };
+  Receiver r;
   GThread *thread;
 
-  set_buf (stream_fd (pair), SO_SNDBUF, 4096);
+  set_buf (pair->stream_fd, SO_SNDBUF, 4096);
   set_peer_rcvbuf (pair, 4096);
-  thread = g_thread_new ("receiver", receiver_thread, &r);
+  thread = start_receiver (&r, pair->peer, total, 777, 64);
   g_assert_true (gios_device_stream_write (pair->stream, payload, 1000, NULL, &error));
   g_assert_true (gios_device_stream_write (pair->stream, payload + 1000, total - 1000, NULL, &error));
   g_assert_no_error (error);
   ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (ok);
-  g_thread_join (thread);
-  g_assert_cmpuint (r.received, ==, total);
-  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+  join_receiver (thread, &r);
 }
 
 /* A flush to a peer that does not read times out, keeps what it could not
@@ -1451,16 +1210,16 @@ static void
 test_flush_timeout_keeps (gconstpointer data)
 {
   gboolean ok;
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize total = 8 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
-  Receiver r = { pair->peer, total, 65536, 0, 0, 0 };
+  Receiver r;
   GThread *thread;
   gsize left;
   gint64 start;
 
-  set_buf (stream_fd (pair), SO_SNDBUF, 8192);
+  set_buf (pair->stream_fd, SO_SNDBUF, 8192);
   set_peer_rcvbuf (pair, 8192);
   gios_device_stream_set_output_buffer_size (pair->stream, total + 1);
   g_assert_true (gios_device_stream_write (pair->stream, payload, total, NULL, &error));
@@ -1470,20 +1229,18 @@ test_flush_timeout_keeps (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_flush (pair->stream, 200, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
   left = gios_device_stream_get_buffered_output (pair->stream);
   g_assert_cmpuint (left, >, 0);
   g_assert_cmpuint (left, <, total);
 
-  thread = g_thread_new ("receiver", receiver_thread, &r);
+  thread = start_receiver (&r, pair->peer, total, 65536, 0);
   ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (ok);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-  g_thread_join (thread);
-  g_assert_cmpuint (r.received, ==, total);
-  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+  join_receiver (thread, &r);
 }
 
 /* write() flushes a full buffer with the default timeout; what it could not
@@ -1492,17 +1249,17 @@ static void
 test_write_timeout_keeps (gconstpointer data)
 {
   gboolean ok;
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize total = 8 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
   g_autofree guint8 *tail = NULL;
-  Receiver r = { pair->peer, 0, 65536, 0, 0, 0 };
+  Receiver r;
   GThread *thread;
   gsize left;
   gint64 start;
 
-  set_buf (stream_fd (pair), SO_SNDBUF, 8192);
+  set_buf (pair->stream_fd, SO_SNDBUF, 8192);
   set_peer_rcvbuf (pair, 8192);
   gios_device_stream_set_output_buffer_size (pair->stream, 1024);
   gios_device_stream_set_default_timeout (pair->stream, 200);
@@ -1510,7 +1267,7 @@ test_write_timeout_keeps (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_write (pair->stream, payload, total, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
   g_clear_error (&error);
   left = gios_device_stream_get_buffered_output (pair->stream);
   g_assert_cmpuint (left, >, 0);
@@ -1522,27 +1279,25 @@ test_write_timeout_keeps (gconstpointer data)
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, left + 5);
 
-  r.len = total;
-  thread = g_thread_new ("receiver", receiver_thread, &r);
+  thread = start_receiver (&r, pair->peer, total, 65536, 0);
   ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (ok);
-  g_thread_join (thread);
-  g_assert_cmpuint (r.received, ==, total);
-  g_assert_cmpuint (r.first_bad, ==, G_MAXSIZE);
+  join_receiver (thread, &r);
   tail = g_malloc (5);
-  peer_read_exact (pair->peer, tail, 5);
+  gios_test_peer_read_exact (pair->peer, tail, 5);
   g_assert_cmpmem (tail, 5, "tail\n", 5);
 }
 
 static void
-write_to_closed_peer (Pair *pair)
+write_to_closed_peer (gconstpointer data)
 {
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 chunk[4096] = { 0 };
   int i;
 
-  pair_peer_close (pair);
+  gios_test_pair_close_peer (pair);
   /* TCP may take a first write before the peer's reset arrives. */
   for (i = 0; i < 1000; i++)
     {
@@ -1562,64 +1317,56 @@ write_to_closed_peer (Pair *pair)
 static void
 test_write_peer_closed (gconstpointer data)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
-
-      write_to_closed_peer (pair);
-      return;
-    }
-  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, 0);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (write_to_closed_peer, data, 10);
 }
 
 /* The same over a pipe pair, which has no MSG_NOSIGNAL. */
 static void
+pipe_write_to_closed_peer (gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GOutputStream) out = NULL;
+  g_autoptr(GIOStream) io = NULL;
+  g_autoptr(GiosDeviceStream) stream = NULL;
+  int to_stream[2];
+  int from_stream[2];
+  char buf[8];
+
+  g_assert_cmpint (pipe (to_stream), ==, 0);
+  g_assert_cmpint (pipe (from_stream), ==, 0);
+  in = g_unix_input_stream_new (to_stream[0], TRUE);
+  out = g_unix_output_stream_new (from_stream[1], TRUE);
+  io = g_simple_io_stream_new (in, out);
+  stream = gios_device_stream_new (io);
+
+  /* It works as a stream first. */
+  g_assert_cmpint (write (to_stream[1], "in\n", 3), ==, 3);
+  assert_line (stream, 0, "in");
+  g_assert_true (gios_device_stream_write_line (stream, "out", NULL, &error));
+  g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (read (from_stream[0], buf, sizeof buf), ==, 4);
+  g_assert_cmpmem (buf, 4, "out\n", 4);
+
+  close (from_stream[0]);
+  g_assert_true (gios_device_stream_write_line (stream, "lost", NULL, &error));
+  g_assert_false (gios_device_stream_flush (stream, 1000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), ==, 5);
+  g_clear_error (&error);
+
+  /* End of input over the pipe. */
+  close (to_stream[1]);
+  g_assert_null (gios_device_stream_read_line (stream, 0, NULL, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_device_stream_get_at_end (stream));
+}
+
+static void
 test_pipe_write_peer_closed (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GInputStream) in = NULL;
-      g_autoptr(GOutputStream) out = NULL;
-      g_autoptr(GIOStream) io = NULL;
-      g_autoptr(GiosDeviceStream) stream = NULL;
-      int to_stream[2];
-      int from_stream[2];
-      char buf[8];
-
-      g_assert_cmpint (pipe (to_stream), ==, 0);
-      g_assert_cmpint (pipe (from_stream), ==, 0);
-      in = g_unix_input_stream_new (to_stream[0], TRUE);
-      out = g_unix_output_stream_new (from_stream[1], TRUE);
-      io = g_simple_io_stream_new (in, out);
-      stream = gios_device_stream_new (io);
-
-      /* It works as a stream first. */
-      g_assert_cmpint (write (to_stream[1], "in\n", 3), ==, 3);
-      assert_line (stream, 0, "in");
-      g_assert_true (gios_device_stream_write_line (stream, "out", NULL, &error));
-      g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
-      g_assert_no_error (error);
-      g_assert_cmpint (read (from_stream[0], buf, sizeof buf), ==, 4);
-      g_assert_cmpmem (buf, 4, "out\n", 4);
-
-      close (from_stream[0]);
-      g_assert_true (gios_device_stream_write_line (stream, "lost", NULL, &error));
-      g_assert_false (gios_device_stream_flush (stream, 1000, NULL, &error));
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
-      g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), ==, 5);
-      g_clear_error (&error);
-
-      /* End of input over the pipe. */
-      close (to_stream[1]);
-      g_assert_null (gios_device_stream_read_line (stream, 0, NULL, 1000, NULL, &error));
-      g_assert_no_error (error);
-      g_assert_true (gios_device_stream_get_at_end (stream));
-      return;
-    }
-  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, 0);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (pipe_write_to_closed_peer, NULL, 10);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1628,7 +1375,7 @@ test_pipe_write_peer_closed (void)
 static void
 test_poll (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[4];
   gint64 start;
@@ -1639,7 +1386,7 @@ test_poll (gconstpointer data)
 
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 200, NULL), ==, 0);
-  assert_timed (start, 200);
+  gios_test_assert_timed (start, 200);
 
   /* Waits for data. */
   thread = start_sender (&s, pair->peer, "ab", 2, 2, 0);
@@ -1655,7 +1402,7 @@ test_poll (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN | G_IO_OUT, 5000, NULL),
                    ==, G_IO_IN | G_IO_OUT);
-  g_assert_cmpint (elapsed_ms (start), <, 100);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 100);
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error), ==, 1);
   g_assert_cmpint (buf[0], ==, 'b');
 
@@ -1669,7 +1416,7 @@ test_poll (gconstpointer data)
 static void
 test_poll_out_flushes (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   char buf[8];
 
@@ -1679,7 +1426,7 @@ test_poll_out_flushes (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 4);
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_OUT, 1000, NULL), ==, G_IO_OUT);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-  peer_read_exact (pair->peer, buf, 4);
+  gios_test_peer_read_exact (pair->peer, buf, 4);
   g_assert_cmpmem (buf, 4, "abcd", 4);
 }
 
@@ -1715,7 +1462,7 @@ interrupter_thread (gpointer user_data)
 static void
 test_eintr (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   struct sigaction action = { 0 };
   struct sigaction old_action;
@@ -1735,7 +1482,7 @@ test_eintr (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 300, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 300);
+  gios_test_assert_timed (start, 300);
   g_clear_error (&error);
 
   sender = start_sender (&s, pair->peer, "interrupted\n", 12, 1, 3000);
@@ -1750,7 +1497,7 @@ test_eintr (gconstpointer data)
   g_thread_join (thread);
   g_assert_cmpuint (in.sent, >, 10);
   g_assert_cmpint (sigaction (SIGUSR1, &old_action, NULL), ==, 0);
-  peer_read_exact (pair->peer, buf, 3);
+  gios_test_peer_read_exact (pair->peer, buf, 3);
   g_assert_cmpmem (buf, 3, "ok\n", 3);
 }
 
@@ -1762,9 +1509,8 @@ static void
 test_memory_stream (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data ("a\r\nb\n\0c", 7, NULL);
-  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
-  g_autoptr(GIOStream) io = g_simple_io_stream_new (in, out);
+  g_autoptr(GIOStream) io = gios_test_memory_stream_new ("a\r\nb\n\0c", 7);
+  GMemoryOutputStream *out = G_MEMORY_OUTPUT_STREAM (g_io_stream_get_output_stream (io));
   g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (io);
   gsize length = 0;
   char *line;
@@ -1790,11 +1536,11 @@ test_memory_stream (void)
   g_assert_true (gios_device_stream_get_at_end (stream));
 
   g_assert_true (gios_device_stream_write_line (stream, "out", NULL, &error));
-  g_assert_cmpuint (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), ==, 0);
+  g_assert_cmpuint (g_memory_output_stream_get_data_size (out), ==, 0);
   g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpmem (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (out)),
-                   g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)),
+  g_assert_cmpmem (g_memory_output_stream_get_data (out),
+                   g_memory_output_stream_get_data_size (out),
                    "out\n", 4);
   g_assert_true (gios_device_stream_close (stream, &error));
   g_assert_no_error (error);
@@ -1818,7 +1564,7 @@ on_disconnected (GiosSocketCommon *socket,
 static void
 test_tcp_peer_reset (void)
 {
-  g_autoptr(Pair) pair = pair_new (TRANSPORT_TCP);
+  g_autoptr(GiosTestPair) pair = pair_new (TRANSPORT_TCP);
   g_autoptr(GError) error = NULL;
   struct linger linger = { 1, 0 };
   int disconnected = 0;
@@ -1826,7 +1572,7 @@ test_tcp_peer_reset (void)
 
   g_signal_connect (pair->stream, "disconnected", G_CALLBACK (on_disconnected), &disconnected);
   g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &linger, sizeof linger), ==, 0);
-  pair_peer_close (pair);
+  gios_test_pair_close_peer (pair);
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
   g_assert_cmpint (disconnected, ==, 2);
@@ -1842,7 +1588,7 @@ test_tcp_peer_reset (void)
 static void
 test_properties (gconstpointer data)
 {
-  g_autoptr(Pair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   GObject *object = G_OBJECT (pair->stream);
   guint n_term = 0, n_timeout = 0, n_in = 0, n_out = 0, n_open = 0;
   g_autofree char *terminator = NULL;
@@ -1899,8 +1645,8 @@ test_properties (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_output_buffer_size (pair->stream), ==, 200);
 
   /* Shrinking the input buffer keeps what is buffered. */
-  peer_write_str (pair->peer, "0123456789|");
-  wait_kernel_input (pair, 11);
+  gios_test_peer_write_str (pair->peer, "0123456789|");
+  gios_test_wait_kernel_input (pair->stream_fd, 11);
   {
     guint8 b[2];
     g_autoptr(GError) error = NULL;
@@ -1913,7 +1659,7 @@ test_properties (gconstpointer data)
     assert_line (pair->stream, 0, "123456789");
   }
 
-  if (pair->transport != TRANSPORT_TCP)
+  if (GPOINTER_TO_INT (data) != TRANSPORT_TCP)
     g_assert_nonnull (gios_device_stream_get_base_stream (pair->stream));
 
   g_assert_true (gios_device_stream_close (pair->stream, NULL));
@@ -1928,7 +1674,7 @@ test_properties (gconstpointer data)
 static void
 test_programmer_errors (void)
 {
-  g_autoptr(Pair) pair = pair_new (TRANSPORT_UNIX);
+  g_autoptr(GiosTestPair) pair = pair_new (TRANSPORT_UNIX);
   g_autoptr(GError) error = NULL;
   guint8 buf[4];
 
@@ -1973,7 +1719,7 @@ test_tcp_listen_echo (void)
   GiosDeviceStream *s;
   GiosDeviceStream *c;
 
-  tcp_open (&server, &client);
+  gios_test_tcp_open (&server, &client);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   g_assert_no_error (error);
   s = GIOS_DEVICE_STREAM (server);

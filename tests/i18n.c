@@ -15,6 +15,8 @@
 #include <glib/gi18n-lib.h>
 #include <locale.h>
 
+#include "gios-test-utils.h"
+
 static void
 test_i18n_domain_bound (void)
 {
@@ -30,23 +32,19 @@ test_i18n_german_error (void)
   g_autoptr(GiosServerSocket) server = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *expected = NULL;
-  guint port;
 
   if (localedir == NULL || g_strcmp0 (g_getenv ("LANGUAGE"), "de") != 0)
     {
       g_test_skip ("needs GIOS_TEST_LOCALEDIR and LANGUAGE=de");
       return;
     }
-  server = gios_server_socket_new ();  /* binds the domain to LOCALEDIR */
+  server = gios_test_open_loopback_server ();  /* binds the domain to LOCALEDIR */
   bindtextdomain (GETTEXT_PACKAGE, localedir);
-
-  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
-  g_assert_no_error (error);
-  port = gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
 
   g_assert_false (gios_server_socket_listen (server, 10, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  expected = g_strdup_printf ("Auf Port %u ist innerhalb von 10 ms keine Verbindung eingegangen", port);
+  expected = g_strdup_printf ("Auf Port %u ist innerhalb von 10 ms keine Verbindung eingegangen",
+                              gios_test_server_port (server));
   g_assert_cmpstr (error->message, ==, expected);
 }
 

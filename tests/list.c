@@ -9,63 +9,12 @@
 
 #include <float.h>
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "gios-test-utils.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
-
-static GBytes *
-hex_bytes (const char *hex)
-{
-  GByteArray *array = g_byte_array_new ();
-
-  while (*hex != '\0')
-    {
-      guint8 b;
-
-      if (*hex == ' ')
-        {
-          hex++;
-          continue;
-        }
-      g_assert_true (g_ascii_isxdigit (hex[0]) && g_ascii_isxdigit (hex[1]));
-      b = (guint8) (g_ascii_xdigit_value (hex[0]) << 4 | g_ascii_xdigit_value (hex[1]));
-      g_byte_array_append (array, &b, 1);
-      hex += 2;
-    }
-  return g_byte_array_free_to_bytes (array);
-}
-
-static char *
-bytes_hex (GBytes *bytes)
-{
-  GString *out = g_string_new (NULL);
-  gsize len, i;
-  const guint8 *p = g_bytes_get_data (bytes, &len);
-
-  for (i = 0; i < len; i++)
-    g_string_append_printf (out, i == 0 ? "%02X" : " %02X", p[i]);
-  return g_string_free (out, FALSE);
-}
-
-static void
-assert_bytes_hex (GBytes     *bytes,
-                  const char *hex)
-{
-  g_autoptr(GBytes) expected = hex_bytes (hex);
-
-  if (!g_bytes_equal (bytes, expected))
-    {
-      g_autofree char *got = bytes_hex (bytes);
-      g_autofree char *want = bytes_hex (expected);
-
-      g_error ("bytes differ:\n  got  %s\n  want %s", got, want);
-    }
-}
 
 /* Ends @builder and checks its bytes, and that it is empty afterwards. */
 static void
@@ -74,7 +23,7 @@ assert_builder_hex (GiosListBuilder *builder,
 {
   g_autoptr(GBytes) bytes = gios_list_builder_end (builder);
 
-  assert_bytes_hex (bytes, hex);
+  gios_test_assert_bytes_hex (bytes, hex);
   g_assert_cmpuint (gios_list_builder_get_size (builder), ==, 0);
 }
 
@@ -83,7 +32,7 @@ static GiosListReader *
 reader_on (const char    *hex,
            GiosListFlags  flags)
 {
-  g_autoptr(GBytes) bytes = hex_bytes (hex);
+  g_autoptr(GBytes) bytes = gios_test_hex_bytes (hex);
   g_autoptr(GError) error = NULL;
   GiosListReader *reader = gios_list_reader_new_with_flags (bytes, flags);
 
@@ -112,7 +61,7 @@ assert_encodes (GVariant      *items,
   g_autoptr(GBytes) bytes = gios_list_encode_with_flags (sunk, flags, &error);
 
   g_assert_no_error (error);
-  assert_bytes_hex (bytes, hex);
+  gios_test_assert_bytes_hex (bytes, hex);
 }
 
 /* Decodes @hex and compares with the `av` value in GVariant text format. */
@@ -122,7 +71,7 @@ assert_decodes (const char    *hex,
                 const char    *text)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = hex_bytes (hex);
+  g_autoptr(GBytes) bytes = gios_test_hex_bytes (hex);
   g_autoptr(GVariant) value = gios_list_decode_with_flags (bytes, flags, &error);
   g_autoptr(GVariant) expected = g_variant_parse (G_VARIANT_TYPE ("av"), text, NULL, NULL, &error);
 
@@ -151,7 +100,7 @@ assert_decode_error (const char    *hex,
                      const char    *message_part)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = hex_bytes (hex);
+  g_autoptr(GBytes) bytes = gios_test_hex_bytes (hex);
   g_autoptr(GVariant) value = gios_list_decode (bytes, &error);
 
   g_assert_null (value);
@@ -273,7 +222,7 @@ test_lengths (void)
   for (i = 0; i < G_N_ELEMENTS (length_examples); i++)
     {
       const LengthExample *ex = &length_examples[i];
-      g_autoptr(GBytes) prefix = hex_bytes (ex->prefix);
+      g_autoptr(GBytes) prefix = gios_test_hex_bytes (ex->prefix);
       g_autofree char *as = g_strnfill (ex->payload, 'A');
       g_autoptr(GByteArray) expected = g_byte_array_new ();
       g_autoptr(GBytes) expected_bytes = NULL;
@@ -620,7 +569,7 @@ assert_reads_double (const char *hex,
 {
   g_autoptr(GiosListReader) reader = reader_on (hex, GIOS_LIST_FLAGS_NONE);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = hex_bytes (hex);
+  g_autoptr(GBytes) bytes = gios_test_hex_bytes (hex);
   g_autoptr(GVariant) value = NULL;
   g_autoptr(GVariant) item = NULL;
   double d = 0;
@@ -751,7 +700,7 @@ test_nested (void)
     g_autoptr(GBytes) bytes = gios_list_encode (items, &error);
 
     g_assert_no_error (error);
-    assert_bytes_hex (bytes, "13 01 03 01 61 0E 01 02 05 0A 08 00 00 00 00 00 00 04 40 03 04 07");
+    gios_test_assert_bytes_hex (bytes, "13 01 03 01 61 0E 01 02 05 0A 08 00 00 00 00 00 00 04 40 03 04 07");
   }
 
   /* Errors in nested items name both indices. */
@@ -864,7 +813,7 @@ test_sql_null (void)
 static void
 test_reader_api (void)
 {
-  g_autoptr(GBytes) bytes = hex_bytes ("01 03 04 05 04 02 41 00 0A 08 00 00 00 00 00 00 F8 3F 03 01 41");
+  g_autoptr(GBytes) bytes = gios_test_hex_bytes ("01 03 04 05 04 02 41 00 0A 08 00 00 00 00 00 00 F8 3F 03 01 41");
   g_autoptr(GiosListReader) reader = gios_list_reader_new (bytes);
   g_autoptr(GiosListReader) copy = NULL;
   g_autoptr(GError) error = NULL;
@@ -1009,7 +958,7 @@ test_variant_errors (void)
 
   bytes = gios_list_encode (boxed, &error);
   g_assert_no_error (error);
-  assert_bytes_hex (bytes, "03 04 05");
+  gios_test_assert_bytes_hex (bytes, "03 04 05");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1401,7 +1350,7 @@ test_truncation (void)
 
   for (i = 0; i < G_N_ELEMENTS (valid_lists); i++)
     {
-      g_autoptr(GBytes) full = hex_bytes (valid_lists[i]);
+      g_autoptr(GBytes) full = gios_test_hex_bytes (valid_lists[i]);
       g_autoptr(GiosListReader) reader = gios_list_reader_new (full);
       g_autoptr(GArray) ends = g_array_new (FALSE, FALSE, sizeof (gsize));
       gsize size = g_bytes_get_size (full), cut, end = 0;
@@ -1531,7 +1480,7 @@ test_malformed (void)
 static void
 huge_length_checks (void)
 {
-  g_autoptr(GBytes) bytes = hex_bytes ("00 00 00 FF FF FF FF 01");
+  g_autoptr(GBytes) bytes = gios_test_hex_bytes ("00 00 00 FF FF FF FF 01");
   g_autoptr(GiosListReader) reader = gios_list_reader_new (bytes);
   g_autoptr(GError) error = NULL;
 
@@ -1542,38 +1491,11 @@ huge_length_checks (void)
 }
 
 /* A 4 GiB length fails without allocating: checked in a child whose address
- * space cannot grow by more than 1 GiB.  (A plain fork(), since
- * g_test_trap_subprocess() starts GLib's worker thread, whose TLS valgrind
- * reports as possibly lost.) */
+ * space cannot grow by more than 1 GiB. */
 static void
 test_huge_length (void)
 {
-  pid_t pid;
-  int status = 0;
-
-  fflush (stdout);
-  fflush (stderr);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      g_autofree char *statm = NULL;
-      struct rlimit limit;
-      guint64 pages;
-
-      g_assert_true (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL));
-      pages = g_ascii_strtoull (statm, NULL, 10);
-      g_assert_no_errno (getrlimit (RLIMIT_AS, &limit));
-      limit.rlim_cur = pages * sysconf (_SC_PAGESIZE) + ((rlim_t) 1 << 30);
-      if (limit.rlim_max != RLIM_INFINITY)
-        limit.rlim_cur = MIN (limit.rlim_cur, limit.rlim_max);
-      g_assert_no_errno (setrlimit (RLIMIT_AS, &limit));
-      huge_length_checks ();
-      _exit (0);
-    }
-  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-  g_assert_true (WIFEXITED (status));
-  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  gios_test_fork_with_address_limit (huge_length_checks, G_GUINT64_CONSTANT (1) << 30);
 }
 
 int

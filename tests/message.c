@@ -12,225 +12,37 @@
 
 #include <gios/gios.h>
 
-#include <errno.h>
-#include <poll.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "gios-test-utils.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                    */
-
-static GBytes *
-hex (const char *text)
-{
-  GByteArray *array = g_byte_array_new ();
-
-  while (*text != '\0')
-    {
-      guint8 b;
-
-      if (g_ascii_isspace (*text))
-        {
-          text++;
-          continue;
-        }
-      g_assert_true (g_ascii_isxdigit (text[0]) && g_ascii_isxdigit (text[1]));
-      b = (guint8) (g_ascii_xdigit_value (text[0]) << 4 | g_ascii_xdigit_value (text[1]));
-      g_byte_array_append (array, &b, 1);
-      text += 2;
-    }
-  return g_byte_array_free_to_bytes (array);
-}
-
-static void
-assert_bytes_hex (GBytes     *bytes,
-                  const char *expected)
-{
-  g_autoptr(GBytes) want = hex (expected);
-
-  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
-                   g_bytes_get_data (want, NULL), g_bytes_get_size (want));
-}
-
-static gint64
-elapsed_ms (gint64 start)
-{
-  return (g_get_monotonic_time () - start) / 1000;
-}
-
-static void
-assert_timed (gint64 start,
-              int    timeout_ms)
-{
-  gint64 ms = elapsed_ms (start);
-
-  g_assert_cmpint (ms, >=, timeout_ms * 95 / 100);
-  g_assert_cmpint (ms, <, timeout_ms * 3 / 2 + 150);
-}
-
-static void
-peer_write_all (int         fd,
-                const void *data,
-                gsize       len)
-{
-  const guint8 *p = data;
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  while (len > 0)
-    {
-      ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
-
-      if (n < 0)
-        {
-          struct pollfd pfd = { fd, POLLOUT, 0 };
-
-          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
-          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-          (void) poll (&pfd, 1, 100);
-          continue;
-        }
-      p += n;
-      len -= n;
-    }
-}
 
 static void
 peer_write_hex (int         fd,
                 const char *text)
 {
-  g_autoptr(GBytes) bytes = hex (text);
+  g_autoptr(GBytes) bytes = gios_test_hex_bytes (text);
 
-  peer_write_all (fd, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  gios_test_peer_write_all (fd, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
 }
 
-/* Reads exactly @len bytes within 20 s. */
-static GBytes *
-peer_read (int   fd,
-           gsize len)
-{
-  guint8 *buf = g_malloc (len + 1);
-  gsize got = 0;
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  while (got < len)
-    {
-      struct pollfd pfd = { fd, POLLIN, 0 };
-      ssize_t n;
-
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      if (poll (&pfd, 1, 100) <= 0)
-        continue;
-      n = read (fd, buf + got, len - got);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        continue;
-      g_assert_cmpint (n, >, 0);
-      got += n;
-    }
-  return g_bytes_new_take (buf, len);
-}
-
-static gboolean
-peer_has_input (int fd)
-{
-  struct pollfd pfd = { fd, POLLIN, 0 };
-
-  return poll (&pfd, 1, 0) > 0;
-}
-
-typedef struct {
-  GiosDeviceStream *stream;
-  int stream_fd;             /* the descriptor the stream reads */
-  int peer;                  /* the raw other end */
-  GiosServerSocket *server;  /* tcp only */
-  GiosSocket *client;        /* tcp only: owns the peer descriptor */
-} Pair;
-
-static Pair *
+/* The stream under test, over a GSocketConnection on a socketpair. */
+static GiosTestPair *
 pair_new (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketConnection) connection = NULL;
-  Pair *pair = g_new0 (Pair, 1);
-  int fds[2];
-
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-  socket = g_socket_new_from_fd (fds[0], &error);
-  g_assert_no_error (error);
-  connection = g_socket_connection_factory_create_connection (socket);
-  pair->stream = gios_device_stream_new (G_IO_STREAM (connection));
-  pair->stream_fd = fds[0];
-  pair->peer = fds[1];
-  return pair;
-}
-
-static Pair *
-pair_new_tcp (void)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *port = NULL;
-  Pair *pair = g_new0 (Pair, 1);
-
-  pair->server = gios_server_socket_new ();
-  g_assert_true (gios_server_socket_open_address (pair->server, "127.0.0.1", "0", 1000, &error));
-  g_assert_no_error (error);
-  port = g_strdup_printf ("%u", gios_socket_common_get_port (GIOS_SOCKET_COMMON (pair->server)));
-  pair->client = gios_socket_new ();
-  g_assert_true (gios_socket_open (pair->client, "127.0.0.1", port, 1000, NULL, &error));
-  g_assert_no_error (error);
-  pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 1000, NULL, &error));
-  g_assert_no_error (error);
-  pair->stream_fd = g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (pair->stream)));
-  pair->peer = g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (pair->client)));
-  return pair;
-}
-
-static void
-pair_free (Pair *pair)
-{
-  g_clear_object (&pair->stream);
-  if (pair->client != NULL)
-    {
-      g_clear_object (&pair->client);
-      g_clear_object (&pair->server);
-    }
-  else if (pair->peer >= 0)
-    close (pair->peer);
-  g_free (pair);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pair, pair_free)
-
-/* Waits until the kernel holds @n bytes for the stream (polling FIONREAD,
- * bounded): a condition, not a pause. */
-static void
-wait_kernel_input (Pair *pair,
-                   int   n)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      int avail = 0;
-
-      g_assert_cmpint (ioctl (pair->stream_fd, FIONREAD, &avail), ==, 0);
-      if (avail >= n)
-        return;
-      g_usleep (500);
-    }
-  g_assert_not_reached ();
+  return gios_test_pair_new_socketpair (gios_test_stream_over_socket);
 }
 
 /* A writer thread that sends one byte at a time, each only once the stream
  * has taken the one before out of the kernel: every byte is an arrival of
  * its own. */
 typedef struct {
-  Pair *pair;
+  GiosTestPair *pair;
   GBytes *bytes;
   gboolean close_after;
 } Trickle;
@@ -248,7 +60,7 @@ trickle_thread (gpointer data)
       gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
       int avail = 1;
 
-      peer_write_all (t->pair->peer, p + i, 1);
+      gios_test_peer_write_all (t->pair->peer, p + i, 1);
       while (avail > 0 && g_get_monotonic_time () < deadline)
         {
           g_assert_cmpint (ioctl (t->pair->stream_fd, FIONREAD, &avail), ==, 0);
@@ -262,12 +74,12 @@ trickle_thread (gpointer data)
 }
 
 static GThread *
-start_trickle (Trickle    *t,
-               Pair       *pair,
-               const char *hex_text)
+start_trickle (Trickle      *t,
+               GiosTestPair *pair,
+               const char   *hex_text)
 {
   t->pair = pair;
-  t->bytes = hex (hex_text);
+  t->bytes = gios_test_hex_bytes (hex_text);
   return g_thread_new ("trickle", trickle_thread, t);
 }
 
@@ -323,38 +135,38 @@ test_examples_write (void)
   g_autoptr(GiosMessage) handshake = NULL;
   g_autoptr(GiosMessage) disconnect = NULL;
   g_autoptr(GiosMessage) reply = NULL;
-  g_autoptr(GBytes) version = hex ("45 00");
+  g_autoptr(GBytes) version = gios_test_hex_bytes ("45 00");
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GVariant) items = items_v ("[<'IRIS for UNIX 2024.1'>]");
   g_autoptr(GError) error = NULL;
 
   bytes = gios_message_to_bytes (call);
-  assert_bytes_hex (bytes, CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
+  gios_test_assert_bytes_hex (bytes, CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
   g_clear_pointer (&bytes, g_bytes_unref);
 
   handshake = gios_message_new_request (0, 0, "HS", version);
   bytes = gios_message_to_bytes (handshake);
-  assert_bytes_hex (bytes, HANDSHAKE);
+  gios_test_assert_bytes_hex (bytes, HANDSHAKE);
   g_clear_pointer (&bytes, g_bytes_unref);
 
   disconnect = gios_message_new (7, 0, GIOS_MESSAGE_CODE_DISCONNECT, NULL);
   bytes = gios_message_to_bytes (disconnect);
-  assert_bytes_hex (bytes, DISCONNECT);
+  gios_test_assert_bytes_hex (bytes, DISCONNECT);
   g_clear_pointer (&bytes, g_bytes_unref);
 
   reply = gios_message_new_reply (call, 0, NULL);
   g_assert_true (gios_message_set_items (reply, items, &error));
   g_assert_no_error (error);
   bytes = gios_message_to_bytes (reply);
-  assert_bytes_hex (bytes, VERSION_REPLY);
+  gios_test_assert_bytes_hex (bytes, VERSION_REPLY);
 }
 
 static void
 test_examples_read (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) frame = hex (CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
-  g_autoptr(GBytes) payload = hex (CLASS_METHOD_PAYLOAD);
+  g_autoptr(GBytes) frame = gios_test_hex_bytes (CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
+  g_autoptr(GBytes) payload = gios_test_hex_bytes (CLASS_METHOD_PAYLOAD);
   g_autoptr(GiosMessage) msg = gios_message_new_from_bytes (frame, &error);
   g_autoptr(GVariant) items = NULL;
   g_autoptr(GVariant) want = items_v ("[<'%SYSTEM.Version'>, <'GetVersion'>, <int64 0>]");
@@ -372,18 +184,18 @@ test_examples_read (void)
   g_clear_pointer (&msg, gios_message_unref);
   g_clear_pointer (&frame, g_bytes_unref);
 
-  frame = hex (HANDSHAKE);
+  frame = gios_test_hex_bytes (HANDSHAKE);
   msg = gios_message_new_from_bytes (frame, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (gios_message_get_code (msg), ==, 0x5348);
   g_assert_cmpuint (gios_message_get_code (msg), ==, GIOS_MESSAGE_CODE ('H', 'S'));
   g_assert_cmpint (gios_message_get_kind (msg), ==, GIOS_MESSAGE_KIND_TWO_LETTER);
   g_assert_cmpstr (gios_message_get_code_string (msg), ==, "HS");
-  assert_bytes_hex (gios_message_get_payload (msg), "45 00");
+  gios_test_assert_bytes_hex (gios_message_get_payload (msg), "45 00");
   g_clear_pointer (&msg, gios_message_unref);
   g_clear_pointer (&frame, g_bytes_unref);
 
-  frame = hex (DISCONNECT);
+  frame = gios_test_hex_bytes (DISCONNECT);
   msg = gios_message_new_from_bytes (frame, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (gios_message_get_code_string (msg), ==, "DC");
@@ -392,7 +204,7 @@ test_examples_read (void)
   g_clear_pointer (&msg, gios_message_unref);
   g_clear_pointer (&frame, g_bytes_unref);
 
-  frame = hex (VERSION_REPLY);
+  frame = gios_test_hex_bytes (VERSION_REPLY);
   msg = gios_message_new_from_bytes (frame, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (gios_message_get_code (msg), ==, 0);
@@ -414,12 +226,12 @@ test_examples_stream (void)
   const char *frames[] = {
     CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD, HANDSHAKE, DISCONNECT, VERSION_REPLY,
   };
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
 
   for (gsize i = 0; i < G_N_ELEMENTS (frames); i++)
     {
-      g_autoptr(GBytes) frame = hex (frames[i]);
+      g_autoptr(GBytes) frame = gios_test_hex_bytes (frames[i]);
       g_autoptr(GiosMessage) msg = NULL;
       g_autoptr(GBytes) echoed = NULL;
 
@@ -433,10 +245,10 @@ test_examples_stream (void)
       g_assert_no_error (error);
       /* send_message flushes: the bytes are there without a flush. */
       g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-      echoed = peer_read (pair->peer, g_bytes_get_size (frame));
+      echoed = gios_test_peer_read_bytes (pair->peer, g_bytes_get_size (frame));
       g_assert_true (g_bytes_equal (echoed, frame));
     }
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
 }
 
 static void
@@ -497,7 +309,7 @@ test_message_api (void)
 
   /* A payload that is not a $LIST: get_items fails, naming the offset. */
   {
-    g_autoptr(GBytes) junk = hex ("05 03 00 00 00");
+    g_autoptr(GBytes) junk = gios_test_hex_bytes ("05 03 00 00 00");
     g_autoptr(GVariant) items = NULL;
 
     gios_message_set_payload (msg, junk);
@@ -509,13 +321,13 @@ test_message_api (void)
   }
 
   /* Frames of the wrong size. */
-  frame = hex ("01 00 00 00 00 00 00 00 00 00 00 00 44 43");
+  frame = gios_test_hex_bytes ("01 00 00 00 00 00 00 00 00 00 00 00 44 43");
   g_assert_null (gios_message_new_from_bytes (frame, &error));
   g_assert_error (error, GIOS_ERROR, GIOS_ERROR_MALFORMED);
   g_assert_nonnull (strstr (error->message, "1"));
   g_clear_error (&error);
   g_clear_pointer (&frame, g_bytes_unref);
-  frame = hex ("00 00 00 00 00 00 00 00 00 00 00 00 44");
+  frame = gios_test_hex_bytes ("00 00 00 00 00 00 00 00 00 00 00 00 44");
   g_assert_null (gios_message_new_from_bytes (frame, &error));
   g_assert_error (error, GIOS_ERROR, GIOS_ERROR_MALFORMED);
   g_clear_error (&error);
@@ -550,7 +362,7 @@ test_items_send (void)
     { "[<'test'>, <[<int64 4>]>]", "0D 01 06 01 74 65 73 74 05 01 03 04 04" },
     { "true", "03 04 01" },
   };
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   GString *all = g_string_new (NULL);
   g_autoptr(GBytes) want = NULL;
@@ -566,10 +378,10 @@ test_items_send (void)
       g_string_append_printf (all, "%s ", cases[i].bytes);
     }
   /* Buffered until the caller flushes. */
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
-  want = hex (all->str);
-  got = peer_read (pair->peer, g_bytes_get_size (want));
+  want = gios_test_hex_bytes (all->str);
+  got = gios_test_peer_read_bytes (pair->peer, g_bytes_get_size (want));
   g_assert_true (g_bytes_equal (got, want));
   g_string_free (all, TRUE);
 
@@ -584,7 +396,7 @@ test_items_send (void)
 static void
 test_items_receive (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   const char *want[] = {
     "'hello'", "''", "'€'", "int64 0", "int64 -1", "int64 255", "1.5", "@mv nothing",
@@ -624,7 +436,7 @@ test_items_receive (void)
 static void
 test_items_bad_element (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) item = NULL;
 
@@ -646,14 +458,14 @@ test_items_bad_element (void)
 static void
 test_split_arrivals (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) a = NULL;
   g_autoptr(GVariant) b = NULL;
   g_autoptr(GVariant) c = NULL;
   g_autoptr(GiosMessage) msg = NULL;
   g_autoptr(GiosMessage) end = NULL;
-  g_autoptr(GBytes) payload = hex (CLASS_METHOD_PAYLOAD);
+  g_autoptr(GBytes) payload = gios_test_hex_bytes (CLASS_METHOD_PAYLOAD);
   g_autofree char *medium = NULL;
   Trickle t = { 0 };
   GThread *thread;
@@ -694,7 +506,7 @@ test_split_arrivals (void)
 static void
 test_timeouts (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosMessage) msg = NULL;
   g_autoptr(GVariant) item = NULL;
@@ -705,7 +517,7 @@ test_timeouts (void)
   start = g_get_monotonic_time ();
   g_assert_null (gios_device_stream_receive_message (pair->stream, 150, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 150);
+  gios_test_assert_timed (start, 150);
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 7);
 
@@ -730,7 +542,7 @@ test_timeouts (void)
   start = g_get_monotonic_time ();
   g_assert_null (gios_device_stream_receive_item (pair->stream, GIOS_TIMEOUT_DEFAULT, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  assert_timed (start, 120);
+  gios_test_assert_timed (start, 120);
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 2);
   peer_write_hex (pair->peer, "00 01 61 62");
@@ -768,19 +580,19 @@ test_peer_reset (void)
   struct linger lg = { 1, 0 };
 
   {
-    g_autoptr(Pair) pair = pair_new_tcp ();
+    g_autoptr(GiosTestPair) pair = gios_test_pair_new_tcp ();
 
     peer_write_hex (pair->peer, CLASS_METHOD_HEADER "11 01 25 53");
-    wait_kernel_input (pair, 18);
+    gios_test_wait_kernel_input (pair->stream_fd, 18);
     g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), ==, 0);
-    g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (pair->client), NULL));
+    gios_test_pair_close_peer (pair);
     g_assert_null (gios_device_stream_receive_message (pair->stream, 2000, NULL, &error));
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
     g_clear_error (&error);
   }
 
   {
-    g_autoptr(Pair) pair = pair_new ();
+    g_autoptr(GiosTestPair) pair = pair_new ();
 
     peer_write_hex (pair->peer, CLASS_METHOD_HEADER "11 01 25 53");
     shutdown (pair->peer, SHUT_WR);
@@ -793,7 +605,7 @@ test_peer_reset (void)
   }
 
   {
-    g_autoptr(Pair) pair = pair_new ();
+    g_autoptr(GiosTestPair) pair = pair_new ();
 
     peer_write_hex (pair->peer, "00 00 00 10 00 00 00 01 61");
     shutdown (pair->peer, SHUT_WR);
@@ -806,7 +618,7 @@ test_peer_reset (void)
 static void
 test_too_large (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosMessage) msg = NULL;
   g_autoptr(GVariant) item = NULL;
@@ -866,12 +678,11 @@ test_too_large (void)
 }
 
 /* With no limit, a 4 GiB length grows the buffer only with what arrives:
- * checked in a child whose address space cannot grow by more than 1 GiB
- * (a plain fork(), as in tests/list.c). */
+ * checked in a child whose address space cannot grow by more than 1 GiB. */
 static void
 huge_length_checks (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
 
   gios_device_stream_set_max_message_size (pair->stream, G_MAXUINT);
@@ -881,7 +692,7 @@ huge_length_checks (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
   g_clear_error (&error);
   g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 17);
-  g_clear_pointer (&pair, pair_free);
+  g_clear_pointer (&pair, gios_test_pair_free);
 
   pair = pair_new ();
   gios_device_stream_set_max_message_size (pair->stream, G_MAXUINT);
@@ -894,32 +705,7 @@ huge_length_checks (void)
 static void
 test_huge_length (void)
 {
-  pid_t pid;
-  int status = 0;
-
-  fflush (stdout);
-  fflush (stderr);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      g_autofree char *statm = NULL;
-      struct rlimit limit;
-      guint64 pages;
-
-      g_assert_true (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL));
-      pages = g_ascii_strtoull (statm, NULL, 10);
-      g_assert_no_errno (getrlimit (RLIMIT_AS, &limit));
-      limit.rlim_cur = pages * sysconf (_SC_PAGESIZE) + ((rlim_t) 1 << 30);
-      if (limit.rlim_max != RLIM_INFINITY)
-        limit.rlim_cur = MIN (limit.rlim_cur, limit.rlim_max);
-      g_assert_no_errno (setrlimit (RLIMIT_AS, &limit));
-      huge_length_checks ();
-      _exit (0);
-    }
-  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-  g_assert_true (WIFEXITED (status));
-  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  gios_test_fork_with_address_limit (huge_length_checks, G_GUINT64_CONSTANT (1) << 30);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -943,7 +729,7 @@ echo_handler (GiosDeviceStream *stream,
 static void
 test_execute_callback (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosMessage) request = NULL;
   g_autoptr(GBytes) reply = NULL;
@@ -962,8 +748,8 @@ test_execute_callback (void)
   g_assert_no_error (error);
   g_assert_cmpint (result, ==, GIOS_EXECUTE_REQUEST_DONE);
   g_assert_null (request);
-  reply = peer_read (pair->peer, 18);
-  assert_bytes_hex (reply, "04 00 00 00 00 00 00 00 2A 00 00 00 00 00 04 01 68 69");
+  reply = gios_test_peer_read_bytes (pair->peer, 18);
+  gios_test_assert_bytes_hex (reply, "04 00 00 00 00 00 00 00 2A 00 00 00 00 00 04 01 68 69");
 
   result = gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, &request,
                                        NULL, &error);
@@ -973,7 +759,7 @@ test_execute_callback (void)
   g_assert_cmpstr (gios_message_get_code_string (request), ==, "ZZ");
   g_assert_cmpuint (gios_message_get_message_id (request), ==, 1);
   g_clear_pointer (&request, gios_message_unref);
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
 
   result = gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, &request,
                                        NULL, &error);
@@ -984,7 +770,7 @@ test_execute_callback (void)
   g_clear_pointer (&request, gios_message_unref);
   /* The stop code reaches no handler and gets no reply. */
   g_assert_cmpuint (calls, ==, 2);
-  g_assert_false (peer_has_input (pair->peer));
+  g_assert_false (gios_test_peer_has_input (pair->peer));
 
   /* A silent peer: a timeout, which is an error. */
   result = gios_device_stream_execute (pair->stream, 100, echo_handler, &calls, NULL,
@@ -1065,22 +851,18 @@ test_execute_vfunc (void)
   g_autoptr(GiosMessage) reply = NULL;
   g_autoptr(GiosMessage) plain_request = NULL;
   g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GIOStream) connection = NULL;
   g_autoptr(GiosDeviceStream) stream = NULL;
   g_autoptr(GiosDeviceStream) plain = NULL;
   g_autoptr(GiosDeviceStream) peer = NULL;
   int fds[2];
 
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-  socket = g_socket_new_from_fd (fds[0], &error);
-  connection = g_socket_connection_factory_create_connection (socket);
+  gios_test_socketpair (fds);
+  connection = gios_test_socket_stream_new (fds[0]);
   stream = g_object_new (upper_get_type (), "base-stream", connection, NULL);
-  g_clear_object (&socket);
   g_clear_object (&connection);
-  socket = g_socket_new_from_fd (fds[1], &error);
-  connection = g_socket_connection_factory_create_connection (socket);
-  peer = gios_device_stream_new (G_IO_STREAM (connection));
+  connection = gios_test_socket_stream_new (fds[1]);
+  peer = gios_device_stream_new (connection);
 
   /* The client side: a GiosDeviceStream sending messages too. */
   request = gios_message_new_request (0, 0, "UP", NULL);
@@ -1115,21 +897,20 @@ test_execute_vfunc (void)
                    ==, GIOS_EXECUTE_UNHANDLED);
   g_assert_no_error (error);
   bytes = gios_message_to_bytes (plain_request);
-  assert_bytes_hex (bytes, "00 00 00 00 01 00 00 00 00 00 00 00 4E 4F");
+  gios_test_assert_bytes_hex (bytes, "00 00 00 00 01 00 00 00 00 00 00 00 4E 4F");
 }
 
 /* The reply cannot be sent: execute fails with the write's error. */
 static void
 test_execute_send_fails (void)
 {
-  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   guint calls = 0;
 
   peer_write_hex (pair->peer, "02 00 00 00 00 00 00 00 00 00 00 00 45 43 02 01");
-  wait_kernel_input (pair, 16);
-  close (pair->peer);
-  pair->peer = -1;
+  gios_test_wait_kernel_input (pair->stream_fd, 16);
+  gios_test_pair_close_peer (pair);
   g_assert_cmpint (gios_device_stream_execute (pair->stream, 1000, echo_handler, &calls, NULL,
                                                NULL, &error), ==, GIOS_EXECUTE_ERROR);
   g_assert_nonnull (error);

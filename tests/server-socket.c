@@ -9,94 +9,17 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
+
+#include "gios-test-utils.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                    */
-
-static GiosServerSocket *
-open_loopback_server (void)
-{
-  g_autoptr(GError) error = NULL;
-  GiosServerSocket *server = gios_server_socket_new ();
-
-  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
-  g_assert_no_error (error);
-  return server;
-}
-
-static guint
-server_port (GiosServerSocket *server)
-{
-  return gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
-}
-
-/* A plain client, with the system calls, so that what is tested is the
- * server alone. */
-static int
-raw_connect (int    family,
-             guint  port)
-{
-  int fd = socket (family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int r;
-
-  g_assert_cmpint (fd, >=, 0);
-  if (family == AF_INET6)
-    {
-      struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons (port),
-                                   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-      r = connect (fd, (struct sockaddr *) &sin6, sizeof sin6);
-    }
-  else
-    {
-      struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
-      sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-      r = connect (fd, (struct sockaddr *) &sin, sizeof sin);
-    }
-  if (r != 0)
-    {
-      int errsv = errno;
-      g_test_message ("connect to port %u: %s", port, g_strerror (errsv));
-      close (fd);
-      errno = errsv;
-      return -1;
-    }
-  return fd;
-}
-
-static void
-raw_send (int         fd,
-          const char *text)
-{
-  gsize len = strlen (text);
-
-  g_assert_cmpint (send (fd, text, len, MSG_NOSIGNAL), ==, (gssize) len);
-}
-
-/* Reads until @fd has @len bytes or ends. */
-static char *
-raw_recv (int   fd,
-          gsize len)
-{
-  char *buf = g_malloc0 (len + 1);
-  gsize got = 0;
-
-  while (got < len)
-    {
-      gssize n = recv (fd, buf + got, len - got, 0);
-      if (n <= 0)
-        break;
-      got += n;
-    }
-  return buf;
-}
 
 static gboolean
 have_ipv6_loopback (void)
@@ -110,26 +33,6 @@ have_ipv6_loopback (void)
   ok = bind (fd, (struct sockaddr *) &sin6, sizeof sin6) == 0;
   close (fd);
   return ok;
-}
-
-typedef struct
-{
-  guint count;
-  gboolean intentional;
-  GError *reason;
-} Disconnects;
-
-static void
-on_disconnected (GiosSocketCommon *socket,
-                 gboolean          intentional,
-                 GError           *reason,
-                 Disconnects      *d)
-{
-  d->count++;
-  d->intentional = intentional;
-  g_clear_error (&d->reason);
-  if (reason != NULL)
-    d->reason = g_error_copy (reason);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -149,7 +52,7 @@ test_open_port_zero (void)
   g_assert_no_error (error);
   g_assert_true (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
 
-  port = server_port (server);
+  port = gios_test_server_port (server);
   g_assert_cmpuint (port, >, 0);
   local = gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server));
   g_assert_true (G_IS_INET_SOCKET_ADDRESS (local));
@@ -171,7 +74,7 @@ test_open_both_families (void)
   g_assert_true (gios_server_socket_open (server, "0", 1000, &error));
   g_assert_no_error (error);
 
-  fd = raw_connect (AF_INET, server_port (server));
+  fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   g_assert_cmpint (fd, >=, 0);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   g_assert_no_error (error);
@@ -183,7 +86,7 @@ test_open_both_families (void)
       g_test_message ("no IPv6 loopback here; IPv4 checked only");
       return;
     }
-  fd = raw_connect (AF_INET6, server_port (server));
+  fd = gios_test_raw_connect (AF_INET6, gios_test_server_port (server));
   g_assert_cmpint (fd, >=, 0);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   g_assert_no_error (error);
@@ -194,9 +97,9 @@ static void
 test_open_errors (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosServerSocket) other = gios_server_socket_new ();
-  g_autofree char *port = g_strdup_printf ("%u", server_port (server));
+  g_autofree char *port = gios_test_server_port_string (server);
   gint64 start;
 
   /* Opening twice. */
@@ -209,15 +112,14 @@ test_open_errors (void)
   g_assert_false (gios_server_socket_open_address (other, "127.0.0.1", port, 0, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
   g_assert_nonnull (strstr (error->message, port));
-  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC / 2);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 500);
   g_clear_error (&error);
 
   /* A port in use, waiting 300 ms. */
   start = g_get_monotonic_time ();
   g_assert_false (gios_server_socket_open_address (other, "127.0.0.1", port, 300, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
-  g_assert_cmpint (g_get_monotonic_time () - start, >=, 285 * 1000);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 450 * 1000);
+  gios_test_assert_elapsed (start, 285, 450);
   g_clear_error (&error);
 
   /* A port that is no number from 0 to 65535 nor a service name: glibc
@@ -271,12 +173,12 @@ open_in_thread (gpointer data)
 static void
 test_open_waits_for_busy_port (void)
 {
-  g_autoptr(GiosServerSocket) first = open_loopback_server ();
+  g_autoptr(GiosServerSocket) first = gios_test_open_loopback_server ();
   OpenJob job = { 0 };
   GThread *thread;
 
   job.server = gios_server_socket_new ();
-  job.port = g_strdup_printf ("%u", server_port (first));
+  job.port = gios_test_server_port_string (first);
   thread = g_thread_new ("open", open_in_thread, &job);
   /* A load pattern, not synchronisation: the result holds either way. */
   g_usleep (100 * 1000);
@@ -286,7 +188,7 @@ test_open_waits_for_busy_port (void)
   g_assert_no_error (job.error);
   g_assert_true (job.ok);
   g_assert_cmpint (job.elapsed, <, 5 * G_USEC_PER_SEC);
-  g_assert_cmpuint (server_port (job.server), ==, strtoul (job.port, NULL, 10));
+  g_assert_cmpuint (gios_test_server_port (job.server), ==, strtoul (job.port, NULL, 10));
   g_object_unref (job.server);
   g_free (job.port);
 }
@@ -319,10 +221,10 @@ test_open_socket (void)
 
   g_assert_true (gios_server_socket_open_socket (server, listening, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (server_port (server), ==, port);
+  g_assert_cmpuint (gios_test_server_port (server), ==, port);
 
-  fd = raw_connect (AF_INET, port);
-  raw_send (fd, "adopted\n");
+  fd = gios_test_raw_connect (AF_INET, port);
+  gios_test_raw_send (fd, "adopted\n");
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server), 100, NULL, 1000, NULL, &error);
   g_assert_no_error (error);
@@ -337,11 +239,11 @@ static void
 test_classic_cycle (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
 
-  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (server, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
 
   for (int round = 0; round < 3; round++)
     {
@@ -351,9 +253,9 @@ test_classic_cycle (void)
       g_autofree char *reply = NULL;
       GSocketAddress *remote;
       gsize length = 0;
-      int fd = raw_connect (AF_INET, server_port (server));
+      int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-      raw_send (fd, greeting);
+      gios_test_raw_send (fd, greeting);
       g_assert_true (gios_server_socket_listen (server, 2000, NULL, &error));
       g_assert_no_error (error);
       g_assert_true (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
@@ -379,7 +281,7 @@ test_classic_cycle (void)
       g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
       g_assert_true (gios_device_stream_get_is_open (stream));
 
-      reply = raw_recv (fd, 16);
+      reply = gios_test_raw_recv (fd, 16);
       g_assert_cmpstr (reply, ==, "bye\n");
       close (fd);
 
@@ -402,23 +304,20 @@ static void
 test_listen_timeout (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   gint64 start = g_get_monotonic_time ();
-  gint64 elapsed;
 
   g_assert_false (gios_server_socket_listen (server, 200, NULL, &error));
-  elapsed = g_get_monotonic_time () - start;
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_nonnull (strstr (error->message, "200 ms"));
-  g_assert_cmpint (elapsed, >=, 190 * 1000);
-  g_assert_cmpint (elapsed, <, 300 * 1000);
+  gios_test_assert_elapsed (start, 190, 300);
   g_clear_error (&error);
 
   /* 0 does not wait. */
   start = g_get_monotonic_time ();
   g_assert_null (gios_server_socket_accept (server, 0, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 50 * 1000);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 50);
   g_clear_error (&error);
 
   /* GIOS_TIMEOUT_DEFAULT is the default-timeout property. */
@@ -426,99 +325,57 @@ test_listen_timeout (void)
   start = g_get_monotonic_time ();
   g_assert_false (gios_server_socket_listen (server, GIOS_TIMEOUT_DEFAULT, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  elapsed = g_get_monotonic_time () - start;
-  g_assert_cmpint (elapsed, >=, 95 * 1000);
-  g_assert_cmpint (elapsed, <, 150 * 1000);
+  gios_test_assert_elapsed (start, 95, 150);
 }
 
+/* A listen() for gios_test_blocked_start(), which waits up to 20 s. */
 typedef struct
 {
   GiosServerSocket *server;
   GCancellable *cancellable;
-  GMutex lock;
-  GCond cond;
-  gboolean started;
-  gboolean ok;
-  GError *error;
-  gint64 woke_at;
-} Blocked;
+} BlockedListen;
 
-static gpointer
-listen_blocked (gpointer data)
+static gboolean
+blocked_listen (gpointer   data,
+                GError   **error)
 {
-  Blocked *b = data;
+  BlockedListen *l = data;
 
-  g_mutex_lock (&b->lock);
-  b->started = TRUE;
-  g_cond_signal (&b->cond);
-  g_mutex_unlock (&b->lock);
-  b->ok = gios_server_socket_listen (b->server, 20000, b->cancellable, &b->error);
-  b->woke_at = g_get_monotonic_time ();
-  return NULL;
-}
-
-static GThread *
-start_blocked (Blocked *b)
-{
-  GThread *thread;
-
-  g_mutex_init (&b->lock);
-  g_cond_init (&b->cond);
-  thread = g_thread_new ("listen", listen_blocked, b);
-  g_mutex_lock (&b->lock);
-  while (!b->started)
-    g_cond_wait (&b->cond, &b->lock);
-  g_mutex_unlock (&b->lock);
-  /* Give the thread time to block in poll(); the assertions hold even if
-   * it has not yet. */
-  g_usleep (50 * 1000);
-  return thread;
-}
-
-static void
-finish_blocked (Blocked *b)
-{
-  g_mutex_clear (&b->lock);
-  g_cond_clear (&b->cond);
-  g_clear_error (&b->error);
-  g_clear_object (&b->cancellable);
+  return gios_server_socket_listen (l->server, 20000, l->cancellable, error);
 }
 
 static void
 test_listen_cancel_from_thread (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
-  Blocked b = { .server = server, .cancellable = g_cancellable_new () };
-  GThread *thread = start_blocked (&b);
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  BlockedListen call = { server, cancellable };
+  g_autoptr(GiosTestBlocked) b = gios_test_blocked_start (blocked_listen, &call);
   gint64 cancelled_at = g_get_monotonic_time ();
 
-  g_cancellable_cancel (b.cancellable);
-  g_thread_join (thread);
-  g_assert_false (b.ok);
-  g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_cmpint (b.woke_at - cancelled_at, <, G_USEC_PER_SEC);
+  g_cancellable_cancel (cancellable);
+  gios_test_blocked_join (b, cancelled_at);
+  g_assert_false (b->ok);
+  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   /* The server still listens. */
   g_assert_true (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
-  finish_blocked (&b);
 }
 
 static void
 test_listen_close_from_thread (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
-  Blocked b = { .server = server };
-  GThread *thread = start_blocked (&b);
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  BlockedListen call = { server, NULL };
+  g_autoptr(GiosTestBlocked) b = gios_test_blocked_start (blocked_listen, &call);
   gint64 closed_at = g_get_monotonic_time ();
 
   g_assert_true (gios_server_socket_close (server, &error));
   g_assert_no_error (error);
-  g_thread_join (thread);
-  g_assert_false (b.ok);
-  g_assert_error (b.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
-  g_assert_cmpint (b.woke_at - closed_at, <, G_USEC_PER_SEC);
+  gios_test_blocked_join (b, closed_at);
+  g_assert_false (b->ok);
+  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
-  finish_blocked (&b);
 
   /* Listening after close fails cleanly. */
   g_assert_false (gios_server_socket_listen (server, 0, NULL, &error));
@@ -542,12 +399,12 @@ static void
 test_listen_eintr (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   struct sigaction sa = { 0 };
   struct sigaction old;
   struct itimerval timer = { { 0, 20 * 1000 }, { 0, 20 * 1000 } };
   struct itimerval off = { 0 };
-  gint64 start, elapsed;
+  gint64 start;
 
   sa.sa_handler = on_sigusr1;   /* no SA_RESTART: poll() sees EINTR */
   sigaction (SIGALRM, &sa, &old);
@@ -555,14 +412,12 @@ test_listen_eintr (void)
 
   start = g_get_monotonic_time ();
   g_assert_false (gios_server_socket_listen (server, 300, NULL, &error));
-  elapsed = g_get_monotonic_time () - start;
 
   setitimer (ITIMER_REAL, &off, NULL);
   sigaction (SIGALRM, &old, NULL);
 
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_assert_cmpint (elapsed, >=, 285 * 1000);
-  g_assert_cmpint (elapsed, <, 450 * 1000);
+  gios_test_assert_elapsed (start, 285, 450);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -579,7 +434,7 @@ static void
 test_accept (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GiosSocket) conn2 = NULL;
   g_autofree char *line = NULL;
@@ -592,8 +447,8 @@ test_accept (void)
   gios_device_stream_set_line_terminator (GIOS_DEVICE_STREAM (server), "\r\n");
   gios_server_socket_set_socket_type (server, test_protocol_get_type ());
 
-  fd = raw_connect (AF_INET, server_port (server));
-  raw_send (fd, "one\r\n");
+  fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  gios_test_raw_send (fd, "one\r\n");
   conn = gios_server_socket_accept (server, 1000, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (G_TYPE_CHECK_INSTANCE_TYPE (conn, test_protocol_get_type ()));
@@ -607,16 +462,16 @@ test_accept (void)
   g_assert_cmpstr (gios_device_stream_get_line_terminator (GIOS_DEVICE_STREAM (conn)), ==, "\r\n");
   g_assert_true (gios_socket_common_get_no_delay (GIOS_SOCKET_COMMON (conn)));
   g_assert_true (gios_socket_common_get_keep_alive (GIOS_SOCKET_COMMON (conn)));
-  g_assert_cmpint (getsockopt (g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (conn))),
+  g_assert_cmpint (getsockopt (gios_test_socket_fd (conn),
                                IPPROTO_TCP, TCP_NODELAY, &value, &len), ==, 0);
   g_assert_cmpint (value, !=, 0);
-  g_assert_cmpint (getsockopt (g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (conn))),
+  g_assert_cmpint (getsockopt (gios_test_socket_fd (conn),
                                SOL_SOCKET, SO_KEEPALIVE, &value, &len), ==, 0);
   g_assert_cmpint (value, !=, 0);
 
   /* Host and port are the peer's. */
   g_assert_cmpstr (gios_socket_common_get_host (GIOS_SOCKET_COMMON (conn)), ==, "127.0.0.1");
-  g_assert_cmpuint (gios_socket_common_get_port (GIOS_SOCKET_COMMON (conn)), !=, server_port (server));
+  g_assert_cmpuint (gios_socket_common_get_port (GIOS_SOCKET_COMMON (conn)), !=, gios_test_server_port (server));
 
   line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (conn), 10, NULL, GIOS_TIMEOUT_DEFAULT, NULL, &error);
   g_assert_no_error (error);
@@ -624,12 +479,12 @@ test_accept (void)
 
   /* Turning no-delay off reaches the live connection. */
   gios_socket_common_set_no_delay (GIOS_SOCKET_COMMON (conn), FALSE);
-  g_assert_cmpint (getsockopt (g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (conn))),
+  g_assert_cmpint (getsockopt (gios_test_socket_fd (conn),
                                IPPROTO_TCP, TCP_NODELAY, &value, &len), ==, 0);
   g_assert_cmpint (value, ==, 0);
 
   /* A second connection is a second object. */
-  fd2 = raw_connect (AF_INET, server_port (server));
+  fd2 = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   conn2 = gios_server_socket_accept (server, 1000, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (conn2 != conn);
@@ -644,16 +499,16 @@ static void
 test_peer_reset (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
   struct linger lg = { 1, 0 };
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
   g_autofree char *line = NULL;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (server, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
-  raw_send (fd, "partial line");
+  gios_test_raw_send (fd, "partial line");
   /* Wait until the bytes are buffered, so the reset comes after them. */
   g_assert_cmpint (gios_device_stream_poll (stream, G_IO_IN, 1000, NULL), ==, G_IO_IN);
 
@@ -688,7 +543,7 @@ test_peer_reset (void)
   g_assert_cmpuint (d.count, ==, 1);
 
   /* And the server listens on. */
-  fd = raw_connect (AF_INET, server_port (server));
+  fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   g_assert_no_error (error);
   close (fd);
@@ -699,14 +554,14 @@ static void
 test_half_close (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
   g_autofree char *reply = NULL;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
-  raw_send (fd, "first\nlast");
+  g_signal_connect (server, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
+  gios_test_raw_send (fd, "first\nlast");
   shutdown (fd, SHUT_WR);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
 
@@ -725,7 +580,7 @@ test_half_close (void)
   g_assert_true (gios_device_stream_write_line (stream, "still here", NULL, &error));
   g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
   g_assert_no_error (error);
-  reply = raw_recv (fd, 11);
+  reply = gios_test_raw_recv (fd, 11);
   g_assert_cmpstr (reply, ==, "still here\n");
   close (fd);
 }
@@ -735,14 +590,14 @@ static void
 test_write_to_gone_peer (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
   guint8 chunk[4096] = { 0 };
   gboolean failed = FALSE;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (server, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
   g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
   close (fd);
 
@@ -765,10 +620,10 @@ static void
 test_close_resets_queued (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   char byte;
   gssize n;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   /* fd is connected (in the kernel's queue) but never accepted. */
   g_assert_true (gios_server_socket_close (server, &error));
@@ -778,83 +633,44 @@ test_close_resets_queued (void)
   close (fd);
 }
 
-static guint emfile_warnings;
-static guint emfile_messages;
-
-static GLogWriterOutput
-count_warnings (GLogLevelFlags   level,
-                const GLogField *fields,
-                gsize            n_fields,
-                gpointer         user_data)
-{
-  if (level & G_LOG_LEVEL_WARNING)
-    {
-      emfile_warnings++;
-      return G_LOG_WRITER_HANDLED;
-    }
-  if (level & G_LOG_LEVEL_MESSAGE)
-    emfile_messages++;
-  return g_log_writer_default (level, fields, n_fields, user_data);
-}
-
-/* Lowers the descriptor limit to 64 and fills the table with duplicates;
- * the last @n_kept of them go to @kept, for the test to close when
- * descriptors should free up. Resource limits are per process: call it in a
- * child. */
 static void
-fill_descriptor_table (int   *kept,
-                       guint  n_kept)
+emfile_checks (gconstpointer data)
 {
-  struct rlimit rl;
-  guint n = 0;
-  int fd;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GArray) spares = NULL;
+  int client;
+  gint64 start;
 
-  getrlimit (RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = 64;
-  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
-  while ((fd = dup (0)) >= 0)
-    kept[n++ % n_kept] = fd;
-  g_assert_cmpuint (n, >=, n_kept);
+  client = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  spares = gios_test_fill_descriptor_table ();
+
+  /* Full table: accept backs off until its deadline, warning once
+   * (GSocketService logs about 194,000 warnings a second here). */
+  gios_test_count_log ();
+  start = g_get_monotonic_time ();
+  conn = gios_server_socket_accept (server, 400, NULL, &error);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, 1);
+  g_assert_null (conn);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+  g_assert_cmpint (gios_test_elapsed_ms (start), >=, 380);
+  g_clear_error (&error);
+
+  /* Descriptors free up: the waiting client is served. */
+  gios_test_free_descriptors (spares, 2);
+  conn = gios_server_socket_accept (server, 2000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (conn);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, 1);
+  g_assert_cmpuint (gios_test_get_messages (), ==, 1);   /* "accepting again" */
+  close (client);
 }
 
 static void
 test_emfile (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GiosServerSocket) server = open_loopback_server ();
-      g_autoptr(GiosSocket) conn = NULL;
-      int client, spares[2];
-      gint64 start;
-
-      client = raw_connect (AF_INET, server_port (server));
-      fill_descriptor_table (spares, G_N_ELEMENTS (spares));
-
-      /* Full table: accept backs off until its deadline, warning once
-       * (GSocketService logs about 194,000 warnings a second here). */
-      g_log_set_writer_func (count_warnings, NULL, NULL);
-      start = g_get_monotonic_time ();
-      conn = gios_server_socket_accept (server, 400, NULL, &error);
-      g_assert_cmpuint (emfile_warnings, ==, 1);
-      g_assert_null (conn);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
-      g_assert_cmpint (g_get_monotonic_time () - start, >=, 380 * 1000);
-      g_clear_error (&error);
-
-      /* Descriptors free up: the waiting client is served. */
-      close (spares[0]);
-      close (spares[1]);
-      conn = gios_server_socket_accept (server, 2000, NULL, &error);
-      g_assert_no_error (error);
-      g_assert_nonnull (conn);
-      g_assert_cmpuint (emfile_warnings, ==, 1);
-      g_assert_cmpuint (emfile_messages, ==, 1);   /* "accepting again" */
-      close (client);
-      return;
-    }
-  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (emfile_checks, NULL, 20);
 }
 
 
@@ -956,10 +772,10 @@ static gpointer
 client_thread (gpointer data)
 {
   Client *c = data;
-  int fd = raw_connect (AF_INET, c->port);
+  int fd = gios_test_raw_connect (AF_INET, c->port);
 
-  raw_send (fd, "job\n");
-  c->reply = raw_recv (fd, 4);
+  gios_test_raw_send (fd, "job\n");
+  c->reply = gios_test_raw_recv (fd, 4);
   close (fd);
   return NULL;
 }
@@ -969,7 +785,7 @@ client_thread (gpointer data)
 static void
 test_jobs_saturation (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   JobStats stats = { 0 };
   ListenJob lj = { server, 2500, 2, upper_job, &stats };
   Client clients[6];
@@ -980,7 +796,7 @@ test_jobs_saturation (void)
   listener = g_thread_new ("listen-job", listen_job_thread, &lj);
   for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
     {
-      clients[i] = (Client) { server_port (server), NULL };
+      clients[i] = (Client) { gios_test_server_port (server), NULL };
       threads[i] = g_thread_new ("client", client_thread, &clients[i]);
     }
   for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
@@ -1008,27 +824,27 @@ static void
 test_jobs_outlive_listen (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   JobStats stats = { 0 };
   g_autofree char *reply = NULL;
   gint64 start;
   gint started;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   g_mutex_init (&stats.lock);
   start = g_get_monotonic_time ();
   started = gios_server_socket_listen_job (server, 200, 0, upper_job, &stats, count_notify, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (started, ==, 1);
-  g_assert_cmpint (g_get_monotonic_time () - start, >=, 190 * 1000);
+  g_assert_cmpint (gios_test_elapsed_ms (start), >=, 190);
   g_assert_cmpuint (gios_server_socket_get_n_jobs (server), ==, 1);
 
   g_assert_false (gios_server_socket_wait_jobs (server, 50, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_clear_error (&error);
 
-  raw_send (fd, "late\n");
-  reply = raw_recv (fd, 5);
+  gios_test_raw_send (fd, "late\n");
+  reply = gios_test_raw_recv (fd, 5);
   g_assert_cmpstr (reply, ==, "LATE\n");
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, &error));
   g_assert_no_error (error);
@@ -1043,14 +859,14 @@ static void
 test_jobs_close_under_load (gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  GiosServerSocket *server = open_loopback_server ();
+  GiosServerSocket *server = gios_test_open_loopback_server ();
   JobStats stats = { .forever = GPOINTER_TO_INT (data) };
   int fds[3];
   gint64 closed_at;
 
   g_mutex_init (&stats.lock);
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
-    fds[i] = raw_connect (AF_INET, server_port (server));
+    fds[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   /* The clients stay silent: the jobs block in read_line (5 s). */
   g_assert_cmpint (gios_server_socket_listen_job (server, 300, 0, upper_job, &stats,
                                                   count_notify, NULL, &error), ==, 3);
@@ -1061,7 +877,7 @@ test_jobs_close_under_load (gconstpointer data)
   g_assert_true (gios_server_socket_close (server, &error));
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (g_get_monotonic_time () - closed_at, <, G_USEC_PER_SEC);
+  g_assert_cmpint (gios_test_elapsed_ms (closed_at), <, 1000);
   g_assert_cmpint (stats.errors, ==, 3);
   g_assert_true (g_error_matches (stats.last_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
                  g_error_matches (stats.last_error, G_IO_ERROR, G_IO_ERROR_CLOSED));
@@ -1104,16 +920,16 @@ static void
 test_jobs_run_method (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autofree char *reply = NULL;
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   gios_server_socket_set_socket_type (server, echo_protocol_get_type ());
-  raw_send (fd, "one\ntwo\n");
+  gios_test_raw_send (fd, "one\ntwo\n");
   shutdown (fd, SHUT_WR);
   g_assert_cmpint (gios_server_socket_listen_job (server, 100, 4, NULL, NULL, NULL, NULL, &error), ==, 1);
   g_assert_no_error (error);
-  reply = raw_recv (fd, 22);
+  reply = gios_test_raw_recv (fd, 22);
   g_assert_cmpstr (reply, ==, "echo: one\necho: two\n");
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
   close (fd);
@@ -1127,10 +943,10 @@ record_reset (GiosSocket   *connection,
               gpointer      data)
 {
   JobStats *stats = data;
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
   guint8 buf[16];
 
-  g_signal_connect (connection, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (connection, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
   if (gios_device_stream_read (GIOS_DEVICE_STREAM (connection), buf, sizeof buf, 5000,
                                cancellable, &stats->last_error) < 0 &&
       d.count == 1 && !d.intentional)
@@ -1142,10 +958,10 @@ static void
 test_jobs_peer_reset (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   JobStats stats = { 0 };
   struct linger lg = { 1, 0 };
-  int fd = raw_connect (AF_INET, server_port (server));
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   g_assert_cmpint (gios_server_socket_listen_job (server, 100, 0, record_reset, &stats,
                                                   NULL, NULL, &error), ==, 1);
@@ -1161,7 +977,7 @@ static void
 test_jobs_cancel (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
 
   g_cancellable_cancel (cancellable);
@@ -1173,20 +989,10 @@ test_jobs_cancel (void)
 /* ------------------------------------------------------------------------ */
 /* Unix-domain sockets                                                        */
 
-static char *
-make_temp_dir (void)
-{
-  g_autoptr(GError) error = NULL;
-  char *dir = g_dir_make_tmp ("gios-test-XXXXXX", &error);
-
-  g_assert_no_error (error);
-  return dir;
-}
-
 static void
 test_unix_mode (void)
 {
-  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *dir = gios_test_make_temp_dir ();
   guint modes[] = { 0600, 0666, 0660, 0700 };
   mode_t old_umask = umask (022);
 
@@ -1210,7 +1016,7 @@ test_unix_mode (void)
       local = gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server));
       g_assert_true (G_IS_UNIX_SOCKET_ADDRESS (local));
       g_assert_cmpstr (g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (local)), ==, path);
-      g_assert_cmpuint (server_port (server), ==, 0);
+      g_assert_cmpuint (gios_test_server_port (server), ==, 0);
 
       /* No private directory is left behind. */
       listing = g_dir_open (dir, 0, NULL);
@@ -1241,7 +1047,7 @@ test_unix_errors (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
-  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *dir = gios_test_make_temp_dir ();
   g_autofree char *file = g_build_filename (dir, "plain-file", NULL);
   g_autofree char *under_file = g_build_filename (file, "s.sock", NULL);
   g_autofree char *missing = g_build_filename (dir, "missing", "s.sock", NULL);
@@ -1270,7 +1076,7 @@ test_unix_errors (void)
   g_assert_false (gios_server_socket_open_unix (server, file, 0600, 200, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
   g_assert_nonnull (strstr (error->message, "plain-file"));
-  g_assert_cmpint (g_get_monotonic_time () - start, >=, 190 * 1000);
+  g_assert_cmpint (gios_test_elapsed_ms (start), >=, 190);
   g_clear_error (&error);
   g_assert_true (g_file_get_contents (file, &contents, NULL, NULL));
   g_assert_cmpstr (contents, ==, "keep me");
@@ -1297,7 +1103,7 @@ test_unix_waits_for_path (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) first = gios_server_socket_new ();
-  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *dir = gios_test_make_temp_dir ();
   OpenJob job = { 0 };
   GThread *thread;
 
@@ -1322,32 +1128,32 @@ test_unix_waits_for_path (void)
 }
 
 static void
+permission_denied_checks (gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  g_autofree char *dir = gios_test_make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "s.sock", NULL);
+
+  /* root passes every permission check: become nobody. */
+  if (geteuid () == 0)
+    {
+      g_assert_cmpint (chmod (dir, 0755), ==, 0);
+      g_assert_cmpint (setgid (65534), ==, 0);
+      g_assert_cmpint (setuid (65534), ==, 0);
+    }
+  else
+    g_assert_cmpint (chmod (dir, 0500), ==, 0);
+
+  g_assert_false (gios_server_socket_open_unix (server, path, 0600, 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "s.sock"));
+}
+
+static void
 test_unix_permission_denied (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
-      g_autofree char *dir = make_temp_dir ();
-      g_autofree char *path = g_build_filename (dir, "s.sock", NULL);
-
-      /* root passes every permission check: become nobody. */
-      if (geteuid () == 0)
-        {
-          g_assert_cmpint (chmod (dir, 0755), ==, 0);
-          g_assert_cmpint (setgid (65534), ==, 0);
-          g_assert_cmpint (setuid (65534), ==, 0);
-        }
-      else
-        g_assert_cmpint (chmod (dir, 0500), ==, 0);
-
-      g_assert_false (gios_server_socket_open_unix (server, path, 0600, 0, &error));
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
-      g_assert_nonnull (strstr (error->message, "s.sock"));
-      return;
-    }
-  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (permission_denied_checks, NULL, 10);
 }
 
 /* listen() on one thread against drop_connection() on another, round after
@@ -1391,14 +1197,14 @@ drop_loop (gpointer data)
 static void
 test_listen_against_drop (void)
 {
-  g_autoptr(GiosServerSocket) server = open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   ListenDrop ld = { .server = server };
   GThread *listener = g_thread_new ("listen", listen_loop, &ld);
   GThread *dropper = g_thread_new ("drop", drop_loop, &ld);
 
   for (int round = 0; round < 150; round++)
     {
-      int fd = raw_connect (AF_INET, server_port (server));
+      int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
       struct pollfd pfd = { .fd = fd, .events = POLLIN };
       char c;
       gssize n;
@@ -1420,86 +1226,60 @@ test_listen_against_drop (void)
  * the next client (it looks again every 50 ms) instead of leaving it
  * waiting until the timeout. The table is freed by a thread once accepting
  * has reported running out. */
-static GMutex full_lock;
-static GCond full_cond;
-static gboolean table_was_full;
-
-static GLogWriterOutput
-note_full_table (GLogLevelFlags   level,
-                 const GLogField *fields,
-                 gsize            n_fields,
-                 gpointer         user_data)
-{
-  if (level & G_LOG_LEVEL_WARNING)
-    {
-      g_mutex_lock (&full_lock);
-      table_was_full = TRUE;
-      g_cond_signal (&full_cond);
-      g_mutex_unlock (&full_lock);
-      return G_LOG_WRITER_HANDLED;
-    }
-  return g_log_writer_default (level, fields, n_fields, user_data);
-}
-
 #define N_SPARES 12
 
 static gpointer
 free_when_full (gpointer data)
 {
-  int *spares = data;
-  gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  GArray *spares = data;
 
-  g_mutex_lock (&full_lock);
-  while (!table_was_full)
-    if (!g_cond_wait_until (&full_cond, &full_lock, end))
-      g_error ("accepting never ran out of descriptors");
-  g_mutex_unlock (&full_lock);
-  for (guint i = 0; i < N_SPARES; i++)
-    close (spares[i]);
+  if (!gios_test_wait_warnings (1, 10 * 1000))
+    g_error ("accepting never ran out of descriptors");
+  gios_test_free_descriptors (spares, N_SPARES);
   return NULL;
+}
+
+static void
+without_wakeup_descriptor_checks (gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GArray) spares = NULL;
+  JobStats stats = { 0 };
+  GThread *freer;
+  int clients[3];
+  gint started;
+
+  g_mutex_init (&stats.lock);
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      clients[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+      gios_test_raw_send (clients[i], "job\n");
+    }
+  spares = gios_test_fill_descriptor_table ();
+  freer = g_thread_new ("freer", free_when_full, spares);
+  gios_test_count_log ();
+
+  started = gios_server_socket_listen_job (server, 1500, 1, upper_job, &stats, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (started, ==, 3);
+  g_thread_join (freer);
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_autofree char *reply = gios_test_raw_recv (clients[i], 4);
+
+      g_assert_cmpstr (reply, ==, "JOB\n");
+      close (clients[i]);
+    }
+  g_assert_true (gios_server_socket_wait_jobs (server, 5000, NULL));
+  g_assert_cmpint (stats.served, ==, 3);
+  g_mutex_clear (&stats.lock);
 }
 
 static void
 test_jobs_without_wakeup_descriptor (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GiosServerSocket) server = open_loopback_server ();
-      JobStats stats = { 0 };
-      int spares[N_SPARES];
-      GThread *freer;
-      int clients[3];
-      gint started;
-
-      g_mutex_init (&stats.lock);
-      for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
-        {
-          clients[i] = raw_connect (AF_INET, server_port (server));
-          raw_send (clients[i], "job\n");
-        }
-      fill_descriptor_table (spares, N_SPARES);
-      freer = g_thread_new ("freer", free_when_full, spares);
-      g_log_set_writer_func (note_full_table, NULL, NULL);
-
-      started = gios_server_socket_listen_job (server, 1500, 1, upper_job, &stats, NULL, NULL, &error);
-      g_assert_no_error (error);
-      g_assert_cmpint (started, ==, 3);
-      g_thread_join (freer);
-      for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
-        {
-          g_autofree char *reply = raw_recv (clients[i], 4);
-
-          g_assert_cmpstr (reply, ==, "JOB\n");
-          close (clients[i]);
-        }
-      g_assert_true (gios_server_socket_wait_jobs (server, 5000, NULL));
-      g_assert_cmpint (stats.served, ==, 3);
-      g_mutex_clear (&stats.lock);
-      return;
-    }
-  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
+  gios_test_run_in_subprocess (without_wakeup_descriptor_checks, NULL, 20);
 }
 
 int

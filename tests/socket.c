@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include "gios-test-utils.h"
+
 /* A plain listening socket on 127.0.0.1, so that the client is tested
  * alone. Returns the descriptor and sets @port. */
 static int
@@ -38,22 +40,6 @@ free_port (void)
   return port;
 }
 
-typedef struct
-{
-  guint count;
-  gboolean intentional;
-} Disconnects;
-
-static void
-on_disconnected (GiosSocketCommon *socket,
-                 gboolean          intentional,
-                 GError           *reason,
-                 Disconnects      *d)
-{
-  d->count++;
-  d->intentional = intentional;
-}
-
 static void
 test_open_tcp (void)
 {
@@ -63,14 +49,14 @@ test_open_tcp (void)
   g_autofree char *port_s = NULL;
   g_autofree char *line = NULL;
   GSocketAddress *remote;
-  Disconnects d = { 0 };
+  GiosTestDisconnects d = { 0 };
   char buf[16] = { 0 };
   guint port;
   int lfd = raw_listen (&port, 4);
   int sfd;
 
   port_s = g_strdup_printf ("%u", port);
-  g_signal_connect (client, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (client, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
 
   g_assert_false (gios_device_stream_get_is_open (stream));
   g_assert_false (gios_device_stream_write_line (stream, "too early", NULL, &error));
@@ -116,6 +102,7 @@ test_open_tcp (void)
   g_assert_true (gios_device_stream_close (stream, &error));
   g_assert_cmpuint (d.count, ==, 2);
   g_assert_false (gios_device_stream_get_is_open (stream));
+  g_clear_error (&d.reason);
   close (lfd);
 }
 
@@ -227,14 +214,11 @@ test_open_timeout (void)
   else
     {
       gint64 start = g_get_monotonic_time ();
-      gint64 elapsed;
 
       g_assert_false (gios_socket_open (client, "127.0.0.1", port_s, 200, NULL, &error));
-      elapsed = g_get_monotonic_time () - start;
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_assert_nonnull (strstr (error->message, "200 ms"));
-      g_assert_cmpint (elapsed, >=, 190 * 1000);
-      g_assert_cmpint (elapsed, <, 300 * 1000);
+      gios_test_assert_elapsed (start, 190, 300);
     }
 
   for (guint i = 0; i < fillers->len; i++)
@@ -249,7 +233,7 @@ test_open_unix (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosSocket) client = gios_socket_new ();
   g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
-  g_autofree char *dir = g_dir_make_tmp ("gios-test-XXXXXX", NULL);
+  g_autofree char *dir = gios_test_make_temp_dir ();
   g_autofree char *path = g_build_filename (dir, "s.sock", NULL);
   g_autofree char *stale = g_build_filename (dir, "stale.sock", NULL);
   g_autofree char *missing = g_build_filename (dir, "missing.sock", NULL);
@@ -294,30 +278,24 @@ test_open_unix (void)
   g_rmdir (dir);
 }
 
+/* A read for gios_test_blocked_start(); @result is what it returned. */
 typedef struct
 {
   GiosSocket *client;
-  GMutex lock;
-  GCond cond;
-  gboolean started;
   int timeout;
   gssize result;
-  GError *error;
-} Reader;
+} BlockedRead;
 
-static gpointer
-read_blocked (gpointer data)
+static gboolean
+blocked_read (gpointer   data,
+              GError   **error)
 {
-  Reader *r = data;
+  BlockedRead *r = data;
   guint8 buf[8];
 
-  g_mutex_lock (&r->lock);
-  r->started = TRUE;
-  g_cond_signal (&r->cond);
-  g_mutex_unlock (&r->lock);
   r->result = gios_device_stream_read (GIOS_DEVICE_STREAM (r->client), buf, sizeof buf,
-                                       r->timeout, NULL, &r->error);
-  return NULL;
+                                       r->timeout, NULL, error);
+  return r->result >= 0;
 }
 
 typedef enum
@@ -336,43 +314,31 @@ test_drop_from_thread (gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosSocket) client = gios_socket_new ();
   g_autofree char *port_s = NULL;
-  Reader r = { .client = client,
-               .timeout = wake == DROP_WHILE_WAITING ? 20000 : GIOS_TIMEOUT_FOREVER };
-  Disconnects d = { 0 };
-  GThread *thread;
+  BlockedRead call = { .client = client,
+                       .timeout = wake == DROP_WHILE_WAITING ? 20000 : GIOS_TIMEOUT_FOREVER };
+  g_autoptr(GiosTestBlocked) b = NULL;
+  GiosTestDisconnects d = { 0 };
   gint64 dropped_at;
   guint port;
   int lfd = raw_listen (&port, 4);
 
   port_s = g_strdup_printf ("%u", port);
-  g_signal_connect (client, "disconnected", G_CALLBACK (on_disconnected), &d);
+  g_signal_connect (client, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
   g_assert_true (gios_socket_open (client, "127.0.0.1", port_s, 1000, NULL, &error));
 
-  g_mutex_init (&r.lock);
-  g_cond_init (&r.cond);
-  thread = g_thread_new ("reader", read_blocked, &r);
-  g_mutex_lock (&r.lock);
-  while (!r.started)
-    g_cond_wait (&r.cond, &r.lock);
-  g_mutex_unlock (&r.lock);
-  g_usleep (50 * 1000);   /* let it block; the assertions hold either way */
-
+  b = gios_test_blocked_start (blocked_read, &call);
   dropped_at = g_get_monotonic_time ();
   if (wake == CLOSE_WHILE_BLOCKED)
     g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (client), &error));
   else
     g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (client), &error));
-  g_thread_join (thread);
-  g_assert_cmpint (g_get_monotonic_time () - dropped_at, <, G_USEC_PER_SEC);
-  g_assert_cmpint (r.result, ==, -1);
-  g_assert_true (g_error_matches (r.error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
-                 g_error_matches (r.error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED));
+  gios_test_blocked_join (b, dropped_at);
+  g_assert_cmpint (call.result, ==, -1);
+  g_assert_true (g_error_matches (b->error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
+                 g_error_matches (b->error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED));
   g_assert_cmpuint (d.count, ==, 1);
   g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (client)));
-
-  g_clear_error (&r.error);
-  g_mutex_clear (&r.lock);
-  g_cond_clear (&r.cond);
+  g_clear_error (&d.reason);
   close (lfd);
 }
 

@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "gios-test-utils.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Timing                                                                     */
+
+gint64
+gios_test_elapsed_ms (gint64 start)
+{
+  return (g_get_monotonic_time () - start) / 1000;
+}
+
+void
+gios_test_assert_elapsed (gint64 start,
+                          gint64 min_ms,
+                          gint64 max_ms)
+{
+  gint64 ms = gios_test_elapsed_ms (start);
+
+  g_assert_cmpint (ms, >=, min_ms);
+  g_assert_cmpint (ms, <, max_ms);
+}
+
+void
+gios_test_assert_timed (gint64 start,
+                        int    timeout_ms)
+{
+  gios_test_assert_elapsed (start, timeout_ms * 95 / 100, timeout_ms * 3 / 2 + 150);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Main loops                                                                 */
+
+static gboolean
+watchdog_fired (gpointer data)
+{
+  g_error ("test did not finish in time");
+  return G_SOURCE_REMOVE;
+}
+
+guint
+gios_test_add_watchdog (guint seconds)
+{
+  return g_timeout_add_seconds (seconds, watchdog_fired, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A call blocked in another thread                                           */
+
+static gpointer
+blocked_thread (gpointer user_data)
+{
+  GiosTestBlocked *blocked = user_data;
+
+  g_mutex_lock (&blocked->lock);
+  blocked->started = TRUE;
+  g_cond_signal (&blocked->cond);
+  g_mutex_unlock (&blocked->lock);
+
+  blocked->ok = blocked->func (blocked->data, &blocked->error);
+  blocked->returned_at = g_get_monotonic_time ();
+  return NULL;
+}
+
+GiosTestBlocked *
+gios_test_blocked_start (GiosTestBlockingFunc func,
+                         gpointer             data)
+{
+  GiosTestBlocked *blocked = g_new0 (GiosTestBlocked, 1);
+
+  blocked->func = func;
+  blocked->data = data;
+  g_mutex_init (&blocked->lock);
+  g_cond_init (&blocked->cond);
+  blocked->thread = g_thread_new ("blocked", blocked_thread, blocked);
+  g_mutex_lock (&blocked->lock);
+  while (!blocked->started)
+    g_cond_wait (&blocked->cond, &blocked->lock);
+  g_mutex_unlock (&blocked->lock);
+  /* Give the call time to block in poll() or recv(); nothing depends on
+   * it having done so. */
+  g_usleep (50 * 1000);
+  return blocked;
+}
+
+void
+gios_test_blocked_join (GiosTestBlocked *blocked,
+                        gint64           woken_at)
+{
+  g_thread_join (g_steal_pointer (&blocked->thread));
+  g_assert_cmpint (blocked->returned_at - woken_at, <, G_USEC_PER_SEC);
+}
+
+void
+gios_test_blocked_free (GiosTestBlocked *blocked)
+{
+  if (blocked->thread != NULL)
+    g_thread_join (blocked->thread);
+  g_clear_error (&blocked->error);
+  g_mutex_clear (&blocked->lock);
+  g_cond_clear (&blocked->cond);
+  g_free (blocked);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Children                                                                   */
+
+/* A plain fork(), since g_test_trap_subprocess() starts GLib's worker thread,
+ * whose TLS valgrind reports as possibly lost. */
+void
+gios_test_fork_with_address_limit (void    (*checks) (void),
+                                   guint64   headroom)
+{
+  pid_t pid;
+  int status = 0;
+
+  fflush (stdout);
+  fflush (stderr);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      g_autofree char *statm = NULL;
+      struct rlimit limit;
+      guint64 pages;
+
+      g_assert_true (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL));
+      pages = g_ascii_strtoull (statm, NULL, 10);
+      g_assert_no_errno (getrlimit (RLIMIT_AS, &limit));
+      limit.rlim_cur = pages * sysconf (_SC_PAGESIZE) + headroom;
+      if (limit.rlim_max != RLIM_INFINITY)
+        limit.rlim_cur = MIN (limit.rlim_cur, limit.rlim_max);
+      g_assert_no_errno (setrlimit (RLIMIT_AS, &limit));
+      checks ();
+      _exit (0);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
+void
+gios_test_run_in_subprocess (GTestDataFunc checks,
+                             gconstpointer data,
+                             guint         timeout_s)
+{
+  if (g_test_subprocess ())
+    {
+      checks (data);
+      return;
+    }
+  g_test_trap_subprocess (NULL, timeout_s * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running out of descriptors                                                 */
+
+GArray *
+gios_test_fill_descriptor_table (void)
+{
+  GArray *fds = g_array_new (FALSE, FALSE, sizeof (int));
+  struct rlimit rl;
+  int fd;
+
+  getrlimit (RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = 64;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+  while ((fd = dup (0)) >= 0)
+    g_array_append_val (fds, fd);
+  return fds;
+}
+
+void
+gios_test_free_descriptors (GArray *fds,
+                            guint   n)
+{
+  g_assert_cmpuint (fds->len, >=, n);
+  for (guint i = 0; i < n; i++)
+    close (g_array_index (fds, int, fds->len - 1 - i));
+  g_array_set_size (fds, fds->len - n);
+}
+
+/* Counted in whichever thread logs; the lock and condition are for
+ * gios_test_wait_warnings(). */
+static gint log_warnings;
+static gint log_messages;
+static GMutex log_lock;
+static GCond log_cond;
+
+static GLogWriterOutput
+count_log (GLogLevelFlags   level,
+           const GLogField *fields,
+           gsize            n_fields,
+           gpointer         user_data)
+{
+  if (level & G_LOG_LEVEL_WARNING)
+    {
+      g_mutex_lock (&log_lock);
+      g_atomic_int_inc (&log_warnings);
+      g_cond_broadcast (&log_cond);
+      g_mutex_unlock (&log_lock);
+      return G_LOG_WRITER_HANDLED;
+    }
+  if (level & G_LOG_LEVEL_MESSAGE)
+    g_atomic_int_inc (&log_messages);
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+void
+gios_test_count_log (void)
+{
+  g_log_set_writer_func (count_log, NULL, NULL);
+}
+
+guint
+gios_test_get_warnings (void)
+{
+  return g_atomic_int_get (&log_warnings);
+}
+
+guint
+gios_test_get_messages (void)
+{
+  return g_atomic_int_get (&log_messages);
+}
+
+gboolean
+gios_test_wait_warnings (guint n,
+                         int   timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
+  gboolean reached;
+
+  g_mutex_lock (&log_lock);
+  while (gios_test_get_warnings () < n && g_cond_wait_until (&log_cond, &log_lock, end))
+    ;
+  reached = gios_test_get_warnings () >= n;
+  g_mutex_unlock (&log_lock);
+  return reached;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loopback servers and raw clients                                           */
+
+GiosServerSocket *
+gios_test_open_loopback_server (void)
+{
+  g_autoptr(GError) error = NULL;
+  GiosServerSocket *server = gios_server_socket_new ();
+
+  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
+  g_assert_no_error (error);
+  return server;
+}
+
+guint
+gios_test_server_port (GiosServerSocket *server)
+{
+  return gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
+}
+
+char *
+gios_test_server_port_string (GiosServerSocket *server)
+{
+  return g_strdup_printf ("%u", gios_test_server_port (server));
+}
+
+void
+gios_test_tcp_open (GiosServerSocket **server,
+                    GiosSocket       **client)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *port = NULL;
+
+  *server = gios_test_open_loopback_server ();
+  g_assert_cmpuint (gios_test_server_port (*server), >, 0);
+  port = gios_test_server_port_string (*server);
+
+  *client = gios_socket_new ();
+  g_assert_true (gios_socket_open (*client, "127.0.0.1", port, 1000, NULL, &error));
+  g_assert_no_error (error);
+}
+
+int
+gios_test_socket_fd (gpointer socket)
+{
+  return g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (socket)));
+}
+
+int
+gios_test_raw_connect (int   family,
+                       guint port)
+{
+  int fd = socket (family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int r;
+
+  g_assert_cmpint (fd, >=, 0);
+  if (family == AF_INET6)
+    {
+      struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons (port),
+                                   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+      r = connect (fd, (struct sockaddr *) &sin6, sizeof sin6);
+    }
+  else
+    {
+      struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
+      sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      r = connect (fd, (struct sockaddr *) &sin, sizeof sin);
+    }
+  if (r != 0)
+    g_test_message ("connect to port %u: %s", port, g_strerror (errno));
+  g_assert_cmpint (r, ==, 0);
+  return fd;
+}
+
+void
+gios_test_raw_send (int         fd,
+                    const char *text)
+{
+  gsize len = strlen (text);
+
+  g_assert_cmpint (send (fd, text, len, MSG_NOSIGNAL), ==, (gssize) len);
+}
+
+char *
+gios_test_raw_recv (int   fd,
+                    gsize len)
+{
+  char *buf = g_malloc0 (len + 1);
+  gsize got = 0;
+
+  while (got < len)
+    {
+      gssize n = recv (fd, buf + got, len - got, 0);
+      if (n <= 0)
+        break;
+      got += n;
+    }
+  return buf;
+}
+
+char *
+gios_test_make_temp_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("gios-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+void
+gios_test_on_disconnected (GiosSocketCommon    *socket,
+                           gboolean             intentional,
+                           GError              *reason,
+                           GiosTestDisconnects *d)
+{
+  d->count++;
+  d->intentional = intentional;
+  g_clear_error (&d->reason);
+  if (reason != NULL)
+    d->reason = g_error_copy (reason);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The stream under test, and its raw other end                              */
+
+void
+gios_test_socketpair (int fds[2])
+{
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+}
+
+GIOStream *
+gios_test_socket_stream_new (int fd)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, &error);
+
+  g_assert_no_error (error);
+  return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
+}
+
+GiosDeviceStream *
+gios_test_stream_over_socket (int fd)
+{
+  g_autoptr(GIOStream) io = gios_test_socket_stream_new (fd);
+
+  return gios_device_stream_new (io);
+}
+
+GIOStream *
+gios_test_memory_stream_new (const void *data,
+                             gsize       len)
+{
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data (data, len, NULL);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+
+  return g_simple_io_stream_new (in, out);
+}
+
+GiosTestPair *
+gios_test_pair_new_socketpair (GiosTestStreamFunc new_stream)
+{
+  GiosTestPair *pair = g_new0 (GiosTestPair, 1);
+  int fds[2];
+
+  gios_test_socketpair (fds);
+  pair->stream = new_stream (fds[0]);
+  pair->stream_fd = fds[0];
+  pair->peer = fds[1];
+  return pair;
+}
+
+GiosTestPair *
+gios_test_pair_new_tcp (void)
+{
+  g_autoptr(GError) error = NULL;
+  GiosTestPair *pair = g_new0 (GiosTestPair, 1);
+
+  gios_test_tcp_open (&pair->server, &pair->client);
+  pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 1000, NULL, &error));
+  g_assert_no_error (error);
+  pair->stream_fd = gios_test_socket_fd (pair->stream);
+  pair->peer = gios_test_socket_fd (pair->client);
+  return pair;
+}
+
+void
+gios_test_pair_close_peer (GiosTestPair *pair)
+{
+  if (pair->client != NULL)
+    g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (pair->client), NULL));
+  else
+    close (pair->peer);
+  pair->peer = -1;
+}
+
+void
+gios_test_pair_free (GiosTestPair *pair)
+{
+  g_clear_object (&pair->stream);
+  if (pair->client != NULL)
+    {
+      g_clear_object (&pair->client);
+      g_clear_object (&pair->server);
+    }
+  else if (pair->peer >= 0)
+    close (pair->peer);
+  g_free (pair);
+}
+
+void
+gios_test_peer_write_all (int         fd,
+                          const void *data,
+                          gsize       len)
+{
+  const guint8 *p = data;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (len > 0)
+    {
+      ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
+
+      if (n < 0 && errno == ENOTSOCK)
+        n = write (fd, p, len);
+      if (n < 0)
+        {
+          struct pollfd pfd = { fd, POLLOUT, 0 };
+
+          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          (void) poll (&pfd, 1, 100);
+          continue;
+        }
+      p += n;
+      len -= n;
+    }
+}
+
+void
+gios_test_peer_write_str (int         fd,
+                          const char *text)
+{
+  gios_test_peer_write_all (fd, text, strlen (text));
+}
+
+void
+gios_test_peer_read_exact (int    fd,
+                           void  *buffer,
+                           gsize  len)
+{
+  guint8 *p = buffer;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (len > 0)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      ssize_t n;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (poll (&pfd, 1, 100) <= 0)
+        continue;
+      n = read (fd, p, len);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        continue;
+      g_assert_cmpint (n, >, 0);
+      p += n;
+      len -= n;
+    }
+}
+
+GBytes *
+gios_test_peer_read_bytes (int   fd,
+                           gsize len)
+{
+  guint8 *buf = g_malloc (len + 1);
+
+  gios_test_peer_read_exact (fd, buf, len);
+  return g_bytes_new_take (buf, len);
+}
+
+gboolean
+gios_test_peer_has_input (int fd)
+{
+  struct pollfd pfd = { fd, POLLIN, 0 };
+
+  return poll (&pfd, 1, 0) > 0;
+}
+
+void
+gios_test_wait_kernel_input (int fd,
+                             int n)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      int avail = 0;
+
+      g_assert_cmpint (ioctl (fd, FIONREAD, &avail), ==, 0);
+      if (avail >= n)
+        return;
+      g_usleep (500);
+    }
+  g_assert_not_reached ();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bytes spelt in hex                                                         */
+
+GBytes *
+gios_test_hex_bytes (const char *hex)
+{
+  GByteArray *array = g_byte_array_new ();
+
+  while (*hex != '\0')
+    {
+      guint8 b;
+
+      if (g_ascii_isspace (*hex))
+        {
+          hex++;
+          continue;
+        }
+      g_assert_true (g_ascii_isxdigit (hex[0]) && g_ascii_isxdigit (hex[1]));
+      b = (guint8) (g_ascii_xdigit_value (hex[0]) << 4 | g_ascii_xdigit_value (hex[1]));
+      g_byte_array_append (array, &b, 1);
+      hex += 2;
+    }
+  return g_byte_array_free_to_bytes (array);
+}
+
+char *
+gios_test_bytes_hex (GBytes *bytes)
+{
+  GString *out = g_string_new (NULL);
+  gsize len, i;
+  const guint8 *p = g_bytes_get_data (bytes, &len);
+
+  for (i = 0; i < len; i++)
+    g_string_append_printf (out, i == 0 ? "%02X" : " %02X", p[i]);
+  return g_string_free (out, FALSE);
+}
+
+void
+gios_test_assert_bytes_hex (GBytes     *bytes,
+                            const char *hex)
+{
+  g_autoptr(GBytes) expected = gios_test_hex_bytes (hex);
+  g_autofree char *got = gios_test_bytes_hex (bytes);
+  g_autofree char *want = gios_test_bytes_hex (expected);
+
+  g_assert_cmpstr (got, ==, want);
+}

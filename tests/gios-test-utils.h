@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Helpers shared by the C tests, written once (as libsoup's
+ * tests/test-utils.c does): timing windows, main loops that end by
+ * themselves, a call blocked in another thread, children that change the
+ * whole process (running out of descriptors or memory), loopback servers
+ * and raw clients, the stream under test with its raw other end, and bytes
+ * spelt in hex.
+ */
+#pragma once
+
+#include <gios/gios.h>
+
+G_BEGIN_DECLS
+
+/* ------------------------------------------------------------------------ */
+/* Timing: @start is a g_get_monotonic_time() taken before the call           */
+
+/* Milliseconds since @start. */
+gint64 gios_test_elapsed_ms     (gint64 start);
+
+/* Asserts that at least @min_ms and less than @max_ms have passed since
+ * @start: for a call with a window of its own. */
+void   gios_test_assert_elapsed (gint64 start,
+                                 gint64 min_ms,
+                                 gint64 max_ms);
+
+/* Asserts that a call that timed out after @timeout_ms took about that long:
+ * -5 %, +50 % and 150 ms of slack for valgrind. */
+void   gios_test_assert_timed   (gint64 start,
+                                 int    timeout_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Main loops: every one in a test ends by itself                             */
+
+/* A timeout source on the default main context that fails the test
+ * (g_error) after @seconds; the test removes it when done. */
+guint gios_test_add_watchdog (guint seconds);
+
+/* Iterates the default main context until @condition holds, failing the
+ * test if it does not within @seconds (GIOS_TEST_RUN_UNTIL: 10 s). */
+#define GIOS_TEST_RUN_UNTIL_WITHIN(seconds, condition)                      \
+  G_STMT_START                                                              \
+  {                                                                         \
+    guint gios_test_watchdog_id_ = gios_test_add_watchdog (seconds);        \
+                                                                            \
+    while (!(condition))                                                    \
+      g_main_context_iteration (NULL, TRUE);                                \
+    g_source_remove (gios_test_watchdog_id_);                               \
+  }                                                                         \
+  G_STMT_END
+
+#define GIOS_TEST_RUN_UNTIL(condition) GIOS_TEST_RUN_UNTIL_WITHIN (10, condition)
+
+/* ------------------------------------------------------------------------ */
+/* A call blocked in another thread, for the test to wake                     */
+
+/* The blocking call: returns whether it succeeded, sets @error if not. */
+typedef gboolean (*GiosTestBlockingFunc) (gpointer   data,
+                                          GError   **error);
+
+typedef struct
+{
+  gboolean ok;          /* what the call returned */
+  GError *error;        /* the error it set */
+  gint64 returned_at;   /* when it returned (monotonic) */
+
+  /*< private >*/
+  GiosTestBlockingFunc func;
+  gpointer data;
+  GThread *thread;
+  GMutex lock;
+  GCond cond;
+  gboolean started;
+} GiosTestBlocked;
+
+/* Starts @func (@data) in a new thread and returns once it is about to
+ * block (give or take: the assertions must hold either way). */
+GiosTestBlocked *gios_test_blocked_start (GiosTestBlockingFunc func,
+                                          gpointer             data);
+
+/* Waits for the call to return, and asserts that it returned within a
+ * second of @woken_at, taken just before the test woke it. */
+void             gios_test_blocked_join  (GiosTestBlocked     *blocked,
+                                          gint64               woken_at);
+
+void             gios_test_blocked_free  (GiosTestBlocked     *blocked);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GiosTestBlocked, gios_test_blocked_free)
+
+/* ------------------------------------------------------------------------ */
+/* Children                                                                   */
+
+/* Runs @checks in a forked child whose address space may grow by at most
+ * @headroom bytes (RLIMIT_AS), and asserts that the child exited with 0:
+ * for showing that something fails without allocating. */
+void gios_test_fork_with_address_limit (void    (*checks) (void),
+                                        guint64   headroom);
+
+/* Runs @checks (@data) in a subprocess of the current test
+ * (g_test_trap_subprocess(), with its stderr shown) and asserts that it
+ * passed within @timeout_s: for checks that change the whole process, such
+ * as resource limits, log writers and the user id. The test function calls
+ * it; in the subprocess, it runs @checks. */
+void gios_test_run_in_subprocess       (GTestDataFunc checks,
+                                        gconstpointer data,
+                                        guint         timeout_s);
+
+/* ------------------------------------------------------------------------ */
+/* Running out of descriptors, in a subprocess                                */
+
+/* Lowers the descriptor limit to 64 and fills the table with duplicates of
+ * stdin; returns them, the newest last. */
+GArray  *gios_test_fill_descriptor_table (void);
+
+/* Closes the newest @n of @fds (asserting there are @n) and drops them, so
+ * that @n descriptors are free again. */
+void     gios_test_free_descriptors      (GArray *fds,
+                                          guint   n);
+
+/* Installs a log writer that counts warnings and messages, which is how
+ * the library reports running out and recovering. Warnings stop there
+ * (under GTest they would abort); messages go on to the default writer. */
+void     gios_test_count_log             (void);
+guint    gios_test_get_warnings          (void);
+guint    gios_test_get_messages          (void);
+
+/* Waits until @n warnings have been logged since gios_test_count_log(), at
+ * most @timeout_ms; returns whether they were. */
+gboolean gios_test_wait_warnings         (guint  n,
+                                          int    timeout_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Loopback servers and raw clients                                           */
+
+/* A GiosServerSocket open on 127.0.0.1, on the port the kernel picks. */
+GiosServerSocket *gios_test_open_loopback_server (void);
+
+/* The port @server listens on, as a number and as open() takes it. */
+guint             gios_test_server_port          (GiosServerSocket  *server);
+char             *gios_test_server_port_string   (GiosServerSocket  *server);
+
+/* A loopback server and a GiosSocket connected to it, not yet accepted. */
+void              gios_test_tcp_open             (GiosServerSocket **server,
+                                                  GiosSocket       **client);
+
+/* The descriptor of a connected GiosSocket. */
+int               gios_test_socket_fd            (gpointer           socket);
+
+/* A plain client made with the system calls, so that a test of the server
+ * tests the server alone: connected to @port on the loopback address of
+ * @family (AF_INET or AF_INET6), asserted. */
+int               gios_test_raw_connect          (int                family,
+                                                  guint              port);
+
+/* Sends @text in one send(), asserted whole: for short texts. */
+void              gios_test_raw_send             (int                fd,
+                                                  const char        *text);
+
+/* Receives until @len bytes or the end of input; returns them as a string. */
+char             *gios_test_raw_recv             (int                fd,
+                                                  gsize              len);
+
+/* A new private directory for Unix sockets, to remove with g_rmdir(). */
+char             *gios_test_make_temp_dir        (void);
+
+/* What a socket's "disconnected" signal said: how often, and the last
+ * intent and reason (for the test to clear). */
+typedef struct
+{
+  guint count;
+  gboolean intentional;
+  GError *reason;
+} GiosTestDisconnects;
+
+/* A "disconnected" handler (G_CALLBACK) that records into @d. */
+void              gios_test_on_disconnected      (GiosSocketCommon    *socket,
+                                                  gboolean             intentional,
+                                                  GError              *reason,
+                                                  GiosTestDisconnects *d);
+
+/* ------------------------------------------------------------------------ */
+/* The stream under test, and its raw other end (the peer)                    */
+
+/* Two connected Unix stream sockets (close-on-exec), asserted. */
+void              gios_test_socketpair         (int         fds[2]);
+
+/* A GSocketConnection that owns @fd. */
+GIOStream        *gios_test_socket_stream_new  (int         fd);
+
+/* A GiosDeviceStream over such a connection. */
+GiosDeviceStream *gios_test_stream_over_socket (int         fd);
+
+/* A GIOStream without a descriptor: it reads @data (which must outlive it)
+ * and writes into a GMemoryOutputStream. */
+GIOStream        *gios_test_memory_stream_new  (const void *data,
+                                                gsize       len);
+
+/* A stream under test and the raw descriptor of its other end. */
+typedef struct
+{
+  GiosDeviceStream *stream;  /* under test */
+  int stream_fd;             /* the descriptor it reads and writes */
+  int peer;                  /* the raw other end; -1 once closed */
+  GiosServerSocket *server;  /* TCP only */
+  GiosSocket *client;        /* TCP only: owns the peer descriptor */
+} GiosTestPair;
+
+/* Makes the stream under test over @fd, which it then owns. */
+typedef GiosDeviceStream *(*GiosTestStreamFunc) (int fd);
+
+/* Over a socketpair: @new_stream makes the stream over one end. */
+GiosTestPair *gios_test_pair_new_socketpair (GiosTestStreamFunc new_stream);
+
+/* Over TCP: the GiosSocket a loopback server accepted, whose peer is a
+ * connected GiosSocket's descriptor. */
+GiosTestPair *gios_test_pair_new_tcp        (void);
+
+/* The peer goes away: its descriptor is closed (over TCP, its GiosSocket). */
+void          gios_test_pair_close_peer     (GiosTestPair *pair);
+
+void          gios_test_pair_free           (GiosTestPair *pair);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GiosTestPair, gios_test_pair_free)
+
+/* Writes all of @data to @fd, waiting while the kernel is full (20 s at
+ * most): for payloads larger than a socket buffer. */
+void     gios_test_peer_write_all    (int         fd,
+                                      const void *data,
+                                      gsize       len);
+void     gios_test_peer_write_str    (int         fd,
+                                      const char *text);
+
+/* Reads exactly @len bytes from @fd, within 20 s. */
+void     gios_test_peer_read_exact   (int         fd,
+                                      void       *buffer,
+                                      gsize       len);
+GBytes  *gios_test_peer_read_bytes   (int         fd,
+                                      gsize       len);
+
+/* Whether input waits on @fd now. */
+gboolean gios_test_peer_has_input    (int         fd);
+
+/* Waits until at least @n bytes wait in the kernel to be read from @fd (the
+ * stream's side), 10 s at most: a condition, not a pause. */
+void     gios_test_wait_kernel_input (int         fd,
+                                      int         n);
+
+/* ------------------------------------------------------------------------ */
+/* Bytes spelt in hex, as LIST-FORMAT.md writes them: "07 01 68 65 6C 6C 6F" */
+
+/* The bytes @hex spells: two digits a byte, whitespace between ignored. */
+GBytes *gios_test_hex_bytes        (const char *hex);
+
+/* @bytes spelt in hex, a space between bytes. */
+char   *gios_test_bytes_hex        (GBytes     *bytes);
+
+/* Asserts that @bytes are the ones @hex spells (showing both if not). */
+void    gios_test_assert_bytes_hex (GBytes     *bytes,
+                                    const char *hex);
+
+G_END_DECLS
