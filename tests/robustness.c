@@ -16,75 +16,7 @@
 
 #include <sys/syscall.h>
 
-/* ------------------------------------------------------------------------ */
-/* Helpers                                                                    */
-
-static GiosServerSocket *
-test_open_loopback_server (void)
-{
-  g_autoptr(GError) error = NULL;
-  GiosServerSocket *server = gios_server_socket_new ();
-
-  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
-  g_assert_no_error (error);
-  return server;
-}
-
-static guint
-test_server_port (GiosServerSocket *server)
-{
-  return gios_socket_common_get_port (GIOS_SOCKET_COMMON (server));
-}
-
-static int
-test_raw_connect (int   family,
-                  guint port)
-{
-  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
-  int fd = socket (family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (family, ==, AF_INET);
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (connect (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
-  return fd;
-}
-
-/* A device stream over one end of a socketpair, and the raw other end. */
-typedef struct
-{
-  GiosDeviceStream *stream;
-  int peer;
-} TestPair;
-
-static void
-test_pair_init (TestPair *pair)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketConnection) connection = NULL;
-  int fds[2];
-
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-  socket = g_socket_new_from_fd (fds[0], &error);
-  g_assert_no_error (error);
-  connection = g_socket_connection_factory_create_connection (socket);
-  pair->stream = gios_device_stream_new (G_IO_STREAM (connection));
-  pair->peer = fds[1];
-}
-
-static void
-test_pair_send (TestPair   *pair,
-                const char *text)
-{
-  g_assert_cmpint (send (pair->peer, text, strlen (text), MSG_NOSIGNAL), ==, (gssize) strlen (text));
-}
-
-static void
-test_pair_clear (TestPair *pair)
-{
-  g_clear_object (&pair->stream);
-  close (pair->peer);
-}
+#include "gios-test-utils.h"
 
 /* Waits until the thread with kernel id @tid sleeps in the kernel: it has
  * reached the blocking system call of whatever it was started for. */
@@ -161,7 +93,7 @@ drop_until_stopped (gpointer data)
 static void
 test_race_listen_against_drop (void)
 {
-  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   Racer r = { .server = server };
   GThread *listener = g_thread_new ("listen", listen_until_stopped, &r);
   GThread *dropper = g_thread_new ("drop", drop_until_stopped, &r);
@@ -170,7 +102,7 @@ test_race_listen_against_drop (void)
 
   while (rounds < 3000 && g_get_monotonic_time () < end)
     {
-      int fd = test_raw_connect (AF_INET, test_server_port (server));
+      int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
       struct pollfd pfd = { .fd = fd, .events = POLLIN };
       char c;
       gssize n;
@@ -221,7 +153,7 @@ test_race_listen_against_close (void)
 
   while (rounds < 2000 && g_get_monotonic_time () < end)
     {
-      CloseRace cr = { .server = test_open_loopback_server () };
+      CloseRace cr = { .server = gios_test_open_loopback_server () };
       GThread *listener;
       int fd;
 
@@ -233,7 +165,7 @@ test_race_listen_against_close (void)
         g_cond_wait (&cr.cond, &cr.lock);
       g_mutex_unlock (&cr.lock);
 
-      fd = test_raw_connect (AF_INET, test_server_port (cr.server));
+      fd = gios_test_raw_connect (AF_INET, gios_test_server_port (cr.server));
       if (rounds % 2 == 1)
         g_thread_yield ();
       g_assert_true (gios_server_socket_close (cr.server, NULL));
@@ -280,37 +212,39 @@ read_line_in_thread (gpointer data)
 static void
 test_misuse_concurrent_calls (void)
 {
-  TestPair pair;
+  int fds[2];
+  g_autoptr(GiosDeviceStream) stream = NULL;
   Reader first = { 0 };
   g_autoptr(GError) error = NULL;
   guint8 buffer[4];
   GThread *thread;
 
-  test_pair_init (&pair);
-  first.stream = pair.stream;
+  gios_test_socketpair (fds);
+  stream = gios_test_stream_over_socket (fds[0]);
+  first.stream = stream;
   thread = g_thread_new ("reader", read_line_in_thread, &first);
   while (g_atomic_int_get (&first.tid) == 0)
     g_thread_yield ();
   test_wait_until_sleeping (g_atomic_int_get (&first.tid));
 
-  g_assert_cmpint (gios_device_stream_read (pair.stream, buffer, sizeof buffer, 0, NULL, &error), ==, -1);
+  g_assert_cmpint (gios_device_stream_read (stream, buffer, sizeof buffer, 0, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
   g_clear_error (&error);
-  g_assert_false (gios_device_stream_write_line (pair.stream, "x", NULL, &error));
+  g_assert_false (gios_device_stream_write_line (stream, "x", NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
   g_clear_error (&error);
-  g_assert_false (gios_device_stream_flush (pair.stream, 0, NULL, &error));
+  g_assert_false (gios_device_stream_flush (stream, 0, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
   g_clear_error (&error);
 
-  test_pair_send (&pair, "hello\n");
+  gios_test_raw_send (fds[1], "hello\n");
   g_thread_join (thread);
   g_assert_no_error (first.error);
   g_assert_cmpstr (first.line, ==, "hello");
   g_free (first.line);
   /* Nothing the refused calls did is left behind. */
-  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair.stream), ==, 0);
-  test_pair_clear (&pair);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), ==, 0);
+  close (fds[1]);
 }
 
 
@@ -343,11 +277,6 @@ shrink_send_buffer (GiosSocketCommon *stream)
   g_assert_no_error (error);
 }
 
-static gint64
-ms_since (gint64 start)
-{
-  return (g_get_monotonic_time () - start) / 1000;
-}
 
 /* write() into a full buffer waits at most close-timeout (the default
  * timeout being -1), keeps what it could not send, and close() gives up
@@ -355,11 +284,11 @@ ms_since (gint64 start)
 static void
 test_slow_reader_write_and_close (void)
 {
-  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *chunk = g_malloc0 (64 * 1024);
-  int client = slow_reader_connect (test_server_port (server));
+  int client = slow_reader_connect (gios_test_server_port (server));
   GiosDeviceStream *stream;
   gint64 start;
   gboolean ok = TRUE;
@@ -376,7 +305,7 @@ test_slow_reader_write_and_close (void)
     {
       start = g_get_monotonic_time ();
       ok = gios_device_stream_write (stream, chunk, 64 * 1024, NULL, &error);
-      g_assert_cmpint (ms_since (start), <, 300 * 3 / 2 + 150);
+      g_assert_cmpint (gios_test_elapsed_ms (start), <, 300 * 3 / 2 + 150);
     }
   g_assert_false (ok);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
@@ -386,8 +315,8 @@ test_slow_reader_write_and_close (void)
 
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_close (stream, &error));
-  g_assert_cmpint (ms_since (start), >=, 300 * 95 / 100);
-  g_assert_cmpint (ms_since (start), <, 300 * 3 / 2 + 150);
+  g_assert_cmpint (gios_test_elapsed_ms (start), >=, 300 * 95 / 100);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 300 * 3 / 2 + 150);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_nonnull (strstr (error->message, "not sent"));
   g_assert_false (gios_device_stream_get_is_open (stream));
@@ -433,10 +362,10 @@ wait_for_tid (gint *tid)
 static void
 test_slow_reader_drop_woken_by_close (void)
 {
-  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *data = g_malloc0 (1024 * 1024);
-  int client = slow_reader_connect (test_server_port (server));
+  int client = slow_reader_connect (gios_test_server_port (server));
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
   Dropper d = { .socket = GIOS_SOCKET_COMMON (server) };
   GThread *thread;
@@ -452,7 +381,7 @@ test_slow_reader_drop_woken_by_close (void)
   wait_for_tid (&d.tid);
   start = g_get_monotonic_time ();
   gios_device_stream_close (stream, NULL);
-  g_assert_cmpint (ms_since (start), <, 1000);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 1000);
   g_thread_join (thread);
   g_assert_cmpint ((d.end - start) / 1000, <, 1000);
   g_assert_false (d.ok);
@@ -507,7 +436,7 @@ listen_job_in_thread (gpointer data)
 static void
 test_slow_reader_jobs_close (void)
 {
-  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   Writers writers = { 0 };
   JobRunner runner = { .server = server, .writers = &writers };
   int clients[2];
@@ -515,20 +444,20 @@ test_slow_reader_jobs_close (void)
   gint64 start;
 
   for (guint i = 0; i < 2; i++)
-    clients[i] = slow_reader_connect (test_server_port (server));
+    clients[i] = slow_reader_connect (gios_test_server_port (server));
   thread = g_thread_new ("listen-job", listen_job_in_thread, &runner);
   for (guint i = 0; i < 2; i++)
     wait_for_tid (&writers.tids[i]);
 
   start = g_get_monotonic_time ();
   gios_server_socket_close (server, NULL);
-  g_assert_cmpint (ms_since (start), <, 1000);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 1000);
   g_thread_join (thread);
   g_assert_cmpint (runner.result, ==, -1);
   g_assert_error (runner.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_clear_error (&runner.error);
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
-  g_assert_cmpint (ms_since (start), <, 2000);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 2000);
   for (guint i = 0; i < 2; i++)
     close (clients[i]);
 }
@@ -536,22 +465,6 @@ test_slow_reader_jobs_close (void)
 /* ------------------------------------------------------------------------ */
 /* The main loop never blocks                                                 */
 
-static gboolean
-watchdog (gpointer data)
-{
-  g_error ("the main loop test did not finish in time");
-  return G_SOURCE_REMOVE;
-}
-
-static void
-run_until (gboolean *done)
-{
-  guint id = g_timeout_add_seconds (20, watchdog, NULL);
-
-  while (!*done)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
-}
 
 typedef struct
 {
@@ -573,7 +486,7 @@ on_flush_timed_out (GObject      *source,
   g_assert_false (gios_device_stream_flush_finish (GIOS_DEVICE_STREAM (source), result, &ac->flush_error));
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_close (GIOS_DEVICE_STREAM (source), &ac->close_error));
-  ac->close_ms = ms_since (start);
+  ac->close_ms = gios_test_elapsed_ms (start);
   ac->done = TRUE;
 }
 
@@ -582,10 +495,10 @@ on_flush_timed_out (GObject      *source,
 static void
 test_main_loop_close_after_flush_timeout (void)
 {
-  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *data = g_malloc0 (2 * 1024 * 1024);
-  int client = slow_reader_connect (test_server_port (server));
+  int client = slow_reader_connect (gios_test_server_port (server));
   AsyncClose ac = { 0 };
   GiosDeviceStream *stream;
 
@@ -596,7 +509,7 @@ test_main_loop_close_after_flush_timeout (void)
   gios_device_stream_set_output_buffer_size (stream, 4 * 1024 * 1024);
   g_assert_true (gios_device_stream_write (stream, data, 2 * 1024 * 1024, NULL, &error));
   gios_device_stream_flush_async (stream, 200, G_PRIORITY_DEFAULT, NULL, on_flush_timed_out, &ac);
-  run_until (&ac.done);
+  GIOS_TEST_RUN_UNTIL_WITHIN (20, ac.done);
 
   g_assert_error (ac.flush_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_error (ac.close_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
@@ -656,10 +569,10 @@ never_called (GiosDeviceStream *stream,
 static void
 test_main_loop_write_would_block (void)
 {
-  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GError) error = NULL;
-  int client = slow_reader_connect (test_server_port (server));
+  int client = slow_reader_connect (gios_test_server_port (server));
   Filler f = { 0 };
 
   conn = gios_server_socket_accept (server, 2000, NULL, &error);
@@ -669,7 +582,7 @@ test_main_loop_write_would_block (void)
   /* The watch makes the stream one served from this loop. */
   gios_device_stream_add_watch (f.stream, G_IO_IN, never_called, NULL, NULL);
   g_idle_add (fill_on_loop, &f);
-  run_until (&f.done);
+  GIOS_TEST_RUN_UNTIL_WITHIN (20, f.done);
 
   g_assert_error (f.error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_clear_error (&f.error);
@@ -837,7 +750,7 @@ static gpointer
 ping (gpointer data)
 {
   Pinger *p = data;
-  int fd = test_raw_connect (AF_INET, p->port);
+  int fd = gios_test_raw_connect (AF_INET, p->port);
 
   for (guint i = 0; i < 50; i++)
     {
@@ -890,11 +803,11 @@ beat (gpointer data)
 static void
 test_main_loop_flooding_client (void)
 {
-  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GError) error = NULL;
   LineServer ls = { 0 };
-  Flooder flooder = { .port = test_server_port (server) };
-  Pinger pinger = { .port = test_server_port (server) };
+  Flooder flooder = { .port = gios_test_server_port (server) };
+  Pinger pinger = { .port = gios_test_server_port (server) };
   Heartbeat heartbeat = { .last = g_get_monotonic_time () };
   GThread *flood_thread;
   GThread *ping_thread;
@@ -906,12 +819,10 @@ test_main_loop_flooding_client (void)
 
   flood_thread = g_thread_new ("flood", flood, &flooder);
   /* The flood first fills every buffer on the way. */
-  while (flooder.sent < 1024 * 1024 && !g_atomic_int_get (&pinger.done))
-    g_main_context_iteration (NULL, TRUE);
+  GIOS_TEST_RUN_UNTIL_WITHIN (20, flooder.sent >= 1024 * 1024);
   heartbeat.longest = 0;
   ping_thread = g_thread_new ("ping", ping, &pinger);
-  while (!g_atomic_int_get (&pinger.done))
-    g_main_context_iteration (NULL, TRUE);
+  GIOS_TEST_RUN_UNTIL_WITHIN (60, g_atomic_int_get (&pinger.done));
   g_thread_join (ping_thread);
   g_atomic_int_set (&flooder.stop, 1);
   g_thread_join (flood_thread);
@@ -925,8 +836,7 @@ test_main_loop_flooding_client (void)
   g_assert_cmpuint (ls.peak_output, <=, 16 * 1024 + 100);
 
   /* Let the connections see their peers gone. */
-  while (ls.n_open > 0)
-    g_main_context_iteration (NULL, TRUE);
+  GIOS_TEST_RUN_UNTIL (ls.n_open == 0);
 }
 
 typedef struct
@@ -1036,21 +946,21 @@ read_slowly (gpointer data)
 static void
 test_main_loop_write_async (void)
 {
-  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GError) error = NULL;
   SlowReader reader = { .total = 4 * 1024 * 1024 };
   AsyncWriter writer = { .total = 4 * 1024 * 1024 };
   GThread *thread;
 
-  reader.fd = slow_reader_connect (test_server_port (server));
+  reader.fd = slow_reader_connect (gios_test_server_port (server));
   conn = gios_server_socket_accept (server, 2000, NULL, &error);
   g_assert_no_error (error);
   writer.stream = GIOS_DEVICE_STREAM (conn);
   shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
   thread = g_thread_new ("reader", read_slowly, &reader);
   write_next (&writer);
-  run_until (&writer.done);
+  GIOS_TEST_RUN_UNTIL_WITHIN (30, writer.done);
   g_thread_join (thread);
 
   g_assert_cmpuint (reader.got, ==, reader.total);
@@ -1110,7 +1020,7 @@ ask (guint       port,
      const char *request,
      const char *expect)
 {
-  int fd = test_raw_connect (AF_INET, port);
+  int fd = gios_test_raw_connect (AF_INET, port);
   gint64 start = g_get_monotonic_time ();
   char reply[64] = { 0 };
   gsize got = 0;
@@ -1129,7 +1039,7 @@ ask (guint       port,
       got += n;
     }
   close (fd);
-  return g_strcmp0 (reply, expect) == 0 ? ms_since (start) : -1;
+  return g_strcmp0 (reply, expect) == 0 ? gios_test_elapsed_ms (start) : -1;
 }
 
 /* Two idle clients hold both job slots; with idle-timeout set, their reads
@@ -1137,7 +1047,7 @@ ask (guint       port,
 static void
 test_idle_jobs (void)
 {
-  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   IdleJobs ij = { .server = server, .errors = g_async_queue_new (), .cancellable = cancellable };
   int idle[2];
@@ -1148,9 +1058,9 @@ test_idle_jobs (void)
   g_assert_cmpint (gios_server_socket_get_idle_timeout (server), ==, 300);
   thread = g_thread_new ("jobs", idle_jobs_thread, &ij);
   for (guint i = 0; i < 2; i++)
-    idle[i] = test_raw_connect (AF_INET, test_server_port (server));
+    idle[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-  took = ask (test_server_port (server), "hello\n", "HELLO\n");
+  took = ask (gios_test_server_port (server), "hello\n", "HELLO\n");
   g_assert_cmpint (took, >=, 0);
   g_assert_cmpint (took, <, 300 * 3 / 2 + 500);
   for (guint i = 0; i < 2; i++)
@@ -1206,7 +1116,7 @@ classic_thread (gpointer data)
 static void
 test_idle_classic (void)
 {
-  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Classic c = { .server = server, .cancellable = cancellable };
   GThread *thread;
@@ -1215,8 +1125,8 @@ test_idle_classic (void)
 
   g_object_set (server, "idle-timeout", 300, NULL);
   thread = g_thread_new ("classic", classic_thread, &c);
-  idle = test_raw_connect (AF_INET, test_server_port (server));
-  took = ask (test_server_port (server), "next\n", "NEXT\n");
+  idle = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  took = ask (gios_test_server_port (server), "next\n", "NEXT\n");
   g_assert_cmpint (took, >=, 0);
   g_assert_cmpint (took, <, 300 * 3 / 2 + 500);
   g_cancellable_cancel (cancellable);
@@ -1243,7 +1153,7 @@ on_idle_disconnected (GiosSocketCommon *socket,
   if (!intentional && g_error_matches (reason, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     {
       il->dropped_idle++;
-      il->idle_after = ms_since (il->start);
+      il->idle_after = gios_test_elapsed_ms (il->start);
     }
 }
 
@@ -1268,7 +1178,7 @@ static gpointer
 chat (gpointer data)
 {
   Chatter *c = data;
-  int fd = test_raw_connect (AF_INET, c->port);
+  int fd = gios_test_raw_connect (AF_INET, c->port);
 
   /* A line every 100 ms for a second: never idle for 300 ms. */
   for (guint i = 0; i < 10; i++)
@@ -1293,10 +1203,10 @@ chat (gpointer data)
 static void
 test_idle_main_loop (void)
 {
-  g_autoptr(GiosServerSocket) server = test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GError) error = NULL;
   IdleLoop il = { { 0 } };
-  Chatter chatter = { .port = test_server_port (server) };
+  Chatter chatter = { .port = gios_test_server_port (server) };
   Heartbeat heartbeat = { 0 };
   GThread *thread;
   guint beat_id;
@@ -1306,12 +1216,11 @@ test_idle_main_loop (void)
   g_signal_connect (server, "accepted", G_CALLBACK (on_idle_loop_accepted), &il);
   g_assert_true (gios_server_socket_start (server, &error));
   il.start = g_get_monotonic_time ();
-  idle = test_raw_connect (AF_INET, test_server_port (server));
+  idle = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   thread = g_thread_new ("chat", chat, &chatter);
   /* Iterations that end by themselves: the thread's flag has no event. */
   beat_id = g_timeout_add (10, beat, &heartbeat);
-  while (!g_atomic_int_get (&chatter.done) || il.lines.n_open > 0)
-    g_main_context_iteration (NULL, TRUE);
+  GIOS_TEST_RUN_UNTIL_WITHIN (20, g_atomic_int_get (&chatter.done) && il.lines.n_open == 0);
   g_source_remove (beat_id);
   g_thread_join (thread);
 
