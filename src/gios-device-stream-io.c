@@ -9,6 +9,153 @@
 
 #include <string.h>
 
+/* ------------------------------------------------------------------------ */
+/* Receiving into the buffer, sending from it                                 */
+
+
+gssize
+_gios_device_stream_fill (GiosDeviceStream  *self,
+                          gsize              total,
+                          gint64             deadline,
+                          GCancellable      *cancellable,
+                          GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gsize room;
+  guint8 *at = gios_in_buffer_reserve (&priv->in, total, &room);
+  gssize n = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, at, room, deadline,
+                                                           cancellable, error);
+
+  if (n > 0)
+    {
+      g_assert ((gsize) n <= room);
+      gios_in_buffer_commit (&priv->in, n);
+      _gios_device_stream_set_eof (self, FALSE);
+    }
+  else if (n == 0)
+    _gios_device_stream_set_eof (self, TRUE);
+  else
+    gios_in_buffer_release (&priv->in, TRUE);
+  return n;
+}
+
+static gboolean
+send_all (GiosDeviceStream  *self,
+          const guint8      *data,
+          gsize              count,
+          gsize             *sent,
+          gint64             deadline,
+          GCancellable      *cancellable,
+          GError           **error)
+{
+  GiosDeviceStreamClass *klass = GIOS_DEVICE_STREAM_GET_CLASS (self);
+
+  *sent = 0;
+  while (*sent < count)
+    {
+      gssize n = klass->send (self, data + *sent, count - *sent, deadline, cancellable, error);
+
+      if (n < 0)
+        return FALSE;
+      g_assert ((gsize) n <= count - *sent);
+      *sent += n;
+    }
+  return TRUE;
+}
+
+gboolean
+_gios_device_stream_flush_buffer (GiosDeviceStream  *self,
+                                  gint64             deadline,
+                                  GCancellable      *cancellable,
+                                  GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gsize sent;
+  gboolean ok;
+
+  if (priv->out.len == 0)
+    return TRUE;
+  ok = send_all (self, priv->out.data, priv->out.len, &sent, deadline, cancellable, error);
+  gios_out_buffer_remove (&priv->out, sent);
+  if (!ok)
+    g_prefix_error (error, _("Could not send %zu buffered bytes: "), priv->out.len + sent);
+  return ok;
+}
+
+gboolean
+_gios_device_stream_make_room_now (GiosDeviceStream  *self,
+                                   gsize              count,
+                                   GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  g_autoptr(GError) local_error = NULL;
+
+  if (!_gios_device_stream_flush_buffer (self, 0, NULL, &local_error) &&
+      !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (!gios_out_buffer_fits (&priv->out, count) && priv->out.len > 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                   _("The output buffer is full (%zu bytes wait for the peer to read); "
+                     "write again once the stream is writable"),
+                   priv->out.len);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+_gios_device_stream_write_buffered (GiosDeviceStream  *self,
+                                    const guint8      *data,
+                                    gsize              count,
+                                    GCancellable      *cancellable,
+                                    GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gint64 deadline;
+  gsize sent;
+
+  if (gios_out_buffer_fits (&priv->out, count))
+    {
+      gios_out_buffer_append (&priv->out, data, count);
+      return TRUE;
+    }
+  if (_gios_device_stream_on_loop (self))
+    {
+      if (!_gios_device_stream_make_room_now (self, count, error))
+        return FALSE;
+      gios_out_buffer_append (&priv->out, data, count);
+      return TRUE;
+    }
+
+  deadline = _gios_deadline_from_timeout (_gios_device_stream_implicit_timeout (self));
+  if (!_gios_device_stream_flush_buffer (self, deadline, cancellable, error))
+    {
+      gios_out_buffer_append (&priv->out, data, count);
+      return FALSE;
+    }
+  if (count < priv->out.size)
+    {
+      gios_out_buffer_append (&priv->out, data, count);
+      return TRUE;
+    }
+  /* Large writes go straight to the device; what it does not take in time
+   * stays buffered, so nothing is lost. */
+  if (!send_all (self, data, count, &sent, deadline, cancellable, error))
+    {
+      gios_out_buffer_append (&priv->out, data + sent, count - sent);
+      g_prefix_error (error, _("Sent %zu of %zu bytes: "), sent, count);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reads                                                                      */
+
 static gssize
 read_some (GiosDeviceStream  *self,
            guint8            *buffer,

@@ -1,19 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * GiosServerSocket: the object, its signals, opening and closing, and the
- * classic model's listen and accept. The mechanisms are elsewhere: binding
- * in gios-bind.c, the job pool in gios-job-pool.c, main-loop accepting in
- * gios-acceptor.c, back-off in gios-backoff.c.
+ * classic model's listen and accept, and the jobs; the main-loop API is in
+ * gios-server-socket-async.c. The mechanisms are elsewhere: binding in
+ * gios-bind.c, the listening sockets in gios-listeners.c, the job pool in
+ * gios-job-pool.c, main-loop accepting in gios-acceptor.c.
  */
-#include "gios-private.h"
+#include "gios-server-socket-impl.h"
 #include "gios-device-stream-private.h"
 #include "gios-socket-common-private.h"
-#include "gios-acceptor.h"
-#include "gios-backoff.h"
 #include "gios-bind.h"
-#include "gios-job-pool.h"
 
-#include <errno.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -54,26 +51,6 @@
  * Since: 1.0
  */
 
-#define MAX_LISTENERS 8
-/* How often accepting is tried again with the descriptor table full. */
-#define RETRY_LEAST_US (10 * 1000)
-#define RETRY_MOST_US (250 * 1000)
-
-typedef struct
-{
-  GPtrArray *listeners;   /* of GSocket, listening */
-  int backlog;
-  guint loopback_only : 1;
-  GType socket_type;
-  int idle_timeout;
-  guint max_connections;
-  GiosUnixPath unix_path; /* the socket file we made, removed on close */
-  guint next_listener;    /* where accept starts looking, for fairness */
-  GiosBackoff exhaustion; /* out of descriptors: reported once */
-  GiosJobPool *jobs;
-  GiosAcceptor *acceptor;
-} GiosServerSocketPrivate;
-
 G_DEFINE_TYPE_WITH_PRIVATE (GiosServerSocket, gios_server_socket, GIOS_TYPE_SOCKET_COMMON)
 
 enum {
@@ -95,7 +72,11 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-#define PRIV(self) ((GiosServerSocketPrivate *) gios_server_socket_get_instance_private (self))
+GiosServerSocketPrivate *
+_gios_server_socket_get_private (GiosServerSocket *self)
+{
+  return gios_server_socket_get_instance_private (self);
+}
 
 static int
 effective_backlog (GiosServerSocketPrivate *priv)
@@ -107,7 +88,7 @@ static gboolean
 check_not_open (GiosServerSocket  *self,
                 GError           **error)
 {
-  if (PRIV (self)->listeners->len > 0)
+  if (PRIV (self)->listeners.sockets->len > 0)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
                            _("The server socket is already open; close it first"));
@@ -124,26 +105,25 @@ opened (GiosServerSocket *self,
         const char       *host)
 {
   GiosServerSocketPrivate *priv = PRIV (self);
-  GSocket *first = g_ptr_array_index (priv->listeners, 0);
+  GSocket *first = g_ptr_array_index (priv->listeners.sockets, 0);
   g_autoptr(GSocketAddress) local = g_socket_get_local_address (first, NULL);
   guint port = 0;
 
-  if (priv->unix_path.path != NULL)
+  if (priv->listeners.unix_path.path != NULL)
     {
       g_clear_object (&local);
-      local = g_unix_socket_address_new (priv->unix_path.path);
+      local = g_unix_socket_address_new (priv->listeners.unix_path.path);
     }
   else if (G_IS_INET_SOCKET_ADDRESS (local))
     port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
 
-  gios_backoff_init (&priv->exhaustion, RETRY_LEAST_US, RETRY_MOST_US);
   _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (self), host, port, local);
   _gios_device_stream_set_open (GIOS_DEVICE_STREAM (self), TRUE);
 
   if (g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN) == FALSE)
     {
       g_autofree char *where = _gios_socket_address_to_string (local);
-      g_debug ("listening on %s (%u sockets)", where, priv->listeners->len);
+      g_debug ("listening on %s (%u sockets)", where, priv->listeners.sockets->len);
     }
 }
 
@@ -162,7 +142,7 @@ open_tcp (GiosServerSocket  *self,
       !_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     return FALSE;
   ok = _gios_bind_tcp (GIOS_DEVICE_STREAM (self), host, port, priv->loopback_only,
-                       effective_backlog (priv), call.deadline, priv->listeners, error);
+                       effective_backlog (priv), call.deadline, priv->listeners.sockets, error);
   _gios_call_end (&call, error);
   if (ok)
     opened (self, host);
@@ -286,7 +266,7 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
       !_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     return FALSE;
   fd = _gios_bind_unix (GIOS_DEVICE_STREAM (self), path, permissions, effective_backlog (priv),
-                        call.deadline, &priv->unix_path, error);
+                        call.deadline, &priv->listeners.unix_path, error);
   _gios_call_end (&call, error);
   if (fd < 0)
     return FALSE;
@@ -294,10 +274,10 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
   if (listener == NULL)
     {
       close (fd);
-      _gios_unix_path_remove (&priv->unix_path);
+      _gios_unix_path_remove (&priv->listeners.unix_path);
       return FALSE;
     }
-  g_ptr_array_add (priv->listeners, g_steal_pointer (&listener));
+  g_ptr_array_add (priv->listeners.sockets, g_steal_pointer (&listener));
   opened (self, NULL);
   return TRUE;
 }
@@ -340,7 +320,7 @@ gios_server_socket_open_socket (GiosServerSocket  *self,
       return FALSE;
     }
   g_socket_set_blocking (listening, FALSE);
-  g_ptr_array_add (priv->listeners, g_object_ref (listening));
+  g_ptr_array_add (priv->listeners.sockets, g_object_ref (listening));
   opened (self, NULL);
   return TRUE;
 }
@@ -348,93 +328,22 @@ gios_server_socket_open_socket (GiosServerSocket  *self,
 /* ------------------------------------------------------------------------ */
 /* Accepting                                                                  */
 
-static gboolean
-accept_errno_is_transient (int errsv)
-{
-  switch (errsv)
-    {
-    case ECONNABORTED:
-    case EPROTO:
-    case EPERM:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
-      return TRUE;
-    default:
-      return FALSE;
-    }
-}
-
-static gboolean
-accept_errno_is_resource (int errsv)
-{
-  return errsv == EMFILE || errsv == ENFILE || errsv == ENOBUFS || errsv == ENOMEM;
-}
-
-/* Tries each listener once. Returns a connected descriptor, -1 when none is
- * waiting (errno EAGAIN), or -1 with another errno. */
 static int
 accept_once (gpointer         owner,
              GSocketAddress **remote)
 {
-  GiosServerSocketPrivate *priv = PRIV (GIOS_SERVER_SOCKET (owner));
-  guint n = priv->listeners->len;
-  int last_errno = EAGAIN;
-
-  for (guint k = 0; k < n; k++)
-    {
-      guint i = (priv->next_listener + k) % n;
-      GSocket *listener = g_ptr_array_index (priv->listeners, i);
-      struct sockaddr_storage peer;
-      socklen_t len;
-      int fd;
-
-      do
-        {
-          len = sizeof peer;
-          /* Connections are in blocking mode: see set_connection_fd(). */
-          fd = accept4 (g_socket_get_fd (listener), (struct sockaddr *) &peer, &len, SOCK_CLOEXEC);
-        }
-      while (fd < 0 && errno == EINTR);
-
-      if (fd >= 0)
-        {
-          priv->next_listener = (i + 1) % n;
-          /* The peer's address comes with the connection: no getpeername(). */
-          *remote = g_socket_address_new_from_native (&peer, len);
-          return fd;
-        }
-      if (errno != EAGAIN && errno != EWOULDBLOCK && !accept_errno_is_transient (errno))
-        last_errno = errno;
-    }
-  errno = last_errno;
-  return -1;
+  return gios_listeners_accept_once (&PRIV (GIOS_SERVER_SOCKET (owner))->listeners, remote);
 }
 
-/* Out of descriptors (@errsv), or accepting again (0): said once each. */
 static void
 report_exhaustion (gpointer owner,
                    int      errsv)
 {
-  GiosServerSocket *self = owner;
-  GiosServerSocketPrivate *priv = PRIV (self);
-  guint port = gios_socket_common_get_port (GIOS_SOCKET_COMMON (self));
-
-  if (errsv != 0)
-    gios_backoff_trouble (&priv->exhaustion,
-                          "Could not accept a connection on port %u: %s; trying again as descriptors free up",
-                          port, g_strerror (errsv));
-  else
-    gios_backoff_recovered (&priv->exhaustion, "Accepting connections again on port %u", port);
+  gios_listeners_report (&PRIV (GIOS_SERVER_SOCKET (owner))->listeners,
+                         gios_socket_common_get_port (GIOS_SOCKET_COMMON (owner)), errsv);
 }
 
-/* Waits until @deadline for a connection and returns its descriptor, with
- * the peer's address in @remote; -1 with @error set otherwise. Running out
- * of descriptors pauses, growing, instead of spinning. */
+/* Waits until @deadline for a connection, on @self's gate. */
 static int
 accept_fd (GiosServerSocket  *self,
            gint64             deadline,
@@ -442,66 +351,9 @@ accept_fd (GiosServerSocket  *self,
            GSocketAddress   **remote,
            GError           **error)
 {
-  GiosServerSocketPrivate *priv = PRIV (self);
-  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (self);
-
-  if (priv->listeners->len == 0)
-    {
-      g_set_error_literal (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED,
-                           _("The server socket is not open"));
-      return -1;
-    }
-
-  for (;;)
-    {
-      GPollFD fds[MAX_LISTENERS];
-      int fd;
-      int errsv;
-
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return -1;
-
-      fd = accept_once (self, remote);
-      errsv = errno;
-      if (fd >= 0)
-        {
-          report_exhaustion (self, 0);
-          return fd;
-        }
-      if (accept_errno_is_resource (errsv))
-        {
-          g_autoptr(GError) pause_error = NULL;
-
-          report_exhaustion (self, errsv);
-          if (deadline >= 0 && g_get_monotonic_time () >= deadline)
-            {
-              _gios_set_error_from_errno (error, errsv, _("Could not accept a connection"));
-              return -1;
-            }
-          if (!_gios_device_stream_wait (stream, NULL, 0, gios_backoff_until (&priv->exhaustion, deadline),
-                                         cancellable, &pause_error) &&
-              !g_error_matches (pause_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-            {
-              g_propagate_error (error, g_steal_pointer (&pause_error));
-              return -1;
-            }
-          continue;
-        }
-      if (errsv != EAGAIN && errsv != EWOULDBLOCK)
-        {
-          _gios_set_error_from_errno (error, errsv, _("Could not accept a connection"));
-          return -1;
-        }
-
-      for (guint i = 0; i < priv->listeners->len; i++)
-        {
-          fds[i].fd = g_socket_get_fd (g_ptr_array_index (priv->listeners, i));
-          fds[i].events = G_IO_IN;
-          fds[i].revents = 0;
-        }
-      if (!_gios_device_stream_wait (stream, fds, priv->listeners->len, deadline, cancellable, error))
-        return -1;
-    }
+  return gios_listeners_accept (&PRIV (self)->listeners, GIOS_DEVICE_STREAM (self),
+                                gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)),
+                                deadline, cancellable, remote, error);
 }
 
 static void adopt (gpointer owner, int fd, GSocketAddress *remote);
@@ -808,7 +660,7 @@ gios_server_socket_wait_jobs (GiosServerSocket  *self,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Accepting on the main loop                                                 */
+/* Accepting on the main loop: handing over to the signals                    */
 
 static void
 emit_accepted (gpointer    owner,
@@ -836,7 +688,7 @@ emit_stopped (gpointer  owner,
   g_signal_emit (owner, signals[STOPPED], 0, reason);
 }
 
-static const GiosAcceptorFuncs acceptor_funcs = {
+const GiosAcceptorFuncs _gios_server_socket_acceptor_funcs = {
   .accept_once = accept_once,
   .wrap = wrap,
   .adopt = adopt,
@@ -844,226 +696,6 @@ static const GiosAcceptorFuncs acceptor_funcs = {
   .stopped = emit_stopped,
   .exhausted = report_exhaustion,
 };
-
-/**
- * gios_server_socket_start:
- * @self: a [class@Gios.ServerSocket]
- * @error: return location for a [struct@GLib.Error]
- *
- * Starts accepting connections on the thread-default main context of the
- * caller. For each connection, an instance of
- * [property@Gios.ServerSocket:socket-type] is emitted with
- * [signal@Gios.ServerSocket::accepted]; when no handler takes it, its `run`
- * class method is called if the type has one (it must not block: it starts
- * asynchronous work and returns), and it is closed otherwise.
- *
- * With [property@Gios.ServerSocket:max-connections] set, accepting pauses
- * while that many accepted connections are open, and resumes as they
- * disconnect or are freed. Running out of file descriptors pauses it too,
- * reported once, and it resumes as they free up.
- *
- * [signal@Gios.ServerSocket::stopped] is emitted once when accepting ends.
- * This is the way to serve from GJS.
- *
- * Returns: %TRUE when accepting started, or had started already
- *
- * Since: 1.0
- */
-
-gboolean
-gios_server_socket_start (GiosServerSocket  *self,
-                          GError           **error)
-{
-  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  return gios_acceptor_start (PRIV (self)->acceptor, error);
-}
-
-/**
- * gios_server_socket_stop:
- * @self: a [class@Gios.ServerSocket]
- *
- * Stops accepting connections started with
- * [method@Gios.ServerSocket.start] and emits
- * [signal@Gios.ServerSocket::stopped] with %G_IO_ERROR_CANCELLED. Connections
- * already accepted are not touched, and the socket keeps listening: waiting
- * clients stay in the kernel's queue. It is safe to call from a handler of
- * [signal@Gios.ServerSocket::accepted].
- *
- * Since: 1.0
- */
-
-void
-gios_server_socket_stop (GiosServerSocket *self)
-{
-  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
-
-  gios_acceptor_stop (PRIV (self)->acceptor,
-                      g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Accepting was stopped")));
-}
-
-/**
- * gios_server_socket_get_max_connections:
- * @self: a [class@Gios.ServerSocket]
- *
- * Gets [property@Gios.ServerSocket:max-connections].
- *
- * Returns: the most open connections from [method@Gios.ServerSocket.start],
- *   or 0 for no limit
- *
- * Since: 1.0
- */
-guint
-gios_server_socket_get_max_connections (GiosServerSocket *self)
-{
-  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), 0);
-
-  return PRIV (self)->max_connections;
-}
-
-/**
- * gios_server_socket_set_max_connections:
- * @self: a [class@Gios.ServerSocket]
- * @max_connections: the most open connections, or 0 for no limit
- *
- * Sets [property@Gios.ServerSocket:max-connections].
- *
- * Since: 1.0
- */
-void
-gios_server_socket_set_max_connections (GiosServerSocket *self,
-                                        guint             max_connections)
-{
-  GiosServerSocketPrivate *priv;
-
-  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
-
-  priv = PRIV (self);
-  if (priv->max_connections == max_connections)
-    return;
-  priv->max_connections = max_connections;
-  gios_acceptor_set_max_connections (priv->acceptor, max_connections);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONNECTIONS]);
-}
-
-static void
-queue_accept (GiosServerSocket    *self,
-              GCancellable        *cancellable,
-              GAsyncReadyCallback  callback,
-              gpointer             user_data,
-              gpointer             source_tag)
-{
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, source_tag);
-  gios_acceptor_queue (PRIV (self)->acceptor, task, source_tag == gios_server_socket_listen_async);
-}
-
-/**
- * gios_server_socket_accept_async:
- * @self: a [class@Gios.ServerSocket]
- * @cancellable: (nullable): a [class@Gio.Cancellable]
- * @callback: (scope async): called when a connection arrives
- * @user_data: data for @callback
- *
- * Waits for a connection on the thread-default main context of the caller,
- * like [method@Gios.ServerSocket.accept] without blocking. Several calls may
- * be pending at once; each gets its own connection, in the order of the
- * calls, before [method@Gios.ServerSocket.start]'s handlers get any.
- *
- * Since: 1.0
- */
-void
-gios_server_socket_accept_async (GiosServerSocket    *self,
-                                 GCancellable        *cancellable,
-                                 GAsyncReadyCallback  callback,
-                                 gpointer             user_data)
-{
-  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  queue_accept (self, cancellable, callback, user_data, gios_server_socket_accept_async);
-}
-
-/**
- * gios_server_socket_accept_finish:
- * @self: a [class@Gios.ServerSocket]
- * @result: the result passed to the callback
- * @error: return location for a [struct@GLib.Error]
- *
- * Finishes [method@Gios.ServerSocket.accept_async].
- *
- * Returns: (transfer full): the connection, or %NULL with @error set
- *
- * Since: 1.0
- */
-GiosSocket *
-gios_server_socket_accept_finish (GiosServerSocket  *self,
-                                  GAsyncResult      *result,
-                                  GError           **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gios_server_socket_accept_async, NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-/**
- * gios_server_socket_listen_async:
- * @self: a [class@Gios.ServerSocket]
- * @cancellable: (nullable): a [class@Gio.Cancellable]
- * @callback: (scope async): called when a connection is current
- * @user_data: data for @callback
- *
- * Waits for a connection on the thread-default main context of the caller
- * and makes it the current one, like [method@Gios.ServerSocket.listen]
- * without blocking.
- *
- * Since: 1.0
- */
-void
-gios_server_socket_listen_async (GiosServerSocket    *self,
-                                 GCancellable        *cancellable,
-                                 GAsyncReadyCallback  callback,
-                                 gpointer             user_data)
-{
-  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  if (_gios_socket_common_has_connection (GIOS_SOCKET_COMMON (self)))
-    {
-      g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-
-      g_task_set_source_tag (task, gios_server_socket_listen_async);
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  queue_accept (self, cancellable, callback, user_data, gios_server_socket_listen_async);
-}
-
-/**
- * gios_server_socket_listen_finish:
- * @self: a [class@Gios.ServerSocket]
- * @result: the result passed to the callback
- * @error: return location for a [struct@GLib.Error]
- *
- * Finishes [method@Gios.ServerSocket.listen_async].
- *
- * Returns: %TRUE once a connection is current
- *
- * Since: 1.0
- */
-gboolean
-gios_server_socket_listen_finish (GiosServerSocket  *self,
-                                  GAsyncResult      *result,
-                                  GError           **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gios_server_socket_listen_async, FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
 
 /**
  * gios_server_socket_close:
@@ -1097,15 +729,6 @@ gios_server_socket_close (GiosServerSocket  *self,
   return gios_device_stream_close (GIOS_DEVICE_STREAM (self), error);
 }
 
-static void
-close_listeners (GiosServerSocketPrivate *priv)
-{
-  for (guint i = 0; i < priv->listeners->len; i++)
-    g_socket_close (g_ptr_array_index (priv->listeners, i), NULL);
-  g_ptr_array_set_size (priv->listeners, 0);
-  _gios_unix_path_remove (&priv->unix_path);
-}
-
 static gboolean
 gios_server_socket_close_device (GiosDeviceStream  *stream,
                                  GError           **error)
@@ -1116,7 +739,7 @@ gios_server_socket_close_device (GiosDeviceStream  *stream,
   ok = GIOS_DEVICE_STREAM_CLASS (gios_server_socket_parent_class)->close_device (stream, error);
   /* The watches go before the listening sockets they watch. */
   gios_acceptor_close (priv->acceptor);
-  close_listeners (priv);
+  gios_listeners_close (&priv->listeners);
   gios_job_pool_cancel (priv->jobs);
   return ok;
 }
@@ -1131,7 +754,7 @@ gios_server_socket_dispose (GObject *object)
 
   /* Pending calls hold a reference: none is left here. */
   gios_acceptor_close (priv->acceptor);
-  close_listeners (priv);
+  gios_listeners_close (&priv->listeners);
 
   G_OBJECT_CLASS (gios_server_socket_parent_class)->dispose (object);
 }
@@ -1143,7 +766,7 @@ gios_server_socket_finalize (GObject *object)
 
   gios_acceptor_free (priv->acceptor);
   gios_job_pool_free (priv->jobs);
-  g_ptr_array_unref (priv->listeners);
+  gios_listeners_clear (&priv->listeners);
 
   G_OBJECT_CLASS (gios_server_socket_parent_class)->finalize (object);
 }
@@ -1341,13 +964,12 @@ gios_server_socket_init (GiosServerSocket *self)
 {
   GiosServerSocketPrivate *priv = PRIV (self);
 
-  priv->listeners = g_ptr_array_new_with_free_func (g_object_unref);
+  gios_listeners_init (&priv->listeners);
   priv->backlog = -1;
   priv->socket_type = GIOS_TYPE_SOCKET;
   priv->idle_timeout = -1;
-  gios_backoff_init (&priv->exhaustion, RETRY_LEAST_US, RETRY_MOST_US);
   priv->jobs = gios_job_pool_new (G_OBJECT (self));
-  priv->acceptor = gios_acceptor_new (GIOS_DEVICE_STREAM (self), priv->listeners, &acceptor_funcs);
+  priv->acceptor = gios_acceptor_new (GIOS_DEVICE_STREAM (self), priv->listeners.sockets, &_gios_server_socket_acceptor_funcs);
 }
 
 /**
@@ -1405,10 +1027,7 @@ gios_server_socket_set_connection_queue_size (GiosServerSocket *self,
   if (priv->backlog == size)
     return;
   priv->backlog = size;
-  /* listen() again on a listening socket changes its backlog. */
-  for (guint i = 0; i < priv->listeners->len; i++)
-    (void) listen (g_socket_get_fd (g_ptr_array_index (priv->listeners, i)),
-                   effective_backlog (priv));
+  gios_listeners_set_backlog (&priv->listeners, effective_backlog (priv));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTION_QUEUE_SIZE]);
 }
 
@@ -1500,6 +1119,50 @@ gios_server_socket_set_socket_type (GiosServerSocket *self,
 }
 
 /**
+ * gios_server_socket_get_max_connections:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:max-connections].
+ *
+ * Returns: the most open connections from [method@Gios.ServerSocket.start],
+ *   or 0 for no limit
+ *
+ * Since: 1.0
+ */
+guint
+gios_server_socket_get_max_connections (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), 0);
+
+  return PRIV (self)->max_connections;
+}
+
+/**
+ * gios_server_socket_set_max_connections:
+ * @self: a [class@Gios.ServerSocket]
+ * @max_connections: the most open connections, or 0 for no limit
+ *
+ * Sets [property@Gios.ServerSocket:max-connections].
+ *
+ * Since: 1.0
+ */
+void
+gios_server_socket_set_max_connections (GiosServerSocket *self,
+                                        guint             max_connections)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+
+  priv = PRIV (self);
+  if (priv->max_connections == max_connections)
+    return;
+  priv->max_connections = max_connections;
+  gios_acceptor_set_max_connections (priv->acceptor, max_connections);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONNECTIONS]);
+}
+
+/**
  * gios_server_socket_get_unix_path:
  * @self: a [class@Gios.ServerSocket]
  *
@@ -1515,7 +1178,7 @@ gios_server_socket_get_unix_path (GiosServerSocket *self)
 {
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), NULL);
 
-  return PRIV (self)->unix_path.path;
+  return PRIV (self)->listeners.unix_path.path;
 }
 
 /**

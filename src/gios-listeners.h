@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The listening sockets of a server socket, and taking connections from
+ * them: fairly (each accept starts at the socket after the last one that
+ * gave a connection), with the peer's address from accept() itself, and,
+ * when descriptors run out, a growing pause reported once instead of a
+ * spin.
+ */
+#pragma once
+
+#include <gios/gios.h>
+#include "gios-backoff.h"
+#include "gios-bind.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  GPtrArray *sockets;      /* of GSocket, listening */
+  guint next;              /* where accepting starts, for fairness */
+  GiosBackoff exhaustion;  /* out of descriptors: paused, reported once */
+  GiosUnixPath unix_path;  /* the socket file we made, removed on close */
+} GiosListeners;
+
+void     gios_listeners_init        (GiosListeners     *listeners);
+void     gios_listeners_clear       (GiosListeners     *listeners);
+/* Closes the sockets, which resets the connections queued in the kernel,
+ * and removes the socket file. */
+void     gios_listeners_close       (GiosListeners     *listeners);
+/* Tries each socket once, without waiting. Returns a connected descriptor
+ * (in blocking mode) and its peer, -1 with errno EAGAIN when none waits,
+ * or -1 with another errno. */
+int      gios_listeners_accept_once (GiosListeners     *listeners,
+                                     GSocketAddress   **remote);
+/* Waits until @deadline for a connection, on @waiter's gate (which a close
+ * from another thread wakes). */
+int      gios_listeners_accept      (GiosListeners     *listeners,
+                                     GiosDeviceStream  *waiter,
+                                     guint              port,
+                                     gint64             deadline,
+                                     GCancellable      *cancellable,
+                                     GSocketAddress   **remote,
+                                     GError           **error);
+/* Out of descriptors (@errsv), or accepting again (0): said once each. */
+void     gios_listeners_report      (GiosListeners     *listeners,
+                                     guint              port,
+                                     int                errsv);
+/* Whether accept() failed with @errsv for want of a resource that frees up
+ * by itself (descriptors, memory). */
+gboolean gios_listeners_exhausted   (int                errsv);
+void     gios_listeners_set_backlog (GiosListeners     *listeners,
+                                     int                backlog);
+
+G_END_DECLS

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Inside GiosServerSocket: the instance state that its two files share
+ * (gios-server-socket.c: the object, opening, listen, accept, jobs and
+ * closing; -async.c: accepting on the main loop).
+ */
+#pragma once
+
+#include "gios-private.h"
+#include "gios-acceptor.h"
+#include "gios-job-pool.h"
+#include "gios-listeners.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  GiosListeners listeners;
+  int backlog;
+  guint loopback_only : 1;
+  GType socket_type;
+  int idle_timeout;
+  guint max_connections;
+  GiosJobPool *jobs;
+  GiosAcceptor *acceptor;
+} GiosServerSocketPrivate;
+
+GiosServerSocketPrivate *_gios_server_socket_get_private (GiosServerSocket *self);
+#define PRIV(self) _gios_server_socket_get_private (self)
+
+G_END_DECLS
