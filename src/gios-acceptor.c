@@ -447,6 +447,13 @@ gios_acceptor_queue (GiosAcceptor *acceptor,
 }
 
 void
+gios_acceptor_forget (GiosAcceptor *acceptor)
+{
+  acceptor->started = FALSE;
+  destroy_watches (acceptor);
+}
+
+void
 gios_acceptor_close (GiosAcceptor *acceptor)
 {
   g_autoptr(GError) closed = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED,

@@ -58,6 +58,8 @@ void          gios_acceptor_queue   (GiosAcceptor            *acceptor,
                                      gboolean                 adopt);
 /* The server closes: pending calls fail, start() stops, the watches go. */
 void          gios_acceptor_close   (GiosAcceptor            *acceptor);
+/* The owner is disposed of: the watches go, quietly. */
+void          gios_acceptor_forget  (GiosAcceptor            *acceptor);
 void          gios_acceptor_set_max_connections (GiosAcceptor *acceptor,
                                                  guint         max_connections);
 

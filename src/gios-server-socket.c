@@ -753,7 +753,7 @@ gios_server_socket_dispose (GObject *object)
   GiosServerSocketPrivate *priv = PRIV (GIOS_SERVER_SOCKET (object));
 
   /* Pending calls hold a reference: none is left here. */
-  gios_acceptor_close (priv->acceptor);
+  gios_acceptor_forget (priv->acceptor);
   gios_listeners_close (&priv->listeners);
 
   G_OBJECT_CLASS (gios_server_socket_parent_class)->dispose (object);

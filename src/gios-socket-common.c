@@ -153,7 +153,7 @@ _gios_socket_common_set_connection_fd (GiosSocketCommon *self,
   g_return_if_fail (fd >= 0);
 
   _gios_socket_common_release_connection (self);
-  priv->fd = fd;
+  g_atomic_int_set (&priv->fd, fd);
   priv->blocking = blocking;
   priv->lost = FALSE;
   g_clear_object (&priv->remote_address);
@@ -185,7 +185,7 @@ _gios_socket_common_release_connection (GiosSocketCommon *self)
     close (priv->fd);
   g_clear_object (&priv->socket);
   g_clear_object (&priv->remote_address);
-  priv->fd = -1;
+  g_atomic_int_set (&priv->fd, -1);
   notify_connection (self);
 }
 
@@ -493,6 +493,11 @@ gios_socket_common_drop_connection (GiosSocketCommon  *self,
   g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  /* Nothing to drop: a listen() on another thread goes on undisturbed. A
+   * connection it hands over meanwhile is there once the drop has
+   * looked, which is as if the drop had come first. */
+  if (!_gios_socket_common_has_connection (self))
+    return TRUE;
   return _gios_device_stream_teardown (GIOS_DEVICE_STREAM (self),
                                        (GiosTeardownFunc) gios_socket_common_drop_connection,
                                        release_for_drop, tell_dropped, TRUE, error);
@@ -792,7 +797,7 @@ gios_socket_common_get_socket (GiosSocketCommon *self)
 gboolean
 _gios_socket_common_has_connection (GiosSocketCommon *self)
 {
-  return PRIV (self)->fd >= 0;
+  return g_atomic_int_get (&PRIV (self)->fd) >= 0;
 }
 
 /**
