@@ -316,6 +316,68 @@ _gios_device_stream_set_interrupting (GiosDeviceStream *self,
 /* ------------------------------------------------------------------------ */
 /* The default transport: a GIOStream                                          */
 
+/**
+ * GiosDeviceStreamClass::receive:
+ * @self: a [class@Gios.DeviceStream]
+ * @buffer: (array length=size) (element-type guint8) (out caller-allocates):
+ *   where to put the bytes
+ * @size: the most bytes to receive, at least 1
+ * @deadline: until when to wait for the first byte, a monotonic time
+ *   (g_get_monotonic_time()), or -1 for no limit
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Receives bytes from the device: what is there, once at least one byte is,
+ * up to @size. [class@Gios.DeviceStream] calls it with its buffers; every
+ * framing rule (lines, exact reads, one timeout for a whole call) is the
+ * base class's. An implementation waits with poll() or its device's own
+ * means until @deadline, fails with %G_IO_ERROR_TIMED_OUT then, with
+ * %G_IO_ERROR_CANCELLED when @cancellable is cancelled, and with
+ * %G_IO_ERROR_CLOSED when the stream is closed from another thread
+ * meanwhile; the default implementation, over the stream's
+ * [property@Gios.DeviceStream:base-stream], does all three.
+ *
+ * Returns: the number of bytes received, 0 at the end of input, or -1 with
+ *   @error set
+ *
+ * Since: 1.0
+ */
+
+/**
+ * GiosDeviceStreamClass::send:
+ * @self: a [class@Gios.DeviceStream]
+ * @data: (array length=size) (element-type guint8): the bytes to send
+ * @size: how many bytes of @data to send, at least 1
+ * @deadline: until when to wait for the device to take a byte, a monotonic
+ *   time, or -1 for no limit
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Sends some of @data to the device: at least one byte, once the device
+ * takes one. The base class calls it again for the rest, and keeps what was
+ * not sent buffered when it fails. Waits and failures as for `receive`; a
+ * peer that has gone away is an error, never `SIGPIPE`.
+ *
+ * Returns: the number of bytes sent, at least 1, or -1 with @error set
+ *
+ * Since: 1.0
+ */
+
+/**
+ * GiosDeviceStreamClass::close_device:
+ * @self: a [class@Gios.DeviceStream]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Releases the device. [method@Gios.DeviceStream.close] calls it once,
+ * after sending what was buffered and after every other thread's call has
+ * left; the stream is closed whatever it returns. A subclass that overrides
+ * it chains up.
+ *
+ * Returns: %TRUE when the device was released cleanly
+ *
+ * Since: 1.0
+ */
+
 static int
 stream_fd (gpointer stream)
 {

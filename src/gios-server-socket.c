@@ -662,6 +662,36 @@ gios_server_socket_wait_jobs (GiosServerSocket  *self,
 /* ------------------------------------------------------------------------ */
 /* Accepting on the main loop: handing over to the signals                    */
 
+/**
+ * GiosServerSocketClass::accepted:
+ * @self: a [class@Gios.ServerSocket]
+ * @connection: the new connection, an instance of
+ *   [property@Gios.ServerSocket:socket-type]
+ *
+ * The class handler of [signal@Gios.ServerSocket::accepted], run after the
+ * handlers connected to the signal and only when none of them took the
+ * connection. A subclass that serves the connections of
+ * [method@Gios.ServerSocket.start] itself overrides it, keeps a reference to
+ * @connection, starts serving it without blocking (watches or `_async`
+ * calls) and returns %TRUE. When nothing takes a connection, it is run with
+ * its `run` class method if it has one, and closed otherwise.
+ *
+ * Returns: %TRUE when the class took the connection
+ *
+ * Since: 1.0
+ */
+
+/**
+ * GiosServerSocketClass::stopped:
+ * @self: a [class@Gios.ServerSocket]
+ * @reason: why accepting ended
+ *
+ * The class handler of [signal@Gios.ServerSocket::stopped], run after the
+ * handlers connected to the signal.
+ *
+ * Since: 1.0
+ */
+
 static void
 emit_accepted (gpointer    owner,
                GiosSocket *connection)

@@ -527,6 +527,19 @@ _gios_socket_common_abort_connection (GiosSocketCommon *self)
                                 release_for_drop, tell_dropped, FALSE, NULL);
 }
 
+/**
+ * GiosSocketCommonClass::disconnected:
+ * @self: a [class@Gios.SocketCommon]
+ * @intentional: %TRUE when this side dropped or closed the connection
+ * @reason: (nullable): why the connection ended otherwise
+ *
+ * The class handler of [signal@Gios.SocketCommon::disconnected], run before
+ * the handlers connected to the signal. [class@Gios.Socket] uses it to say
+ * that it is no longer open; a subclass that overrides it chains up.
+ *
+ * Since: 1.0
+ */
+
 static void
 gios_socket_common_finalize (GObject *object)
 {

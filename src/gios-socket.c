@@ -381,6 +381,22 @@ fail:
 }
 
 /**
+ * GiosSocketClass::run:
+ * @self: a [class@Gios.Socket]
+ * @cancellable: (nullable): cancelled when the server that accepted @self
+ *   closes
+ *
+ * The per-connection logic of a protocol helper: serves the connection
+ * until it ends or @cancellable is cancelled. [method@Gios.ServerSocket.listen_job]
+ * calls it on a pool thread, where it may block; [method@Gios.ServerSocket.start]
+ * calls it on the main loop, where it must not (it starts watches or
+ * `_async` calls and returns). The connection is closed when a job's `run`
+ * returns.
+ *
+ * Since: 1.0
+ */
+
+/**
  * gios_socket_run:
  * @self: a [class@Gios.Socket]
  * @cancellable: (nullable): cancelled when the server that accepted @self
