@@ -2,15 +2,14 @@
 /*
  * libFuzzer target for the $LIST decoder: gios_list_decode() in both modes,
  * then a full walk with GiosListReader that calls every getter and recurses
- * into every 8-bit string, as a caller that expects nested lists would.
+ * into every 8-bit string, as a caller that expects nested lists would: as
+ * deep as the reader lets it, which is GIOS_LIST_MAX_DEPTH.
  */
 
 #include "gios-private.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data,
                             size_t        size);
-
-#define MAX_DEPTH 8
 
 static void
 walk (GiosListReader *reader,
@@ -51,17 +50,19 @@ walk (GiosListReader *reader,
       if (!gios_list_reader_get_decimal (reader, &mantissa, &exponent, &error))
         g_clear_error (&error);
 
-      if (depth < MAX_DEPTH)
-        {
-          GiosListReader *inner = gios_list_reader_recurse (reader, &error);
+      {
+        GiosListReader *inner = gios_list_reader_recurse (reader, &error);
 
-          if (inner != NULL)
-            {
-              walk (inner, depth + 1);
-              gios_list_reader_unref (inner);
-            }
-          g_clear_error (&error);
-        }
+        if (inner != NULL)
+          {
+            g_assert (depth < GIOS_LIST_MAX_DEPTH);
+            walk (inner, depth + 1);
+            gios_list_reader_unref (inner);
+          }
+        else if (g_error_matches (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE))
+          g_assert (depth == GIOS_LIST_MAX_DEPTH);
+        g_clear_error (&error);
+      }
     }
   g_clear_error (&error);
 }

@@ -1245,6 +1245,7 @@ struct _GiosListReader
   gatomicrefcount ref_count;
   GBytes *bytes;
   Cursor cursor;
+  guint depth;                  /* levels of recurse() above this reader */
 };
 
 /**
@@ -1580,8 +1581,14 @@ gios_list_reader_get_decimal (GiosListReader  *self,
  * string, so the caller decides; the new reader reports malformed bytes as
  * it walks them.
  *
+ * Readers nest down to [const@Gios.LIST_MAX_DEPTH] levels below one made
+ * with [ctor@Gios.ListReader.new]; below that, this fails with
+ * %GIOS_ERROR_TOO_LARGE, so a recursive walk of untrusted bytes has a
+ * bounded depth.
+ *
  * Returns: (transfer full): a reader on the nested list, or %NULL with
- *   %G_IO_ERROR_INVALID_DATA when the element is not an 8-bit string
+ *   %G_IO_ERROR_INVALID_DATA when the element is not an 8-bit string, or
+ *   %GIOS_ERROR_TOO_LARGE when the new reader would be nested too deep
  *
  * Since: 1.0
  */
@@ -1591,6 +1598,7 @@ gios_list_reader_recurse (GiosListReader  *self,
 {
   const Cursor *c;
   g_autoptr(GBytes) inner = NULL;
+  GiosListReader *reader;
 
   g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -1603,8 +1611,19 @@ gios_list_reader_recurse (GiosListReader  *self,
       return NULL;
     }
 
+  if (self->depth >= GIOS_LIST_MAX_DEPTH)
+    {
+      g_set_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE,
+                   _("The list at byte offset %zu would be nested more than %d deep, "
+                     "which is the limit (GIOS_LIST_MAX_DEPTH)"),
+                   c->offset, GIOS_LIST_MAX_DEPTH);
+      return NULL;
+    }
+
   inner = g_bytes_new_from_bytes (self->bytes, (gsize) (c->payload - c->data), c->payload_len);
-  return gios_list_reader_new_with_flags (inner, c->flags);
+  reader = gios_list_reader_new_with_flags (inner, c->flags);
+  reader->depth = self->depth + 1;
+  return reader;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1613,24 +1632,43 @@ gios_list_reader_recurse (GiosListReader  *self,
 static gboolean builder_append_variant (GiosListBuilder  *self,
                                         GVariant         *value,
                                         gsize             index,
+                                        guint             depth,
                                         GError          **error);
 
+static gboolean
+too_deep (GError **error)
+{
+  g_set_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE,
+               _("Lists are nested more than %d deep, which is the limit (GIOS_LIST_MAX_DEPTH)"),
+               GIOS_LIST_MAX_DEPTH);
+  return FALSE;
+}
+
+/* Appends @items, a list at @depth, as one 8-bit element.  Recursion stops
+ * at GIOS_LIST_MAX_DEPTH, so its stack stays small. */
 static gboolean
 builder_append_nested (GiosListBuilder  *self,
                        GVariant         *items,
                        gsize             index,
+                       guint             depth,
                        GError          **error)
 {
-  g_autoptr(GiosListBuilder) inner = gios_list_builder_new_with_flags (self->flags);
+  g_autoptr(GiosListBuilder) inner = NULL;
   gsize i, n = g_variant_n_children (items);
 
+  if (depth > GIOS_LIST_MAX_DEPTH)
+    return too_deep (error);
+
+  inner = gios_list_builder_new_with_flags (self->flags);
   for (i = 0; i < n; i++)
     {
       g_autoptr(GVariant) child = g_variant_get_child_value (items, i);
 
-      if (!builder_append_variant (inner, child, i, error))
+      if (!builder_append_variant (inner, child, i, depth, error))
         {
-          g_prefix_error (error, _("In the list at item %zu: "), index);
+          /* The depth error reads the same at every level: no path. */
+          if (error != NULL && !g_error_matches (*error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE))
+            g_prefix_error (error, _("In the list at item %zu: "), index);
           return FALSE;
         }
     }
@@ -1640,20 +1678,32 @@ builder_append_nested (GiosListBuilder  *self,
   return TRUE;
 }
 
+/* Appends @value, an item of a list at @depth. */
 static gboolean
 builder_append_variant (GiosListBuilder  *self,
                         GVariant         *value,
                         gsize             index,
+                        guint             depth,
                         GError          **error)
 {
   g_autoptr(GVariant) boxed = NULL;
   const char *str;
   gsize len;
 
-  while (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+  /* Variants and maybes with a value are unboxed in a loop: their nesting
+   * has no limit of its own. */
+  for (;;)
     {
-      GVariant *inner = g_variant_get_variant (value);
+      GVariant *inner;
 
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+        inner = g_variant_get_variant (value);
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_MAYBE))
+        inner = g_variant_get_maybe (value);
+      else
+        break;
+      if (inner == NULL)
+        break;
       g_clear_pointer (&boxed, g_variant_unref);
       value = boxed = inner;
     }
@@ -1703,17 +1753,12 @@ builder_append_variant (GiosListBuilder  *self,
       gios_list_builder_append_double (self, g_variant_get_double (value));
       return TRUE;
     case G_VARIANT_CLASS_MAYBE:
-      {
-        g_autoptr(GVariant) child = g_variant_get_maybe (value);
-
-        if (child != NULL)
-          return builder_append_variant (self, child, index, error);
-        if (g_variant_is_of_type (value, G_VARIANT_TYPE ("mv")))
-          gios_list_builder_append_undefined (self);
-        else
-          gios_list_builder_append_null (self);
-        return TRUE;
-      }
+      /* with no value: the loop above unboxed any other */
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE ("mv")))
+        gios_list_builder_append_undefined (self);
+      else
+        gios_list_builder_append_null (self);
+      return TRUE;
     case G_VARIANT_CLASS_ARRAY:
       if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
         {
@@ -1725,7 +1770,7 @@ builder_append_variant (GiosListBuilder  *self,
           return TRUE;
         }
       if (g_variant_is_of_type (value, G_VARIANT_TYPE ("av")))
-        return builder_append_nested (self, value, index, error);
+        return builder_append_nested (self, value, index, depth + 1, error);
       break;
     default:
       break;
@@ -1771,7 +1816,8 @@ gios_list_encode (GVariant  *items,
  *   InterSystems does;
  * - `b`: the integer 1 or 0;
  * - `d`: a double, compressed with %GIOS_LIST_FLAGS_COMPACT_DOUBLE;
- * - `av`: a nested list, as an 8-bit string element;
+ * - `av`: a nested list, as an 8-bit string element, down to
+ *   [const@Gios.LIST_MAX_DEPTH] levels below @items;
  * - `mv` with no value: the undefined element `01`; another maybe type with
  *   no value: a SQL NULL (see [method@Gios.ListBuilder.append_null]); a
  *   maybe with a value: that value.
@@ -1780,7 +1826,8 @@ gios_list_encode (GVariant  *items,
  *
  * Returns: (transfer full): the bytes of the list, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT when @items is not `av` or holds invalid
- *   text, or %GIOS_ERROR_UNSUPPORTED for an item of another type
+ *   text, %GIOS_ERROR_UNSUPPORTED for an item of another type, or
+ *   %GIOS_ERROR_TOO_LARGE for lists nested too deep
  *
  * Since: 1.0
  */
@@ -1809,7 +1856,7 @@ gios_list_encode_with_flags (GVariant       *items,
     {
       g_autoptr(GVariant) child = g_variant_get_child_value (items, i);
 
-      if (!builder_append_variant (builder, child, i, error))
+      if (!builder_append_variant (builder, child, i, 0, error))
         return NULL;
     }
   return gios_list_builder_end (builder);

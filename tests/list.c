@@ -1382,6 +1382,210 @@ test_round_trip (gconstpointer data)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Nesting depth                                                             */
+
+/* Frees the GVariants of a chain made by nested_items() or boxed_items(),
+ * outermost first: each then frees alone, where dropping the outermost one
+ * would make GLib recurse once per level. */
+static void
+chain_free (GPtrArray *chain)
+{
+  guint i;
+
+  for (i = chain->len; i-- > 0;)
+    g_variant_unref (chain->pdata[i]);
+  g_ptr_array_free (chain, TRUE);
+}
+
+/* [<[<…[<int64 7>]…>]>]: the int in a list nested @depth deep, the items
+ * (depth 0) last in the chain, and every GVariant held by the chain. */
+static GPtrArray *
+nested_items (guint depth)
+{
+  GPtrArray *chain = g_ptr_array_new ();
+  GVariant *value = g_variant_ref_sink (g_variant_new_int64 (7));
+  guint i;
+
+  g_ptr_array_add (chain, value);
+  for (i = 0; i <= depth; i++)
+    {
+      GVariant *boxed = g_variant_ref_sink (g_variant_new_variant (value));
+
+      g_ptr_array_add (chain, boxed);
+      value = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1));
+      g_ptr_array_add (chain, value);
+    }
+  return chain;
+}
+
+/* [<just <just <…<int64 7>…>>>]: one item, boxed @depth times in `mv`. */
+static GPtrArray *
+boxed_items (guint depth)
+{
+  GPtrArray *chain = g_ptr_array_new ();
+  GVariant *value = g_variant_ref_sink (g_variant_new_int64 (7));
+  GVariant *boxed;
+  guint i;
+
+  g_ptr_array_add (chain, value);
+  for (i = 0; i < depth; i++)
+    {
+      boxed = g_variant_ref_sink (g_variant_new_variant (value));
+      g_ptr_array_add (chain, boxed);
+      value = g_variant_ref_sink (g_variant_new_maybe (NULL, boxed));
+      g_ptr_array_add (chain, value);
+    }
+  boxed = g_variant_ref_sink (g_variant_new_variant (value));
+  g_ptr_array_add (chain, boxed);
+  g_ptr_array_add (chain, g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1)));
+  return chain;
+}
+
+/* The bytes of the list nested_items (@depth) encodes to, written by hand
+ * from the inside out. */
+static GBytes *
+deep_list_bytes (guint depth)
+{
+  gsize cap = 3 + (gsize) depth * 8;
+  guint8 *data = g_malloc (cap);
+  gsize start = cap - 3;
+  guint i;
+
+  memcpy (data + start, "\x03\x04\x07", 3);
+  for (i = 0; i < depth; i++)
+    {
+      gsize n = cap - start;
+      guint32 length;
+
+      data[--start] = 0x01;
+      if (n <= 253)
+        data[--start] = (guint8) (n + 2);
+      else if (n <= 65534)
+        {
+          start -= 3;
+          data[start] = 0;
+          data[start + 1] = (guint8) (n + 1);
+          data[start + 2] = (guint8) ((n + 1) >> 8);
+        }
+      else
+        {
+          start -= 7;
+          memset (data + start, 0, 3);
+          length = GUINT32_TO_LE ((guint32) (n + 1));
+          memcpy (data + start + 3, &length, 4);
+        }
+    }
+  memmove (data, data + start, cap - start);
+  return g_bytes_new_take (data, cap - start);
+}
+
+static void
+assert_depth_error (const GError *error)
+{
+  g_autofree char *limit = g_strdup_printf ("%d", GIOS_LIST_MAX_DEPTH);
+
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, limit));
+  g_assert_nonnull (strstr (error->message, "GIOS_LIST_MAX_DEPTH"));
+}
+
+static void
+test_depth_encode (void)
+{
+  static const guint too_deep[] = { GIOS_LIST_MAX_DEPTH + 1, 200000 };
+  GPtrArray *chain = nested_items (GIOS_LIST_MAX_DEPTH);
+  g_autoptr(GBytes) expected = deep_list_bytes (GIOS_LIST_MAX_DEPTH);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize i;
+
+  /* At the limit: the bytes written by hand. */
+  bytes = gios_list_encode (g_ptr_array_index (chain, chain->len - 1), &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (bytes, expected));
+  chain_free (chain);
+
+  /* One level more, and far more: an error, with nothing on the stack per
+   * level. */
+  for (i = 0; i < G_N_ELEMENTS (too_deep); i++)
+    {
+      chain = nested_items (too_deep[i]);
+      g_assert_null (gios_list_encode (g_ptr_array_index (chain, chain->len - 1), &error));
+      assert_depth_error (error);
+      /* the message names the limit once, without a prefix per level */
+      g_assert_null (strstr (error->message, "item"));
+      g_clear_error (&error);
+      chain_free (chain);
+    }
+
+  /* Maybes and variants are unboxed without recursion, however deep. */
+  chain = boxed_items (200000);
+  g_clear_pointer (&bytes, g_bytes_unref);
+  bytes = gios_list_encode (g_ptr_array_index (chain, chain->len - 1), &error);
+  g_assert_no_error (error);
+  assert_bytes_hex (bytes, "03 04 07");
+  chain_free (chain);
+}
+
+/* Walks a list nested deep_list_bytes (@depth) deep with one reader per
+ * level, iteratively, and returns the depth it reached. */
+static guint
+walk_down (GBytes  *bytes,
+           GError **error)
+{
+  g_autoptr(GiosListReader) reader = gios_list_reader_new (bytes);
+  guint depth = 0;
+
+  for (;;)
+    {
+      GiosListReader *inner;
+
+      g_assert_true (gios_list_reader_next (reader, NULL));
+      if (gios_list_reader_get_item_type (reader) == GIOS_LIST_ITEM_TYPE_INTEGER)
+        return depth;
+      inner = gios_list_reader_recurse (reader, error);
+      if (inner == NULL)
+        return depth;
+      gios_list_reader_unref (reader);
+      reader = inner;
+      depth++;
+    }
+}
+
+static void
+test_depth_reader (void)
+{
+  static const guint too_deep[] = { GIOS_LIST_MAX_DEPTH + 1, 200000 };
+  g_autoptr(GBytes) bytes = deep_list_bytes (GIOS_LIST_MAX_DEPTH);
+  g_autoptr(GError) error = NULL;
+  gsize i;
+
+  /* At the limit: down to the integer. */
+  g_assert_cmpuint (walk_down (bytes, &error), ==, GIOS_LIST_MAX_DEPTH);
+  g_assert_no_error (error);
+
+  /* Deeper: recurse refuses below the limit. */
+  for (i = 0; i < G_N_ELEMENTS (too_deep); i++)
+    {
+      g_autoptr(GBytes) deep = deep_list_bytes (too_deep[i]);
+      g_autoptr(GVariant) items = NULL;
+      g_autoptr(GVariant) item = NULL;
+
+      g_assert_cmpuint (walk_down (deep, &error), ==, GIOS_LIST_MAX_DEPTH);
+      assert_depth_error (error);
+      g_assert_nonnull (strstr (error->message, "offset 0"));
+      g_clear_error (&error);
+
+      /* gios_list_decode() does not look into strings: one 8-bit string. */
+      items = gios_list_decode (deep, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_variant_n_children (items), ==, 1);
+      item = g_variant_get_child_value (items, 0);
+      g_assert_true (g_variant_is_of_type (item, G_VARIANT_TYPE_VARIANT));
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* Malformed input                                                           */
 
 static const char *valid_lists[] = {
@@ -1599,6 +1803,8 @@ main (int   argc,
   g_test_add_data_func ("/list/round-trip/sql-null",
                         GUINT_TO_POINTER (GIOS_LIST_FLAGS_SQL_NULL | GIOS_LIST_FLAGS_COMPACT_DOUBLE),
                         test_round_trip);
+  g_test_add_func ("/list/depth/encode", test_depth_encode);
+  g_test_add_func ("/list/depth/reader", test_depth_reader);
   g_test_add_func ("/list/malformed/truncation", test_truncation);
   g_test_add_func ("/list/malformed/reserved-types", test_reserved_types);
   g_test_add_func ("/list/malformed/cases", test_malformed);
