@@ -1125,75 +1125,124 @@ cursor_get_double (const Cursor  *c,
     }
 }
 
+/* The size of @len bytes of Latin-1 in UTF-8. */
+static gsize
+latin1_utf8_size (const guint8 *p,
+                  gsize         len)
+{
+  gsize high = 0, i;
+
+  if (ascii_only (p, len))
+    return len;
+  for (i = 0; i < len; i++)
+    high += p[i] >> 7;
+  return len + high;
+}
+
+/* Writes @len bytes of Latin-1 at @out as the @size bytes of UTF-8 that
+ * latin1_utf8_size() gave. */
+static void
+latin1_write_utf8 (const guint8 *p,
+                   gsize         len,
+                   gsize         size,
+                   char         *out)
+{
+  gsize i;
+
+  if (size == len)
+    {
+      if (len > 0)
+        memcpy (out, p, len);
+      return;
+    }
+  for (i = 0; i < len; i++)
+    {
+      if (p[i] < 0x80)
+        *out++ = (char) p[i];
+      else
+        {
+          *out++ = (char) (0xC0 | (p[i] >> 6));
+          *out++ = (char) (0x80 | (p[i] & 0x3F));
+        }
+    }
+}
+
 static char *
 latin1_to_utf8 (const guint8 *p,
                 gsize         len)
 {
-  gsize high = 0, i;
-  char *out, *q;
+  gsize size = latin1_utf8_size (p, len);
+  char *out = g_malloc (size + 1);
 
-  if (ascii_only (p, len))
-    {
-      out = g_malloc (len + 1);
-      memcpy (out, p, len);
-      out[len] = '\0';
-      return out;
-    }
-
-  for (i = 0; i < len; i++)
-    high += p[i] >> 7;
-  q = out = g_malloc (len + high + 1);
-  for (i = 0; i < len; i++)
-    {
-      if (p[i] < 0x80)
-        *q++ = (char) p[i];
-      else
-        {
-          *q++ = (char) (0xC0 | (p[i] >> 6));
-          *q++ = (char) (0x80 | (p[i] & 0x3F));
-        }
-    }
-  *q = '\0';
+  latin1_write_utf8 (p, len, size, out);
+  out[size] = '\0';
   return out;
 }
 
+#define BAD_CHAR ((gunichar) -1)
+
+/* Reads the character at unit *@i of the @units UTF-16LE units at @p, and
+ * moves *@i past it.  Returns BAD_CHAR for an unpaired surrogate or U+0000,
+ * which a UTF-8 string cannot hold. */
+static inline gunichar
+utf16le_next (const guint8 *p,
+              gsize         units,
+              gsize        *i)
+{
+  gunichar c = p[2 * *i] | (p[2 * *i + 1] << 8);
+
+  (*i)++;
+  if (c >= 0xD800 && c < 0xDC00 && *i < units)
+    {
+      gunichar low = p[2 * *i] | (p[2 * *i + 1] << 8);
+
+      if (low < 0xDC00 || low > 0xDFFF)
+        return BAD_CHAR;
+      (*i)++;
+      return 0x10000 + ((c - 0xD800) << 10) + (low - 0xDC00);
+    }
+  if ((c >= 0xD800 && c <= 0xDFFF) || c == 0)
+    return BAD_CHAR;
+  return c;
+}
+
+#define BAD_SIZE G_MAXSIZE
+
+/* Converts UTF-16LE @p to UTF-8 at @out, or only measures it when @out is
+ * NULL.  Returns the size in UTF-8, or BAD_SIZE when @p holds a character
+ * that UTF-8 strings cannot. */
+static gsize
+utf16le_convert (const guint8 *p,
+                 gsize         len,
+                 char         *out)
+{
+  gsize units = len / 2, i = 0, n = 0;
+
+  while (i < units)
+    {
+      gunichar c = utf16le_next (p, units, &i);
+
+      if (c == BAD_CHAR)
+        return BAD_SIZE;
+      n += g_unichar_to_utf8 (c, out != NULL ? out + n : NULL);
+    }
+  return n;
+}
+
 /* Converts UTF-16LE to UTF-8, or returns NULL when @p holds an unpaired
- * surrogate or U+0000.  Two passes: measure, then write. */
+ * surrogate or U+0000. */
 static char *
 utf16le_to_utf8 (const guint8 *p,
                  gsize         len)
 {
-  gsize units = len / 2, i, size = 0;
-  char *out = NULL, *q = NULL;
-  int pass;
+  gsize size = utf16le_convert (p, len, NULL);
+  char *out;
 
-  for (pass = 0; pass < 2; pass++)
-    {
-      for (i = 0; i < units; i++)
-        {
-          gunichar c = p[2 * i] | (p[2 * i + 1] << 8);
-
-          if (c >= 0xD800 && c < 0xDC00 && i + 1 < units)
-            {
-              gunichar low = p[2 * i + 2] | (p[2 * i + 3] << 8);
-
-              if (low < 0xDC00 || low > 0xDFFF)
-                return NULL;
-              c = 0x10000 + ((c - 0xD800) << 10) + (low - 0xDC00);
-              i++;
-            }
-          else if ((c >= 0xD800 && c <= 0xDFFF) || c == 0)
-            return NULL;
-
-          if (pass == 0)
-            size += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-          else
-            q += g_unichar_to_utf8 (c, q);
-        }
-      if (pass == 0)
-        q = out = g_malloc (size + 1);
-    }
-  *q = '\0';
+  if (size == BAD_SIZE)
+    return NULL;
+  out = g_malloc (size + 1);
+  utf16le_convert (p, len, out);
+  out[size] = '\0';
   return out;
 }
 
@@ -1203,6 +1252,17 @@ cursor_is_sql_empty (const Cursor *c)
 {
   return (c->flags & GIOS_LIST_FLAGS_SQL_NULL) && c->type == TYPE_STRING &&
          c->payload_len == 1 && c->payload[0] == 0;
+}
+
+static gboolean
+unsupported_string (const Cursor  *c,
+                    GError       **error)
+{
+  g_set_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED,
+               _("The string at byte offset %zu holds U+0000 or an unpaired surrogate, "
+                 "which a UTF-8 string cannot"),
+               c->offset);
+  return FALSE;
 }
 
 static char *
@@ -1230,10 +1290,7 @@ cursor_get_string (const Cursor  *c,
       return NULL;
     }
 
-  g_set_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED,
-               _("The string at byte offset %zu holds U+0000 or an unpaired surrogate, "
-                 "which a UTF-8 string cannot"),
-               c->offset);
+  unsupported_string (c, error);
   return NULL;
 }
 
