@@ -15,7 +15,9 @@
  *   {"bytes": "hex"}  ay               an 8-bit string of these bytes
  *
  * Decoding cannot tell a nested list from a string, so nested lists come back
- * as strings (or {"bytes": …}); booleans come back as 1 and 0.
+ * as strings; 8-bit strings are read as Latin-1, NUL included, so that a
+ * string holding U+0000 comes back as it went in; booleans come back as 1
+ * and 0.
  *
  * The JSON is read by a strict (RFC 8259) parser of this file, without
  * recursion, rather than by json-glib: json-glib 1.6 parses arrays
@@ -23,7 +25,7 @@
  * stack), wraps integers beyond 64 bits (2^63 becomes -2^63), ends strings at
  * U+0000, and accepts more than JSON (single quotes, comments, hexadecimal
  * numbers), so that a scan for depth ahead of it could not tell where its
- * strings end.  json-glib still writes the JSON of `list decode`.
+ * strings end.  json-glib still writes the numbers of `list decode`.
  */
 #include "gio-socket-tool.h"
 
@@ -477,73 +479,96 @@ fail:
   return NULL;
 }
 
-static JsonNode *
-variant_to_json (GVariant *value)
+/* ------------------------------------------------------------------------ */
+/* GVariant to JSON                                                          */
+
+/* Appends @len bytes at @p as a JSON string, read as UTF-8, or as Latin-1
+ * when @latin1.  (json-glib cannot: its strings end at U+0000.) */
+static void
+append_json_string (GString      *out,
+                    const guint8 *p,
+                    gsize         len,
+                    gboolean      latin1)
 {
-  JsonNode *node;
+  static const char escapes[] = "\"\\\b\f\n\r\t", letters[] = "\"\\bfnrt";
 
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+  g_string_append_c (out, '"');
+  for (gsize i = 0; i < len; i++)
     {
-      g_autoptr(GVariant) inner = g_variant_get_variant (value);
+      const char *escape = p[i] != 0 ? strchr (escapes, p[i]) : NULL;
 
-      return variant_to_json (inner);
-    }
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_MAYBE))
-    {
-      g_autoptr(GVariant) inner = g_variant_get_maybe (value);
-
-      return inner != NULL ? variant_to_json (inner) : json_node_new (JSON_NODE_NULL);
-    }
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE ("av")))
-    {
-      JsonArray *array = json_array_new ();
-      GVariantIter iter;
-      GVariant *item;
-
-      g_variant_iter_init (&iter, value);
-      while ((item = g_variant_iter_next_value (&iter)) != NULL)
+      if (escape != NULL)
         {
-          json_array_add_element (array, variant_to_json (item));
-          g_variant_unref (item);
+          g_string_append_c (out, '\\');
+          g_string_append_c (out, letters[escape - escapes]);
         }
-      node = json_node_new (JSON_NODE_ARRAY);
-      json_node_take_array (node, array);
-      return node;
+      else if (p[i] < 0x20 || p[i] == 0x7F)
+        g_string_append_printf (out, "\\u%04x", p[i]);
+      else if (latin1 && p[i] >= 0x80)
+        g_string_append_unichar (out, p[i]);
+      else
+        g_string_append_c (out, (char) p[i]);
     }
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
+  g_string_append_c (out, '"');
+}
+
+/* Appends an item of gios_list_decode()'s result: strings as above, numbers
+ * as json-glib writes them. */
+static void
+append_json_item (GString       *out,
+                  GVariant      *item,
+                  JsonGenerator *generator)
+{
+  g_autoptr(GVariant) value = g_variant_ref (item);
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *text = NULL;
+  const char *str;
+  gsize len;
+
+  while (value != NULL && (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT) ||
+                           g_variant_is_of_type (value, G_VARIANT_TYPE_MAYBE)))
     {
-      gsize len;
-      const guint8 *data = g_variant_get_fixed_array (value, &len, 1);
-      GString *hex = g_string_sized_new (2 * len);
-      JsonObject *object = json_object_new ();
+      GVariant *inner = g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT)
+        ? g_variant_get_variant (value) : g_variant_get_maybe (value);
 
-      for (gsize i = 0; i < len; i++)
-        g_string_append_printf (hex, "%02x", data[i]);
-      json_object_set_string_member (object, "bytes", hex->str);
-      g_string_free (hex, TRUE);
-      node = json_node_new (JSON_NODE_OBJECT);
-      json_node_take_object (node, object);
-      return node;
+      g_variant_unref (value);
+      value = inner;
     }
 
-  node = json_node_new (JSON_NODE_VALUE);
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
-    json_node_set_string (node, g_variant_get_string (value, NULL));
-  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
-    json_node_set_int (node, g_variant_get_int64 (value));
-  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
-    json_node_set_double (node, (double) g_variant_get_uint64 (value));  /* above G_MAXINT64 */
-  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
-    json_node_set_double (node, g_variant_get_double (value));
-  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
-    json_node_set_boolean (node, g_variant_get_boolean (value));
+  if (value == NULL)
+    node = json_node_new (JSON_NODE_NULL);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+    {
+      str = g_variant_get_string (value, &len);
+      append_json_string (out, (const guint8 *) str, len, FALSE);
+      return;
+    }
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
+    {
+      /* an 8-bit string holding a NUL */
+      str = g_variant_get_fixed_array (value, &len, 1);
+      append_json_string (out, (const guint8 *) str, len, TRUE);
+      return;
+    }
   else
     {
-      g_autofree char *text = g_variant_print (value, TRUE);
-
-      json_node_set_string (node, text);
+      node = json_node_new (JSON_NODE_VALUE);
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+        json_node_set_int (node, g_variant_get_int64 (value));
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
+        json_node_set_double (node, (double) g_variant_get_uint64 (value));  /* above G_MAXINT64 */
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+        json_node_set_double (node, g_variant_get_double (value));
+      else
+        {
+          text = g_variant_print (value, TRUE);
+          append_json_string (out, (const guint8 *) text, strlen (text), FALSE);
+          return;
+        }
     }
-  return node;
+  json_generator_set_root (generator, node);
+  text = json_generator_to_data (generator, NULL);
+  g_string_append (out, text);
 }
 
 static int
@@ -659,9 +684,10 @@ list_decode (const char *input)
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GVariant) items = NULL;
-  g_autoptr(JsonNode) root = NULL;
   g_autoptr(JsonGenerator) generator = NULL;
-  g_autofree char *json = NULL;
+  g_autoptr(GString) json = NULL;
+  GVariantIter iter;
+  GVariant *item;
 
   if (g_str_equal (input, "-"))
     bytes = read_all_stdin (&error);
@@ -678,11 +704,18 @@ list_decode (const char *input)
   if (items == NULL)
     return tool_fail ("list", error, _("check that the input is a whole $LIST"));
 
-  root = variant_to_json (items);
   generator = json_generator_new ();
-  json_generator_set_root (generator, root);
-  json = json_generator_to_data (generator, NULL);
-  g_print ("%s\n", json);
+  json = g_string_new ("[");
+  g_variant_iter_init (&iter, items);
+  while ((item = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      if (json->len > 1)
+        g_string_append_c (json, ',');
+      append_json_item (json, item, generator);
+      g_variant_unref (item);
+    }
+  g_string_append_c (json, ']');
+  g_print ("%s\n", json->str);
   return TOOL_EXIT_OK;
 }
 

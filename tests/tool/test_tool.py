@@ -333,7 +333,11 @@ class List(unittest.TestCase):
         self.assertEqual(self.round_trip([True, False])[1], [1, 0])
 
     def test_bytes(self):
-        self.assertEqual(self.round_trip([{"bytes": "00ff"}])[1], [{"bytes": "00ff"}])
+        # An 8-bit string comes back as a string of its Latin-1 characters,
+        # which encodes to the same bytes.
+        hex_text, decoded = self.round_trip([{"bytes": "00ff"}])
+        self.assertEqual((hex_text, decoded), ("040100ff", ["\u0000\u00ff"]))
+        self.assertEqual(self.round_trip(decoded)[0], hex_text)
 
     def assert_fails(self, *args, mentions, input=None):
         """Exit status 1 and one line on standard error that mentions @mentions."""
@@ -361,12 +365,19 @@ class List(unittest.TestCase):
                 self.assert_fails("list", "encode", f"[{text}]", mentions=text)
 
     def test_strings_with_nul(self):
-        # U+0000 makes an 8-bit string (read back as bytes, for now).
+        # U+0000 makes an 8-bit string, which decodes back to the same string.
         hex_text, decoded = self.round_trip(["a\u0000b"])
-        self.assertEqual((hex_text, decoded), ("0501610062", [{"bytes": "610062"}]))
-        self.assertEqual(self.round_trip(["\u00e9\u0000\u00ff"])[1], [{"bytes": "e900ff"}])
+        self.assertEqual((hex_text, decoded), ("0501610062", ["a\u0000b"]))
+        for value in ("\u0000", "\u00e9\u0000\u00ff", "x\u0000\u001f\u007f\"\\\b\f\n\r\t"):
+            with self.subTest(value=value):
+                self.assertEqual(self.round_trip([value])[1], [value])
         # A UTF-16 element cannot be written with U+0000.
         self.assert_fails("list", "encode", '["\\u20ac\\u0000"]', mentions="U+0000")
+
+    def test_control_characters_decode_as_json(self):
+        # json-glib wrote U+001F raw, which is not JSON.
+        value = "".join(map(chr, range(1, 0x20))) + "\u007f\u20ac"
+        self.assertEqual(self.round_trip([value])[1], [value])
 
     def test_not_json(self):
         # Only JSON: json-glib's extensions are refused, like every syntax error.
@@ -427,7 +438,7 @@ class List(unittest.TestCase):
                 else:
                     status, out, err = run("list", "decode", data.hex())
                 self.assertEqual((status, err), (0, b""))
-                self.assertEqual(json.loads(out), [{"bytes": payload.hex()}])
+                self.assertEqual(json.loads(out), [payload.decode("latin-1")])
 
     def test_decode_binary_stdin_and_spaced_hex(self):
         status, out, err = run("list", "decode", "-", input=bytes.fromhex("070168656c6c6f03042a"))
