@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libFuzzer target for the $LIST decoder: gios_list_decode() in both modes,
- * then a full walk with GiosListReader that calls every getter and recurses
- * into every 8-bit string, as a caller that expects nested lists would.
+ * with checks of the serialised GVariant it writes, then a full walk with
+ * GiosListReader that calls every getter and recurses into every 8-bit
+ * string, as a caller that expects nested lists would: as deep as the reader
+ * lets it, which is GIOS_LIST_MAX_DEPTH.
  */
 
 #include "gios-private.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data,
                             size_t        size);
-
-#define MAX_DEPTH 8
 
 static void
 walk (GiosListReader *reader,
@@ -51,17 +51,19 @@ walk (GiosListReader *reader,
       if (!gios_list_reader_get_decimal (reader, &mantissa, &exponent, &error))
         g_clear_error (&error);
 
-      if (depth < MAX_DEPTH)
-        {
-          GiosListReader *inner = gios_list_reader_recurse (reader, &error);
+      {
+        GiosListReader *inner = gios_list_reader_recurse (reader, &error);
 
-          if (inner != NULL)
-            {
-              walk (inner, depth + 1);
-              gios_list_reader_unref (inner);
-            }
-          g_clear_error (&error);
-        }
+        if (inner != NULL)
+          {
+            g_assert (depth < GIOS_LIST_MAX_DEPTH);
+            walk (inner, depth + 1);
+            gios_list_reader_unref (inner);
+          }
+        else if (g_error_matches (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE))
+          g_assert (depth == GIOS_LIST_MAX_DEPTH);
+        g_clear_error (&error);
+      }
     }
   g_clear_error (&error);
 }
@@ -81,6 +83,24 @@ reencode (GVariant      *value,
   return again;
 }
 
+/* The decoder writes GVariant's serialised form itself: it must be normal
+ * (checked on a copy GLib does not trust), within 16 times the input, and
+ * the same value when GLib reads it. */
+static void
+check_serialised (GVariant *value,
+                  gsize     input_size)
+{
+  GBytes *serialised = g_variant_get_data_as_bytes (value);
+  GVariant *untrusted = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE ("av"),
+                                                                      serialised, FALSE));
+
+  g_assert (g_variant_is_normal_form (untrusted));
+  g_assert (g_variant_get_size (value) <= 16 * input_size);
+  g_assert (g_variant_equal (untrusted, value));
+  g_variant_unref (untrusted);
+  g_bytes_unref (serialised);
+}
+
 int
 LLVMFuzzerTestOneInput (const guint8 *data,
                         size_t        size)
@@ -98,12 +118,15 @@ LLVMFuzzerTestOneInput (const guint8 *data,
       g_assert ((value == NULL) != (error == NULL));
       if (value != NULL)
         {
+          GVariant *once, *twice;
+
+          check_serialised (value, size);
+
           /* What decodes also encodes. One round trip maps a few values
            * onto others (a placeholder to undefined, a uint64 above
            * G_MAXINT64 to its digits); after that it is stable. */
-          GVariant *once = reencode (value, modes[m]);
-          GVariant *twice = reencode (once, modes[m]);
-
+          once = reencode (value, modes[m]);
+          twice = reencode (once, modes[m]);
           g_assert (g_variant_equal (once, twice));
           g_variant_unref (twice);
           g_variant_unref (once);

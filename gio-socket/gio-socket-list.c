@@ -6,44 +6,276 @@
  *
  *   JSON              GVariant         $LIST
  *   "text"            s                8-bit or UTF-16 string
- *   42                x                integer
- *   2.5               d                double
+ *   "a\u0000b"        ay               8-bit string (Latin-1, NUL kept)
+ *   42                x                integer (64-bit, or an error)
+ *   2.5, 1e3          d                double (an error beyond its range)
  *   true, false       b                the integers 1 and 0
  *   null              mv (nothing)     the undefined element
  *   [ … ]             av               a nested list (an 8-bit string)
  *   {"bytes": "hex"}  ay               an 8-bit string of these bytes
  *
  * Decoding cannot tell a nested list from a string, so nested lists come back
- * as strings (or {"bytes": …}); booleans come back as 1 and 0.
+ * as strings; 8-bit strings are read as Latin-1, NUL included, so that a
+ * string holding U+0000 comes back as it went in; booleans come back as 1
+ * and 0.
+ *
+ * The JSON is read by a strict (RFC 8259) parser of this file, without
+ * recursion, rather than by json-glib: json-glib 1.6 parses arrays
+ * recursively with no depth limit (65,000 nested arrays overflow the
+ * stack), wraps integers beyond 64 bits (2^63 becomes -2^63), ends strings at
+ * U+0000, and accepts more than JSON (single quotes, comments, hexadecimal
+ * numbers), so that a scan for depth ahead of it could not tell where its
+ * strings end.  json-glib still writes the numbers of `list decode`.
  */
 #include "gio-socket-tool.h"
 
 #include <errno.h>
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define MAX_STDIN_BYTES (64 * 1024 * 1024)
 
-static GVariant *json_to_variant (JsonNode *node, GError **error);
+/* ------------------------------------------------------------------------ */
+/* JSON to GVariant                                                          */
 
-static GVariant *
-json_array_to_list (JsonArray  *array,
-                    GError    **error)
+typedef struct
 {
-  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("av"));
-  guint n = json_array_get_length (array);
+  const char *text;
+  const char *p;
+} JsonInput;
 
-  for (guint i = 0; i < n; i++)
+static gsize
+json_offset (const JsonInput *in)
+{
+  return (gsize) (in->p - in->text);
+}
+
+/* A syntax error at the current position. */
+static gboolean
+json_unexpected (const JsonInput  *in,
+                 GError          **error)
+{
+  if (*in->p == '\0')
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 _("The JSON ends too early, at byte offset %zu"), json_offset (in));
+  else
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 _("Unexpected “%.*s” at byte offset %zu of the JSON"),
+                 (int) (g_utf8_next_char (in->p) - in->p), in->p, json_offset (in));
+  return FALSE;
+}
+
+static void
+json_skip_space (JsonInput *in)
+{
+  in->p += strspn (in->p, " \t\n\r");
+}
+
+static int
+json_hex4 (const char *p)
+{
+  int value = 0;
+
+  for (int i = 0; i < 4; i++)
     {
-      GVariant *item = json_to_variant (json_array_get_element (array, i), error);
+      int digit = g_ascii_xdigit_value (p[i]);
 
-      if (item == NULL)
-        return NULL;
-      g_variant_builder_add (&builder, "v", item);
+      if (digit < 0)
+        return -1;
+      value = value << 4 | digit;
     }
-  return g_variant_builder_end (&builder);
+  return value;
+}
+
+/* Reads the \uXXXX escape (and the low surrogate after a high one) at @in,
+ * past the backslash. */
+static gboolean
+json_read_unicode_escape (JsonInput  *in,
+                          gunichar   *c,
+                          GError    **error)
+{
+  const char *start = in->p - 1;
+  int unit = json_hex4 (in->p + 1), low;
+
+  if (unit < 0)
+    return json_unexpected (in, error);
+  in->p += 5;
+  *c = (gunichar) unit;
+  if (unit >= 0xD800 && unit < 0xDC00 && in->p[0] == '\\' && in->p[1] == 'u' &&
+      (low = json_hex4 (in->p + 2)) >= 0xDC00 && low <= 0xDFFF)
+    {
+      *c = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+      in->p += 6;
+    }
+  else if (unit >= 0xD800 && unit <= 0xDFFF)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("“%.6s” at byte offset %zu of the JSON is half a surrogate pair"),
+                   start, (gsize) (start - in->text));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Reads the string at @in, past its opening quote, as UTF-8 (which may hold
+ * NUL bytes).  Sets *@max_char to its largest character, and *@has_nul when
+ * it holds U+0000. */
+static GString *
+json_read_string (JsonInput  *in,
+                  gunichar   *max_char,
+                  gboolean   *has_nul,
+                  GError    **error)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  *max_char = 0;
+  *has_nul = FALSE;
+  for (;;)
+    {
+      gunichar c = g_utf8_get_char (in->p);
+
+      if (c == '"')
+        {
+          in->p++;
+          return g_steal_pointer (&out);
+        }
+      if (c < 0x20)
+        {
+          json_unexpected (in, error);
+          return NULL;
+        }
+      if (c == '\\')
+        {
+          const char *escapes = "\"\\/bfnrt", *chars = "\"\\/\b\f\n\r\t";
+          const char *found;
+
+          in->p++;
+          if (*in->p == 'u')
+            {
+              if (!json_read_unicode_escape (in, &c, error))
+                return NULL;
+            }
+          else if (*in->p != '\0' && (found = strchr (escapes, *in->p)) != NULL)
+            {
+              c = (guchar) chars[found - escapes];
+              in->p++;
+            }
+          else
+            {
+              json_unexpected (in, error);
+              return NULL;
+            }
+        }
+      else
+        in->p = g_utf8_next_char (in->p);
+
+      *max_char = MAX (*max_char, c);
+      *has_nul |= c == 0;
+      g_string_append_unichar (out, c);
+    }
+}
+
+/* The string at @in as an item: `s`, or `ay` (an 8-bit $LIST string) when it
+ * holds U+0000, which a GVariant string cannot. */
+static GVariant *
+json_string_item (JsonInput  *in,
+                  GError    **error)
+{
+  const char *start = in->p++;
+  g_autoptr(GString) text = NULL;
+  g_autofree char *latin1 = NULL;
+  gunichar max_char;
+  gboolean has_nul;
+  gsize len;
+
+  text = json_read_string (in, &max_char, &has_nul, error);
+  if (text == NULL)
+    return NULL;
+  if (!has_nul)
+    return g_variant_new_string (text->str);
+  if (max_char > 0xFF)
+    {
+      g_set_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED,
+                   _("The string at byte offset %zu holds U+0000 and characters above U+00FF; "
+                     "only an 8-bit $LIST string can hold U+0000 here"),
+                   (gsize) (start - in->text));
+      return NULL;
+    }
+  latin1 = g_convert (text->str, text->len, "ISO-8859-1", "UTF-8", NULL, &len, NULL);
+  g_assert (latin1 != NULL);
+  return g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, latin1, len, 1);
+}
+
+/* Moves past one digit or more. */
+static gboolean
+json_skip_digits (JsonInput  *in,
+                  GError    **error)
+{
+  gsize n = strspn (in->p, "0123456789");
+
+  if (n == 0)
+    return json_unexpected (in, error);
+  in->p += n;
+  return TRUE;
+}
+
+/* The number at @in: `x` when it is an integer (in the 64-bit range, or an
+ * error that names it), otherwise `d` (within the range of a double). */
+static GVariant *
+json_number_item (JsonInput  *in,
+                  GError    **error)
+{
+  const char *start = in->p;
+  g_autofree char *token = NULL;
+  gboolean integral = TRUE;
+  gint64 i;
+  double d;
+
+  if (*in->p == '-')
+    in->p++;
+  if (*in->p == '0')
+    in->p++;
+  else if (!json_skip_digits (in, error))
+    return NULL;
+  if (*in->p == '.')
+    {
+      in->p++;
+      integral = FALSE;
+      if (!json_skip_digits (in, error))
+        return NULL;
+    }
+  if (*in->p == 'e' || *in->p == 'E')
+    {
+      in->p++;
+      if (*in->p == '+' || *in->p == '-')
+        in->p++;
+      integral = FALSE;
+      if (!json_skip_digits (in, error))
+        return NULL;
+    }
+
+  token = g_strndup (start, in->p - start);
+  if (integral)
+    {
+      if (g_ascii_string_to_signed (token, 10, G_MININT64, G_MAXINT64, &i, NULL))
+        return g_variant_new_int64 (i);
+      g_set_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED,
+                   _("The integer %s at byte offset %zu is outside the 64-bit range of a $LIST integer"),
+                   token, (gsize) (start - in->text));
+      return NULL;
+    }
+  d = g_ascii_strtod (token, NULL);
+  if (isinf (d))
+    {
+      g_set_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED,
+                   _("The number %s at byte offset %zu is beyond the range of a double"),
+                   token, (gsize) (start - in->text));
+      return NULL;
+    }
+  return g_variant_new_double (d);
 }
 
 static GVariant *
@@ -73,137 +305,292 @@ bad:
   return NULL;
 }
 
-static GVariant *
-json_to_variant (JsonNode  *node,
-                 GError   **error)
+/* Skips spaces and reads the string there, when there is one and it holds
+ * no U+0000; otherwise returns NULL, with @error set on bad syntax. */
+static GString *
+json_read_plain_string (JsonInput  *in,
+                        GError    **error)
 {
-  switch (json_node_get_node_type (node))
-    {
-    case JSON_NODE_NULL:
-      return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
-    case JSON_NODE_ARRAY:
-      return json_array_to_list (json_node_get_array (node), error);
-    case JSON_NODE_OBJECT:
-      {
-        JsonObject *object = json_node_get_object (node);
-        JsonNode *hex = json_object_get_member (object, "bytes");
+  GString *str;
+  gunichar max_char;
+  gboolean has_nul;
 
-        if (json_object_get_size (object) == 1 && hex != NULL &&
-            json_node_get_value_type (hex) == G_TYPE_STRING)
-          return hex_to_bytes_variant (json_node_get_string (hex), error);
-        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                             _("A JSON object in a list must be {\"bytes\": \"HEX\"}"));
-        return NULL;
-      }
-    case JSON_NODE_VALUE:
-      switch (json_node_get_value_type (node))
-        {
-        case G_TYPE_INT64:
-          return g_variant_new_int64 (json_node_get_int (node));
-        case G_TYPE_DOUBLE:
-          return g_variant_new_double (json_node_get_double (node));
-        case G_TYPE_BOOLEAN:
-          return g_variant_new_boolean (json_node_get_boolean (node));
-        case G_TYPE_STRING:
-          return g_variant_new_string (json_node_get_string (node));
-        default:
-          break;
-        }
-      break;
+  json_skip_space (in);
+  if (*in->p != '"')
+    return NULL;
+  in->p++;
+  str = json_read_string (in, &max_char, &has_nul, error);
+  if (str != NULL && has_nul)
+    {
+      g_string_free (str, TRUE);
+      return NULL;
     }
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       _("This JSON value has no $LIST form"));
+  return str;
+}
+
+/* Skips spaces and @c, when @c is there. */
+static gboolean
+json_skip_char (JsonInput *in,
+                char       c)
+{
+  json_skip_space (in);
+  if (*in->p != c)
+    return FALSE;
+  in->p++;
+  return TRUE;
+}
+
+/* {"bytes": "HEX"} at @in, the only object a list item may be. */
+static GVariant *
+json_bytes_item (JsonInput  *in,
+                 GError    **error)
+{
+  g_autoptr(GString) key = NULL;
+  g_autoptr(GString) hex = NULL;
+  GError *local_error = NULL;
+
+  in->p++;
+  if ((key = json_read_plain_string (in, &local_error)) != NULL && g_str_equal (key->str, "bytes") &&
+      json_skip_char (in, ':') &&
+      (hex = json_read_plain_string (in, &local_error)) != NULL && json_skip_char (in, '}'))
+    return hex_to_bytes_variant (hex->str, error);
+
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
+  else
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         _("A JSON object in a list must be {\"bytes\": \"HEX\"}"));
   return NULL;
 }
 
-static JsonNode *
-variant_to_json (GVariant *value)
+/* The value at @in, other than an array. */
+static GVariant *
+json_item (JsonInput  *in,
+           GError    **error)
 {
-  JsonNode *node;
+  static const struct { const char *word; int value; } literals[] = {
+    { "true", TRUE }, { "false", FALSE }, { "null", -1 },
+  };
 
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+  if (*in->p == '"')
+    return json_string_item (in, error);
+  if (*in->p == '-' || g_ascii_isdigit (*in->p))
+    return json_number_item (in, error);
+  if (*in->p == '{')
+    return json_bytes_item (in, error);
+  for (gsize i = 0; i < G_N_ELEMENTS (literals); i++)
+    if (g_str_has_prefix (in->p, literals[i].word))
+      {
+        in->p += strlen (literals[i].word);
+        if (literals[i].value < 0)
+          return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+        return g_variant_new_boolean (literals[i].value);
+      }
+  json_unexpected (in, error);
+  return NULL;
+}
+
+/* Parses the JSON array @json into a `av`.  Nested arrays are kept on a
+ * stack of builders, one per level, at most GIOS_LIST_MAX_DEPTH deep below
+ * the top one, as gios_list_encode() takes them. */
+static GVariant *
+json_to_list (const char  *json,
+              GError     **error)
+{
+  GVariantBuilder stack[GIOS_LIST_MAX_DEPTH + 1];
+  JsonInput in = { json, json };
+  gboolean want_value = TRUE, may_close = TRUE;
+  const char *invalid;
+  GVariant *item;
+  int depth = 0;
+
+  if (!g_utf8_validate (json, -1, &invalid))
     {
-      g_autoptr(GVariant) inner = g_variant_get_variant (value);
-
-      return variant_to_json (inner);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("The JSON is not valid UTF-8 at byte offset %zu"), (gsize) (invalid - json));
+      return NULL;
     }
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_MAYBE))
-    {
-      g_autoptr(GVariant) inner = g_variant_get_maybe (value);
+  json_skip_space (&in);
+  g_assert (*in.p == '[');
+  in.p++;
+  g_variant_builder_init (&stack[0], G_VARIANT_TYPE ("av"));
 
-      return inner != NULL ? variant_to_json (inner) : json_node_new (JSON_NODE_NULL);
-    }
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE ("av")))
+  for (;;)
     {
-      JsonArray *array = json_array_new ();
-      GVariantIter iter;
-      GVariant *item;
-
-      g_variant_iter_init (&iter, value);
-      while ((item = g_variant_iter_next_value (&iter)) != NULL)
+      json_skip_space (&in);
+      if (may_close && *in.p == ']')
         {
-          json_array_add_element (array, variant_to_json (item));
-          g_variant_unref (item);
+          in.p++;
+          item = g_variant_builder_end (&stack[depth]);
+          if (depth-- == 0)
+            break;
         }
-      node = json_node_new (JSON_NODE_ARRAY);
-      json_node_take_array (node, array);
-      return node;
+      else if (want_value && *in.p == '[')
+        {
+          if (depth == GIOS_LIST_MAX_DEPTH)
+            {
+              g_set_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE,
+                           _("The array at byte offset %zu is nested more than %d lists deep, "
+                             "which is the limit (GIOS_LIST_MAX_DEPTH)"),
+                           json_offset (&in), GIOS_LIST_MAX_DEPTH);
+              goto fail;
+            }
+          in.p++;
+          g_variant_builder_init (&stack[++depth], G_VARIANT_TYPE ("av"));
+          may_close = TRUE;
+          continue;
+        }
+      else if (want_value)
+        {
+          item = json_item (&in, error);
+          if (item == NULL)
+            goto fail;
+        }
+      else if (*in.p == ',')
+        {
+          in.p++;
+          want_value = TRUE;
+          may_close = FALSE;
+          continue;
+        }
+      else
+        {
+          json_unexpected (&in, error);
+          goto fail;
+        }
+
+      g_variant_builder_add (&stack[depth], "v", item);
+      want_value = FALSE;
+      may_close = TRUE;
     }
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
+
+  json_skip_space (&in);
+  if (*in.p != '\0')
     {
-      gsize len;
-      const guint8 *data = g_variant_get_fixed_array (value, &len, 1);
-      GString *hex = g_string_sized_new (2 * len);
-      JsonObject *object = json_object_new ();
+      g_variant_unref (g_variant_ref_sink (item));
+      json_unexpected (&in, error);
+      return NULL;
+    }
+  return item;
 
-      for (gsize i = 0; i < len; i++)
-        g_string_append_printf (hex, "%02x", data[i]);
-      json_object_set_string_member (object, "bytes", hex->str);
-      g_string_free (hex, TRUE);
-      node = json_node_new (JSON_NODE_OBJECT);
-      json_node_take_object (node, object);
-      return node;
+fail:
+  for (; depth >= 0; depth--)
+    g_variant_builder_clear (&stack[depth]);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GVariant to JSON                                                          */
+
+/* Appends @len bytes at @p as a JSON string, read as UTF-8, or as Latin-1
+ * when @latin1.  (json-glib cannot: its strings end at U+0000.) */
+static void
+append_json_string (GString      *out,
+                    const guint8 *p,
+                    gsize         len,
+                    gboolean      latin1)
+{
+  static const char escapes[] = "\"\\\b\f\n\r\t", letters[] = "\"\\bfnrt";
+
+  g_string_append_c (out, '"');
+  for (gsize i = 0; i < len; i++)
+    {
+      const char *escape = p[i] != 0 ? strchr (escapes, p[i]) : NULL;
+
+      if (escape != NULL)
+        {
+          g_string_append_c (out, '\\');
+          g_string_append_c (out, letters[escape - escapes]);
+        }
+      else if (p[i] < 0x20 || p[i] == 0x7F)
+        g_string_append_printf (out, "\\u%04x", p[i]);
+      else if (latin1 && p[i] >= 0x80)
+        g_string_append_unichar (out, p[i]);
+      else
+        g_string_append_c (out, (char) p[i]);
+    }
+  g_string_append_c (out, '"');
+}
+
+/* Appends an item of gios_list_decode()'s result: strings as above, numbers
+ * as json-glib writes them. */
+static void
+append_json_item (GString       *out,
+                  GVariant      *item,
+                  JsonGenerator *generator)
+{
+  g_autoptr(GVariant) value = g_variant_ref (item);
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *text = NULL;
+  const char *str;
+  gsize len;
+
+  while (value != NULL && (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT) ||
+                           g_variant_is_of_type (value, G_VARIANT_TYPE_MAYBE)))
+    {
+      GVariant *inner = g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT)
+        ? g_variant_get_variant (value) : g_variant_get_maybe (value);
+
+      g_variant_unref (value);
+      value = inner;
     }
 
-  node = json_node_new (JSON_NODE_VALUE);
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
-    json_node_set_string (node, g_variant_get_string (value, NULL));
-  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
-    json_node_set_int (node, g_variant_get_int64 (value));
-  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
-    json_node_set_double (node, (double) g_variant_get_uint64 (value));  /* above G_MAXINT64 */
-  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
-    json_node_set_double (node, g_variant_get_double (value));
-  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
-    json_node_set_boolean (node, g_variant_get_boolean (value));
+  if (value == NULL)
+    node = json_node_new (JSON_NODE_NULL);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+    {
+      str = g_variant_get_string (value, &len);
+      append_json_string (out, (const guint8 *) str, len, FALSE);
+      return;
+    }
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
+    {
+      /* an 8-bit string holding a NUL */
+      str = g_variant_get_fixed_array (value, &len, 1);
+      append_json_string (out, (const guint8 *) str, len, TRUE);
+      return;
+    }
   else
     {
-      g_autofree char *text = g_variant_print (value, TRUE);
-
-      json_node_set_string (node, text);
+      node = json_node_new (JSON_NODE_VALUE);
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+        json_node_set_int (node, g_variant_get_int64 (value));
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
+        json_node_set_double (node, (double) g_variant_get_uint64 (value));  /* above G_MAXINT64 */
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+        json_node_set_double (node, g_variant_get_double (value));
+      else
+        {
+          text = g_variant_print (value, TRUE);
+          append_json_string (out, (const guint8 *) text, strlen (text), FALSE);
+          return;
+        }
     }
-  return node;
+  json_generator_set_root (generator, node);
+  text = json_generator_to_data (generator, NULL);
+  g_string_append (out, text);
 }
 
 static int
 list_encode (const char *json)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) items = NULL;
   g_autoptr(GBytes) bytes = NULL;
-  JsonNode *root;
   const guint8 *data;
   gsize len;
 
-  if (!json_parser_load_from_data (parser, json, -1, &error))
-    return tool_fail ("list", error, _("give a JSON array such as '[\"text\", 42, 2.5, null]'"));
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
+  if (json[strspn (json, " \t\n\r")] != '[')
     return tool_usage_error ("list", _("the JSON to encode must be an array, such as '[\"text\", 42]'"));
-  items = json_array_to_list (json_node_get_array (root), &error);
+  items = json_to_list (json, &error);
   if (items == NULL)
-    return tool_fail ("list", error, _("use strings, numbers, booleans, null and arrays"));
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA))
+        return tool_fail ("list", error, _("give a JSON array such as '[\"text\", 42, 2.5, null]'"));
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
+        return tool_fail ("list", error, _("use strings, numbers, booleans, null and arrays"));
+      return tool_fail ("list", error, NULL);
+    }
   g_variant_ref_sink (items);
   bytes = gios_list_encode (items, &error);
   if (bytes == NULL)
@@ -297,9 +684,10 @@ list_decode (const char *input)
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GVariant) items = NULL;
-  g_autoptr(JsonNode) root = NULL;
   g_autoptr(JsonGenerator) generator = NULL;
-  g_autofree char *json = NULL;
+  g_autoptr(GString) json = NULL;
+  GVariantIter iter;
+  GVariant *item;
 
   if (g_str_equal (input, "-"))
     bytes = read_all_stdin (&error);
@@ -316,11 +704,18 @@ list_decode (const char *input)
   if (items == NULL)
     return tool_fail ("list", error, _("check that the input is a whole $LIST"));
 
-  root = variant_to_json (items);
   generator = json_generator_new ();
-  json_generator_set_root (generator, root);
-  json = json_generator_to_data (generator, NULL);
-  g_print ("%s\n", json);
+  json = g_string_new ("[");
+  g_variant_iter_init (&iter, items);
+  while ((item = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      if (json->len > 1)
+        g_string_append_c (json, ',');
+      append_json_item (json, item, generator);
+      g_variant_unref (item);
+    }
+  g_string_append_c (json, ']');
+  g_print ("%s\n", json->str);
   return TOOL_EXIT_OK;
 }
 

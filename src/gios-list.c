@@ -1125,75 +1125,124 @@ cursor_get_double (const Cursor  *c,
     }
 }
 
+/* The size of @len bytes of Latin-1 in UTF-8. */
+static gsize
+latin1_utf8_size (const guint8 *p,
+                  gsize         len)
+{
+  gsize high = 0, i;
+
+  if (ascii_only (p, len))
+    return len;
+  for (i = 0; i < len; i++)
+    high += p[i] >> 7;
+  return len + high;
+}
+
+/* Writes @len bytes of Latin-1 at @out as the @size bytes of UTF-8 that
+ * latin1_utf8_size() gave. */
+static void
+latin1_write_utf8 (const guint8 *p,
+                   gsize         len,
+                   gsize         size,
+                   char         *out)
+{
+  gsize i;
+
+  if (size == len)
+    {
+      if (len > 0)
+        memcpy (out, p, len);
+      return;
+    }
+  for (i = 0; i < len; i++)
+    {
+      if (p[i] < 0x80)
+        *out++ = (char) p[i];
+      else
+        {
+          *out++ = (char) (0xC0 | (p[i] >> 6));
+          *out++ = (char) (0x80 | (p[i] & 0x3F));
+        }
+    }
+}
+
 static char *
 latin1_to_utf8 (const guint8 *p,
                 gsize         len)
 {
-  gsize high = 0, i;
-  char *out, *q;
+  gsize size = latin1_utf8_size (p, len);
+  char *out = g_malloc (size + 1);
 
-  if (ascii_only (p, len))
-    {
-      out = g_malloc (len + 1);
-      memcpy (out, p, len);
-      out[len] = '\0';
-      return out;
-    }
-
-  for (i = 0; i < len; i++)
-    high += p[i] >> 7;
-  q = out = g_malloc (len + high + 1);
-  for (i = 0; i < len; i++)
-    {
-      if (p[i] < 0x80)
-        *q++ = (char) p[i];
-      else
-        {
-          *q++ = (char) (0xC0 | (p[i] >> 6));
-          *q++ = (char) (0x80 | (p[i] & 0x3F));
-        }
-    }
-  *q = '\0';
+  latin1_write_utf8 (p, len, size, out);
+  out[size] = '\0';
   return out;
 }
 
+#define BAD_CHAR ((gunichar) -1)
+
+/* Reads the character at unit *@i of the @units UTF-16LE units at @p, and
+ * moves *@i past it.  Returns BAD_CHAR for an unpaired surrogate or U+0000,
+ * which a UTF-8 string cannot hold. */
+static inline gunichar
+utf16le_next (const guint8 *p,
+              gsize         units,
+              gsize        *i)
+{
+  gunichar c = p[2 * *i] | (p[2 * *i + 1] << 8);
+
+  (*i)++;
+  if (c >= 0xD800 && c < 0xDC00 && *i < units)
+    {
+      gunichar low = p[2 * *i] | (p[2 * *i + 1] << 8);
+
+      if (low < 0xDC00 || low > 0xDFFF)
+        return BAD_CHAR;
+      (*i)++;
+      return 0x10000 + ((c - 0xD800) << 10) + (low - 0xDC00);
+    }
+  if ((c >= 0xD800 && c <= 0xDFFF) || c == 0)
+    return BAD_CHAR;
+  return c;
+}
+
+#define BAD_SIZE G_MAXSIZE
+
+/* Converts UTF-16LE @p to UTF-8 at @out, or only measures it when @out is
+ * NULL.  Returns the size in UTF-8, or BAD_SIZE when @p holds a character
+ * that UTF-8 strings cannot. */
+static gsize
+utf16le_convert (const guint8 *p,
+                 gsize         len,
+                 char         *out)
+{
+  gsize units = len / 2, i = 0, n = 0;
+
+  while (i < units)
+    {
+      gunichar c = utf16le_next (p, units, &i);
+
+      if (c == BAD_CHAR)
+        return BAD_SIZE;
+      n += g_unichar_to_utf8 (c, out != NULL ? out + n : NULL);
+    }
+  return n;
+}
+
 /* Converts UTF-16LE to UTF-8, or returns NULL when @p holds an unpaired
- * surrogate or U+0000.  Two passes: measure, then write. */
+ * surrogate or U+0000. */
 static char *
 utf16le_to_utf8 (const guint8 *p,
                  gsize         len)
 {
-  gsize units = len / 2, i, size = 0;
-  char *out = NULL, *q = NULL;
-  int pass;
+  gsize size = utf16le_convert (p, len, NULL);
+  char *out;
 
-  for (pass = 0; pass < 2; pass++)
-    {
-      for (i = 0; i < units; i++)
-        {
-          gunichar c = p[2 * i] | (p[2 * i + 1] << 8);
-
-          if (c >= 0xD800 && c < 0xDC00 && i + 1 < units)
-            {
-              gunichar low = p[2 * i + 2] | (p[2 * i + 3] << 8);
-
-              if (low < 0xDC00 || low > 0xDFFF)
-                return NULL;
-              c = 0x10000 + ((c - 0xD800) << 10) + (low - 0xDC00);
-              i++;
-            }
-          else if ((c >= 0xD800 && c <= 0xDFFF) || c == 0)
-            return NULL;
-
-          if (pass == 0)
-            size += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-          else
-            q += g_unichar_to_utf8 (c, q);
-        }
-      if (pass == 0)
-        q = out = g_malloc (size + 1);
-    }
-  *q = '\0';
+  if (size == BAD_SIZE)
+    return NULL;
+  out = g_malloc (size + 1);
+  utf16le_convert (p, len, out);
+  out[size] = '\0';
   return out;
 }
 
@@ -1203,6 +1252,17 @@ cursor_is_sql_empty (const Cursor *c)
 {
   return (c->flags & GIOS_LIST_FLAGS_SQL_NULL) && c->type == TYPE_STRING &&
          c->payload_len == 1 && c->payload[0] == 0;
+}
+
+static gboolean
+unsupported_string (const Cursor  *c,
+                    GError       **error)
+{
+  g_set_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED,
+               _("The string at byte offset %zu holds U+0000 or an unpaired surrogate, "
+                 "which a UTF-8 string cannot"),
+               c->offset);
+  return FALSE;
 }
 
 static char *
@@ -1230,10 +1290,7 @@ cursor_get_string (const Cursor  *c,
       return NULL;
     }
 
-  g_set_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED,
-               _("The string at byte offset %zu holds U+0000 or an unpaired surrogate, "
-                 "which a UTF-8 string cannot"),
-               c->offset);
+  unsupported_string (c, error);
   return NULL;
 }
 
@@ -1245,6 +1302,7 @@ struct _GiosListReader
   gatomicrefcount ref_count;
   GBytes *bytes;
   Cursor cursor;
+  guint depth;                  /* levels of recurse() above this reader */
 };
 
 /**
@@ -1580,8 +1638,14 @@ gios_list_reader_get_decimal (GiosListReader  *self,
  * string, so the caller decides; the new reader reports malformed bytes as
  * it walks them.
  *
+ * Readers nest down to [const@Gios.LIST_MAX_DEPTH] levels below one made
+ * with [ctor@Gios.ListReader.new]; below that, this fails with
+ * %GIOS_ERROR_TOO_LARGE, so a recursive walk of untrusted bytes has a
+ * bounded depth.
+ *
  * Returns: (transfer full): a reader on the nested list, or %NULL with
- *   %G_IO_ERROR_INVALID_DATA when the element is not an 8-bit string
+ *   %G_IO_ERROR_INVALID_DATA when the element is not an 8-bit string, or
+ *   %GIOS_ERROR_TOO_LARGE when the new reader would be nested too deep
  *
  * Since: 1.0
  */
@@ -1591,6 +1655,7 @@ gios_list_reader_recurse (GiosListReader  *self,
 {
   const Cursor *c;
   g_autoptr(GBytes) inner = NULL;
+  GiosListReader *reader;
 
   g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -1603,8 +1668,19 @@ gios_list_reader_recurse (GiosListReader  *self,
       return NULL;
     }
 
+  if (self->depth >= GIOS_LIST_MAX_DEPTH)
+    {
+      g_set_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE,
+                   _("The list at byte offset %zu would be nested more than %d deep, "
+                     "which is the limit (GIOS_LIST_MAX_DEPTH)"),
+                   c->offset, GIOS_LIST_MAX_DEPTH);
+      return NULL;
+    }
+
   inner = g_bytes_new_from_bytes (self->bytes, (gsize) (c->payload - c->data), c->payload_len);
-  return gios_list_reader_new_with_flags (inner, c->flags);
+  reader = gios_list_reader_new_with_flags (inner, c->flags);
+  reader->depth = self->depth + 1;
+  return reader;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1613,24 +1689,43 @@ gios_list_reader_recurse (GiosListReader  *self,
 static gboolean builder_append_variant (GiosListBuilder  *self,
                                         GVariant         *value,
                                         gsize             index,
+                                        guint             depth,
                                         GError          **error);
 
+static gboolean
+too_deep (GError **error)
+{
+  g_set_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE,
+               _("Lists are nested more than %d deep, which is the limit (GIOS_LIST_MAX_DEPTH)"),
+               GIOS_LIST_MAX_DEPTH);
+  return FALSE;
+}
+
+/* Appends @items, a list at @depth, as one 8-bit element.  Recursion stops
+ * at GIOS_LIST_MAX_DEPTH, so its stack stays small. */
 static gboolean
 builder_append_nested (GiosListBuilder  *self,
                        GVariant         *items,
                        gsize             index,
+                       guint             depth,
                        GError          **error)
 {
-  g_autoptr(GiosListBuilder) inner = gios_list_builder_new_with_flags (self->flags);
+  g_autoptr(GiosListBuilder) inner = NULL;
   gsize i, n = g_variant_n_children (items);
 
+  if (depth > GIOS_LIST_MAX_DEPTH)
+    return too_deep (error);
+
+  inner = gios_list_builder_new_with_flags (self->flags);
   for (i = 0; i < n; i++)
     {
       g_autoptr(GVariant) child = g_variant_get_child_value (items, i);
 
-      if (!builder_append_variant (inner, child, i, error))
+      if (!builder_append_variant (inner, child, i, depth, error))
         {
-          g_prefix_error (error, _("In the list at item %zu: "), index);
+          /* The depth error reads the same at every level: no path. */
+          if (error != NULL && !g_error_matches (*error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE))
+            g_prefix_error (error, _("In the list at item %zu: "), index);
           return FALSE;
         }
     }
@@ -1640,20 +1735,32 @@ builder_append_nested (GiosListBuilder  *self,
   return TRUE;
 }
 
+/* Appends @value, an item of a list at @depth. */
 static gboolean
 builder_append_variant (GiosListBuilder  *self,
                         GVariant         *value,
                         gsize             index,
+                        guint             depth,
                         GError          **error)
 {
   g_autoptr(GVariant) boxed = NULL;
   const char *str;
   gsize len;
 
-  while (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+  /* Variants and maybes with a value are unboxed in a loop: their nesting
+   * has no limit of its own. */
+  for (;;)
     {
-      GVariant *inner = g_variant_get_variant (value);
+      GVariant *inner;
 
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+        inner = g_variant_get_variant (value);
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_MAYBE))
+        inner = g_variant_get_maybe (value);
+      else
+        break;
+      if (inner == NULL)
+        break;
       g_clear_pointer (&boxed, g_variant_unref);
       value = boxed = inner;
     }
@@ -1703,17 +1810,12 @@ builder_append_variant (GiosListBuilder  *self,
       gios_list_builder_append_double (self, g_variant_get_double (value));
       return TRUE;
     case G_VARIANT_CLASS_MAYBE:
-      {
-        g_autoptr(GVariant) child = g_variant_get_maybe (value);
-
-        if (child != NULL)
-          return builder_append_variant (self, child, index, error);
-        if (g_variant_is_of_type (value, G_VARIANT_TYPE ("mv")))
-          gios_list_builder_append_undefined (self);
-        else
-          gios_list_builder_append_null (self);
-        return TRUE;
-      }
+      /* with no value: the loop above unboxed any other */
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE ("mv")))
+        gios_list_builder_append_undefined (self);
+      else
+        gios_list_builder_append_null (self);
+      return TRUE;
     case G_VARIANT_CLASS_ARRAY:
       if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
         {
@@ -1725,7 +1827,7 @@ builder_append_variant (GiosListBuilder  *self,
           return TRUE;
         }
       if (g_variant_is_of_type (value, G_VARIANT_TYPE ("av")))
-        return builder_append_nested (self, value, index, error);
+        return builder_append_nested (self, value, index, depth + 1, error);
       break;
     default:
       break;
@@ -1771,7 +1873,8 @@ gios_list_encode (GVariant  *items,
  *   InterSystems does;
  * - `b`: the integer 1 or 0;
  * - `d`: a double, compressed with %GIOS_LIST_FLAGS_COMPACT_DOUBLE;
- * - `av`: a nested list, as an 8-bit string element;
+ * - `av`: a nested list, as an 8-bit string element, down to
+ *   [const@Gios.LIST_MAX_DEPTH] levels below @items;
  * - `mv` with no value: the undefined element `01`; another maybe type with
  *   no value: a SQL NULL (see [method@Gios.ListBuilder.append_null]); a
  *   maybe with a value: that value.
@@ -1780,7 +1883,8 @@ gios_list_encode (GVariant  *items,
  *
  * Returns: (transfer full): the bytes of the list, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT when @items is not `av` or holds invalid
- *   text, or %GIOS_ERROR_UNSUPPORTED for an item of another type
+ *   text, %GIOS_ERROR_UNSUPPORTED for an item of another type, or
+ *   %GIOS_ERROR_TOO_LARGE for lists nested too deep
  *
  * Since: 1.0
  */
@@ -1809,43 +1913,192 @@ gios_list_encode_with_flags (GVariant       *items,
     {
       g_autoptr(GVariant) child = g_variant_get_child_value (items, i);
 
-      if (!builder_append_variant (builder, child, i, error))
+      if (!builder_append_variant (builder, child, i, 0, error))
         return NULL;
     }
   return gios_list_builder_end (builder);
 }
 
-/* Makes a GVariant of the current element. */
-static GVariant *
-cursor_get_variant (const Cursor  *c,
-                    GError       **error)
+/* ------------------------------------------------------------------------ */
+/* Decoding into one serialised GVariant                                     */
+
+/*
+ * gios_list_decode() writes the serialised form of its `av` result itself,
+ * into one allocation that a first pass sizes exactly, and hands it to
+ * g_variant_new_from_bytes(): the items become GVariants only when they are
+ * read.  (A tree of one GVariant per item took about 180 bytes per item:
+ * 2.9 GiB for a 16 MiB message of 1-byte elements.)
+ *
+ * The form is GVariant's normal form (gvariant-serialiser.c in GLib):
+ *
+ * - an array of `v` is its children one after another, each starting at a
+ *   multiple of 8 (the alignment of `v`) with zero bytes in the gaps, then
+ *   the end offset of every child, little-endian, all of the same width: the
+ *   fewest bytes (1, 2, 4 or 8) that hold any offset into the whole array,
+ *   offsets included (_gios_variant_array_size());
+ * - a `v` is its value, a zero byte and the value's type string;
+ * - an `s` is its UTF-8 bytes and a zero byte, an `ay` its bytes, an `x`,
+ *   `t` or `d` 8 bytes in the machine's order, and a `mv` or `ms` with no
+ *   value no bytes at all.
+ *
+ * So a child takes at most 16 times the bytes of its element, with the
+ * padding before the next child (up to 7) and its offset (up to 8):
+ *
+ * - undefined, 1 byte: "\0mv", 3 + 5 + 8 = 16;
+ * - placeholder and SQL NULL, 2 bytes: 3 + 5 + 8 = 16 ≤ 32;
+ * - integers, decimals and doubles, 2 bytes or more: 10 + 6 + 8 = 24 ≤ 32;
+ * - 8-bit strings of n bytes (n + 2 or more): at most 2n bytes of UTF-8
+ *   from Latin-1, so ≤ 2n + 3 + 7 + 8 ≤ 16 (n + 2); UTF-16 gives at most
+ *   3 bytes of UTF-8 per 2 bytes, which is less.
+ *
+ * and the result is at most 16 times the size of the list.
+ */
+
+/* What an element becomes in the result. */
+typedef enum
 {
-  gint64 i;
-  double d;
-  char *str;
+  FORM_UNDEFINED,               /* mv with no value */
+  FORM_NULL,                    /* ms with no value */
+  FORM_STRING,                  /* s */
+  FORM_BYTES,                   /* ay: an 8-bit string holding a NUL */
+  FORM_INT64,                   /* x */
+  FORM_UINT64,                  /* t: an 8-byte type 04 above G_MAXINT64 */
+  FORM_DOUBLE,                  /* d: doubles and decimals */
+} ItemForm;
+
+static const char form_types[][3] = { "mv", "ms", "s", "ay", "x", "t", "d" };
+
+#define VARIANT_ALIGN(offset) (((offset) + 7) & ~(gsize) 7)
+
+gsize
+_gios_variant_array_size (gsize body_size,
+                          gsize n_items)
+{
+  if (body_size + n_items <= G_MAXUINT8)
+    return body_size + n_items;
+  if (body_size + 2 * n_items <= G_MAXUINT16)
+    return body_size + 2 * n_items;
+  if (body_size + 4 * n_items <= G_MAXUINT32)
+    return body_size + 4 * n_items;
+  return body_size + 8 * n_items;
+}
+
+static ItemForm
+cursor_item_form (const Cursor *c)
+{
   gboolean big;
 
   switch (c->item_type)
     {
     case GIOS_LIST_ITEM_TYPE_UNDEFINED:
-      return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+      return FORM_UNDEFINED;
     case GIOS_LIST_ITEM_TYPE_NULL:
-      return g_variant_new_maybe (G_VARIANT_TYPE_STRING, NULL);
+      return FORM_NULL;
     case GIOS_LIST_ITEM_TYPE_STRING:
       if (!cursor_is_sql_empty (c) && memchr (c->payload, 0, c->payload_len) != NULL)
-        return g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, c->payload, c->payload_len, 1);
-      G_GNUC_FALLTHROUGH;
+        return FORM_BYTES;
+      return FORM_STRING;
     case GIOS_LIST_ITEM_TYPE_UNICODE:
-      str = cursor_get_string (c, error);
-      return str != NULL ? g_variant_new_take_string (str) : NULL;
+      return FORM_STRING;
     case GIOS_LIST_ITEM_TYPE_INTEGER:
-      i = read_integer (c->payload, c->payload_len, c->type == TYPE_NEG_INT, &big);
-      return big ? g_variant_new_uint64 ((guint64) i) : g_variant_new_int64 (i);
+      read_integer (c->payload, c->payload_len, c->type == TYPE_NEG_INT, &big);
+      return big ? FORM_UINT64 : FORM_INT64;
     case GIOS_LIST_ITEM_TYPE_DECIMAL:
     case GIOS_LIST_ITEM_TYPE_DOUBLE:
-      cursor_get_double (c, &d, NULL);
-      return g_variant_new_double (d);
+      return FORM_DOUBLE;
     case GIOS_LIST_ITEM_TYPE_INVALID:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* The size of the string value of a FORM_STRING element, without its NUL,
+ * or FALSE when UTF-8 cannot hold it. */
+static gboolean
+cursor_utf8_size (const Cursor  *c,
+                  gsize         *size,
+                  GError       **error)
+{
+  if (c->type == TYPE_UNICODE)
+    {
+      *size = utf16le_convert (c->payload, c->payload_len, NULL);
+      return *size != BAD_SIZE || unsupported_string (c, error);
+    }
+  *size = cursor_is_sql_empty (c) ? 0 : latin1_utf8_size (c->payload, c->payload_len);
+  return TRUE;
+}
+
+/* The size of the `v` that holds the element in @form: its value, a zero
+ * byte and the type string. */
+static gboolean
+cursor_child_size (const Cursor  *c,
+                   ItemForm       form,
+                   gsize         *size,
+                   GError       **error)
+{
+  gsize value = 0;
+
+  switch (form)
+    {
+    case FORM_UNDEFINED:
+    case FORM_NULL:
+      break;
+    case FORM_STRING:
+      if (!cursor_utf8_size (c, &value, error))
+        return FALSE;
+      value++;
+      break;
+    case FORM_BYTES:
+      value = c->payload_len;
+      break;
+    case FORM_INT64:
+    case FORM_UINT64:
+    case FORM_DOUBLE:
+      value = 8;
+      break;
+    }
+  *size = value + 1 + strlen (form_types[form]);
+  return TRUE;
+}
+
+/* Writes the value of the element in @form at @out, and returns its size. */
+static gsize
+cursor_write_value (const Cursor *c,
+                    ItemForm      form,
+                    guint8       *out)
+{
+  gboolean big;
+  gint64 i;
+  double d;
+  gsize n = 0;
+
+  switch (form)
+    {
+    case FORM_UNDEFINED:
+    case FORM_NULL:
+      return 0;
+    case FORM_STRING:
+      if (c->type == TYPE_UNICODE)
+        n = utf16le_convert (c->payload, c->payload_len, (char *) out);
+      else if (!cursor_is_sql_empty (c))
+        {
+          n = latin1_utf8_size (c->payload, c->payload_len);
+          latin1_write_utf8 (c->payload, c->payload_len, n, (char *) out);
+        }
+      out[n] = '\0';
+      return n + 1;
+    case FORM_BYTES:
+      memcpy (out, c->payload, c->payload_len);
+      return c->payload_len;
+    case FORM_INT64:
+    case FORM_UINT64:
+      i = read_integer (c->payload, c->payload_len, c->type == TYPE_NEG_INT, &big);
+      memcpy (out, &i, sizeof i);
+      return sizeof i;
+    case FORM_DOUBLE:
+      cursor_get_double (c, &d, NULL);
+      memcpy (out, &d, sizeof d);
+      return sizeof d;
     default:
       g_assert_not_reached ();
     }
@@ -1892,9 +2145,17 @@ gios_list_decode (GBytes  *bytes,
  * Nested lists are not detected, since the bytes alone cannot tell them
  * from strings: they come back as `s` or `ay`.
  *
+ * Every element is checked before anything is allocated for the result. The
+ * result is one serialised GVariant of at most 16 times the size of @bytes,
+ * whose items are made as they are read, so that what
+ * [property@Gios.DeviceStream:max-message-size] admits costs a bounded
+ * amount of memory.
+ *
  * Returns: (transfer full): a `av` variant (not floating), or %NULL with
  *   @error set as [method@Gios.ListReader.next] and
- *   [method@Gios.ListReader.get_string] set it
+ *   [method@Gios.ListReader.get_string] set it, or with
+ *   %GIOS_ERROR_TOO_LARGE when 16 times the size of @bytes is beyond the
+ *   address space
  *
  * Since: 1.0
  */
@@ -1903,27 +2164,36 @@ gios_list_decode_with_flags (GBytes         *bytes,
                              GiosListFlags   flags,
                              GError        **error)
 {
-  g_autoptr(GPtrArray) children = NULL;
+  g_autoptr(GBytes) serialised = NULL;
   const guint8 *data;
-  gsize size;
-  Cursor c;
+  guint8 *out;
+  gsize size, body = 0, n = 0, total, width, end = 0, i;
   GError *local_error = NULL;
+  Cursor c;
 
   g_return_val_if_fail (bytes != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   _gios_init_i18n ();
   data = g_bytes_get_data (bytes, &size);
-  cursor_init (&c, data, size, flags);
-  children = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  /* 16 bytes per byte of input must be countable (see above). */
+  if (size > G_MAXSIZE / 16)
+    {
+      g_set_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE,
+                   _("A $LIST of %zu bytes is too large to decode"), size);
+      return NULL;
+    }
 
+  /* Check every element, and add up the sizes of the children. */
+  cursor_init (&c, data, size, flags);
   while (cursor_next (&c, &local_error))
     {
-      GVariant *value = cursor_get_variant (&c, &local_error);
+      gsize child;
 
-      if (value == NULL)
+      if (!cursor_child_size (&c, cursor_item_form (&c), &child, &local_error))
         break;
-      g_ptr_array_add (children, g_variant_ref_sink (g_variant_new_variant (value)));
+      body = VARIANT_ALIGN (body) + child;
+      n++;
     }
   if (local_error != NULL)
     {
@@ -1931,7 +2201,27 @@ gios_list_decode_with_flags (GBytes         *bytes,
       return NULL;
     }
 
-  return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARIANT,
-                                                  (GVariant **) children->pdata,
-                                                  children->len));
+  /* Write the children, and the end offset of each after them all. */
+  total = _gios_variant_array_size (body, n);
+  width = n > 0 ? (total - body) / n : 0;
+  out = g_malloc (total);
+  cursor_init (&c, data, size, flags);
+  for (i = 0; cursor_next (&c, NULL); i++)
+    {
+      ItemForm form = cursor_item_form (&c);
+      gsize start = VARIANT_ALIGN (end), type_len = strlen (form_types[form]);
+      guint64 offset;
+
+      memset (out + end, 0, start - end);
+      end = start + cursor_write_value (&c, form, out + start);
+      out[end++] = '\0';
+      memcpy (out + end, form_types[form], type_len);
+      end += type_len;
+      offset = GUINT64_TO_LE ((guint64) end);
+      memcpy (out + body + i * width, &offset, width);
+    }
+  g_assert (i == n && end == body);
+
+  serialised = g_bytes_new_take (out, total);
+  return g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE ("av"), serialised, TRUE));
 }

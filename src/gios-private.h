@@ -16,4 +16,10 @@ void     _gios_set_error_from_errno (GError     **error,
                                      const char  *format,
                                      ...) G_GNUC_PRINTF (3, 4);
 
+/* The size of a serialised GVariant array whose @n_items children of a
+ * variable size take @body_size bytes, padding included: GVariant's rule for
+ * the width of its framing offsets. */
+gsize    _gios_variant_array_size (gsize body_size,
+                                   gsize n_items);
+
 G_END_DECLS

@@ -1331,6 +1331,528 @@ test_round_trip (gconstpointer data)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Decoding into one serialised GVariant                                     */
+
+/* The tree of one GVariant per item that gios_list_decode() built before it
+ * wrote the serialised form itself, on the public reader API: the oracle of
+ * the tests below.  GLib serialises its result, so comparing the two with
+ * g_variant_equal() compares gios_list_decode()'s bytes with GLib's. */
+static GVariant *
+reference_decode (GBytes         *bytes,
+                  GiosListFlags   flags,
+                  GError        **error)
+{
+  g_autoptr(GiosListReader) reader = gios_list_reader_new_with_flags (bytes, flags);
+  g_autoptr(GPtrArray) children = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  GError *local_error = NULL;
+
+  while (gios_list_reader_next (reader, &local_error))
+    {
+      GVariant *value = NULL;
+      const guint8 *p;
+      gsize len;
+      gint64 i;
+      guint64 u;
+      double d;
+      char *str;
+
+      switch (gios_list_reader_get_item_type (reader))
+        {
+        case GIOS_LIST_ITEM_TYPE_UNDEFINED:
+          value = g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+          break;
+        case GIOS_LIST_ITEM_TYPE_NULL:
+          value = g_variant_new_maybe (G_VARIANT_TYPE_STRING, NULL);
+          break;
+        case GIOS_LIST_ITEM_TYPE_STRING:
+          p = gios_list_reader_get_bytes (reader, &len);
+          if (!((flags & GIOS_LIST_FLAGS_SQL_NULL) && len == 1 && p[0] == 0) &&
+              memchr (p, 0, len) != NULL)
+            {
+              value = g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, p, len, 1);
+              break;
+            }
+          G_GNUC_FALLTHROUGH;
+        case GIOS_LIST_ITEM_TYPE_UNICODE:
+          str = gios_list_reader_get_string (reader, &local_error);
+          if (str != NULL)
+            value = g_variant_new_take_string (str);
+          break;
+        case GIOS_LIST_ITEM_TYPE_INTEGER:
+          if (gios_list_reader_get_int64 (reader, &i, NULL))
+            value = g_variant_new_int64 (i);
+          else
+            {
+              /* above G_MAXINT64: an 8-byte type 04 */
+              p = gios_list_reader_get_bytes (reader, &len);
+              g_assert_cmpuint (len, ==, sizeof u);
+              memcpy (&u, p, sizeof u);
+              value = g_variant_new_uint64 (GUINT64_FROM_LE (u));
+            }
+          break;
+        case GIOS_LIST_ITEM_TYPE_DECIMAL:
+        case GIOS_LIST_ITEM_TYPE_DOUBLE:
+          g_assert_true (gios_list_reader_get_double (reader, &d, NULL));
+          value = g_variant_new_double (d);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      if (value == NULL)
+        break;
+      g_ptr_array_add (children, g_variant_ref_sink (g_variant_new_variant (value)));
+    }
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+  return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARIANT, (GVariant **) children->pdata,
+                                                  children->len));
+}
+
+/* gios_list_decode_with_flags() gives what reference_decode() gives, value
+ * or error, in normal form and within 16 times the size of @bytes. */
+static void
+assert_decodes_as_reference (GBytes        *bytes,
+                             GiosListFlags  flags)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) expected_error = NULL;
+  g_autoptr(GVariant) value = gios_list_decode_with_flags (bytes, flags, &error);
+  g_autoptr(GVariant) expected = reference_decode (bytes, flags, &expected_error);
+  g_autoptr(GBytes) data = NULL;
+  g_autoptr(GVariant) untrusted = NULL;
+  GVariantIter iter;
+  GVariant *child;
+  gsize i = 0;
+
+  if (expected == NULL)
+    {
+      g_assert_null (value);
+      g_assert_error (error, expected_error->domain, expected_error->code);
+      g_assert_cmpstr (error->message, ==, expected_error->message);
+      return;
+    }
+
+  g_assert_no_error (error);
+  g_assert_nonnull (value);
+  g_assert_false (g_variant_is_floating (value));
+  if (!g_variant_equal (value, expected))
+    {
+      g_autofree char *got = g_variant_print (value, TRUE);
+      g_autofree char *want = g_variant_print (expected, TRUE);
+
+      g_error ("decoded\n  %.2000s\nexpected\n  %.2000s", got, want);
+    }
+  g_assert_cmpuint (g_variant_get_size (value), <=, 16 * g_bytes_get_size (bytes));
+
+  /* GLib takes the word of trusted data: check the normal form on a copy
+   * that is not trusted. */
+  data = g_variant_get_data_as_bytes (value);
+  untrusted = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE ("av"), data, FALSE));
+  g_assert_true (g_variant_is_normal_form (untrusted));
+
+  /* The children made on access are the expected ones. */
+  g_variant_iter_init (&iter, value);
+  while ((child = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr(GVariant) want = g_variant_get_child_value (expected, i++);
+
+      g_assert_true (g_variant_equal (child, want));
+      g_variant_unref (child);
+    }
+  g_assert_cmpuint (i, ==, g_variant_n_children (expected));
+}
+
+static void
+assert_hex_decodes_as_reference (const char    *hex,
+                                 GiosListFlags  flags)
+{
+  g_autoptr(GBytes) bytes = gios_test_hex_bytes (hex);
+
+  g_test_message ("%s", hex);
+  assert_decodes_as_reference (bytes, flags);
+}
+
+/* Every kind of element, alone and among others whose sizes leave every
+ * amount of padding, in both modes; errors too. */
+static void
+test_decode_kinds (void)
+{
+  static const char *elements[] = {
+    "01",                                       /* undefined */
+    "02 00",                                    /* placeholder */
+    "02 01", "03 01 00", "03 01 41", "04 01 00 41", "03 01 E9", "05 01 FF 80 7F",
+    "07 01 68 65 6C 6C 6F", "00 04 00 01 61 62 63", "00 00 00 04 00 00 00 01 61 62 63",
+    "04 02 41 00", "0A 02 DB 03 41 00 42 00 43 00", "06 02 3D D8 1F DD", "04 02 AC 20",
+    "02 04", "03 04 7F", "04 04 80 00", "02 05", "03 05 00", "0A 04 FF FF FF FF FF FF FF 7F",
+    "0A 04 00 00 00 00 00 00 00 80", "0A 04 FF FF FF FF FF FF FF FF", "0A 05 00 00 00 00 00 00 00 80",
+    "04 06 FF 0F", "05 06 FE 3A 01", "04 07 FF 00", "0B 06 00 00 00 00 00 00 00 00 80",
+    "0A 08 00 00 00 00 00 00 F8 3F", "02 08", "04 08 80 3F", "03 08 80", "04 09 F8 7F",
+    "0A 09 9A 99 99 99 99 99 B9 3F", "02 09", "0A 08 01 00 00 00 00 00 F8 7F",
+    "",
+  };
+  static const char *errors[] = {
+    "04 02 00 D8", "04 02 00 00", "06 02 00 D8 41 00", "03 02 41", "03 03 41", "0B 04 00 00 00 00 00 00 00 00 00",
+    "02 06", "07 08 00 00 00 00 00", "0A 05 FF FF FF FF FF FF FF 7F", "09 01", "00 00", "00 00 00 00 00 00 00",
+  };
+  static const GiosListFlags modes[] = { GIOS_LIST_FLAGS_NONE, GIOS_LIST_FLAGS_SQL_NULL };
+  gsize m, i, j;
+
+  for (m = 0; m < G_N_ELEMENTS (modes); m++)
+    {
+      for (i = 0; i < G_N_ELEMENTS (elements); i++)
+        {
+          assert_hex_decodes_as_reference (elements[i], modes[m]);
+          for (j = 0; j < G_N_ELEMENTS (elements); j++)
+            {
+              g_autofree char *two = g_strconcat (elements[i], " ", elements[j], NULL);
+              g_autofree char *three = g_strconcat (two, " ", elements[i], NULL);
+
+              assert_hex_decodes_as_reference (two, modes[m]);
+              assert_hex_decodes_as_reference (three, modes[m]);
+            }
+        }
+      for (i = 0; i < G_N_ELEMENTS (errors); i++)
+        {
+          g_autofree char *after = g_strconcat ("03 04 01 01 ", errors[i], NULL);
+
+          assert_hex_decodes_as_reference (errors[i], modes[m]);
+          assert_hex_decodes_as_reference (after, modes[m]);
+        }
+    }
+}
+
+/* A list of @n copies of @element, and @tail. */
+static GBytes *
+repeated_list (const guint8 *element,
+               gsize         element_len,
+               gsize         n,
+               const guint8 *tail,
+               gsize         tail_len)
+{
+  GByteArray *array = g_byte_array_sized_new (element_len * n + tail_len);
+  gsize i;
+
+  for (i = 0; i < n; i++)
+    g_byte_array_append (array, element, element_len);
+  g_byte_array_append (array, tail, tail_len);
+  return g_byte_array_free_to_bytes (array);
+}
+
+/* The width of the framing offsets grows with the size of the whole array:
+ * 1 byte up to 255 bytes, 2 up to 65535.  Strings and runs of small items
+ * on both sides of each step. */
+static void
+test_decode_offset_sizes (void)
+{
+  static const struct { gsize from, to; } string_lengths[] = { { 240, 262 }, { 65515, 65545 } };
+  static const struct { gsize from, to; } counts[] = { { 20, 40 }, { 6540, 6560 } };
+  static const guint8 undefined[] = { 0x01 };
+  static const guint8 small_int[] = { 0x03, 0x04, 0x2A };
+  static const guint8 latin1[] = { 0x03, 0x01, 0xE9 };
+  gsize r, n;
+
+  for (r = 0; r < G_N_ELEMENTS (string_lengths); r++)
+    for (n = string_lengths[r].from; n <= string_lengths[r].to; n++)
+      {
+        g_autofree char *text = g_strnfill (n, 'a');
+        g_autoptr(GiosListBuilder) builder = gios_list_builder_new ();
+        g_autoptr(GBytes) bytes = NULL;
+
+        gios_list_builder_append_string (builder, text);
+        bytes = gios_list_builder_end (builder);
+        assert_decodes_as_reference (bytes, GIOS_LIST_FLAGS_NONE);
+
+        /* the same with an item before it and after it */
+        gios_list_builder_append_int64 (builder, 5);
+        gios_list_builder_append_string (builder, text);
+        gios_list_builder_append_undefined (builder);
+        g_clear_pointer (&bytes, g_bytes_unref);
+        bytes = gios_list_builder_end (builder);
+        assert_decodes_as_reference (bytes, GIOS_LIST_FLAGS_NONE);
+      }
+
+  for (r = 0; r < G_N_ELEMENTS (counts); r++)
+    for (n = counts[r].from; n <= counts[r].to; n++)
+      {
+        g_autoptr(GBytes) undefined_run = repeated_list (undefined, 1, n, NULL, 0);
+        g_autoptr(GBytes) int_run = repeated_list (small_int, 3, n / 2, latin1, 3);
+        g_autoptr(GBytes) latin1_run = repeated_list (latin1, 3, n / 2, undefined, 1);
+
+        assert_decodes_as_reference (undefined_run, GIOS_LIST_FLAGS_NONE);
+        assert_decodes_as_reference (int_run, GIOS_LIST_FLAGS_NONE);
+        assert_decodes_as_reference (latin1_run, GIOS_LIST_FLAGS_NONE);
+      }
+}
+
+/* Random lists of every kind, nested lists among them, in every mode. */
+static void
+test_decode_random (void)
+{
+  static const GiosListFlags modes[] = {
+    GIOS_LIST_FLAGS_NONE, GIOS_LIST_FLAGS_COMPACT_DOUBLE,
+    GIOS_LIST_FLAGS_SQL_NULL | GIOS_LIST_FLAGS_COMPACT_DOUBLE,
+  };
+  guint iterations = g_test_thorough () ? 3000 : 150;
+  guint round;
+
+  for (round = 0; round < iterations; round++)
+    {
+      GiosListFlags flags = modes[round % G_N_ELEMENTS (modes)];
+      GVariant *input, *expected;
+      g_autoptr(GPtrArray) checks = NULL;
+      g_autoptr(GBytes) bytes = random_list (flags, 0, &input, &expected, &checks);
+
+      g_variant_unref (g_variant_ref_sink (input));
+      g_variant_unref (expected);
+      assert_decodes_as_reference (bytes, flags);
+    }
+}
+
+/* The rule for the width of the framing offsets, at each step. */
+static void
+test_decode_offset_rule (void)
+{
+  static const struct { gsize body, n, total; } cases[] = {
+    { 0, 0, 0 },
+    { 3, 1, 4 },
+    { 254, 1, 255 }, { 255, 1, 257 }, { 245, 10, 255 }, { 246, 10, 266 },
+    { 65533, 1, 65535 }, { 65534, 1, 65538 }, { 65515, 10, 65535 }, { 65516, 10, 65556 },
+    { G_GUINT64_CONSTANT (4294967291), 1, G_GUINT64_CONSTANT (4294967295) },
+    { G_GUINT64_CONSTANT (4294967292), 1, G_GUINT64_CONSTANT (4294967300) },
+    { G_GUINT64_CONSTANT (4294967255), 10, G_GUINT64_CONSTANT (4294967295) },
+    { G_GUINT64_CONSTANT (4294967256), 10, G_GUINT64_CONSTANT (4294967336) },
+  };
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      if (cases[i].total > G_MAXSIZE)
+        continue;
+      g_assert_cmpuint (_gios_variant_array_size (cases[i].body, cases[i].n), ==, cases[i].total);
+    }
+}
+
+/* A list too large for its result to be addressed fails before a byte is
+ * read: the GBytes claims more than it holds. */
+static void
+test_decode_too_large (void)
+{
+  static const guint8 data[] = { 0x01 };
+  g_autoptr(GBytes) bytes = g_bytes_new_static (data, G_MAXSIZE / 16 + 1);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (gios_list_decode (bytes, &error));
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Nesting depth                                                             */
+
+/* Frees the GVariants of a chain made by nested_items() or boxed_items(),
+ * outermost first: each then frees alone, where dropping the outermost one
+ * would make GLib recurse once per level. */
+static void
+chain_free (GPtrArray *chain)
+{
+  guint i;
+
+  for (i = chain->len; i-- > 0;)
+    g_variant_unref (chain->pdata[i]);
+  g_ptr_array_free (chain, TRUE);
+}
+
+/* [<[<…[<int64 7>]…>]>]: the int in a list nested @depth deep, the items
+ * (depth 0) last in the chain, and every GVariant held by the chain. */
+static GPtrArray *
+nested_items (guint depth)
+{
+  GPtrArray *chain = g_ptr_array_new ();
+  GVariant *value = g_variant_ref_sink (g_variant_new_int64 (7));
+  guint i;
+
+  g_ptr_array_add (chain, value);
+  for (i = 0; i <= depth; i++)
+    {
+      GVariant *boxed = g_variant_ref_sink (g_variant_new_variant (value));
+
+      g_ptr_array_add (chain, boxed);
+      value = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1));
+      g_ptr_array_add (chain, value);
+    }
+  return chain;
+}
+
+/* [<just <just <…<int64 7>…>>>]: one item, boxed @depth times in `mv`. */
+static GPtrArray *
+boxed_items (guint depth)
+{
+  GPtrArray *chain = g_ptr_array_new ();
+  GVariant *value = g_variant_ref_sink (g_variant_new_int64 (7));
+  GVariant *boxed;
+  guint i;
+
+  g_ptr_array_add (chain, value);
+  for (i = 0; i < depth; i++)
+    {
+      boxed = g_variant_ref_sink (g_variant_new_variant (value));
+      g_ptr_array_add (chain, boxed);
+      value = g_variant_ref_sink (g_variant_new_maybe (NULL, boxed));
+      g_ptr_array_add (chain, value);
+    }
+  boxed = g_variant_ref_sink (g_variant_new_variant (value));
+  g_ptr_array_add (chain, boxed);
+  g_ptr_array_add (chain, g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1)));
+  return chain;
+}
+
+/* The bytes of the list nested_items (@depth) encodes to, written by hand
+ * from the inside out. */
+static GBytes *
+deep_list_bytes (guint depth)
+{
+  gsize cap = 3 + (gsize) depth * 8;
+  guint8 *data = g_malloc (cap);
+  gsize start = cap - 3;
+  guint i;
+
+  memcpy (data + start, "\x03\x04\x07", 3);
+  for (i = 0; i < depth; i++)
+    {
+      gsize n = cap - start;
+      guint32 length;
+
+      data[--start] = 0x01;
+      if (n <= 253)
+        data[--start] = (guint8) (n + 2);
+      else if (n <= 65534)
+        {
+          start -= 3;
+          data[start] = 0;
+          data[start + 1] = (guint8) (n + 1);
+          data[start + 2] = (guint8) ((n + 1) >> 8);
+        }
+      else
+        {
+          start -= 7;
+          memset (data + start, 0, 3);
+          length = GUINT32_TO_LE ((guint32) (n + 1));
+          memcpy (data + start + 3, &length, 4);
+        }
+    }
+  memmove (data, data + start, cap - start);
+  return g_bytes_new_take (data, cap - start);
+}
+
+static void
+assert_depth_error (const GError *error)
+{
+  g_autofree char *limit = g_strdup_printf ("%d", GIOS_LIST_MAX_DEPTH);
+
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, limit));
+  g_assert_nonnull (strstr (error->message, "GIOS_LIST_MAX_DEPTH"));
+}
+
+static void
+test_depth_encode (void)
+{
+  static const guint too_deep[] = { GIOS_LIST_MAX_DEPTH + 1, 200000 };
+  GPtrArray *chain = nested_items (GIOS_LIST_MAX_DEPTH);
+  g_autoptr(GBytes) expected = deep_list_bytes (GIOS_LIST_MAX_DEPTH);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize i;
+
+  /* At the limit: the bytes written by hand. */
+  bytes = gios_list_encode (g_ptr_array_index (chain, chain->len - 1), &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (bytes, expected));
+  chain_free (chain);
+
+  /* One level more, and far more: an error, with nothing on the stack per
+   * level. */
+  for (i = 0; i < G_N_ELEMENTS (too_deep); i++)
+    {
+      chain = nested_items (too_deep[i]);
+      g_assert_null (gios_list_encode (g_ptr_array_index (chain, chain->len - 1), &error));
+      assert_depth_error (error);
+      /* the message names the limit once, without a prefix per level */
+      g_assert_null (strstr (error->message, "item"));
+      g_clear_error (&error);
+      chain_free (chain);
+    }
+
+  /* Maybes and variants are unboxed without recursion, however deep. */
+  chain = boxed_items (200000);
+  g_clear_pointer (&bytes, g_bytes_unref);
+  bytes = gios_list_encode (g_ptr_array_index (chain, chain->len - 1), &error);
+  g_assert_no_error (error);
+  gios_test_assert_bytes_hex (bytes, "03 04 07");
+  chain_free (chain);
+}
+
+/* Walks a list nested deep_list_bytes (@depth) deep with one reader per
+ * level, iteratively, and returns the depth it reached. */
+static guint
+walk_down (GBytes  *bytes,
+           GError **error)
+{
+  g_autoptr(GiosListReader) reader = gios_list_reader_new (bytes);
+  guint depth = 0;
+
+  for (;;)
+    {
+      GiosListReader *inner;
+
+      g_assert_true (gios_list_reader_next (reader, NULL));
+      if (gios_list_reader_get_item_type (reader) == GIOS_LIST_ITEM_TYPE_INTEGER)
+        return depth;
+      inner = gios_list_reader_recurse (reader, error);
+      if (inner == NULL)
+        return depth;
+      gios_list_reader_unref (reader);
+      reader = inner;
+      depth++;
+    }
+}
+
+static void
+test_depth_reader (void)
+{
+  static const guint too_deep[] = { GIOS_LIST_MAX_DEPTH + 1, 200000 };
+  g_autoptr(GBytes) bytes = deep_list_bytes (GIOS_LIST_MAX_DEPTH);
+  g_autoptr(GError) error = NULL;
+  gsize i;
+
+  /* At the limit: down to the integer. */
+  g_assert_cmpuint (walk_down (bytes, &error), ==, GIOS_LIST_MAX_DEPTH);
+  g_assert_no_error (error);
+
+  /* Deeper: recurse refuses below the limit. */
+  for (i = 0; i < G_N_ELEMENTS (too_deep); i++)
+    {
+      g_autoptr(GBytes) deep = deep_list_bytes (too_deep[i]);
+      g_autoptr(GVariant) items = NULL;
+      g_autoptr(GVariant) item = NULL;
+
+      g_assert_cmpuint (walk_down (deep, &error), ==, GIOS_LIST_MAX_DEPTH);
+      assert_depth_error (error);
+      g_assert_nonnull (strstr (error->message, "offset 0"));
+      g_clear_error (&error);
+
+      /* gios_list_decode() does not look into strings: one 8-bit string. */
+      items = gios_list_decode (deep, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_variant_n_children (items), ==, 1);
+      item = g_variant_get_child_value (items, 0);
+      g_assert_true (g_variant_is_of_type (item, G_VARIANT_TYPE_VARIANT));
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* Malformed input                                                           */
 
 static const char *valid_lists[] = {
@@ -1521,6 +2043,13 @@ main (int   argc,
   g_test_add_data_func ("/list/round-trip/sql-null",
                         GUINT_TO_POINTER (GIOS_LIST_FLAGS_SQL_NULL | GIOS_LIST_FLAGS_COMPACT_DOUBLE),
                         test_round_trip);
+  g_test_add_func ("/list/decode/kinds", test_decode_kinds);
+  g_test_add_func ("/list/decode/offset-sizes", test_decode_offset_sizes);
+  g_test_add_func ("/list/decode/random", test_decode_random);
+  g_test_add_func ("/list/decode/offset-rule", test_decode_offset_rule);
+  g_test_add_func ("/list/decode/too-large", test_decode_too_large);
+  g_test_add_func ("/list/depth/encode", test_depth_encode);
+  g_test_add_func ("/list/depth/reader", test_depth_reader);
   g_test_add_func ("/list/malformed/truncation", test_truncation);
   g_test_add_func ("/list/malformed/reserved-types", test_reserved_types);
   g_test_add_func ("/list/malformed/cases", test_malformed);

@@ -12,10 +12,22 @@
 
 #include <gios/gios.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#if defined(__has_include)
+# if __has_include(<valgrind/valgrind.h>)
+#  include <valgrind/valgrind.h>
+# endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+# define RUNNING_ON_VALGRIND 0
+#endif
 
 #include "gios-test-utils.h"
 
@@ -918,6 +930,94 @@ test_execute_send_fails (void)
   g_assert_cmpuint (calls, ==, 1);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The memory that decoding items costs                                      */
+
+/* A field of /proc/self/status, in KiB. */
+static guint64
+status_kib (const char *field)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  line = strstr (status, field);
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen (field), NULL, 10);
+}
+
+/* Makes VmHWM the current VmRSS: "5" in clear_refs (Linux 4.0). */
+static gboolean
+reset_peak_rss (void)
+{
+  int fd = open ("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  gboolean done;
+
+  if (fd < 0)
+    return FALSE;
+  done = write (fd, "5", 1) == 1;
+  close (fd);
+  return done;
+}
+
+/* A payload of max-message-size bytes, every element @element (its last
+ * byte an undefined element when the size is not a multiple). */
+static GBytes *
+payload_of (const guint8 *element,
+            gsize         len)
+{
+  gsize size = GIOS_DEFAULT_MAX_MESSAGE_SIZE, i;
+  guint8 *data = g_malloc (size);
+
+  for (i = 0; i + len <= size; i += len)
+    memcpy (data + i, element, len);
+  memset (data + i, 0x01, size - i);
+  return g_bytes_new_take (data, size);
+}
+
+/* gios_message_get_items() on a message as large as max-message-size allows
+ * grows the resident memory by at most 16 times the payload at its peak.
+ * (A tree of one GVariant per item took +2.9 GiB for 16 MiB of undefined
+ * elements, and 10 s.) */
+static void
+test_items_memory (gconstpointer data)
+{
+  const char *element_hex = data;
+  g_autoptr(GBytes) element = gios_test_hex_bytes (element_hex);
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GiosMessage) msg = NULL;
+  g_autoptr(GVariant) items = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize element_len, size;
+  const guint8 *p = g_bytes_get_data (element, &element_len);
+  guint64 before, peak;
+  gint64 start;
+
+  if (RUNNING_ON_VALGRIND)
+    {
+      g_test_skip ("valgrind's own memory counts in the resident size");
+      return;
+    }
+  payload = payload_of (p, element_len);
+  size = g_bytes_get_size (payload);
+  msg = gios_message_new (1, 0, 0, payload);
+  if (!reset_peak_rss ())
+    {
+      g_test_skip ("/proc/self/clear_refs cannot reset the peak resident size");
+      return;
+    }
+  before = status_kib ("VmRSS:");
+  start = g_get_monotonic_time ();
+  items = gios_message_get_items (msg, &error);
+  peak = status_kib ("VmHWM:");
+  g_test_message ("%zu bytes of %s elements: %zu items, peak +%" G_GUINT64_FORMAT " KiB (%.1fx), %.2f s",
+                  size, element_hex, g_variant_n_children (items), peak - before,
+                  (peak - before) * 1024.0 / size, (g_get_monotonic_time () - start) / 1e6);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_n_children (items), ==, size / element_len + size % element_len);
+  g_assert_cmpuint ((peak - before) * 1024, <=, 16 * (guint64) size);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -932,6 +1032,8 @@ main (int   argc,
   g_test_add_func ("/message/items/send", test_items_send);
   g_test_add_func ("/message/items/receive", test_items_receive);
   g_test_add_func ("/message/items/bad-element", test_items_bad_element);
+  g_test_add_data_func ("/message/items/memory/undefined", "01", test_items_memory);
+  g_test_add_data_func ("/message/items/memory/small-ints", "03 04 2A", test_items_memory);
   g_test_add_func ("/message/stream/split-arrivals", test_split_arrivals);
   g_test_add_func ("/message/stream/timeouts", test_timeouts);
   g_test_add_func ("/message/stream/peer-reset", test_peer_reset);

@@ -28,7 +28,8 @@ G_BEGIN_DECLS
  *   after [method@Gios.SocketCommon.drop_connection])
  * @GIOS_ERROR_LINE_TOO_LONG: a line did not end within the allowed length;
  *   its bytes are left unread
- * @GIOS_ERROR_TOO_LARGE: a size the peer sent is above the configured limit
+ * @GIOS_ERROR_TOO_LARGE: a size the peer sent is above the configured limit,
+ *   or lists nest deeper than %GIOS_LIST_MAX_DEPTH
  * @GIOS_ERROR_MALFORMED: the bytes received do not follow the format
  * @GIOS_ERROR_UNSUPPORTED: a well-formed value of a kind gio-socket does
  *   not handle

@@ -62,6 +62,28 @@ typedef enum {
   GIOS_LIST_ITEM_TYPE_DOUBLE,
 } GiosListItemType;
 
+/**
+ * GIOS_LIST_MAX_DEPTH:
+ *
+ * How deep lists may nest in the `$LIST` calls: 32.
+ *
+ * The items given to [func@Gios.list_encode] are a list at depth 0, an `av`
+ * item among them is a list at depth 1, and so on; a list nested deeper
+ * fails with %GIOS_ERROR_TOO_LARGE. [method@Gios.ListReader.recurse] makes
+ * readers down to this depth below a reader from
+ * [ctor@Gios.ListReader.new], and fails the same way below it, so that a
+ * caller that walks nested lists with a recursive function needs no limit
+ * of its own.
+ *
+ * The bound keeps recursion on a small, fixed stack whatever the input.
+ * 32 lists are 64 nested GVariant containers (`av` and `v` alternate): half
+ * of what GVariant itself reads back from serialised data, which leaves room
+ * for the caller's own containers around the items.
+ *
+ * Since: 1.0
+ */
+#define GIOS_LIST_MAX_DEPTH 32
+
 /* Encoding and decoding whole lists as GVariant */
 
 GIOS_AVAILABLE_IN_ALL

@@ -333,7 +333,112 @@ class List(unittest.TestCase):
         self.assertEqual(self.round_trip([True, False])[1], [1, 0])
 
     def test_bytes(self):
-        self.assertEqual(self.round_trip([{"bytes": "00ff"}])[1], [{"bytes": "00ff"}])
+        # An 8-bit string comes back as a string of its Latin-1 characters,
+        # which encodes to the same bytes.
+        hex_text, decoded = self.round_trip([{"bytes": "00ff"}])
+        self.assertEqual((hex_text, decoded), ("040100ff", ["\u0000\u00ff"]))
+        self.assertEqual(self.round_trip(decoded)[0], hex_text)
+
+    def assert_fails(self, *args, mentions, input=None):
+        """Exit status 1 and one line on standard error that mentions @mentions."""
+        status, out, err = run(*args, input=input)
+        self.assertEqual(status, 1, f"{args!r:.200}: {err!r:.300}")
+        lines = err.decode().splitlines()
+        self.assertEqual(len(lines), 1, f"{args!r:.200}: {lines!r:.300}")
+        self.assertIn(mentions, lines[0])
+        self.assertEqual(out, b"")
+
+    def test_integers_out_of_range(self):
+        for text in ("9223372036854775808", "18446744073709551616", "-9223372036854775809",
+                     "12345678901234567890123"):
+            with self.subTest(text=text):
+                self.assert_fails("list", "encode", f"[1, {text}]", mentions=text)
+        self.assertEqual(self.round_trip([2**63 - 1, -2**63])[1], [2**63 - 1, -2**63])
+
+    def test_fractions_and_exponents(self):
+        # Doubles, as json-glib read them; beyond the range of a double, an error.
+        status, out, err = run("list", "encode", "[1e3, 2.5, -0.0, 1E-2, 1e-400]", check_status=0)
+        self.assertEqual(out.decode().strip(), "0a080000000000408f40" "0a080000000000000440"
+                         "0a080000000000000080" "0a087b14ae47e17a843f" "0a080000000000000000")
+        for text in ("1e400", "-1e400", "1" * 400 + ".0"):
+            with self.subTest(text=text[:10]):
+                self.assert_fails("list", "encode", f"[{text}]", mentions=text)
+
+    def test_strings_with_nul(self):
+        # U+0000 makes an 8-bit string, which decodes back to the same string.
+        hex_text, decoded = self.round_trip(["a\u0000b"])
+        self.assertEqual((hex_text, decoded), ("0501610062", ["a\u0000b"]))
+        for value in ("\u0000", "\u00e9\u0000\u00ff", "x\u0000\u001f\u007f\"\\\b\f\n\r\t"):
+            with self.subTest(value=value):
+                self.assertEqual(self.round_trip([value])[1], [value])
+        # A UTF-16 element cannot be written with U+0000.
+        self.assert_fails("list", "encode", '["\\u20ac\\u0000"]', mentions="U+0000")
+
+    def test_control_characters_decode_as_json(self):
+        # json-glib wrote U+001F raw, which is not JSON.
+        value = "".join(map(chr, range(1, 0x20))) + "\u007f\u20ac"
+        self.assertEqual(self.round_trip([value])[1], [value])
+
+    def test_not_json(self):
+        # Only JSON: json-glib's extensions are refused, like every syntax error.
+        cases = {"['a']": "'", "[0x10]": "x", "[01]": "1", "[.5]": ".", "[1.]": "]", "[1e]": "]",
+                 "[-]": "]", "[+1]": "+", "[1,]": "]", "[,1]": ",", "[1 2]": "2", "[1] x": "x",
+                 "[1, // c\n 2]": "/", "[nul]": "nul", "[": "ends", '["a': "ends",
+                 '["\\x"]': "x", '["\\u12"]': "u", '["\\ud800"]': "surrogate",
+                 '["\\udc00\\ud800"]': "surrogate", '["a\tb"]': "offset 3"}
+        for text, part in cases.items():
+            with self.subTest(text=text):
+                self.assert_fails("list", "encode", text, mentions=part)
+        self.assert_fails("list", "encode", b'["\xff"]', mentions="UTF-8")
+
+    def test_objects(self):
+        for text in ('[{"a": 1}]', "[{}]", '[{"bytes": "00", "x": 1}]', '[{"bytes": 1}]',
+                     '[{"bytes\\u0000": "00"}]', '[{"bytes": "0\\u0000"}]', '[{"bytes" "00"}]'):
+            with self.subTest(text=text):
+                self.assert_fails("list", "encode", text, mentions='{"bytes": "HEX"}')
+        self.assert_fails("list", "encode", '[{"bytes": "0g"}]', mentions="0g")
+        self.assert_fails("list", "encode", '[{"bytes": "\\x"}]', mentions="x")
+
+    def test_deep_json(self):
+        # GIOS_LIST_MAX_DEPTH lists below the top one encode; one more fails.
+        limit = 32
+        status, out, err = run("list", "encode", "[" * (limit + 1) + "]" * (limit + 1), check_status=0)
+        self.assertEqual(len(bytes.fromhex(out.decode().strip())), 2 * limit)
+        for depth in (limit + 2, 65000):
+            with self.subTest(depth=depth):
+                self.assert_fails("list", "encode", "[" * depth + "]" * depth, mentions=str(limit))
+        # Objects do not nest either.
+        self.assert_fails("list", "encode", "[" + '{"bytes": ' * 12000 + "]", mentions="HEX")
+
+    @staticmethod
+    def deep_list(depth):
+        """A list nested @depth deep around the integer 7, written from the
+        inside out, and the payload of its one element."""
+        prefixes, n = [], 3
+        for _ in range(depth):
+            if n <= 253:
+                prefix = bytes([n + 2, 1])
+            elif n <= 65534:
+                prefix = b"\x00" + (n + 1).to_bytes(2, "little") + b"\x01"
+            else:
+                prefix = b"\x00\x00\x00" + (n + 1).to_bytes(4, "little") + b"\x01"
+            prefixes.append(prefix)
+            n += len(prefix)
+        data = b"".join(reversed(prefixes)) + b"\x03\x04\x07"
+        return data, data[len(prefixes[-1]):]
+
+    def test_deep_hex_list(self):
+        # Decoding does not look into strings: a deeply nested list is one
+        # 8-bit string, read without recursion.
+        for depth, via_stdin in ((10000, False), (200000, True)):
+            with self.subTest(depth=depth):
+                data, payload = self.deep_list(depth)
+                if via_stdin:
+                    status, out, err = run("list", "decode", "-", input=data)
+                else:
+                    status, out, err = run("list", "decode", data.hex())
+                self.assertEqual((status, err), (0, b""))
+                self.assertEqual(json.loads(out), [payload.decode("latin-1")])
 
     def test_decode_binary_stdin_and_spaced_hex(self):
         status, out, err = run("list", "decode", "-", input=bytes.fromhex("070168656c6c6f03042a"))
