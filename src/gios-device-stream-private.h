@@ -87,6 +87,10 @@ void     _gios_device_stream_remove_context  (GiosDeviceStream  *self,
  * implicit sends do not wait on that loop's thread. */
 void     _gios_device_stream_set_loop        (GiosDeviceStream  *self,
                                               GMainContext      *context);
+/* How long a send made without a timeout of its own may wait, in
+ * milliseconds: the shorter of default-timeout and close-timeout, or 0 on
+ * the thread of the main loop the stream is served from. */
+int      _gios_device_stream_send_timeout    (GiosDeviceStream  *self);
 /* The longest any read may wait, in milliseconds (-1: no cap): a server's
  * idle-timeout on the connections it accepts. A stream served from a main
  * loop that receives nothing for that long calls @on_idle there, which a

@@ -1046,6 +1046,12 @@ gios_device_stream_set_close_timeout (GiosDeviceStream *self,
 }
 
 int
+_gios_device_stream_send_timeout (GiosDeviceStream *self)
+{
+  return _gios_device_stream_on_loop (self) ? 0 : _gios_device_stream_implicit_timeout (self);
+}
+
+int
 _gios_device_stream_implicit_timeout (GiosDeviceStream *self)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);

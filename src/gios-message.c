@@ -1014,11 +1014,15 @@ out:
  * @cancellable: (nullable): a [class@Gio.Cancellable]
  * @error: return location for a [struct@GLib.Error]
  *
- * Writes @message, its header and its payload, and flushes the output within
- * [property@Gios.DeviceStream:default-timeout]: a message is what the peer
- * waits for, so it goes out at once, together with anything written before
- * it (such as items from [method@Gios.DeviceStream.send_item]). On failure
- * the bytes not sent stay buffered, whole, for the next flush.
+ * Writes @message, its header and its payload, and flushes the output, as a
+ * write into a full buffer does: within
+ * [property@Gios.DeviceStream:close-timeout] (or
+ * [property@Gios.DeviceStream:default-timeout] if that is shorter), and
+ * without waiting on the thread of the main loop the stream is served from.
+ * A message is what the peer waits for, so it goes out at once, together
+ * with anything written before it (such as items from
+ * [method@Gios.DeviceStream.send_item]). On failure the bytes not sent stay
+ * buffered, whole, for the next flush.
  *
  * Returns: %TRUE when the message was sent
  *
@@ -1041,7 +1045,7 @@ gios_device_stream_send_message (GiosDeviceStream  *self,
   frame = gios_message_to_bytes (message);
   if (!gios_device_stream_write_bytes (self, frame, cancellable, error))
     return FALSE;
-  return gios_device_stream_flush (self, GIOS_TIMEOUT_DEFAULT, cancellable, error);
+  return gios_device_stream_flush (self, _gios_device_stream_send_timeout (self), cancellable, error);
 }
 
 /**
@@ -1076,7 +1080,7 @@ gios_device_stream_send_message (GiosDeviceStream  *self,
  * (see [method@Gios.DeviceStream.receive_message]), hands it to the handler,
  * and sends the reply the handler returns
  * ([method@Gios.DeviceStream.send_message], which flushes within
- * [property@Gios.DeviceStream:default-timeout]).
+ * [property@Gios.DeviceStream:close-timeout]).
  *
  * One call handles one request, so that the caller can look at each outcome;
  * a server loops:

@@ -329,6 +329,35 @@ test_slow_reader_write_and_close (void)
   close (client);
 }
 
+/* send_message() flushes as a write into a full buffer does: a peer that
+ * does not read holds it close-timeout at most (it waited without limit). */
+static void
+test_slow_reader_send_message (void)
+{
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosMessage) message = NULL;
+  g_autoptr(GBytes) payload = g_bytes_new_take (g_malloc0 (4 * 1024 * 1024), 4 * 1024 * 1024);
+  g_autoptr(GError) error = NULL;
+  int client = slow_reader_connect (gios_test_server_port (server));
+  gint64 start;
+
+  conn = gios_server_socket_accept (server, 2000, NULL, &error);
+  g_assert_no_error (error);
+  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
+  gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (conn), 300);
+  message = gios_message_new (1, 0, GIOS_MESSAGE_CODE ('E', 'X'), payload);
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_device_stream_send_message (GIOS_DEVICE_STREAM (conn), message, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  gios_test_assert_timed (start, 300);
+  /* Nothing lost: what was not sent is still buffered. */
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (GIOS_DEVICE_STREAM (conn)), >, 0);
+  gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (conn), 0);
+  gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL);
+  close (client);
+}
+
 typedef struct
 {
   GiosSocketCommon *socket;
@@ -1247,6 +1276,7 @@ main (int   argc,
   g_test_add_func ("/robustness/race/listen-against-close", test_race_listen_against_close);
   g_test_add_func ("/robustness/misuse/concurrent-calls", test_misuse_concurrent_calls);
   g_test_add_func ("/robustness/slow-reader/write-and-close", test_slow_reader_write_and_close);
+  g_test_add_func ("/robustness/slow-reader/send-message", test_slow_reader_send_message);
   g_test_add_func ("/robustness/slow-reader/drop-woken-by-close", test_slow_reader_drop_woken_by_close);
   g_test_add_func ("/robustness/slow-reader/jobs-close", test_slow_reader_jobs_close);
   g_test_add_func ("/robustness/main-loop/close-after-flush-timeout", test_main_loop_close_after_flush_timeout);
