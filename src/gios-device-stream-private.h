@@ -95,10 +95,10 @@ int      _gios_device_stream_send_timeout    (GiosDeviceStream  *self);
  * idle-timeout on the connections it accepts. A stream served from a main
  * loop that receives nothing for that long calls @on_idle there, which a
  * subclass sets once. */
-typedef void (*GiosIdleFunc) (GiosDeviceStream *self);
+typedef void (*GiosIdleFunc) (GiosDeviceStream *self,
+                              int               idle_ms);
 void     _gios_device_stream_set_read_cap    (GiosDeviceStream  *self,
                                               int                cap_ms);
-int      _gios_device_stream_get_read_cap    (GiosDeviceStream  *self);
 void     _gios_device_stream_set_idle_func   (GiosDeviceStream  *self,
                                               GiosIdleFunc       on_idle);
 

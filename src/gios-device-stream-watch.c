@@ -75,7 +75,7 @@ on_device_ready (GiosWatch    *watch,
   if (revents == GIOS_WATCH_IDLE)
     {
       if (priv->on_idle != NULL)
-        priv->on_idle (self);
+        priv->on_idle (self, priv->read_cap);
       return;
     }
   _gios_device_stream_step_async (self, revents & ~RECHECK, (revents & RECHECK) != 0);

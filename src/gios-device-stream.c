@@ -265,12 +265,6 @@ _gios_device_stream_set_read_cap (GiosDeviceStream *self,
     _gios_watch_set_idle (priv->watch, cap_ms);
 }
 
-int
-_gios_device_stream_get_read_cap (GiosDeviceStream *self)
-{
-  return PRIV (self)->read_cap;
-}
-
 void
 _gios_device_stream_set_idle_func (GiosDeviceStream *self,
                                    GiosIdleFunc      on_idle)

@@ -506,14 +506,15 @@ gios_socket_common_drop_connection (GiosSocketCommon  *self,
 /* A connection served from a main loop received nothing for its read cap
  * (a server's idle-timeout): it is dropped, and says why. */
 static void
-drop_idle (GiosDeviceStream *stream)
+drop_idle (GiosDeviceStream *stream,
+           int               idle_ms)
 {
   GiosSocketCommonPrivate *priv = PRIV (GIOS_SOCKET_COMMON (stream));
 
   g_clear_error (&priv->drop_reason);
   priv->drop_reason = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                                    _("No input for %d ms (the idle timeout); the connection was dropped"),
-                                   _gios_device_stream_get_read_cap (stream));
+                                   idle_ms);
   gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (stream), NULL);
 }
 
