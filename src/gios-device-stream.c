@@ -1695,6 +1695,58 @@ out:
   return ok;
 }
 
+/**
+ * gios_device_stream_read_exact_bytes:
+ * @self: a [class@Gios.DeviceStream]
+ * @count: how many bytes to read
+ * @timeout_ms: how long the whole read may take, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Like [method@Gios.DeviceStream.read_exact], but returns the bytes as a
+ * [struct@GLib.Bytes], which suits language bindings. Memory grows with what
+ * arrives, not to @count at once. If the time runs out, the call is
+ * cancelled or the input ends (%G_IO_ERROR_CONNECTION_CLOSED) first, nothing
+ * is consumed: the bytes that arrived stay buffered.
+ *
+ * Returns: (transfer full): exactly @count bytes, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GBytes *
+gios_device_stream_read_exact_bytes (GiosDeviceStream  *self,
+                                     gsize              count,
+                                     int                timeout_ms,
+                                     GCancellable      *cancellable,
+                                     GError           **error)
+{
+  const guint8 *data;
+  GBytes *ret = NULL;
+  int timeout;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), NULL);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!enter_io (self, error))
+    return NULL;
+
+  timeout = _gios_device_stream_resolve_timeout (self, timeout_ms);
+  data = _gios_device_stream_peek (self, count, _gios_deadline_from_timeout (timeout),
+                                   cancellable, error);
+  if (data != NULL)
+    {
+      ret = g_bytes_new (data, count);
+      in_consume (PRIV (self), count);
+    }
+  else
+    _gios_explain_timeout (error, _("an exact read"), timeout, in_buffered (PRIV (self)));
+
+  _gios_device_stream_leave (self);
+  return ret;
+}
+
 /* Framing helpers for the item and message readers: make @count bytes
  * buffered without consuming them, then consume what was used. */
 const guint8 *
