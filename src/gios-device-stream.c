@@ -1533,17 +1533,19 @@ read_internal (GiosDeviceStream  *self,
 }
 
 /**
- * gios_device_stream_read:
+ * gios_device_stream_read: (skip)
  * @self: a [class@Gios.DeviceStream]
  * @buffer: (array length=count) (element-type guint8) (out caller-allocates):
  *   where to store the bytes
- * @count: the size of @buffer
+ * @count: (in): the size of @buffer
  * @timeout_ms: how long to wait for the first byte, in milliseconds
  * @cancellable: (nullable): a [class@Gio.Cancellable]
  * @error: return location for a [struct@GLib.Error]
  *
  * Waits until at least one byte is there, then returns what is there, up to
  * @count bytes: buffered bytes first, without waiting.
+ *
+ * Language bindings use [method@Gios.DeviceStream.read_bytes] instead.
  *
  * Returns: the number of bytes read, 0 at end of input, or -1 with @error set
  *
@@ -1635,11 +1637,11 @@ gios_device_stream_read_bytes (GiosDeviceStream  *self,
 }
 
 /**
- * gios_device_stream_read_exact:
+ * gios_device_stream_read_exact: (skip)
  * @self: a [class@Gios.DeviceStream]
  * @buffer: (array length=count) (element-type guint8) (out caller-allocates):
  *   where to store the bytes
- * @count: how many bytes to read
+ * @count: (in): how many bytes to read
  * @timeout_ms: how long the whole read may take, in milliseconds
  * @cancellable: (nullable): a [class@Gio.Cancellable]
  * @error: return location for a [struct@GLib.Error]
@@ -1648,6 +1650,9 @@ gios_device_stream_read_bytes (GiosDeviceStream  *self,
  * timeout. If the time runs out, the call is cancelled or the input ends
  * (%G_IO_ERROR_CONNECTION_CLOSED) first, nothing is consumed: the bytes that
  * arrived stay buffered.
+ *
+ * Language bindings call [method@Gios.DeviceStream.read_exact_bytes] by this
+ * name.
  *
  * Returns: %TRUE when @count bytes were read
  *
@@ -1696,7 +1701,7 @@ out:
 }
 
 /**
- * gios_device_stream_read_exact_bytes:
+ * gios_device_stream_read_exact_bytes: (rename-to gios_device_stream_read_exact)
  * @self: a [class@Gios.DeviceStream]
  * @count: how many bytes to read
  * @timeout_ms: how long the whole read may take, in milliseconds
