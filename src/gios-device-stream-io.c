@@ -195,17 +195,20 @@ read_some (GiosDeviceStream  *self,
 }
 
 /**
- * gios_device_stream_read:
+ * gios_device_stream_read: (skip)
  * @self: a [class@Gios.DeviceStream]
  * @buffer: (array length=count) (element-type guint8) (out caller-allocates):
  *   where to store the bytes
- * @count: the size of @buffer
+ * @count: (in): the size of @buffer
  * @timeout_ms: how long to wait for the first byte, in milliseconds
  * @cancellable: (nullable): a [class@Gio.Cancellable]
  * @error: return location for a [struct@GLib.Error]
  *
  * Waits until at least one byte is there, then returns what is there, up to
  * @count bytes: buffered bytes first, without waiting.
+ *
+ * Language bindings use [method@Gios.DeviceStream.read_bytes] instead: no
+ * binding can hand over a buffer for the call to fill.
  *
  * Returns: the number of bytes read, 0 at end of input, or -1 with @error set
  *
@@ -286,12 +289,42 @@ gios_device_stream_read_bytes (GiosDeviceStream  *self,
   return ret;
 }
 
+/* Reads exactly @count bytes in one call frame, into @buffer or, when it is
+ * NULL, into a new GBytes returned in @bytes. */
+static gboolean
+read_exact_in_call (GiosDeviceStream  *self,
+                    gsize              count,
+                    int                timeout_ms,
+                    GCancellable      *cancellable,
+                    guint8            *buffer,
+                    GBytes           **bytes,
+                    GError           **error)
+{
+  const guint8 *p;
+  GiosCall call;
+
+  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("an exact read"), timeout_ms, error))
+    return FALSE;
+  /* The buffer grows with what arrives, not to @count at once. */
+  p = _gios_device_stream_peek (self, count, call.deadline, cancellable, error);
+  if (p != NULL)
+    {
+      if (buffer != NULL)
+        memcpy (buffer, p, count);
+      else
+        *bytes = g_bytes_new (p, count);
+      gios_in_buffer_consume (&PRIV (self)->in, count);
+    }
+  _gios_call_end (&call, error);
+  return p != NULL;
+}
+
 /**
- * gios_device_stream_read_exact:
+ * gios_device_stream_read_exact: (skip)
  * @self: a [class@Gios.DeviceStream]
  * @buffer: (array length=count) (element-type guint8) (out caller-allocates):
  *   where to store the bytes
- * @count: how many bytes to read
+ * @count: (in): how many bytes to read
  * @timeout_ms: how long the whole read may take, in milliseconds
  * @cancellable: (nullable): a [class@Gio.Cancellable]
  * @error: return location for a [struct@GLib.Error]
@@ -300,6 +333,9 @@ gios_device_stream_read_bytes (GiosDeviceStream  *self,
  * timeout. If the time runs out, the call is cancelled or the input ends
  * (%G_IO_ERROR_CONNECTION_CLOSED) first, nothing is consumed: the bytes that
  * arrived stay buffered.
+ *
+ * Language bindings call [method@Gios.DeviceStream.read_exact_bytes] by this
+ * name.
  *
  * Returns: %TRUE when @count bytes were read
  *
@@ -313,9 +349,7 @@ gios_device_stream_read_exact (GiosDeviceStream  *self,
                                GCancellable      *cancellable,
                                GError           **error)
 {
-  GiosDeviceStreamPrivate *priv;
-  const guint8 *p;
-  GiosCall call;
+  guint8 nothing;
 
   g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), FALSE);
   g_return_val_if_fail (buffer != NULL || count == 0, FALSE);
@@ -323,17 +357,47 @@ gios_device_stream_read_exact (GiosDeviceStream  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  priv = PRIV (self);
-  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("an exact read"), timeout_ms, error))
-    return FALSE;
-  p = _gios_device_stream_peek (self, count, call.deadline, cancellable, error);
-  if (p != NULL && count > 0)
-    {
-      memcpy (buffer, p, count);
-      gios_in_buffer_consume (&priv->in, count);
-    }
-  _gios_call_end (&call, error);
-  return p != NULL;
+  return read_exact_in_call (self, count, timeout_ms, cancellable,
+                             buffer != NULL ? buffer : &nothing, NULL, error);
+}
+
+/**
+ * gios_device_stream_read_exact_bytes: (rename-to gios_device_stream_read_exact)
+ * @self: a [class@Gios.DeviceStream]
+ * @count: how many bytes to read
+ * @timeout_ms: how long the whole read may take, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Like [method@Gios.DeviceStream.read_exact], but returns the bytes as a
+ * [struct@GLib.Bytes], which suits language bindings, where it is
+ * `read_exact`. Memory grows with what arrives, not to @count at once, so a
+ * count that a peer sent costs nothing until the bytes are there. If the
+ * time runs out, the call is cancelled or the input ends
+ * (%G_IO_ERROR_CONNECTION_CLOSED) first, nothing is consumed: the bytes that
+ * arrived stay buffered.
+ *
+ * Returns: (transfer full): exactly @count bytes, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GBytes *
+gios_device_stream_read_exact_bytes (GiosDeviceStream  *self,
+                                     gsize              count,
+                                     int                timeout_ms,
+                                     GCancellable      *cancellable,
+                                     GError           **error)
+{
+  GBytes *bytes = NULL;
+
+  g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), NULL);
+  g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!read_exact_in_call (self, count, timeout_ms, cancellable, NULL, &bytes, error))
+    return NULL;
+  return bytes;
 }
 
 const guint8 *

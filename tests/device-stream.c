@@ -516,6 +516,57 @@ test_read_exact_end_keeps (gconstpointer data)
   g_assert_cmpint (n, ==, 0);
 }
 
+static void
+test_read_exact_bytes (gconstpointer data)
+{
+  g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *payload = pattern_data (100000);
+  g_autoptr(GBytes) bytes = NULL;
+  static const guint8 binary[] = { 0x00, 0xff, 0x80, 'a', 0x00 };
+  Sender s;
+  GThread *thread;
+  gint64 start;
+
+  thread = start_sender (&s, pair->peer, payload, 100000, 100, 100);
+  bytes = gios_device_stream_read_exact_bytes (pair->stream, 100000, 20000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), payload, 100000);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
+  join_sender (thread, &s);
+  g_clear_pointer (&bytes, g_bytes_unref);
+
+  /* Time out with part of it: nothing is consumed. */
+  gios_test_peer_write_all (pair->peer, binary, 3);
+  start = g_get_monotonic_time ();
+  g_assert_null (gios_device_stream_read_exact_bytes (pair->stream, 5, 200, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  gios_test_assert_timed (start, 200);
+  g_clear_error (&error);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 3);
+
+  gios_test_peer_write_all (pair->peer, binary + 3, 2);
+  bytes = gios_device_stream_read_exact_bytes (pair->stream, 5, 5000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), binary, 5);
+  g_clear_pointer (&bytes, g_bytes_unref);
+
+  bytes = gios_device_stream_read_exact_bytes (pair->stream, 0, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (bytes), ==, 0);
+  g_clear_pointer (&bytes, g_bytes_unref);
+
+  /* The input ends first: an error, and the bytes stay. */
+  gios_test_peer_write_str (pair->peer, "xy");
+  pair_peer_shutdown (pair);
+  g_assert_null (gios_device_stream_read_exact_bytes (pair->stream, 3, 5000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_clear_error (&error);
+  bytes = gios_device_stream_read_exact_bytes (pair->stream, 2, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), "xy", 2);
+}
+
 /* ------------------------------------------------------------------------ */
 /* read_line                                                                  */
 
@@ -1773,6 +1824,7 @@ main (int   argc,
   add ("read-exact/many-writes", test_read_exact_many_writes);
   add ("read-exact/timeout-keeps", test_read_exact_timeout_keeps);
   add ("read-exact/end-keeps", test_read_exact_end_keeps);
+  add ("read-exact/bytes", test_read_exact_bytes);
   add ("read-line/lf-crlf", test_read_line_lf_crlf);
   add ("read-line/crlf-split", test_read_line_crlf_split);
   add ("read-line/slow-sender", test_read_line_slow_sender);

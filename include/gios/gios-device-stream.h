@@ -89,6 +89,12 @@ gboolean          gios_device_stream_read_exact             (GiosDeviceStream  *
                                                              GCancellable      *cancellable,
                                                              GError           **error);
 GIOS_AVAILABLE_IN_ALL
+GBytes           *gios_device_stream_read_exact_bytes       (GiosDeviceStream  *self,
+                                                             gsize              count,
+                                                             int                timeout_ms,
+                                                             GCancellable      *cancellable,
+                                                             GError           **error);
+GIOS_AVAILABLE_IN_ALL
 char             *gios_device_stream_read_line              (GiosDeviceStream  *self,
                                                              gsize              max_length,
                                                              gsize             *length,

@@ -65,5 +65,88 @@ check(!server.is_open, 'closed');
 expectError(() => Gios.Socket.new().open('127.0.0.1', String(port), 500, null),
     Gio.IOErrorEnum, Gio.IOErrorEnum.CONNECTION_REFUSED, 'closed port refuses');
 
+// Bytes, byte for byte. The C calls that fill a caller's buffer are not
+// introspectable (GJS refused them); read_bytes reads what is there and
+// read_exact (read_exact_bytes in C) exactly count bytes, as GLib.Bytes.
+const BINARY = new Uint8Array([0x00, 0xff, 0x80, 0x61, 0x00, 0x0d, 0x0a, 0xc3]);
+
+function sameBytes(bytes, expected) {
+    const got = bytes instanceof GLib.Bytes ? bytes.toArray() : bytes;
+    return got.length === expected.length && got.every((b, i) => b === expected[i]);
+}
+
+// A connected pair over a Unix socket: GJS has no socketpair().
+function streamPair() {
+    const dir = GLib.dir_make_tmp('gios-test-XXXXXX');
+    const address = Gio.UnixSocketAddress.new(`${dir}/s`);
+    const listener = new Gio.SocketListener();
+    listener.add_address(address, Gio.SocketType.STREAM, Gio.SocketProtocol.DEFAULT, null);
+    const peer = new Gio.SocketClient().connect(address, null);
+    const [connection] = listener.accept(null);
+    listener.close();
+    GLib.unlink(`${dir}/s`);
+    GLib.rmdir(dir);
+    return [Gios.DeviceStream.new(connection), peer];
+}
+
+function expectTimeout(fn, what) {
+    expectError(fn, Gio.IOErrorEnum, Gio.IOErrorEnum.TIMED_OUT, what);
+}
+
+{
+    const [stream, peer] = streamPair();
+    const out = peer.get_output_stream();
+    check(!('read' in stream), 'the caller-buffer read is not exposed');
+
+    out.write_all(BINARY, null);
+    check(sameBytes(stream.read_bytes(100, 1000, null), BINARY), 'read_bytes: NUL, 0xff, 0x80 intact');
+
+    out.write_all(BINARY.subarray(0, 3), null);
+    check(sameBytes(stream.read_bytes(4096, 5000, null), BINARY.subarray(0, 3)),
+        'read_bytes returns what is there');
+    out.write_all(new TextEncoder().encode('abcdef'), null);
+    check(sameBytes(stream.read_bytes(4, 1000, null), new TextEncoder().encode('abcd')), 'read_bytes at most count');
+    check(sameBytes(stream.read_bytes(4, 0, null), new TextEncoder().encode('ef')), 'the rest, buffered');
+    expectTimeout(() => stream.read_bytes(4, 100, null), 'read_bytes with nothing there times out');
+
+    out.write_all(BINARY, null);
+    const exact = stream.read_exact(BINARY.length, 1000, null);
+    check(exact instanceof GLib.Bytes && sameBytes(exact, BINARY), 'read_exact: exact bytes');
+    check(stream.read_exact(0, 0, null).get_size() === 0, 'read_exact of 0 bytes');
+
+    // A timed-out read_exact consumes nothing: the next one gets every byte.
+    out.write_all(BINARY.subarray(0, 3), null);
+    const start2 = GLib.get_monotonic_time();
+    expectTimeout(() => stream.read_exact(BINARY.length, 150, null), 'read_exact with part of it times out');
+    check((GLib.get_monotonic_time() - start2) / 1000 >= 140, 'after the timeout');
+    check(stream.get_buffered_input() === 3, 'the part stays buffered');
+    out.write_all(BINARY.subarray(3), null);
+    check(sameBytes(stream.read_exact(BINARY.length, 1000, null), BINARY), 'then read_exact gets all of it');
+
+    // End of input: read_exact fails and keeps the bytes; read_bytes is empty.
+    out.write_all(BINARY.subarray(0, 2), null);
+    peer.get_socket().shutdown(false, true);
+    expectError(() => stream.read_exact(3, 1000, null),
+        Gio.IOErrorEnum, Gio.IOErrorEnum.CONNECTION_CLOSED, 'read_exact past the end');
+    check(sameBytes(stream.read_exact(2, 1000, null), BINARY.subarray(0, 2)), 'the bytes before the end');
+    check(stream.read_bytes(100, 1000, null).get_size() === 0 && stream.at_end, 'end of input: empty');
+    stream.close();
+    peer.close(null);
+}
+
+{
+    // read_exact across several arrivals, from a writer that pauses.
+    const start3 = GLib.get_monotonic_time();
+    const writer = Gio.Subprocess.new(['/bin/sh', '-c',
+        "printf '\\000\\377\\200'; sleep 0.05; printf 'a'; sleep 0.05; printf '\\000\\r\\n\\303'"],
+    Gio.SubprocessFlags.STDOUT_PIPE);
+    const stream = Gios.DeviceStream.new(
+        Gio.SimpleIOStream.new(writer.get_stdout_pipe(), Gio.MemoryOutputStream.new_resizable()));
+    check(sameBytes(stream.read_exact(BINARY.length, 10000, null), BINARY), 'read_exact over three arrivals');
+    check((GLib.get_monotonic_time() - start3) / 1000 >= 95, 'it waited for the later arrivals');
+    check(writer.wait(null) && stream.read_bytes(100, 1000, null).get_size() === 0, 'then the end');
+    stream.close();
+}
+
 print(`1..${failures === 0 ? 'done' : 'failed'}`);
 System.exit(failures === 0 ? 0 : 1);

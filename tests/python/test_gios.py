@@ -130,5 +130,106 @@ class SocketTest(unittest.TestCase):
         self.assertIn("127.0.0.1:%d" % port, caught.exception.message)
 
 
+BINARY = b"\x00\xff\x80a\x00\r\n\xc3"
+
+
+class ByteReadTest(unittest.TestCase):
+    """read_bytes and read_exact, byte for byte, over a socketpair.
+
+    The C calls that fill a caller's buffer (gios_device_stream_read and
+    gios_device_stream_read_exact) are not introspectable: bindings read
+    into a GLib.Bytes, with read_exact_bytes under the name read_exact."""
+
+    def setUp(self):
+        ours, self.peer = socket.socketpair()
+        self.addCleanup(self.peer.close)
+        connection = Gio.Socket.new_from_fd(ours.detach()).connection_factory_create_connection()
+        self.assertIsInstance(connection, Gio.SocketConnection)
+        self.stream = Gios.DeviceStream.new(connection)
+        self.addCleanup(self.stream.close)
+
+    def assertTimedOut(self, fn):
+        with self.assertRaises(GLib.Error) as caught:
+            fn()
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT),
+                        caught.exception.message)
+
+    def test_buffer_forms_not_exposed(self):
+        # The caller-allocates forms crashed PyGObject: they stay C only.
+        self.assertFalse(hasattr(Gios.DeviceStream, "read"))
+        self.assertEqual([a.get_name() for a in Gios.DeviceStream.read_exact.get_arguments()],
+                         ["count", "timeout_ms", "cancellable"])
+
+    def test_read_bytes_exact_bytes(self):
+        self.peer.sendall(BINARY)
+        self.assertEqual(self.stream.read_bytes(100, 1000, None).get_data(), BINARY)
+
+    def test_read_bytes_short(self):
+        # Returns what is there, at most count, and waits for nothing more.
+        self.peer.sendall(b"\x00\xff\x80")
+        start = time.monotonic()
+        self.assertEqual(self.stream.read_bytes(4096, 5000, None).get_data(), b"\x00\xff\x80")
+        self.assertLess(time.monotonic() - start, 2.5)
+        self.peer.sendall(b"abcdef")
+        self.assertEqual(self.stream.read_bytes(4, 1000, None).get_data(), b"abcd")
+        self.assertEqual(self.stream.read_bytes(4, 0, None).get_data(), b"ef")
+        self.assertTimedOut(lambda: self.stream.read_bytes(4, 100, None))
+
+    def test_read_exact(self):
+        self.peer.sendall(BINARY + b"rest")
+        data = self.stream.read_exact(len(BINARY), 1000, None)
+        self.assertIsInstance(data, GLib.Bytes)
+        self.assertEqual(data.get_data(), BINARY)
+        self.assertEqual(self.stream.read_exact(0, 0, None).get_data(), b"")
+        # What follows stays buffered.
+        self.assertEqual(self.stream.read_exact(4, 0, None).get_data(), b"rest")
+
+    def test_read_exact_several_arrivals(self):
+        payload = bytes(range(256)) * 4096   # 1 MiB, every byte value
+
+        def send():
+            for i in range(0, len(payload), 65536):
+                self.peer.sendall(payload[i:i + 65536])
+                time.sleep(0.001)  # spreads the arrivals, not synchronisation
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        try:
+            data = self.stream.read_exact(len(payload), 20000, None).get_data()
+        finally:
+            sender.join(20)
+        self.assertEqual(len(data), len(payload))
+        self.assertEqual(data, payload)
+
+    def test_read_exact_timeout_consumes_nothing(self):
+        self.peer.sendall(BINARY[:3])
+        start = time.monotonic()
+        self.assertTimedOut(lambda: self.stream.read_exact(len(BINARY), 150, None))
+        self.assertGreaterEqual(time.monotonic() - start, 0.14)
+        self.assertEqual(self.stream.get_buffered_input(), 3)
+        self.peer.sendall(BINARY[3:])
+        self.assertEqual(self.stream.read_exact(len(BINARY), 1000, None).get_data(), BINARY)
+        self.assertEqual(self.stream.get_buffered_input(), 0)
+
+    def test_peer_count_cannot_overflow(self):
+        # A length prefix from the peer sizes the read, not a buffer: a peer
+        # that sends more than it announced cannot write past anything.
+        self.peer.sendall(b"\x04" + BINARY)
+        count = self.stream.read_exact(1, 1000, None).get_data()[0]
+        self.assertEqual(self.stream.read_exact(count, 1000, None).get_data(), BINARY[:4])
+        self.assertEqual(self.stream.read_bytes(100, 1000, None).get_data(), BINARY[4:])
+
+    def test_end_of_input(self):
+        self.peer.sendall(b"\x00\xff")
+        self.peer.shutdown(socket.SHUT_WR)
+        with self.assertRaises(GLib.Error) as caught:
+            self.stream.read_exact(3, 1000, None)
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CONNECTION_CLOSED))
+        # The bytes before the end are still there, then empty reads.
+        self.assertEqual(self.stream.read_exact(2, 1000, None).get_data(), b"\x00\xff")
+        self.assertEqual(self.stream.read_bytes(100, 1000, None).get_data(), b"")
+        self.assertTrue(self.stream.props.at_end)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
