@@ -148,5 +148,26 @@ function expectTimeout(fn, what) {
     stream.close();
 }
 
+{
+    // Lines of any bytes: read_line_bytes; read_line (a string) refuses a
+    // line that is not UTF-8 text and consumes nothing.
+    const [stream, peer] = streamPair();
+    const out = peer.get_output_stream();
+    out.write_all(new Uint8Array([0x61, 0x00, 0x62, 0x0a, 0xff, 0xfe, 0x0d, 0x0a, 0x6f, 0x6b, 0x0a]), null);
+    expectError(() => stream.read_line(100, 1000, null),
+        Gio.IOErrorEnum, Gio.IOErrorEnum.INVALID_DATA, 'read_line refuses a NUL');
+    check(stream.get_buffered_input() === 11, 'nothing consumed');
+    check(sameBytes(stream.read_line_bytes(100, 1000, null), new Uint8Array([0x61, 0x00, 0x62])),
+        'read_line_bytes: the NUL line');
+    expectError(() => stream.read_line(100, 1000, null),
+        Gio.IOErrorEnum, Gio.IOErrorEnum.INVALID_DATA, 'read_line refuses bytes that are not UTF-8');
+    check(sameBytes(stream.read_line_bytes(100, 1000, null), new Uint8Array([0xff, 0xfe])),
+        'read_line_bytes: 0xff 0xfe, without CR LF');
+    const [line, length] = stream.read_line(100, 1000, null);
+    check(line === 'ok' && length === 2, 'then a text line');
+    stream.close();
+    peer.close(null);
+}
+
 print(`1..${failures === 0 ? 'done' : 'failed'}`);
 System.exit(failures === 0 ? 0 : 1);

@@ -231,5 +231,45 @@ class ByteReadTest(unittest.TestCase):
         self.assertTrue(self.stream.props.at_end)
 
 
+class LineBytesTest(unittest.TestCase):
+    """read_line_bytes returns any line as bytes; read_line (a str) refuses a
+    line that is not UTF-8 text and consumes nothing, so nothing is lost."""
+
+    setUp = ByteReadTest.setUp
+
+    def assertInvalid(self, fn):
+        with self.assertRaises(GLib.Error) as caught:
+            fn()
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.INVALID_DATA),
+                        caught.exception.message)
+
+    def test_binary_lines(self):
+        self.peer.sendall(b"a\x00b\n\xff\xfe\x80\r\nok\n")
+        self.assertInvalid(lambda: self.stream.read_line(100, 1000, None))
+        self.assertEqual(self.stream.get_buffered_input(), 12)
+        line = self.stream.read_line_bytes(100, 1000, None)
+        self.assertIsInstance(line, GLib.Bytes)
+        self.assertEqual(line.get_data(), b"a\x00b")
+        self.assertInvalid(lambda: self.stream.read_line(100, 1000, None))
+        self.assertEqual(self.stream.read_line_bytes(100, 1000, None).get_data(), b"\xff\xfe\x80")
+        self.assertEqual(self.stream.read_line(100, 1000, None), ("ok", 2))
+        self.peer.shutdown(socket.SHUT_WR)
+        self.assertIsNone(self.stream.read_line_bytes(100, 1000, None))
+
+    def test_binary_line_async(self):
+        self.peer.sendall(b"\x00\xff\n")
+        loop = GLib.MainLoop()
+        results = []
+
+        def done(stream, result):
+            results.append(stream.read_line_bytes_finish(result).get_data())
+            loop.quit()
+
+        self.stream.read_line_bytes_async(100, 1000, GLib.PRIORITY_DEFAULT, None, done)
+        GLib.timeout_add_seconds(5, loop.quit)
+        loop.run()
+        self.assertEqual(results, [b"\x00\xff"])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
