@@ -37,22 +37,30 @@ gios_backoff_reset (GiosBackoff *backoff)
   backoff->pause = 0;
 }
 
+static void
+report (GLogLevelFlags  level,
+        const char     *format,
+        va_list         args)
+{
+  g_autofree char *message = g_strdup_vprintf (format, args);
+
+  /* Structured, as g_warning() is here: a writer of the program's decides. */
+  g_log_structured (G_LOG_DOMAIN, level, "MESSAGE", "%s", message);
+}
+
 void
 gios_backoff_trouble (GiosBackoff *backoff,
                       const char  *format,
                       ...)
 {
-  g_autofree char *message = NULL;
   va_list args;
 
   if (backoff->reported)
     return;
   backoff->reported = TRUE;
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  report (G_LOG_LEVEL_WARNING, format, args);
   va_end (args);
-  /* Structured, as g_warning() is here: a writer of the program's decides. */
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s", message);
 }
 
 void
@@ -60,7 +68,6 @@ gios_backoff_recovered (GiosBackoff *backoff,
                         const char  *format,
                         ...)
 {
-  g_autofree char *message = NULL;
   va_list args;
 
   gios_backoff_reset (backoff);
@@ -68,7 +75,6 @@ gios_backoff_recovered (GiosBackoff *backoff,
     return;
   backoff->reported = FALSE;
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  report (G_LOG_LEVEL_MESSAGE, format, args);
   va_end (args);
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "%s", message);
 }

@@ -40,20 +40,10 @@ is_write (const AsyncOp *op)
 }
 
 static void
-clear_source (GSource **source)
-{
-  if (*source != NULL)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
-static void
 async_op_free (AsyncOp *op)
 {
-  clear_source (&op->timeout_source);
-  clear_source (&op->cancel_source);
+  _gios_clear_source (&op->timeout_source);
+  _gios_clear_source (&op->cancel_source);
   g_clear_pointer (&op->data, g_bytes_unref);
   g_free (op);
 }
@@ -67,8 +57,8 @@ take_task (GiosDeviceStream  *self,
   GTask *task = g_steal_pointer (slot);
   AsyncOp *op = g_task_get_task_data (task);
 
-  clear_source (&op->timeout_source);
-  clear_source (&op->cancel_source);
+  _gios_clear_source (&op->timeout_source);
+  _gios_clear_source (&op->cancel_source);
   _gios_device_stream_update_watch (self);
   return task;
 }

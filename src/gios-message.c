@@ -755,14 +755,20 @@ gios_device_stream_set_stop_code (GiosDeviceStream *self,
 /* On a stream                                                                */
 
 
-/* A peek that fails because the input ended before any byte of the next
- * item or message: the peer is done, which is not an error. */
-static gboolean
-ended_cleanly (GiosDeviceStream *self,
-               const GError     *error)
+/* Ends the call of a reader. A peek that failed because the input ended
+ * before any byte of the next item or message is no error: the peer is
+ * done. */
+static void
+end_read (GiosCall  *call,
+          GError    *local_error,
+          GError   **error)
 {
-  return gios_device_stream_get_buffered_input (self) == 0 &&
-         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  if (gios_device_stream_get_buffered_input (call->stream) == 0 &&
+      g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+    g_clear_error (&local_error);
+  _gios_call_end (call, &local_error);
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
 }
 
 static gboolean
@@ -888,11 +894,7 @@ gios_device_stream_receive_item (GiosDeviceStream  *self,
   item = g_variant_get_variant (boxed);
 
 out:
-  if (local_error != NULL && ended_cleanly (self, local_error))
-    g_clear_error (&local_error);
-  _gios_call_end (&call, &local_error);
-  if (local_error != NULL)
-    g_propagate_error (error, local_error);
+  end_read (&call, local_error, error);
   return item;
 }
 
@@ -999,11 +1001,7 @@ gios_device_stream_receive_message (GiosDeviceStream  *self,
   _gios_device_stream_consume (self, GIOS_MESSAGE_HEADER_SIZE + (gsize) length);
 
 out:
-  if (local_error != NULL && ended_cleanly (self, local_error))
-    g_clear_error (&local_error);
-  _gios_call_end (&call, &local_error);
-  if (local_error != NULL)
-    g_propagate_error (error, local_error);
+  end_read (&call, local_error, error);
   return message;
 }
 

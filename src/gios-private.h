@@ -22,4 +22,15 @@ void     _gios_set_error_from_errno (GError     **error,
 gsize    _gios_variant_array_size (gsize body_size,
                                    gsize n_items);
 
+/* Destroys and drops the source at @source, if any. */
+static inline void
+_gios_clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
 G_END_DECLS

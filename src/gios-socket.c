@@ -438,16 +438,6 @@ typedef struct
   GError *last_error;
 } OpenData;
 
-static void
-drop_source (GSource **source)
-{
-  if (*source != NULL)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
 /* Ends the attempt under way, so that nothing fires after the task
  * returns. */
 static void
@@ -459,8 +449,8 @@ open_stop (OpenData *data)
       close (data->fd);
       data->fd = -1;
     }
-  drop_source (&data->timeout_source);
-  drop_source (&data->cancel_source);
+  _gios_clear_source (&data->timeout_source);
+  _gios_clear_source (&data->cancel_source);
 }
 
 static void
