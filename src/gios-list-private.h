@@ -51,7 +51,7 @@ gboolean _gios_list_builder_append_builder (GiosListBuilder  *self,
                                             GError          **error);
 
 /* ------------------------------------------------------------------------ */
-/* Reading (gios-list.c)                                                     */
+/* Reading (gios-list-reader.c)                                              */
 
 /* The position of a reader on its bytes. */
 typedef struct

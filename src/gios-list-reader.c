@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The InterSystems $LIST codec: see LIST-FORMAT.md for the bytes. The
- * writer, GiosListBuilder, is in gios-list-builder.c, and whole lists
- * become GVariants and back in gios-list-variant.c; this file reads.
+ * The reading half of the $LIST codec (see LIST-FORMAT.md for the bytes):
+ * the cursor that steps from element to element, the conversions of its
+ * numbers and of Latin-1 and UTF-16LE text, and GiosListReader on top.
  *
  * A list is elements placed one after another, each a length prefix, a type
- * byte and a payload.  The reader checks every length against the buffer
+ * byte and a payload.  The cursor checks every length against the buffer
  * before it looks at the bytes, and never allocates from a length it has not
- * checked.
+ * checked.  gios_list_decode() (gios-list-variant.c) walks the same cursor.
  */
 
 #include "gios-private.h"
