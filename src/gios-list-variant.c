@@ -32,6 +32,25 @@ too_deep (GError **error)
   return FALSE;
 }
 
+/* Appends each item of @items, an `av` at @depth, as an element. */
+static gboolean
+builder_append_items (GiosListBuilder  *self,
+                      GVariant         *items,
+                      guint             depth,
+                      GError          **error)
+{
+  gsize i, n = g_variant_n_children (items);
+
+  for (i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) child = g_variant_get_child_value (items, i);
+
+      if (!builder_append_variant (self, child, i, depth, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* Appends @items, a list at @depth, as one 8-bit element.  Recursion stops
  * at GIOS_LIST_MAX_DEPTH, so its stack stays small. */
 static gboolean
@@ -42,23 +61,17 @@ builder_append_nested (GiosListBuilder  *self,
                        GError          **error)
 {
   g_autoptr(GiosListBuilder) inner = NULL;
-  gsize i, n = g_variant_n_children (items);
 
   if (depth > GIOS_LIST_MAX_DEPTH)
     return too_deep (error);
 
   inner = gios_list_builder_new_with_flags (gios_list_builder_get_flags (self));
-  for (i = 0; i < n; i++)
+  if (!builder_append_items (inner, items, depth, error))
     {
-      g_autoptr(GVariant) child = g_variant_get_child_value (items, i);
-
-      if (!builder_append_variant (inner, child, i, depth, error))
-        {
-          /* The depth error reads the same at every level: no path. */
-          if (error != NULL && !g_error_matches (*error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE))
-            g_prefix_error (error, _("In the list at item %zu: "), index);
-          return FALSE;
-        }
+      /* The depth error reads the same at every level: no path. */
+      if (error != NULL && !g_error_matches (*error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE))
+        g_prefix_error (error, _("In the list at item %zu: "), index);
+      return FALSE;
     }
   return _gios_list_builder_append_builder (self, inner, index, error);
 }
@@ -222,7 +235,6 @@ gios_list_encode_with_flags (GVariant       *items,
                              GError        **error)
 {
   g_autoptr(GiosListBuilder) builder = NULL;
-  gsize i, n;
 
   g_return_val_if_fail (items != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -236,14 +248,8 @@ gios_list_encode_with_flags (GVariant       *items,
       return NULL;
     }
 
-  n = g_variant_n_children (items);
-  for (i = 0; i < n; i++)
-    {
-      g_autoptr(GVariant) child = g_variant_get_child_value (items, i);
-
-      if (!builder_append_variant (builder, child, i, 0, error))
-        return NULL;
-    }
+  if (!builder_append_items (builder, items, 0, error))
+    return NULL;
   return gios_list_builder_end (builder);
 }
 
