@@ -31,46 +31,89 @@ def run(*args, input=None, check_status=None):
 
 
 class Server:
-    """gio-socket serve …, started and waited for until it says where it listens."""
+    """gio-socket serve …, started and waited for until it says where it listens.
+
+    Its standard output and error are read by threads as they come, so that a
+    test can wait for "connection from" lines while the server runs."""
 
     def __init__(self, *args):
         self.proc = subprocess.Popen([TOOL, "serve", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True,
                                      env=dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=""))
-        self.first_line = self._read_first_line()
-        if not self.first_line.startswith("listening on "):
-            self.kill()
-            raise AssertionError(f"serve printed {self.first_line!r}, stderr {self.proc.stderr.read()!r}")
-        self.address = self.first_line[len("listening on "):]
-
-    def _read_first_line(self):
-        result = []
-        reader = threading.Thread(target=lambda: result.append(self.proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(TIMEOUT)
-        if not result:
+        self._changed = threading.Condition()
+        self._out = []
+        self._err = []
+        self._readers = [threading.Thread(target=self._read, args=(pipe, lines), daemon=True)
+                         for pipe, lines in ((self.proc.stdout, self._out), (self.proc.stderr, self._err))]
+        for reader in self._readers:
+            reader.start()
+        if not self._wait(lambda: self._out):
             self.kill()
             raise AssertionError("serve printed nothing")
-        return result[0].decode().rstrip("\n")
+        self.first_line = self._out[0].rstrip("\n")
+        if not self.first_line.startswith("listening on "):
+            self.kill()
+            raise AssertionError(f"serve printed {self.first_line!r}, stderr {self.stderr()!r}")
+        self.address = self.first_line[len("listening on "):]
+
+    def _read(self, pipe, lines):
+        for line in pipe:
+            with self._changed:
+                lines.append(line.decode(errors="replace"))
+                self._changed.notify_all()
+
+    def _wait(self, predicate, timeout=TIMEOUT):
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
+
+    def stderr(self):
+        with self._changed:
+            return "".join(self._err)
 
     @property
     def port(self):
         return int(self.address.rsplit(":", 1)[1])
 
+    def connections(self):
+        """How many "connection from" lines the server printed so far."""
+        with self._changed:
+            return sum(line.startswith("connection ") for line in self._out)
+
+    def wait_for_connections(self, count, timeout=TIMEOUT):
+        """Waits until the server has taken @count connections in all."""
+        if not self._wait(lambda: self.connections() >= count, timeout):
+            raise AssertionError(f"the server took {self.connections()} connections, not {count}")
+
     def stop(self, sig=signal.SIGTERM):
-        """Sends @sig and returns the exit status and the rest of the output."""
+        """Sends @sig; returns the exit status and the whole output."""
+        return self.stop_timed(sig)[:3]
+
+    def stop_timed(self, sig=signal.SIGTERM):
+        """Sends @sig; returns the exit status, the whole output and the
+        seconds from the signal to the exit."""
+        start = time.monotonic()
         self.proc.send_signal(sig)
         try:
-            out, err = self.proc.communicate(timeout=TIMEOUT)
+            self.proc.wait(TIMEOUT)
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"serve did not stop on {sig!r}")
-        return self.proc.returncode, out.decode(), err.decode()
+        seconds = time.monotonic() - start
+        self._close_pipes()
+        with self._changed:
+            return self.proc.returncode, "".join(self._out), "".join(self._err), seconds
+
+    def _close_pipes(self):
+        for reader in self._readers:
+            reader.join(TIMEOUT)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
 
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(TIMEOUT)
+        self._close_pipes()
 
     def __enter__(self):
         return self
