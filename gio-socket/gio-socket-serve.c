@@ -15,6 +15,7 @@
 
 #include <glib-unix.h>
 #include <stdio.h>
+#include <string.h>
 
 #define READ_CHUNK (16 * 1024)
 #define MAX_LINE (64 * 1024)
@@ -53,6 +54,35 @@ say_connection (GiosSocketCommon *connection)
     g_print (_("connection from %s\n"), peer);
 }
 
+/* The reply to a request: the same bytes, or the same line with its
+ * terminator. Lines are bytes: a NUL or a byte that is not UTF-8 comes back
+ * as it came. */
+static GBytes *
+reply_to (GBytes    *request,
+          ServeMode  mode)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (request, &size);
+  guint8 *reply;
+
+  if (mode == MODE_ECHO)
+    return g_bytes_ref (request);
+  reply = g_malloc (size + 1);
+  if (size > 0)
+    memcpy (reply, data, size);
+  reply[size] = '\n';
+  return g_bytes_new_take (reply, size + 1);
+}
+
+/* A request read, or NULL at the end of input (an empty read) or on error. */
+static GBytes *
+request_or_end (GBytes *request)
+{
+  if (request != NULL && g_bytes_get_size (request) == 0)
+    g_clear_pointer (&request, g_bytes_unref);
+  return request;
+}
+
 /* Serves one connection with blocking calls until it ends, fails or
  * @cancellable is cancelled. */
 static void
@@ -62,29 +92,23 @@ serve_stream (GiosDeviceStream *stream,
 {
   g_autoptr(GError) error = NULL;
 
-  if (mode == MODE_ECHO)
+  for (;;)
     {
-      guint8 buffer[READ_CHUNK];
-      gssize n;
+      g_autoptr(GBytes) request = NULL;
+      g_autoptr(GBytes) reply = NULL;
 
-      while ((n = gios_device_stream_read (stream, buffer, sizeof buffer, GIOS_TIMEOUT_FOREVER,
-                                           cancellable, &error)) > 0)
-        if (!gios_device_stream_write (stream, buffer, n, cancellable, &error) ||
-            !gios_device_stream_flush (stream, SEND_TIMEOUT_MS, cancellable, &error))
-          break;
-    }
-  else
-    {
-      for (;;)
-        {
-          g_autofree char *line = gios_device_stream_read_line (stream, MAX_LINE, NULL, GIOS_TIMEOUT_FOREVER,
-                                                                cancellable, &error);
-
-          if (line == NULL ||
-              !gios_device_stream_write_line (stream, line, cancellable, &error) ||
-              !gios_device_stream_flush (stream, SEND_TIMEOUT_MS, cancellable, &error))
-            break;
-        }
+      if (mode == MODE_ECHO)
+        request = request_or_end (gios_device_stream_read_bytes (stream, READ_CHUNK, GIOS_TIMEOUT_FOREVER,
+                                                                 cancellable, &error));
+      else
+        request = gios_device_stream_read_line_bytes (stream, MAX_LINE, GIOS_TIMEOUT_FOREVER,
+                                                      cancellable, &error);
+      if (request == NULL)
+        break;
+      reply = reply_to (request, mode);
+      if (!gios_device_stream_write_bytes (stream, reply, cancellable, &error) ||
+          !gios_device_stream_flush (stream, SEND_TIMEOUT_MS, cancellable, &error))
+        break;
     }
 
   /* The end of a connection is news only when it was not the peer closing
@@ -211,23 +235,20 @@ on_read (GObject      *source,
 {
   AsyncConnection *ac = data;
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (source);
+  g_autoptr(GBytes) request = NULL;
+  g_autoptr(GBytes) reply = NULL;
   GError *error = NULL;
   gboolean more;
 
   if (ac->serve->mode == MODE_ECHO)
-    {
-      g_autoptr(GBytes) bytes = gios_device_stream_read_bytes_finish (stream, result, &error);
-
-      /* The output buffer is larger than one chunk: this never blocks. */
-      more = bytes != NULL && g_bytes_get_size (bytes) > 0 &&
-             gios_device_stream_write_bytes (stream, bytes, NULL, &error);
-    }
+    request = request_or_end (gios_device_stream_read_bytes_finish (stream, result, &error));
   else
-    {
-      g_autofree char *line = gios_device_stream_read_line_finish (stream, result, NULL, &error);
-
-      more = line != NULL && gios_device_stream_write_line (stream, line, NULL, &error);
-    }
+    request = gios_device_stream_read_line_bytes_finish (stream, result, &error);
+  if (request != NULL)
+    reply = reply_to (request, ac->serve->mode);
+  /* The last reply was flushed, so the output buffer is empty and takes
+   * this one whole: this never blocks. */
+  more = reply != NULL && gios_device_stream_write_bytes (stream, reply, NULL, &error);
 
   if (more)
     gios_device_stream_flush_async (stream, SEND_TIMEOUT_MS, G_PRIORITY_DEFAULT,
@@ -246,8 +267,8 @@ async_read_next (AsyncConnection *ac)
     gios_device_stream_read_bytes_async (stream, READ_CHUNK, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
                                          ac->serve->cancellable, on_read, ac);
   else
-    gios_device_stream_read_line_async (stream, MAX_LINE, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
-                                        ac->serve->cancellable, on_read, ac);
+    gios_device_stream_read_line_bytes_async (stream, MAX_LINE, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                              ac->serve->cancellable, on_read, ac);
 }
 
 /* The main-loop model: the server accepts on the main context and emits

@@ -137,6 +137,33 @@ def exchange(port, data, family=socket.AF_INET, address=None):
             chunks.append(chunk)
 
 
+def connect(port):
+    """A plain Python client, connected, with the test's timeout."""
+    s = socket.create_connection(("127.0.0.1", port), TIMEOUT)
+    s.settimeout(TIMEOUT)
+    return s
+
+
+def round_trip(s, line, within=TIMEOUT):
+    """Sends @line on @s and asserts that the same line comes back within
+    @within seconds."""
+    start = time.monotonic()
+    s.settimeout(within)
+    s.sendall(line)
+    reply = b""
+    while not reply.endswith(b"\n"):
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            raise AssertionError(f"no answer to {line!r} within {within} s")
+        if not chunk:
+            raise AssertionError(f"the server closed the connection instead of answering {line!r}")
+        reply += chunk
+    elapsed = time.monotonic() - start
+    if reply != line or elapsed >= within:
+        raise AssertionError(f"sent {line!r}, got {reply!r} after {elapsed:.2f} s")
+
+
 class Usage(unittest.TestCase):
     def assert_usage(self, *args, mentions):
         status, out, err = run(*args)
@@ -228,6 +255,17 @@ class Serve(unittest.TestCase):
         for model in self.MODELS:
             with self.subTest(model=model), Server("--host", "127.0.0.1", "--lines", *model) as server:
                 self.assertEqual(exchange(server.port, b"one\ntwo\r\nthree\n"), b"one\ntwo\nthree\n")
+                self.assertEqual(server.stop()[0], 0)
+
+    def test_lines_are_bytes(self):
+        """--lines echoes any bytes, NUL and bytes that are not UTF-8 included;
+        a line that ends in CR LF comes back with LF alone."""
+        for model in self.MODELS:
+            with self.subTest(model=model), Server("--host", "127.0.0.1", "--lines", *model) as server:
+                self.assertEqual(exchange(server.port, b"a\0b\n\xff\xfe\nx\r\n"), b"a\0b\n\xff\xfe\nx\n")
+                with connect(server.port) as s:
+                    for line in (b"a\0b\n", b"\xff\xfe\n", b"\0\n", b"\n"):
+                        round_trip(s, line)
                 self.assertEqual(server.stop()[0], 0)
 
     def test_concurrent_clients(self):
