@@ -227,6 +227,22 @@ class Usage(unittest.TestCase):
         self.assertIn(str(port), lines[0])
         self.assertIn("gio-socket serve", lines[0])  # what to do
 
+    def test_bad_ports(self):
+        """Ports are 0 to 65535 or a service name; anything else fails with
+        status 1 and one line that names it (glibc would take 99999 as 34463)."""
+        for port in ("-5", "abc", "99999", "65536"):
+            with self.subTest(port=port):
+                status, out, err = run("serve", "--host", "127.0.0.1", "--port", port)
+                self.assertEqual((status, out), (1, b""), err)
+                lines = err.decode().splitlines()
+                self.assertEqual(len(lines), 1, lines)
+                self.assertIn(f"“{port}”", lines[0])
+        status, out, err = run("connect", "127.0.0.1", "70000", input=b"")
+        self.assertEqual((status, out), (1, b""), err)
+        lines = err.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("“70000”", lines[0])
+
     def test_port_in_use(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
