@@ -4,12 +4,14 @@
  * lines, in the classic model (one connection at a time), the job model (a
  * job per connection on a thread pool) or the main-loop model.
  *
- * The main thread always runs a main loop that watches SIGINT and SIGTERM.
- * The models accept on a worker thread; on a signal the main thread cancels
- * one cancellable that every blocked call (listen, accept, reads, and the
- * jobs' calls through their own cancellables) was given, waits for the
- * worker and the jobs to end, and only then closes the server: nothing is
- * closed under a call still running.
+ * The main thread always runs a main loop that watches SIGINT and SIGTERM;
+ * the classic and job models accept on a worker thread. To stop, the main
+ * thread closes the server, which wakes every call blocked on it and cuts
+ * the jobs' connections off without sending: the worker and the jobs end at
+ * once. The main-loop model cancels its connections' calls, whose callbacks
+ * close them without waiting. No client can hold a stop up: the tool sends
+ * with flushes of its own, bounded and woken by the close, and what a
+ * connection still holds when it ends is not waited for.
  */
 #include "gio-socket-tool.h"
 
@@ -19,8 +21,14 @@
 
 #define READ_CHUNK (16 * 1024)
 #define MAX_LINE (64 * 1024)
+/* Room for any reply, an echoed chunk or a longest line with its newline:
+ * a reply always fits in the output buffer that the last flush emptied, so
+ * writing only buffers and every send is a flush of the tool's own. */
+#define OUTPUT_BUFFER_SIZE (MAX_LINE + 1)
 #define SEND_TIMEOUT_MS 30000
-#define STOP_TIMEOUT_MS 5000
+/* The jobs and connections end as soon as the server is closed: this only
+ * bounds how long a stop waits for them. */
+#define STOP_TIMEOUT_MS 500
 
 typedef enum
 {
@@ -33,7 +41,7 @@ typedef struct
   GiosServerSocket *server;
   ServeMode mode;
   GMainLoop *loop;
-  GCancellable *cancellable;  /* cancelled on a signal */
+  GCancellable *cancellable;  /* main-loop model: cancelled to stop */
   gint stopping;              /* atomic */
   GThread *worker;
   GError *error;              /* why the worker stopped, if not a signal */
@@ -52,6 +60,19 @@ say_connection (GiosSocketCommon *connection)
     g_print (_("connection on a Unix-domain socket\n"));
   else
     g_print (_("connection from %s\n"), peer);
+}
+
+/* Says why a connection ended, when it was not the peer closing it or the
+ * server stopping. */
+static void
+say_connection_end (Serve        *serve,
+                    const GError *error)
+{
+  if (error != NULL && !g_atomic_int_get (&serve->stopping) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+    g_printerr (_("gio-socket serve: connection dropped: %s\n"), error->message);
 }
 
 /* The reply to a request: the same bytes, or the same line with its
@@ -83,13 +104,14 @@ request_or_end (GBytes *request)
   return request;
 }
 
-/* Serves one connection with blocking calls until it ends, fails or
- * @cancellable is cancelled. */
+/* Serves one connection with blocking calls until it ends, fails or the
+ * server closes. */
 static void
-serve_stream (GiosDeviceStream *stream,
-              ServeMode         mode,
+serve_stream (Serve            *serve,
+              GiosDeviceStream *stream,
               GCancellable     *cancellable)
 {
+  ServeMode mode = serve->mode;
   g_autoptr(GError) error = NULL;
 
   for (;;)
@@ -110,14 +132,7 @@ serve_stream (GiosDeviceStream *stream,
           !gios_device_stream_flush (stream, SEND_TIMEOUT_MS, cancellable, &error))
         break;
     }
-
-  /* The end of a connection is news only when it was not the peer closing
-   * it or the server stopping. */
-  if (error != NULL &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
-    g_printerr (_("gio-socket serve: connection dropped: %s\n"), error->message);
+  say_connection_end (serve, error);
 }
 
 static void
@@ -137,21 +152,14 @@ classic_thread (gpointer data)
   Serve *serve = data;
   GError *error = NULL;
 
-  while (gios_server_socket_listen (serve->server, GIOS_TIMEOUT_FOREVER, serve->cancellable, &error))
+  while (gios_server_socket_listen (serve->server, GIOS_TIMEOUT_FOREVER, NULL, &error))
     {
       say_connection (GIOS_SOCKET_COMMON (serve->server));
-      serve_stream (GIOS_DEVICE_STREAM (serve->server), serve->mode, serve->cancellable);
+      serve_stream (serve, GIOS_DEVICE_STREAM (serve->server), NULL);
       gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (serve->server), NULL);
     }
   worker_done (serve, error);
   return NULL;
-}
-
-static void
-cancel_job (GCancellable *stopping,
-            GCancellable *job_cancellable)
-{
-  g_cancellable_cancel (job_cancellable);
 }
 
 static void
@@ -160,14 +168,9 @@ job (GiosSocket   *connection,
      gpointer      data)
 {
   Serve *serve = data;
-  gulong handler;
 
-  /* Stopping the server stops the job too (at once if it has stopped). */
-  handler = g_cancellable_connect (serve->cancellable, G_CALLBACK (cancel_job),
-                                   g_object_ref (cancellable), g_object_unref);
   say_connection (GIOS_SOCKET_COMMON (connection));
-  serve_stream (GIOS_DEVICE_STREAM (connection), serve->mode, cancellable);
-  g_cancellable_disconnect (serve->cancellable, handler);
+  serve_stream (serve, GIOS_DEVICE_STREAM (connection), cancellable);
 }
 
 /* The job model: a job per connection, at most N at once. */
@@ -178,8 +181,7 @@ jobs_thread (gpointer data)
   GError *error = NULL;
 
   gios_server_socket_listen_job (serve->server, GIOS_TIMEOUT_FOREVER, serve->max_jobs, job, serve, NULL,
-                                 serve->cancellable, &error);
-  gios_server_socket_wait_jobs (serve->server, STOP_TIMEOUT_MS, NULL);
+                                 NULL, &error);
   worker_done (serve, error);
   return NULL;
 }
@@ -201,11 +203,9 @@ async_connection_end (AsyncConnection *ac,
 {
   Serve *serve = ac->serve;
 
-  if (error != NULL &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
-    g_printerr (_("gio-socket serve: connection dropped: %s\n"), error->message);
+  say_connection_end (serve, error);
+  /* On the main loop this sends what the peer takes now, and waits for
+   * nothing. */
   gios_device_stream_close (GIOS_DEVICE_STREAM (ac->connection), NULL);
   g_object_unref (ac->connection);
   g_free (ac);
@@ -285,7 +285,6 @@ on_accepted (GiosServerSocket *server,
   ac->serve = serve;
   ac->connection = g_object_ref (connection);
   serve->n_async++;
-  gios_device_stream_set_output_buffer_size (GIOS_DEVICE_STREAM (connection), 4 * READ_CHUNK);
   say_connection (GIOS_SOCKET_COMMON (connection));
   async_read_next (ac);
   return TRUE;  /* taken */
@@ -307,15 +306,44 @@ on_signal (gpointer data)
 {
   Serve *serve = data;
 
-  if (g_atomic_int_get (&serve->stopping))
-    return G_SOURCE_CONTINUE;
-  g_atomic_int_set (&serve->stopping, 1);
-  /* Wakes the worker's blocked listen, accept or read, and the jobs. */
-  g_cancellable_cancel (serve->cancellable);
-  if (serve->worker == NULL)
-    gios_server_socket_stop (serve->server);
   g_main_loop_quit (serve->loop);
   return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_stop_timeout (gpointer data)
+{
+  gboolean *timed_out = data;
+
+  *timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Stops serving, within about STOP_TIMEOUT_MS whatever the clients do. */
+static void
+stop_serving (Serve *serve)
+{
+  gboolean timed_out = FALSE;
+  guint timeout;
+
+  g_atomic_int_set (&serve->stopping, 1);
+  /* Wakes the worker's listen and the jobs' calls, cuts the jobs'
+   * connections off, and ends accepting on the main loop. */
+  gios_server_socket_close (serve->server, NULL);
+  if (serve->worker != NULL)
+    {
+      g_thread_join (serve->worker);
+      gios_server_socket_wait_jobs (serve->server, STOP_TIMEOUT_MS, NULL);
+      return;
+    }
+
+  /* The main-loop model: the connections' callbacks close them. */
+  g_cancellable_cancel (serve->cancellable);
+  timeout = g_timeout_add (STOP_TIMEOUT_MS, on_stop_timeout, &timed_out);
+  while (!timed_out && (!serve->acceptor_done || serve->n_async > 0))
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (timeout);
 }
 
 static gboolean
@@ -395,6 +423,11 @@ tool_serve (int    argc,
     return tool_usage_error ("serve", _("choose either --echo or --lines"));
 
   server = gios_server_socket_new ();
+  /* Accepted connections inherit both. Replies only buffer, and the tool's
+   * flushes that send them are bounded; what a connection still holds when
+   * it ends is for a peer that stopped reading, and nothing waits for it. */
+  gios_device_stream_set_output_buffer_size (GIOS_DEVICE_STREAM (server), OUTPUT_BUFFER_SIZE);
+  gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (server), 0);
   if (unix_path != NULL)
     ok = gios_server_socket_open_unix (server, unix_path, permissions, 1000, &error);
   else if (host != NULL)
@@ -436,16 +469,7 @@ tool_serve (int    argc,
   g_main_loop_run (loop);
 
   /* Stop cleanly whatever ended the loop. */
-  g_atomic_int_set (&serve.stopping, 1);
-  g_cancellable_cancel (cancellable);
-  if (serve.worker != NULL)
-    g_thread_join (serve.worker);
-  else
-    gios_server_socket_stop (server);
-  /* Let ::stopped and the cancelled connections' callbacks run. */
-  while (async && (!serve.acceptor_done || serve.n_async > 0))
-    g_main_context_iteration (NULL, TRUE);
-  gios_server_socket_close (server, NULL);
+  stop_serving (&serve);
   g_source_remove (sigint);
   g_source_remove (sigterm);
 

@@ -164,6 +164,41 @@ def round_trip(s, line, within=TIMEOUT):
         raise AssertionError(f"sent {line!r}, got {reply!r} after {elapsed:.2f} s")
 
 
+def sees_end(s, within=TIMEOUT):
+    """TRUE when the server closes @s within @within seconds (reading
+    whatever it still sent)."""
+    s.settimeout(within)
+    deadline = time.monotonic() + within
+    try:
+        while time.monotonic() < deadline:
+            if not s.recv(65536):
+                return True
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        return True
+    return False
+
+
+def flooder(port, chunk):
+    """A client that sends @chunk over and over and never reads, with a small
+    receive buffer. Returns its socket once the server stopped taking bytes
+    from it: the server's replies filled both sides' buffers, and the server
+    waits for this client to read."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.settimeout(0.3)
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            s.send(chunk)
+    except socket.timeout:
+        return s
+    s.close()
+    raise AssertionError("the server went on taking the bytes of a client that never reads")
+
+
 class Usage(unittest.TestCase):
     def assert_usage(self, *args, mentions):
         status, out, err = run(*args)
@@ -317,6 +352,47 @@ class Serve(unittest.TestCase):
             self.assertGreater(server.port, 0)
             self.assertEqual(exchange(server.port, b"any"), b"any")
             self.assertEqual(server.stop()[0], 0)
+
+
+class Stop(unittest.TestCase):
+    """serve stops within 1 s of SIGTERM or SIGINT, with status 0, in every
+    model and whatever its clients do."""
+    MODELS = Serve.MODELS
+
+    def assert_stops(self, server, sig):
+        status, out, err, seconds = server.stop_timed(sig)
+        self.assertEqual(status, 0, err)
+        self.assertLess(seconds, 1.0, f"stopping took {seconds:.2f} s")
+
+    def test_clients_that_flood_and_never_read(self):
+        for model in self.MODELS:
+            for mode, chunk, sig in (("--echo", b"x" * 65536, signal.SIGTERM),
+                                     ("--lines", b"a line\n" * 8192, signal.SIGINT)):
+                with self.subTest(model=model, mode=mode), \
+                     Server("--host", "127.0.0.1", mode, *model) as server:
+                    with flooder(server.port, chunk):
+                        self.assert_stops(server, sig)
+
+    def test_idle_clients(self):
+        for model in self.MODELS:
+            with self.subTest(model=model), Server("--host", "127.0.0.1", *model) as server:
+                idle = [connect(server.port) for _ in range(3)]
+                try:
+                    # Being served: blocked in a read (the classic model
+                    # serves one, the others wait in the kernel's queue).
+                    server.wait_for_connections(1 if not model else 2)
+                    self.assert_stops(server, signal.SIGINT)
+                finally:
+                    for s in idle:
+                        s.close()
+
+    def test_half_a_line(self):
+        for model in self.MODELS:
+            with self.subTest(model=model), Server("--host", "127.0.0.1", "--lines", *model) as server:
+                with connect(server.port) as s:
+                    round_trip(s, b"a whole line\n")
+                    s.sendall(b"half a li")
+                    self.assert_stops(server, signal.SIGTERM)
 
 
 class Connect(unittest.TestCase):
