@@ -187,7 +187,10 @@ jobs_thread (gpointer data)
 }
 
 /* The main-loop model. Each connection is served with the async calls on
- * the main context; nothing blocks there. */
+ * the main context; nothing blocks there. A connection is read again only
+ * once its last reply was sent (flush_async): a client that does not read
+ * is not read either, and costs the server one reply at most, while the
+ * others are served. */
 
 typedef struct
 {

@@ -395,6 +395,21 @@ class Stop(unittest.TestCase):
                     self.assert_stops(server, signal.SIGTERM)
 
 
+class Backpressure(unittest.TestCase):
+    def test_others_are_answered_while_one_floods(self):
+        """A client that floods without reading fills only its own buffers:
+        the server stops reading it (flooder() checks that) and goes on
+        answering the others."""
+        for model in (["--async"], ["--jobs", "2"]):
+            for mode, chunk in (("--lines", b"a line\n" * 8192), ("--echo", b"x" * 65536)):
+                with self.subTest(model=model, mode=mode), \
+                     Server("--host", "127.0.0.1", mode, *model) as server:
+                    with flooder(server.port, chunk), connect(server.port) as s:
+                        for i in range(20):
+                            round_trip(s, b"round trip %d\n" % i, within=2)
+                    self.assertEqual(server.stop()[0], 0)
+
+
 class Connect(unittest.TestCase):
     def test_against_itself(self):
         for mode, data, expected in (("--echo", b"\x00\x01binary\xff" * 5000, None),
