@@ -26,6 +26,8 @@
  * writing only buffers and every send is a flush of the tool's own. */
 #define OUTPUT_BUFFER_SIZE (MAX_LINE + 1)
 #define SEND_TIMEOUT_MS 30000
+/* As %SYSTEM.IS's DefaultTimeout: five minutes. */
+#define DEFAULT_IDLE_TIMEOUT_MS 300000
 /* The jobs and connections end as soon as the server is closed: this only
  * bounds how long a stop waits for them. */
 #define STOP_TIMEOUT_MS 500
@@ -374,6 +376,7 @@ tool_serve (int    argc,
   g_autofree char *unix_path = NULL;
   g_autofree char *permissions_text = NULL;
   int jobs = -1;
+  int idle_timeout = DEFAULT_IDLE_TIMEOUT_MS;
   gboolean async = FALSE;
   gboolean echo = FALSE;
   gboolean lines = FALSE;
@@ -383,6 +386,7 @@ tool_serve (int    argc,
     { "unix", 'u', 0, G_OPTION_ARG_FILENAME, &unix_path, N_("Listen on a Unix-domain socket at PATH instead"), N_("PATH") },
     { "permissions", 0, 0, G_OPTION_ARG_STRING, &permissions_text, N_("Octal mode of the Unix-domain socket (default: 0600)"), N_("MODE") },
     { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, N_("Serve each connection in a job, at most N at once (0: no limit)"), N_("N") },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, N_("Drop a client that sends nothing for MS milliseconds (default: 300000; 0: never)"), N_("MS") },
     { "async", 'a', 0, G_OPTION_ARG_NONE, &async, N_("Serve every connection on the main loop"), NULL },
     { "echo", 'e', 0, G_OPTION_ARG_NONE, &echo, N_("Send every byte back (the default)"), NULL },
     { "lines", 'l', 0, G_OPTION_ARG_NONE, &lines, N_("Answer each line with the same line"), NULL },
@@ -422,6 +426,8 @@ tool_serve (int    argc,
     return tool_usage_error ("serve", _("choose either --jobs or --async"));
   if (jobs < -1)
     return tool_usage_error ("serve", _("--jobs needs a number of 0 or more"));
+  if (idle_timeout < 0)
+    return tool_usage_error ("serve", _("--idle-timeout needs a number of milliseconds, or 0 for none"));
   if (echo && lines)
     return tool_usage_error ("serve", _("choose either --echo or --lines"));
 
@@ -431,6 +437,8 @@ tool_serve (int    argc,
    * it ends is for a peer that stopped reading, and nothing waits for it. */
   gios_device_stream_set_output_buffer_size (GIOS_DEVICE_STREAM (server), OUTPUT_BUFFER_SIZE);
   gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (server), 0);
+  /* Idle clients cannot hold a job, the classic model or a connection. */
+  gios_server_socket_set_idle_timeout (server, idle_timeout > 0 ? idle_timeout : -1);
   if (unix_path != NULL)
     ok = gios_server_socket_open_unix (server, unix_path, permissions, 1000, &error);
   else if (host != NULL)

@@ -7,6 +7,7 @@ Every server is a subprocess of this test, started in its own process group
 and stopped by its pid; every wait is bounded."""
 import json
 import os
+import select
 import signal
 import socket
 import stat
@@ -225,6 +226,8 @@ class Usage(unittest.TestCase):
         self.assert_usage("serve", "--permissions", "0600", mentions="--permissions")
         self.assert_usage("serve", "--unix", "/tmp/x", "--permissions", "999", mentions="999")
         self.assert_usage("serve", "--jobs", "many", mentions="many")
+        self.assert_usage("serve", "--idle-timeout", "-1", mentions="--idle-timeout")
+        self.assert_usage("serve", "--idle-timeout", "soon", mentions="soon")
         self.assert_usage("serve", "extra", mentions="extra")
         self.assert_usage("connect", mentions="HOST")
         self.assert_usage("connect", "127.0.0.1", mentions="HOST")
@@ -408,6 +411,69 @@ class Backpressure(unittest.TestCase):
                         for i in range(20):
                             round_trip(s, b"round trip %d\n" % i, within=2)
                     self.assertEqual(server.stop()[0], 0)
+
+
+class Idle(unittest.TestCase):
+    """--idle-timeout: clients that connect and send nothing are dropped, and
+    cannot keep the others from being served."""
+
+    def test_idle_clients_do_not_hold_the_jobs(self):
+        with Server("--host", "127.0.0.1", "--idle-timeout", "300", "--jobs", "2") as server:
+            idle = [connect(server.port) for _ in range(2)]
+            try:
+                server.wait_for_connections(2)  # both jobs taken
+                start = time.monotonic()
+                self.assertEqual(exchange(server.port, b"third\n"), b"third\n")
+                self.assertLess(time.monotonic() - start, 1.5)
+                for s in idle:
+                    self.assertTrue(sees_end(s), "an idle client was not dropped")
+            finally:
+                for s in idle:
+                    s.close()
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_an_idle_client_does_not_hold_the_classic_model(self):
+        with Server("--host", "127.0.0.1", "--idle-timeout", "300") as server:
+            with connect(server.port) as idle:
+                server.wait_for_connections(1)
+                start = time.monotonic()
+                self.assertEqual(exchange(server.port, b"next\n"), b"next\n")
+                self.assertLess(time.monotonic() - start, 1.5)
+                self.assertTrue(sees_end(idle))
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_async_drops_the_idle_client_only(self):
+        with Server("--host", "127.0.0.1", "--lines", "--idle-timeout", "300", "--async") as server:
+            with connect(server.port) as idle, connect(server.port) as active:
+                server.wait_for_connections(2)
+                start = time.monotonic()
+                # The active client sends a line every 100 ms until the
+                # idle one is dropped, and goes on being answered after.
+                i = 0
+                while not select.select([idle], [], [], 0.1)[0]:
+                    self.assertLess(time.monotonic() - start, TIMEOUT, "the idle client was not dropped")
+                    round_trip(active, b"line %d\n" % i)
+                    i += 1
+                dropped = time.monotonic() - start
+                self.assertEqual(idle.recv(1), b"")
+                self.assertGreaterEqual(dropped, 0.25, "dropped before its idle timeout")
+                for j in range(5):
+                    time.sleep(0.1)  # paces the client; 500 ms in all, more than the timeout
+                    round_trip(active, b"after %d\n" % j)
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_default_and_none(self):
+        status, out, err = run("serve", "--help", check_status=0)
+        self.assertIn(b"--idle-timeout", out)
+        self.assertIn(b"300000", out)
+        # 0 sets no idle timeout (the library would take 0 ms as "drop at
+        # once"): a client that waits before it sends is still served.
+        with Server("--host", "127.0.0.1", "--lines", "--idle-timeout", "0", "--async") as server:
+            with connect(server.port) as s:
+                server.wait_for_connections(1)
+                time.sleep(0.3)  # waits as an idle client would
+                round_trip(s, b"still here\n")
+            self.assertEqual(server.stop()[0], 0)
 
 
 class Connect(unittest.TestCase):
