@@ -18,6 +18,7 @@
 #include <glib-unix.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define READ_CHUNK (16 * 1024)
 #define MAX_LINE (64 * 1024)
@@ -28,6 +29,13 @@
 #define SEND_TIMEOUT_MS 30000
 /* As %SYSTEM.IS's DefaultTimeout: five minutes. */
 #define DEFAULT_IDLE_TIMEOUT_MS 300000
+/* --jobs 0: as many jobs as the descriptor limit leaves room for, and no
+ * more than MAX_JOBS. A job holds a thread and two descriptors (its
+ * connection and the connection's wake-up); the server keeps the first
+ * RESERVED_DESCRIPTORS for itself. */
+#define MAX_JOBS 1024
+#define DESCRIPTORS_PER_JOB 2
+#define RESERVED_DESCRIPTORS 32
 /* The jobs and connections end as soon as the server is closed: this only
  * bounds how long a stop waits for them. */
 #define STOP_TIMEOUT_MS 500
@@ -351,6 +359,21 @@ stop_serving (Serve *serve)
     g_source_remove (timeout);
 }
 
+/* What --jobs 0 means: as many jobs as RLIMIT_NOFILE leaves room for, up
+ * to MAX_JOBS, and at least one. */
+static guint
+jobs_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
+      limit.rlim_cur >= RESERVED_DESCRIPTORS + MAX_JOBS * DESCRIPTORS_PER_JOB)
+    return MAX_JOBS;
+  if (limit.rlim_cur < RESERVED_DESCRIPTORS + DESCRIPTORS_PER_JOB)
+    return 1;
+  return (limit.rlim_cur - RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_JOB;
+}
+
 static gboolean
 parse_permissions (const char *text,
                    guint      *permissions)
@@ -385,7 +408,7 @@ tool_serve (int    argc,
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port, N_("Port number or service name (default: 0, any free port)"), N_("PORT") },
     { "unix", 'u', 0, G_OPTION_ARG_FILENAME, &unix_path, N_("Listen on a Unix-domain socket at PATH instead"), N_("PATH") },
     { "permissions", 0, 0, G_OPTION_ARG_STRING, &permissions_text, N_("Octal mode of the Unix-domain socket (default: 0600)"), N_("MODE") },
-    { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, N_("Serve each connection in a job, at most N at once (0: no limit)"), N_("N") },
+    { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, N_("Serve each connection in a job, at most N at once (0: as many as the open-file limit allows, up to 1024)"), N_("N") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, N_("Drop a client that sends nothing for MS milliseconds (default: 300000; 0: never)"), N_("MS") },
     { "async", 'a', 0, G_OPTION_ARG_NONE, &async, N_("Serve every connection on the main loop"), NULL },
     { "echo", 'e', 0, G_OPTION_ARG_NONE, &echo, N_("Send every byte back (the default)"), NULL },
@@ -471,7 +494,7 @@ tool_serve (int    argc,
     }
   else if (jobs >= 0)
     {
-      serve.max_jobs = jobs;
+      serve.max_jobs = jobs > 0 ? (guint) jobs : jobs_limit ();
       serve.worker = g_thread_new ("gio-socket-jobs", jobs_thread, &serve);
     }
   else

@@ -7,6 +7,8 @@ Every server is a subprocess of this test, started in its own process group
 and stopped by its pid; every wait is bounded."""
 import json
 import os
+import re
+import resource
 import select
 import signal
 import socket
@@ -37,9 +39,10 @@ class Server:
     Its standard output and error are read by threads as they come, so that a
     test can wait for "connection from" lines while the server runs."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, preexec_fn=None):
         self.proc = subprocess.Popen([TOOL, "serve", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True,
+                                     preexec_fn=preexec_fn,
                                      env=dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=""))
         self._changed = threading.Condition()
         self._out = []
@@ -84,6 +87,11 @@ class Server:
         """Waits until the server has taken @count connections in all."""
         if not self._wait(lambda: self.connections() >= count, timeout):
             raise AssertionError(f"the server took {self.connections()} connections, not {count}")
+
+    def takes_more_than(self, count, within):
+        """Whether the server takes more than @count connections in all
+        within @within seconds."""
+        return self._wait(lambda: self.connections() > count, within)
 
     def stop(self, sig=signal.SIGTERM):
         """Sends @sig; returns the exit status and the whole output."""
@@ -179,6 +187,12 @@ def sees_end(s, within=TIMEOUT):
     except ConnectionResetError:
         return True
     return False
+
+
+def threads_of(pid):
+    """How many threads process @pid has."""
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"^Threads:\s+(\d+)$", status.read(), re.M)[1])
 
 
 def flooder(port, chunk):
@@ -474,6 +488,33 @@ class Idle(unittest.TestCase):
                 time.sleep(0.3)  # waits as an idle client would
                 round_trip(s, b"still here\n")
             self.assertEqual(server.stop()[0], 0)
+
+
+class Jobs(unittest.TestCase):
+    def test_jobs_0_is_bounded(self):
+        """--jobs 0 runs as many jobs as the descriptor limit leaves room for,
+        two descriptors each: with a limit of 160, 64 at most ((160 - 32) / 2),
+        where 80 idle clients made 80 threads."""
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (160, 160))
+
+        with Server("--host", "127.0.0.1", "--jobs", "0", preexec_fn=low_limit) as server:
+            clients = [connect(server.port) for _ in range(80)]
+            try:
+                server.wait_for_connections(64)
+                # No 65th job while 64 run (a bounded look: 300 ms).
+                self.assertFalse(server.takes_more_than(64, within=0.3), f"{server.connections()} jobs at once")
+                self.assertLessEqual(threads_of(server.proc.pid), 64 + 8)
+                clients.pop(0).close()  # a job ends: a waiting client is served
+                server.wait_for_connections(65)
+            finally:
+                for s in clients:
+                    s.close()
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_help_says_the_limit(self):
+        status, out, err = run("serve", "--help", check_status=0)
+        self.assertIn(b"1024", out)
 
 
 class Connect(unittest.TestCase):
