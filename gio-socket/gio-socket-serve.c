@@ -4,22 +4,41 @@
  * lines, in the classic model (one connection at a time), the job model (a
  * job per connection on a thread pool) or the main-loop model.
  *
- * The main thread always runs a main loop that watches SIGINT and SIGTERM.
- * The models accept on a worker thread; on a signal the main thread cancels
- * one cancellable that every blocked call (listen, accept, reads, and the
- * jobs' calls through their own cancellables) was given, waits for the
- * worker and the jobs to end, and only then closes the server: nothing is
- * closed under a call still running.
+ * The main thread always runs a main loop that watches SIGINT and SIGTERM;
+ * the classic and job models accept on a worker thread. To stop, the main
+ * thread closes the server, which wakes every call blocked on it and cuts
+ * the jobs' connections off without sending: the worker and the jobs end at
+ * once. The main-loop model cancels its connections' calls, whose callbacks
+ * close them without waiting. No client can hold a stop up: the tool sends
+ * with flushes of its own, bounded and woken by the close, and what a
+ * connection still holds when it ends is not waited for.
  */
 #include "gio-socket-tool.h"
 
 #include <glib-unix.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
 
 #define READ_CHUNK (16 * 1024)
 #define MAX_LINE (64 * 1024)
+/* Room for any reply, an echoed chunk or a longest line with its newline:
+ * a reply always fits in the output buffer that the last flush emptied, so
+ * writing only buffers and every send is a flush of the tool's own. */
+#define OUTPUT_BUFFER_SIZE (MAX_LINE + 1)
 #define SEND_TIMEOUT_MS 30000
-#define STOP_TIMEOUT_MS 5000
+/* As %SYSTEM.IS's DefaultTimeout: five minutes. */
+#define DEFAULT_IDLE_TIMEOUT_MS 300000
+/* --jobs 0: as many jobs as the descriptor limit leaves room for, and no
+ * more than MAX_JOBS. A job holds a thread and two descriptors (its
+ * connection and the connection's wake-up); the server keeps the first
+ * RESERVED_DESCRIPTORS for itself. */
+#define MAX_JOBS 1024
+#define DESCRIPTORS_PER_JOB 2
+#define RESERVED_DESCRIPTORS 32
+/* The jobs and connections end as soon as the server is closed: this only
+ * bounds how long a stop waits for them. */
+#define STOP_TIMEOUT_MS 500
 
 typedef enum
 {
@@ -32,7 +51,7 @@ typedef struct
   GiosServerSocket *server;
   ServeMode mode;
   GMainLoop *loop;
-  GCancellable *cancellable;  /* cancelled on a signal */
+  GCancellable *cancellable;  /* main-loop model: cancelled to stop */
   gint stopping;              /* atomic */
   GThread *worker;
   GError *error;              /* why the worker stopped, if not a signal */
@@ -53,47 +72,77 @@ say_connection (GiosSocketCommon *connection)
     g_print (_("connection from %s\n"), peer);
 }
 
-/* Serves one connection with blocking calls until it ends, fails or
- * @cancellable is cancelled. */
+/* Says why a connection ended, when it was not the peer closing it or the
+ * server stopping. */
 static void
-serve_stream (GiosDeviceStream *stream,
-              ServeMode         mode,
-              GCancellable     *cancellable)
+say_connection_end (Serve        *serve,
+                    const GError *error)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (mode == MODE_ECHO)
-    {
-      guint8 buffer[READ_CHUNK];
-      gssize n;
-
-      while ((n = gios_device_stream_read (stream, buffer, sizeof buffer, GIOS_TIMEOUT_FOREVER,
-                                           cancellable, &error)) > 0)
-        if (!gios_device_stream_write (stream, buffer, n, cancellable, &error) ||
-            !gios_device_stream_flush (stream, SEND_TIMEOUT_MS, cancellable, &error))
-          break;
-    }
-  else
-    {
-      for (;;)
-        {
-          g_autofree char *line = gios_device_stream_read_line (stream, MAX_LINE, NULL, GIOS_TIMEOUT_FOREVER,
-                                                                cancellable, &error);
-
-          if (line == NULL ||
-              !gios_device_stream_write_line (stream, line, cancellable, &error) ||
-              !gios_device_stream_flush (stream, SEND_TIMEOUT_MS, cancellable, &error))
-            break;
-        }
-    }
-
-  /* The end of a connection is news only when it was not the peer closing
-   * it or the server stopping. */
-  if (error != NULL &&
+  if (error != NULL && !g_atomic_int_get (&serve->stopping) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
     g_printerr (_("gio-socket serve: connection dropped: %s\n"), error->message);
+}
+
+/* The reply to a request: the same bytes, or the same line with its
+ * terminator. Lines are bytes: a NUL or a byte that is not UTF-8 comes back
+ * as it came. */
+static GBytes *
+reply_to (GBytes    *request,
+          ServeMode  mode)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (request, &size);
+  guint8 *reply;
+
+  if (mode == MODE_ECHO)
+    return g_bytes_ref (request);
+  reply = g_malloc (size + 1);
+  if (size > 0)
+    memcpy (reply, data, size);
+  reply[size] = '\n';
+  return g_bytes_new_take (reply, size + 1);
+}
+
+/* A request read, or NULL at the end of input (an empty read) or on error. */
+static GBytes *
+request_or_end (GBytes *request)
+{
+  if (request != NULL && g_bytes_get_size (request) == 0)
+    g_clear_pointer (&request, g_bytes_unref);
+  return request;
+}
+
+/* Serves one connection with blocking calls until it ends, fails or the
+ * server closes. */
+static void
+serve_stream (Serve            *serve,
+              GiosDeviceStream *stream,
+              GCancellable     *cancellable)
+{
+  ServeMode mode = serve->mode;
+  g_autoptr(GError) error = NULL;
+
+  for (;;)
+    {
+      g_autoptr(GBytes) request = NULL;
+      g_autoptr(GBytes) reply = NULL;
+
+      if (mode == MODE_ECHO)
+        request = request_or_end (gios_device_stream_read_bytes (stream, READ_CHUNK, GIOS_TIMEOUT_FOREVER,
+                                                                 cancellable, &error));
+      else
+        request = gios_device_stream_read_line_bytes (stream, MAX_LINE, GIOS_TIMEOUT_FOREVER,
+                                                      cancellable, &error);
+      if (request == NULL)
+        break;
+      reply = reply_to (request, mode);
+      if (!gios_device_stream_write_bytes (stream, reply, cancellable, &error) ||
+          !gios_device_stream_flush (stream, SEND_TIMEOUT_MS, cancellable, &error))
+        break;
+    }
+  say_connection_end (serve, error);
 }
 
 static void
@@ -113,21 +162,14 @@ classic_thread (gpointer data)
   Serve *serve = data;
   GError *error = NULL;
 
-  while (gios_server_socket_listen (serve->server, GIOS_TIMEOUT_FOREVER, serve->cancellable, &error))
+  while (gios_server_socket_listen (serve->server, GIOS_TIMEOUT_FOREVER, NULL, &error))
     {
       say_connection (GIOS_SOCKET_COMMON (serve->server));
-      serve_stream (GIOS_DEVICE_STREAM (serve->server), serve->mode, serve->cancellable);
+      serve_stream (serve, GIOS_DEVICE_STREAM (serve->server), NULL);
       gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (serve->server), NULL);
     }
   worker_done (serve, error);
   return NULL;
-}
-
-static void
-cancel_job (GCancellable *stopping,
-            GCancellable *job_cancellable)
-{
-  g_cancellable_cancel (job_cancellable);
 }
 
 static void
@@ -136,14 +178,9 @@ job (GiosSocket   *connection,
      gpointer      data)
 {
   Serve *serve = data;
-  gulong handler;
 
-  /* Stopping the server stops the job too (at once if it has stopped). */
-  handler = g_cancellable_connect (serve->cancellable, G_CALLBACK (cancel_job),
-                                   g_object_ref (cancellable), g_object_unref);
   say_connection (GIOS_SOCKET_COMMON (connection));
-  serve_stream (GIOS_DEVICE_STREAM (connection), serve->mode, cancellable);
-  g_cancellable_disconnect (serve->cancellable, handler);
+  serve_stream (serve, GIOS_DEVICE_STREAM (connection), cancellable);
 }
 
 /* The job model: a job per connection, at most N at once. */
@@ -154,14 +191,16 @@ jobs_thread (gpointer data)
   GError *error = NULL;
 
   gios_server_socket_listen_job (serve->server, GIOS_TIMEOUT_FOREVER, serve->max_jobs, job, serve, NULL,
-                                 serve->cancellable, &error);
-  gios_server_socket_wait_jobs (serve->server, STOP_TIMEOUT_MS, NULL);
+                                 NULL, &error);
   worker_done (serve, error);
   return NULL;
 }
 
 /* The main-loop model. Each connection is served with the async calls on
- * the main context; nothing blocks there. */
+ * the main context; nothing blocks there. A connection is read again only
+ * once its last reply was sent (flush_async): a client that does not read
+ * is not read either, and costs the server one reply at most, while the
+ * others are served. */
 
 typedef struct
 {
@@ -177,11 +216,9 @@ async_connection_end (AsyncConnection *ac,
 {
   Serve *serve = ac->serve;
 
-  if (error != NULL &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
-    g_printerr (_("gio-socket serve: connection dropped: %s\n"), error->message);
+  say_connection_end (serve, error);
+  /* On the main loop this sends what the peer takes now, and waits for
+   * nothing. */
   gios_device_stream_close (GIOS_DEVICE_STREAM (ac->connection), NULL);
   g_object_unref (ac->connection);
   g_free (ac);
@@ -211,23 +248,20 @@ on_read (GObject      *source,
 {
   AsyncConnection *ac = data;
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (source);
+  g_autoptr(GBytes) request = NULL;
+  g_autoptr(GBytes) reply = NULL;
   GError *error = NULL;
   gboolean more;
 
   if (ac->serve->mode == MODE_ECHO)
-    {
-      g_autoptr(GBytes) bytes = gios_device_stream_read_bytes_finish (stream, result, &error);
-
-      /* The output buffer is larger than one chunk: this never blocks. */
-      more = bytes != NULL && g_bytes_get_size (bytes) > 0 &&
-             gios_device_stream_write_bytes (stream, bytes, NULL, &error);
-    }
+    request = request_or_end (gios_device_stream_read_bytes_finish (stream, result, &error));
   else
-    {
-      g_autofree char *line = gios_device_stream_read_line_finish (stream, result, NULL, &error);
-
-      more = line != NULL && gios_device_stream_write_line (stream, line, NULL, &error);
-    }
+    request = gios_device_stream_read_line_bytes_finish (stream, result, &error);
+  if (request != NULL)
+    reply = reply_to (request, ac->serve->mode);
+  /* The last reply was flushed, so the output buffer is empty and takes
+   * this one whole: this never blocks. */
+  more = reply != NULL && gios_device_stream_write_bytes (stream, reply, NULL, &error);
 
   if (more)
     gios_device_stream_flush_async (stream, SEND_TIMEOUT_MS, G_PRIORITY_DEFAULT,
@@ -246,8 +280,8 @@ async_read_next (AsyncConnection *ac)
     gios_device_stream_read_bytes_async (stream, READ_CHUNK, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
                                          ac->serve->cancellable, on_read, ac);
   else
-    gios_device_stream_read_line_async (stream, MAX_LINE, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
-                                        ac->serve->cancellable, on_read, ac);
+    gios_device_stream_read_line_bytes_async (stream, MAX_LINE, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                              ac->serve->cancellable, on_read, ac);
 }
 
 /* The main-loop model: the server accepts on the main context and emits
@@ -264,7 +298,6 @@ on_accepted (GiosServerSocket *server,
   ac->serve = serve;
   ac->connection = g_object_ref (connection);
   serve->n_async++;
-  gios_device_stream_set_output_buffer_size (GIOS_DEVICE_STREAM (connection), 4 * READ_CHUNK);
   say_connection (GIOS_SOCKET_COMMON (connection));
   async_read_next (ac);
   return TRUE;  /* taken */
@@ -286,15 +319,59 @@ on_signal (gpointer data)
 {
   Serve *serve = data;
 
-  if (g_atomic_int_get (&serve->stopping))
-    return G_SOURCE_CONTINUE;
-  g_atomic_int_set (&serve->stopping, 1);
-  /* Wakes the worker's blocked listen, accept or read, and the jobs. */
-  g_cancellable_cancel (serve->cancellable);
-  if (serve->worker == NULL)
-    gios_server_socket_stop (serve->server);
   g_main_loop_quit (serve->loop);
   return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_stop_timeout (gpointer data)
+{
+  gboolean *timed_out = data;
+
+  *timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Stops serving, within about STOP_TIMEOUT_MS whatever the clients do. */
+static void
+stop_serving (Serve *serve)
+{
+  gboolean timed_out = FALSE;
+  guint timeout;
+
+  g_atomic_int_set (&serve->stopping, 1);
+  /* Wakes the worker's listen and the jobs' calls, cuts the jobs'
+   * connections off, and ends accepting on the main loop. */
+  gios_server_socket_close (serve->server, NULL);
+  if (serve->worker != NULL)
+    {
+      g_thread_join (serve->worker);
+      gios_server_socket_wait_jobs (serve->server, STOP_TIMEOUT_MS, NULL);
+      return;
+    }
+
+  /* The main-loop model: the connections' callbacks close them. */
+  g_cancellable_cancel (serve->cancellable);
+  timeout = g_timeout_add (STOP_TIMEOUT_MS, on_stop_timeout, &timed_out);
+  while (!timed_out && (!serve->acceptor_done || serve->n_async > 0))
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (timeout);
+}
+
+/* What --jobs 0 means: as many jobs as RLIMIT_NOFILE leaves room for, up
+ * to MAX_JOBS, and at least one. */
+static guint
+jobs_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
+      limit.rlim_cur >= RESERVED_DESCRIPTORS + MAX_JOBS * DESCRIPTORS_PER_JOB)
+    return MAX_JOBS;
+  if (limit.rlim_cur < RESERVED_DESCRIPTORS + DESCRIPTORS_PER_JOB)
+    return 1;
+  return (limit.rlim_cur - RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_JOB;
 }
 
 static gboolean
@@ -322,6 +399,7 @@ tool_serve (int    argc,
   g_autofree char *unix_path = NULL;
   g_autofree char *permissions_text = NULL;
   int jobs = -1;
+  int idle_timeout = DEFAULT_IDLE_TIMEOUT_MS;
   gboolean async = FALSE;
   gboolean echo = FALSE;
   gboolean lines = FALSE;
@@ -330,7 +408,8 @@ tool_serve (int    argc,
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port, N_("Port number or service name (default: 0, any free port)"), N_("PORT") },
     { "unix", 'u', 0, G_OPTION_ARG_FILENAME, &unix_path, N_("Listen on a Unix-domain socket at PATH instead"), N_("PATH") },
     { "permissions", 0, 0, G_OPTION_ARG_STRING, &permissions_text, N_("Octal mode of the Unix-domain socket (default: 0600)"), N_("MODE") },
-    { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, N_("Serve each connection in a job, at most N at once (0: no limit)"), N_("N") },
+    { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, N_("Serve each connection in a job, at most N at once (0: as many as the open-file limit allows, up to 1024)"), N_("N") },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, N_("Drop a client that sends nothing for MS milliseconds (default: 300000; 0: never)"), N_("MS") },
     { "async", 'a', 0, G_OPTION_ARG_NONE, &async, N_("Serve every connection on the main loop"), NULL },
     { "echo", 'e', 0, G_OPTION_ARG_NONE, &echo, N_("Send every byte back (the default)"), NULL },
     { "lines", 'l', 0, G_OPTION_ARG_NONE, &lines, N_("Answer each line with the same line"), NULL },
@@ -370,10 +449,19 @@ tool_serve (int    argc,
     return tool_usage_error ("serve", _("choose either --jobs or --async"));
   if (jobs < -1)
     return tool_usage_error ("serve", _("--jobs needs a number of 0 or more"));
+  if (idle_timeout < 0)
+    return tool_usage_error ("serve", _("--idle-timeout needs a number of milliseconds, or 0 for none"));
   if (echo && lines)
     return tool_usage_error ("serve", _("choose either --echo or --lines"));
 
   server = gios_server_socket_new ();
+  /* Accepted connections inherit both. Replies only buffer, and the tool's
+   * flushes that send them are bounded; what a connection still holds when
+   * it ends is for a peer that stopped reading, and nothing waits for it. */
+  gios_device_stream_set_output_buffer_size (GIOS_DEVICE_STREAM (server), OUTPUT_BUFFER_SIZE);
+  gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (server), 0);
+  /* Idle clients cannot hold a job, the classic model or a connection. */
+  gios_server_socket_set_idle_timeout (server, idle_timeout > 0 ? idle_timeout : -1);
   if (unix_path != NULL)
     ok = gios_server_socket_open_unix (server, unix_path, permissions, 1000, &error);
   else if (host != NULL)
@@ -406,7 +494,7 @@ tool_serve (int    argc,
     }
   else if (jobs >= 0)
     {
-      serve.max_jobs = jobs;
+      serve.max_jobs = jobs > 0 ? (guint) jobs : jobs_limit ();
       serve.worker = g_thread_new ("gio-socket-jobs", jobs_thread, &serve);
     }
   else
@@ -415,16 +503,7 @@ tool_serve (int    argc,
   g_main_loop_run (loop);
 
   /* Stop cleanly whatever ended the loop. */
-  g_atomic_int_set (&serve.stopping, 1);
-  g_cancellable_cancel (cancellable);
-  if (serve.worker != NULL)
-    g_thread_join (serve.worker);
-  else
-    gios_server_socket_stop (server);
-  /* Let ::stopped and the cancelled connections' callbacks run. */
-  while (async && (!serve.acceptor_done || serve.n_async > 0))
-    g_main_context_iteration (NULL, TRUE);
-  gios_server_socket_close (server, NULL);
+  stop_serving (&serve);
   g_source_remove (sigint);
   g_source_remove (sigterm);
 

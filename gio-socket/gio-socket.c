@@ -102,6 +102,8 @@ hint_for (const GError *error)
       case G_IO_ERROR_CONNECTION_REFUSED:
       case G_IO_ERROR_NOT_FOUND:
         return _("check that a server listens there, for example “gio-socket serve”");
+      case G_IO_ERROR_INVALID_ARGUMENT:
+        return _("check the values on the command line");
       case G_IO_ERROR_TIMED_OUT:
         return _("check the host and port, and that no firewall drops the packets");
       case G_IO_ERROR_HOST_NOT_FOUND:

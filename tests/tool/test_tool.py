@@ -7,6 +7,9 @@ Every server is a subprocess of this test, started in its own process group
 and stopped by its pid; every wait is bounded."""
 import json
 import os
+import re
+import resource
+import select
 import signal
 import socket
 import stat
@@ -31,46 +34,95 @@ def run(*args, input=None, check_status=None):
 
 
 class Server:
-    """gio-socket serve …, started and waited for until it says where it listens."""
+    """gio-socket serve …, started and waited for until it says where it listens.
 
-    def __init__(self, *args):
+    Its standard output and error are read by threads as they come, so that a
+    test can wait for "connection from" lines while the server runs."""
+
+    def __init__(self, *args, preexec_fn=None):
         self.proc = subprocess.Popen([TOOL, "serve", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True,
+                                     preexec_fn=preexec_fn,
                                      env=dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=""))
-        self.first_line = self._read_first_line()
-        if not self.first_line.startswith("listening on "):
-            self.kill()
-            raise AssertionError(f"serve printed {self.first_line!r}, stderr {self.proc.stderr.read()!r}")
-        self.address = self.first_line[len("listening on "):]
-
-    def _read_first_line(self):
-        result = []
-        reader = threading.Thread(target=lambda: result.append(self.proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(TIMEOUT)
-        if not result:
+        self._changed = threading.Condition()
+        self._out = []
+        self._err = []
+        self._readers = [threading.Thread(target=self._read, args=(pipe, lines), daemon=True)
+                         for pipe, lines in ((self.proc.stdout, self._out), (self.proc.stderr, self._err))]
+        for reader in self._readers:
+            reader.start()
+        if not self._wait(lambda: self._out):
             self.kill()
             raise AssertionError("serve printed nothing")
-        return result[0].decode().rstrip("\n")
+        self.first_line = self._out[0].rstrip("\n")
+        if not self.first_line.startswith("listening on "):
+            self.kill()
+            raise AssertionError(f"serve printed {self.first_line!r}, stderr {self.stderr()!r}")
+        self.address = self.first_line[len("listening on "):]
+
+    def _read(self, pipe, lines):
+        for line in pipe:
+            with self._changed:
+                lines.append(line.decode(errors="replace"))
+                self._changed.notify_all()
+
+    def _wait(self, predicate, timeout=TIMEOUT):
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
+
+    def stderr(self):
+        with self._changed:
+            return "".join(self._err)
 
     @property
     def port(self):
         return int(self.address.rsplit(":", 1)[1])
 
+    def connections(self):
+        """How many "connection from" lines the server printed so far."""
+        with self._changed:
+            return sum(line.startswith("connection ") for line in self._out)
+
+    def wait_for_connections(self, count, timeout=TIMEOUT):
+        """Waits until the server has taken @count connections in all."""
+        if not self._wait(lambda: self.connections() >= count, timeout):
+            raise AssertionError(f"the server took {self.connections()} connections, not {count}")
+
+    def takes_more_than(self, count, within):
+        """Whether the server takes more than @count connections in all
+        within @within seconds."""
+        return self._wait(lambda: self.connections() > count, within)
+
     def stop(self, sig=signal.SIGTERM):
-        """Sends @sig and returns the exit status and the rest of the output."""
+        """Sends @sig; returns the exit status and the whole output."""
+        return self.stop_timed(sig)[:3]
+
+    def stop_timed(self, sig=signal.SIGTERM):
+        """Sends @sig; returns the exit status, the whole output and the
+        seconds from the signal to the exit."""
+        start = time.monotonic()
         self.proc.send_signal(sig)
         try:
-            out, err = self.proc.communicate(timeout=TIMEOUT)
+            self.proc.wait(TIMEOUT)
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"serve did not stop on {sig!r}")
-        return self.proc.returncode, out.decode(), err.decode()
+        seconds = time.monotonic() - start
+        self._close_pipes()
+        with self._changed:
+            return self.proc.returncode, "".join(self._out), "".join(self._err), seconds
+
+    def _close_pipes(self):
+        for reader in self._readers:
+            reader.join(TIMEOUT)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
 
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(TIMEOUT)
+        self._close_pipes()
 
     def __enter__(self):
         return self
@@ -92,6 +144,74 @@ def exchange(port, data, family=socket.AF_INET, address=None):
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
+
+
+def connect(port):
+    """A plain Python client, connected, with the test's timeout."""
+    s = socket.create_connection(("127.0.0.1", port), TIMEOUT)
+    s.settimeout(TIMEOUT)
+    return s
+
+
+def round_trip(s, line, within=TIMEOUT):
+    """Sends @line on @s and asserts that the same line comes back within
+    @within seconds."""
+    start = time.monotonic()
+    s.settimeout(within)
+    s.sendall(line)
+    reply = b""
+    while not reply.endswith(b"\n"):
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            raise AssertionError(f"no answer to {line!r} within {within} s")
+        if not chunk:
+            raise AssertionError(f"the server closed the connection instead of answering {line!r}")
+        reply += chunk
+    elapsed = time.monotonic() - start
+    if reply != line or elapsed >= within:
+        raise AssertionError(f"sent {line!r}, got {reply!r} after {elapsed:.2f} s")
+
+
+def sees_end(s, within=TIMEOUT):
+    """TRUE when the server closes @s within @within seconds (reading
+    whatever it still sent)."""
+    s.settimeout(within)
+    deadline = time.monotonic() + within
+    try:
+        while time.monotonic() < deadline:
+            if not s.recv(65536):
+                return True
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        return True
+    return False
+
+
+def threads_of(pid):
+    """How many threads process @pid has."""
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"^Threads:\s+(\d+)$", status.read(), re.M)[1])
+
+
+def flooder(port, chunk):
+    """A client that sends @chunk over and over and never reads, with a small
+    receive buffer. Returns its socket once the server stopped taking bytes
+    from it: the server's replies filled both sides' buffers, and the server
+    waits for this client to read."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.settimeout(0.3)
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            s.send(chunk)
+    except socket.timeout:
+        return s
+    s.close()
+    raise AssertionError("the server went on taking the bytes of a client that never reads")
 
 
 class Usage(unittest.TestCase):
@@ -120,6 +240,8 @@ class Usage(unittest.TestCase):
         self.assert_usage("serve", "--permissions", "0600", mentions="--permissions")
         self.assert_usage("serve", "--unix", "/tmp/x", "--permissions", "999", mentions="999")
         self.assert_usage("serve", "--jobs", "many", mentions="many")
+        self.assert_usage("serve", "--idle-timeout", "-1", mentions="--idle-timeout")
+        self.assert_usage("serve", "--idle-timeout", "soon", mentions="soon")
         self.assert_usage("serve", "extra", mentions="extra")
         self.assert_usage("connect", mentions="HOST")
         self.assert_usage("connect", "127.0.0.1", mentions="HOST")
@@ -157,6 +279,22 @@ class Usage(unittest.TestCase):
         self.assertIn(str(port), lines[0])
         self.assertIn("gio-socket serve", lines[0])  # what to do
 
+    def test_bad_ports(self):
+        """Ports are 0 to 65535 or a service name; anything else fails with
+        status 1 and one line that names it (glibc would take 99999 as 34463)."""
+        for port in ("-5", "abc", "99999", "65536"):
+            with self.subTest(port=port):
+                status, out, err = run("serve", "--host", "127.0.0.1", "--port", port)
+                self.assertEqual((status, out), (1, b""), err)
+                lines = err.decode().splitlines()
+                self.assertEqual(len(lines), 1, lines)
+                self.assertIn(f"“{port}”", lines[0])
+        status, out, err = run("connect", "127.0.0.1", "70000", input=b"")
+        self.assertEqual((status, out), (1, b""), err)
+        lines = err.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("“70000”", lines[0])
+
     def test_port_in_use(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -185,6 +323,17 @@ class Serve(unittest.TestCase):
         for model in self.MODELS:
             with self.subTest(model=model), Server("--host", "127.0.0.1", "--lines", *model) as server:
                 self.assertEqual(exchange(server.port, b"one\ntwo\r\nthree\n"), b"one\ntwo\nthree\n")
+                self.assertEqual(server.stop()[0], 0)
+
+    def test_lines_are_bytes(self):
+        """--lines echoes any bytes, NUL and bytes that are not UTF-8 included;
+        a line that ends in CR LF comes back with LF alone."""
+        for model in self.MODELS:
+            with self.subTest(model=model), Server("--host", "127.0.0.1", "--lines", *model) as server:
+                self.assertEqual(exchange(server.port, b"a\0b\n\xff\xfe\nx\r\n"), b"a\0b\n\xff\xfe\nx\n")
+                with connect(server.port) as s:
+                    for line in (b"a\0b\n", b"\xff\xfe\n", b"\0\n", b"\n"):
+                        round_trip(s, line)
                 self.assertEqual(server.stop()[0], 0)
 
     def test_concurrent_clients(self):
@@ -220,6 +369,152 @@ class Serve(unittest.TestCase):
             self.assertGreater(server.port, 0)
             self.assertEqual(exchange(server.port, b"any"), b"any")
             self.assertEqual(server.stop()[0], 0)
+
+
+class Stop(unittest.TestCase):
+    """serve stops within 1 s of SIGTERM or SIGINT, with status 0, in every
+    model and whatever its clients do."""
+    MODELS = Serve.MODELS
+
+    def assert_stops(self, server, sig):
+        status, out, err, seconds = server.stop_timed(sig)
+        self.assertEqual(status, 0, err)
+        self.assertLess(seconds, 1.0, f"stopping took {seconds:.2f} s")
+
+    def test_clients_that_flood_and_never_read(self):
+        for model in self.MODELS:
+            for mode, chunk, sig in (("--echo", b"x" * 65536, signal.SIGTERM),
+                                     ("--lines", b"a line\n" * 8192, signal.SIGINT)):
+                with self.subTest(model=model, mode=mode), \
+                     Server("--host", "127.0.0.1", mode, *model) as server:
+                    with flooder(server.port, chunk):
+                        self.assert_stops(server, sig)
+
+    def test_idle_clients(self):
+        for model in self.MODELS:
+            with self.subTest(model=model), Server("--host", "127.0.0.1", *model) as server:
+                idle = [connect(server.port) for _ in range(3)]
+                try:
+                    # Being served: blocked in a read (the classic model
+                    # serves one, the others wait in the kernel's queue).
+                    server.wait_for_connections(1 if not model else 2)
+                    self.assert_stops(server, signal.SIGINT)
+                finally:
+                    for s in idle:
+                        s.close()
+
+    def test_half_a_line(self):
+        for model in self.MODELS:
+            with self.subTest(model=model), Server("--host", "127.0.0.1", "--lines", *model) as server:
+                with connect(server.port) as s:
+                    round_trip(s, b"a whole line\n")
+                    s.sendall(b"half a li")
+                    self.assert_stops(server, signal.SIGTERM)
+
+
+class Backpressure(unittest.TestCase):
+    def test_others_are_answered_while_one_floods(self):
+        """A client that floods without reading fills only its own buffers:
+        the server stops reading it (flooder() checks that) and goes on
+        answering the others."""
+        for model in (["--async"], ["--jobs", "2"]):
+            for mode, chunk in (("--lines", b"a line\n" * 8192), ("--echo", b"x" * 65536)):
+                with self.subTest(model=model, mode=mode), \
+                     Server("--host", "127.0.0.1", mode, *model) as server:
+                    with flooder(server.port, chunk), connect(server.port) as s:
+                        for i in range(20):
+                            round_trip(s, b"round trip %d\n" % i, within=2)
+                    self.assertEqual(server.stop()[0], 0)
+
+
+class Idle(unittest.TestCase):
+    """--idle-timeout: clients that connect and send nothing are dropped, and
+    cannot keep the others from being served."""
+
+    def test_idle_clients_do_not_hold_the_jobs(self):
+        with Server("--host", "127.0.0.1", "--idle-timeout", "300", "--jobs", "2") as server:
+            idle = [connect(server.port) for _ in range(2)]
+            try:
+                server.wait_for_connections(2)  # both jobs taken
+                start = time.monotonic()
+                self.assertEqual(exchange(server.port, b"third\n"), b"third\n")
+                self.assertLess(time.monotonic() - start, 1.5)
+                for s in idle:
+                    self.assertTrue(sees_end(s), "an idle client was not dropped")
+            finally:
+                for s in idle:
+                    s.close()
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_an_idle_client_does_not_hold_the_classic_model(self):
+        with Server("--host", "127.0.0.1", "--idle-timeout", "300") as server:
+            with connect(server.port) as idle:
+                server.wait_for_connections(1)
+                start = time.monotonic()
+                self.assertEqual(exchange(server.port, b"next\n"), b"next\n")
+                self.assertLess(time.monotonic() - start, 1.5)
+                self.assertTrue(sees_end(idle))
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_async_drops_the_idle_client_only(self):
+        with Server("--host", "127.0.0.1", "--lines", "--idle-timeout", "300", "--async") as server:
+            with connect(server.port) as idle, connect(server.port) as active:
+                server.wait_for_connections(2)
+                start = time.monotonic()
+                # The active client sends a line every 100 ms until the
+                # idle one is dropped, and goes on being answered after.
+                i = 0
+                while not select.select([idle], [], [], 0.1)[0]:
+                    self.assertLess(time.monotonic() - start, TIMEOUT, "the idle client was not dropped")
+                    round_trip(active, b"line %d\n" % i)
+                    i += 1
+                dropped = time.monotonic() - start
+                self.assertEqual(idle.recv(1), b"")
+                self.assertGreaterEqual(dropped, 0.25, "dropped before its idle timeout")
+                for j in range(5):
+                    time.sleep(0.1)  # paces the client; 500 ms in all, more than the timeout
+                    round_trip(active, b"after %d\n" % j)
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_default_and_none(self):
+        status, out, err = run("serve", "--help", check_status=0)
+        self.assertIn(b"--idle-timeout", out)
+        self.assertIn(b"300000", out)
+        # 0 sets no idle timeout (the library would take 0 ms as "drop at
+        # once"): a client that waits before it sends is still served.
+        with Server("--host", "127.0.0.1", "--lines", "--idle-timeout", "0", "--async") as server:
+            with connect(server.port) as s:
+                server.wait_for_connections(1)
+                time.sleep(0.3)  # waits as an idle client would
+                round_trip(s, b"still here\n")
+            self.assertEqual(server.stop()[0], 0)
+
+
+class Jobs(unittest.TestCase):
+    def test_jobs_0_is_bounded(self):
+        """--jobs 0 runs as many jobs as the descriptor limit leaves room for,
+        two descriptors each: with a limit of 160, 64 at most ((160 - 32) / 2),
+        where 80 idle clients made 80 threads."""
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (160, 160))
+
+        with Server("--host", "127.0.0.1", "--jobs", "0", preexec_fn=low_limit) as server:
+            clients = [connect(server.port) for _ in range(80)]
+            try:
+                server.wait_for_connections(64)
+                # No 65th job while 64 run (a bounded look: 300 ms).
+                self.assertFalse(server.takes_more_than(64, within=0.3), f"{server.connections()} jobs at once")
+                self.assertLessEqual(threads_of(server.proc.pid), 64 + 8)
+                clients.pop(0).close()  # a job ends: a waiting client is served
+                server.wait_for_connections(65)
+            finally:
+                for s in clients:
+                    s.close()
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_help_says_the_limit(self):
+        status, out, err = run("serve", "--help", check_status=0)
+        self.assertIn(b"1024", out)
 
 
 class Connect(unittest.TestCase):
