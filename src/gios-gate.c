@@ -35,7 +35,7 @@ void
 gios_gate_clear (GiosGate *gate)
 {
   clear_cached_cancellable (gate);
-  g_clear_object (&gate->interrupting);
+  gios_gate_set_interrupting (gate, NULL);
   if (gate->wakeup_fd >= 0)
     close (gate->wakeup_fd);
   g_mutex_clear (&gate->lock);
@@ -327,13 +327,51 @@ clear_cached_cancellable (GiosGate *gate)
     }
 }
 
+/* The interrupting cancellable was cancelled: a receive blocked in the
+ * device with it wakes when the input is shut down. Either it sees the
+ * cancellation before it blocks (begin_blocking), or this sees it counted
+ * in blocked_cancellable. (A receive given no cancellable is not one to
+ * wake: to it, the shut input would look like the peer's end.) */
+static void
+on_interrupting_cancelled (GCancellable *cancellable,
+                           gpointer      data)
+{
+  GiosGate *gate = data;
+
+  g_mutex_lock (&gate->lock);
+  if (g_atomic_int_get (&gate->blocked_cancellable) > 0 && gate->device_fd >= 0)
+    shutdown (gate->device_fd, SHUT_RD);
+  g_mutex_unlock (&gate->lock);
+}
+
 void
 gios_gate_set_interrupting (GiosGate     *gate,
                             GCancellable *cancellable)
 {
+  GCancellable *old;
+  gulong old_handler;
+
   g_mutex_lock (&gate->lock);
-  g_set_object (&gate->interrupting, cancellable);
+  old = g_steal_pointer (&gate->interrupting);
+  old_handler = gate->interrupting_handler;
+  gate->interrupting_handler = 0;
   g_mutex_unlock (&gate->lock);
+  /* Outside the lock: disconnecting waits for a handler that runs. */
+  if (old != NULL)
+    {
+      g_cancellable_disconnect (old, old_handler);
+      g_object_unref (old);
+    }
+  if (cancellable != NULL)
+    {
+      gulong handler = g_cancellable_connect (cancellable, G_CALLBACK (on_interrupting_cancelled),
+                                              gate, NULL);
+
+      g_mutex_lock (&gate->lock);
+      gate->interrupting = g_object_ref (cancellable);
+      gate->interrupting_handler = handler;
+      g_mutex_unlock (&gate->lock);
+    }
   /* No wait runs now on a stream that changes hands: let its last
    * cancellable go. */
   clear_cached_cancellable (gate);
@@ -470,9 +508,11 @@ gios_gate_begin_blocking (GiosGate     *gate,
       (cancellable != NULL && cancellable != gate->interrupting))
     return FALSE;
   g_atomic_int_inc (&gate->blocked);
+  if (cancellable != NULL)
+    g_atomic_int_inc (&gate->blocked_cancellable);
   if (interrupted_past (gate, own_ticket (gate)) || g_cancellable_is_cancelled (cancellable))
     {
-      g_atomic_int_dec_and_test (&gate->blocked);
+      gios_gate_end_blocking (gate, TRUE, cancellable, NULL);
       return FALSE;
     }
   return TRUE;
@@ -485,6 +525,8 @@ gios_gate_end_blocking (GiosGate      *gate,
                         GError       **error)
 {
   g_atomic_int_dec_and_test (&gate->blocked);
+  if (cancellable != NULL)
+    g_atomic_int_dec_and_test (&gate->blocked_cancellable);
   if (got_data)
     return TRUE;
   if (g_cancellable_set_error_if_cancelled (cancellable, error))

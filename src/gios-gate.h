@@ -57,9 +57,12 @@ struct _GiosGate
   gulong wait_handler;
   gint wait_users;         /* atomic */
   gint blocked;            /* atomic: receives blocked in the device */
-  /* A cancellable whose cancellation always comes with an interrupt: a
-   * receive given it may block in the device. */
+  gint blocked_cancellable; /* atomic: those of them given @interrupting */
+  /* A cancellable whose cancellation shuts the device's input down under a
+   * receive blocked in it (a job's): a receive given it may block in the
+   * device. */
   GCancellable *interrupting;
+  gulong interrupting_handler;
 };
 
 typedef enum

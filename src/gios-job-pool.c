@@ -40,7 +40,16 @@ typedef struct
   GiosSocket *connection;
   GiosJobClosure *closure;
   GCancellable *cancellable;
+  GCancellable *chained_to;   /* the pool's, which cancels it */
+  gulong chain;
 } Job;
+
+static void
+cancel_job (GCancellable *pool_cancellable,
+            GCancellable *job_cancellable)
+{
+  g_cancellable_cancel (job_cancellable);
+}
 
 GiosJobClosure *
 gios_job_closure_new (GiosJobFunc    func,
@@ -96,6 +105,8 @@ job_run (gpointer data,
   /* Send what the job left buffered, within the connection's
    * close-timeout, unless the job closed it itself. */
   gios_device_stream_close (GIOS_DEVICE_STREAM (job->connection), NULL);
+  g_cancellable_disconnect (job->chained_to, job->chain);
+  g_object_unref (job->chained_to);
   g_object_unref (job->cancellable);
   /* Before the job counts as ended: wait_all() returning means the data
    * was released too. */
@@ -160,8 +171,13 @@ gios_job_pool_push (GiosJobPool    *pool,
   g_atomic_ref_count_inc (&closure->ref);
 
   g_mutex_lock (&pool->lock);
-  job->cancellable = g_object_ref (pool->cancellable);
-  /* cancel() drops the connection with it: reads may block in it. */
+  /* The job's own, cancelled with the pool's: a job that cancels it stops
+   * itself, not the others. */
+  job->cancellable = g_cancellable_new ();
+  job->chain = g_cancellable_connect (pool->cancellable, G_CALLBACK (cancel_job),
+                                      g_object_ref (job->cancellable), g_object_unref);
+  job->chained_to = g_object_ref (pool->cancellable);
+  /* Its cancellation wakes a read blocked in the connection. */
   _gios_device_stream_set_interrupting (GIOS_DEVICE_STREAM (connection), job->cancellable);
   g_ptr_array_add (pool->running, connection);
   pool->n_jobs++;

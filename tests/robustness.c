@@ -1266,6 +1266,113 @@ test_idle_main_loop (void)
   close (idle);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A job's cancellable                                                        */
+
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  GCancellable *cancellables[2];
+  gint tids[2];
+  guint n;
+  GError *errors[2];
+  gint64 returned[2];
+  gint n_returned;
+} CancelJobs;
+
+static void
+read_forever_job (GiosSocket   *connection,
+                  GCancellable *cancellable,
+                  gpointer      data)
+{
+  CancelJobs *cj = data;
+  guint8 buffer[16];
+  guint i;
+
+  g_mutex_lock (&cj->lock);
+  i = cj->n++;
+  cj->cancellables[i] = g_object_ref (cancellable);
+  g_atomic_int_set (&cj->tids[i], (gint) syscall (SYS_gettid));
+  g_cond_broadcast (&cj->cond);
+  g_mutex_unlock (&cj->lock);
+  /* Waits in recv() itself: cancelling must wake it all the same. */
+  (void) gios_device_stream_read (GIOS_DEVICE_STREAM (connection), buffer, sizeof buffer,
+                                  GIOS_TIMEOUT_FOREVER, cancellable, &cj->errors[i]);
+  g_mutex_lock (&cj->lock);
+  cj->returned[i] = g_get_monotonic_time ();
+  cj->n_returned++;
+  g_cond_broadcast (&cj->cond);
+  g_mutex_unlock (&cj->lock);
+}
+
+typedef struct
+{
+  GiosServerSocket *server;
+  CancelJobs *cj;
+} CancelRunner;
+
+static gpointer
+cancel_jobs_thread (gpointer data)
+{
+  CancelRunner *r = data;
+
+  (void) gios_server_socket_listen_job (r->server, GIOS_TIMEOUT_FOREVER, 0, read_forever_job,
+                                        r->cj, NULL, NULL, NULL);
+  return NULL;
+}
+
+/* Each job has a cancellable of its own, and cancelling it wakes the job
+ * even where its read waits in the device; the other job goes on. */
+static void
+test_job_cancellable (void)
+{
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  CancelJobs cj = { 0 };
+  CancelRunner runner = { .server = server, .cj = &cj };
+  int clients[2];
+  GThread *thread;
+  gint64 start;
+
+  g_mutex_init (&cj.lock);
+  g_cond_init (&cj.cond);
+  thread = g_thread_new ("listen-job", cancel_jobs_thread, &runner);
+  for (guint i = 0; i < 2; i++)
+    clients[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  g_mutex_lock (&cj.lock);
+  while (cj.n < 2)
+    g_cond_wait (&cj.cond, &cj.lock);
+  g_mutex_unlock (&cj.lock);
+  for (guint i = 0; i < 2; i++)
+    test_wait_until_sleeping (g_atomic_int_get (&cj.tids[i]));
+  g_assert_true (cj.cancellables[0] != cj.cancellables[1]);
+
+  start = g_get_monotonic_time ();
+  g_cancellable_cancel (cj.cancellables[0]);
+  g_mutex_lock (&cj.lock);
+  while (cj.n_returned < 1)
+    g_assert_true (g_cond_wait_until (&cj.cond, &cj.lock, start + 2 * G_USEC_PER_SEC));
+  g_mutex_unlock (&cj.lock);
+  g_assert_cmpint ((cj.returned[0] - start) / 1000, <, 500);
+  g_assert_error (cj.errors[0], G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (g_cancellable_is_cancelled (cj.cancellables[1]));
+  g_assert_cmpint (cj.returned[1], ==, 0);
+
+  /* close() cancels the rest. */
+  gios_server_socket_close (server, NULL);
+  g_thread_join (thread);
+  g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
+  g_assert_true (g_cancellable_is_cancelled (cj.cancellables[1]));
+  for (guint i = 0; i < 2; i++)
+    {
+      g_clear_error (&cj.errors[i]);
+      g_object_unref (cj.cancellables[i]);
+      close (clients[i]);
+    }
+  g_mutex_clear (&cj.lock);
+  g_cond_clear (&cj.cond);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1283,6 +1390,7 @@ main (int   argc,
   g_test_add_func ("/robustness/main-loop/write-would-block", test_main_loop_write_would_block);
   g_test_add_func ("/robustness/main-loop/flooding-client", test_main_loop_flooding_client);
   g_test_add_func ("/robustness/main-loop/write-async", test_main_loop_write_async);
+  g_test_add_func ("/robustness/jobs/cancellable", test_job_cancellable);
   g_test_add_func ("/robustness/idle/jobs", test_idle_jobs);
   g_test_add_func ("/robustness/idle/classic", test_idle_classic);
   g_test_add_func ("/robustness/idle/main-loop", test_idle_main_loop);

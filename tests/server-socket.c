@@ -879,6 +879,7 @@ test_jobs_close_under_load (gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpint (gios_test_elapsed_ms (closed_at), <, 1000);
   g_assert_cmpint (stats.errors, ==, 3);
+  g_test_message ("last error: %s", stats.last_error ? stats.last_error->message : "(none)");
   g_assert_true (g_error_matches (stats.last_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
                  g_error_matches (stats.last_error, G_IO_ERROR, G_IO_ERROR_CLOSED));
   /* Freed from this thread after its jobs ended; ASan and valgrind check. */

@@ -14,7 +14,8 @@ G_BEGIN_DECLS
  * GiosJobFunc:
  * @connection: the accepted connection, an instance of
  *   [property@Gios.ServerSocket:socket-type]
- * @cancellable: cancelled when the server closes
+ * @cancellable: the job's own, cancelled when the server closes; cancelling
+ *   it stops this job alone, even a read that waits in the device
  * @user_data: the data given to [method@Gios.ServerSocket.listen_job]
  *
  * A job that serves one connection, on a thread of the server's pool. When
