@@ -96,8 +96,8 @@ flush_before_teardown (GiosDeviceStream  *self,
   if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                  g_dngettext (GETTEXT_PACKAGE,
-                              "%zu buffered byte was not sent: the peer took nothing for %d ms (close-timeout)",
-                              "%zu buffered bytes were not sent: the peer took nothing for %d ms (close-timeout)",
+                              "%zu buffered byte was not sent: the peer did not take it within %d ms (close-timeout)",
+                              "%zu buffered bytes were not sent: the peer did not take them within %d ms (close-timeout)",
                               priv->out.len),
                  priv->out.len, timeout);
   else
