@@ -38,20 +38,12 @@ gios_in_buffer_release (GiosInBuffer *in,
 }
 
 void
-gios_in_buffer_consume (GiosInBuffer *in,
-                        gsize         count)
+gios_in_buffer_drained (GiosInBuffer *in)
 {
-  g_assert (count <= gios_in_buffer_length (in));
-
-  in->start += count;
-  in->taken += count;
-  if (in->start == in->end)
-    {
-      in->start = in->end = 0;
-      /* A buffer that grew for one long line or exact read goes back to
-       * its configured size once it is empty. */
-      gios_in_buffer_release (in, TRUE);
-    }
+  in->start = in->end = 0;
+  /* A buffer that grew for one long line or exact read goes back to its
+   * configured size once it is empty. */
+  gios_in_buffer_release (in, TRUE);
 }
 
 guint8 *
@@ -83,15 +75,6 @@ gios_in_buffer_reserve (GiosInBuffer *in,
 }
 
 void
-gios_in_buffer_commit (GiosInBuffer *in,
-                       gsize         count)
-{
-  g_assert (count <= in->cap - in->end);
-
-  in->end += count;
-}
-
-void
 gios_out_buffer_init (GiosOutBuffer *out,
                       gsize          size)
 {
@@ -114,35 +97,14 @@ gios_out_buffer_release (GiosOutBuffer *out)
 }
 
 void
-gios_out_buffer_append (GiosOutBuffer *out,
-                        const guint8  *data,
-                        gsize          count)
+gios_out_buffer_grow (GiosOutBuffer *out,
+                      gsize          count)
 {
-  if (count == 0)
-    return;
-  if (out->cap - out->len < count)
-    {
-      /* Doubling up to the configured size rather than starting there. */
-      gsize cap = MAX (MIN (MAX (2 * out->cap, 256), out->size), out->len + count);
+  /* Doubling up to the configured size rather than starting there. */
+  gsize cap = MAX (MIN (MAX (2 * out->cap, 256), out->size), out->len + count);
 
-      out->data = g_realloc (out->data, cap);
-      out->cap = cap;
-    }
-  memcpy (out->data + out->len, data, count);
-  out->len += count;
-}
-
-void
-gios_out_buffer_remove (GiosOutBuffer *out,
-                        gsize          count)
-{
-  g_assert (count <= out->len);
-
-  if (count < out->len)
-    memmove (out->data, out->data + count, out->len - count);
-  out->len -= count;
-  if (out->len == 0 && out->cap > out->size)
-    gios_out_buffer_clear (out);
+  out->data = g_realloc (out->data, cap);
+  out->cap = cap;
 }
 
 /* ------------------------------------------------------------------------ */

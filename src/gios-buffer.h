@@ -13,6 +13,7 @@
 #pragma once
 
 #include <glib.h>
+#include <string.h>
 
 G_BEGIN_DECLS
 
@@ -52,16 +53,34 @@ void     gios_in_buffer_init       (GiosInBuffer  *in,
 void     gios_in_buffer_clear      (GiosInBuffer  *in);
 void     gios_in_buffer_set_size   (GiosInBuffer  *in,
                                     gsize          size);
-void     gios_in_buffer_consume    (GiosInBuffer  *in,
-                                    gsize          count);
+void     gios_in_buffer_drained    (GiosInBuffer  *in);
+
+/* Takes @count buffered bytes out. */
+static inline void
+gios_in_buffer_consume (GiosInBuffer *in,
+                        gsize         count)
+{
+  g_assert (count <= gios_in_buffer_length (in));
+
+  in->start += count;
+  in->taken += count;
+  if (in->start == in->end)
+    gios_in_buffer_drained (in);
+}
 /* Makes room for @total bytes in all (those buffered included, at least
  * one more) and returns where to receive, with the room there in @room.
  * Commit what was received with gios_in_buffer_commit(). */
 guint8  *gios_in_buffer_reserve    (GiosInBuffer  *in,
                                     gsize          total,
                                     gsize         *room);
-void     gios_in_buffer_commit     (GiosInBuffer  *in,
-                                    gsize          count);
+static inline void
+gios_in_buffer_commit (GiosInBuffer *in,
+                       gsize         count)
+{
+  g_assert (count <= in->cap - in->end);
+
+  in->end += count;
+}
 /* Frees the buffer while it holds nothing (a waiting connection keeps no
  * empty buffer), or only when it grew past its size (@grown_only). */
 void     gios_in_buffer_release    (GiosInBuffer  *in,
@@ -70,12 +89,35 @@ void     gios_in_buffer_release    (GiosInBuffer  *in,
 void     gios_out_buffer_init      (GiosOutBuffer *out,
                                     gsize          size);
 void     gios_out_buffer_clear     (GiosOutBuffer *out);
-void     gios_out_buffer_append    (GiosOutBuffer *out,
-                                    const guint8  *data,
+void     gios_out_buffer_grow      (GiosOutBuffer *out,
                                     gsize          count);
+
+static inline void
+gios_out_buffer_append (GiosOutBuffer *out,
+                        const guint8  *data,
+                        gsize          count)
+{
+  if (count == 0)
+    return;
+  if (out->cap - out->len < count)
+    gios_out_buffer_grow (out, count);
+  memcpy (out->data + out->len, data, count);
+  out->len += count;
+}
+
 /* Forgets the first @count bytes, which were sent. */
-void     gios_out_buffer_remove    (GiosOutBuffer *out,
-                                    gsize          count);
+static inline void
+gios_out_buffer_remove (GiosOutBuffer *out,
+                        gsize          count)
+{
+  g_assert (count <= out->len);
+
+  if (count < out->len)
+    memmove (out->data, out->data + count, out->len - count);
+  out->len -= count;
+  if (out->len == 0 && out->cap > out->size)
+    gios_out_buffer_clear (out);
+}
 void     gios_out_buffer_release   (GiosOutBuffer *out);
 
 /* Whether @count more bytes fit in the configured size. */

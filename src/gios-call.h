@@ -6,7 +6,7 @@
  * public call of the library runs as
  *
  *   GiosCall call;
- *   if (!_gios_call_begin (&call, stream, GIOS_CALL_READ, _("a line"), timeout_ms, error))
+ *   if (!_gios_call_begin (&call, stream, GIOS_CALL_READ, N_("a line"), timeout_ms, error))
  *     return …;
  *   … the body, with call.deadline …
  *   _gios_call_end (&call, error);
@@ -30,7 +30,9 @@ typedef struct
   GiosGateFrame frame;
   GiosDeviceStream *stream;
   GiosCallKind kind;
-  const char *what;   /* what is awaited, for a timeout's message; NULL: keep it */
+  /* What is awaited, for a timeout's message, untranslated (N_(): a
+   * translation per call cost more than the call); NULL: keep it. */
+  const char *what;
   int timeout;        /* milliseconds, -1 for none, as resolved */
   gint64 deadline;    /* monotonic, -1 for none */
   gboolean capped;    /* the read cap, not @timeout, set the deadline */

@@ -92,9 +92,9 @@ _gios_device_stream_fail_async (GiosDeviceStream *self,
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
   if (priv->read_task != NULL)
-    fail_task (self, &priv->read_task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, message));
+    fail_task (self, &priv->read_task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _(message)));
   if (priv->write_task != NULL)
-    fail_task (self, &priv->write_task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, message));
+    fail_task (self, &priv->write_task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _(message)));
 }
 
 /* Frames what is buffered: TRUE when the read call finished. */
@@ -300,13 +300,13 @@ op_awaits (const AsyncOp *op)
     {
     case OP_READ_LINE:
     case OP_READ_LINE_BYTES:
-      return _("a line");
+      return N_("a line");
     case OP_FLUSH:
     case OP_WRITE:
-      return _("the peer to take output");
+      return N_("the peer to take output");
     case OP_READ_BYTES:
     default:
-      return _("input");
+      return N_("input");
     }
 }
 

@@ -71,6 +71,40 @@ PRIV (GiosDeviceStream *self)
   return G_STRUCT_MEMBER_P (self, _gios_device_stream_private_offset);
 }
 
+/* _gios_call_begin(), inlined where the stream's own calls run, for the
+ * calls made per request. */
+static inline gboolean
+_gios_call_begin_here (GiosCall          *call,
+                       GiosDeviceStream  *stream,
+                       GiosCallKind       kind,
+                       const char        *what,
+                       int                timeout_ms,
+                       GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (stream);
+
+  call->stream = stream;
+  call->kind = kind;
+  call->what = what;
+  call->timeout = timeout_ms == GIOS_TIMEOUT_DEFAULT ? priv->default_timeout : timeout_ms;
+  call->capped = kind == GIOS_CALL_READ && priv->read_cap >= 0 &&
+                 (call->timeout < 0 || call->timeout > priv->read_cap);
+  call->deadline = _gios_deadline_from_timeout (call->capped ? priv->read_cap : call->timeout);
+  return gios_gate_enter (&priv->gate, &call->frame,
+                          kind == GIOS_CALL_OPEN ? GIOS_GATE_ANY : GIOS_GATE_DEVICE, 0, error);
+}
+
+/* _gios_call_end(), likewise. */
+static inline void
+_gios_call_end_here (GiosCall  *call,
+                     GError   **error)
+{
+  if (error != NULL && *error != NULL && call->what != NULL)
+    _gios_call_end (call, error);
+  else
+    gios_gate_leave (&PRIV (call->stream)->gate, &call->frame);
+}
+
 /* gios-device-stream.c */
 /* The error of a call that timed out, saying what was awaited and how much
  * had arrived (or was still to send). */
@@ -79,8 +113,15 @@ GError  *_gios_device_stream_timeout_error (GiosDeviceStream *self,
                                             const char       *what,
                                             int               timeout,
                                             gboolean          capped);
-void     _gios_device_stream_set_eof      (GiosDeviceStream  *self,
+void     _gios_device_stream_change_eof   (GiosDeviceStream  *self,
                                            gboolean           eof);
+static inline void
+_gios_device_stream_set_eof (GiosDeviceStream *self,
+                             gboolean          eof)
+{
+  if (PRIV (self)->eof != (guint) !!eof)
+    _gios_device_stream_change_eof (self, eof);
+}
 /* Receives once into the input buffer, which may grow to hold @total
  * bytes. Returns the bytes added, 0 at end of input, -1 on error. */
 gssize   _gios_device_stream_fill         (GiosDeviceStream  *self,
@@ -155,6 +196,7 @@ void     _gios_device_stream_release_buffers (GiosDeviceStream *self);
 void     _gios_device_stream_step_async   (GiosDeviceStream  *self,
                                            GIOCondition       revents,
                                            gboolean           recheck);
+/* Fails the pending calls with G_IO_ERROR_CLOSED and @message, untranslated. */
 void     _gios_device_stream_fail_async   (GiosDeviceStream  *self,
                                            const char        *message);
 

@@ -232,10 +232,10 @@ gios_device_stream_read (GiosDeviceStream  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), -1);
   g_return_val_if_fail (error == NULL || *error == NULL, -1);
 
-  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("input"), timeout_ms, error))
+  if (!_gios_call_begin_here (&call, self, GIOS_CALL_READ, N_("input"), timeout_ms, error))
     return -1;
   ret = read_some (self, buffer, count, call.deadline, cancellable, error);
-  _gios_call_end (&call, error);
+  _gios_call_end_here (&call, error);
   return ret;
 }
 
@@ -273,7 +273,7 @@ gios_device_stream_read_bytes (GiosDeviceStream  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   priv = PRIV (self);
-  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("input"), timeout_ms, error))
+  if (!_gios_call_begin_here (&call, self, GIOS_CALL_READ, N_("input"), timeout_ms, error))
     return NULL;
   if (count == 0)
     ret = g_bytes_new (NULL, 0);
@@ -285,7 +285,7 @@ gios_device_stream_read_bytes (GiosDeviceStream  *self,
       ret = g_bytes_new (gios_in_buffer_peek (&priv->in), n);
       gios_in_buffer_consume (&priv->in, n);
     }
-  _gios_call_end (&call, error);
+  _gios_call_end_here (&call, error);
   return ret;
 }
 
@@ -303,7 +303,7 @@ read_exact_in_call (GiosDeviceStream  *self,
   const guint8 *p;
   GiosCall call;
 
-  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("an exact read"), timeout_ms, error))
+  if (!_gios_call_begin_here (&call, self, GIOS_CALL_READ, N_("an exact read"), timeout_ms, error))
     return FALSE;
   /* The buffer grows with what arrives, not to @count at once. */
   p = _gios_device_stream_peek (self, count, call.deadline, cancellable, error);
@@ -315,7 +315,7 @@ read_exact_in_call (GiosDeviceStream  *self,
         *bytes = g_bytes_new (p, count);
       gios_in_buffer_consume (&PRIV (self)->in, count);
     }
-  _gios_call_end (&call, error);
+  _gios_call_end_here (&call, error);
   return p != NULL;
 }
 
@@ -503,7 +503,7 @@ read_line_with (GiosDeviceStream  *self,
   GiosFrame frame;
   GiosCall call;
 
-  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("a line"), timeout_ms, error))
+  if (!_gios_call_begin_here (&call, self, GIOS_CALL_READ, N_("a line"), timeout_ms, error))
     return NULL;
 
   gios_line_scan_init (&scan, priv->terminator, priv->terminator_len,
@@ -523,7 +523,7 @@ read_line_with (GiosDeviceStream  *self,
       if (line != NULL && length != NULL)
         *length = scan.line_len;
     }
-  _gios_call_end (&call, error);
+  _gios_call_end_here (&call, error);
   return line;
 }
 
@@ -643,10 +643,19 @@ write_in_call (GiosDeviceStream  *self,
   GiosCall call;
   gboolean ok;
 
-  if (!_gios_call_begin (&call, self, GIOS_CALL_WRITE, _("the peer to take output"),
-                         _gios_device_stream_implicit_timeout (self), error))
+  /* No deadline: a write that must send times its sends itself (see
+   * write_buffered), and most only buffer. The timeout is the message's. */
+  if (!_gios_call_begin_here (&call, self, GIOS_CALL_WRITE, N_("the peer to take output"),
+                              GIOS_TIMEOUT_FOREVER, error))
     return FALSE;
-  if (tail_count > 0 && _gios_device_stream_on_loop (self))
+  if (gios_out_buffer_fits (&priv->out, count + tail_count))
+    {
+      /* Room for all: the common case, which sends nothing. */
+      gios_out_buffer_append (&priv->out, data, count);
+      gios_out_buffer_append (&priv->out, tail, tail_count);
+      ok = TRUE;
+    }
+  else if (tail_count > 0 && _gios_device_stream_on_loop (self))
     {
       /* Both pieces, or neither. */
       ok = _gios_device_stream_make_room_now (self, count + tail_count, error);
@@ -665,7 +674,9 @@ write_in_call (GiosDeviceStream  *self,
         /* What stayed buffered must be followed by its tail. */
         gios_out_buffer_append (&priv->out, tail, tail_count);
     }
-  _gios_call_end (&call, error);
+  if (!ok)
+    call.timeout = _gios_device_stream_implicit_timeout (self);
+  _gios_call_end_here (&call, error);
   return ok;
 }
 
@@ -804,11 +815,11 @@ gios_device_stream_flush (GiosDeviceStream  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!_gios_call_begin (&call, self, GIOS_CALL_WRITE, _("the peer to take output"),
-                         timeout_ms, error))
+  if (!_gios_call_begin_here (&call, self, GIOS_CALL_WRITE, N_("the peer to take output"),
+                              timeout_ms, error))
     return FALSE;
   ok = _gios_device_stream_flush_buffer (self, call.deadline, cancellable, error);
-  _gios_call_end (&call, error);
+  _gios_call_end_here (&call, error);
   return ok;
 }
 
@@ -853,7 +864,7 @@ gios_device_stream_poll (GiosDeviceStream *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), G_IO_ERR);
 
   priv = PRIV (self);
-  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, NULL, timeout_ms, &error))
+  if (!_gios_call_begin_here (&call, self, GIOS_CALL_READ, NULL, timeout_ms, &error))
     return G_IO_ERR;
 
   if ((condition & G_IO_IN) && gios_in_buffer_length (&priv->in) > 0)
@@ -882,7 +893,7 @@ gios_device_stream_poll (GiosDeviceStream *self,
         ret |= G_IO_ERR;
     }
 
-  _gios_call_end (&call, NULL);
+  _gios_call_end_here (&call, NULL);
   return ret;
 }
 

@@ -51,10 +51,12 @@ gboolean _gios_device_stream_end_blocking    (GiosDeviceStream  *self,
                                               gboolean           got_data,
                                               GCancellable      *cancellable,
                                               GError           **error);
-/* A cancellable whose cancellation always comes with a teardown of the
- * connection (a job's, see gios-job-pool.c). */
+/* A cancellable a read may wait in the device with (the jobs', see
+ * gios-job-pool.c): whoever sees it cancelled calls cancel_blocked(), which
+ * shuts the input down under such a read. */
 void     _gios_device_stream_set_interrupting (GiosDeviceStream *self,
                                                GCancellable     *cancellable);
+void     _gios_device_stream_cancel_blocked   (GiosDeviceStream *self);
 
 /* Tears the device down, from any thread: wakes the calls of other threads
  * and waits until they have left, sends what is buffered within

@@ -42,8 +42,12 @@ handover_run (gpointer data)
 static GMainContext *
 hold_contexts (GiosDeviceStreamPrivate *priv)
 {
-  g_autoptr(GPtrArray) contexts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_main_context_unref);
+  g_autoptr(GPtrArray) contexts = NULL;
 
+  /* Most streams never have one: no allocation for them. */
+  if (g_atomic_pointer_get (&priv->contexts) == NULL)
+    return NULL;
+  contexts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_main_context_unref);
   g_mutex_lock (&priv->gate.lock);
   for (guint i = 0; i < priv->contexts->len; i++)
     g_ptr_array_add (contexts, g_main_context_ref (g_ptr_array_index (priv->contexts, i)));
@@ -53,10 +57,13 @@ hold_contexts (GiosDeviceStreamPrivate *priv)
     {
       GMainContext *context = g_ptr_array_index (contexts, i);
 
-      if (g_main_context_is_owner (context) || g_ptr_array_find (priv->held, context, NULL))
+      if (g_main_context_is_owner (context) ||
+          (priv->held != NULL && g_ptr_array_find (priv->held, context, NULL)))
         continue;
       if (!g_main_context_acquire (context))
         return g_main_context_ref (context);
+      if (priv->held == NULL)
+        priv->held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_main_context_unref);
       g_ptr_array_add (priv->held, g_main_context_ref (context));
     }
   return NULL;
@@ -65,6 +72,8 @@ hold_contexts (GiosDeviceStreamPrivate *priv)
 static void
 release_contexts (GiosDeviceStreamPrivate *priv)
 {
+  if (priv->held == NULL)
+    return;
   for (guint i = 0; i < priv->held->len; i++)
     g_main_context_release (g_ptr_array_index (priv->held, i));
   g_ptr_array_set_size (priv->held, 0);
@@ -186,6 +195,8 @@ _gios_device_stream_add_context (GiosDeviceStream *self,
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
   g_mutex_lock (&priv->gate.lock);
+  if (priv->contexts == NULL)
+    priv->contexts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_main_context_unref);
   g_ptr_array_add (priv->contexts, g_main_context_ref (context));
   g_mutex_unlock (&priv->gate.lock);
 }
@@ -198,7 +209,7 @@ _gios_device_stream_remove_context (GiosDeviceStream *self,
   gboolean found;
 
   g_mutex_lock (&priv->gate.lock);
-  found = g_ptr_array_remove (priv->contexts, context);
+  found = priv->contexts != NULL && g_ptr_array_remove (priv->contexts, context);
   g_mutex_unlock (&priv->gate.lock);
   g_return_if_fail (found);
 }

@@ -133,7 +133,9 @@ void
 _gios_device_stream_drop_watches (GiosDeviceStream *self)
 {
   forget_watch (self);
-  _gios_device_stream_fail_async (self, _("The stream was closed"));
+  /* Untranslated: translated only when a call is pending (this runs for
+   * every connection). */
+  _gios_device_stream_fail_async (self, N_("The stream was closed"));
   /* Last: the watches may hold the last references. */
   remove_all_user_watches (self);
 }

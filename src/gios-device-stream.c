@@ -106,17 +106,7 @@ _gios_call_begin (GiosCall          *call,
                   int                timeout_ms,
                   GError           **error)
 {
-  GiosDeviceStreamPrivate *priv = PRIV (stream);
-
-  call->stream = stream;
-  call->kind = kind;
-  call->what = what;
-  call->timeout = _gios_call_resolve_timeout (stream, timeout_ms);
-  call->capped = kind == GIOS_CALL_READ && priv->read_cap >= 0 &&
-                 (call->timeout < 0 || call->timeout > priv->read_cap);
-  call->deadline = _gios_deadline_from_timeout (call->capped ? priv->read_cap : call->timeout);
-  return gios_gate_enter (&priv->gate, &call->frame,
-                          kind == GIOS_CALL_OPEN ? GIOS_GATE_ANY : GIOS_GATE_DEVICE, 0, error);
+  return _gios_call_begin_here (call, stream, kind, what, timeout_ms, error);
 }
 
 GError *
@@ -132,11 +122,11 @@ _gios_device_stream_timeout_error (GiosDeviceStream *self,
     return g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                         /* Translators: the %s is what was awaited ("a line", …) */
                         _("No input for %d ms (the idle timeout) while waiting for %s (%zu bytes buffered)"),
-                        priv->read_cap, what, gios_in_buffer_length (&priv->in));
+                        priv->read_cap, _(what), gios_in_buffer_length (&priv->in));
   return g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                       /* Translators: the %s is what was awaited ("a line", …) */
                       _("Timed out after %d ms waiting for %s (%zu bytes buffered)"),
-                      timeout, what,
+                      timeout, _(what),
                       kind == GIOS_CALL_WRITE ? priv->out.len : gios_in_buffer_length (&priv->in));
 }
 
@@ -172,16 +162,11 @@ _gios_device_stream_leave_step (GiosDeviceStream *self,
 /* The device                                                                 */
 
 void
-_gios_device_stream_set_eof (GiosDeviceStream *self,
-                             gboolean          eof)
+_gios_device_stream_change_eof (GiosDeviceStream *self,
+                                gboolean          eof)
 {
-  GiosDeviceStreamPrivate *priv = PRIV (self);
-
-  if (priv->eof != (guint) !!eof)
-    {
-      priv->eof = !!eof;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AT_END]);
-    }
+  PRIV (self)->eof = !!eof;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AT_END]);
 }
 
 static void
@@ -198,7 +183,8 @@ set_device (GiosDeviceStream *self,
   /* Under the gate's lock: an interrupt shuts the old descriptor down only
    * while it is still open, and a teardown compares generations. */
   gios_gate_set_attached (&priv->gate, attached, fd);
-  gios_gate_set_interrupting (&priv->gate, NULL);
+  if (priv->gate.interrupting != NULL || priv->gate.wait_cancellable != NULL)
+    gios_gate_set_interrupting (&priv->gate, NULL);
   priv->device_fd = attached ? fd : -1;
   g_atomic_int_inc (&priv->device_generation);
   g_clear_pointer (&priv->loop_context, g_main_context_unref);
@@ -305,6 +291,12 @@ _gios_device_stream_set_interrupting (GiosDeviceStream *self,
                                       GCancellable     *cancellable)
 {
   gios_gate_set_interrupting (&PRIV (self)->gate, cancellable);
+}
+
+void
+_gios_device_stream_cancel_blocked (GiosDeviceStream *self)
+{
+  gios_gate_cancel_blocked (&PRIV (self)->gate);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -468,8 +460,8 @@ gios_device_stream_finalize (GObject *object)
   _gios_device_stream_drop_watches (self);
   g_clear_pointer (&priv->user_watches, g_ptr_array_unref);
   g_clear_pointer (&priv->loop_context, g_main_context_unref);
-  g_ptr_array_unref (priv->contexts);
-  g_ptr_array_unref (priv->held);
+  g_clear_pointer (&priv->contexts, g_ptr_array_unref);
+  g_clear_pointer (&priv->held, g_ptr_array_unref);
   g_clear_object (&priv->base);
   gios_in_buffer_clear (&priv->in);
   gios_out_buffer_clear (&priv->out);
@@ -723,8 +715,6 @@ gios_device_stream_init (GiosDeviceStream *self)
   priv->close_timeout = GIOS_DEFAULT_CLOSE_TIMEOUT;
   priv->read_cap = -1;
   priv->device_fd = -1;
-  priv->contexts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_main_context_unref);
-  priv->held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_main_context_unref);
   g_rec_mutex_init (&priv->teardown);
   /* A stream has its device until it is closed: a wrapped stream, or a
    * subclass's own. The socket classes attach theirs as they connect. */

@@ -35,7 +35,6 @@ void
 gios_gate_clear (GiosGate *gate)
 {
   clear_cached_cancellable (gate);
-  gios_gate_set_interrupting (gate, NULL);
   if (gate->wakeup_fd >= 0)
     close (gate->wakeup_fd);
   g_mutex_clear (&gate->lock);
@@ -82,7 +81,8 @@ gios_gate_enter (GiosGate       *gate,
   gboolean ok = FALSE;
 
   g_mutex_lock (&gate->lock);
-  if (gate->busy > own_frames (gate))
+  /* Nobody inside (the common case): no frames to count. */
+  if (gate->busy > 0 && gate->busy > own_frames (gate))
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PENDING,
                          _("Another thread is in a call on this stream"));
   else if (interrupted_past (gate, ticket) || (gate->closed && need == GIOS_GATE_DEVICE))
@@ -327,17 +327,9 @@ clear_cached_cancellable (GiosGate *gate)
     }
 }
 
-/* The interrupting cancellable was cancelled: a receive blocked in the
- * device with it wakes when the input is shut down. Either it sees the
- * cancellation before it blocks (begin_blocking), or this sees it counted
- * in blocked_cancellable. (A receive given no cancellable is not one to
- * wake: to it, the shut input would look like the peer's end.) */
-static void
-on_interrupting_cancelled (GCancellable *cancellable,
-                           gpointer      data)
+void
+gios_gate_cancel_blocked (GiosGate *gate)
 {
-  GiosGate *gate = data;
-
   g_mutex_lock (&gate->lock);
   if (g_atomic_int_get (&gate->blocked_cancellable) > 0 && gate->device_fd >= 0)
     shutdown (gate->device_fd, SHUT_RD);
@@ -348,30 +340,9 @@ void
 gios_gate_set_interrupting (GiosGate     *gate,
                             GCancellable *cancellable)
 {
-  GCancellable *old;
-  gulong old_handler;
-
   g_mutex_lock (&gate->lock);
-  old = g_steal_pointer (&gate->interrupting);
-  old_handler = gate->interrupting_handler;
-  gate->interrupting_handler = 0;
+  gate->interrupting = cancellable;
   g_mutex_unlock (&gate->lock);
-  /* Outside the lock: disconnecting waits for a handler that runs. */
-  if (old != NULL)
-    {
-      g_cancellable_disconnect (old, old_handler);
-      g_object_unref (old);
-    }
-  if (cancellable != NULL)
-    {
-      gulong handler = g_cancellable_connect (cancellable, G_CALLBACK (on_interrupting_cancelled),
-                                              gate, NULL);
-
-      g_mutex_lock (&gate->lock);
-      gate->interrupting = g_object_ref (cancellable);
-      gate->interrupting_handler = handler;
-      g_mutex_unlock (&gate->lock);
-    }
   /* No wait runs now on a stream that changes hands: let its last
    * cancellable go. */
   clear_cached_cancellable (gate);
@@ -510,7 +481,8 @@ gios_gate_begin_blocking (GiosGate     *gate,
   g_atomic_int_inc (&gate->blocked);
   if (cancellable != NULL)
     g_atomic_int_inc (&gate->blocked_cancellable);
-  if (interrupted_past (gate, own_ticket (gate)) || g_cancellable_is_cancelled (cancellable))
+  if ((g_atomic_int_get (&gate->interrupted) > 0 && interrupted_past (gate, own_ticket (gate))) ||
+      g_cancellable_is_cancelled (cancellable))
     {
       gios_gate_end_blocking (gate, TRUE, cancellable, NULL);
       return FALSE;
@@ -531,5 +503,6 @@ gios_gate_end_blocking (GiosGate      *gate,
     return TRUE;
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
-  return !closed_while_waiting (gate, own_ticket (gate), error);
+  return g_atomic_int_get (&gate->interrupted) == 0 ||
+         !closed_while_waiting (gate, own_ticket (gate), error);
 }

@@ -58,11 +58,10 @@ struct _GiosGate
   gint wait_users;         /* atomic */
   gint blocked;            /* atomic: receives blocked in the device */
   gint blocked_cancellable; /* atomic: those of them given @interrupting */
-  /* A cancellable whose cancellation shuts the device's input down under a
-   * receive blocked in it (a job's): a receive given it may block in the
-   * device. */
+  /* A cancellable a receive may block in the device with (the jobs'):
+   * whoever cancels it calls gios_gate_cancel_blocked(). Not owned: only
+   * compared. */
   GCancellable *interrupting;
-  gulong interrupting_handler;
 };
 
 typedef enum
@@ -130,5 +129,12 @@ gboolean gios_gate_end_blocking    (GiosGate       *gate,
                                     GError        **error);
 void     gios_gate_set_interrupting (GiosGate      *gate,
                                      GCancellable  *cancellable);
+/* The interrupting cancellable was cancelled: a receive blocked in the
+ * device with it wakes, its input shut down (either it sees the
+ * cancellation before it blocks, or this sees it counted). A receive given
+ * no cancellable is left alone: to it, the shut input would look like the
+ * peer's end. */
+void     gios_gate_cancel_blocked   (GiosGate      *gate);
+
 
 G_END_DECLS

@@ -29,8 +29,11 @@ struct _GiosJobPool
   guint n_jobs;
   guint slot_waiters;      /* accepting threads waiting for a job to end */
   int wakeup_fd;           /* wakes them; -1 until made, -2 if it could not be */
-  GPtrArray *running;      /* of GiosSocket */
+  GPtrArray *running;      /* of Job */
+  /* The jobs' cancellable, shared by the jobs it was given to; once
+   * cancelled, the next job gets a new one. */
   GCancellable *cancellable;
+  gulong handler;
   GThreadPool *threads;
 };
 
@@ -40,15 +43,53 @@ typedef struct
   GiosSocket *connection;
   GiosJobClosure *closure;
   GCancellable *cancellable;
-  GCancellable *chained_to;   /* the pool's, which cancels it */
-  gulong chain;
 } Job;
 
+/* The jobs' cancellable was cancelled, by the pool or by anyone holding it:
+ * a read that waits in a job's connection itself (recv(), see gios-gate.h)
+ * wakes, its input shut down. One handler for all jobs: none is connected
+ * per job. */
 static void
-cancel_job (GCancellable *pool_cancellable,
-            GCancellable *job_cancellable)
+on_jobs_cancelled (GCancellable *cancellable,
+                   GiosJobPool  *pool)
 {
-  g_cancellable_cancel (job_cancellable);
+  g_mutex_lock (&pool->lock);
+  for (guint i = 0; i < pool->running->len; i++)
+    {
+      Job *job = g_ptr_array_index (pool->running, i);
+
+      if (job->cancellable == cancellable)
+        _gios_device_stream_cancel_blocked (GIOS_DEVICE_STREAM (job->connection));
+    }
+  g_mutex_unlock (&pool->lock);
+}
+
+typedef struct
+{
+  GCancellable *cancellable;
+  gulong handler;
+} OldCancellable;
+
+/* Under the lock: a fresh cancellable for the jobs to come. The old one is
+ * for the caller to disconnect once it has let the lock go (its handler may
+ * be running, waiting for the lock). */
+static OldCancellable
+renew_cancellable (GiosJobPool *pool)
+{
+  OldCancellable old = { pool->cancellable, pool->handler };
+
+  pool->cancellable = g_cancellable_new ();
+  pool->handler = g_signal_connect (pool->cancellable, "cancelled", G_CALLBACK (on_jobs_cancelled), pool);
+  return old;
+}
+
+static void
+disconnect_old (OldCancellable *old)
+{
+  if (old->cancellable == NULL)
+    return;
+  g_cancellable_disconnect (old->cancellable, old->handler);
+  g_object_unref (old->cancellable);
 }
 
 GiosJobClosure *
@@ -105,15 +146,12 @@ job_run (gpointer data,
   /* Send what the job left buffered, within the connection's
    * close-timeout, unless the job closed it itself. */
   gios_device_stream_close (GIOS_DEVICE_STREAM (job->connection), NULL);
-  g_cancellable_disconnect (job->chained_to, job->chain);
-  g_object_unref (job->chained_to);
-  g_object_unref (job->cancellable);
   /* Before the job counts as ended: wait_all() returning means the data
    * was released too. */
   gios_job_closure_unref (job->closure);
 
   g_mutex_lock (&pool->lock);
-  g_ptr_array_remove_fast (pool->running, job->connection);
+  g_ptr_array_remove_fast (pool->running, job);
   pool->n_jobs--;
   g_cond_broadcast (&pool->ended);
   wake = pool->slot_waiters > 0;
@@ -123,6 +161,7 @@ job_run (gpointer data,
   if (wake)
     wake_slot_waiters (pool);
 
+  g_object_unref (job->cancellable);
   g_object_unref (job->connection);
   g_free (job);
   g_object_unref (owner);
@@ -138,7 +177,7 @@ gios_job_pool_new (GObject *owner)
   g_cond_init (&pool->ended);
   pool->wakeup_fd = -1;
   pool->running = g_ptr_array_new ();
-  pool->cancellable = g_cancellable_new ();
+  (void) renew_cancellable (pool);
   return pool;
 }
 
@@ -151,6 +190,7 @@ gios_job_pool_free (GiosJobPool *pool)
   if (pool->wakeup_fd >= 0)
     close (pool->wakeup_fd);
   g_ptr_array_unref (pool->running);
+  g_cancellable_disconnect (pool->cancellable, pool->handler);
   g_clear_object (&pool->cancellable);
   g_mutex_clear (&pool->lock);
   g_cond_clear (&pool->ended);
@@ -163,6 +203,7 @@ gios_job_pool_push (GiosJobPool    *pool,
                     GiosJobClosure *closure)
 {
   Job *job = g_new0 (Job, 1);
+  OldCancellable old = { NULL, 0 };
 
   g_object_ref (pool->owner);
   job->pool = pool;
@@ -171,15 +212,12 @@ gios_job_pool_push (GiosJobPool    *pool,
   g_atomic_ref_count_inc (&closure->ref);
 
   g_mutex_lock (&pool->lock);
-  /* The job's own, cancelled with the pool's: a job that cancels it stops
-   * itself, not the others. */
-  job->cancellable = g_cancellable_new ();
-  job->chain = g_cancellable_connect (pool->cancellable, G_CALLBACK (cancel_job),
-                                      g_object_ref (job->cancellable), g_object_unref);
-  job->chained_to = g_object_ref (pool->cancellable);
-  /* Its cancellation wakes a read blocked in the connection. */
+  if (g_cancellable_is_cancelled (pool->cancellable))
+    old = renew_cancellable (pool);
+  job->cancellable = g_object_ref (pool->cancellable);
+  /* Its cancellation wakes a read that waits in the connection itself. */
   _gios_device_stream_set_interrupting (GIOS_DEVICE_STREAM (connection), job->cancellable);
-  g_ptr_array_add (pool->running, connection);
+  g_ptr_array_add (pool->running, job);
   pool->n_jobs++;
   if (pool->threads == NULL)
     /* Shared threads, no limit of its own: the accepting thread holds the
@@ -187,6 +225,7 @@ gios_job_pool_push (GiosJobPool    *pool,
     pool->threads = g_thread_pool_new (job_run, NULL, -1, FALSE, NULL);
   g_mutex_unlock (&pool->lock);
 
+  disconnect_old (&old);
   g_thread_pool_push (pool->threads, job, NULL);
 }
 
@@ -308,20 +347,21 @@ gios_job_pool_wait_all (GiosJobPool  *pool,
 void
 gios_job_pool_cancel (GiosJobPool *pool)
 {
-  g_autoptr(GPtrArray) running = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GCancellable) cancellable = NULL;
+  g_autoptr(GPtrArray) connections = g_ptr_array_new_with_free_func (g_object_unref);
+  OldCancellable old;
 
   g_mutex_lock (&pool->lock);
   for (guint i = 0; i < pool->running->len; i++)
-    g_ptr_array_add (running, g_object_ref (g_ptr_array_index (pool->running, i)));
-  cancellable = g_steal_pointer (&pool->cancellable);
-  pool->cancellable = g_cancellable_new ();
+    g_ptr_array_add (connections, g_object_ref (((Job *) g_ptr_array_index (pool->running, i))->connection));
+  old = renew_cancellable (pool);
   g_mutex_unlock (&pool->lock);
 
-  g_cancellable_cancel (cancellable);
+  /* Wakes the jobs' reads, even those that wait in the device. */
+  g_cancellable_cancel (old.cancellable);
+  disconnect_old (&old);
   /* The server is closing: a peer that does not read holds nobody up. */
-  for (guint i = 0; i < running->len; i++)
-    _gios_socket_common_abort_connection (g_ptr_array_index (running, i));
+  for (guint i = 0; i < connections->len; i++)
+    _gios_socket_common_abort_connection (g_ptr_array_index (connections, i));
 }
 
 GCancellable *

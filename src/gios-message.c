@@ -869,7 +869,7 @@ gios_device_stream_receive_item (GiosDeviceStream  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("a $LIST item"), timeout_ms, error))
+  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, N_("a $LIST item"), timeout_ms, error))
     return NULL;
 
   size = peek_element_size (self, call.deadline, cancellable, &local_error);
@@ -981,7 +981,7 @@ gios_device_stream_receive_message (GiosDeviceStream  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, _("a message"), timeout_ms, error))
+  if (!_gios_call_begin (&call, self, GIOS_CALL_READ, N_("a message"), timeout_ms, error))
     return NULL;
 
   p = _gios_device_stream_peek (self, GIOS_MESSAGE_HEADER_SIZE, call.deadline, cancellable, &local_error);

@@ -1273,11 +1273,11 @@ typedef struct
 {
   GMutex lock;
   GCond cond;
-  GCancellable *cancellables[2];
-  gint tids[2];
+  GCancellable *cancellables[3];
+  gint tids[3];
   guint n;
-  GError *errors[2];
-  gint64 returned[2];
+  GError *errors[3];
+  gint64 returned[3];
   gint n_returned;
 } CancelJobs;
 
@@ -1322,15 +1322,17 @@ cancel_jobs_thread (gpointer data)
   return NULL;
 }
 
-/* Each job has a cancellable of its own, and cancelling it wakes the job
- * even where its read waits in the device; the other job goes on. */
+/* Cancelling the jobs' cancellable (here from outside, as a program that
+ * stops its jobs on a signal does) wakes every job, even where its read
+ * waits in the device itself; the server goes on, and the jobs that come
+ * after get a cancellable that is not cancelled. */
 static void
 test_job_cancellable (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   CancelJobs cj = { 0 };
   CancelRunner runner = { .server = server, .cj = &cj };
-  int clients[2];
+  int clients[3];
   GThread *thread;
   gint64 start;
 
@@ -1345,25 +1347,35 @@ test_job_cancellable (void)
   g_mutex_unlock (&cj.lock);
   for (guint i = 0; i < 2; i++)
     test_wait_until_sleeping (g_atomic_int_get (&cj.tids[i]));
-  g_assert_true (cj.cancellables[0] != cj.cancellables[1]);
 
   start = g_get_monotonic_time ();
   g_cancellable_cancel (cj.cancellables[0]);
   g_mutex_lock (&cj.lock);
-  while (cj.n_returned < 1)
+  while (cj.n_returned < 2)
     g_assert_true (g_cond_wait_until (&cj.cond, &cj.lock, start + 2 * G_USEC_PER_SEC));
   g_mutex_unlock (&cj.lock);
-  g_assert_cmpint ((cj.returned[0] - start) / 1000, <, 500);
-  g_assert_error (cj.errors[0], G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_false (g_cancellable_is_cancelled (cj.cancellables[1]));
-  g_assert_cmpint (cj.returned[1], ==, 0);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_cmpint ((cj.returned[i] - start) / 1000, <, 500);
+      g_assert_error (cj.errors[i], G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    }
 
-  /* close() cancels the rest. */
+  /* The next job starts with a cancellable of its own, not cancelled. */
+  clients[2] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  g_mutex_lock (&cj.lock);
+  while (cj.n < 3)
+    g_cond_wait (&cj.cond, &cj.lock);
+  g_mutex_unlock (&cj.lock);
+  g_assert_true (cj.cancellables[2] != cj.cancellables[0]);
+  test_wait_until_sleeping (g_atomic_int_get (&cj.tids[2]));
+  g_assert_cmpint (cj.n_returned, ==, 2);
+
+  /* close() cancels it too. */
   gios_server_socket_close (server, NULL);
   g_thread_join (thread);
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
-  g_assert_true (g_cancellable_is_cancelled (cj.cancellables[1]));
-  for (guint i = 0; i < 2; i++)
+  g_assert_true (g_cancellable_is_cancelled (cj.cancellables[2]));
+  for (guint i = 0; i < 3; i++)
     {
       g_clear_error (&cj.errors[i]);
       g_object_unref (cj.cancellables[i]);

@@ -14,8 +14,9 @@ G_BEGIN_DECLS
  * GiosJobFunc:
  * @connection: the accepted connection, an instance of
  *   [property@Gios.ServerSocket:socket-type]
- * @cancellable: the job's own, cancelled when the server closes; cancelling
- *   it stops this job alone, even a read that waits in the device
+ * @cancellable: cancelled when the server closes; the jobs running at that
+ *   moment share it, and cancelling it (from anywhere) stops them all, even
+ *   a read that waits in the device; later jobs get a new one
  * @user_data: the data given to [method@Gios.ServerSocket.listen_job]
  *
  * A job that serves one connection, on a thread of the server's pool. When
