@@ -329,7 +329,7 @@ on_listener_ready (GiosWatch    *watch,
                    gpointer      data)
 {
   GiosAcceptor *acceptor = data;
-  g_autoptr(GiosDeviceStream) keep = g_object_ref (acceptor->owner);
+  g_autoptr(GiosDeviceStream) keep G_GNUC_UNUSED = g_object_ref (acceptor->owner);
 
   for (int i = 0; i < BATCH && want_connections (acceptor); i++)
     {

@@ -37,6 +37,10 @@ gios_backoff_reset (GiosBackoff *backoff)
   backoff->pause = 0;
 }
 
+static void report (GLogLevelFlags  level,
+                    const char     *format,
+                    va_list         args) G_GNUC_PRINTF (2, 0);
+
 static void
 report (GLogLevelFlags  level,
         const char     *format,

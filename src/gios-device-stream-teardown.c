@@ -124,7 +124,7 @@ _gios_device_stream_teardown (GiosDeviceStream  *self,
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
   /* Tearing down removes the watches, which may hold the last references. */
-  g_autoptr(GiosDeviceStream) keep = g_object_ref (self);
+  g_autoptr(GiosDeviceStream) keep G_GNUC_UNUSED = g_object_ref (self);
   g_autoptr(GError) local_error = NULL;
   guint ticket;
   gboolean ok;
