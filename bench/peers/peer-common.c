@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -141,4 +142,23 @@ void
 peer_ignore_sigpipe (void)
 {
   signal (SIGPIPE, SIG_IGN);
+}
+
+int
+peer_signalfd (void)
+{
+  sigset_t mask;
+  int fd;
+
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGTERM);
+  sigaddset (&mask, SIGINT);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (fd < 0)
+    {
+      perror ("signalfd");
+      exit (1);
+    }
+  return fd;
 }

@@ -38,3 +38,9 @@ void peer_set_nodelay (int fd);
 
 /* Ignores SIGPIPE: a write to a peer that has gone away must fail, not kill. */
 void peer_ignore_sigpipe (void);
+
+/* Blocks SIGTERM and SIGINT and returns a signalfd (close-on-exec,
+ * non-blocking) that becomes readable when one arrives.  Call it before any
+ * thread starts, so that only the descriptor sees them.  Exits with status
+ * 1 on failure. */
+int  peer_signalfd (void);

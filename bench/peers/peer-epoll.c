@@ -9,12 +9,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -170,7 +168,6 @@ main (int    argc,
 {
   struct epoll_event ev, events[MAX_EVENTS];
   PeerOptions opts;
-  sigset_t mask;
   bool accepting = true;
   bool warned = false;
   int lfd, sfd, ep, port;
@@ -178,15 +175,11 @@ main (int    argc,
   peer_parse_args (argc, argv, false, &opts);
   peer_ignore_sigpipe ();
 
-  sigemptyset (&mask);
-  sigaddset (&mask, SIGTERM);
-  sigaddset (&mask, SIGINT);
-  sigprocmask (SIG_BLOCK, &mask, NULL);
-  sfd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  sfd = peer_signalfd ();
   ep = epoll_create1 (EPOLL_CLOEXEC);
-  if (sfd < 0 || ep < 0)
+  if (ep < 0)
     {
-      perror ("signalfd/epoll_create1");
+      perror ("epoll_create1");
       return 1;
     }
 

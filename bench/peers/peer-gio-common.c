@@ -7,7 +7,8 @@
 #include <signal.h>
 #include <stdlib.h>
 
-void
+/* Creates the listening socket, adds it to @listener and prints the port. */
+static void
 peer_gio_listen (GSocketListener *listener,
                  int              port)
 {
@@ -34,16 +35,25 @@ on_signal (gpointer data)
 }
 
 void
-peer_gio_run_until_signal (void)
+peer_gio_serve (GSocketService *service,
+                int             port)
 {
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   guint term_id, int_id;
+
+  peer_gio_listen (G_SOCKET_LISTENER (service), port);
+  g_socket_service_start (service);
 
   term_id = g_unix_signal_add (SIGTERM, on_signal, loop);
   int_id = g_unix_signal_add (SIGINT, on_signal, loop);
   g_main_loop_run (loop);
   g_source_remove (term_id);
   g_source_remove (int_id);
+
+  /* Open connections, and workers still blocked in a read, end with the
+   * process. */
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
 }
 
 void

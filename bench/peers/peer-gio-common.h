@@ -10,11 +10,9 @@
 
 #include "peer-common.h"
 
-/* Creates the listening socket, adds it to @listener and prints the port. */
-void peer_gio_listen (GSocketListener *listener,
-                      int              port);
-
-/* Runs the default main loop until SIGTERM or SIGINT. */
-void peer_gio_run_until_signal (void);
+/* Listens on @port with @service, whose handler is connected, and serves
+ * on the default main loop until SIGTERM or SIGINT. */
+void peer_gio_serve (GSocketService *service,
+                     int             port);
 
 void peer_gio_set_nodelay (GSocketConnection *connection);

@@ -90,13 +90,6 @@ main (int    argc,
 
   service = g_socket_service_new ();
   g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), NULL);
-  peer_gio_listen (G_SOCKET_LISTENER (service), opts.port);
-  g_socket_service_start (service);
-
-  peer_gio_run_until_signal ();
-
-  /* Open connections end with the process. */
-  g_socket_service_stop (service);
-  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  peer_gio_serve (service, opts.port);
   return 0;
 }

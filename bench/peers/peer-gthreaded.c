@@ -46,13 +46,6 @@ main (int    argc,
 
   service = g_threaded_socket_service_new (opts.max_jobs);
   g_signal_connect (service, "run", G_CALLBACK (on_run), NULL);
-  peer_gio_listen (G_SOCKET_LISTENER (service), opts.port);
-  g_socket_service_start (service);
-
-  peer_gio_run_until_signal ();
-
-  /* Workers still blocked in a read end with the process. */
-  g_socket_service_stop (service);
-  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  peer_gio_serve (service, opts.port);
   return 0;
 }

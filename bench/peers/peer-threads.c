@@ -9,12 +9,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,24 +65,14 @@ main (int    argc,
   PeerOptions opts;
   pthread_attr_t attr;
   struct pollfd pfds[2];
-  sigset_t mask;
   bool warned = false;
   int lfd, sfd, port;
 
   peer_parse_args (argc, argv, false, &opts);
   peer_ignore_sigpipe ();
 
-  /* Blocked before any thread starts, so only the signalfd sees them. */
-  sigemptyset (&mask);
-  sigaddset (&mask, SIGTERM);
-  sigaddset (&mask, SIGINT);
-  pthread_sigmask (SIG_BLOCK, &mask, NULL);
-  sfd = signalfd (-1, &mask, SFD_CLOEXEC);
-  if (sfd < 0)
-    {
-      perror ("signalfd");
-      return 1;
-    }
+  /* Before any thread starts, so only the signalfd sees them. */
+  sfd = peer_signalfd ();
 
   pthread_attr_init (&attr);
   pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
