@@ -22,20 +22,30 @@
 static GiosServerSocket *server;
 static GMainLoop *loop;
 
-/* jobs: one job per connection on the pool. */
+/* The blocking models: echoes through @buf (CHUNK bytes) until the peer
+ * closes or a call fails. */
 static void
-echo_job (GiosSocket   *connection,
-          GCancellable *cancellable,
-          gpointer      data)
+echo_blocking (GiosDeviceStream *stream,
+               guint8           *buf,
+               GCancellable     *cancellable)
 {
-  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
-  guint8 *buf = g_malloc (CHUNK);
   gssize n;
 
   while ((n = gios_device_stream_read (stream, buf, CHUNK, GIOS_TIMEOUT_FOREVER, cancellable, NULL)) > 0)
     if (!gios_device_stream_write (stream, buf, n, cancellable, NULL) ||
         !gios_device_stream_flush (stream, GIOS_TIMEOUT_FOREVER, cancellable, NULL))
       break;
+}
+
+/* jobs: one job per connection on the pool. */
+static void
+echo_job (GiosSocket   *connection,
+          GCancellable *cancellable,
+          gpointer      data)
+{
+  guint8 *buf = g_malloc (CHUNK);
+
+  echo_blocking (GIOS_DEVICE_STREAM (connection), buf, cancellable);
   g_free (buf);
 }
 
@@ -60,12 +70,7 @@ serve_classic (gpointer data)
 
   while (gios_server_socket_listen (server, GIOS_TIMEOUT_FOREVER, NULL, NULL))
     {
-      gssize n;
-
-      while ((n = gios_device_stream_read (stream, buf, CHUNK, GIOS_TIMEOUT_FOREVER, NULL, NULL)) > 0)
-        if (!gios_device_stream_write (stream, buf, n, NULL, NULL) ||
-            !gios_device_stream_flush (stream, GIOS_TIMEOUT_FOREVER, NULL, NULL))
-          break;
+      echo_blocking (stream, buf, NULL);
       gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
     }
   g_free (buf);
@@ -97,6 +102,15 @@ end_watch (GiosDeviceStream *stream)
   return G_SOURCE_REMOVE;
 }
 
+/* Replaces the watch that calls it with one for @condition. */
+static gboolean
+watch_for (GiosDeviceStream *stream,
+           GIOCondition      condition)
+{
+  gios_device_stream_add_watch (stream, condition, on_watch, NULL, NULL);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 on_watch (GiosDeviceStream *stream,
           GIOCondition      condition,
@@ -113,8 +127,7 @@ on_watch (GiosDeviceStream *stream,
       if (!gios_device_stream_flush (stream, 0, NULL, &error))
         return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ? G_SOURCE_CONTINUE
                                                                          : end_watch (stream);
-      gios_device_stream_add_watch (stream, G_IO_IN, on_watch, NULL, NULL);
-      return G_SOURCE_REMOVE;
+      return watch_for (stream, G_IO_IN);
     }
 
   n = gios_device_stream_read (stream, buf, room, 0, NULL, &error);
@@ -123,12 +136,8 @@ on_watch (GiosDeviceStream *stream,
   if (n <= 0 || !gios_device_stream_write (stream, buf, n, NULL, NULL))
     return end_watch (stream);
   if (!gios_device_stream_flush (stream, 0, NULL, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-        return end_watch (stream);
-      gios_device_stream_add_watch (stream, G_IO_OUT, on_watch, NULL, NULL);
-      return G_SOURCE_REMOVE;
-    }
+    return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ? watch_for (stream, G_IO_OUT)
+                                                                     : end_watch (stream);
   return G_SOURCE_CONTINUE;
 }
 
@@ -153,6 +162,13 @@ typedef struct
 } Conn;
 
 static void on_read (GObject *source, GAsyncResult *result, gpointer data);
+
+static void
+read_next (Conn *conn)
+{
+  gios_device_stream_read_bytes_async (conn->stream, CHUNK, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                       NULL, on_read, conn);
+}
 
 static void
 conn_end (Conn *conn)
@@ -210,8 +226,7 @@ on_read (GObject      *source,
     }
   if (!conn->flushing)
     start_flush (conn);
-  gios_device_stream_read_bytes_async (conn->stream, CHUNK, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
-                                       NULL, on_read, conn);
+  read_next (conn);
 }
 
 static gboolean
@@ -223,8 +238,7 @@ on_accepted (GiosServerSocket *srv,
 
   conn->stream = GIOS_DEVICE_STREAM (g_object_ref (connection));
   use_peer_buffers (conn->stream);
-  gios_device_stream_read_bytes_async (conn->stream, CHUNK, GIOS_TIMEOUT_FOREVER,
-                                       G_PRIORITY_DEFAULT, NULL, on_read, conn);
+  read_next (conn);
   return TRUE;
 }
 
