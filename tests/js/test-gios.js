@@ -3,26 +3,8 @@
 import GLib from 'gi://GLib';
 import Gio from 'gi://Gio';
 import Gios from 'gi://Gios';
-import System from 'system';
 
-let failures = 0;
-function check(cond, what) {
-    if (cond) {
-        print(`ok - ${what}`);
-    } else {
-        print(`not ok - ${what}`);
-        failures++;
-    }
-}
-
-function expectError(fn, domain, code, what) {
-    try {
-        fn();
-        check(false, `${what}: no error`);
-    } catch (e) {
-        check(e instanceof GLib.Error && e.matches(domain, code), `${what} (${e.message})`);
-    }
-}
+import {check, expectError, finish} from './testing.js';
 
 const server = Gios.ServerSocket.new();
 server.loopback_only = true;
@@ -169,5 +151,4 @@ function expectTimeout(fn, what) {
     peer.close(null);
 }
 
-print(`1..${failures === 0 ? 'done' : 'failed'}`);
-System.exit(failures === 0 ? 0 : 1);
+finish();

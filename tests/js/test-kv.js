@@ -7,15 +7,7 @@ import Gio from 'gi://Gio';
 import Gios from 'gi://Gios';
 import System from 'system';
 
-let failures = 0;
-function check(cond, what) {
-    if (cond) {
-        print(`ok - ${what}`);
-    } else {
-        print(`not ok - ${what}`);
-        failures++;
-    }
-}
+import {check, expectError, finish} from './testing.js';
 
 function av(...values) {
     return new GLib.Variant('av', values.map(v => {
@@ -105,12 +97,8 @@ check(result === Gios.ExecuteResult.UNHANDLED && request.get_code_string() === '
 [result, request] = accepted.execute(1000, handler, null);
 check(result === Gios.ExecuteResult.STOPPED && request.get_code_string() === 'DC', 'execute: stopped');
 check(same(seen, ['EC', 'ZZ']), 'the stop code reaches no handler');
-try {
-    accepted.execute(100, handler, null);
-    check(false, 'execute: timeout');
-} catch (e) {
-    check(e.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.TIMED_OUT), 'execute: timeout');
-}
+expectError(() => accepted.execute(100, handler, null),
+    Gio.IOErrorEnum, Gio.IOErrorEnum.TIMED_OUT, 'execute: timeout');
 
 // Items one at a time.
 peer.send_item(new GLib.Variant('s', '€'), null);
@@ -128,5 +116,4 @@ peer.close();
 accepted.close();
 server.close();
 
-print(`1..${failures === 0 ? 'done' : 'failed'}`);
-System.exit(failures === 0 ? 0 : 1);
+finish();
