@@ -15,6 +15,8 @@ import gi
 gi.require_version("Gios", "1.0")
 from gi.repository import Gio, GLib, Gios  # noqa: E402
 
+from giostest import TestCase  # noqa: E402
+
 
 def open_server():
     server = Gios.ServerSocket.new()
@@ -23,7 +25,7 @@ def open_server():
     return server
 
 
-class ServerSocketTest(unittest.TestCase):
+class ServerSocketTest(TestCase):
     def test_classic_lines(self):
         server = open_server()
         port = server.props.port
@@ -65,18 +67,15 @@ class ServerSocketTest(unittest.TestCase):
             self.assertTrue(server.listen(1000, None))
 
             start = time.monotonic()
-            with self.assertRaises(GLib.Error) as caught:
-                server.read_line(1000, 150, None)
+            self.assertIOError(Gio.IOErrorEnum.TIMED_OUT, lambda: server.read_line(1000, 150, None))
             elapsed = time.monotonic() - start
-            self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT))
             self.assertGreaterEqual(elapsed, 0.14)
             self.assertLess(elapsed, 0.5)
 
             # The bytes that arrived are still there, and a short limit
             # fails with LINE_TOO_LONG.
-            with self.assertRaises(GLib.Error) as caught:
-                server.read_line(10, 150, None)
-            self.assertTrue(caught.exception.matches(Gios.error_quark(), Gios.Error.LINE_TOO_LONG))
+            self.assertGError(Gios.error_quark(), Gios.Error.LINE_TOO_LONG,
+                              lambda: server.read_line(10, 150, None))
             self.assertEqual(server.clear(), 100)
 
             c.sendall(b"abc")
@@ -91,14 +90,13 @@ class ServerSocketTest(unittest.TestCase):
             mode = os.lstat(path).st_mode
             self.assertTrue(stat.S_ISSOCK(mode))
             self.assertEqual(stat.S_IMODE(mode), 0o600)
-            with self.assertRaises(GLib.Error) as caught:
-                Gios.ServerSocket.new().open_unix(path, 0o600, 0)
-            self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.ADDRESS_IN_USE))
+            self.assertIOError(Gio.IOErrorEnum.ADDRESS_IN_USE,
+                               lambda: Gios.ServerSocket.new().open_unix(path, 0o600, 0))
             server.close()
             self.assertFalse(os.path.exists(path))
 
 
-class SocketTest(unittest.TestCase):
+class SocketTest(TestCase):
     def test_client(self):
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
@@ -124,16 +122,15 @@ class SocketTest(unittest.TestCase):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
-        with self.assertRaises(GLib.Error) as caught:
-            Gios.Socket.new().open("127.0.0.1", str(port), 1000, None)
-        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CONNECTION_REFUSED))
-        self.assertIn("127.0.0.1:%d" % port, caught.exception.message)
+        error = self.assertIOError(Gio.IOErrorEnum.CONNECTION_REFUSED,
+                                   lambda: Gios.Socket.new().open("127.0.0.1", str(port), 1000, None))
+        self.assertIn("127.0.0.1:%d" % port, error.message)
 
 
 BINARY = b"\x00\xff\x80a\x00\r\n\xc3"
 
 
-class ByteReadTest(unittest.TestCase):
+class ByteReadTest(TestCase):
     """read_bytes and read_exact, byte for byte, over a socketpair.
 
     The C calls that fill a caller's buffer (gios_device_stream_read and
@@ -147,12 +144,6 @@ class ByteReadTest(unittest.TestCase):
         self.assertIsInstance(connection, Gio.SocketConnection)
         self.stream = Gios.DeviceStream.new(connection)
         self.addCleanup(self.stream.close)
-
-    def assertTimedOut(self, fn):
-        with self.assertRaises(GLib.Error) as caught:
-            fn()
-        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT),
-                        caught.exception.message)
 
     def test_buffer_forms_not_exposed(self):
         # The caller-allocates forms crashed PyGObject: they stay C only.
@@ -173,7 +164,7 @@ class ByteReadTest(unittest.TestCase):
         self.peer.sendall(b"abcdef")
         self.assertEqual(self.stream.read_bytes(4, 1000, None).get_data(), b"abcd")
         self.assertEqual(self.stream.read_bytes(4, 0, None).get_data(), b"ef")
-        self.assertTimedOut(lambda: self.stream.read_bytes(4, 100, None))
+        self.assertIOError(Gio.IOErrorEnum.TIMED_OUT, lambda: self.stream.read_bytes(4, 100, None))
 
     def test_read_exact(self):
         self.peer.sendall(BINARY + b"rest")
@@ -204,7 +195,7 @@ class ByteReadTest(unittest.TestCase):
     def test_read_exact_timeout_consumes_nothing(self):
         self.peer.sendall(BINARY[:3])
         start = time.monotonic()
-        self.assertTimedOut(lambda: self.stream.read_exact(len(BINARY), 150, None))
+        self.assertIOError(Gio.IOErrorEnum.TIMED_OUT, lambda: self.stream.read_exact(len(BINARY), 150, None))
         self.assertGreaterEqual(time.monotonic() - start, 0.14)
         self.assertEqual(self.stream.get_buffered_input(), 3)
         self.peer.sendall(BINARY[3:])
@@ -222,35 +213,27 @@ class ByteReadTest(unittest.TestCase):
     def test_end_of_input(self):
         self.peer.sendall(b"\x00\xff")
         self.peer.shutdown(socket.SHUT_WR)
-        with self.assertRaises(GLib.Error) as caught:
-            self.stream.read_exact(3, 1000, None)
-        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CONNECTION_CLOSED))
+        self.assertIOError(Gio.IOErrorEnum.CONNECTION_CLOSED, lambda: self.stream.read_exact(3, 1000, None))
         # The bytes before the end are still there, then empty reads.
         self.assertEqual(self.stream.read_exact(2, 1000, None).get_data(), b"\x00\xff")
         self.assertEqual(self.stream.read_bytes(100, 1000, None).get_data(), b"")
         self.assertTrue(self.stream.props.at_end)
 
 
-class LineBytesTest(unittest.TestCase):
+class LineBytesTest(TestCase):
     """read_line_bytes returns any line as bytes; read_line (a str) refuses a
     line that is not UTF-8 text and consumes nothing, so nothing is lost."""
 
     setUp = ByteReadTest.setUp
 
-    def assertInvalid(self, fn):
-        with self.assertRaises(GLib.Error) as caught:
-            fn()
-        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.INVALID_DATA),
-                        caught.exception.message)
-
     def test_binary_lines(self):
         self.peer.sendall(b"a\x00b\n\xff\xfe\x80\r\nok\n")
-        self.assertInvalid(lambda: self.stream.read_line(100, 1000, None))
+        self.assertIOError(Gio.IOErrorEnum.INVALID_DATA, lambda: self.stream.read_line(100, 1000, None))
         self.assertEqual(self.stream.get_buffered_input(), 12)
         line = self.stream.read_line_bytes(100, 1000, None)
         self.assertIsInstance(line, GLib.Bytes)
         self.assertEqual(line.get_data(), b"a\x00b")
-        self.assertInvalid(lambda: self.stream.read_line(100, 1000, None))
+        self.assertIOError(Gio.IOErrorEnum.INVALID_DATA, lambda: self.stream.read_line(100, 1000, None))
         self.assertEqual(self.stream.read_line_bytes(100, 1000, None).get_data(), b"\xff\xfe\x80")
         self.assertEqual(self.stream.read_line(100, 1000, None), ("ok", 2))
         self.peer.shutdown(socket.SHUT_WR)

@@ -11,19 +11,19 @@ import unittest
 
 import gi
 gi.require_version("Gios", "1.0")
-from gi.repository import GLib, Gio, Gios  # noqa: E402
+from gi.repository import Gio, Gios  # noqa: E402
+
+from giostest import TestCase  # noqa: E402
 
 
-class I18n(unittest.TestCase):
+class I18n(TestCase):
     def test_german_error(self):
         locale.setlocale(locale.LC_ALL, "")  # Python starts in the C locale
         server = Gios.ServerSocket.new()       # the library binds its domain
         locale.bindtextdomain("gios", os.environ["GIOS_TEST_LOCALEDIR"])
         server.open_address("127.0.0.1", "0", 1000)
-        with self.assertRaises(GLib.Error) as caught:
-            server.listen(10, None)
-        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT))
-        self.assertEqual(caught.exception.message,
+        error = self.assertIOError(Gio.IOErrorEnum.TIMED_OUT, lambda: server.listen(10, None))
+        self.assertEqual(error.message,
                          f"Auf Port {server.props.port} ist innerhalb von 10 ms keine Verbindung eingegangen")
 
 

@@ -15,6 +15,8 @@ import gi
 gi.require_version("Gios", "1.0")
 from gi.repository import Gio, GLib, Gios  # noqa: E402
 
+from giostest import TestCase  # noqa: E402
+
 KV_SERVER = None
 
 
@@ -35,7 +37,7 @@ def av(*values):
     return GLib.Variant("av", items)
 
 
-class KvServerTest(unittest.TestCase):
+class KvServerTest(TestCase):
     def setUp(self):
         self.proc = subprocess.Popen([KV_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         line = self.proc.stdout.readline().decode()
@@ -104,7 +106,7 @@ class KvServerTest(unittest.TestCase):
         self.assertEqual(self.call("GT", "k"), (0, ["v"]))
 
 
-class ExecuteTest(unittest.TestCase):
+class ExecuteTest(TestCase):
     """execute() in this process, over a socketpair, with Python handlers."""
 
     def setUp(self):
@@ -145,9 +147,7 @@ class ExecuteTest(unittest.TestCase):
         self.assertEqual((request.get_code(), request.get_message_id()), (0x4344, 2))
         self.assertEqual(seen, [("EC", "data"), ("ZZ", "data")])
 
-        with self.assertRaises(GLib.Error) as caught:
-            stream.execute(100, handler, None, None)
-        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT))
+        self.assertIOError(Gio.IOErrorEnum.TIMED_OUT, lambda: stream.execute(100, handler, None, None))
 
         stream.set_stop_code(ord("Q") | ord("T") << 8)
         self.peer.sendall(self.frame(3, b"QT"))
@@ -183,9 +183,7 @@ class ExecuteTest(unittest.TestCase):
         self.assertEqual(stream.props.max_message_size, 16 * 1024 * 1024)
         stream.props.max_message_size = 10
         self.peer.sendall(struct.pack("<III", 11, 0, 0) + b"DQ")
-        with self.assertRaises(GLib.Error) as caught:
-            stream.receive_message(1000, None)
-        self.assertTrue(caught.exception.matches(Gios.error_quark(), Gios.Error.TOO_LARGE))
+        self.assertGError(Gios.error_quark(), Gios.Error.TOO_LARGE, lambda: stream.receive_message(1000, None))
         self.assertEqual(stream.clear(), 14)
 
         self.peer.sendall(bytes.fromhex("07 01 68 65 6C 6C 6F 02 01 03 04 2A 01"))
@@ -193,9 +191,7 @@ class ExecuteTest(unittest.TestCase):
         self.assertEqual(stream.receive_item(1000, None).unpack(), "")
         self.assertEqual(stream.receive_item(1000, None).unpack(), 42)
         self.assertEqual(stream.receive_item(1000, None).get_type_string(), "mv")
-        with self.assertRaises(GLib.Error) as caught:
-            stream.receive_item(50, None)
-        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT))
+        self.assertIOError(Gio.IOErrorEnum.TIMED_OUT, lambda: stream.receive_item(50, None))
 
         self.assertTrue(stream.send_item(GLib.Variant("s", "€"), None))
         self.assertTrue(stream.send_item(GLib.Variant("x", -1), None))
