@@ -192,12 +192,5 @@ tool_connect (int    argc,
 
   /* Outstanding reads end with the stream; their callbacks are not run. */
   gios_device_stream_close (GIOS_DEVICE_STREAM (peer), NULL);
-  if (self.error != NULL)
-    {
-      int status = tool_fail ("connect", self.error, NULL);
-
-      g_clear_error (&self.error);
-      return status;
-    }
-  return TOOL_EXIT_OK;
+  return tool_finish ("connect", g_steal_pointer (&self.error));
 }

@@ -507,12 +507,5 @@ tool_serve (int    argc,
   g_source_remove (sigint);
   g_source_remove (sigterm);
 
-  if (serve.error != NULL)
-    {
-      int status = tool_fail ("serve", serve.error, NULL);
-
-      g_clear_error (&serve.error);
-      return status;
-    }
-  return TOOL_EXIT_OK;
+  return tool_finish ("serve", g_steal_pointer (&serve.error));
 }

@@ -54,6 +54,11 @@ int   tool_fail (const char   *command,
                  const GError *error,
                  const char   *hint);
 
+/* Ends @command: returns TOOL_EXIT_OK when @error is NULL, else reports and
+ * frees @error as tool_fail() does and returns TOOL_EXIT_FAILED. */
+int   tool_finish (const char *command,
+                   GError     *error);
+
 /* "127.0.0.1:8080", "[::1]:8080" or "unix:/run/x.sock". */
 char *tool_address_to_string (GSocketAddress *address);
 

@@ -134,6 +134,17 @@ tool_fail (const char   *command,
   return TOOL_EXIT_FAILED;
 }
 
+int
+tool_finish (const char *command,
+             GError     *error)
+{
+  g_autoptr(GError) owned = error;
+
+  if (owned == NULL)
+    return TOOL_EXIT_OK;
+  return tool_fail (command, owned, NULL);
+}
+
 char *
 tool_address_to_string (GSocketAddress *address)
 {
