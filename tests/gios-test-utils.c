@@ -75,8 +75,8 @@ blocked_thread (gpointer user_data)
 }
 
 GiosTestBlocked *
-gios_test_blocked_start (GiosTestBlockingFunc func,
-                         gpointer             data)
+gios_test_blocked_race (GiosTestBlockingFunc func,
+                        gpointer             data)
 {
   GiosTestBlocked *blocked = g_new0 (GiosTestBlocked, 1);
 
@@ -89,6 +89,15 @@ gios_test_blocked_start (GiosTestBlockingFunc func,
   while (!blocked->started)
     g_cond_wait (&blocked->cond, &blocked->lock);
   g_mutex_unlock (&blocked->lock);
+  return blocked;
+}
+
+GiosTestBlocked *
+gios_test_blocked_start (GiosTestBlockingFunc func,
+                         gpointer             data)
+{
+  GiosTestBlocked *blocked = gios_test_blocked_race (func, data);
+
   /* Give the call time to block in poll() or recv(); nothing depends on
    * it having done so. */
   g_usleep (50 * 1000);

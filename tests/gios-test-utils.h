@@ -79,6 +79,11 @@ typedef struct
 GiosTestBlocked *gios_test_blocked_start (GiosTestBlockingFunc func,
                                           gpointer             data);
 
+/* The same without the pause: returns as soon as the thread is about to
+ * make the call, for races against a call that may or may not block yet. */
+GiosTestBlocked *gios_test_blocked_race  (GiosTestBlockingFunc func,
+                                          gpointer             data);
+
 /* Waits for the call to return, and asserts that it returned within a
  * second of @woken_at, taken just before the test woke it. */
 void             gios_test_blocked_join  (GiosTestBlocked     *blocked,

@@ -126,25 +126,11 @@ test_race_listen_against_drop (void)
   g_assert_cmpuint (rounds, >=, 100);
 }
 
-typedef struct
+static gboolean
+listen_forever (gpointer   server,
+                GError   **error)
 {
-  GiosServerSocket *server;
-  GMutex lock;
-  GCond cond;
-  gboolean waiting;
-} CloseRace;
-
-static gpointer
-listen_forever (gpointer data)
-{
-  CloseRace *cr = data;
-
-  g_mutex_lock (&cr->lock);
-  cr->waiting = TRUE;
-  g_cond_signal (&cr->cond);
-  g_mutex_unlock (&cr->lock);
-  (void) gios_server_socket_listen (cr->server, GIOS_TIMEOUT_FOREVER, NULL, NULL);
-  return NULL;
+  return gios_server_socket_listen (server, GIOS_TIMEOUT_FOREVER, NULL, error);
 }
 
 /* close() while listen() waits on another thread and a client arrives at
@@ -159,31 +145,19 @@ test_race_listen_against_close (void)
 
   while (rounds < 2000 && g_get_monotonic_time () < end)
     {
-      CloseRace cr = { .server = gios_test_open_loopback_server () };
-      GThread *listener;
-      int fd;
+      g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+      GiosTestBlocked *listener = gios_test_blocked_race (listen_forever, server);
+      int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
-      g_mutex_init (&cr.lock);
-      g_cond_init (&cr.cond);
-      listener = g_thread_new ("listen", listen_forever, &cr);
-      g_mutex_lock (&cr.lock);
-      while (!cr.waiting)
-        g_cond_wait (&cr.cond, &cr.lock);
-      g_mutex_unlock (&cr.lock);
-
-      fd = gios_test_raw_connect (AF_INET, gios_test_server_port (cr.server));
       if (rounds % 2 == 1)
         g_thread_yield ();
-      g_assert_true (gios_server_socket_close (cr.server, NULL));
-      g_thread_join (listener);
+      g_assert_true (gios_server_socket_close (server, NULL));
+      gios_test_blocked_free (listener);
 
-      g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (cr.server)));
-      g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (cr.server)));
-      g_assert_null (gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (cr.server)));
+      g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
+      g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
+      g_assert_null (gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (server)));
       close (fd);
-      g_object_unref (cr.server);
-      g_mutex_clear (&cr.lock);
-      g_cond_clear (&cr.cond);
       rounds++;
     }
   g_test_message ("%u rounds", rounds);
