@@ -96,12 +96,16 @@ set_buf (int fd,
   g_assert_cmpint (setsockopt (fd, SOL_SOCKET, option, &size, sizeof size), ==, 0);
 }
 
-/* A small receive buffer on a connected TCP socket can stall the connection
- * in zero-window probes with back-off: only shrink it on socketpairs. */
+/* Kernel buffers of about @size bytes between the stream and its peer, so
+ * that the peer soon takes no more: the stream's send buffer, and the
+ * peer's receive buffer on socketpairs only (a small receive buffer on a
+ * connected TCP socket can stall the connection in zero-window probes with
+ * back-off). */
 static void
-set_peer_rcvbuf (GiosTestPair *pair,
-                 int           size)
+set_small_buffers (GiosTestPair *pair,
+                   int           size)
 {
+  set_buf (pair->stream_fd, SO_SNDBUF, size);
   if (pair->server == NULL)
     set_buf (pair->peer, SO_RCVBUF, size);
 }
@@ -213,6 +217,41 @@ join_receiver (GThread  *thread,
   g_thread_join (thread);
   g_assert_cmpuint (r->received, ==, r->len);
   g_assert_cmpuint (r->first_bad, ==, G_MAXSIZE);
+}
+
+/* Flushes @stream within @timeout_ms while the receiver reads, then joins
+ * it: everything the stream held arrived, in order. */
+static void
+flush_to_receiver (GiosDeviceStream *stream,
+                   int               timeout_ms,
+                   GThread          *thread,
+                   Receiver         *r)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ok = gios_device_stream_flush (stream, timeout_ms, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), ==, 0);
+  join_receiver (thread, r);
+}
+
+/* After a write or flush of @total bytes that was to take 200 ms from
+ * @start: it timed out, on time, and kept part of them buffered; returns
+ * how many bytes it kept. */
+static gsize
+assert_timed_out_keeping_part (GiosDeviceStream  *stream,
+                               GError           **error,
+                               gint64             start,
+                               gsize              total)
+{
+  gsize left;
+
+  gios_test_assert_timed_out (error, start, 200);
+  left = gios_device_stream_get_buffered_output (stream);
+  g_assert_cmpuint (left, >, 0);
+  g_assert_cmpuint (left, <, total);
+  return left;
 }
 
 static guint8 *
@@ -434,9 +473,8 @@ test_read_bytes_timeout (gconstpointer data)
   gint64 start = g_get_monotonic_time ();
 
   bytes = gios_device_stream_read_bytes (pair->stream, 10, 200, NULL, &error);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_null (bytes);
-  gios_test_assert_timed (start, 200);
+  gios_test_assert_timed_out (&error, start, 200);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -473,9 +511,7 @@ test_read_exact_timeout_keeps (gconstpointer data)
   gios_test_peer_write_str (pair->peer, "0123456789");
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_read_exact (pair->stream, buf, 20, 200, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 200);
-  g_clear_error (&error);
+  gios_test_assert_timed_out (&error, start, 200);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 10);
 
   n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
@@ -540,9 +576,7 @@ test_read_exact_bytes (gconstpointer data)
   gios_test_peer_write_all (pair->peer, binary, 3);
   start = g_get_monotonic_time ();
   g_assert_null (gios_device_stream_read_exact_bytes (pair->stream, 5, 200, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 200);
-  g_clear_error (&error);
+  gios_test_assert_timed_out (&error, start, 200);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 3);
 
   gios_test_peer_write_all (pair->peer, binary + 3, 2);
@@ -612,10 +646,8 @@ test_read_line_crlf_split (gconstpointer data)
 
   gios_test_peer_write_str (pair->peer, "abc\r");
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_null (line);
-  gios_test_assert_timed (start, 200);
-  g_clear_error (&error);
+  gios_test_assert_timed_out (&error, start, 200);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 4);
 
   gios_test_peer_write_str (pair->peer, "\n");
@@ -667,9 +699,8 @@ test_read_line_one_deadline (gconstpointer data)
   /* One byte every 10 ms: about 540 ms for the line. */
   thread = start_sender (&s, pair->peer, slow_line, strlen (slow_line), 1, 10000);
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_null (line);
-  gios_test_assert_timed (start, 200);
+  gios_test_assert_timed_out (&error, start, 200);
   buffered = gios_device_stream_get_buffered_input (pair->stream);
   g_assert_cmpuint (buffered, >, 0);
   g_assert_cmpuint (buffered, <, strlen (slow_line));
@@ -938,22 +969,16 @@ test_timeout_silent_peer (gconstpointer data)
 
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 200, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 200);
-  g_clear_error (&error);
+  gios_test_assert_timed_out (&error, start, 200);
 
   start = g_get_monotonic_time ();
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
   g_assert_null (line);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 200);
-  g_clear_error (&error);
+  gios_test_assert_timed_out (&error, start, 200);
 
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_read_exact (pair->stream, buf, sizeof buf, 200, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 200);
-  g_clear_error (&error);
+  gios_test_assert_timed_out (&error, start, 200);
 
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 200, NULL), ==, 0);
@@ -1001,16 +1026,13 @@ test_timeout_default (gconstpointer data)
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, GIOS_TIMEOUT_DEFAULT,
                                             NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 150);
-  g_clear_error (&error);
+  gios_test_assert_timed_out (&error, start, 150);
 
   gios_device_stream_set_default_timeout (pair->stream, 300);
   start = g_get_monotonic_time ();
   line = gios_device_stream_read_line (pair->stream, 0, NULL, GIOS_TIMEOUT_DEFAULT, NULL, &error);
   g_assert_null (line);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 300);
+  gios_test_assert_timed_out (&error, start, 300);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1225,9 +1247,7 @@ test_write_large (gconstpointer data)
       g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), <=, 1024);
       off += n;
     }
-  g_assert_true (gios_device_stream_flush (pair->stream, 10000, NULL, &error));
-  g_assert_no_error (error);
-  join_receiver (thread, &r);
+  flush_to_receiver (pair->stream, 10000, thread, &r);
 }
 
 /* A small send buffer and a slow reader: sends are short, and every byte
@@ -1235,7 +1255,6 @@ test_write_large (gconstpointer data)
 static void
 test_write_short_writes (gconstpointer data)
 {
-  gboolean ok;
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize total = 3 * 1024 * 1024;
@@ -1243,16 +1262,12 @@ test_write_short_writes (gconstpointer data)
   Receiver r;
   GThread *thread;
 
-  set_buf (pair->stream_fd, SO_SNDBUF, 4096);
-  set_peer_rcvbuf (pair, 4096);
+  set_small_buffers (pair, 4096);
   thread = start_receiver (&r, pair->peer, total, 777, 64);
   g_assert_true (gios_device_stream_write (pair->stream, payload, 1000, NULL, &error));
   g_assert_true (gios_device_stream_write (pair->stream, payload + 1000, total - 1000, NULL, &error));
   g_assert_no_error (error);
-  ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (ok);
-  join_receiver (thread, &r);
+  flush_to_receiver (pair->stream, 30000, thread, &r);
 }
 
 /* A flush to a peer that does not read times out, keeps what it could not
@@ -1260,18 +1275,15 @@ test_write_short_writes (gconstpointer data)
 static void
 test_flush_timeout_keeps (gconstpointer data)
 {
-  gboolean ok;
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize total = 8 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
   Receiver r;
   GThread *thread;
-  gsize left;
   gint64 start;
 
-  set_buf (pair->stream_fd, SO_SNDBUF, 8192);
-  set_peer_rcvbuf (pair, 8192);
+  set_small_buffers (pair, 8192);
   gios_device_stream_set_output_buffer_size (pair->stream, total + 1);
   g_assert_true (gios_device_stream_write (pair->stream, payload, total, NULL, &error));
   g_assert_no_error (error);
@@ -1279,19 +1291,10 @@ test_flush_timeout_keeps (gconstpointer data)
 
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_flush (pair->stream, 200, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 200);
-  g_clear_error (&error);
-  left = gios_device_stream_get_buffered_output (pair->stream);
-  g_assert_cmpuint (left, >, 0);
-  g_assert_cmpuint (left, <, total);
+  assert_timed_out_keeping_part (pair->stream, &error, start, total);
 
   thread = start_receiver (&r, pair->peer, total, 65536, 0);
-  ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (ok);
-  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-  join_receiver (thread, &r);
+  flush_to_receiver (pair->stream, 30000, thread, &r);
 }
 
 /* write() flushes a full buffer with the default timeout; what it could not
@@ -1299,7 +1302,6 @@ test_flush_timeout_keeps (gconstpointer data)
 static void
 test_write_timeout_keeps (gconstpointer data)
 {
-  gboolean ok;
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   gsize total = 8 * 1024 * 1024;
@@ -1310,19 +1312,13 @@ test_write_timeout_keeps (gconstpointer data)
   gsize left;
   gint64 start;
 
-  set_buf (pair->stream_fd, SO_SNDBUF, 8192);
-  set_peer_rcvbuf (pair, 8192);
+  set_small_buffers (pair, 8192);
   gios_device_stream_set_output_buffer_size (pair->stream, 1024);
   gios_device_stream_set_default_timeout (pair->stream, 200);
 
   start = g_get_monotonic_time ();
   g_assert_false (gios_device_stream_write (pair->stream, payload, total, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 200);
-  g_clear_error (&error);
-  left = gios_device_stream_get_buffered_output (pair->stream);
-  g_assert_cmpuint (left, >, 0);
-  g_assert_cmpuint (left, <, total);
+  left = assert_timed_out_keeping_part (pair->stream, &error, start, total);
 
   /* More writes while the buffer is stuck: kept, in order, terminator too. */
   g_assert_false (gios_device_stream_write_line (pair->stream, "tail", NULL, &error));
@@ -1331,10 +1327,7 @@ test_write_timeout_keeps (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, left + 5);
 
   thread = start_receiver (&r, pair->peer, total, 65536, 0);
-  ok = gios_device_stream_flush (pair->stream, 30000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (ok);
-  join_receiver (thread, &r);
+  flush_to_receiver (pair->stream, 30000, thread, &r);
   tail = g_malloc (5);
   gios_test_peer_read_exact (pair->peer, tail, 5);
   g_assert_cmpmem (tail, 5, "tail\n", 5);
@@ -1532,9 +1525,7 @@ test_eintr (gconstpointer data)
 
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 300, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 300);
-  g_clear_error (&error);
+  gios_test_assert_timed_out (&error, start, 300);
 
   sender = start_sender (&s, pair->peer, "interrupted\n", 12, 1, 3000);
   assert_line (pair->stream, 0, "interrupted");

@@ -40,6 +40,16 @@ gios_test_assert_timed (gint64 start,
   gios_test_assert_elapsed (start, timeout_ms * 95 / 100, timeout_ms * 3 / 2 + 150);
 }
 
+void
+gios_test_assert_timed_out (GError **error,
+                            gint64   start,
+                            int      timeout_ms)
+{
+  g_assert_error (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  gios_test_assert_timed (start, timeout_ms);
+  g_clear_error (error);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Main loops                                                                 */
 

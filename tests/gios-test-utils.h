@@ -30,6 +30,12 @@ void   gios_test_assert_elapsed (gint64 start,
 void   gios_test_assert_timed   (gint64 start,
                                  int    timeout_ms);
 
+/* Asserts that a call that failed with @error timed out, after about
+ * @timeout_ms as gios_test_assert_timed() has it; then clears @error. */
+void   gios_test_assert_timed_out (GError **error,
+                                   gint64   start,
+                                   int      timeout_ms);
+
 /* ------------------------------------------------------------------------ */
 /* Main loops: every one in a test ends by itself                             */
 

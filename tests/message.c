@@ -528,9 +528,7 @@ test_timeouts (void)
   peer_write_hex (pair->peer, "1F 00 00 00 05 00 00");
   start = g_get_monotonic_time ();
   g_assert_null (gios_device_stream_receive_message (pair->stream, 150, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 150);
-  g_clear_error (&error);
+  gios_test_assert_timed_out (&error, start, 150);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 7);
 
   /* The header and part of the payload. */
@@ -553,9 +551,7 @@ test_timeouts (void)
   peer_write_hex (pair->peer, "00 05");
   start = g_get_monotonic_time ();
   g_assert_null (gios_device_stream_receive_item (pair->stream, GIOS_TIMEOUT_DEFAULT, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  gios_test_assert_timed (start, 120);
-  g_clear_error (&error);
+  gios_test_assert_timed_out (&error, start, 120);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 2);
   peer_write_hex (pair->peer, "00 01 61 62");
   g_assert_null (gios_device_stream_receive_item (pair->stream, 0, NULL, &error));
