@@ -432,9 +432,9 @@ test_read_line_async (void)
   Later later1, later2;
   gsize length = 0;
   gint64 start;
-  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  int fd;
 
-  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  conn = gios_test_accept_raw (server, &fd);
   stream = GIOS_DEVICE_STREAM (conn);
 
   /* A line across three arrivals, one of them a lone "\r". */
@@ -496,9 +496,9 @@ test_read_bytes_and_flush_async (void)
   g_autoptr(GBytes) bytes = NULL;
   g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
   char buf[16] = { 0 };
-  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  int fd;
 
-  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  conn = gios_test_accept_raw (server, &fd);
   stream = GIOS_DEVICE_STREAM (conn);
 
   gios_test_raw_send (fd, "abcdef");
@@ -532,9 +532,9 @@ test_drop_fails_pending (void)
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GAsyncResult) result = NULL;
-  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  int fd;
 
-  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  conn = gios_test_accept_raw (server, &fd);
   gios_device_stream_read_line_async (GIOS_DEVICE_STREAM (conn), 100, 5000, G_PRIORITY_DEFAULT,
                                       NULL, on_async_done, &result);
   gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (conn), NULL);
@@ -576,9 +576,9 @@ test_cancel_everything (void)
   g_autoptr(GiosSocket) later = NULL;
   g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
   GiosDeviceStream *stream;
-  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  int fd;
 
-  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  conn = gios_test_accept_raw (server, &fd);
   stream = GIOS_DEVICE_STREAM (conn);
 
   /* Pending, then cancelled: accept, listen, read_bytes, flush (to a peer
@@ -680,19 +680,6 @@ drain_context (void)
     ;
 }
 
-static GiosSocket *
-accept_one (GiosServerSocket *server,
-            int              *client)
-{
-  g_autoptr(GError) error = NULL;
-  GiosSocket *conn;
-
-  *client = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
-  conn = gios_server_socket_accept (server, 1000, NULL, &error);
-  g_assert_no_error (error);
-  return conn;
-}
-
 /* A watch for input is called as data arrives, sees the end of input, and
  * its destroy notify runs once when it removes itself. */
 static void
@@ -704,7 +691,7 @@ test_watch_input (void)
   int fd;
   guint id;
 
-  conn = accept_one (server, &fd);
+  conn = gios_test_accept_raw (server, &fd);
   id = gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_input, &log, count_notify);
   g_assert_cmpuint (id, >, 0);
   drain_context ();
@@ -745,7 +732,7 @@ test_watch_buffered_input (void)
   WatchLog log = { .got = g_string_new (NULL), .per_call = 2 };
   int fd;
 
-  conn = accept_one (server, &fd);
+  conn = gios_test_accept_raw (server, &fd);
   gios_test_raw_send (fd, "first\nsecond\n");
   line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (conn), 100, NULL, 1000, NULL, &error);
   g_assert_no_error (error);
@@ -825,7 +812,7 @@ test_watch_output (void)
   GThread *thread;
   guint calls = 0;
 
-  conn = accept_one (server, &drain.fd);
+  conn = gios_test_accept_raw (server, &drain.fd);
   stream = GIOS_DEVICE_STREAM (conn);
   for (gsize i = 0; i < size; i++)
     big[i] = i % 251;
@@ -859,7 +846,7 @@ test_watch_remove_and_close (void)
   int fd;
   guint id;
 
-  conn = accept_one (server, &fd);
+  conn = gios_test_accept_raw (server, &fd);
   stream = GIOS_DEVICE_STREAM (conn);
   g_object_add_weak_pointer (G_OBJECT (conn), (gpointer *) &conn);
 
@@ -924,7 +911,7 @@ test_watch_remove_from_callback (void)
   SelfRemove state = { 0 };
   int fd;
 
-  conn = accept_one (server, &fd);
+  conn = gios_test_accept_raw (server, &fd);
   state.id = gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_OUT, on_remove_self,
                                            &state, self_remove_notify);
   GIOS_TEST_RUN_UNTIL (state.called);
@@ -978,7 +965,7 @@ test_watch_misuse (void)
   WatchLog log = { .got = g_string_new (NULL) };
   int fd;
 
-  conn = accept_one (server, &fd);
+  conn = gios_test_accept_raw (server, &fd);
   g_test_expect_message ("Gios", G_LOG_LEVEL_CRITICAL, "*condition*");
   g_assert_cmpuint (gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_HUP, on_input, &log, NULL), ==, 0);
   g_test_assert_expected_messages ();
@@ -1082,16 +1069,41 @@ on_line_input (GiosDeviceStream *stream,
   return G_SOURCE_CONTINUE;
 }
 
+/* A connection from @server, its raw peer in @fd, with @lw watching it. */
+static GiosSocket *
+line_watch_start (LineWatch        *lw,
+                  GiosServerSocket *server,
+                  int              *fd)
+{
+  GiosSocket *conn = gios_test_accept_raw (server, fd);
+
+  lw->lines = g_string_new (NULL);
+  gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, lw, NULL);
+  return conn;
+}
+
+/* The callback never ran inside itself; closing removes the watch, and its
+ * reference on the stream. */
+static void
+line_watch_finish (LineWatch  *lw,
+                   GiosSocket *conn,
+                   int         fd)
+{
+  g_assert_cmpuint (lw->max_depth, ==, 1);
+  g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
+  close (fd);
+  g_string_free (lw->lines, TRUE);
+}
+
 static void
 test_watch_half_line (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
-  LineWatch lw = { .lines = g_string_new (NULL) };
+  LineWatch lw = { 0 };
   int fd;
 
-  conn = accept_one (server, &fd);
-  gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
+  conn = line_watch_start (&lw, server, &fd);
   gios_test_raw_send (fd, "abc");
   GIOS_TEST_RUN_UNTIL (lw.calls != 0);
 
@@ -1103,11 +1115,7 @@ test_watch_half_line (void)
   /* The rest arrives: both lines, the second from the buffer alone. */
   gios_test_raw_send (fd, "def\nghi\n");
   GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "abcdef|ghi|"));
-  g_assert_cmpuint (lw.max_depth, ==, 1);
-  /* Closing removes the watch, and its reference on the stream. */
-  g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
-  close (fd);
-  g_string_free (lw.lines, TRUE);
+  line_watch_finish (&lw, conn, fd);
 }
 
 /* A callback that iterates the main context is not called again from
@@ -1117,20 +1125,15 @@ test_watch_no_recursion (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GiosSocket) conn = NULL;
-  LineWatch lw = { .lines = g_string_new (NULL), .iterate = TRUE };
+  LineWatch lw = { .iterate = TRUE };
   int fd;
 
-  conn = accept_one (server, &fd);
-  gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, &lw, NULL);
+  conn = line_watch_start (&lw, server, &fd);
   gios_test_raw_send (fd, "x\n");
   GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "x|"));
   gios_test_raw_send (fd, "y\n");
   GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "x|y|"));
-  g_assert_cmpuint (lw.max_depth, ==, 1);
-  /* Closing removes the watch, and its reference on the stream. */
-  g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
-  close (fd);
-  g_string_free (lw.lines, TRUE);
+  line_watch_finish (&lw, conn, fd);
 }
 
 /* A timeout of 0 means "what can be done now", even when the call's
@@ -1150,7 +1153,7 @@ test_timeout_zero_high_priority (void)
   char c = 0;
   int fd;
 
-  conn = accept_one (server, &fd);
+  conn = gios_test_accept_raw (server, &fd);
   stream = GIOS_DEVICE_STREAM (conn);
   gios_test_raw_send (fd, "one\ntwo\n");
   line = gios_device_stream_read_line (stream, 100, NULL, 1000, NULL, &error);
@@ -1233,7 +1236,7 @@ test_watch_close_from_thread (void)
   int fd;
 
   /* While this thread dispatches the watch. */
-  conn = accept_one (server, &fd);
+  conn = gios_test_accept_raw (server, &fd);
   cc.stream = GIOS_DEVICE_STREAM (conn);
   gios_device_stream_add_watch (cc.stream, G_IO_IN, on_input_close_elsewhere, &cc, cross_close_notify);
   gios_test_raw_send (fd, "hi");
@@ -1250,7 +1253,7 @@ test_watch_close_from_thread (void)
 
   /* While nobody runs the context: closed at once, in the closing thread. */
   memset (&cc, 0, sizeof cc);
-  conn = accept_one (server, &fd);
+  conn = gios_test_accept_raw (server, &fd);
   cc.stream = GIOS_DEVICE_STREAM (conn);
   gios_device_stream_add_watch (cc.stream, G_IO_IN, on_input_close_elsewhere, &cc, cross_close_notify);
   g_thread_join (g_thread_new ("closer", close_in_thread, &cc));

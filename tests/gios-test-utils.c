@@ -345,6 +345,19 @@ gios_test_raw_connect (int   family,
   return fd;
 }
 
+GiosSocket *
+gios_test_accept_raw (GiosServerSocket *server,
+                      int              *client)
+{
+  g_autoptr(GError) error = NULL;
+  GiosSocket *conn;
+
+  *client = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  conn = gios_server_socket_accept (server, 1000, NULL, &error);
+  g_assert_no_error (error);
+  return conn;
+}
+
 void
 gios_test_raw_send (int         fd,
                     const char *text)

@@ -155,6 +155,11 @@ char             *gios_test_server_port_string   (GiosServerSocket  *server);
 void              gios_test_tcp_open             (GiosServerSocket **server,
                                                   GiosSocket       **client);
 
+/* A raw client of @server (see gios_test_raw_connect()), its descriptor
+ * in @client, and the connection @server accepted from it, asserted. */
+GiosSocket       *gios_test_accept_raw           (GiosServerSocket  *server,
+                                                  int               *client);
+
 /* The descriptor of a connected GiosSocket. */
 int               gios_test_socket_fd            (gpointer           socket);
 
