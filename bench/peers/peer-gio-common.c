@@ -34,14 +34,26 @@ on_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-void
-peer_gio_serve (GSocketService *service,
-                int             port)
+int
+peer_gio_main (int        argc,
+               char     **argv,
+               gboolean   threaded,
+               GCallback  handler)
 {
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GSocketService) service = NULL;
+  PeerOptions opts;
   guint term_id, int_id;
 
-  peer_gio_listen (G_SOCKET_LISTENER (service), port);
+  peer_parse_args (argc, argv, threaded, &opts);
+  peer_ignore_sigpipe ();
+
+  if (threaded)
+    service = g_threaded_socket_service_new (opts.max_jobs);
+  else
+    service = g_socket_service_new ();
+  g_signal_connect (service, threaded ? "run" : "incoming", handler, NULL);
+  peer_gio_listen (G_SOCKET_LISTENER (service), opts.port);
   g_socket_service_start (service);
 
   term_id = g_unix_signal_add (SIGTERM, on_signal, loop);
@@ -54,6 +66,7 @@ peer_gio_serve (GSocketService *service,
    * process. */
   g_socket_service_stop (service);
   g_socket_listener_close (G_SOCKET_LISTENER (service));
+  return 0;
 }
 
 void

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Helpers for the two GIO peers: the native listening socket wrapped in a
- * GSocket (GSocketListener refuses port 0 and ignores a backlog set after
- * the fact), and a main loop that SIGTERM/SIGINT quits.
+ * The one main() of the two GIO peers: the native listening socket wrapped
+ * in a GSocket (GSocketListener refuses port 0 and ignores a backlog set
+ * after the fact), and a main loop that SIGTERM/SIGINT quits.
  */
 #pragma once
 
@@ -10,9 +10,14 @@
 
 #include "peer-common.h"
 
-/* Listens on @port with @service, whose handler is connected, and serves
- * on the default main loop until SIGTERM or SIGINT. */
-void peer_gio_serve (GSocketService *service,
-                     int             port);
+/* The main() of a GIO peer: parses the arguments (--max-jobs too when
+ * @threaded), makes a GSocketService with @handler on its "incoming"
+ * signal, or with @threaded a GThreadedSocketService of --max-jobs threads
+ * with @handler on its "run" signal, and serves on the default main loop
+ * until SIGTERM or SIGINT. */
+int  peer_gio_main (int        argc,
+                    char     **argv,
+                    gboolean   threaded,
+                    GCallback  handler);
 
 void peer_gio_set_nodelay (GSocketConnection *connection);

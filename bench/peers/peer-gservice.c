@@ -82,14 +82,5 @@ int
 main (int    argc,
       char **argv)
 {
-  g_autoptr(GSocketService) service = NULL;
-  PeerOptions opts;
-
-  peer_parse_args (argc, argv, false, &opts);
-  peer_ignore_sigpipe ();
-
-  service = g_socket_service_new ();
-  g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), NULL);
-  peer_gio_serve (service, opts.port);
-  return 0;
+  return peer_gio_main (argc, argv, FALSE, G_CALLBACK (on_incoming));
 }

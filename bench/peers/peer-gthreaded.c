@@ -38,14 +38,5 @@ int
 main (int    argc,
       char **argv)
 {
-  g_autoptr(GSocketService) service = NULL;
-  PeerOptions opts;
-
-  peer_parse_args (argc, argv, true, &opts);
-  peer_ignore_sigpipe ();
-
-  service = g_threaded_socket_service_new (opts.max_jobs);
-  g_signal_connect (service, "run", G_CALLBACK (on_run), NULL);
-  peer_gio_serve (service, opts.port);
-  return 0;
+  return peer_gio_main (argc, argv, TRUE, G_CALLBACK (on_run));
 }
