@@ -23,30 +23,6 @@
  * and doubles can be stored with one 8-byte write. */
 #define ELEMENT_SLACK 16
 
-static inline void
-put_le16 (guint8  *p,
-          guint16  v)
-{
-  v = GUINT16_TO_LE (v);
-  memcpy (p, &v, sizeof v);
-}
-
-static inline void
-put_le32 (guint8  *p,
-          guint32  v)
-{
-  v = GUINT32_TO_LE (v);
-  memcpy (p, &v, sizeof v);
-}
-
-static inline void
-put_le64 (guint8  *p,
-          guint64  v)
-{
-  v = GUINT64_TO_LE (v);
-  memcpy (p, &v, sizeof v);
-}
-
 /* The number of bytes of the sign-safe integer form of @v: the smallest k
  * with v < 2^(8k−1) for v ≥ 0 (the C core's rule), or v ≥ −256^k for v < 0. */
 static inline guint
@@ -267,14 +243,14 @@ builder_begin_element (GiosListBuilder *self,
   else if (n <= 65534)
     {
       p[0] = 0;
-      put_le16 (p + 1, (guint16) (n + 1));
+      put_le (p + 1, (guint16) (n + 1), 2);
       p[3] = type;
       p += 4;
     }
   else
     {
       p[0] = p[1] = p[2] = 0;
-      put_le32 (p + 3, (guint32) (n + 1));
+      put_le (p + 3, (guint32) (n + 1), 4);
       p[7] = type;
       p += 8;
     }
@@ -406,11 +382,11 @@ _gios_list_builder_append_utf8 (GiosListBuilder  *self,
           if (c > 0xFFFF)
             {
               c -= 0x10000;
-              put_le16 (p, (guint16) (0xD800 + (c >> 10)));
+              put_le (p, (guint16) (0xD800 + (c >> 10)), 2);
               p += 2;
               c = 0xDC00 + (c & 0x3FF);
             }
-          put_le16 (p, (guint16) c);
+          put_le (p, (guint16) c, 2);
           p += 2;
         }
     }
@@ -490,7 +466,7 @@ builder_append_integer (GiosListBuilder *self,
     }
   else
     p = builder_begin_element (self, type, k);
-  put_le64 (p, (guint64) value);
+  put_le (p, (guint64) value, 8);
 }
 
 /**
@@ -590,7 +566,7 @@ gios_list_builder_append_double (GiosListBuilder *self,
   if (!(self->flags & GIOS_LIST_FLAGS_COMPACT_DOUBLE))
     {
       memcpy (&bits, &value, sizeof bits);
-      put_le64 (builder_begin_element (self, TYPE_DOUBLE, 8), bits);
+      put_le (builder_begin_element (self, TYPE_DOUBLE, 8), bits, 8);
       return;
     }
 
@@ -613,7 +589,7 @@ gios_list_builder_append_double (GiosListBuilder *self,
       k--;
     }
   p = builder_begin_element (self, type, k);
-  put_le64 (p, bits);
+  put_le (p, bits, 8);
 }
 
 /**

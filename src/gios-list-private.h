@@ -89,21 +89,6 @@ cursor_is_sql_empty (const GiosListCursor *c)
          c->payload_len == 1 && c->payload[0] == 0;
 }
 
-/* Reads @k (at most 8) little-endian bytes. */
-static inline guint64
-get_le (const guint8 *p,
-        gsize         k)
-{
-  guint64 v = 0;
-
-  while (k > 0)
-    {
-      k--;
-      v = (v << 8) | p[k];
-    }
-  return v;
-}
-
 /* Widens the payload @u of @k bytes of a negative integer: u − 256^k. */
 static inline gint64
 negative_value (guint64 u,

@@ -51,22 +51,6 @@ static GBytes *empty_bytes (void)
   return g_bytes_new_static ("", 0);
 }
 
-static inline guint32
-get_le32 (const guint8 *p)
-{
-  return (guint32) p[0] | ((guint32) p[1] << 8) | ((guint32) p[2] << 16) | ((guint32) p[3] << 24);
-}
-
-static inline void
-put_le32 (guint8  *p,
-          guint32  v)
-{
-  p[0] = v & 0xff;
-  p[1] = (v >> 8) & 0xff;
-  p[2] = (v >> 16) & 0xff;
-  p[3] = (v >> 24) & 0xff;
-}
-
 static gboolean
 is_code_letter (guint8 c)
 {
@@ -237,7 +221,7 @@ gios_message_new_from_bytes (GBytes  *frame,
                    size, GIOS_MESSAGE_HEADER_SIZE);
       return NULL;
     }
-  length = get_le32 (data);
+  length = (guint32) get_le (data, 4);
   if ((guint64) length + GIOS_MESSAGE_HEADER_SIZE != size)
     {
       g_set_error (error, GIOS_ERROR, GIOS_ERROR_MALFORMED,
@@ -246,7 +230,7 @@ gios_message_new_from_bytes (GBytes  *frame,
       return NULL;
     }
   payload = g_bytes_new_from_bytes (frame, GIOS_MESSAGE_HEADER_SIZE, length);
-  return gios_message_new (get_le32 (data + 4), get_le32 (data + 8),
+  return gios_message_new ((guint32) get_le (data + 4, 4), (guint32) get_le (data + 8, 4),
                            GIOS_MESSAGE_CODE (data[12], data[13]), payload);
 }
 
@@ -513,9 +497,9 @@ static void
 write_header (GiosMessage *self,
               guint8      *header)
 {
-  put_le32 (header, (guint32) g_bytes_get_size (self->payload));
-  put_le32 (header + 4, self->message_id);
-  put_le32 (header + 8, self->context);
+  put_le (header, (guint32) g_bytes_get_size (self->payload), 4);
+  put_le (header + 4, self->message_id, 4);
+  put_le (header + 8, self->context, 4);
   header[12] = self->code & 0xff;
   header[13] = self->code >> 8;
 }
@@ -818,7 +802,7 @@ peek_element_size (GiosDeviceStream  *self,
   if (p == NULL)
     return 0;
   /* A long form of 0 has no type byte: the codec reports it. */
-  return 7 + (guint64) get_le32 (p + 3);
+  return 7 + get_le (p + 3, 4);
 }
 
 /**
@@ -987,7 +971,7 @@ gios_device_stream_receive_message (GiosDeviceStream  *self,
   p = _gios_device_stream_peek (self, GIOS_MESSAGE_HEADER_SIZE, call.deadline, cancellable, &local_error);
   if (p == NULL)
     goto out;
-  length = get_le32 (p);
+  length = (guint32) get_le (p, 4);
   if (!check_size (self, length, _("the payload of a message"), &local_error))
     goto out;
   p = _gios_device_stream_peek (self, GIOS_MESSAGE_HEADER_SIZE + (gsize) length, call.deadline,
@@ -996,7 +980,7 @@ gios_device_stream_receive_message (GiosDeviceStream  *self,
     goto out;
 
   payload = g_bytes_new (p + GIOS_MESSAGE_HEADER_SIZE, length);
-  message = gios_message_new (get_le32 (p + 4), get_le32 (p + 8),
+  message = gios_message_new ((guint32) get_le (p + 4, 4), (guint32) get_le (p + 8, 4),
                               GIOS_MESSAGE_CODE (p[12], p[13]), payload);
   _gios_device_stream_consume (self, GIOS_MESSAGE_HEADER_SIZE + (gsize) length);
 

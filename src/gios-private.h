@@ -33,4 +33,29 @@ _gios_clear_source (GSource **source)
     }
 }
 
+/* Little-endian integers of @k bytes (at most 8), as the wire formats
+ * ($LIST and the message header) store them. */
+static inline guint64
+get_le (const guint8 *p,
+        gsize         k)
+{
+  guint64 v = 0;
+
+  while (k > 0)
+    {
+      k--;
+      v = (v << 8) | p[k];
+    }
+  return v;
+}
+
+static inline void
+put_le (guint8  *p,
+        guint64  v,
+        gsize    k)
+{
+  for (gsize i = 0; i < k; i++, v >>= 8)
+    p[i] = (guint8) v;
+}
+
 G_END_DECLS
