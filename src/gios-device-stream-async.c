@@ -493,6 +493,18 @@ read_op_new (OpKind kind,
   return op;
 }
 
+/* A write (of @data, which it takes) or a flush. */
+static AsyncOp *
+write_op_new (OpKind  kind,
+              GBytes *data)
+{
+  AsyncOp *op = g_new0 (AsyncOp, 1);
+
+  op->kind = kind;
+  op->data = data;
+  return op;
+}
+
 static gpointer
 propagate_pointer (GiosDeviceStream  *self,
                    GAsyncResult      *result,
@@ -715,16 +727,12 @@ gios_device_stream_flush_async (GiosDeviceStream    *self,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  AsyncOp *op;
-
   g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
   g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  op = g_new0 (AsyncOp, 1);
-  op->kind = OP_FLUSH;
-  start_async (self, op, timeout_ms, io_priority, cancellable, callback, user_data,
-               gios_device_stream_flush_async);
+  start_async (self, write_op_new (OP_FLUSH, NULL), timeout_ms, io_priority, cancellable,
+               callback, user_data, gios_device_stream_flush_async);
 }
 
 /**
@@ -781,18 +789,13 @@ gios_device_stream_write_bytes_async (GiosDeviceStream    *self,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
 {
-  AsyncOp *op;
-
   g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
   g_return_if_fail (bytes != NULL);
   g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  op = g_new0 (AsyncOp, 1);
-  op->kind = OP_WRITE;
-  op->data = g_bytes_ref (bytes);
-  start_async (self, op, timeout_ms, io_priority, cancellable, callback, user_data,
-               gios_device_stream_write_bytes_async);
+  start_async (self, write_op_new (OP_WRITE, g_bytes_ref (bytes)), timeout_ms, io_priority,
+               cancellable, callback, user_data, gios_device_stream_write_bytes_async);
 }
 
 /**
@@ -843,18 +846,13 @@ gios_device_stream_write_async (GiosDeviceStream    *self,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  AsyncOp *op;
-
   g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
   g_return_if_fail (data != NULL || count == 0);
   g_return_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  op = g_new0 (AsyncOp, 1);
-  op->kind = OP_WRITE;
-  op->data = g_bytes_new (data, count);
-  start_async (self, op, timeout_ms, io_priority, cancellable, callback, user_data,
-               gios_device_stream_write_async);
+  start_async (self, write_op_new (OP_WRITE, g_bytes_new (data, count)), timeout_ms,
+               io_priority, cancellable, callback, user_data, gios_device_stream_write_async);
 }
 
 /**
