@@ -88,38 +88,47 @@ tool_usage_error (const char *command,
   return TOOL_EXIT_USAGE;
 }
 
+/* What to do about @error from @command, or NULL when its message says all
+ * there is to say. */
 static const char *
-hint_for (const GError *error)
+hint_for (const char   *command,
+          const GError *error)
 {
-  if (error->domain == G_IO_ERROR)
-    switch (error->code)
-      {
-      case G_IO_ERROR_ADDRESS_IN_USE:
-      case G_IO_ERROR_EXISTS:
-        return _("choose another port or path, or stop the program using it");
-      case G_IO_ERROR_PERMISSION_DENIED:
-        return _("use a port above 1023, or a path in a directory you can write to");
-      case G_IO_ERROR_CONNECTION_REFUSED:
-      case G_IO_ERROR_NOT_FOUND:
-        return _("check that a server listens there, for example “gio-socket serve”");
-      case G_IO_ERROR_INVALID_ARGUMENT:
-        return _("check the values on the command line");
-      case G_IO_ERROR_TIMED_OUT:
-        return _("check the host and port, and that no firewall drops the packets");
-      case G_IO_ERROR_HOST_NOT_FOUND:
-      case G_IO_ERROR_HOST_UNREACHABLE:
-      case G_IO_ERROR_NETWORK_UNREACHABLE:
-        return _("check the host name and the network");
-      case G_IO_ERROR_FILENAME_TOO_LONG:
-        return _("use a shorter socket path");
-      case G_IO_ERROR_NOT_DIRECTORY:
-        return _("check the directory part of the path");
-      default:
-        break;
-      }
-  if (error->domain == GIOS_ERROR)
-    return _("check the input");
-  return _("see the message above");
+  gboolean serving = g_str_equal (command, "serve");
+
+  if (error->domain == G_RESOLVER_ERROR)
+    return error->code == G_RESOLVER_ERROR_TEMPORARY_FAILURE
+      ? _("check the host name and the network, then try again")
+      : _("check the host name");
+  if (error->domain != G_IO_ERROR)
+    return NULL;
+  switch (error->code)
+    {
+    case G_IO_ERROR_ADDRESS_IN_USE:
+    case G_IO_ERROR_EXISTS:
+      return _("choose another port or path, or stop the program using it");
+    case G_IO_ERROR_PERMISSION_DENIED:
+      return serving ? _("use a port above 1023, or a path in a directory you can write to")
+                     : _("check the permissions of the socket file and of its directory");
+    case G_IO_ERROR_NOT_FOUND:
+      /* serve: a missing directory; connect: no socket at the path. */
+      return serving ? _("create the directory first, or choose a path in one that exists")
+                     : _("check that a server listens there, for example “gio-socket serve”");
+    case G_IO_ERROR_CONNECTION_REFUSED:
+      return _("check that a server listens there, for example “gio-socket serve”");
+    case G_IO_ERROR_TIMED_OUT:
+      return _("check the host and port, and that no firewall drops the packets");
+    case G_IO_ERROR_HOST_NOT_FOUND:
+    case G_IO_ERROR_HOST_UNREACHABLE:
+    case G_IO_ERROR_NETWORK_UNREACHABLE:
+      return _("check the host name and the network");
+    case G_IO_ERROR_FILENAME_TOO_LONG:
+      return _("use a shorter socket path");
+    case G_IO_ERROR_NOT_DIRECTORY:
+      return _("check the directory part of the path");
+    default:
+      return NULL;
+    }
 }
 
 int
@@ -127,10 +136,16 @@ tool_fail (const char   *command,
            const GError *error,
            const char   *hint)
 {
-  /* TRANSLATORS: the first %s is a command (serve, connect…), then an error
-   * message and what to do about it. */
-  g_printerr (_("gio-socket %s: %s; %s\n"), command, error->message,
-              hint != NULL ? hint : hint_for (error));
+  if (hint == NULL)
+    hint = hint_for (command, error);
+  if (hint != NULL)
+    /* TRANSLATORS: the first %s is a command (serve, connect…), then an
+     * error message and what to do about it. */
+    g_printerr (_("gio-socket %s: %s; %s\n"), command, error->message, hint);
+  else
+    /* TRANSLATORS: the first %s is a command (serve, connect…), then an
+     * error message that says what to do itself. */
+    g_printerr (_("gio-socket %s: %s\n"), command, error->message);
   return TOOL_EXIT_FAILED;
 }
 

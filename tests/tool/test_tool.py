@@ -240,12 +240,17 @@ class Usage(unittest.TestCase):
         self.assert_usage("serve", "--permissions", "0600", mentions="--permissions")
         self.assert_usage("serve", "--unix", "/tmp/x", "--permissions", "999", mentions="999")
         self.assert_usage("serve", "--jobs", "many", mentions="many")
+        for jobs in ("-1", "-5", "2x", "", "99999999999"):
+            self.assert_usage("serve", "--jobs", jobs, mentions="--jobs")
+        self.assert_usage("serve", "--jobs", "-1", mentions="“-1”")
         self.assert_usage("serve", "--idle-timeout", "-1", mentions="--idle-timeout")
         self.assert_usage("serve", "--idle-timeout", "soon", mentions="soon")
         self.assert_usage("serve", "extra", mentions="extra")
         self.assert_usage("connect", mentions="HOST")
         self.assert_usage("connect", "127.0.0.1", mentions="HOST")
         self.assert_usage("connect", "--unix", "/tmp/x", "127.0.0.1", "1", mentions="--unix")
+        self.assert_usage("connect", "--bogus", "127.0.0.1", "1", mentions="--bogus")
+        self.assert_usage("connect", "127.0.0.1", "1", "-x", mentions="-x")
         self.assert_usage("list", mentions="encode")
         self.assert_usage("list", "rot13", "x", mentions="rot13")
         self.assert_usage("list", "encode", mentions="encode")
@@ -282,18 +287,56 @@ class Usage(unittest.TestCase):
     def test_bad_ports(self):
         """Ports are 0 to 65535 or a service name; anything else fails with
         status 1 and one line that names it (glibc would take 99999 as 34463)."""
-        for port in ("-5", "abc", "99999", "65536"):
-            with self.subTest(port=port):
-                status, out, err = run("serve", "--host", "127.0.0.1", "--port", port)
-                self.assertEqual((status, out), (1, b""), err)
-                lines = err.decode().splitlines()
-                self.assertEqual(len(lines), 1, lines)
-                self.assertIn(f"“{port}”", lines[0])
-        status, out, err = run("connect", "127.0.0.1", "70000", input=b"")
-        self.assertEqual((status, out), (1, b""), err)
+        for port in ("-5", "abc", "99999", "65536", "1.5", "-0x10"):
+            for args in (("serve", "--port", port), ("serve", "--host", "127.0.0.1", "--port", port),
+                         ("connect", "127.0.0.1", port), ("connect", "--", "127.0.0.1", port)):
+                with self.subTest(args=args):
+                    line = self.assert_fails_in_one_line(*args, mentions=(f"“{port}” is not a port",
+                                                                          "0 to 65535", "service name"))
+                    self.assertNotIn("Servname", line)
+
+    def assert_fails_in_one_line(self, *args, mentions=(), input=b""):
+        """Status 1, nothing on standard output, one line on standard error
+        that mentions each of @mentions; returns that line."""
+        status, out, err = run(*args, input=input)
+        self.assertEqual((status, out), (1, b""), f"{args}: {err!r}")
         lines = err.decode().splitlines()
-        self.assertEqual(len(lines), 1, lines)
-        self.assertIn("“70000”", lines[0])
+        self.assertEqual(len(lines), 1, f"{args}: one line expected, got {lines!r}")
+        for part in mentions:
+            self.assertIn(part, lines[0], args)
+        return lines[0]
+
+    def test_hints_fit_the_command_and_the_error(self):
+        """The hint after an error comes from the command and the error: one
+        about the host name for a name that does not resolve, none where the
+        message says it all, and never "see the message above", which has
+        nothing above it."""
+        lines = []
+        # A name that does not resolve (.invalid never does, RFC 6761).
+        for args in (("serve", "--host", "no-such-host.invalid"),
+                     ("connect", "no-such-host.invalid", "80")):
+            line = self.assert_fails_in_one_line(*args, mentions=("no-such-host.invalid", "host name"))
+            self.assertNotIn("gio-socket serve”", line)
+            lines.append(line)
+        # An address that is not this machine's (TEST-NET-1, RFC 5737).
+        lines.append(self.assert_fails_in_one_line(
+            "serve", "--host", "192.0.2.1", mentions=("192.0.2.1", "not an address of this machine")))
+        # A missing directory: create it, not "check that a server listens".
+        line = self.assert_fails_in_one_line("serve", "--unix", "/nonexistent/dir/x.sock",
+                                             mentions=("/nonexistent/dir", "create the directory"))
+        self.assertNotIn("listens", line)
+        lines.append(line)
+        # The client's side of a missing path: a server should listen there.
+        lines.append(self.assert_fails_in_one_line("connect", "--unix", "/nonexistent/dir/x.sock",
+                                                   mentions=("/nonexistent/dir/x.sock", "gio-socket serve")))
+        # A bad port: the message says what a port is, and nothing follows it.
+        for args in (("serve", "--port", "abc"), ("connect", "127.0.0.1", "abc")):
+            line = self.assert_fails_in_one_line(*args, mentions=("“abc”", "0 to 65535"))
+            self.assertTrue(line.endswith("such as “http”"), line)
+            lines.append(line)
+        for line in lines:
+            self.assertNotIn("see the message above", line)
+            self.assertNotIn("check the values on the command line", line)
 
     def test_port_in_use(self):
         with socket.socket() as s:
