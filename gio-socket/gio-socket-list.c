@@ -411,7 +411,12 @@ json_to_list (const char  *json,
       return NULL;
     }
   json_skip_space (&in);
-  g_assert (*in.p == '[');
+  if (*in.p != '[')
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           _("The JSON to encode is not an array"));
+      return NULL;
+    }
   in.p++;
   g_variant_builder_init (&stack[0], G_VARIANT_TYPE ("av"));
 
@@ -580,8 +585,6 @@ list_encode (const char *json)
   const guint8 *data;
   gsize len;
 
-  if (json[strspn (json, " \t\n\r")] != '[')
-    return tool_usage_error ("list", _("the JSON to encode must be an array, such as '[\"text\", 42]'"));
   items = json_to_list (json, &error);
   if (items == NULL)
     {
@@ -696,7 +699,7 @@ list_decode (const char *input)
   if (bytes == NULL)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
-        return tool_usage_error ("list", "%s", error->message);
+        return tool_fail ("list", error, _("give hexadecimal digits such as 03042a, or “-” to read bytes from standard input"));
       return tool_fail ("list", error, NULL);
     }
 

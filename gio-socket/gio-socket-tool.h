@@ -11,7 +11,10 @@
 
 G_BEGIN_DECLS
 
-/* Exit statuses, as the `gio` tool uses them. */
+/* Exit statuses, as the `gio` tool uses them: TOOL_EXIT_USAGE when the
+ * command line is wrong (an unknown command or option, a missing or extra
+ * argument, an option value of the wrong form), TOOL_EXIT_FAILED when the
+ * command fails on its input (JSON, $LIST, hexadecimal) or at run time. */
 enum
 {
   TOOL_EXIT_OK = 0,

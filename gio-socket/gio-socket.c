@@ -3,7 +3,8 @@
  * gio-socket: the command-line tool. Subcommands follow the `gio` tool's
  * conventions: `gio-socket COMMAND [OPTIONS]`, `--help` on each, errors on
  * standard error in one line that says what to do, exit status 0, 1
- * (failure) or 2 (usage).
+ * (the command failed on its input or at run time) or 2 (the command line
+ * is wrong).
  */
 #include "gio-socket-tool.h"
 
@@ -25,6 +26,13 @@ static const Command commands[] = {
   { "demo", tool_demo, N_("Show the device model on loopback") },
 };
 
+/* Every command's --help ends with it. */
+static const char exit_status_rule[] =
+  N_("Exit status: 0 on success; 1 when the command fails on its input or at run time (data "
+     "that is not valid, a host, port or path that cannot be used, a connection that fails); "
+     "2 when the command line is wrong (an unknown command or option, a missing or extra "
+     "argument, an option value of the wrong form).");
+
 static void
 usage (FILE *out)
 {
@@ -32,6 +40,7 @@ usage (FILE *out)
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
   fprintf (out, "\n%s\n", _("Use “gio-socket COMMAND --help” for help on a command."));
+  fprintf (out, "\n%s\n", _(exit_status_rule));
 }
 
 GOptionContext *
@@ -42,11 +51,13 @@ tool_option_context_new (const char   *command,
                          GOptionEntry *entries)
 {
   GOptionContext *context = g_option_context_new (parameters);
+  g_autofree char *full_description = NULL;
 
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_set_summary (context, summary);
   if (description != NULL)
-    g_option_context_set_description (context, description);
+    full_description = g_strdup_printf ("%s\n\n%s", description, _(exit_status_rule));
+  g_option_context_set_description (context, full_description != NULL ? full_description : _(exit_status_rule));
   if (entries != NULL)
     g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   return context;

@@ -254,10 +254,42 @@ class Usage(unittest.TestCase):
         self.assert_usage("list", mentions="encode")
         self.assert_usage("list", "rot13", "x", mentions="rot13")
         self.assert_usage("list", "encode", mentions="encode")
-        self.assert_usage("list", "encode", '{"a": 1}', mentions="array")
-        self.assert_usage("list", "decode", "0g", mentions="g")
-        self.assert_usage("list", "decode", "123", mentions="odd")
+        self.assert_usage("list", "decode", mentions="decode")
+        self.assert_usage("list", "encode", "[]", "[]", mentions="encode")
         self.assert_usage("demo", "now", mentions="now")
+
+    def test_exit_status_rule(self):
+        """One rule for every command: 2 for a usage error (the command line
+        itself is wrong), 1 when the command fails on its data or at run
+        time; --help says so, at the top and for each command."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            free_port = str(s.getsockname()[1])
+        usage = {"serve": [("--bogus",), ("--jobs", "-1"), ("extra",)],
+                 "connect": [(), ("127.0.0.1",), ("--bogus", "127.0.0.1", "1")],
+                 "list": [(), ("rot13", "[]"), ("encode",), ("decode", "00", "00")],
+                 "demo": [("now",), ("--bogus",)]}
+        failure = {"serve": [("--port", "abc"), ("--host", "no-such-host.invalid")],
+                   "connect": [("127.0.0.1", free_port), ("127.0.0.1", "abc")],
+                   "list": [("encode", "["), ("encode", '{"a":1}'), ("encode", '"text"'), ("encode", "42"),
+                            ("encode", ""), ("encode", "[1] ["), ("encode", "[1e400]"),
+                            ("decode", "0g"), ("decode", "123"), ("decode", "0901")]}
+        for command, cases in usage.items():
+            for args in cases:
+                with self.subTest(command=command, args=args):
+                    self.assert_usage(command, *args, mentions=command)
+        for command, cases in failure.items():
+            for args in cases:
+                with self.subTest(command=command, args=args):
+                    line = self.assert_fails_in_one_line(command, *args, mentions=(f"gio-socket {command}: ",))
+                    self.assertNotIn("--help", line)  # nothing wrong with the command line
+        for args in (("--help",), ("serve", "--help"), ("connect", "--help"), ("list", "--help"),
+                     ("demo", "--help")):
+            with self.subTest(args=args):
+                status, out, err = run(*args, check_status=0)
+                self.assertRegex(" ".join(out.decode().split()),
+                                 r"Exit status: 0 on success; 1 when the command fails on its input "
+                                 r"or at run time \(.*\); 2 when the command line is wrong \(.*\)\.$")
 
     def test_help_and_version(self):
         for command in ("serve", "connect", "list", "demo"):
