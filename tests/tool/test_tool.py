@@ -6,13 +6,16 @@ Python sockets. Usage: test_tool.py PATH-TO-gio-socket
 Every server is a subprocess of this test, started in its own process group
 and stopped by its pid; every wait is bounded."""
 import json
+import math
 import os
+import random
 import re
 import resource
 import select
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -733,6 +736,49 @@ class List(unittest.TestCase):
         for text in ("1e400", "-1e400", "1" * 400 + ".0"):
             with self.subTest(text=text[:10]):
                 self.assert_fails("list", "encode", f"[{text}]", mentions=text)
+
+    @staticmethod
+    def doubles_hex(values):
+        """$LIST bytes of doubles (LIST-FORMAT.md: length 10, type 8, then
+        the IEEE 754 double, little-endian), in hexadecimal."""
+        return b"".join(b"\x0a\x08" + struct.pack("<d", v) for v in values).hex()
+
+    def test_doubles_decode_in_their_shortest_form(self):
+        """A decoded double is the shortest text that reads back as the same
+        double (Python's repr), and stays a double: 1.0, not 1."""
+        cases = {0.1: "0.1", 1e300: "1e+300", 5e-324: "5e-324", -0.0: "-0.0", 1.0: "1.0",
+                 123456789.123: "123456789.123", 1e22: "1e+22", 100.0: "100.0", 1e16: "1e+16",
+                 1234567890123456.0: "1234567890123456.0", 0.0001: "0.0001", 1e-05: "1e-05",
+                 -2.5: "-2.5", 1.7976931348623157e308: "1.7976931348623157e+308",
+                 2.2250738585072014e-308: "2.2250738585072014e-308", 1 / 3: "0.3333333333333333"}
+        status, out, err = run("list", "decode", self.doubles_hex(cases), check_status=0)
+        self.assertEqual(out.decode(), "[" + ",".join(cases.values()) + "]\n")
+        decoded = json.loads(out)
+        self.assertEqual([struct.pack("<d", v) for v in decoded], [struct.pack("<d", v) for v in cases])
+        self.assertTrue(all(type(v) is float for v in decoded))
+        # Through encode and back: the same text.
+        status, out, err = run("list", "encode", out.decode(), check_status=0)
+        self.assertEqual(out.decode().strip(), self.doubles_hex(cases))
+
+    def test_random_doubles_read_back_the_same(self):
+        """2000 doubles of random bits (finite ones): each decodes as Python
+        writes it, which reads back as the same bits."""
+        rng = random.Random(14)
+        values = []
+        while len(values) < 2000:
+            v = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+            if math.isfinite(v):
+                values.append(v)
+        status, out, err = run("list", "decode", self.doubles_hex(values), check_status=0)
+        self.assertEqual(out.decode(), json.dumps(values, separators=(",", ":")) + "\n")
+
+    def test_doubles_that_json_cannot_write(self):
+        """Infinities and NaN have no JSON form: an error that names the item,
+        not invalid JSON or a silent null."""
+        for value, word in ((math.inf, "inf"), (-math.inf, "-inf"), (math.nan, "nan")):
+            with self.subTest(value=value):
+                self.assert_fails("list", "decode", "0304" "2a" + self.doubles_hex([value]),
+                                  mentions=f"item 1 is the double {word}")
 
     def test_strings_with_nul(self):
         # U+0000 makes an 8-bit string, which decodes back to the same string.
