@@ -121,8 +121,8 @@ hint_for (const char   *command,
     case G_IO_ERROR_PERMISSION_DENIED:
       return serving ? _("use a port above 1023, or a path in a directory you can write to")
                      : _("check the permissions of the socket file and of its directory");
+    /* serve: a missing directory; connect: no socket at the path. */
     case G_IO_ERROR_NOT_FOUND:
-      /* serve: a missing directory; connect: no socket at the path. */
       return serving ? _("create the directory first, or choose a path in one that exists")
                      : _("check that a server listens there, for example “gio-socket serve”");
     case G_IO_ERROR_CONNECTION_REFUSED:

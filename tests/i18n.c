@@ -13,7 +13,9 @@
 
 #include <gios/gios.h>
 #include <glib/gi18n-lib.h>
+#include <errno.h>
 #include <locale.h>
+#include <string.h>
 
 #include "gios-test-utils.h"
 
@@ -48,6 +50,72 @@ test_i18n_german_error (void)
   g_assert_cmpstr (error->message, ==, expected);
 }
 
+/* glibc's count of loaded catalogs: a change invalidates the translations
+ * it has cached, which are keyed by locale and not by LANGUAGE. */
+extern int _nl_msg_cat_cntr;
+
+/* Translates from now on into @language, with the build tree's catalogs. */
+static gboolean
+use_language (const char *language)
+{
+  const char *localedir = g_getenv ("GIOS_TEST_LOCALEDIR");
+
+  if (localedir == NULL)
+    return FALSE;
+  /* The library binds its domain when its first class is initialised. */
+  g_type_class_unref (g_type_class_ref (GIOS_TYPE_SERVER_SOCKET));
+  bindtextdomain (GETTEXT_PACKAGE, localedir);
+  g_setenv ("LANGUAGE", language, TRUE);
+  ++_nl_msg_cat_cntr;
+  return TRUE;
+}
+
+/* The message of opening a Unix-domain server in a directory that does
+ * not exist, up to the system's reason, which glibc translates or not. */
+static char *
+missing_directory_message (void)
+{
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  g_autoptr(GError) error = NULL;
+  const char *reason;
+
+  g_assert_false (gios_server_socket_open_unix (server, "/nonexistent/dir/x.sock", 0600, 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  reason = g_strerror (ENOENT);
+  g_assert_true (g_str_has_suffix (error->message, reason));
+  return g_strndup (error->message, strlen (error->message) - strlen (reason));
+}
+
+/* German quotes „…“ round a path, in a whole sentence. */
+static void
+test_i18n_german_quotes (void)
+{
+  g_autofree char *message = NULL;
+
+  if (!use_language ("de"))
+    {
+      g_test_skip ("needs GIOS_TEST_LOCALEDIR");
+      return;
+    }
+  message = missing_directory_message ();
+  g_assert_cmpstr (message, ==, "Das Verzeichnis „/nonexistent/dir“ kann nicht verwendet werden: ");
+}
+
+/* French guillemets « … » and the non-breaking space before a colon. */
+static void
+test_i18n_french_spacing (void)
+{
+  g_autofree char *message = NULL;
+
+  if (!use_language ("fr"))
+    {
+      g_test_skip ("needs GIOS_TEST_LOCALEDIR");
+      return;
+    }
+  message = missing_directory_message ();
+  g_assert_cmpstr (message, ==, "Impossible d’utiliser le répertoire «\u00a0/nonexistent/dir\u00a0»\u00a0: ");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -57,6 +125,8 @@ main (int   argc,
 
   g_test_add_func ("/i18n/domain-bound", test_i18n_domain_bound);
   g_test_add_func ("/i18n/german-error", test_i18n_german_error);
+  g_test_add_func ("/i18n/german-quotes", test_i18n_german_quotes);
+  g_test_add_func ("/i18n/french-spacing", test_i18n_french_spacing);
 
   return g_test_run ();
 }
