@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Translations: a German error message arrives from the library.
+ * Translations: German and French error messages arrive from the library,
+ * typeset as each language writes.
  *
  * Run with LANGUAGE=de and LC_ALL=C.UTF-8 (LANGUAGE is ignored under the C
  * locale). The library binds its text domain to the installed LOCALEDIR the
@@ -86,34 +87,32 @@ missing_directory_message (void)
   return g_strndup (error->message, strlen (error->message) - strlen (reason));
 }
 
-/* German quotes „…“ round a path, in a whole sentence. */
-static void
-test_i18n_german_quotes (void)
+typedef struct
 {
+  const char *language;
+  const char *expected;
+} Typeset;
+
+/* German quotes „…“ round a path; French « … » with non-breaking spaces
+ * inside and before the colon; both in one sentence, as translated. */
+static const Typeset typeset[] = {
+  { "de", "Das Verzeichnis „/nonexistent/dir“ kann nicht verwendet werden: " },
+  { "fr", "Impossible d’utiliser le répertoire «\u00a0/nonexistent/dir\u00a0»\u00a0: " },
+};
+
+static void
+test_i18n_typeset (gconstpointer data)
+{
+  const Typeset *t = data;
   g_autofree char *message = NULL;
 
-  if (!use_language ("de"))
+  if (!use_language (t->language))
     {
       g_test_skip ("needs GIOS_TEST_LOCALEDIR");
       return;
     }
   message = missing_directory_message ();
-  g_assert_cmpstr (message, ==, "Das Verzeichnis „/nonexistent/dir“ kann nicht verwendet werden: ");
-}
-
-/* French guillemets « … » and the non-breaking space before a colon. */
-static void
-test_i18n_french_spacing (void)
-{
-  g_autofree char *message = NULL;
-
-  if (!use_language ("fr"))
-    {
-      g_test_skip ("needs GIOS_TEST_LOCALEDIR");
-      return;
-    }
-  message = missing_directory_message ();
-  g_assert_cmpstr (message, ==, "Impossible d’utiliser le répertoire «\u00a0/nonexistent/dir\u00a0»\u00a0: ");
+  g_assert_cmpstr (message, ==, t->expected);
 }
 
 int
@@ -125,8 +124,8 @@ main (int   argc,
 
   g_test_add_func ("/i18n/domain-bound", test_i18n_domain_bound);
   g_test_add_func ("/i18n/german-error", test_i18n_german_error);
-  g_test_add_func ("/i18n/german-quotes", test_i18n_german_quotes);
-  g_test_add_func ("/i18n/french-spacing", test_i18n_french_spacing);
+  g_test_add_data_func ("/i18n/german-quotes", &typeset[0], test_i18n_typeset);
+  g_test_add_data_func ("/i18n/french-spacing", &typeset[1], test_i18n_typeset);
 
   return g_test_run ();
 }
