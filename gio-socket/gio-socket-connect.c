@@ -13,6 +13,7 @@
 
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
+#include <string.h>
 #include <unistd.h>
 
 #define CHUNK (16 * 1024)
@@ -161,8 +162,22 @@ tool_connect (int    argc,
         "  echo hello | gio-socket connect 127.0.0.1 7000\n"
         "  gio-socket connect --unix /tmp/echo.sock < request.bin > reply.bin"),
       entries);
+  /* A PORT such as -5 is left for the port check, which says what a port
+   * is; an unknown option is still a usage error. */
+  g_option_context_set_ignore_unknown_options (context, TRUE);
   if (!tool_parse_options (context, "connect", &argc, &argv))
     return TOOL_EXIT_USAGE;
+  for (int i = 1, n = argc; i < n; i++)
+    {
+      if (g_str_equal (argv[i], "--"))
+        {
+          memmove (&argv[i], &argv[i + 1], (n - i) * sizeof *argv);  /* the NULL too */
+          argc--;
+          break;
+        }
+      if (argv[i][0] == '-' && !g_ascii_isdigit (argv[i][1]))
+        return tool_usage_error ("connect", _("unknown option “%s”"), argv[i]);
+    }
 
   if (unix_path != NULL && argc != 1)
     return tool_usage_error ("connect", _("give either --unix PATH or HOST PORT, not both"));

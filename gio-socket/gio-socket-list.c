@@ -25,14 +25,16 @@
  * stack), wraps integers beyond 64 bits (2^63 becomes -2^63), ends strings at
  * U+0000, and accepts more than JSON (single quotes, comments, hexadecimal
  * numbers), so that a scan for depth ahead of it could not tell where its
- * strings end.  json-glib still writes the numbers of `list decode`.
+ * strings end.  The JSON of `list decode` is written here too: numbers in
+ * their shortest form, which json-glib did not write (0.1 came out as
+ * 0.10000000000000001, and 1e22 as "1e+22.0", which is not JSON).
  */
 #include "gio-socket-tool.h"
 
 #include <errno.h>
-#include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -411,7 +413,12 @@ json_to_list (const char  *json,
       return NULL;
     }
   json_skip_space (&in);
-  g_assert (*in.p == '[');
+  if (*in.p != '[')
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           _("The JSON to encode is not an array"));
+      return NULL;
+    }
   in.p++;
   g_variant_builder_init (&stack[0], G_VARIANT_TYPE ("av"));
 
@@ -483,7 +490,7 @@ fail:
 /* GVariant to JSON                                                          */
 
 /* Appends @len bytes at @p as a JSON string, read as UTF-8, or as Latin-1
- * when @latin1.  (json-glib cannot: its strings end at U+0000.) */
+ * when @latin1.  (json-glib could not: its strings end at U+0000.) */
 static void
 append_json_string (GString      *out,
                     const guint8 *p,
@@ -512,18 +519,57 @@ append_json_string (GString      *out,
   g_string_append_c (out, '"');
 }
 
-/* Appends an item of gios_list_decode()'s result: strings as above, numbers
- * as json-glib writes them. */
+/* Appends @d as the shortest JSON number that reads back as the same
+ * double, written as Python's repr() writes it: in fixed notation from 1e-4
+ * to below 1e16, with an exponent otherwise, and with ".0" when it would
+ * read as an integer (1.0, not 1), so that a double stays a double. */
 static void
-append_json_item (GString       *out,
-                  GVariant      *item,
-                  JsonGenerator *generator)
+append_json_double (GString *out,
+                    double   d)
+{
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+  char format[8];
+  const char *e;
+  int digits, exponent;
+
+  g_assert (isfinite (d));
+  /* 17 significant digits always read back the same. */
+  for (digits = 1; digits < 17; digits++)
+    {
+      g_snprintf (format, sizeof format, "%%.%de", digits - 1);
+      if (g_ascii_strtod (g_ascii_formatd (buffer, sizeof buffer, format, d), NULL) == d)
+        break;
+    }
+  g_snprintf (format, sizeof format, "%%.%de", digits - 1);
+  g_ascii_formatd (buffer, sizeof buffer, format, d);
+  e = strchr (buffer, 'e');
+  exponent = atoi (e + 1);
+  if (exponent >= -4 && exponent < 16)
+    {
+      /* The same digits without the exponent. */
+      g_snprintf (format, sizeof format, "%%.%df", MAX (digits - 1 - exponent, 0));
+      g_ascii_formatd (buffer, sizeof buffer, format, d);
+      g_string_append (out, buffer);
+      if (strchr (buffer, '.') == NULL)
+        g_string_append (out, ".0");
+    }
+  else
+    g_string_append (out, buffer);
+}
+
+/* Appends item @index of gios_list_decode()'s result, or fails on a double
+ * that JSON cannot write. */
+static gboolean
+append_json_item (GString   *out,
+                  GVariant  *item,
+                  gsize      index,
+                  GError   **error)
 {
   g_autoptr(GVariant) value = g_variant_ref (item);
-  g_autoptr(JsonNode) node = NULL;
   g_autofree char *text = NULL;
   const char *str;
   gsize len;
+  double d;
 
   while (value != NULL && (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT) ||
                            g_variant_is_of_type (value, G_VARIANT_TYPE_MAYBE)))
@@ -536,39 +582,41 @@ append_json_item (GString       *out,
     }
 
   if (value == NULL)
-    node = json_node_new (JSON_NODE_NULL);
+    g_string_append (out, "null");
   else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
     {
       str = g_variant_get_string (value, &len);
       append_json_string (out, (const guint8 *) str, len, FALSE);
-      return;
     }
   else if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
     {
       /* an 8-bit string holding a NUL */
       str = g_variant_get_fixed_array (value, &len, 1);
       append_json_string (out, (const guint8 *) str, len, TRUE);
-      return;
+    }
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+    g_string_append_printf (out, "%" G_GINT64_FORMAT, g_variant_get_int64 (value));
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64) ||
+           g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+    {
+      /* A uint64 is above G_MAXINT64: a double, as JSON readers take it. */
+      d = g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE)
+        ? g_variant_get_double (value) : (double) g_variant_get_uint64 (value);
+      if (!isfinite (d))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       _("The list’s item %zu is the double %s, which JSON cannot write"),
+                       index, isnan (d) ? "nan" : d > 0 ? "inf" : "-inf");
+          return FALSE;
+        }
+      append_json_double (out, d);
     }
   else
     {
-      node = json_node_new (JSON_NODE_VALUE);
-      if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
-        json_node_set_int (node, g_variant_get_int64 (value));
-      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
-        json_node_set_double (node, (double) g_variant_get_uint64 (value));  /* above G_MAXINT64 */
-      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
-        json_node_set_double (node, g_variant_get_double (value));
-      else
-        {
-          text = g_variant_print (value, TRUE);
-          append_json_string (out, (const guint8 *) text, strlen (text), FALSE);
-          return;
-        }
+      text = g_variant_print (value, TRUE);
+      append_json_string (out, (const guint8 *) text, strlen (text), FALSE);
     }
-  json_generator_set_root (generator, node);
-  text = json_generator_to_data (generator, NULL);
-  g_string_append (out, text);
+  return TRUE;
 }
 
 static int
@@ -580,8 +628,6 @@ list_encode (const char *json)
   const guint8 *data;
   gsize len;
 
-  if (json[strspn (json, " \t\n\r")] != '[')
-    return tool_usage_error ("list", _("the JSON to encode must be an array, such as '[\"text\", 42]'"));
   items = json_to_list (json, &error);
   if (items == NULL)
     {
@@ -684,7 +730,6 @@ list_decode (const char *input)
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GVariant) items = NULL;
-  g_autoptr(JsonGenerator) generator = NULL;
   g_autoptr(GString) json = NULL;
   GVariantIter iter;
   GVariant *item;
@@ -696,7 +741,7 @@ list_decode (const char *input)
   if (bytes == NULL)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
-        return tool_usage_error ("list", "%s", error->message);
+        return tool_fail ("list", error, _("give hexadecimal digits such as 03042a, or “-” to read bytes from standard input"));
       return tool_fail ("list", error, NULL);
     }
 
@@ -704,15 +749,18 @@ list_decode (const char *input)
   if (items == NULL)
     return tool_fail ("list", error, _("check that the input is a whole $LIST"));
 
-  generator = json_generator_new ();
   json = g_string_new ("[");
   g_variant_iter_init (&iter, items);
-  while ((item = g_variant_iter_next_value (&iter)) != NULL)
+  for (gsize i = 0; (item = g_variant_iter_next_value (&iter)) != NULL; i++)
     {
-      if (json->len > 1)
+      gboolean ok;
+
+      if (i > 0)
         g_string_append_c (json, ',');
-      append_json_item (json, item, generator);
+      ok = append_json_item (json, item, i, &error);
       g_variant_unref (item);
+      if (!ok)
+        return tool_fail ("list", error, NULL);
     }
   g_string_append_c (json, ']');
   g_print ("%s\n", json->str);

@@ -398,7 +398,8 @@ tool_serve (int    argc,
   g_autofree char *port = NULL;
   g_autofree char *unix_path = NULL;
   g_autofree char *permissions_text = NULL;
-  int jobs = -1;
+  g_autofree char *jobs_text = NULL;
+  guint64 jobs = 0;
   int idle_timeout = DEFAULT_IDLE_TIMEOUT_MS;
   gboolean async = FALSE;
   gboolean echo = FALSE;
@@ -408,7 +409,7 @@ tool_serve (int    argc,
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port, N_("Port number or service name (default: 0, any free port)"), N_("PORT") },
     { "unix", 'u', 0, G_OPTION_ARG_FILENAME, &unix_path, N_("Listen on a Unix-domain socket at PATH instead"), N_("PATH") },
     { "permissions", 0, 0, G_OPTION_ARG_STRING, &permissions_text, N_("Octal mode of the Unix-domain socket (default: 0600)"), N_("MODE") },
-    { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, N_("Serve each connection in a job, at most N at once (0: as many as the open-file limit allows, up to 1024)"), N_("N") },
+    { "jobs", 'j', 0, G_OPTION_ARG_STRING, &jobs_text, N_("Serve each connection in a job, at most N at once (0: as many as the open-file limit allows, up to 1024)"), N_("N") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, N_("Drop a client that sends nothing for MS milliseconds (default: 300000; 0: never)"), N_("MS") },
     { "async", 'a', 0, G_OPTION_ARG_NONE, &async, N_("Serve every connection on the main loop"), NULL },
     { "echo", 'e', 0, G_OPTION_ARG_NONE, &echo, N_("Send every byte back (the default)"), NULL },
@@ -445,10 +446,10 @@ tool_serve (int    argc,
     return tool_usage_error ("serve", _("--permissions needs --unix"));
   if (permissions_text != NULL && !parse_permissions (permissions_text, &permissions))
     return tool_usage_error ("serve", _("“%s” is not an octal mode such as 0600"), permissions_text);
-  if (jobs != -1 && async)
+  if (jobs_text != NULL && async)
     return tool_usage_error ("serve", _("choose either --jobs or --async"));
-  if (jobs < -1)
-    return tool_usage_error ("serve", _("--jobs needs a number of 0 or more"));
+  if (jobs_text != NULL && !g_ascii_string_to_unsigned (jobs_text, 10, 0, G_MAXINT, &jobs, NULL))
+    return tool_usage_error ("serve", _("--jobs needs a number of 0 or more, not “%s”"), jobs_text);
   if (idle_timeout < 0)
     return tool_usage_error ("serve", _("--idle-timeout needs a number of milliseconds, or 0 for none"));
   if (echo && lines)
@@ -492,7 +493,7 @@ tool_serve (int    argc,
       if (!gios_server_socket_start (server, &error))
         return tool_fail ("serve", error, NULL);
     }
-  else if (jobs >= 0)
+  else if (jobs_text != NULL)
     {
       serve.max_jobs = jobs > 0 ? (guint) jobs : jobs_limit ();
       serve.worker = g_thread_new ("gio-socket-jobs", jobs_thread, &serve);

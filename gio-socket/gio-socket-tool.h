@@ -11,7 +11,10 @@
 
 G_BEGIN_DECLS
 
-/* Exit statuses, as the `gio` tool uses them. */
+/* Exit statuses, as the `gio` tool uses them: TOOL_EXIT_USAGE when the
+ * command line is wrong (an unknown command or option, a missing or extra
+ * argument, an option value of the wrong form), TOOL_EXIT_FAILED when the
+ * command fails on its input (JSON, $LIST, hexadecimal) or at run time. */
 enum
 {
   TOOL_EXIT_OK = 0,
@@ -48,8 +51,9 @@ int   tool_usage_error (const char *command,
                         const char *format,
                         ...) G_GNUC_PRINTF (2, 3);
 
-/* Prints "gio-socket COMMAND: ERROR; HINT" on standard error, with a hint
- * chosen from the error when @hint is NULL, and returns TOOL_EXIT_FAILED. */
+/* Prints "gio-socket COMMAND: ERROR; HINT" on standard error and returns
+ * TOOL_EXIT_FAILED. When @hint is NULL it is chosen from @command and
+ * @error, and left out when the error's message says what to do. */
 int   tool_fail (const char   *command,
                  const GError *error,
                  const char   *hint);

@@ -3,7 +3,8 @@
  * gio-socket: the command-line tool. Subcommands follow the `gio` tool's
  * conventions: `gio-socket COMMAND [OPTIONS]`, `--help` on each, errors on
  * standard error in one line that says what to do, exit status 0, 1
- * (failure) or 2 (usage).
+ * (the command failed on its input or at run time) or 2 (the command line
+ * is wrong).
  */
 #include "gio-socket-tool.h"
 
@@ -25,6 +26,13 @@ static const Command commands[] = {
   { "demo", tool_demo, N_("Show the device model on loopback") },
 };
 
+/* Every command's --help ends with it. */
+static const char exit_status_rule[] =
+  N_("Exit status: 0 on success; 1 when the command fails on its input or at run time (data "
+     "that is not valid, a host, port or path that cannot be used, a connection that fails); "
+     "2 when the command line is wrong (an unknown command or option, a missing or extra "
+     "argument, an option value of the wrong form).");
+
 static void
 usage (FILE *out)
 {
@@ -32,6 +40,7 @@ usage (FILE *out)
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
   fprintf (out, "\n%s\n", _("Use “gio-socket COMMAND --help” for help on a command."));
+  fprintf (out, "\n%s\n", _(exit_status_rule));
 }
 
 GOptionContext *
@@ -42,11 +51,13 @@ tool_option_context_new (const char   *command,
                          GOptionEntry *entries)
 {
   GOptionContext *context = g_option_context_new (parameters);
+  g_autofree char *full_description = NULL;
 
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_set_summary (context, summary);
   if (description != NULL)
-    g_option_context_set_description (context, description);
+    full_description = g_strdup_printf ("%s\n\n%s", description, _(exit_status_rule));
+  g_option_context_set_description (context, full_description != NULL ? full_description : _(exit_status_rule));
   if (entries != NULL)
     g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   return context;
@@ -88,38 +99,47 @@ tool_usage_error (const char *command,
   return TOOL_EXIT_USAGE;
 }
 
+/* What to do about @error from @command, or NULL when its message says all
+ * there is to say. */
 static const char *
-hint_for (const GError *error)
+hint_for (const char   *command,
+          const GError *error)
 {
-  if (error->domain == G_IO_ERROR)
-    switch (error->code)
-      {
-      case G_IO_ERROR_ADDRESS_IN_USE:
-      case G_IO_ERROR_EXISTS:
-        return _("choose another port or path, or stop the program using it");
-      case G_IO_ERROR_PERMISSION_DENIED:
-        return _("use a port above 1023, or a path in a directory you can write to");
-      case G_IO_ERROR_CONNECTION_REFUSED:
-      case G_IO_ERROR_NOT_FOUND:
-        return _("check that a server listens there, for example “gio-socket serve”");
-      case G_IO_ERROR_INVALID_ARGUMENT:
-        return _("check the values on the command line");
-      case G_IO_ERROR_TIMED_OUT:
-        return _("check the host and port, and that no firewall drops the packets");
-      case G_IO_ERROR_HOST_NOT_FOUND:
-      case G_IO_ERROR_HOST_UNREACHABLE:
-      case G_IO_ERROR_NETWORK_UNREACHABLE:
-        return _("check the host name and the network");
-      case G_IO_ERROR_FILENAME_TOO_LONG:
-        return _("use a shorter socket path");
-      case G_IO_ERROR_NOT_DIRECTORY:
-        return _("check the directory part of the path");
-      default:
-        break;
-      }
-  if (error->domain == GIOS_ERROR)
-    return _("check the input");
-  return _("see the message above");
+  gboolean serving = g_str_equal (command, "serve");
+
+  if (error->domain == G_RESOLVER_ERROR)
+    return error->code == G_RESOLVER_ERROR_TEMPORARY_FAILURE
+      ? _("check the host name and the network, then try again")
+      : _("check the host name");
+  if (error->domain != G_IO_ERROR)
+    return NULL;
+  switch (error->code)
+    {
+    case G_IO_ERROR_ADDRESS_IN_USE:
+    case G_IO_ERROR_EXISTS:
+      return _("choose another port or path, or stop the program using it");
+    case G_IO_ERROR_PERMISSION_DENIED:
+      return serving ? _("use a port above 1023, or a path in a directory you can write to")
+                     : _("check the permissions of the socket file and of its directory");
+    /* serve: a missing directory; connect: no socket at the path. */
+    case G_IO_ERROR_NOT_FOUND:
+      return serving ? _("create the directory first, or choose a path in one that exists")
+                     : _("check that a server listens there, for example “gio-socket serve”");
+    case G_IO_ERROR_CONNECTION_REFUSED:
+      return _("check that a server listens there, for example “gio-socket serve”");
+    case G_IO_ERROR_TIMED_OUT:
+      return _("check the host and port, and that no firewall drops the packets");
+    case G_IO_ERROR_HOST_NOT_FOUND:
+    case G_IO_ERROR_HOST_UNREACHABLE:
+    case G_IO_ERROR_NETWORK_UNREACHABLE:
+      return _("check the host name and the network");
+    case G_IO_ERROR_FILENAME_TOO_LONG:
+      return _("use a shorter socket path");
+    case G_IO_ERROR_NOT_DIRECTORY:
+      return _("check the directory part of the path");
+    default:
+      return NULL;
+    }
 }
 
 int
@@ -127,10 +147,16 @@ tool_fail (const char   *command,
            const GError *error,
            const char   *hint)
 {
-  /* TRANSLATORS: the first %s is a command (serve, connect…), then an error
-   * message and what to do about it. */
-  g_printerr (_("gio-socket %s: %s; %s\n"), command, error->message,
-              hint != NULL ? hint : hint_for (error));
+  if (hint == NULL)
+    hint = hint_for (command, error);
+  if (hint != NULL)
+    /* TRANSLATORS: the first %s is a command (serve, connect…), then an
+     * error message and what to do about it. */
+    g_printerr (_("gio-socket %s: %s; %s\n"), command, error->message, hint);
+  else
+    /* TRANSLATORS: the first %s is a command (serve, connect…), then an
+     * error message that says what to do itself. */
+    g_printerr (_("gio-socket %s: %s\n"), command, error->message);
   return TOOL_EXIT_FAILED;
 }
 

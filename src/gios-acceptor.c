@@ -355,7 +355,7 @@ on_listener_ready (GiosWatch    *watch,
           pause_accepting (acceptor, errsv);
           break;
         }
-      _gios_set_error_from_errno (&error, errsv, _("Could not accept a connection"));
+      _gios_set_error_from_errno (&error, errsv, _("Could not accept a connection: %s"), g_strerror (errsv));
       fail_pending (acceptor, error);
       stop_accepting (acceptor, error);
       break;

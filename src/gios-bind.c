@@ -331,8 +331,11 @@ _gios_bind_tcp (GiosDeviceStream  *waiter,
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
                      _("Could not listen on %s: the address stayed in use until the timeout"),
                      where);
+      else if (failed == EADDRNOTAVAIL)
+        g_set_error (error, G_IO_ERROR, _gios_io_error_from_errno (failed),
+                     _("Could not listen on %s: it is not an address of this machine"), where);
       else
-        _gios_set_error_from_errno (error, failed, _("Could not listen on %s"), where);
+        _gios_set_error_from_errno (error, failed, _("Could not listen on %s: %s"), where, g_strerror (failed));
       return FALSE;
     }
 }
@@ -340,17 +343,53 @@ _gios_bind_tcp (GiosDeviceStream  *waiter,
 /* ------------------------------------------------------------------------ */
 /* Unix-domain sockets                                                        */
 
+/* The steps of binding a Unix-domain socket that can fail on its path. */
+typedef enum
+{
+  UNIX_STEP_DIRECTORY,
+  UNIX_STEP_PRIVATE_DIRECTORY,
+  UNIX_STEP_BIND,
+  UNIX_STEP_PERMISSIONS,
+  UNIX_STEP_LISTEN,
+  UNIX_STEP_LINK,
+} UnixStep;
+
+/* Sets @error from errno @errsv for @step on @path, each in a whole
+ * sentence for translators. */
 static gboolean
 unix_path_error (GError     **error,
                  int          errsv,
                  const char  *path,
-                 const char  *what)
+                 UnixStep     step)
 {
   g_autofree char *display = g_filename_display_name (path);
+  const char *reason = g_strerror (errsv);
 
-  /* Translators: "Could not create the socket directory for “/run/x.sock”: Permission denied" */
-  g_set_error (error, G_IO_ERROR, _gios_io_error_from_errno (errsv),
-               "%s “%s”: %s", what, display, g_strerror (errsv));
+  switch (step)
+    {
+    case UNIX_STEP_DIRECTORY:
+      /* Translators: "Cannot use the directory “/run/x”: No such file or directory" */
+      _gios_set_error_from_errno (error, errsv, _("Cannot use the directory “%s”: %s"), display, reason);
+      break;
+    case UNIX_STEP_PRIVATE_DIRECTORY:
+      _gios_set_error_from_errno (error, errsv, _("Could not create a private directory for “%s”: %s"),
+                                  display, reason);
+      break;
+    case UNIX_STEP_BIND:
+      _gios_set_error_from_errno (error, errsv, _("Could not bind “%s”: %s"), display, reason);
+      break;
+    case UNIX_STEP_PERMISSIONS:
+      _gios_set_error_from_errno (error, errsv, _("Could not set the permissions of “%s”: %s"), display, reason);
+      break;
+    case UNIX_STEP_LISTEN:
+      _gios_set_error_from_errno (error, errsv, _("Could not listen on “%s”: %s"), display, reason);
+      break;
+    case UNIX_STEP_LINK:
+      _gios_set_error_from_errno (error, errsv, _("Could not put the socket at “%s”: %s"), display, reason);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
   return FALSE;
 }
 
@@ -371,9 +410,9 @@ check_unix_path (const char  *path,
       return FALSE;
     }
   if (stat (dir, &st) != 0)
-    return unix_path_error (error, errno, dir, _("Cannot use the directory"));
+    return unix_path_error (error, errno, dir, UNIX_STEP_DIRECTORY);
   if (!S_ISDIR (st.st_mode))
-    return unix_path_error (error, ENOTDIR, dir, _("Cannot use the directory"));
+    return unix_path_error (error, ENOTDIR, dir, UNIX_STEP_DIRECTORY);
   return TRUE;
 }
 
@@ -411,7 +450,7 @@ listen_unix (const char  *path,
 
   if (g_mkdtemp_full (private_dir, 0700) == NULL)
     {
-      unix_path_error (error, errno, path, _("Could not create a private directory for"));
+      unix_path_error (error, errno, path, UNIX_STEP_PRIVATE_DIRECTORY);
       return -1;
     }
   temp = g_build_filename (private_dir, "s", NULL);
@@ -437,17 +476,17 @@ listen_unix (const char  *path,
     }
   if (bind (fd, (struct sockaddr *) &sun, sizeof sun) != 0)
     {
-      unix_path_error (error, errno, path, _("Could not bind"));
+      unix_path_error (error, errno, path, UNIX_STEP_BIND);
       goto fail;
     }
   if (chmod (temp, permissions) != 0)
     {
-      unix_path_error (error, errno, path, _("Could not set the permissions of"));
+      unix_path_error (error, errno, path, UNIX_STEP_PERMISSIONS);
       goto fail;
     }
   if (listen (fd, backlog) != 0)
     {
-      unix_path_error (error, errno, path, _("Could not listen on"));
+      unix_path_error (error, errno, path, UNIX_STEP_LISTEN);
       goto fail;
     }
   if (link (temp, path) != 0)
@@ -456,7 +495,7 @@ listen_unix (const char  *path,
       if (errsv == EEXIST)
         unix_path_in_use (path, error);
       else
-        unix_path_error (error, errsv, path, _("Could not put the socket at"));
+        unix_path_error (error, errsv, path, UNIX_STEP_LINK);
       goto fail;
     }
   unlink (temp);

@@ -78,7 +78,8 @@ _gios_device_stream_flush_buffer (GiosDeviceStream  *self,
   ok = send_all (self, priv->out.data, priv->out.len, &sent, deadline, cancellable, error);
   gios_out_buffer_remove (&priv->out, sent);
   if (!ok)
-    g_prefix_error (error, _("Could not send %zu buffered bytes: "), priv->out.len + sent);
+    _gios_reword_error (error, _("Could not send %zu buffered bytes: %s"), priv->out.len + sent,
+                        _gios_error_message (error));
   return ok;
 }
 
@@ -147,7 +148,7 @@ _gios_device_stream_write_buffered (GiosDeviceStream  *self,
   if (!send_all (self, data, count, &sent, deadline, cancellable, error))
     {
       gios_out_buffer_append (&priv->out, data + sent, count - sent);
-      g_prefix_error (error, _("Sent %zu of %zu bytes: "), sent, count);
+      _gios_reword_error (error, _("Sent %zu of %zu bytes: %s"), sent, count, _gios_error_message (error));
       return FALSE;
     }
   return TRUE;

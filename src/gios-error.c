@@ -50,13 +50,34 @@ _gios_set_error_from_errno (GError     **error,
                             const char  *format,
                             ...)
 {
-  g_autofree char *prefix = NULL;
   va_list args;
 
+  if (error == NULL)
+    return;
   va_start (args, format);
-  prefix = g_strdup_vprintf (format, args);
+  g_propagate_error (error, g_error_new_valist (G_IO_ERROR, _gios_io_error_from_errno (errsv), format, args));
   va_end (args);
+}
 
-  g_set_error (error, G_IO_ERROR, _gios_io_error_from_errno (errsv),
-               "%s: %s", prefix, g_strerror (errsv));
+const char *
+_gios_error_message (GError **error)
+{
+  return error != NULL && *error != NULL ? (*error)->message : "";
+}
+
+void
+_gios_reword_error (GError     **error,
+                    const char  *format,
+                    ...)
+{
+  va_list args;
+  char *message;
+
+  if (error == NULL || *error == NULL)
+    return;
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_free ((*error)->message);
+  (*error)->message = message;
 }

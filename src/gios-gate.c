@@ -432,7 +432,7 @@ gios_gate_wait (GiosGate      *gate,
 
           if (errsv == EINTR)
             continue;
-          _gios_set_error_from_errno (error, errsv, _("Could not wait for the device"));
+          _gios_set_error_from_errno (error, errsv, _("Could not wait for the device: %s"), g_strerror (errsv));
           break;
         }
 

@@ -70,7 +70,7 @@ builder_append_nested (GiosListBuilder  *self,
     {
       /* The depth error reads the same at every level: no path. */
       if (error != NULL && !g_error_matches (*error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE))
-        g_prefix_error (error, _("In the list at item %zu: "), index);
+        _gios_reword_error (error, _("In the list at item %zu: %s"), index, _gios_error_message (error));
       return FALSE;
     }
   return _gios_list_builder_append_builder (self, inner, index, error);

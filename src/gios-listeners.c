@@ -174,7 +174,7 @@ gios_listeners_accept (GiosListeners     *listeners,
           gios_listeners_report (listeners, port, errsv);
           if (deadline >= 0 && g_get_monotonic_time () >= deadline)
             {
-              _gios_set_error_from_errno (error, errsv, _("Could not accept a connection"));
+              _gios_set_error_from_errno (error, errsv, _("Could not accept a connection: %s"), g_strerror (errsv));
               return -1;
             }
           if (!pause_for (listeners, waiter, deadline, cancellable, error))
@@ -183,7 +183,7 @@ gios_listeners_accept (GiosListeners     *listeners,
         }
       if (errsv != EAGAIN && errsv != EWOULDBLOCK)
         {
-          _gios_set_error_from_errno (error, errsv, _("Could not accept a connection"));
+          _gios_set_error_from_errno (error, errsv, _("Could not accept a connection: %s"), g_strerror (errsv));
           return -1;
         }
 

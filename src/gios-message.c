@@ -870,7 +870,7 @@ gios_device_stream_receive_item (GiosDeviceStream  *self,
   items = gios_list_decode (element, &local_error);
   if (items == NULL)
     {
-      g_prefix_error (&local_error, _("In the $LIST item received: "));
+      _gios_reword_error (&local_error, _("In the $LIST item received: %s"), _gios_error_message (&local_error));
       goto out;
     }
   g_assert (g_variant_n_children (items) == 1);

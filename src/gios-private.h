@@ -10,11 +10,21 @@ G_BEGIN_DECLS
 
 void     _gios_init_i18n          (void);
 GIOErrorEnum _gios_io_error_from_errno (int errsv);
-/* Sets @error from errno @errsv, with the message "@prefix: strerror". */
+/* Sets @error to the G_IO_ERROR code of errno @errsv, with the message
+ * @format: a whole translatable sentence, whose arguments usually end with
+ * g_strerror (@errsv). */
 void     _gios_set_error_from_errno (GError     **error,
                                      int          errsv,
                                      const char  *format,
                                      ...) G_GNUC_PRINTF (3, 4);
+/* Rewords *@error, when set, as @format: a whole translatable sentence
+ * whose arguments end with _gios_error_message (@error), the message it
+ * replaces (where g_prefix_error() would make a sentence of two pieces). */
+void     _gios_reword_error         (GError     **error,
+                                     const char  *format,
+                                     ...) G_GNUC_PRINTF (2, 3);
+/* The message of *@error, or "" when there is none. */
+const char *_gios_error_message     (GError     **error);
 
 /* The size of a serialised GVariant array whose @n_items children of a
  * variable size take @body_size bytes, padding included: GVariant's rule for

@@ -241,7 +241,7 @@ _gios_reactor_ref (GMainContext  *context,
 
           G_UNLOCK (reactors);
           g_main_context_unref (context);
-          _gios_set_error_from_errno (error, errsv, _("Could not create an epoll descriptor"));
+          _gios_set_error_from_errno (error, errsv, _("Could not create an epoll descriptor: %s"), g_strerror (errsv));
           return NULL;
         }
       reactor = (GiosReactor *) g_source_new (&reactor_funcs, sizeof (GiosReactor));

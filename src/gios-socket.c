@@ -237,7 +237,8 @@ gios_socket_open (GiosSocket    *self,
       g_clear_error (&last_error);
       if (fd < 0)
         {
-          _gios_set_error_from_errno (&last_error, errno, _("Could not connect to %s"), where);
+          errsv = errno;
+          _gios_set_error_from_errno (&last_error, errsv, _("Could not connect to %s: %s"), where, g_strerror (errsv));
           continue;
         }
 
@@ -259,7 +260,7 @@ gios_socket_open (GiosSocket    *self,
             }
           break;
         }
-      _gios_set_error_from_errno (&last_error, errsv, _("Could not connect to %s"), where);
+      _gios_set_error_from_errno (&last_error, errsv, _("Could not connect to %s: %s"), where, g_strerror (errsv));
     }
   freeaddrinfo (res);
   /* Inside the call, as a server's listen(): a teardown from another thread
@@ -328,7 +329,9 @@ gios_socket_open_unix (GiosSocket    *self,
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     {
-      _gios_set_error_from_errno (error, errno, _("Could not connect to “%s”"), display);
+      int errsv = errno;
+
+      _gios_set_error_from_errno (error, errsv, _("Could not connect to “%s”: %s"), display, g_strerror (errsv));
       return FALSE;
     }
 
@@ -350,7 +353,7 @@ gios_socket_open_unix (GiosSocket    *self,
         continue;
       if (errsv != EAGAIN)
         {
-          _gios_set_error_from_errno (error, errsv, _("Could not connect to “%s”"), display);
+          _gios_set_error_from_errno (error, errsv, _("Could not connect to “%s”: %s"), display, g_strerror (errsv));
           goto fail;
         }
       /* The server's queue is full: try again shortly. */
@@ -512,7 +515,7 @@ on_connect_ready (GiosWatch    *watch,
     g_autofree char *where = _gios_socket_address_to_string (address);
 
     g_clear_error (&data->last_error);
-    _gios_set_error_from_errno (&data->last_error, errsv, _("Could not connect to %s"), where);
+    _gios_set_error_from_errno (&data->last_error, errsv, _("Could not connect to %s: %s"), where, g_strerror (errsv));
   }
   close (data->fd);
   data->fd = -1;
@@ -538,7 +541,8 @@ open_try_next (GTask *task)
       data->fd = socket (ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
       if (data->fd < 0)
         {
-          _gios_set_error_from_errno (&data->last_error, errno, _("Could not connect to %s"), where);
+          errsv = errno;
+          _gios_set_error_from_errno (&data->last_error, errsv, _("Could not connect to %s: %s"), where, g_strerror (errsv));
           continue;
         }
       if (connect (data->fd, ai->ai_addr, ai->ai_addrlen) == 0)
@@ -549,7 +553,7 @@ open_try_next (GTask *task)
       errsv = errno;
       if (errsv != EINPROGRESS)
         {
-          _gios_set_error_from_errno (&data->last_error, errsv, _("Could not connect to %s"), where);
+          _gios_set_error_from_errno (&data->last_error, errsv, _("Could not connect to %s: %s"), where, g_strerror (errsv));
           close (data->fd);
           data->fd = -1;
           continue;

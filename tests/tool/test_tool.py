@@ -6,13 +6,16 @@ Python sockets. Usage: test_tool.py PATH-TO-gio-socket
 Every server is a subprocess of this test, started in its own process group
 and stopped by its pid; every wait is bounded."""
 import json
+import math
 import os
+import random
 import re
 import resource
 import select
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -240,19 +243,56 @@ class Usage(unittest.TestCase):
         self.assert_usage("serve", "--permissions", "0600", mentions="--permissions")
         self.assert_usage("serve", "--unix", "/tmp/x", "--permissions", "999", mentions="999")
         self.assert_usage("serve", "--jobs", "many", mentions="many")
+        for jobs in ("-1", "-5", "2x", "", "99999999999"):
+            self.assert_usage("serve", "--jobs", jobs, mentions="--jobs")
+        self.assert_usage("serve", "--jobs", "-1", mentions="“-1”")
         self.assert_usage("serve", "--idle-timeout", "-1", mentions="--idle-timeout")
         self.assert_usage("serve", "--idle-timeout", "soon", mentions="soon")
         self.assert_usage("serve", "extra", mentions="extra")
         self.assert_usage("connect", mentions="HOST")
         self.assert_usage("connect", "127.0.0.1", mentions="HOST")
         self.assert_usage("connect", "--unix", "/tmp/x", "127.0.0.1", "1", mentions="--unix")
+        self.assert_usage("connect", "--bogus", "127.0.0.1", "1", mentions="--bogus")
+        self.assert_usage("connect", "127.0.0.1", "1", "-x", mentions="-x")
         self.assert_usage("list", mentions="encode")
         self.assert_usage("list", "rot13", "x", mentions="rot13")
         self.assert_usage("list", "encode", mentions="encode")
-        self.assert_usage("list", "encode", '{"a": 1}', mentions="array")
-        self.assert_usage("list", "decode", "0g", mentions="g")
-        self.assert_usage("list", "decode", "123", mentions="odd")
+        self.assert_usage("list", "decode", mentions="decode")
+        self.assert_usage("list", "encode", "[]", "[]", mentions="encode")
         self.assert_usage("demo", "now", mentions="now")
+
+    def test_exit_status_rule(self):
+        """One rule for every command: 2 for a usage error (the command line
+        itself is wrong), 1 when the command fails on its data or at run
+        time; --help says so, at the top and for each command."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            free_port = str(s.getsockname()[1])
+        usage = {"serve": [("--bogus",), ("--jobs", "-1"), ("extra",)],
+                 "connect": [(), ("127.0.0.1",), ("--bogus", "127.0.0.1", "1")],
+                 "list": [(), ("rot13", "[]"), ("encode",), ("decode", "00", "00")],
+                 "demo": [("now",), ("--bogus",)]}
+        failure = {"serve": [("--port", "abc"), ("--host", "no-such-host.invalid")],
+                   "connect": [("127.0.0.1", free_port), ("127.0.0.1", "abc")],
+                   "list": [("encode", "["), ("encode", '{"a":1}'), ("encode", '"text"'), ("encode", "42"),
+                            ("encode", ""), ("encode", "[1] ["), ("encode", "[1e400]"),
+                            ("decode", "0g"), ("decode", "123"), ("decode", "0901")]}
+        for command, cases in usage.items():
+            for args in cases:
+                with self.subTest(command=command, args=args):
+                    self.assert_usage(command, *args, mentions=command)
+        for command, cases in failure.items():
+            for args in cases:
+                with self.subTest(command=command, args=args):
+                    line = self.assert_fails_in_one_line(command, *args, mentions=(f"gio-socket {command}: ",))
+                    self.assertNotIn("--help", line)  # nothing wrong with the command line
+        for args in (("--help",), ("serve", "--help"), ("connect", "--help"), ("list", "--help"),
+                     ("demo", "--help")):
+            with self.subTest(args=args):
+                status, out, err = run(*args, check_status=0)
+                self.assertRegex(" ".join(out.decode().split()),
+                                 r"Exit status: 0 on success; 1 when the command fails on its input "
+                                 r"or at run time \(.*\); 2 when the command line is wrong \(.*\)\.$")
 
     def test_help_and_version(self):
         for command in ("serve", "connect", "list", "demo"):
@@ -282,18 +322,56 @@ class Usage(unittest.TestCase):
     def test_bad_ports(self):
         """Ports are 0 to 65535 or a service name; anything else fails with
         status 1 and one line that names it (glibc would take 99999 as 34463)."""
-        for port in ("-5", "abc", "99999", "65536"):
-            with self.subTest(port=port):
-                status, out, err = run("serve", "--host", "127.0.0.1", "--port", port)
-                self.assertEqual((status, out), (1, b""), err)
-                lines = err.decode().splitlines()
-                self.assertEqual(len(lines), 1, lines)
-                self.assertIn(f"“{port}”", lines[0])
-        status, out, err = run("connect", "127.0.0.1", "70000", input=b"")
-        self.assertEqual((status, out), (1, b""), err)
+        for port in ("-5", "abc", "99999", "65536", "1.5", "-0x10"):
+            for args in (("serve", "--port", port), ("serve", "--host", "127.0.0.1", "--port", port),
+                         ("connect", "127.0.0.1", port), ("connect", "--", "127.0.0.1", port)):
+                with self.subTest(args=args):
+                    line = self.assert_fails_in_one_line(*args, mentions=(f"“{port}” is not a port",
+                                                                          "0 to 65535", "service name"))
+                    self.assertNotIn("Servname", line)
+
+    def assert_fails_in_one_line(self, *args, mentions=(), input=b""):
+        """Status 1, nothing on standard output, one line on standard error
+        that mentions each of @mentions; returns that line."""
+        status, out, err = run(*args, input=input)
+        self.assertEqual((status, out), (1, b""), f"{args}: {err!r}")
         lines = err.decode().splitlines()
-        self.assertEqual(len(lines), 1, lines)
-        self.assertIn("“70000”", lines[0])
+        self.assertEqual(len(lines), 1, f"{args}: one line expected, got {lines!r}")
+        for part in mentions:
+            self.assertIn(part, lines[0], args)
+        return lines[0]
+
+    def test_hints_fit_the_command_and_the_error(self):
+        """The hint after an error comes from the command and the error: one
+        about the host name for a name that does not resolve, none where the
+        message says it all, and never "see the message above", which has
+        nothing above it."""
+        lines = []
+        # A name that does not resolve (.invalid never does, RFC 6761).
+        for args in (("serve", "--host", "no-such-host.invalid"),
+                     ("connect", "no-such-host.invalid", "80")):
+            line = self.assert_fails_in_one_line(*args, mentions=("no-such-host.invalid", "host name"))
+            self.assertNotIn("gio-socket serve”", line)
+            lines.append(line)
+        # An address that is not this machine's (TEST-NET-1, RFC 5737).
+        lines.append(self.assert_fails_in_one_line(
+            "serve", "--host", "192.0.2.1", mentions=("192.0.2.1", "not an address of this machine")))
+        # A missing directory: create it, not "check that a server listens".
+        line = self.assert_fails_in_one_line("serve", "--unix", "/nonexistent/dir/x.sock",
+                                             mentions=("/nonexistent/dir", "create the directory"))
+        self.assertNotIn("listens", line)
+        lines.append(line)
+        # The client's side of a missing path: a server should listen there.
+        lines.append(self.assert_fails_in_one_line("connect", "--unix", "/nonexistent/dir/x.sock",
+                                                   mentions=("/nonexistent/dir/x.sock", "gio-socket serve")))
+        # A bad port: the message says what a port is, and nothing follows it.
+        for args in (("serve", "--port", "abc"), ("connect", "127.0.0.1", "abc")):
+            line = self.assert_fails_in_one_line(*args, mentions=("“abc”", "0 to 65535"))
+            self.assertTrue(line.endswith("such as “http”"), line)
+            lines.append(line)
+        for line in lines:
+            self.assertNotIn("see the message above", line)
+            self.assertNotIn("check the values on the command line", line)
 
     def test_port_in_use(self):
         with socket.socket() as s:
@@ -658,6 +736,49 @@ class List(unittest.TestCase):
         for text in ("1e400", "-1e400", "1" * 400 + ".0"):
             with self.subTest(text=text[:10]):
                 self.assert_fails("list", "encode", f"[{text}]", mentions=text)
+
+    @staticmethod
+    def doubles_hex(values):
+        """$LIST bytes of doubles (LIST-FORMAT.md: length 10, type 8, then
+        the IEEE 754 double, little-endian), in hexadecimal."""
+        return b"".join(b"\x0a\x08" + struct.pack("<d", v) for v in values).hex()
+
+    def test_doubles_decode_in_their_shortest_form(self):
+        """A decoded double is the shortest text that reads back as the same
+        double (Python's repr), and stays a double: 1.0, not 1."""
+        cases = {0.1: "0.1", 1e300: "1e+300", 5e-324: "5e-324", -0.0: "-0.0", 1.0: "1.0",
+                 123456789.123: "123456789.123", 1e22: "1e+22", 100.0: "100.0", 1e16: "1e+16",
+                 1234567890123456.0: "1234567890123456.0", 0.0001: "0.0001", 1e-05: "1e-05",
+                 -2.5: "-2.5", 1.7976931348623157e308: "1.7976931348623157e+308",
+                 2.2250738585072014e-308: "2.2250738585072014e-308", 1 / 3: "0.3333333333333333"}
+        status, out, err = run("list", "decode", self.doubles_hex(cases), check_status=0)
+        self.assertEqual(out.decode(), "[" + ",".join(cases.values()) + "]\n")
+        decoded = json.loads(out)
+        self.assertEqual([struct.pack("<d", v) for v in decoded], [struct.pack("<d", v) for v in cases])
+        self.assertTrue(all(type(v) is float for v in decoded))
+        # Through encode and back: the same text.
+        status, out, err = run("list", "encode", out.decode(), check_status=0)
+        self.assertEqual(out.decode().strip(), self.doubles_hex(cases))
+
+    def test_random_doubles_read_back_the_same(self):
+        """2000 doubles of random bits (finite ones): each decodes as Python
+        writes it, which reads back as the same bits."""
+        rng = random.Random(14)
+        values = []
+        while len(values) < 2000:
+            v = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+            if math.isfinite(v):
+                values.append(v)
+        status, out, err = run("list", "decode", self.doubles_hex(values), check_status=0)
+        self.assertEqual(out.decode(), json.dumps(values, separators=(",", ":")) + "\n")
+
+    def test_doubles_that_json_cannot_write(self):
+        """Infinities and NaN have no JSON form: an error that names the item,
+        not invalid JSON or a silent null."""
+        for value, word in ((math.inf, "inf"), (-math.inf, "-inf"), (math.nan, "nan")):
+            with self.subTest(value=value):
+                self.assert_fails("list", "decode", "0304" "2a" + self.doubles_hex([value]),
+                                  mentions=f"item 1 is the double {word}")
 
     def test_strings_with_nul(self):
         # U+0000 makes an 8-bit string, which decodes back to the same string.
