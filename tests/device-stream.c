@@ -1320,11 +1320,15 @@ test_write_timeout_keeps (gconstpointer data)
   g_assert_false (gios_device_stream_write (pair->stream, payload, total, NULL, &error));
   left = assert_timed_out_keeping_part (pair->stream, &error, start, total);
 
-  /* More writes while the buffer is stuck: kept, in order, terminator too. */
+  /* More writes while the buffer is stuck: kept, in order, terminator too.
+   * Over TCP the peer's window may open a little meanwhile, so the flush in
+   * write_line can send some of what was left: never more, and never the
+   * tail (the receiver below checks every byte and the order). */
   g_assert_false (gios_device_stream_write_line (pair->stream, "tail", NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_clear_error (&error);
-  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, left + 5);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), <=, left + 5);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), >, 5);
 
   thread = start_receiver (&r, pair->peer, total, 65536, 0);
   flush_to_receiver (pair->stream, 30000, thread, &r);
