@@ -23,19 +23,36 @@
  * the [class@Gios.DeviceStream] calls it inherits read and write that
  * connection:
  *
+ * <!-- sample: server 7102: hello => hello -->
  * ```c
- * g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+ * #include <gios/gios.h>
  *
- * if (!gios_server_socket_open (server, "0", 1000, &error))
- *   return FALSE;
- * while (gios_server_socket_listen (server, GIOS_TIMEOUT_FOREVER, NULL, &error))
- *   {
- *     g_autofree char *line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server),
- *                                                           1024, NULL, 5000, NULL, &error);
- *     if (line != NULL)
- *       gios_device_stream_write_line (GIOS_DEVICE_STREAM (server), line, NULL, &error);
- *     gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
- *   }
+ * int
+ * main (void)
+ * {
+ *   g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+ *   g_autoptr(GError) error = NULL;
+ *
+ *   if (!gios_server_socket_open_address (server, "127.0.0.1", "7102", 1000, &error))
+ *     {
+ *       g_printerr ("%s\n", error->message);
+ *       return 1;
+ *     }
+ *   while (gios_server_socket_listen (server, GIOS_TIMEOUT_FOREVER, NULL, &error))
+ *     {
+ *       g_autoptr(GError) client_error = NULL;    // each connection has its own
+ *       g_autofree char *line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server),
+ *                                                             1024, NULL, 5000, NULL,
+ *                                                             &client_error);
+ *       if (line != NULL)
+ *         gios_device_stream_write_line (GIOS_DEVICE_STREAM (server), line, NULL, &client_error);
+ *       if (client_error != NULL)
+ *         g_printerr ("%s\n", client_error->message);
+ *       gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
+ *     }
+ *   g_printerr ("%s\n", error->message);
+ *   return 1;
+ * }
  * ```
  *
  * [method@Gios.ServerSocket.accept] hands each connection out as a new
