@@ -212,7 +212,7 @@ read_some (GiosDeviceStream  *self,
  *
  * Returns: the number of bytes read, 0 at end of input, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gssize
 gios_device_stream_read (GiosDeviceStream  *self,
@@ -254,7 +254,7 @@ gios_device_stream_read (GiosDeviceStream  *self,
  * Returns: (transfer full): the bytes read, empty at end of input, or
  *   %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 gios_device_stream_read_bytes (GiosDeviceStream  *self,
@@ -339,7 +339,7 @@ read_exact_in_call (GiosDeviceStream  *self,
  *
  * Returns: %TRUE when @count bytes were read
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_read_exact (GiosDeviceStream  *self,
@@ -379,7 +379,7 @@ gios_device_stream_read_exact (GiosDeviceStream  *self,
  *
  * Returns: (transfer full): exactly @count bytes, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.2
  */
 GBytes *
 gios_device_stream_read_exact_bytes (GiosDeviceStream  *self,
@@ -573,7 +573,7 @@ take_bytes (GiosDeviceStream    *self,
  * Returns: (transfer full) (nullable): the line, nul-terminated; %NULL at
  *   end of input or on error
  *
- * Since: 1.0
+ * Since: 0.1
  */
 char *
 gios_device_stream_read_line (GiosDeviceStream  *self,
@@ -610,7 +610,7 @@ gios_device_stream_read_line (GiosDeviceStream  *self,
  * Returns: (transfer full) (nullable): the line; %NULL at end of input or
  *   on error
  *
- * Since: 1.0
+ * Since: 0.2
  */
 GBytes *
 gios_device_stream_read_line_bytes (GiosDeviceStream  *self,
@@ -705,7 +705,7 @@ write_in_call (GiosDeviceStream  *self,
  *
  * Returns: %TRUE when nothing failed
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_write (GiosDeviceStream  *self,
@@ -734,7 +734,7 @@ gios_device_stream_write (GiosDeviceStream  *self,
  *
  * Returns: %TRUE when nothing failed
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_write_bytes (GiosDeviceStream  *self,
@@ -765,7 +765,7 @@ gios_device_stream_write_bytes (GiosDeviceStream  *self,
  *
  * Returns: %TRUE when nothing failed
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_write_line (GiosDeviceStream  *self,
@@ -799,7 +799,7 @@ gios_device_stream_write_line (GiosDeviceStream  *self,
  *
  * Returns: %TRUE when everything was sent
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_flush (GiosDeviceStream  *self,
@@ -846,7 +846,7 @@ is_timeout_or_cancel (const GError *error)
  *   input (with %G_IO_IN), %G_IO_ERR when the device failed; 0 when the time
  *   ran out or @cancellable was cancelled
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GIOCondition
 gios_device_stream_poll (GiosDeviceStream *self,
@@ -905,7 +905,7 @@ gios_device_stream_poll (GiosDeviceStream *self,
  *
  * Returns: the number of bytes dropped
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gsize
 gios_device_stream_clear (GiosDeviceStream *self)

@@ -32,7 +32,7 @@
  * before it is shared: a message in use by more than one thread must not be
  * changed.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _GiosMessage
 {
@@ -110,7 +110,7 @@ payload_size_ok (GBytes *payload)
  *
  * Returns: (transfer full): a new [struct@Gios.Message]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_new (guint32  message_id,
@@ -144,7 +144,7 @@ gios_message_new (guint32  message_id,
  *
  * Returns: (transfer full): a new [struct@Gios.Message]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_new_request (guint32     message_id,
@@ -169,7 +169,7 @@ gios_message_new_request (guint32     message_id,
  *
  * Returns: (transfer full): a new [struct@Gios.Message]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_new_native (guint32  message_id,
@@ -191,7 +191,7 @@ gios_message_new_native (guint32  message_id,
  *
  * Returns: (transfer full): a new [struct@Gios.Message]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_new_reply (GiosMessage *request,
@@ -214,7 +214,7 @@ gios_message_new_reply (GiosMessage *request,
  *   %GIOS_ERROR_MALFORMED when @frame is shorter than a header or its size
  *   is not the header's length plus 14
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_new_from_bytes (GBytes  *frame,
@@ -258,7 +258,7 @@ gios_message_new_from_bytes (GBytes  *frame,
  *
  * Returns: (transfer full): @self
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_ref (GiosMessage *self)
@@ -275,7 +275,7 @@ gios_message_ref (GiosMessage *self)
  *
  * Drops a reference to @self, and frees it with the last one.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_message_unref (GiosMessage *self)
@@ -296,7 +296,7 @@ gios_message_unref (GiosMessage *self)
  *
  * Returns: the message id
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint32
 gios_message_get_message_id (GiosMessage *self)
@@ -314,7 +314,7 @@ gios_message_get_message_id (GiosMessage *self)
  * Sets the message id, for a client that numbers its requests as it sends
  * them.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_message_set_message_id (GiosMessage *self,
@@ -334,7 +334,7 @@ gios_message_set_message_id (GiosMessage *self,
  *
  * Returns: the context
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint32
 gios_message_get_context (GiosMessage *self)
@@ -354,7 +354,7 @@ gios_message_get_context (GiosMessage *self)
  *
  * Returns: the code
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint16
 gios_message_get_code (GiosMessage *self)
@@ -373,7 +373,7 @@ gios_message_get_code (GiosMessage *self)
  *
  * Returns: (nullable): the code, such as `"DC"`, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
  */
 const char *
 gios_message_get_code_string (GiosMessage *self)
@@ -394,7 +394,7 @@ gios_message_get_code_string (GiosMessage *self)
  *
  * Returns: the kind of the code
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessageKind
 gios_message_get_kind (GiosMessage *self)
@@ -416,7 +416,7 @@ gios_message_get_kind (GiosMessage *self)
  *
  * Returns: (transfer none): the payload, empty when there is none
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 gios_message_get_payload (GiosMessage *self)
@@ -434,7 +434,7 @@ gios_message_get_payload (GiosMessage *self)
  *
  * Replaces the payload.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_message_set_payload (GiosMessage *self,
@@ -457,7 +457,7 @@ gios_message_set_payload (GiosMessage *self,
  * Returns: (transfer full): a `av` variant, or %NULL with @error set when
  *   the payload is not a valid `$LIST`
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 gios_message_get_items (GiosMessage  *self,
@@ -480,7 +480,7 @@ gios_message_get_items (GiosMessage  *self,
  *
  * Returns: %TRUE on success; on failure the payload is unchanged
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_message_set_items (GiosMessage  *self,
@@ -529,7 +529,7 @@ write_header (GiosMessage *self,
  *
  * Returns: (transfer full): the bytes of the message
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 gios_message_to_bytes (GiosMessage *self)
@@ -612,7 +612,7 @@ _gios_message_install_properties (GObjectClass *klass,
    * before anything is allocated for it. The default is 16 MiB
    * ([const@Gios.DEFAULT_MAX_MESSAGE_SIZE]).
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_MAX_MESSAGE_SIZE] =
     g_param_spec_uint ("max-message-size", NULL, NULL, 0, G_MAXUINT, GIOS_DEFAULT_MAX_MESSAGE_SIZE,
@@ -625,7 +625,7 @@ _gios_message_install_properties (GObjectClass *klass,
    * with %GIOS_EXECUTE_STOPPED, as [method@Gios.Message.get_code] reads it.
    * The default is the disconnect code `DC` (%GIOS_MESSAGE_CODE_DISCONNECT).
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_STOP_CODE] =
     g_param_spec_uint ("stop-code", NULL, NULL, 0, G_MAXUINT16, GIOS_MESSAGE_CODE_DISCONNECT,
@@ -681,7 +681,7 @@ _gios_message_set_property (GObject      *object,
  *
  * Returns: the largest item or message payload accepted, in bytes
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 gios_device_stream_get_max_message_size (GiosDeviceStream *self)
@@ -698,7 +698,7 @@ gios_device_stream_get_max_message_size (GiosDeviceStream *self)
  *
  * Sets [property@Gios.DeviceStream:max-message-size].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_set_max_message_size (GiosDeviceStream *self,
@@ -720,7 +720,7 @@ gios_device_stream_set_max_message_size (GiosDeviceStream *self,
  *
  * Returns: the stop code
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint16
 gios_device_stream_get_stop_code (GiosDeviceStream *self)
@@ -737,7 +737,7 @@ gios_device_stream_get_stop_code (GiosDeviceStream *self)
  *
  * Sets [property@Gios.DeviceStream:stop-code].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_set_stop_code (GiosDeviceStream *self,
@@ -829,7 +829,7 @@ peek_element_size (GiosDeviceStream  *self,
  * @error: return location for a [struct@GLib.Error]
  *
  * Reads one `$LIST` element, and exactly its bytes, as
- * `%SYSTEM.IS.Receive()` does: its length prefix first, then the rest of the
+ * <code>&#37;SYSTEM.IS.Receive()</code> does: its length prefix first, then the rest of the
  * element, however many arrivals they take, within one timeout.
  *
  * The size the prefix announces is checked against
@@ -847,7 +847,7 @@ peek_element_size (GiosDeviceStream  *self,
  *   element…), or %NULL: with @error set on failure, without it when the input
  *   ended before the element's first byte
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 gios_device_stream_receive_item (GiosDeviceStream  *self,
@@ -914,7 +914,7 @@ out:
  * Returns: %TRUE on success; %FALSE with @error set when @item cannot be
  *   encoded (nothing is written) or writing failed
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_send_item (GiosDeviceStream  *self,
@@ -961,7 +961,7 @@ gios_device_stream_send_item (GiosDeviceStream  *self,
  *   on failure, without it when the input ended before the message's first
  *   byte
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_device_stream_receive_message (GiosDeviceStream  *self,
@@ -1024,7 +1024,7 @@ out:
  *
  * Returns: %TRUE when the message was sent
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_send_message (GiosDeviceStream  *self,
@@ -1058,7 +1058,7 @@ gios_device_stream_send_message (GiosDeviceStream  *self,
  * Returns: (transfer full) (nullable): the reply to send, or %NULL when the
  *   request is not one the class handles
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 /**
@@ -1074,7 +1074,7 @@ gios_device_stream_send_message (GiosDeviceStream  *self,
  * @cancellable: (nullable): a [class@Gio.Cancellable]
  * @error: return location for a [struct@GLib.Error]
  *
- * Executes one request, as `%SYSTEM.IS.Execute()` does: reads a message
+ * Executes one request, as <code>&#37;SYSTEM.IS.Execute()</code> does: reads a message
  * (see [method@Gios.DeviceStream.receive_message]), hands it to the handler,
  * and sends the reply the handler returns
  * ([method@Gios.DeviceStream.send_message], which flushes within
@@ -1104,7 +1104,7 @@ gios_device_stream_send_message (GiosDeviceStream  *self,
  *
  * Returns: the outcome
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosExecuteResult
 gios_device_stream_execute (GiosDeviceStream  *self,
