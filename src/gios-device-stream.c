@@ -588,7 +588,9 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * GiosDeviceStream:base-stream:
    *
    * The [class@Gio.IOStream] that the default transport reads and writes, or
-   * %NULL (the default) for a subclass with its own device.
+   * %NULL for a subclass with its own device.
+   *
+   * Default: `NULL`.
    *
    * Since: 0.1
    */
@@ -601,7 +603,10 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    *
    * Whether the device is open: a wrapped stream or a subclass's own device
    * until it is closed, a server socket while it listens, a client socket
-   * while it is connected. %TRUE for a new stream, %FALSE for a new socket.
+   * while it is connected. A new stream over a [class@Gio.IOStream] is open at once; a new socket
+   * is not.
+   *
+   * Default: `FALSE`.
    *
    * Since: 0.1
    */
@@ -613,7 +618,9 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * GiosDeviceStream:at-end:
    *
    * Whether the last receive from the device found the end of its input.
-   * Input buffered before the end can still be read. %FALSE by default.
+   * Input buffered before the end can still be read.
+   *
+   * Default: `FALSE`.
    *
    * Since: 0.1
    */
@@ -625,8 +632,10 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * GiosDeviceStream:line-terminator:
    *
    * What ends a line, for [method@Gios.DeviceStream.read_line] and
-   * [method@Gios.DeviceStream.write_line]. The default is "\n", with which
-   * a line ending in "\r\n" also reads as one line, without the "\r".
+   * [method@Gios.DeviceStream.write_line]. With "\n", a line ending in
+   * "\r\n" also reads as one line, without the "\r".
+   *
+   * Default: `"\n"`.
    *
    * Since: 0.1
    */
@@ -640,8 +649,9 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * The timeout in milliseconds of calls given [const@Gios.TIMEOUT_DEFAULT].
    * It also bounds the send that [method@Gios.DeviceStream.write] makes when
    * its buffer is full, together with
-   * [property@Gios.DeviceStream:close-timeout]. The default, -1, waits
-   * without limit.
+   * [property@Gios.DeviceStream:close-timeout]. -1 waits without limit.
+   *
+   * Default: `-1`.
    *
    * Since: 0.1
    */
@@ -663,7 +673,9 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * After it, a close or drop releases the connection all the same and
    * reports %G_IO_ERROR_TIMED_OUT with the number of bytes not sent. On a
    * stream served from a main loop, on that loop's thread, these sends do
-   * not wait at all. -1 waits without limit. The default is 5000.
+   * not wait at all. -1 waits without limit.
+   *
+   * Default: `5000`.
    *
    * Since: 0.2
    */
@@ -674,9 +686,10 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
   /**
    * GiosDeviceStream:input-buffer-size:
    *
-   * The size of the input buffer in bytes, allocated on first use; 16384 by
-   * default. A long line or exact read grows the buffer for as long as it
+   * The size of the input buffer in bytes, allocated on first use. A long line or exact read grows the buffer for as long as it
    * needs to.
+   *
+   * Default: `16384`.
    *
    * Since: 0.1
    */
@@ -688,8 +701,10 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * GiosDeviceStream:output-buffer-size:
    *
    * How many bytes [method@Gios.DeviceStream.write] buffers before it sends
-   * them; 16384 by default. Writes of this size or more go to the device
+   * them. Writes of this size or more go to the device
    * directly.
+   *
+   * Default: `16384`.
    *
    * Since: 0.1
    */

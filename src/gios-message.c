@@ -609,8 +609,9 @@ _gios_message_install_properties (GObjectClass *klass,
    * [method@Gios.DeviceStream.receive_item] accepts, and the largest payload
    * that [method@Gios.DeviceStream.receive_message] accepts, in bytes. A
    * larger size announced by the peer fails with %GIOS_ERROR_TOO_LARGE
-   * before anything is allocated for it. The default is 16 MiB
-   * ([const@Gios.DEFAULT_MAX_MESSAGE_SIZE]).
+   * before anything is allocated for it.
+   *
+   * Default: `16777216` (16 MiB, [const@Gios.DEFAULT_MAX_MESSAGE_SIZE]).
    *
    * Since: 0.1
    */
@@ -623,7 +624,9 @@ _gios_message_install_properties (GObjectClass *klass,
    *
    * The code of the request that ends [method@Gios.DeviceStream.execute]
    * with %GIOS_EXECUTE_STOPPED, as [method@Gios.Message.get_code] reads it.
-   * The default is the disconnect code `DC` (%GIOS_MESSAGE_CODE_DISCONNECT).
+   *
+   * Default: `17220`, the disconnect code `DC`
+   * (%GIOS_MESSAGE_CODE_DISCONNECT).
    *
    * Since: 0.1
    */

@@ -896,8 +896,10 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * GiosServerSocket:connection-queue-size:
    *
    * How many connections the kernel queues before they are accepted (the
-   * `listen()` backlog); -1 (the default) for the system's maximum. A change
+   * `listen()` backlog); -1 for the system's maximum. A change
    * applies to a socket that already listens, too.
+   *
+   * Default: `-1`.
    *
    * Since: 0.1
    */
@@ -910,7 +912,8 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    *
    * Whether [method@Gios.ServerSocket.open] listens on the loopback
    * interfaces (127.0.0.1 and ::1) only, rather than on every interface.
-   * %FALSE by default.
+   *
+   * Default: `FALSE`.
    *
    * Since: 0.1
    */
@@ -922,8 +925,10 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * GiosServerSocket:socket-type:
    *
    * The type of the objects that [method@Gios.ServerSocket.accept] returns:
-   * [class@Gios.Socket] (the default) or a subclass of it, such as a
+   * [class@Gios.Socket] or a subclass of it, such as a
    * protocol helper.
+   *
+   * Default: `GiosSocket`.
    *
    * Since: 0.1
    */
@@ -935,8 +940,10 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * GiosServerSocket:max-connections:
    *
    * The most connections accepted by [method@Gios.ServerSocket.start] that
-   * may be open at once; 0 (the default) for no limit. At the limit,
+   * may be open at once; 0 for no limit. At the limit,
    * accepting pauses and waiting clients stay in the kernel's queue.
+   *
+   * Default: `0`.
    *
    * Since: 0.1
    */
@@ -955,8 +962,9 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * [signal@Gios.SocketCommon::disconnected] with that error. This is the
    * defence against clients that connect and hold a job or a connection
    * without sending. It applies to the connections accepted after it is set,
-   * and to the classic model's current connection. -1 (the default) sets no
-   * limit.
+   * and to the classic model's current connection. -1 sets no limit.
+   *
+   * Default: `-1`.
    *
    * Since: 0.2
    */

@@ -643,6 +643,8 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    *
    * The [class@Gio.Socket] of the current connection, or %NULL.
    *
+   * Default: `NULL`.
+   *
    * Since: 0.1
    */
   properties[PROP_SOCKET] =
@@ -655,6 +657,8 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    * The local address: where a server listens (the first address when it
    * listens on several), or the local end of a client's connection.
    *
+   * Default: `NULL`.
+   *
    * Since: 0.1
    */
   properties[PROP_LOCAL_ADDRESS] =
@@ -665,6 +669,8 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    * GiosSocketCommon:remote-address:
    *
    * The address of the peer of the current connection, or %NULL.
+   *
+   * Default: `NULL`.
    *
    * Since: 0.1
    */
@@ -679,6 +685,8 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    * opened on port 0), or the peer's port for a client or an accepted
    * connection. 0 for Unix sockets.
    *
+   * Default: `0`.
+   *
    * Since: 0.1
    */
   properties[PROP_PORT] =
@@ -692,6 +700,8 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    * opened on (%NULL for all interfaces), or the peer's address for an
    * accepted connection.
    *
+   * Default: `NULL`.
+   *
    * Since: 0.1
    */
   properties[PROP_HOST] =
@@ -703,6 +713,8 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    *
    * Whether there is a current connection that has not failed.
    *
+   * Default: `FALSE`.
+   *
    * Since: 0.1
    */
   properties[PROP_IS_CONNECTED] =
@@ -713,7 +725,9 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    * GiosSocketCommon:no-delay:
    *
    * Whether TCP connections send small writes at once (`TCP_NODELAY`). On
-   * by default, since the stream buffers writes itself.
+   * unless turned off, since the stream buffers writes itself.
+   *
+   * Default: `TRUE`.
    *
    * Since: 0.1
    */
@@ -726,6 +740,8 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    *
    * Whether TCP keep-alive probes are sent on idle connections
    * (`SO_KEEPALIVE`).
+   *
+   * Default: `FALSE`.
    *
    * Since: 0.1
    */
