@@ -758,12 +758,24 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    *   %FALSE when the connection failed (reset by the peer, broken)
    * @reason: (nullable): why the connection failed, or %NULL
    *
-   * Emitted once when a connection ends: on
-   * [method@Gios.SocketCommon.drop_connection] or
-   * [method@Gios.DeviceStream.close], or when a read or write finds that the
-   * peer reset the connection. The end of the peer's input alone (a
-   * half-close) is not a disconnection: the peer may still be reading; see
-   * [property@Gios.DeviceStream:at-end].
+   * Emitted once when a connection ends:
+   *
+   * - on [method@Gios.SocketCommon.drop_connection] or
+   *   [method@Gios.DeviceStream.close], with @intentional %TRUE and no
+   *   @reason;
+   * - when a read or write finds that the peer reset the connection (or that
+   *   it is otherwise broken), with @intentional %FALSE and the error that
+   *   call fails with, %G_IO_ERROR_CONNECTION_CLOSED for a reset;
+   * - when a server's [property@Gios.ServerSocket:idle-timeout] drops a
+   *   connection served from a main loop, with @intentional %FALSE and
+   *   %G_IO_ERROR_TIMED_OUT.
+   *
+   * A peer that closes the connection in order (or shuts down its sending
+   * side) ends this side's input, which is not a disconnection: reads return
+   * what it sent, then end of input ([method@Gios.DeviceStream.read_line]
+   * returns %NULL without an error, [property@Gios.DeviceStream:at-end]
+   * becomes %TRUE), and the signal comes when this side drops or closes the
+   * connection.
    *
    * The signal is emitted on the thread that made the call that found the
    * end.
