@@ -544,7 +544,7 @@ propagate_boolean (GiosDeviceStream  *self,
  * called on the thread-default main context of the caller. One read call
  * (this one or a `read_line` one) may be pending on a stream at a time.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_read_bytes_async (GiosDeviceStream    *self,
@@ -574,7 +574,7 @@ gios_device_stream_read_bytes_async (GiosDeviceStream    *self,
  * Returns: (transfer full): the bytes read, empty at end of input, or %NULL
  *   with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 gios_device_stream_read_bytes_finish (GiosDeviceStream  *self,
@@ -601,7 +601,7 @@ gios_device_stream_read_bytes_finish (GiosDeviceStream  *self,
  * consumed on failure, %GIOS_ERROR_LINE_TOO_LONG past @max_length,
  * %G_IO_ERROR_INVALID_DATA for a line that is not text.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_read_line_async (GiosDeviceStream    *self,
@@ -632,7 +632,7 @@ gios_device_stream_read_line_async (GiosDeviceStream    *self,
  * Returns: (transfer full) (nullable): the line without its terminator;
  *   %NULL at end of input or on error
  *
- * Since: 1.0
+ * Since: 0.1
  */
 char *
 gios_device_stream_read_line_finish (GiosDeviceStream  *self,
@@ -662,7 +662,7 @@ gios_device_stream_read_line_finish (GiosDeviceStream  *self,
  * [method@Gios.DeviceStream.read_line_bytes] does, without blocking, as
  * [method@Gios.DeviceStream.read_line_async] does.
  *
- * Since: 1.0
+ * Since: 0.2
  */
 void
 gios_device_stream_read_line_bytes_async (GiosDeviceStream    *self,
@@ -693,7 +693,7 @@ gios_device_stream_read_line_bytes_async (GiosDeviceStream    *self,
  * Returns: (transfer full) (nullable): the line without its terminator;
  *   %NULL at end of input or on error
  *
- * Since: 1.0
+ * Since: 0.2
  */
 GBytes *
 gios_device_stream_read_line_bytes_finish (GiosDeviceStream  *self,
@@ -717,7 +717,7 @@ gios_device_stream_read_line_bytes_finish (GiosDeviceStream  *self,
  * of the caller. One write call (this one or a `write` one) may be pending
  * on a stream at a time.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_flush_async (GiosDeviceStream    *self,
@@ -745,7 +745,7 @@ gios_device_stream_flush_async (GiosDeviceStream    *self,
  *
  * Returns: %TRUE when everything was sent
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_flush_finish (GiosDeviceStream  *self,
@@ -778,7 +778,7 @@ gios_device_stream_flush_finish (GiosDeviceStream  *self,
  * never holds more than [property@Gios.DeviceStream:output-buffer-size]
  * bytes beyond one write.
  *
- * Since: 1.0
+ * Since: 0.2
  */
 void
 gios_device_stream_write_bytes_async (GiosDeviceStream    *self,
@@ -808,7 +808,7 @@ gios_device_stream_write_bytes_async (GiosDeviceStream    *self,
  *
  * Returns: %TRUE when the bytes were buffered
  *
- * Since: 1.0
+ * Since: 0.2
  */
 gboolean
 gios_device_stream_write_bytes_finish (GiosDeviceStream  *self,
@@ -834,7 +834,7 @@ gios_device_stream_write_bytes_finish (GiosDeviceStream  *self,
  * Like [method@Gios.DeviceStream.write_bytes_async], with the bytes in a
  * buffer.
  *
- * Since: 1.0
+ * Since: 0.2
  */
 void
 gios_device_stream_write_async (GiosDeviceStream    *self,
@@ -865,7 +865,7 @@ gios_device_stream_write_async (GiosDeviceStream    *self,
  *
  * Returns: %TRUE when the bytes were buffered
  *
- * Since: 1.0
+ * Since: 0.2
  */
 gboolean
 gios_device_stream_write_finish (GiosDeviceStream  *self,

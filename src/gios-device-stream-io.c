@@ -213,7 +213,7 @@ read_some (GiosDeviceStream  *self,
  *
  * Returns: the number of bytes read, 0 at end of input, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gssize
 gios_device_stream_read (GiosDeviceStream  *self,
@@ -255,7 +255,7 @@ gios_device_stream_read (GiosDeviceStream  *self,
  * Returns: (transfer full): the bytes read, empty at end of input, or
  *   %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 gios_device_stream_read_bytes (GiosDeviceStream  *self,
@@ -340,7 +340,7 @@ read_exact_in_call (GiosDeviceStream  *self,
  *
  * Returns: %TRUE when @count bytes were read
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_read_exact (GiosDeviceStream  *self,
@@ -380,7 +380,7 @@ gios_device_stream_read_exact (GiosDeviceStream  *self,
  *
  * Returns: (transfer full): exactly @count bytes, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.2
  */
 GBytes *
 gios_device_stream_read_exact_bytes (GiosDeviceStream  *self,
@@ -574,7 +574,7 @@ take_bytes (GiosDeviceStream    *self,
  * Returns: (transfer full) (nullable): the line, nul-terminated; %NULL at
  *   end of input or on error
  *
- * Since: 1.0
+ * Since: 0.1
  */
 char *
 gios_device_stream_read_line (GiosDeviceStream  *self,
@@ -611,7 +611,7 @@ gios_device_stream_read_line (GiosDeviceStream  *self,
  * Returns: (transfer full) (nullable): the line; %NULL at end of input or
  *   on error
  *
- * Since: 1.0
+ * Since: 0.2
  */
 GBytes *
 gios_device_stream_read_line_bytes (GiosDeviceStream  *self,
@@ -706,7 +706,7 @@ write_in_call (GiosDeviceStream  *self,
  *
  * Returns: %TRUE when nothing failed
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_write (GiosDeviceStream  *self,
@@ -735,7 +735,7 @@ gios_device_stream_write (GiosDeviceStream  *self,
  *
  * Returns: %TRUE when nothing failed
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_write_bytes (GiosDeviceStream  *self,
@@ -766,7 +766,7 @@ gios_device_stream_write_bytes (GiosDeviceStream  *self,
  *
  * Returns: %TRUE when nothing failed
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_write_line (GiosDeviceStream  *self,
@@ -800,7 +800,7 @@ gios_device_stream_write_line (GiosDeviceStream  *self,
  *
  * Returns: %TRUE when everything was sent
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_flush (GiosDeviceStream  *self,
@@ -847,7 +847,7 @@ is_timeout_or_cancel (const GError *error)
  *   input (with %G_IO_IN), %G_IO_ERR when the device failed; 0 when the time
  *   ran out or @cancellable was cancelled
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GIOCondition
 gios_device_stream_poll (GiosDeviceStream *self,
@@ -906,7 +906,7 @@ gios_device_stream_poll (GiosDeviceStream *self,
  *
  * Returns: the number of bytes dropped
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gsize
 gios_device_stream_clear (GiosDeviceStream *self)

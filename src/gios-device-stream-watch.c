@@ -276,7 +276,7 @@ _gios_device_stream_dispatch_user_watches (GiosDeviceStream *self,
  * Returns: %G_SOURCE_CONTINUE to keep the watch, %G_SOURCE_REMOVE to
  *   remove it
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 /**
@@ -326,7 +326,7 @@ _gios_device_stream_dispatch_user_watches (GiosDeviceStream *self,
  *
  * Returns: the watch's identifier, greater than 0
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 gios_device_stream_add_watch (GiosDeviceStream          *self,
@@ -388,7 +388,7 @@ gios_device_stream_add_watch (GiosDeviceStream          *self,
  * removed (by its function's return value, or because the stream lost its
  * device) does nothing.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_remove_watch (GiosDeviceStream *self,

@@ -59,7 +59,7 @@
  * [class@Gio.Socket], the class ignores `SIGPIPE` process-wide, unless the
  * program has installed a handler of its own.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 /* A write on a descriptor-backed stream that poll() reported writable never
@@ -326,7 +326,7 @@ _gios_device_stream_cancel_blocked (GiosDeviceStream *self)
  * Returns: the number of bytes received, 0 at the end of input, or -1 with
  *   @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 /**
@@ -346,7 +346,7 @@ _gios_device_stream_cancel_blocked (GiosDeviceStream *self)
  *
  * Returns: the number of bytes sent, at least 1, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 /**
@@ -361,7 +361,7 @@ _gios_device_stream_cancel_blocked (GiosDeviceStream *self)
  *
  * Returns: %TRUE when the device was released cleanly
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 static int
@@ -588,9 +588,11 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * GiosDeviceStream:base-stream:
    *
    * The [class@Gio.IOStream] that the default transport reads and writes, or
-   * %NULL (the default) for a subclass with its own device.
+   * %NULL for a subclass with its own device.
    *
-   * Since: 1.0
+   * Default: `NULL`.
+   *
+   * Since: 0.1
    */
   properties[PROP_BASE_STREAM] =
     g_param_spec_object ("base-stream", NULL, NULL, G_TYPE_IO_STREAM,
@@ -601,9 +603,12 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    *
    * Whether the device is open: a wrapped stream or a subclass's own device
    * until it is closed, a server socket while it listens, a client socket
-   * while it is connected. %TRUE for a new stream, %FALSE for a new socket.
+   * while it is connected. A new stream over a [class@Gio.IOStream] is open at once; a new socket
+   * is not.
    *
-   * Since: 1.0
+   * Default: `FALSE`.
+   *
+   * Since: 0.1
    */
   properties[PROP_IS_OPEN] =
     g_param_spec_boolean ("is-open", NULL, NULL, FALSE,
@@ -613,9 +618,11 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * GiosDeviceStream:at-end:
    *
    * Whether the last receive from the device found the end of its input.
-   * Input buffered before the end can still be read. %FALSE by default.
+   * Input buffered before the end can still be read.
    *
-   * Since: 1.0
+   * Default: `FALSE`.
+   *
+   * Since: 0.1
    */
   properties[PROP_AT_END] =
     g_param_spec_boolean ("at-end", NULL, NULL, FALSE,
@@ -625,10 +632,12 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * GiosDeviceStream:line-terminator:
    *
    * What ends a line, for [method@Gios.DeviceStream.read_line] and
-   * [method@Gios.DeviceStream.write_line]. The default is "\n", with which
-   * a line ending in "\r\n" also reads as one line, without the "\r".
+   * [method@Gios.DeviceStream.write_line]. With "\n", a line ending in
+   * "\r\n" also reads as one line, without the "\r".
    *
-   * Since: 1.0
+   * Default: `"\n"`.
+   *
+   * Since: 0.1
    */
   properties[PROP_LINE_TERMINATOR] =
     g_param_spec_string ("line-terminator", NULL, NULL, "\n",
@@ -640,10 +649,11 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * The timeout in milliseconds of calls given [const@Gios.TIMEOUT_DEFAULT].
    * It also bounds the send that [method@Gios.DeviceStream.write] makes when
    * its buffer is full, together with
-   * [property@Gios.DeviceStream:close-timeout]. The default, -1, waits
-   * without limit.
+   * [property@Gios.DeviceStream:close-timeout]. -1 waits without limit.
    *
-   * Since: 1.0
+   * Default: `-1`.
+   *
+   * Since: 0.1
    */
   properties[PROP_DEFAULT_TIMEOUT] =
     g_param_spec_int ("default-timeout", NULL, NULL, -1, G_MAXINT, -1,
@@ -663,9 +673,11 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * After it, a close or drop releases the connection all the same and
    * reports %G_IO_ERROR_TIMED_OUT with the number of bytes not sent. On a
    * stream served from a main loop, on that loop's thread, these sends do
-   * not wait at all. -1 waits without limit. The default is 5000.
+   * not wait at all. -1 waits without limit.
    *
-   * Since: 1.0
+   * Default: `5000`.
+   *
+   * Since: 0.2
    */
   properties[PROP_CLOSE_TIMEOUT] =
     g_param_spec_int ("close-timeout", NULL, NULL, -1, G_MAXINT, GIOS_DEFAULT_CLOSE_TIMEOUT,
@@ -674,11 +686,12 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
   /**
    * GiosDeviceStream:input-buffer-size:
    *
-   * The size of the input buffer in bytes, allocated on first use; 16384 by
-   * default. A long line or exact read grows the buffer for as long as it
+   * The size of the input buffer in bytes, allocated on first use. A long line or exact read grows the buffer for as long as it
    * needs to.
    *
-   * Since: 1.0
+   * Default: `16384`.
+   *
+   * Since: 0.1
    */
   properties[PROP_INPUT_BUFFER_SIZE] =
     g_param_spec_uint ("input-buffer-size", NULL, NULL, 1, G_MAXINT, GIOS_DEFAULT_BUFFER_SIZE,
@@ -688,10 +701,12 @@ gios_device_stream_class_init (GiosDeviceStreamClass *klass)
    * GiosDeviceStream:output-buffer-size:
    *
    * How many bytes [method@Gios.DeviceStream.write] buffers before it sends
-   * them; 16384 by default. Writes of this size or more go to the device
+   * them. Writes of this size or more go to the device
    * directly.
    *
-   * Since: 1.0
+   * Default: `16384`.
+   *
+   * Since: 0.1
    */
   properties[PROP_OUTPUT_BUFFER_SIZE] =
     g_param_spec_uint ("output-buffer-size", NULL, NULL, 1, G_MAXINT, GIOS_DEFAULT_BUFFER_SIZE,
@@ -736,7 +751,7 @@ gios_device_stream_init (GiosDeviceStream *self)
  *
  * Returns: (transfer full): a new [class@Gios.DeviceStream]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosDeviceStream *
 gios_device_stream_new (GIOStream *base)
@@ -754,7 +769,7 @@ gios_device_stream_new (GIOStream *base)
  *
  * Returns: (transfer none) (nullable): the wrapped stream, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GIOStream *
 gios_device_stream_get_base_stream (GiosDeviceStream *self)
@@ -811,7 +826,7 @@ close_device (GiosDeviceStream  *self,
  *
  * Returns: %TRUE when everything buffered was sent and the device closed
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_close (GiosDeviceStream  *self,
@@ -832,7 +847,7 @@ gios_device_stream_close (GiosDeviceStream  *self,
  *
  * Returns: whether the device is open
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_get_is_open (GiosDeviceStream *self)
@@ -850,7 +865,7 @@ gios_device_stream_get_is_open (GiosDeviceStream *self)
  *
  * Returns: whether the device reported the end of its input
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_get_at_end (GiosDeviceStream *self)
@@ -868,7 +883,7 @@ gios_device_stream_get_at_end (GiosDeviceStream *self)
  *
  * Returns: the number of buffered input bytes
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gsize
 gios_device_stream_get_buffered_input (GiosDeviceStream *self)
@@ -886,7 +901,7 @@ gios_device_stream_get_buffered_input (GiosDeviceStream *self)
  *
  * Returns: the number of buffered output bytes
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gsize
 gios_device_stream_get_buffered_output (GiosDeviceStream *self)
@@ -904,7 +919,7 @@ gios_device_stream_get_buffered_output (GiosDeviceStream *self)
  *
  * Returns: (transfer none): the line terminator
  *
- * Since: 1.0
+ * Since: 0.1
  */
 const char *
 gios_device_stream_get_line_terminator (GiosDeviceStream *self)
@@ -921,7 +936,7 @@ gios_device_stream_get_line_terminator (GiosDeviceStream *self)
  *
  * Sets [property@Gios.DeviceStream:line-terminator].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_set_line_terminator (GiosDeviceStream *self,
@@ -961,7 +976,7 @@ set_int_property (GiosDeviceStream *self,
  *
  * Returns: the default timeout in milliseconds, -1 for none
  *
- * Since: 1.0
+ * Since: 0.1
  */
 int
 gios_device_stream_get_default_timeout (GiosDeviceStream *self)
@@ -978,7 +993,7 @@ gios_device_stream_get_default_timeout (GiosDeviceStream *self)
  *
  * Sets [property@Gios.DeviceStream:default-timeout].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_set_default_timeout (GiosDeviceStream *self,
@@ -999,7 +1014,7 @@ gios_device_stream_set_default_timeout (GiosDeviceStream *self,
  *
  * Returns: the close timeout in milliseconds, -1 for none
  *
- * Since: 1.0
+ * Since: 0.2
  */
 int
 gios_device_stream_get_close_timeout (GiosDeviceStream *self)
@@ -1016,7 +1031,7 @@ gios_device_stream_get_close_timeout (GiosDeviceStream *self)
  *
  * Sets [property@Gios.DeviceStream:close-timeout].
  *
- * Since: 1.0
+ * Since: 0.2
  */
 void
 gios_device_stream_set_close_timeout (GiosDeviceStream *self,
@@ -1055,7 +1070,7 @@ _gios_device_stream_implicit_timeout (GiosDeviceStream *self)
  *
  * Returns: the input buffer size in bytes
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 gios_device_stream_get_input_buffer_size (GiosDeviceStream *self)
@@ -1073,7 +1088,7 @@ gios_device_stream_get_input_buffer_size (GiosDeviceStream *self)
  * Sets [property@Gios.DeviceStream:input-buffer-size]. Buffered input is
  * kept.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_set_input_buffer_size (GiosDeviceStream *self,
@@ -1099,7 +1114,7 @@ gios_device_stream_set_input_buffer_size (GiosDeviceStream *self,
  *
  * Returns: the output buffer size in bytes
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 gios_device_stream_get_output_buffer_size (GiosDeviceStream *self)
@@ -1117,7 +1132,7 @@ gios_device_stream_get_output_buffer_size (GiosDeviceStream *self)
  * Sets [property@Gios.DeviceStream:output-buffer-size]. Buffered output is
  * kept.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_set_output_buffer_size (GiosDeviceStream *self,

@@ -11,7 +11,7 @@
  *
  * Returns: the quark of %GIOS_ERROR
  *
- * Since: 1.0
+ * Since: 0.1
  */
 G_DEFINE_QUARK (gios-error-quark, gios_error)
 

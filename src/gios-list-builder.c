@@ -85,7 +85,7 @@ struct _GiosListBuilder
  *
  * A builder is used by one thread at a time.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 G_DEFINE_BOXED_TYPE (GiosListBuilder, gios_list_builder,
                      gios_list_builder_ref, gios_list_builder_unref)
@@ -97,7 +97,7 @@ G_DEFINE_BOXED_TYPE (GiosListBuilder, gios_list_builder,
  *
  * Returns: (transfer full): a new builder
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosListBuilder *
 gios_list_builder_new (void)
@@ -113,7 +113,7 @@ gios_list_builder_new (void)
  *
  * Returns: (transfer full): a new builder
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosListBuilder *
 gios_list_builder_new_with_flags (GiosListFlags flags)
@@ -134,7 +134,7 @@ gios_list_builder_new_with_flags (GiosListFlags flags)
  *
  * Returns: (transfer full): @self
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosListBuilder *
 gios_list_builder_ref (GiosListBuilder *self)
@@ -152,7 +152,7 @@ gios_list_builder_ref (GiosListBuilder *self)
  * Drops a reference to @self, and frees it and any bytes not yet handed
  * over by [method@Gios.ListBuilder.end] when it was the last one.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_list_builder_unref (GiosListBuilder *self)
@@ -174,7 +174,7 @@ gios_list_builder_unref (GiosListBuilder *self)
  *
  * Returns: the flags given at construction
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosListFlags
 gios_list_builder_get_flags (GiosListBuilder *self)
@@ -193,7 +193,7 @@ gios_list_builder_get_flags (GiosListBuilder *self)
  *
  * Returns: the size of the list so far, in bytes
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gsize
 gios_list_builder_get_size (GiosListBuilder *self)
@@ -278,7 +278,7 @@ builder_append_raw (GiosListBuilder *self,
  * Appends the undefined element `01`: an element with no value, as in
  * `$LB(,)`.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_list_builder_append_undefined (GiosListBuilder *self)
@@ -298,7 +298,7 @@ gios_list_builder_append_undefined (GiosListBuilder *self)
  * otherwise, in the ObjectScript view where "no value" is the undefined
  * element, it is `01`, as [method@Gios.ListBuilder.append_undefined] writes.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_list_builder_append_null (GiosListBuilder *self)
@@ -406,7 +406,7 @@ _gios_list_builder_append_utf8 (GiosListBuilder  *self,
  * %GIOS_LIST_FLAGS_SQL_NULL. A string holding U+0000 cannot be passed
  * here; use [method@Gios.ListBuilder.append_bytes].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_list_builder_append_string (GiosListBuilder *self,
@@ -431,7 +431,7 @@ gios_list_builder_append_string (GiosListBuilder *self,
  * or text already in Latin-1. With %GIOS_LIST_FLAGS_SQL_NULL an empty @data
  * is written `03 01 00`, so that it is not read back as NULL.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_list_builder_append_bytes (GiosListBuilder *self,
@@ -478,7 +478,7 @@ builder_append_integer (GiosListBuilder *self,
  * sign: 0 is `02 04`, 127 is `03 04 7F`, 128 is `04 04 80 00`, −1 is
  * `02 05`, −256 is `03 05 00`.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_list_builder_append_int64 (GiosListBuilder *self,
@@ -496,7 +496,7 @@ gios_list_builder_append_int64 (GiosListBuilder *self,
  *
  * Appends a boolean, as the integer 1 (`03 04 01`) or 0 (`02 04`).
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_list_builder_append_bool (GiosListBuilder *self,
@@ -515,7 +515,7 @@ gios_list_builder_append_bool (GiosListBuilder *self,
  * exactly as given: the mantissa is not normalised. 1.5 given as (15, −1)
  * is `04 06 FF 0F`.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_list_builder_append_decimal (GiosListBuilder *self,
@@ -550,7 +550,7 @@ fits_binary32 (double value)
  * in both cases the zero bytes at the low end are dropped (1.0 is
  * `04 08 80 3F`, 0.1 is `0A 09 9A 99 99 99 99 99 B9 3F`).
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_list_builder_append_double (GiosListBuilder *self,
@@ -600,7 +600,7 @@ gios_list_builder_append_double (GiosListBuilder *self,
  * Appends a nested list: an 8-bit (type `01`) element whose payload is
  * @encoded_list. An empty list gives `02 01`.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_list_builder_append_list (GiosListBuilder *self,
@@ -638,7 +638,7 @@ _gios_list_builder_append_builder (GiosListBuilder  *self,
  *
  * Returns: (transfer full): the bytes of the list
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 gios_list_builder_end (GiosListBuilder *self)

@@ -600,7 +600,7 @@ struct _GiosListReader
  * doubles. An 8-byte type `04` integer is read as unsigned (above
  * `G_MAXINT64` it is only available as a double).
  *
- * Since: 1.0
+ * Since: 0.1
  */
 G_DEFINE_BOXED_TYPE (GiosListReader, gios_list_reader,
                      gios_list_reader_ref, gios_list_reader_unref)
@@ -614,7 +614,7 @@ G_DEFINE_BOXED_TYPE (GiosListReader, gios_list_reader,
  *
  * Returns: (transfer full): a new reader
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosListReader *
 gios_list_reader_new (GBytes *bytes)
@@ -632,7 +632,7 @@ gios_list_reader_new (GBytes *bytes)
  *
  * Returns: (transfer full): a new reader
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosListReader *
 gios_list_reader_new_with_flags (GBytes        *bytes,
@@ -661,7 +661,7 @@ gios_list_reader_new_with_flags (GBytes        *bytes,
  *
  * Returns: (transfer full): @self
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosListReader *
 gios_list_reader_ref (GiosListReader *self)
@@ -678,7 +678,7 @@ gios_list_reader_ref (GiosListReader *self)
  *
  * Drops a reference to @self, and frees it when it was the last one.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_list_reader_unref (GiosListReader *self)
@@ -707,7 +707,7 @@ gios_list_reader_unref (GiosListReader *self)
  *
  * Returns: %TRUE if the reader is on an element
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_list_reader_next (GiosListReader  *self,
@@ -728,7 +728,7 @@ gios_list_reader_next (GiosListReader  *self,
  * Returns: the kind of element, or %GIOS_LIST_ITEM_TYPE_INVALID when the
  *   reader is not on one
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosListItemType
 gios_list_reader_get_item_type (GiosListReader *self)
@@ -747,7 +747,7 @@ gios_list_reader_get_item_type (GiosListReader *self)
  *
  * Returns: the offset in bytes
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gsize
 gios_list_reader_get_offset (GiosListReader *self)
@@ -770,7 +770,7 @@ gios_list_reader_get_offset (GiosListReader *self)
  * Returns: (array length=len) (transfer none) (nullable): the payload, or
  *   %NULL for the undefined element or when the reader is not on one
  *
- * Since: 1.0
+ * Since: 0.1
  */
 const guint8 *
 gios_list_reader_get_bytes (GiosListReader *self,
@@ -797,7 +797,7 @@ gios_list_reader_get_bytes (GiosListReader *self,
  *
  * Returns: (transfer full): the string, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 char *
 gios_list_reader_get_string (GiosListReader  *self,
@@ -821,7 +821,7 @@ gios_list_reader_get_string (GiosListReader  *self,
  *
  * Returns: %TRUE on success
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_list_reader_get_int64 (GiosListReader  *self,
@@ -847,7 +847,7 @@ gios_list_reader_get_int64 (GiosListReader  *self,
  *
  * Returns: %TRUE on success
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_list_reader_get_double (GiosListReader  *self,
@@ -875,7 +875,7 @@ gios_list_reader_get_double (GiosListReader  *self,
  *
  * Returns: %TRUE on success
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_list_reader_get_decimal (GiosListReader  *self,
@@ -910,7 +910,7 @@ gios_list_reader_get_decimal (GiosListReader  *self,
  *   %G_IO_ERROR_INVALID_DATA when the element is not an 8-bit string, or
  *   %GIOS_ERROR_TOO_LARGE when the new reader would be nested too deep
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosListReader *
 gios_list_reader_recurse (GiosListReader  *self,

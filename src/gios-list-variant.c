@@ -190,7 +190,7 @@ builder_append_variant (GiosListBuilder  *self,
  *
  * Returns: (transfer full): the bytes of the list, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 gios_list_encode (GVariant  *items,
@@ -227,7 +227,7 @@ gios_list_encode (GVariant  *items,
  *   text, %GIOS_ERROR_UNSUPPORTED for an item of another type, or
  *   %GIOS_ERROR_TOO_LARGE for lists nested too deep
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 gios_list_encode_with_flags (GVariant       *items,
@@ -448,7 +448,7 @@ cursor_write_value (const GiosListCursor *c,
  *
  * Returns: (transfer full): a `av` variant, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 gios_list_decode (GBytes  *bytes,
@@ -491,7 +491,7 @@ gios_list_decode (GBytes  *bytes,
  *   %GIOS_ERROR_TOO_LARGE when 16 times the size of @bytes is beyond the
  *   address space
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 gios_list_decode_with_flags (GBytes         *bytes,

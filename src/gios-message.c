@@ -32,7 +32,7 @@
  * before it is shared: a message in use by more than one thread must not be
  * changed.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _GiosMessage
 {
@@ -94,7 +94,7 @@ payload_size_ok (GBytes *payload)
  *
  * Returns: (transfer full): a new [struct@Gios.Message]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_new (guint32  message_id,
@@ -128,7 +128,7 @@ gios_message_new (guint32  message_id,
  *
  * Returns: (transfer full): a new [struct@Gios.Message]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_new_request (guint32     message_id,
@@ -153,7 +153,7 @@ gios_message_new_request (guint32     message_id,
  *
  * Returns: (transfer full): a new [struct@Gios.Message]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_new_native (guint32  message_id,
@@ -175,7 +175,7 @@ gios_message_new_native (guint32  message_id,
  *
  * Returns: (transfer full): a new [struct@Gios.Message]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_new_reply (GiosMessage *request,
@@ -198,7 +198,7 @@ gios_message_new_reply (GiosMessage *request,
  *   %GIOS_ERROR_MALFORMED when @frame is shorter than a header or its size
  *   is not the header's length plus 14
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_new_from_bytes (GBytes  *frame,
@@ -242,7 +242,7 @@ gios_message_new_from_bytes (GBytes  *frame,
  *
  * Returns: (transfer full): @self
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_message_ref (GiosMessage *self)
@@ -259,7 +259,7 @@ gios_message_ref (GiosMessage *self)
  *
  * Drops a reference to @self, and frees it with the last one.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_message_unref (GiosMessage *self)
@@ -280,7 +280,7 @@ gios_message_unref (GiosMessage *self)
  *
  * Returns: the message id
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint32
 gios_message_get_message_id (GiosMessage *self)
@@ -298,7 +298,7 @@ gios_message_get_message_id (GiosMessage *self)
  * Sets the message id, for a client that numbers its requests as it sends
  * them.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_message_set_message_id (GiosMessage *self,
@@ -318,7 +318,7 @@ gios_message_set_message_id (GiosMessage *self,
  *
  * Returns: the context
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint32
 gios_message_get_context (GiosMessage *self)
@@ -338,7 +338,7 @@ gios_message_get_context (GiosMessage *self)
  *
  * Returns: the code
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint16
 gios_message_get_code (GiosMessage *self)
@@ -357,7 +357,7 @@ gios_message_get_code (GiosMessage *self)
  *
  * Returns: (nullable): the code, such as `"DC"`, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
  */
 const char *
 gios_message_get_code_string (GiosMessage *self)
@@ -378,7 +378,7 @@ gios_message_get_code_string (GiosMessage *self)
  *
  * Returns: the kind of the code
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessageKind
 gios_message_get_kind (GiosMessage *self)
@@ -400,7 +400,7 @@ gios_message_get_kind (GiosMessage *self)
  *
  * Returns: (transfer none): the payload, empty when there is none
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 gios_message_get_payload (GiosMessage *self)
@@ -418,7 +418,7 @@ gios_message_get_payload (GiosMessage *self)
  *
  * Replaces the payload.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_message_set_payload (GiosMessage *self,
@@ -441,7 +441,7 @@ gios_message_set_payload (GiosMessage *self,
  * Returns: (transfer full): a `av` variant, or %NULL with @error set when
  *   the payload is not a valid `$LIST`
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 gios_message_get_items (GiosMessage  *self,
@@ -464,7 +464,7 @@ gios_message_get_items (GiosMessage  *self,
  *
  * Returns: %TRUE on success; on failure the payload is unchanged
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_message_set_items (GiosMessage  *self,
@@ -513,7 +513,7 @@ write_header (GiosMessage *self,
  *
  * Returns: (transfer full): the bytes of the message
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 gios_message_to_bytes (GiosMessage *self)
@@ -593,10 +593,11 @@ _gios_message_install_properties (GObjectClass *klass,
    * [method@Gios.DeviceStream.receive_item] accepts, and the largest payload
    * that [method@Gios.DeviceStream.receive_message] accepts, in bytes. A
    * larger size announced by the peer fails with %GIOS_ERROR_TOO_LARGE
-   * before anything is allocated for it. The default is 16 MiB
-   * ([const@Gios.DEFAULT_MAX_MESSAGE_SIZE]).
+   * before anything is allocated for it.
    *
-   * Since: 1.0
+   * Default: `16777216` (16 MiB, [const@Gios.DEFAULT_MAX_MESSAGE_SIZE]).
+   *
+   * Since: 0.1
    */
   properties[PROP_MAX_MESSAGE_SIZE] =
     g_param_spec_uint ("max-message-size", NULL, NULL, 0, G_MAXUINT, GIOS_DEFAULT_MAX_MESSAGE_SIZE,
@@ -607,9 +608,11 @@ _gios_message_install_properties (GObjectClass *klass,
    *
    * The code of the request that ends [method@Gios.DeviceStream.execute]
    * with %GIOS_EXECUTE_STOPPED, as [method@Gios.Message.get_code] reads it.
-   * The default is the disconnect code `DC` (%GIOS_MESSAGE_CODE_DISCONNECT).
    *
-   * Since: 1.0
+   * Default: `17220`, the disconnect code `DC`
+   * (%GIOS_MESSAGE_CODE_DISCONNECT).
+   *
+   * Since: 0.1
    */
   properties[PROP_STOP_CODE] =
     g_param_spec_uint ("stop-code", NULL, NULL, 0, G_MAXUINT16, GIOS_MESSAGE_CODE_DISCONNECT,
@@ -665,7 +668,7 @@ _gios_message_set_property (GObject      *object,
  *
  * Returns: the largest item or message payload accepted, in bytes
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 gios_device_stream_get_max_message_size (GiosDeviceStream *self)
@@ -682,7 +685,7 @@ gios_device_stream_get_max_message_size (GiosDeviceStream *self)
  *
  * Sets [property@Gios.DeviceStream:max-message-size].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_set_max_message_size (GiosDeviceStream *self,
@@ -704,7 +707,7 @@ gios_device_stream_set_max_message_size (GiosDeviceStream *self,
  *
  * Returns: the stop code
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint16
 gios_device_stream_get_stop_code (GiosDeviceStream *self)
@@ -721,7 +724,7 @@ gios_device_stream_get_stop_code (GiosDeviceStream *self)
  *
  * Sets [property@Gios.DeviceStream:stop-code].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_device_stream_set_stop_code (GiosDeviceStream *self,
@@ -813,7 +816,7 @@ peek_element_size (GiosDeviceStream  *self,
  * @error: return location for a [struct@GLib.Error]
  *
  * Reads one `$LIST` element, and exactly its bytes, as
- * `%SYSTEM.IS.Receive()` does: its length prefix first, then the rest of the
+ * <code>&#37;SYSTEM.IS.Receive()</code> does: its length prefix first, then the rest of the
  * element, however many arrivals they take, within one timeout.
  *
  * The size the prefix announces is checked against
@@ -831,7 +834,7 @@ peek_element_size (GiosDeviceStream  *self,
  *   element…), or %NULL: with @error set on failure, without it when the input
  *   ended before the element's first byte
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 gios_device_stream_receive_item (GiosDeviceStream  *self,
@@ -898,7 +901,7 @@ out:
  * Returns: %TRUE on success; %FALSE with @error set when @item cannot be
  *   encoded (nothing is written) or writing failed
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_send_item (GiosDeviceStream  *self,
@@ -945,7 +948,7 @@ gios_device_stream_send_item (GiosDeviceStream  *self,
  *   on failure, without it when the input ended before the message's first
  *   byte
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosMessage *
 gios_device_stream_receive_message (GiosDeviceStream  *self,
@@ -1008,7 +1011,7 @@ out:
  *
  * Returns: %TRUE when the message was sent
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_device_stream_send_message (GiosDeviceStream  *self,
@@ -1042,7 +1045,7 @@ gios_device_stream_send_message (GiosDeviceStream  *self,
  * Returns: (transfer full) (nullable): the reply to send, or %NULL when the
  *   request is not one the class handles
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 /**
@@ -1058,7 +1061,7 @@ gios_device_stream_send_message (GiosDeviceStream  *self,
  * @cancellable: (nullable): a [class@Gio.Cancellable]
  * @error: return location for a [struct@GLib.Error]
  *
- * Executes one request, as `%SYSTEM.IS.Execute()` does: reads a message
+ * Executes one request, as <code>&#37;SYSTEM.IS.Execute()</code> does: reads a message
  * (see [method@Gios.DeviceStream.receive_message]), hands it to the handler,
  * and sends the reply the handler returns
  * ([method@Gios.DeviceStream.send_message], which flushes within
@@ -1088,7 +1091,7 @@ gios_device_stream_send_message (GiosDeviceStream  *self,
  *
  * Returns: the outcome
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosExecuteResult
 gios_device_stream_execute (GiosDeviceStream  *self,

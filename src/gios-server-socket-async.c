@@ -29,7 +29,7 @@
  *
  * Returns: %TRUE when accepting started, or had started already
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 gboolean
@@ -53,7 +53,7 @@ gios_server_socket_start (GiosServerSocket  *self,
  * clients stay in the kernel's queue. It is safe to call from a handler of
  * [signal@Gios.ServerSocket::accepted].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 void
@@ -90,7 +90,7 @@ queue_accept (GiosServerSocket    *self,
  * be pending at once; each gets its own connection, in the order of the
  * calls, before [method@Gios.ServerSocket.start]'s handlers get any.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_server_socket_accept_async (GiosServerSocket    *self,
@@ -114,7 +114,7 @@ gios_server_socket_accept_async (GiosServerSocket    *self,
  *
  * Returns: (transfer full): the connection, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosSocket *
 gios_server_socket_accept_finish (GiosServerSocket  *self,
@@ -138,7 +138,7 @@ gios_server_socket_accept_finish (GiosServerSocket  *self,
  * and makes it the current one, like [method@Gios.ServerSocket.listen]
  * without blocking.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_server_socket_listen_async (GiosServerSocket    *self,
@@ -170,7 +170,7 @@ gios_server_socket_listen_async (GiosServerSocket    *self,
  *
  * Returns: %TRUE once a connection is current
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_server_socket_listen_finish (GiosServerSocket  *self,

@@ -23,19 +23,36 @@
  * the [class@Gios.DeviceStream] calls it inherits read and write that
  * connection:
  *
+ * <!-- sample: server 7102: hello => hello -->
  * ```c
- * g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+ * #include <gios/gios.h>
  *
- * if (!gios_server_socket_open (server, "0", 1000, &error))
- *   return FALSE;
- * while (gios_server_socket_listen (server, GIOS_TIMEOUT_FOREVER, NULL, &error))
- *   {
- *     g_autofree char *line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server),
- *                                                           1024, NULL, 5000, NULL, &error);
- *     if (line != NULL)
- *       gios_device_stream_write_line (GIOS_DEVICE_STREAM (server), line, NULL, &error);
- *     gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
- *   }
+ * int
+ * main (void)
+ * {
+ *   g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+ *   g_autoptr(GError) error = NULL;
+ *
+ *   if (!gios_server_socket_open_address (server, "127.0.0.1", "7102", 1000, &error))
+ *     {
+ *       g_printerr ("%s\n", error->message);
+ *       return 1;
+ *     }
+ *   while (gios_server_socket_listen (server, GIOS_TIMEOUT_FOREVER, NULL, &error))
+ *     {
+ *       g_autoptr(GError) client_error = NULL;    // each connection has its own
+ *       g_autofree char *line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server),
+ *                                                             1024, NULL, 5000, NULL,
+ *                                                             &client_error);
+ *       if (line != NULL)
+ *         gios_device_stream_write_line (GIOS_DEVICE_STREAM (server), line, NULL, &client_error);
+ *       if (client_error != NULL)
+ *         g_printerr ("%s\n", client_error->message);
+ *       gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
+ *     }
+ *   g_printerr ("%s\n", error->message);
+ *   return 1;
+ * }
  * ```
  *
  * [method@Gios.ServerSocket.accept] hands each connection out as a new
@@ -48,7 +65,7 @@
  * them, and an accept that runs out of file descriptors backs off instead of
  * spinning.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 G_DEFINE_TYPE_WITH_PRIVATE (GiosServerSocket, gios_server_socket, GIOS_TYPE_SOCKET_COMMON)
@@ -168,7 +185,7 @@ open_tcp (GiosServerSocket  *self,
  *
  * Returns: %TRUE when the socket listens
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 gboolean
@@ -199,7 +216,7 @@ gios_server_socket_open (GiosServerSocket  *self,
  *
  * Returns: %TRUE when the socket listens
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 gboolean
@@ -240,7 +257,7 @@ gios_server_socket_open_address (GiosServerSocket  *self,
  *
  * Returns: %TRUE when the socket listens
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 gboolean
@@ -294,7 +311,7 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
  *
  * Returns: %TRUE when @listening was adopted
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_server_socket_open_socket (GiosServerSocket  *self,
@@ -417,7 +434,7 @@ adopt (gpointer        owner,
  *
  * Returns: %TRUE once a connection is current
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 gboolean
@@ -492,7 +509,7 @@ wrap (gpointer         owner,
  *
  * Returns: (transfer full): the connection, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 GiosSocket *
@@ -550,7 +567,7 @@ gios_server_socket_accept (GiosServerSocket  *self,
  * Returns: the number of jobs started when the time ran out, or -1 with
  *   @error set when accepting failed, was cancelled or the server closed
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 gint
@@ -620,7 +637,7 @@ gios_server_socket_listen_job (GiosServerSocket  *self,
  *
  * Returns: the number of running jobs
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 guint
@@ -642,7 +659,7 @@ gios_server_socket_get_n_jobs (GiosServerSocket *self)
  *
  * Returns: %TRUE when no job runs; %FALSE with %G_IO_ERROR_TIMED_OUT
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 gboolean
@@ -678,7 +695,7 @@ gios_server_socket_wait_jobs (GiosServerSocket  *self,
  *
  * Returns: %TRUE when the class took the connection
  *
- * Since: 1.0
+ * Since: 0.2
  */
 
 /**
@@ -689,7 +706,7 @@ gios_server_socket_wait_jobs (GiosServerSocket  *self,
  * The class handler of [signal@Gios.ServerSocket::stopped], run after the
  * handlers connected to the signal.
  *
- * Since: 1.0
+ * Since: 0.2
  */
 
 static void
@@ -747,7 +764,7 @@ const GiosAcceptorFuncs _gios_server_socket_acceptor_funcs = {
  *
  * Returns: %TRUE when buffered output was sent
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 gboolean
@@ -879,10 +896,12 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * GiosServerSocket:connection-queue-size:
    *
    * How many connections the kernel queues before they are accepted (the
-   * `listen()` backlog); -1 (the default) for the system's maximum. A change
+   * `listen()` backlog); -1 for the system's maximum. A change
    * applies to a socket that already listens, too.
    *
-   * Since: 1.0
+   * Default: `-1`.
+   *
+   * Since: 0.1
    */
   properties[PROP_CONNECTION_QUEUE_SIZE] =
     g_param_spec_int ("connection-queue-size", NULL, NULL, -1, G_MAXINT, -1,
@@ -893,9 +912,10 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    *
    * Whether [method@Gios.ServerSocket.open] listens on the loopback
    * interfaces (127.0.0.1 and ::1) only, rather than on every interface.
-   * %FALSE by default.
    *
-   * Since: 1.0
+   * Default: `FALSE`.
+   *
+   * Since: 0.1
    */
   properties[PROP_LOOPBACK_ONLY] =
     g_param_spec_boolean ("loopback-only", NULL, NULL, FALSE,
@@ -905,10 +925,12 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * GiosServerSocket:socket-type:
    *
    * The type of the objects that [method@Gios.ServerSocket.accept] returns:
-   * [class@Gios.Socket] (the default) or a subclass of it, such as a
+   * [class@Gios.Socket] or a subclass of it, such as a
    * protocol helper.
    *
-   * Since: 1.0
+   * Default: `GiosSocket`.
+   *
+   * Since: 0.1
    */
   properties[PROP_SOCKET_TYPE] =
     g_param_spec_gtype ("socket-type", NULL, NULL, GIOS_TYPE_SOCKET,
@@ -918,10 +940,12 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * GiosServerSocket:max-connections:
    *
    * The most connections accepted by [method@Gios.ServerSocket.start] that
-   * may be open at once; 0 (the default) for no limit. At the limit,
+   * may be open at once; 0 for no limit. At the limit,
    * accepting pauses and waiting clients stay in the kernel's queue.
    *
-   * Since: 1.0
+   * Default: `0`.
+   *
+   * Since: 0.1
    */
   properties[PROP_MAX_CONNECTIONS] =
     g_param_spec_uint ("max-connections", NULL, NULL, 0, G_MAXUINT, 0,
@@ -938,10 +962,11 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * [signal@Gios.SocketCommon::disconnected] with that error. This is the
    * defence against clients that connect and hold a job or a connection
    * without sending. It applies to the connections accepted after it is set,
-   * and to the classic model's current connection. -1 (the default) sets no
-   * limit.
+   * and to the classic model's current connection. -1 sets no limit.
    *
-   * Since: 1.0
+   * Default: `-1`.
+   *
+   * Since: 0.2
    */
   properties[PROP_IDLE_TIMEOUT] =
     g_param_spec_int ("idle-timeout", NULL, NULL, -1, G_MAXINT, -1,
@@ -963,7 +988,7 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    *
    * Returns: %TRUE when a handler took the connection
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   signals[ACCEPTED] =
     g_signal_new ("accepted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -981,7 +1006,7 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    * Emitted once when accepting started by [method@Gios.ServerSocket.start]
    * ends.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   signals[STOPPED] =
     g_signal_new ("stopped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -1009,7 +1034,7 @@ gios_server_socket_init (GiosServerSocket *self)
  *
  * Returns: (transfer full): a new [class@Gios.ServerSocket]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosServerSocket *
 gios_server_socket_new (void)
@@ -1025,7 +1050,7 @@ gios_server_socket_new (void)
  *
  * Returns: the backlog, or -1 for the system's maximum
  *
- * Since: 1.0
+ * Since: 0.1
  */
 int
 gios_server_socket_get_connection_queue_size (GiosServerSocket *self)
@@ -1042,7 +1067,7 @@ gios_server_socket_get_connection_queue_size (GiosServerSocket *self)
  *
  * Sets [property@Gios.ServerSocket:connection-queue-size].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_server_socket_set_connection_queue_size (GiosServerSocket *self,
@@ -1069,7 +1094,7 @@ gios_server_socket_set_connection_queue_size (GiosServerSocket *self,
  *
  * Returns: whether [method@Gios.ServerSocket.open] binds loopback only
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_server_socket_get_loopback_only (GiosServerSocket *self)
@@ -1087,7 +1112,7 @@ gios_server_socket_get_loopback_only (GiosServerSocket *self)
  * Sets [property@Gios.ServerSocket:loopback-only]. It applies from the
  * next [method@Gios.ServerSocket.open].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_server_socket_set_loopback_only (GiosServerSocket *self,
@@ -1113,7 +1138,7 @@ gios_server_socket_set_loopback_only (GiosServerSocket *self,
  *
  * Returns: the type of accepted connections
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GType
 gios_server_socket_get_socket_type (GiosServerSocket *self)
@@ -1130,7 +1155,7 @@ gios_server_socket_get_socket_type (GiosServerSocket *self)
  *
  * Sets [property@Gios.ServerSocket:socket-type].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_server_socket_set_socket_type (GiosServerSocket *self,
@@ -1157,7 +1182,7 @@ gios_server_socket_set_socket_type (GiosServerSocket *self,
  * Returns: the most open connections from [method@Gios.ServerSocket.start],
  *   or 0 for no limit
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 gios_server_socket_get_max_connections (GiosServerSocket *self)
@@ -1174,7 +1199,7 @@ gios_server_socket_get_max_connections (GiosServerSocket *self)
  *
  * Sets [property@Gios.ServerSocket:max-connections].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_server_socket_set_max_connections (GiosServerSocket *self,
@@ -1201,7 +1226,7 @@ gios_server_socket_set_max_connections (GiosServerSocket *self,
  *
  * Returns: (transfer none) (nullable) (type filename): the path, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
  */
 const char *
 gios_server_socket_get_unix_path (GiosServerSocket *self)
@@ -1219,7 +1244,7 @@ gios_server_socket_get_unix_path (GiosServerSocket *self)
  *
  * Returns: the idle timeout in milliseconds, or -1 for none
  *
- * Since: 1.0
+ * Since: 0.2
  */
 int
 gios_server_socket_get_idle_timeout (GiosServerSocket *self)
@@ -1236,7 +1261,7 @@ gios_server_socket_get_idle_timeout (GiosServerSocket *self)
  *
  * Sets [property@Gios.ServerSocket:idle-timeout].
  *
- * Since: 1.0
+ * Since: 0.2
  */
 void
 gios_server_socket_set_idle_timeout (GiosServerSocket *self,

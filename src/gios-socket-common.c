@@ -26,7 +26,7 @@
  * write to a peer that has gone away fails with an error; it never raises
  * `SIGPIPE`.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 typedef struct
@@ -452,7 +452,7 @@ gios_socket_common_close_device (GiosDeviceStream  *stream,
  * Returns: %TRUE when buffered output was sent; the connection is dropped
  *   either way
  *
- * Since: 1.0
+ * Since: 0.1
  */
 /* Under the teardown: the connection goes. */
 static gboolean
@@ -538,7 +538,7 @@ _gios_socket_common_abort_connection (GiosSocketCommon *self)
  * the handlers connected to the signal. [class@Gios.Socket] uses it to say
  * that it is no longer open; a subclass that overrides it chains up.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 static void
@@ -643,7 +643,9 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    *
    * The [class@Gio.Socket] of the current connection, or %NULL.
    *
-   * Since: 1.0
+   * Default: `NULL`.
+   *
+   * Since: 0.1
    */
   properties[PROP_SOCKET] =
     g_param_spec_object ("socket", NULL, NULL, G_TYPE_SOCKET,
@@ -655,7 +657,9 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    * The local address: where a server listens (the first address when it
    * listens on several), or the local end of a client's connection.
    *
-   * Since: 1.0
+   * Default: `NULL`.
+   *
+   * Since: 0.1
    */
   properties[PROP_LOCAL_ADDRESS] =
     g_param_spec_object ("local-address", NULL, NULL, G_TYPE_SOCKET_ADDRESS,
@@ -666,7 +670,9 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    *
    * The address of the peer of the current connection, or %NULL.
    *
-   * Since: 1.0
+   * Default: `NULL`.
+   *
+   * Since: 0.1
    */
   properties[PROP_REMOTE_ADDRESS] =
     g_param_spec_object ("remote-address", NULL, NULL, G_TYPE_SOCKET_ADDRESS,
@@ -679,7 +685,9 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    * opened on port 0), or the peer's port for a client or an accepted
    * connection. 0 for Unix sockets.
    *
-   * Since: 1.0
+   * Default: `0`.
+   *
+   * Since: 0.1
    */
   properties[PROP_PORT] =
     g_param_spec_uint ("port", NULL, NULL, 0, G_MAXUINT16, 0,
@@ -692,7 +700,9 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    * opened on (%NULL for all interfaces), or the peer's address for an
    * accepted connection.
    *
-   * Since: 1.0
+   * Default: `NULL`.
+   *
+   * Since: 0.1
    */
   properties[PROP_HOST] =
     g_param_spec_string ("host", NULL, NULL, NULL,
@@ -703,7 +713,9 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    *
    * Whether there is a current connection that has not failed.
    *
-   * Since: 1.0
+   * Default: `FALSE`.
+   *
+   * Since: 0.1
    */
   properties[PROP_IS_CONNECTED] =
     g_param_spec_boolean ("is-connected", NULL, NULL, FALSE,
@@ -713,9 +725,11 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    * GiosSocketCommon:no-delay:
    *
    * Whether TCP connections send small writes at once (`TCP_NODELAY`). On
-   * by default, since the stream buffers writes itself.
+   * unless turned off, since the stream buffers writes itself.
    *
-   * Since: 1.0
+   * Default: `TRUE`.
+   *
+   * Since: 0.1
    */
   properties[PROP_NO_DELAY] =
     g_param_spec_boolean ("no-delay", NULL, NULL, TRUE,
@@ -727,7 +741,9 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    * Whether TCP keep-alive probes are sent on idle connections
    * (`SO_KEEPALIVE`).
    *
-   * Since: 1.0
+   * Default: `FALSE`.
+   *
+   * Since: 0.1
    */
   properties[PROP_KEEP_ALIVE] =
     g_param_spec_boolean ("keep-alive", NULL, NULL, FALSE,
@@ -742,17 +758,29 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    *   %FALSE when the connection failed (reset by the peer, broken)
    * @reason: (nullable): why the connection failed, or %NULL
    *
-   * Emitted once when a connection ends: on
-   * [method@Gios.SocketCommon.drop_connection] or
-   * [method@Gios.DeviceStream.close], or when a read or write finds that the
-   * peer reset the connection. The end of the peer's input alone (a
-   * half-close) is not a disconnection: the peer may still be reading; see
-   * [property@Gios.DeviceStream:at-end].
+   * Emitted once when a connection ends:
+   *
+   * - on [method@Gios.SocketCommon.drop_connection] or
+   *   [method@Gios.DeviceStream.close], with @intentional %TRUE and no
+   *   @reason;
+   * - when a read or write finds that the peer reset the connection (or that
+   *   it is otherwise broken), with @intentional %FALSE and the error that
+   *   call fails with, %G_IO_ERROR_CONNECTION_CLOSED for a reset;
+   * - when a server's [property@Gios.ServerSocket:idle-timeout] drops a
+   *   connection served from a main loop, with @intentional %FALSE and
+   *   %G_IO_ERROR_TIMED_OUT.
+   *
+   * A peer that closes the connection in order (or shuts down its sending
+   * side) ends this side's input, which is not a disconnection: reads return
+   * what it sent, then end of input ([method@Gios.DeviceStream.read_line]
+   * returns %NULL without an error, [property@Gios.DeviceStream:at-end]
+   * becomes %TRUE), and the signal comes when this side drops or closes the
+   * connection.
    *
    * The signal is emitted on the thread that made the call that found the
    * end.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   signals[DISCONNECTED] =
     g_signal_new ("disconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST,
@@ -781,7 +809,7 @@ gios_socket_common_init (GiosSocketCommon *self)
  *
  * Returns: (transfer none) (nullable): the socket, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GSocket *
 gios_socket_common_get_socket (GiosSocketCommon *self)
@@ -822,7 +850,7 @@ _gios_socket_common_has_connection (GiosSocketCommon *self)
  *
  * Returns: (transfer none) (nullable): the local address, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GSocketAddress *
 gios_socket_common_get_local_address (GiosSocketCommon *self)
@@ -845,7 +873,7 @@ gios_socket_common_get_local_address (GiosSocketCommon *self)
  *
  * Returns: (transfer none) (nullable): the peer's address, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GSocketAddress *
 gios_socket_common_get_remote_address (GiosSocketCommon *self)
@@ -863,7 +891,7 @@ gios_socket_common_get_remote_address (GiosSocketCommon *self)
  *
  * Returns: the port, or 0
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 gios_socket_common_get_port (GiosSocketCommon *self)
@@ -881,7 +909,7 @@ gios_socket_common_get_port (GiosSocketCommon *self)
  *
  * Returns: (transfer none) (nullable): the host, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
  */
 const char *
 gios_socket_common_get_host (GiosSocketCommon *self)
@@ -899,7 +927,7 @@ gios_socket_common_get_host (GiosSocketCommon *self)
  *
  * Returns: whether there is a working connection
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_socket_common_get_is_connected (GiosSocketCommon *self)
@@ -917,7 +945,7 @@ gios_socket_common_get_is_connected (GiosSocketCommon *self)
  *
  * Returns: whether `TCP_NODELAY` is set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_socket_common_get_no_delay (GiosSocketCommon *self)
@@ -934,7 +962,7 @@ gios_socket_common_get_no_delay (GiosSocketCommon *self)
  *
  * Sets [property@Gios.SocketCommon:no-delay], on the current connection too.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_socket_common_set_no_delay (GiosSocketCommon *self,
@@ -962,7 +990,7 @@ gios_socket_common_set_no_delay (GiosSocketCommon *self,
  *
  * Returns: whether `SO_KEEPALIVE` is set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_socket_common_get_keep_alive (GiosSocketCommon *self)
@@ -980,7 +1008,7 @@ gios_socket_common_get_keep_alive (GiosSocketCommon *self)
  * Sets [property@Gios.SocketCommon:keep-alive], on the current connection
  * too.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_socket_common_set_keep_alive (GiosSocketCommon *self,

@@ -35,7 +35,7 @@
  * (`do_run` in Python): the per-connection logic that servers run for each
  * accepted connection when they are given no callback.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 /* How often a Unix-domain server whose queue is full is tried again. */
@@ -89,7 +89,7 @@ gios_socket_init (GiosSocket *self)
  *
  * Returns: (transfer full): a new [class@Gios.Socket]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GiosSocket *
 gios_socket_new (void)
@@ -178,7 +178,7 @@ connect_fd (GiosSocket       *self,
  *
  * Returns: %TRUE once connected
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_socket_open (GiosSocket    *self,
@@ -293,7 +293,7 @@ gios_socket_open (GiosSocket    *self,
  *
  * Returns: %TRUE once connected
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_socket_open_unix (GiosSocket    *self,
@@ -396,7 +396,7 @@ fail:
  * `_async` calls and returns). The connection is closed when a job's `run`
  * returns.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 /**
@@ -408,7 +408,7 @@ fail:
  * Runs the per-connection logic of @self: the `run` class method that a
  * protocol helper implements.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_socket_run (GiosSocket   *self,
@@ -661,7 +661,7 @@ on_resolved (GObject      *source_object,
  * resolved on a thread, each address is tried in turn on the thread-default
  * main context of the caller, and @callback is called there.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 gios_socket_open_async (GiosSocket          *self,
@@ -735,7 +735,7 @@ gios_socket_open_async (GiosSocket          *self,
  *
  * Returns: %TRUE once connected
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 gios_socket_open_finish (GiosSocket    *self,

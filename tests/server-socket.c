@@ -583,6 +583,47 @@ test_half_close (void)
   close (fd);
 }
 
+/* The peer closes in order (no reset): its last line arrives, then the end
+ * of input, which is not a disconnection: disconnected comes once, with
+ * intentional TRUE and no reason, when this side drops the connection. What
+ * the porting guide and the signal's page say. */
+static void
+test_peer_close (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
+  GiosTestDisconnects d = { 0 };
+  g_autofree char *line = NULL;
+  guint8 byte;
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+
+  g_signal_connect (server, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
+  gios_test_raw_send (fd, "bye\n");
+  close (fd);
+  g_assert_true (gios_server_socket_listen (server, 1000, NULL, &error));
+  g_assert_no_error (error);
+
+  line = gios_device_stream_read_line (stream, 100, NULL, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "bye");
+  g_assert_null (gios_device_stream_read_line (stream, 100, NULL, 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (gios_device_stream_read (stream, &byte, 1, 1000, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_true (gios_device_stream_get_at_end (stream));
+  g_assert_cmpuint (d.count, ==, 0);
+  /* The connection has not failed: this side may still write. */
+  g_assert_true (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
+
+  g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (d.count, ==, 1);
+  g_assert_true (d.intentional);
+  g_assert_null (d.reason);
+  g_assert_false (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
+}
+
 /* A write to a peer that is gone fails; it never raises SIGPIPE. */
 static void
 test_write_to_gone_peer (void)
@@ -1301,6 +1342,7 @@ main (int   argc,
   g_test_add_func ("/server-socket/accept", test_accept);
   g_test_add_func ("/server-socket/fault/peer-reset", test_peer_reset);
   g_test_add_func ("/server-socket/fault/half-close", test_half_close);
+  g_test_add_func ("/server-socket/fault/peer-close", test_peer_close);
   g_test_add_func ("/server-socket/fault/write-to-gone-peer", test_write_to_gone_peer);
   g_test_add_func ("/server-socket/fault/close-resets-queued", test_close_resets_queued);
   g_test_add_func ("/server-socket/fault/emfile", test_emfile);

@@ -35,7 +35,7 @@ G_DECLARE_DERIVABLE_TYPE (GiosDeviceStream, gios_device_stream, GIOS, DEVICE_STR
  * framing rule (lines, exact reads, buffering, timeouts) stays in
  * [class@Gios.DeviceStream].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _GiosDeviceStreamClass
 {

@@ -16,7 +16,7 @@ G_BEGIN_DECLS
  * The error domain of gio-socket's own errors. Failures that GIO already
  * has a word for are reported in the `G_IO_ERROR` domain instead.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define GIOS_ERROR (gios_error_quark ())
 
@@ -36,7 +36,7 @@ G_BEGIN_DECLS
  *
  * Error codes in the %GIOS_ERROR domain.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef enum {
   GIOS_ERROR_FAILED,

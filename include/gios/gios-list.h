@@ -23,7 +23,7 @@ G_BEGIN_DECLS
  *
  * Options for writing and reading `$LIST` bytes.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef enum /*< flags >*/ {
   GIOS_LIST_FLAGS_NONE = 0,
@@ -49,7 +49,7 @@ typedef enum /*< flags >*/ {
  *
  * The kind of the element a [struct@Gios.ListReader] is on.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef enum {
   GIOS_LIST_ITEM_TYPE_INVALID,
@@ -80,7 +80,7 @@ typedef enum {
  * of what GVariant itself reads back from serialised data, which leaves room
  * for the caller's own containers around the items.
  *
- * Since: 1.0
+ * Since: 0.2
  */
 #define GIOS_LIST_MAX_DEPTH 32
 

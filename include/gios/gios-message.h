@@ -18,7 +18,7 @@ G_BEGIN_DECLS
  * payload length, a uint32 message id, a uint32 context and a 2-byte code,
  * all little-endian.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define GIOS_MESSAGE_HEADER_SIZE 14
 
@@ -27,7 +27,7 @@ G_BEGIN_DECLS
  *
  * The default of [property@Gios.DeviceStream:max-message-size]: 16 MiB.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define GIOS_DEFAULT_MAX_MESSAGE_SIZE (16u * 1024u * 1024u)
 
@@ -41,7 +41,7 @@ G_BEGIN_DECLS
  * the disconnect code, `GIOS_MESSAGE_CODE (0x4B, 0xC2)` the Native API
  * class-method call.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define GIOS_MESSAGE_CODE(first, second) \
   ((guint16) ((guint8) (first) | ((guint16) (guint8) (second) << 8)))
@@ -52,7 +52,7 @@ G_BEGIN_DECLS
  * The disconnect code `DC`: the default stop code of
  * [method@Gios.DeviceStream.execute].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define GIOS_MESSAGE_CODE_DISCONNECT GIOS_MESSAGE_CODE ('D', 'C')
 
@@ -66,9 +66,9 @@ G_BEGIN_DECLS
  *   code such as `HS`, `DC` or `P2`
  *
  * How the 2-byte code of a [struct@Gios.Message] reads. The values are the
- * `type` that `%SYSTEM.IS.ReceiveReply()` reports.
+ * `type` that <code>&#37;SYSTEM.IS.ReceiveReply()</code> reports.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef enum {
   GIOS_MESSAGE_KIND_STATUS = 0,
@@ -89,7 +89,7 @@ typedef enum {
  *
  * What one call of [method@Gios.DeviceStream.execute] did.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef enum {
   GIOS_EXECUTE_ERROR,
@@ -172,7 +172,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GiosMessage, gios_message_unref)
  * Returns: (transfer full) (nullable): the reply to send, or %NULL when the
  *   request is not one this function handles
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef GiosMessage *(*GiosRequestFunc) (GiosDeviceStream *stream,
                                          GiosMessage      *request,

@@ -23,7 +23,7 @@ G_BEGIN_DECLS
  * it returns, the connection is flushed and closed, unless the job kept a
  * reference to it and closes it itself.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef void (*GiosJobFunc) (GiosSocket   *connection,
                              GCancellable *cancellable,
@@ -45,7 +45,7 @@ G_DECLARE_DERIVABLE_TYPE (GiosServerSocket, gios_server_socket, GIOS, SERVER_SOC
  *
  * The class structure of [class@Gios.ServerSocket].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _GiosServerSocketClass
 {

@@ -21,7 +21,7 @@ G_DECLARE_DERIVABLE_TYPE (GiosSocketCommon, gios_socket_common, GIOS, SOCKET_COM
  *
  * The class structure of [class@Gios.SocketCommon].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _GiosSocketCommonClass
 {

@@ -23,7 +23,7 @@ G_DECLARE_DERIVABLE_TYPE (GiosSocket, gios_socket, GIOS, SOCKET, GiosSocketCommo
  *
  * The class structure of [class@Gios.Socket].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _GiosSocketClass
 {

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
  *
  * A `timeout_ms` value that waits without limit.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define GIOS_TIMEOUT_FOREVER (-1)
 
@@ -24,7 +24,7 @@ G_BEGIN_DECLS
  * A `timeout_ms` value that uses the stream's
  * [property@Gios.DeviceStream:default-timeout].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define GIOS_TIMEOUT_DEFAULT (-2)
 
@@ -34,7 +34,7 @@ G_BEGIN_DECLS
  * The line length limit that [method@Gios.DeviceStream.read_line] applies
  * when it is given a `max_length` of 0.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define GIOS_DEFAULT_MAX_LINE_LENGTH (64 * 1024)
 
