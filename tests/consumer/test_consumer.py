@@ -43,3 +43,23 @@ with tempfile.TemporaryDirectory(prefix="gios-consumer-") as destdir:
     sys.stderr.write(result.stderr)
     if result.returncode != 0 or "listened on port" not in result.stdout:
         sys.exit("the consumer program failed")
+
+    # The PyGObject overrides, installed where PyGObject finds them: the
+    # site directory that holds gi/overrides/Gios.py, with the installed
+    # typelib (when the build has introspection and a Python with gi).
+    overrides = glob.glob(os.path.join(destdir, "**", "gi", "overrides", "Gios.py"), recursive=True)
+    typelibs = glob.glob(os.path.join(destdir, "**", "Gios-1.0.typelib"), recursive=True)
+    if overrides or typelibs:
+        if len(overrides) != 1 or len(typelibs) != 1:
+            sys.exit(f"overrides {overrides} and typelibs {typelibs}: one of each expected")
+        site = os.path.dirname(os.path.dirname(os.path.dirname(overrides[0])))
+        check = ('import gi; gi.require_version("Gios", "1.0"); from gi.repository import Gios; '
+                 'print(Gios.ServerSocket.listen.__module__)')
+        env = dict(os.environ, PYTHONPATH=site, GI_TYPELIB_PATH=os.path.dirname(typelibs[0]),
+                   LD_LIBRARY_PATH=libdir)
+        module = subprocess.run(["/usr/bin/python3", "-c", check], env=env, capture_output=True,
+                                text=True, timeout=30)
+        sys.stderr.write(module.stderr)
+        if module.stdout.strip() != "gi.overrides.Gios":
+            sys.exit(f"the installed overrides were not used: {module.stdout!r}")
+        print("installed overrides used from", site)
