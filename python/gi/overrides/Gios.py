@@ -141,7 +141,7 @@ def _blocking(call, timeout_ms, cancellable, stream=None, writes=False, poll=Fal
         forward = 0
         failure = None
         if cancellable is not None:
-            forward = cancellable.connect("cancelled", lambda _c: mine.cancel())
+            forward = GObject.Object.connect(cancellable, "cancelled", lambda _c: mine.cancel())
             if cancellable.is_cancelled():
                 mine.cancel()
         handlers = _python_handlers()
