@@ -90,8 +90,10 @@ def run_program(program, signum=signal.SIGINT):
     """Runs program, which prints "ready" before it blocks, and sends it
     signum then; returns its output, error output, status and the seconds
     from the signal to its exit. Killed by pid after 10 s."""
-    child = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    # SIGINT at its default action even when the test runs with it ignored
+    # (as a shell's background job does): then Python installs its handler.
+    child = subprocess.Popen(["env", "--default-signal=INT", sys.executable, "-c", program],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready = child.stdout.readline()
         if ready != "ready\n":
