@@ -318,18 +318,37 @@ gios_job_pool_get_n_jobs (GiosJobPool *pool)
   return n;
 }
 
+/* @cancellable was cancelled: wakes wait_all(), which looks at it under
+ * the lock (taken here so the wake-up cannot fall between its look and its
+ * wait). */
+static void
+on_wait_cancelled (GCancellable *cancellable,
+                   GiosJobPool  *pool)
+{
+  g_mutex_lock (&pool->lock);
+  g_cond_broadcast (&pool->ended);
+  g_mutex_unlock (&pool->lock);
+}
+
 gboolean
-gios_job_pool_wait_all (GiosJobPool  *pool,
-                        int           timeout_ms,
-                        GError      **error)
+gios_job_pool_wait_all (GiosJobPool   *pool,
+                        int            timeout_ms,
+                        GCancellable  *cancellable,
+                        GError       **error)
 {
   gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gulong handler = 0;
   gboolean ok = TRUE;
+
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (on_wait_cancelled), pool, NULL);
 
   g_mutex_lock (&pool->lock);
   while (pool->n_jobs > 0 && ok)
     {
-      if (deadline < 0)
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        ok = FALSE;
+      else if (deadline < 0)
         g_cond_wait (&pool->ended, &pool->lock);
       else if (!g_cond_wait_until (&pool->ended, &pool->lock, deadline) && pool->n_jobs > 0)
         {
@@ -341,6 +360,10 @@ gios_job_pool_wait_all (GiosJobPool  *pool,
         }
     }
   g_mutex_unlock (&pool->lock);
+
+  /* Outside the lock: it waits for a handler that may be taking it. */
+  if (handler != 0)
+    g_cancellable_disconnect (cancellable, handler);
   return ok;
 }
 

@@ -40,8 +40,10 @@ gboolean        gios_job_pool_wait_for_slot (GiosJobPool      *pool,
                                              GCancellable     *cancellable,
                                              GError          **error);
 guint           gios_job_pool_get_n_jobs (GiosJobPool   *pool);
+/* Waits until no job runs, @timeout_ms (-1: none) or @cancellable. */
 gboolean        gios_job_pool_wait_all (GiosJobPool     *pool,
                                         int              timeout_ms,
+                                        GCancellable    *cancellable,
                                         GError         **error);
 /* Cancels the running jobs' cancellable and drops their connections
  * without sending what they buffered; later jobs get a fresh cancellable. */

@@ -655,7 +655,8 @@ gios_server_socket_get_n_jobs (GiosServerSocket *self)
  * @error: return location for a [struct@GLib.Error]
  *
  * Waits until every job that [method@Gios.ServerSocket.listen_job] started
- * has ended.
+ * has ended. [method@Gios.ServerSocket.wait_jobs_full] also takes a
+ * cancellable.
  *
  * Returns: %TRUE when no job runs; %FALSE with %G_IO_ERROR_TIMED_OUT
  *
@@ -667,13 +668,45 @@ gios_server_socket_wait_jobs (GiosServerSocket  *self,
                               int                timeout_ms,
                               GError           **error)
 {
+  return gios_server_socket_wait_jobs_full (self, timeout_ms, NULL, error);
+}
+
+/**
+ * gios_server_socket_wait_jobs_full:
+ * @self: a [class@Gios.ServerSocket]
+ * @timeout_ms: how long to wait, in milliseconds
+ * @cancellable: (nullable): a [class@Gio.Cancellable] that ends the wait
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Waits until every job that [method@Gios.ServerSocket.listen_job] started
+ * has ended, as [method@Gios.ServerSocket.wait_jobs] does, or until
+ * @cancellable is cancelled, from any thread. Cancelling stops only the
+ * wait: the jobs go on, and [method@Gios.ServerSocket.get_n_jobs] still
+ * counts them.
+ *
+ * The Python bindings wait with this call, so that Ctrl-C ends a wait for
+ * jobs as it ends the other blocking calls.
+ *
+ * Returns: %TRUE when no job runs; %FALSE with %G_IO_ERROR_TIMED_OUT or
+ *   %G_IO_ERROR_CANCELLED
+ *
+ * Since: 0.2
+ */
+
+gboolean
+gios_server_socket_wait_jobs_full (GiosServerSocket  *self,
+                                   int                timeout_ms,
+                                   GCancellable      *cancellable,
+                                   GError           **error)
+{
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
   g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return gios_job_pool_wait_all (PRIV (self)->jobs,
                                  _gios_call_resolve_timeout (GIOS_DEVICE_STREAM (self), timeout_ms),
-                                 error);
+                                 cancellable, error);
 }
 
 /* ------------------------------------------------------------------------ */

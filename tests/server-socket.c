@@ -892,6 +892,81 @@ test_jobs_outlive_listen (void)
   g_mutex_clear (&stats.lock);
 }
 
+/* A wait_jobs_full() for gios_test_blocked_start(). */
+typedef struct
+{
+  GiosServerSocket *server;
+  int timeout_ms;
+  GCancellable *cancellable;
+} BlockedWaitJobs;
+
+static gboolean
+blocked_wait_jobs (gpointer   data,
+                   GError   **error)
+{
+  BlockedWaitJobs *w = data;
+
+  return gios_server_socket_wait_jobs_full (w->server, w->timeout_ms, w->cancellable, error);
+}
+
+/* wait_jobs_full() ends at its timeout, at once with a cancelled
+ * cancellable, and within a second of a cancel from another thread, even
+ * when it waits without limit; the jobs go on and end as they would. */
+static void
+test_jobs_wait_cancel (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  g_autofree char *reply = NULL;
+  JobStats stats = { 0 };
+  BlockedWaitJobs call = { server, GIOS_TIMEOUT_FOREVER, cancellable };
+  GiosTestBlocked *b;
+  gint64 start;
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+
+  g_mutex_init (&stats.lock);
+  /* The client stays silent: the job blocks in read_line (5 s). */
+  g_assert_cmpint (gios_server_socket_listen_job (server, 100, 0, upper_job, &stats,
+                                                  count_notify, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_server_socket_wait_jobs_full (server, 100, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  gios_test_assert_elapsed (start, 95, 500);
+  g_clear_error (&error);
+
+  g_cancellable_cancel (cancelled);
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_server_socket_wait_jobs_full (server, 5000, cancelled, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 100);
+  g_clear_error (&error);
+
+  b = gios_test_blocked_start (blocked_wait_jobs, &call);
+  start = g_get_monotonic_time ();
+  g_cancellable_cancel (cancellable);
+  gios_test_blocked_join (b, start);
+  g_assert_false (b->ok);
+  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  gios_test_blocked_free (b);
+
+  /* Only the wait stopped: the job still runs and serves its client. */
+  g_assert_cmpuint (gios_server_socket_get_n_jobs (server), ==, 1);
+  gios_test_raw_send (fd, "late\n");
+  reply = gios_test_raw_recv (fd, 5);
+  g_assert_cmpstr (reply, ==, "LATE\n");
+  g_cancellable_reset (cancellable);
+  g_assert_true (gios_server_socket_wait_jobs_full (server, 2000, cancellable, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stats.served, ==, 1);
+  g_assert_cmpint (stats.notified, ==, 1);
+  close (fd);
+  g_mutex_clear (&stats.lock);
+}
+
 /* close() with jobs blocked in reads: they return promptly, also from
  * reads that wait forever, with the job's cancellable or none. */
 static void
@@ -1356,6 +1431,7 @@ main (int   argc,
   g_test_add_func ("/server-socket/jobs/run-method", test_jobs_run_method);
   g_test_add_func ("/server-socket/jobs/peer-reset", test_jobs_peer_reset);
   g_test_add_func ("/server-socket/jobs/cancel", test_jobs_cancel);
+  g_test_add_func ("/server-socket/jobs/wait-cancel", test_jobs_wait_cancel);
   g_test_add_func ("/server-socket/unix/mode", test_unix_mode);
   g_test_add_func ("/server-socket/unix/errors", test_unix_errors);
   g_test_add_func ("/server-socket/unix/waits-for-path", test_unix_waits_for_path);

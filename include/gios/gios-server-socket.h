@@ -132,6 +132,11 @@ gboolean          gios_server_socket_wait_jobs                (GiosServerSocket 
                                                                int                timeout_ms,
                                                                GError           **error);
 GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_wait_jobs_full           (GiosServerSocket  *self,
+                                                               int                timeout_ms,
+                                                               GCancellable      *cancellable,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
 gboolean          gios_server_socket_close                    (GiosServerSocket  *self,
                                                                GError           **error);
 

@@ -7,6 +7,7 @@ Usage: test_consumer.py BUILD-DIR CONSUMER.c"""
 import glob
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,3 +44,39 @@ with tempfile.TemporaryDirectory(prefix="gios-consumer-") as destdir:
     sys.stderr.write(result.stderr)
     if result.returncode != 0 or "listened on port" not in result.stdout:
         sys.exit("the consumer program failed")
+
+    def check_overrides(what, overrides, argv, expected, **variables):
+        """Runs argv against the installation (the typelib, the library and
+        variables) and exits unless it prints expected."""
+        if len(overrides) != 1 or len(typelibs) != 1:
+            sys.exit(f"{what}: {overrides} and typelibs {typelibs}: one of each expected")
+        env = dict(os.environ, GI_TYPELIB_PATH=os.path.dirname(typelibs[0]), LD_LIBRARY_PATH=libdir,
+                   **variables)
+        env.pop("GJS_PATH", None)
+        run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+        sys.stderr.write(run.stderr)
+        if run.stdout.strip() != expected:
+            sys.exit(f"the installed {what} were not used: {run.stdout!r}")
+        print(f"installed {what} used with", variables)
+
+    def up(path, levels):
+        for _ in range(levels):
+            path = os.path.dirname(path)
+        return path
+
+    # The overrides (when the build has introspection): PyGObject's from the
+    # site directory that holds gi/overrides/Gios.py, GJS's from gjs-1.0
+    # under an XDG data directory.
+    typelibs = glob.glob(os.path.join(destdir, "**", "Gios-1.0.typelib"), recursive=True)
+    if typelibs:
+        overrides = glob.glob(os.path.join(destdir, "**", "gi", "overrides", "Gios.py"), recursive=True)
+        check_overrides("PyGObject overrides", overrides,
+                        ["/usr/bin/python3", "-c", 'import gi; gi.require_version("Gios", "1.0"); '
+                         "from gi.repository import Gios; print(Gios.ServerSocket.listen.__module__)"],
+                        "gi.overrides.Gios", PYTHONPATH=up(overrides[0], 3) if overrides else "")
+        if shutil.which("gjs"):
+            overrides = glob.glob(os.path.join(destdir, "**", "gjs-1.0", "overrides", "Gios.js"), recursive=True)
+            check_overrides("GJS overrides", overrides,
+                            ["gjs", "-c", "print(typeof imports.gi.Gios.DeviceStream.prototype"
+                             "._original_read_line_async);"],
+                            "function", XDG_DATA_DIRS=up(overrides[0], 3) if overrides else "")
