@@ -9,6 +9,7 @@
  *   RESULT mode=connrate cps=... conns=... errors=... secs=... served=N/M
  *   RESULT mode=fanin-one|fanin-all rps=... p50_us=... p99_us=... requests=...
  *          secs=... served=N/M
+ *   RESULT mode=line-pingpong|line-fanin (the same fields as pingpong)
  *
  * and exits 0, or 3 when some connection was not served (the RESULT line
  * is still printed), or 1 on a hard error (refused, wrong echo, stall),
@@ -23,6 +24,9 @@
  * fanin-one: --conns (1000) connections, one request in flight at a time,
  *            round robin: the others stay idle.
  * fanin-all: every connection keeps one request in flight.
+ * line-pingpong, line-fanin: pingpong and fanin-one with every message a
+ *            line: --size - 1 printable ASCII bytes and "\n", for the
+ *            line-echo servers; the reply is checked byte for byte too.
  * Both fanin modes first send one request on every connection at once and
  * wait (bounded) for every reply: connections that stay silent (a server
  * that stopped accepting) count as unserved and are left out.
@@ -67,10 +71,12 @@ typedef enum
   MODE_CONNRATE,
   MODE_FANIN_ONE,
   MODE_FANIN_ALL,
+  MODE_LINE_PINGPONG,
+  MODE_LINE_FANIN,
 } Mode;
 
 static const char *const mode_names[] = {
-  "bulk", "pingpong", "connrate", "fanin-one", "fanin-all",
+  "bulk", "pingpong", "connrate", "fanin-one", "fanin-all", "line-pingpong", "line-fanin",
 };
 
 typedef struct
@@ -81,6 +87,9 @@ typedef struct
   int    conns;
   size_t size;
 } Options;
+
+/* Every request is a line (the line-* modes). */
+static bool line_messages;
 
 static uint32_t hist[HIST_BUCKETS + 1];
 static uint64_t hist_count;
@@ -217,7 +226,8 @@ connect_loopback (int port,
   return fd;
 }
 
-/* Fills @msg with a pattern naming connection @conn and request @seq. */
+/* Fills @msg with a pattern naming connection @conn and request @seq; in
+ * the line modes, printable ASCII ('!'..'~') ended by one newline. */
 static void
 make_msg (unsigned char *msg,
           size_t         size,
@@ -225,7 +235,12 @@ make_msg (unsigned char *msg,
           uint32_t       seq)
 {
   for (size_t i = 0; i < size; i++)
-    msg[i] = (unsigned char) (conn * 131u + seq * 7u + i);
+    {
+      uint32_t v = conn * 131u + seq * 7u + (uint32_t) i;
+      msg[i] = line_messages ? (unsigned char) ('!' + v % 94u) : (unsigned char) v;
+    }
+  if (line_messages)
+    msg[size - 1] = '\n';
 }
 
 static bool
@@ -710,7 +725,7 @@ run_fanin (const Options *opts)
 
   start = now_ns ();
   deadline = start + (int64_t) (opts->duration * 1e9);
-  if (opts->mode == MODE_FANIN_ONE)
+  if (opts->mode == MODE_FANIN_ONE || opts->mode == MODE_LINE_FANIN)
     fanin_one (opts, clients, n, deadline, &requests);
   else
     fanin_all (opts, clients, n, ep, deadline, &requests);
@@ -735,7 +750,8 @@ static void
 usage (void)
 {
   fprintf (stderr,
-           "Usage: loadgen --port=N --mode=bulk|pingpong|connrate|fanin-one|fanin-all\n"
+           "Usage: loadgen --port=N --mode=bulk|pingpong|connrate|fanin-one|fanin-all|\n"
+           "                               line-pingpong|line-fanin\n"
            "               [--duration=SECONDS (default 2, at most 600)]\n"
            "               [--conns=N (fan-in connections, default 1000)]\n"
            "               [--size=BYTES (request size, default 64)]\n");
@@ -805,6 +821,9 @@ parse_args (int      argc,
     }
   if (optind != argc || opts->port == 0 || !have_mode)
     usage ();
+  /* A line needs a byte besides its newline. */
+  if ((opts->mode == MODE_LINE_PINGPONG || opts->mode == MODE_LINE_FANIN) && opts->size < 2)
+    usage ();
 }
 
 int
@@ -814,6 +833,7 @@ main (int    argc,
   Options opts;
 
   parse_args (argc, argv, &opts);
+  line_messages = opts.mode == MODE_LINE_PINGPONG || opts.mode == MODE_LINE_FANIN;
   signal (SIGPIPE, SIG_IGN);
   setvbuf (stdout, NULL, _IOLBF, 0);
 
@@ -823,6 +843,7 @@ main (int    argc,
       run_bulk (&opts);
       break;
     case MODE_PINGPONG:
+    case MODE_LINE_PINGPONG:
       run_pingpong (&opts);
       break;
     case MODE_CONNRATE:
@@ -830,6 +851,7 @@ main (int    argc,
       break;
     case MODE_FANIN_ONE:
     case MODE_FANIN_ALL:
+    case MODE_LINE_FANIN:
       run_fanin (&opts);
       break;
     }

@@ -1,244 +1,35 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Single-thread epoll echo server (level-triggered).  Reads into one shared
- * 64 KiB buffer and writes straight back; only a connection whose socket
- * buffer is full keeps a private copy of the unsent bytes, and stops reading
- * until they are gone.
+ * Single-thread epoll echo server (level-triggered): the echo core of
+ * peer-epoll-core.c under a plain epoll_wait() loop.
  */
-#include "peer-common.h"
+#include "peer-epoll-core.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#define MAX_EVENTS 256
-#define ACCEPT_BACKOFF_MS 100
-
-typedef struct
-{
-  int     fd;
-  char   *pending;      /* unsent bytes, or NULL */
-  size_t  pending_off;
-  size_t  pending_len;
-} Conn;
-
-/* Tags for the two descriptors that are not connections. */
-static char listen_tag;
-static char signal_tag;
-
-static char buf[PEER_BUF_SIZE];
-
-static void
-conn_free (Conn *c)
-{
-  close (c->fd);  /* also removes it from the epoll set */
-  free (c->pending);
-  free (c);
-}
-
-static void
-set_events (int       ep,
-            Conn     *c,
-            uint32_t  events)
-{
-  struct epoll_event ev = { .events = events, .data.ptr = c };
-
-  if (epoll_ctl (ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
-    perror ("epoll_ctl(MOD)");
-}
-
-/* Sends @len bytes of @data; returns how many were sent, or -1 on error. */
-static ssize_t
-send_some (int         fd,
-           const char *data,
-           size_t      len)
-{
-  size_t off = 0;
-
-  while (off < len)
-    {
-      ssize_t n = send (fd, data + off, len - off, MSG_NOSIGNAL);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          if (errno == EAGAIN || errno == EWOULDBLOCK)
-            break;
-          return -1;
-        }
-      off += (size_t) n;
-    }
-  return (ssize_t) off;
-}
-
-/* Returns false when the connection is finished. */
-static bool
-conn_readable (int   ep,
-               Conn *c)
-{
-  ssize_t n, sent;
-
-  n = recv (c->fd, buf, sizeof buf, 0);
-  if (n < 0)
-    return errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK;
-  if (n == 0)
-    return false;
-
-  sent = send_some (c->fd, buf, (size_t) n);
-  if (sent < 0)
-    return false;
-  if (sent < n)
-    {
-      c->pending_len = (size_t) (n - sent);
-      c->pending_off = 0;
-      c->pending = malloc (c->pending_len);
-      if (c->pending == NULL)
-        return false;
-      memcpy (c->pending, buf + sent, c->pending_len);
-      set_events (ep, c, EPOLLOUT);
-    }
-  return true;
-}
-
-static bool
-conn_writable (int   ep,
-               Conn *c)
-{
-  ssize_t sent;
-
-  sent = send_some (c->fd, c->pending + c->pending_off,
-                    c->pending_len - c->pending_off);
-  if (sent < 0)
-    return false;
-  c->pending_off += (size_t) sent;
-  if (c->pending_off == c->pending_len)
-    {
-      free (c->pending);
-      c->pending = NULL;
-      set_events (ep, c, EPOLLIN);
-    }
-  return true;
-}
-
-/* Returns false when accepting must pause (descriptor table full). */
-static bool
-accept_all (int ep,
-            int lfd)
-{
-  for (int i = 0; i < 64; i++)
-    {
-      struct epoll_event ev;
-      Conn *c;
-      int fd;
-
-      fd = accept4 (lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0)
-        {
-          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-            return false;
-          return true;  /* EAGAIN, ECONNABORTED, EINTR... */
-        }
-      peer_set_nodelay (fd);
-      c = calloc (1, sizeof *c);
-      if (c == NULL)
-        {
-          close (fd);
-          return false;
-        }
-      c->fd = fd;
-      ev.events = EPOLLIN;
-      ev.data.ptr = c;
-      if (epoll_ctl (ep, EPOLL_CTL_ADD, fd, &ev) < 0)
-        {
-          perror ("epoll_ctl(ADD)");
-          conn_free (c);
-        }
-    }
-  return true;
-}
 
 int
 main (int    argc,
       char **argv)
 {
-  struct epoll_event ev, events[MAX_EVENTS];
-  PeerOptions opts;
-  bool accepting = true;
-  bool warned = false;
-  int lfd, sfd, ep, port;
+  struct epoll_event events[EPOLL_PEER_MAX_EVENTS];
+  EpollPeer p;
 
-  peer_parse_args (argc, argv, false, &opts);
-  peer_ignore_sigpipe ();
-
-  sfd = peer_signalfd ();
-  ep = epoll_create1 (EPOLL_CLOEXEC);
-  if (ep < 0)
-    {
-      perror ("epoll_create1");
-      return 1;
-    }
-
-  lfd = peer_listen (opts.port, &port);
-  fcntl (lfd, F_SETFL, fcntl (lfd, F_GETFL) | O_NONBLOCK);
-  ev.events = EPOLLIN;
-  ev.data.ptr = &listen_tag;
-  epoll_ctl (ep, EPOLL_CTL_ADD, lfd, &ev);
-  ev.events = EPOLLIN;
-  ev.data.ptr = &signal_tag;
-  epoll_ctl (ep, EPOLL_CTL_ADD, sfd, &ev);
-
-  peer_announce (port);
-
+  epoll_peer_init (&p, argc, argv);
   for (;;)
     {
-      int n = epoll_wait (ep, events, MAX_EVENTS, accepting ? -1 : ACCEPT_BACKOFF_MS);
+      int n = epoll_wait (p.ep, events, EPOLL_PEER_MAX_EVENTS,
+                          p.accepting ? -1 : EPOLL_PEER_BACKOFF_MS);
 
       if (n < 0 && errno != EINTR)
         {
           perror ("epoll_wait");
           return 1;
         }
-      if (!accepting && n == 0)
-        {
-          /* Resume after the back-off; a full table pauses us again. */
-          ev.events = EPOLLIN;
-          ev.data.ptr = &listen_tag;
-          epoll_ctl (ep, EPOLL_CTL_ADD, lfd, &ev);
-          accepting = true;
-        }
-
-      for (int i = 0; i < n; i++)
-        {
-          void *tag = events[i].data.ptr;
-          Conn *c = tag;
-          bool keep;
-
-          if (tag == &signal_tag)
-            return 0;  /* SIGTERM or SIGINT: exit cleanly */
-          if (tag == &listen_tag)
-            {
-              if (!accept_all (ep, lfd))
-                {
-                  if (!warned)
-                    fprintf (stderr, "peer-epoll: accept: %s; pausing\n", strerror (errno));
-                  warned = true;
-                  epoll_ctl (ep, EPOLL_CTL_DEL, lfd, NULL);
-                  accepting = false;
-                }
-              continue;
-            }
-
-          if (c->pending != NULL)
-            keep = (events[i].events & EPOLLERR) == 0 && conn_writable (ep, c);
-          else
-            keep = conn_readable (ep, c);
-          if (!keep)
-            conn_free (c);
-        }
+      /* Resume after the back-off. */
+      if (!p.accepting && n == 0)
+        epoll_peer_resume_accepting (&p);
+      if (!epoll_peer_handle (&p, events, n < 0 ? 0 : n))
+        return 0;
     }
 }
