@@ -9,14 +9,25 @@ it must print "PORT <n>" as its first stdout line once listening on
 the same core, or split over two cores) and mode, each server is started
 fresh, loaded with the load generator, and stopped; the order of the servers
 rotates between repetitions.  A server that crashes, hangs or does not serve
-every connection is recorded and the run carries on.  It prints the medians
-and the ratios to the plain C servers (peer-epoll and peer-threads).
+every connection is recorded and the run carries on; one that exits with
+status 77 before its port line (a missing optional dependency, such as
+uvloop) is skipped with its message.  It prints the medians and the ratios
+to the baselines: the plain C servers (peer-epoll and peer-threads) unless
+--ratio names others.
+
+The line-* modes send lines ("...\n") for the line-echo servers of
+bench/python and bench/js (any byte-echo server passes them too).
 
 Examples:
   bench/run-bench.py --loadgen build/bench/loadgen \\
       build/bench/peer-epoll build/bench/peer-threads \\
       build/bench/peer-gthreaded build/bench/peer-gservice
   bench/run-bench.py --smoke ...   (1 repetition, 1 second per mode)
+  bench/run-bench.py --loadgen build/bench/loadgen --modes line-pingpong,line-fanin \
+      --placements same --ratio asyncio=--model=asyncio --ratio node=line-echo-node.js \
+      "/usr/bin/python3 bench/python/line-echo.py --model=asyncio" \
+      "/usr/bin/python3 bench/python/line-echo.py --model=watch" \
+      "node bench/js/line-echo-node.js" "gjs -m bench/js/line-echo.js --model=watch"
   GIOS_BENCH_SMOKE=1 meson test -C build --benchmark -v   (the same smoke run)
 """
 
@@ -34,6 +45,7 @@ import threading
 import time
 
 MODES = ['bulk', 'pingpong', 'connrate', 'fanin-one', 'fanin-all']
+LINE_MODES = ['line-pingpong', 'line-fanin']
 # The main figure of each mode, its label, and the extra figures to show.
 METRIC = {
     'bulk': ('mib_s', 'MiB/s', []),
@@ -41,8 +53,12 @@ METRIC = {
     'connrate': ('cps', 'conn/s', []),
     'fanin-one': ('rps', 'req/s', ['p50_us', 'p99_us']),
     'fanin-all': ('rps', 'req/s', ['p50_us', 'p99_us']),
+    'line-pingpong': ('rps', 'req/s', ['p50_us', 'p99_us']),
+    'line-fanin': ('rps', 'req/s', ['p50_us', 'p99_us']),
 }
-BASELINES = [('epoll', 'peer-epoll'), ('threads', 'peer-threads')]
+# Ratio columns: (column name, word of the server's label).
+BASELINES = [('epoll', 'peer-epoll'), ('thread', 'peer-threads')]
+SKIP_STATUS = 77         # a server that cannot run here (missing dependency)
 
 START_TIMEOUT = 10       # seconds for a server to print its port
 STOP_TIMEOUT = 5         # seconds for a server to exit after SIGTERM
@@ -194,6 +210,8 @@ def run_one(server_argv, mode, placement, args):
     try:
         problem = server.wait_port()
         if problem:
+            if server.proc.poll() == SKIP_STATUS:
+                record['skipped'] = server.err.text().strip() or 'exit status 77'
             record['notes'].append(server.crashed() or problem)
             return record
 
@@ -242,7 +260,15 @@ def run_one(server_argv, mode, placement, args):
 
 
 def server_label(argv):
-    return ' '.join([os.path.basename(argv[0])] + argv[1:])
+    """The command line with its program and script paths cut to file names."""
+    return ' '.join([os.path.basename(argv[0])] +
+                    [os.path.basename(a) if os.sep in a and os.path.exists(a) else a
+                     for a in argv[1:]])
+
+
+def is_baseline(label, word):
+    """A baseline is named by its program or by any word of its label."""
+    return word in label.split()
 
 
 def fmt(value):
@@ -253,7 +279,7 @@ def fmt(value):
     return '%.1f' % value
 
 
-def summarize(records, servers, modes, placements, reps):
+def summarize(records, servers, modes, placements, reps, baselines):
     lines = []
     labels = [server_label(s) for s in servers]
     width = max([len(l) for l in labels] + [10])
@@ -261,9 +287,9 @@ def summarize(records, servers, modes, placements, reps):
         lines.append('')
         lines.append('== placement %s: server on CPU %d, load generator on CPU %d, '
                      '%d repetition(s) ==' % (placement + (reps,)))
-        header = '%-9s %-*s %8s %10s %7s %7s %8s %8s  %s' % (
-            'mode', width, 'server', 'unit', 'median', 'ok', 'x epoll', 'x thread',
-            'p50/p99us', 'notes')
+        header = ('%-13s %-*s %8s %10s %7s' + ' %9s' * len(baselines) + ' %11s  %s') % (
+            ('mode', width, 'server', 'unit', 'median', 'ok') +
+            tuple('x ' + name for name, _ in baselines) + ('p50/p99us', 'notes'))
         lines.append(header)
         lines.append('-' * len(header))
         for mode in modes:
@@ -281,15 +307,15 @@ def summarize(records, servers, modes, placements, reps):
                     'notes': sorted(set(n for r in recs for n in r['notes'])),
                 }
             base = {}
-            for name, prog in BASELINES:
+            for name, word in baselines:
                 for label in labels:
-                    if label.split()[0] == prog and medians[label]['value']:
+                    if is_baseline(label, word) and medians[label]['value']:
                         base[name] = medians[label]['value']
                         break
             for label in labels:
                 m = medians[label]
                 ratios = []
-                for name, _ in BASELINES:
+                for name, _ in baselines:
                     if m['value'] is not None and base.get(name):
                         ratios.append('%.2f' % (m['value'] / base[name]))
                     else:
@@ -297,9 +323,9 @@ def summarize(records, servers, modes, placements, reps):
                 lat = '-'
                 if 'p50_us' in m['extra']:
                     lat = '%s/%s' % (fmt(m['extra']['p50_us']), fmt(m['extra']['p99_us']))
-                lines.append('%-9s %-*s %8s %10s %7s %7s %8s %8s  %s' % (
-                    mode, width, label, unit, fmt(m['value']), m['n'],
-                    ratios[0], ratios[1], lat, '; '.join(m['notes'])))
+                lines.append(('%-13s %-*s %8s %10s %7s' + ' %9s' * len(baselines) + ' %11s  %s') % (
+                    (mode, width, label, unit, fmt(m['value']), m['n']) + tuple(ratios) +
+                    (lat, '; '.join(m['notes']))))
     return '\n'.join(lines)
 
 
@@ -329,7 +355,12 @@ def main():
     parser.add_argument('--duration', type=float, default=2.0,
                         help='seconds per measurement (default 2)')
     parser.add_argument('--modes', default=','.join(MODES),
-                        help='comma-separated subset of ' + ','.join(MODES))
+                        help='comma-separated subset of ' + ','.join(MODES + LINE_MODES) +
+                        ' (default: every mode but the line ones)')
+    parser.add_argument('--ratio', action='append', metavar='NAME=WORD', default=[],
+                        help='a ratio column "x NAME" against the server whose label has '
+                             'the word WORD (its program name or an argument); repeatable; '
+                             'default epoll=peer-epoll and thread=peer-threads')
     parser.add_argument('--placements', default='same,split',
                         help='same (one core), split (two cores), or both (default)')
     parser.add_argument('--cpus', default='0,1',
@@ -354,8 +385,15 @@ def main():
         parser.error('--reps must be 1..100 and --duration 0..600')
     modes = [m for m in args.modes.split(',') if m]
     for m in modes:
-        if m not in MODES:
+        if m not in MODES + LINE_MODES:
             parser.error('unknown mode %r' % m)
+    baselines = []
+    for spec in args.ratio:
+        name, sep, word = spec.partition('=')
+        if not sep or not name or not word:
+            parser.error('--ratio wants NAME=WORD, not %r' % spec)
+        baselines.append((name, word))
+    baselines = baselines or BASELINES
     if shutil.which('taskset') is None:
         parser.error('taskset (util-linux) is required')
     if not os.access(args.loadgen, os.X_OK):
@@ -396,13 +434,21 @@ def main():
           % (len(servers), ','.join(modes), args.reps, args.duration,
              ','.join(p[0] for p in placements), args.conns, total), flush=True)
     interrupted = False
+    skipped = {}         # server string: its message
     try:
         for rep in range(args.reps):
             order = servers[rep % len(servers):] + servers[:rep % len(servers)]
             for placement in placements:
                 for mode in modes:
                     for s in order:
+                        if ' '.join(s) in skipped:
+                            continue
                         rec = run_one(s, mode, placement, args)
+                        if 'skipped' in rec:
+                            skipped[' '.join(s)] = rec['skipped']
+                            print('  skipping %s: %s' % (server_label(s), rec['skipped']),
+                                  flush=True)
+                            continue
                         rec['rep'] = rep
                         records.append(rec)
                         key = METRIC[mode][0]
@@ -420,9 +466,12 @@ def main():
         for server in list(LIVE_SERVERS):
             server.kill()
 
-    print(summarize(records, servers, modes, placements, args.reps))
-    print('\nratios: median of the server / median of peer-epoll (x epoll) and '
-          'peer-threads (x thread); ok = good runs / runs')
+    measured = [s for s in servers if ' '.join(s) not in skipped]
+    print(summarize(records, measured, modes, placements, args.reps, baselines))
+    print('\nratios: median of the server / median of %s; ok = good runs / runs'
+          % ', '.join('%s (x %s)' % (word, name) for name, word in baselines))
+    for s, why in skipped.items():
+        print('skipped %s: %s' % (server_label(shlex.split(s)), why))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(records, f, indent=1)
