@@ -23,11 +23,13 @@ Examples:
       build/bench/peer-epoll build/bench/peer-threads \\
       build/bench/peer-gthreaded build/bench/peer-gservice
   bench/run-bench.py --smoke ...   (1 repetition, 1 second per mode)
-  bench/run-bench.py --loadgen build/bench/loadgen --modes line-pingpong,line-fanin \
-      --placements same --ratio asyncio=--model=asyncio --ratio node=line-echo-node.js \
-      "/usr/bin/python3 bench/python/line-echo.py --model=asyncio" \
-      "/usr/bin/python3 bench/python/line-echo.py --model=watch" \
-      "node bench/js/line-echo-node.js" "gjs -m bench/js/line-echo.js --model=watch"
+  meson devenv -C build ../bench/run-bench.py --loadgen bench/loadgen \\
+      --modes line-pingpong,line-fanin --placements same \\
+      --ratio asyncio=--model=asyncio --ratio node=line-echo-node.js \\
+      "/usr/bin/python3 ../bench/python/line-echo.py --model=asyncio" \\
+      "/usr/bin/python3 ../bench/python/line-echo.py --model=watch" \\
+      "node ../bench/js/line-echo-node.js" "gjs -m ../bench/js/line-echo.js --model=watch"
+      (the line servers, with the library uninstalled)
   GIOS_BENCH_SMOKE=1 meson test -C build --benchmark -v   (the same smoke run)
 """
 

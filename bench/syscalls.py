@@ -11,10 +11,10 @@ one accept() and the connection's setup and teardown are included, spread
 over the requests.  strace slows the server down: the figures are counts,
 not speeds.
 
-Example (from the build tree, the library uninstalled):
-  meson devenv -C build bench/syscalls.py --loadgen build/bench/loadgen \\
-      build/bench/peer-epoll "build/bench/gios-echo --model=async" \\
-      "/usr/bin/python3 bench/python/line-echo.py --model=asyncio"
+Example (meson devenv runs in the build directory, the library uninstalled):
+  meson devenv -C build ../bench/syscalls.py --loadgen bench/loadgen \\
+      bench/peer-epoll "bench/gios-echo --model=async" \\
+      "/usr/bin/python3 ../bench/python/line-echo.py --model=asyncio"
 """
 
 import argparse
