@@ -135,6 +135,17 @@ class Server:
             return 'bad port line %r' % line
         return None
 
+    def skipped(self):
+        """The server's message if it exited with SKIP_STATUS (it may still be
+        exiting when its output closes), else None."""
+        try:
+            rc = self.proc.wait(1)
+        except subprocess.TimeoutExpired:
+            return None
+        if rc != SKIP_STATUS:
+            return None
+        return self.err.text().strip() or 'exit status %d' % SKIP_STATUS
+
     def crashed(self):
         """A description if the server already died, else None."""
         rc = self.proc.poll()
@@ -212,8 +223,9 @@ def run_one(server_argv, mode, placement, args):
     try:
         problem = server.wait_port()
         if problem:
-            if server.proc.poll() == SKIP_STATUS:
-                record['skipped'] = server.err.text().strip() or 'exit status 77'
+            skip = server.skipped()
+            if skip:
+                record['skipped'] = skip
             record['notes'].append(server.crashed() or problem)
             return record
 
@@ -251,6 +263,7 @@ def run_one(server_argv, mode, placement, args):
             note = server.stop()
             if note:
                 record['notes'].append(note)
+                record['unclean_exit'] = True
         return record
     finally:
         server.kill()
@@ -374,7 +387,8 @@ def main():
                         help='quick check: 1 repetition, 1 second per measurement')
     parser.add_argument('--json', metavar='FILE', help='also write every measurement here')
     parser.add_argument('--strict', action='store_true',
-                        help='exit 1 if any measurement failed')
+                        help='exit 1 if any measurement failed or any server did not '
+                             'exit cleanly on SIGTERM (skipped servers do not count)')
     parser.add_argument('-v', '--verbose', action='store_true',
                         help='print each measurement and failing servers\' stderr')
     args = parser.parse_args()
@@ -477,7 +491,7 @@ def main():
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(records, f, indent=1)
-    failed = [r for r in records if not r['ok']]
+    failed = [r for r in records if not r['ok'] or r.get('unclean_exit')]
     if interrupted:
         return 130
     return 1 if args.strict and failed else 0

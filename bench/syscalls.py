@@ -72,8 +72,9 @@ def measure(argv, args, tmpdir):
     try:
         problem = server.wait_port()
         if problem:
-            if server.proc.poll() == run_bench.SKIP_STATUS:
-                raise RuntimeError('skipped: ' + server.err.text().strip())
+            skip = server.skipped()
+            if skip:
+                raise RuntimeError('skipped: ' + skip)
             raise RuntimeError(server.crashed() or problem)
         table = os.path.join(tmpdir, 'strace.txt')
         log = os.path.join(tmpdir, 'strace.log')
