@@ -234,6 +234,37 @@ class InProcessTest(TestCase):
         thread.join(5)
         self.assertEqual(errors, [True])
 
+    def test_calls_that_cannot_wait_cost_no_signal_set_up(self):
+        # A watch's calls (reads and flushes with a timeout of 0, writes that
+        # fit in the output buffer) cannot block: they must not swap signal
+        # handlers or the wake-up descriptor (34 system calls a request
+        # before). A call that waits still does, and still gets its reply.
+        client = socket.create_connection(("127.0.0.1", self.server.props.port))
+        self.addCleanup(client.close)
+        self.assertTrue(self.server.listen(5000))
+        client.sendall(b"ping\n")
+        self.assertEqual(self.server.poll(GLib.IOCondition.IN, 5000), GLib.IOCondition.IN)
+        calls = []
+        real = signal.set_wakeup_fd
+
+        def counting(*args, **kwargs):
+            calls.append(args)
+            return real(*args, **kwargs)
+
+        signal.set_wakeup_fd = counting
+        try:
+            self.assertEqual(self.server.read_line(0, 0), ("ping", 4))
+            self.assertTrue(self.server.write_line("pong"))
+            self.assertTrue(self.server.write(b"!"))
+            self.assertTrue(self.server.flush(0))
+            self.assertEqual(calls, [])
+            self.assertIOError(Gio.IOErrorEnum.TIMED_OUT, lambda: self.server.read_line(0, 50))
+            self.assertNotEqual(calls, [])
+        finally:
+            signal.set_wakeup_fd = real
+        client.settimeout(5)
+        self.assertEqual(client.recv(16), b"pong\n!")
+
     def test_wait_jobs_with_cancellable(self):
         client = socket.create_connection(("127.0.0.1", self.server.props.port))
         self.addCleanup(client.close)

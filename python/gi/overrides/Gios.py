@@ -129,11 +129,13 @@ def _blocking(call, timeout_ms, cancellable, stream=None, writes=False, poll=Fal
     the call buffers what it could not send, so after a handler that returned
     it is not made again (that would write twice) and returns True; poll: the
     call reports a cancel by returning no condition."""
-    waker = _get_waker()
-    if waker is None:
-        return call(timeout_ms, cancellable)
     if timeout_ms == _DEFAULT and stream is not None:
         timeout_ms = stream.props.default_timeout
+    waker = _get_waker() if timeout_ms != 0 else None
+    if waker is None:
+        # Not the main thread, or a call that does not wait (a watch's reads
+        # and flushes): nothing for a signal to interrupt, and no cost.
+        return call(timeout_ms, cancellable)
     deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
 
     while True:
@@ -307,7 +309,7 @@ class DeviceStream(Gios.DeviceStream):
         if isinstance(data, GLib.Bytes):
             return self.write_bytes(data, cancellable)
         return _blocking(lambda _t, c: Gios.DeviceStream.write(self, data, c),
-                         -1, cancellable, writes=True)
+                         self._write_wait(len(data)), cancellable, writes=True)
 
     def write_bytes(self, data, cancellable=None):
         """write_bytes(data, cancellable=None) -> True
@@ -315,14 +317,22 @@ class DeviceStream(Gios.DeviceStream):
         Like write(), for GLib.Bytes, bytes or a str."""
         data = _glib_bytes(data)
         return _blocking(lambda _t, c: Gios.DeviceStream.write_bytes(self, data, c),
-                         -1, cancellable, writes=True)
+                         self._write_wait(data.get_size()), cancellable, writes=True)
 
     def write_line(self, line, cancellable=None):
         """write_line(line, cancellable=None) -> True
 
         Buffers line (a str) and the line terminator."""
+        size = len(line.encode("utf-8")) + len(self.get_line_terminator())
         return _blocking(lambda _t, c: Gios.DeviceStream.write_line(self, line, c),
-                         -1, cancellable, writes=True)
+                         self._write_wait(size), cancellable, writes=True)
+
+    def _write_wait(self, size):
+        """0 when size more bytes fit in the output buffer (such a write only
+        buffers: it cannot wait, so no signal can interrupt it), else -1."""
+        if self.get_buffered_output() + size < self.get_output_buffer_size():
+            return 0
+        return -1
 
     def flush(self, timeout_ms=_DEFAULT, cancellable=None):
         """flush(timeout_ms=Gios.TIMEOUT_DEFAULT, cancellable=None) -> True
