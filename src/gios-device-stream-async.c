@@ -59,6 +59,8 @@ take_task (GiosDeviceStream  *self,
 
   _gios_clear_source (&op->timeout_source);
   _gios_clear_source (&op->cancel_source);
+  if (slot == &PRIV (self)->write_task)
+    PRIV (self)->write_waits_out = FALSE;
   _gios_device_stream_update_watch (self);
   return task;
 }
@@ -177,6 +179,7 @@ receive_once (GiosDeviceStream *self,
       if (n > 0)
         {
           _gios_device_stream_set_eof (self, FALSE);
+          priv->input_drained = (gsize) n < MIN (op->count, priv->in.size);
           return_pointer (self, &priv->read_task, g_bytes_new (chunk, n),
                           (GDestroyNotify) g_bytes_unref);
           return FALSE;
@@ -274,6 +277,7 @@ write_step (GiosDeviceStream *self)
            g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
     {
       g_error_free (error);
+      priv->write_waits_out = TRUE;
       _gios_device_stream_update_watch (self);
     }
   else

@@ -56,6 +56,11 @@ typedef struct
   GMainContext *watch_context;
   GTask *read_task;
   GTask *write_task;
+  /* The last receive came back short: the device had no more, and the
+   * reactor says when it has (see on_device_ready). */
+  guint input_drained : 1;
+  /* The pending write call found the device full: it waits for G_IO_OUT. */
+  guint write_waits_out : 1;
   GiosIdleFunc on_idle;         /* the device was silent past the read cap */
   GPtrArray *user_watches;      /* of UserWatch; NULL until the first */
   guint last_watch_id;

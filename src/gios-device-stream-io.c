@@ -31,6 +31,7 @@ _gios_device_stream_fill (GiosDeviceStream  *self,
       g_assert ((gsize) n <= room);
       gios_in_buffer_commit (&priv->in, n);
       _gios_device_stream_set_eof (self, FALSE);
+      priv->input_drained = (gsize) n < room;
     }
   else if (n == 0)
     _gios_device_stream_set_eof (self, TRUE);
