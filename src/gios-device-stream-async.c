@@ -173,13 +173,11 @@ receive_once (GiosDeviceStream *self,
     {
       guint8 chunk[ASYNC_STACK_CHUNK];
 
-      n = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, chunk, MIN (op->count, priv->in.size),
-                                                        0, NULL, &error);
+      n = _gios_device_stream_receive (self, chunk, MIN (op->count, priv->in.size), 0, NULL, &error);
       _gios_device_stream_leave_step (self, &frame);
       if (n > 0)
         {
           _gios_device_stream_set_eof (self, FALSE);
-          priv->input_drained = (gsize) n < MIN (op->count, priv->in.size);
           return_pointer (self, &priv->read_task, g_bytes_new (chunk, n),
                           (GDestroyNotify) g_bytes_unref);
           return FALSE;

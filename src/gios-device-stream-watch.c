@@ -74,6 +74,7 @@ on_device_ready (GiosWatch    *watch,
 {
   g_autoptr(GiosDeviceStream) self = g_object_ref (data);
   GiosDeviceStreamPrivate *priv = PRIV (self);
+  gboolean in_dispatch;
 
   if (revents == GIOS_WATCH_IDLE)
     {
@@ -83,9 +84,12 @@ on_device_ready (GiosWatch    *watch,
     }
   if (revents & G_IO_IN)
     priv->input_drained = FALSE;
+  in_dispatch = priv->in_dispatch;
+  priv->in_dispatch = TRUE;
   _gios_device_stream_step_async (self, revents & ~RECHECK, (revents & RECHECK) != 0);
   if (priv->user_watches != NULL && priv->watch == watch)
     _gios_device_stream_dispatch_user_watches (self, revents & ~RECHECK);
+  priv->in_dispatch = in_dispatch;
 
   /* What is waited for now, and what is watched already and cannot make the
    * loop spin: a condition that did not hold, and input read to the
