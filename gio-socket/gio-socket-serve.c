@@ -198,7 +198,8 @@ jobs_thread (gpointer data)
 
 /* The main-loop model. Each connection is served with the async calls on
  * the main context; nothing blocks there. A connection is read again only
- * once its last reply was sent (flush_async): a client that does not read
+ * once its last reply was sent (a flush with a timeout of 0, or
+ * flush_async when the client's window is full): a client that does not read
  * is not read either, and costs the server one reply at most, while the
  * others are served. */
 
@@ -263,7 +264,12 @@ on_read (GObject      *source,
    * this one whole: this never blocks. */
   more = reply != NULL && gios_device_stream_write_bytes (stream, reply, NULL, &error);
 
-  if (more)
+  /* Most replies go out at once, and the next read starts in this
+   * iteration of the loop: a request costs one. Only a reply that the
+   * client's window cannot take now waits, in flush_async. */
+  if (more && gios_device_stream_flush (stream, 0, ac->serve->cancellable, &error))
+    async_read_next (ac);
+  else if (more && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     gios_device_stream_flush_async (stream, SEND_TIMEOUT_MS, G_PRIORITY_DEFAULT,
                                     ac->serve->cancellable, on_flushed, ac);
   else

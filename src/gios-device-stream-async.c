@@ -59,6 +59,8 @@ take_task (GiosDeviceStream  *self,
 
   _gios_clear_source (&op->timeout_source);
   _gios_clear_source (&op->cancel_source);
+  if (slot == &PRIV (self)->write_task)
+    PRIV (self)->write_waits_out = FALSE;
   _gios_device_stream_update_watch (self);
   return task;
 }
@@ -171,8 +173,7 @@ receive_once (GiosDeviceStream *self,
     {
       guint8 chunk[ASYNC_STACK_CHUNK];
 
-      n = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, chunk, MIN (op->count, priv->in.size),
-                                                        0, NULL, &error);
+      n = _gios_device_stream_receive (self, chunk, MIN (op->count, priv->in.size), 0, NULL, &error);
       _gios_device_stream_leave_step (self, &frame);
       if (n > 0)
         {
@@ -274,6 +275,7 @@ write_step (GiosDeviceStream *self)
            g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
     {
       g_error_free (error);
+      priv->write_waits_out = TRUE;
       _gios_device_stream_update_watch (self);
     }
   else

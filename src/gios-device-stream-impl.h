@@ -56,6 +56,13 @@ typedef struct
   GMainContext *watch_context;
   GTask *read_task;
   GTask *write_task;
+  /* The last receive came back short: the device had no more, and the
+   * reactor says when it has (see on_device_ready). */
+  guint input_drained : 1;
+  /* on_device_ready runs: what the reactor reported is current. */
+  guint in_dispatch : 1;
+  /* The pending write call found the device full: it waits for G_IO_OUT. */
+  guint write_waits_out : 1;
   GiosIdleFunc on_idle;         /* the device was silent past the read cap */
   GPtrArray *user_watches;      /* of UserWatch; NULL until the first */
   guint last_watch_id;
@@ -122,6 +129,14 @@ _gios_device_stream_set_eof (GiosDeviceStream *self,
   if (PRIV (self)->eof != (guint) !!eof)
     _gios_device_stream_change_eof (self, eof);
 }
+/* Receives once into @buffer; notes whether the device was read to the
+ * bottom. Returns the bytes received, 0 at end of input, -1 on error. */
+gssize   _gios_device_stream_receive      (GiosDeviceStream  *self,
+                                           guint8            *buffer,
+                                           gsize              size,
+                                           gint64             deadline,
+                                           GCancellable      *cancellable,
+                                           GError           **error);
 /* Receives once into the input buffer, which may grow to hold @total
  * bytes. Returns the bytes added, 0 at end of input, -1 on error. */
 gssize   _gios_device_stream_fill         (GiosDeviceStream  *self,

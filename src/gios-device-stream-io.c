@@ -13,6 +13,42 @@
 /* Receiving into the buffer, sending from it                                 */
 
 
+/* TRUE in the reactor's dispatch of the device when it watches for input
+ * and a receive came back short since it reported some: the device has
+ * nothing now, and what arrives meanwhile is reported in the next
+ * iteration, so a receive that may not wait need not ask the device. */
+static gboolean
+known_drained (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  return priv->input_drained && priv->in_dispatch && priv->watch != NULL &&
+         (_gios_watch_get_events (priv->watch) & G_IO_IN) &&
+         g_main_context_is_owner (priv->watch_context);
+}
+
+gssize
+_gios_device_stream_receive (GiosDeviceStream  *self,
+                             guint8            *buffer,
+                             gsize              size,
+                             gint64             deadline,
+                             GCancellable      *cancellable,
+                             GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gssize n;
+
+  /* A read with a timeout of 0 after a short one, on the loop: what a
+   * watch function that reads until nothing is left ends with. It would
+   * cost a receive that fails with EAGAIN. */
+  if (known_drained (self) && _gios_device_stream_expired (self, deadline, cancellable, error))
+    return -1;
+  n = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, buffer, size, deadline, cancellable, error);
+  if (n > 0)
+    priv->input_drained = (gsize) n < size;
+  return n;
+}
+
 gssize
 _gios_device_stream_fill (GiosDeviceStream  *self,
                           gsize              total,
@@ -23,8 +59,7 @@ _gios_device_stream_fill (GiosDeviceStream  *self,
   GiosDeviceStreamPrivate *priv = PRIV (self);
   gsize room;
   guint8 *at = gios_in_buffer_reserve (&priv->in, total, &room);
-  gssize n = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, at, room, deadline,
-                                                           cancellable, error);
+  gssize n = _gios_device_stream_receive (self, at, room, deadline, cancellable, error);
 
   if (n > 0)
     {
@@ -178,8 +213,7 @@ read_some (GiosDeviceStream  *self,
       /* Large reads skip the buffer. */
       if (count >= priv->in.size)
         {
-          r = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, buffer, count, deadline,
-                                                            cancellable, error);
+          r = _gios_device_stream_receive (self, buffer, count, deadline, cancellable, error);
           if (r >= 0)
             _gios_device_stream_set_eof (self, r == 0);
           return r;

@@ -42,6 +42,14 @@ _gios_device_stream_wait_fd (GiosDeviceStream  *self,
   return _gios_device_stream_wait (self, &pfd, 1, deadline, cancellable, error);
 }
 
+/* TRUE when @deadline has passed: a receive or send that the device
+ * refused then fails as the wait would (see gios_gate_time_out()), without
+ * polling the device it just tried. */
+gboolean _gios_device_stream_expired         (GiosDeviceStream  *self,
+                                              gint64             deadline,
+                                              GCancellable      *cancellable,
+                                              GError           **error);
+
 /* A receive that waits forever may block in the device itself (one system
  * call instead of two) when a teardown can wake it: see gios-gate.h. */
 gboolean _gios_device_stream_begin_blocking  (GiosDeviceStream  *self,

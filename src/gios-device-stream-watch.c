@@ -6,8 +6,9 @@
  * the main context its asynchronous calls and watches were made on: one
  * reactor watch per stream, armed for what the pending calls and the user
  * watches wait for. Conditions nobody waits for any more are dropped
- * lazily, when an event finds nobody waiting for it: a read loop that
- * starts the next read from its callback then costs no epoll_ctl() at all.
+ * lazily, when an event finds nobody waiting for it and input that could
+ * make the loop spin: a read loop costs no epoll_ctl() at all, whether it
+ * starts the next read from its callback or once its reply is sent.
  */
 
 #include "gios-device-stream-impl.h"
@@ -33,7 +34,9 @@ wanted_events (GiosDeviceStream *self)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
-  return (priv->read_task ? G_IO_IN : 0) | (priv->write_task ? G_IO_OUT : 0) |
+  /* A write call tries the device first (in the reactor's next dispatch):
+   * G_IO_OUT is watched only once the device was full. */
+  return (priv->read_task ? G_IO_IN : 0) | (priv->write_waits_out ? G_IO_OUT : 0) |
          _gios_device_stream_wanted_by_user_watches (self);
 }
 
@@ -71,6 +74,7 @@ on_device_ready (GiosWatch    *watch,
 {
   g_autoptr(GiosDeviceStream) self = g_object_ref (data);
   GiosDeviceStreamPrivate *priv = PRIV (self);
+  gboolean in_dispatch;
 
   if (revents == GIOS_WATCH_IDLE)
     {
@@ -78,15 +82,31 @@ on_device_ready (GiosWatch    *watch,
         priv->on_idle (self, priv->read_cap);
       return;
     }
+  if (revents & G_IO_IN)
+    priv->input_drained = FALSE;
+  in_dispatch = priv->in_dispatch;
+  priv->in_dispatch = TRUE;
   _gios_device_stream_step_async (self, revents & ~RECHECK, (revents & RECHECK) != 0);
   if (priv->user_watches != NULL && priv->watch == watch)
     _gios_device_stream_dispatch_user_watches (self, revents & ~RECHECK);
+  priv->in_dispatch = in_dispatch;
 
-  /* Exactly what is waited for now: drops what nobody waits for any more
-   * (see update_watch), and restores what a callback that iterated the
-   * context left unwatched while it ran. */
+  /* What is waited for now, and what is watched already and cannot make the
+   * loop spin: a condition that did not hold, and input read to the
+   * bottom (a short receive; the descriptor is level-triggered, so it
+   * reports input again only when more arrives). A condition that held and
+   * that nobody waits for is dropped. A request-response loop thus keeps
+   * its interest registered and costs no epoll_ctl() per request; the
+   * call also restores what a callback that iterated the context left
+   * unwatched while it ran. */
   if (priv->watch != NULL && priv->watch == watch)
-    _gios_watch_set_events (watch, wanted_events (self));
+    {
+      GIOCondition keep = _gios_watch_get_events (watch) & ~revents;
+
+      if ((revents & G_IO_IN) && !(revents & (G_IO_HUP | G_IO_ERR)) && priv->input_drained)
+        keep |= G_IO_IN;
+      _gios_watch_set_events (watch, wanted_events (self) | keep);
+    }
 }
 
 static void

@@ -270,6 +270,18 @@ _gios_device_stream_wait (GiosDeviceStream  *self,
 }
 
 gboolean
+_gios_device_stream_expired (GiosDeviceStream  *self,
+                             gint64             deadline,
+                             GCancellable      *cancellable,
+                             GError           **error)
+{
+  if (deadline < 0 || deadline > g_get_monotonic_time ())
+    return FALSE;
+  gios_gate_time_out (&PRIV (self)->gate, cancellable, error);
+  return TRUE;
+}
+
+gboolean
 _gios_device_stream_begin_blocking (GiosDeviceStream *self,
                                     gint64            deadline,
                                     GCancellable     *cancellable)

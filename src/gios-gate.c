@@ -471,6 +471,17 @@ gios_gate_wait (GiosGate      *gate,
 }
 
 gboolean
+gios_gate_time_out (GiosGate      *gate,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  if (!g_cancellable_set_error_if_cancelled (cancellable, error) &&
+      !closed_while_waiting (gate, own_ticket (gate), error))
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("Timed out"));
+  return FALSE;
+}
+
+gboolean
 gios_gate_begin_blocking (GiosGate     *gate,
                           gint64        deadline,
                           GCancellable *cancellable)

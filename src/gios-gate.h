@@ -115,6 +115,13 @@ gboolean gios_gate_wait            (GiosGate       *gate,
                                     GCancellable   *cancellable,
                                     GError        **error);
 
+/* Fails as gios_gate_wait() would once @fds turned out not ready and the
+ * deadline had passed, without polling: for a transfer that may not wait
+ * and that the device just refused (EAGAIN). Always returns FALSE. */
+gboolean gios_gate_time_out        (GiosGate       *gate,
+                                    GCancellable   *cancellable,
+                                    GError        **error);
+
 /* For a receive that waits forever: whether it may block in the device
  * itself instead of polling first, which it may when whatever could end the
  * wait also shuts the device down. A TRUE return is paired with

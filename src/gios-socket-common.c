@@ -361,6 +361,8 @@ gios_socket_common_receive (GiosDeviceStream  *stream,
         {
           if (first && ++priv->misses >= 2)
             priv->wait_first = WAIT_FIRST_RECEIVES;
+          if (_gios_device_stream_expired (stream, deadline, cancellable, error))
+            return -1;
           if (!_gios_device_stream_wait_fd (stream, priv->fd, G_IO_IN, deadline, cancellable, error))
             return -1;
           continue;
@@ -398,6 +400,8 @@ gios_socket_common_send (GiosDeviceStream  *stream,
         continue;
       if (errsv == EAGAIN || errsv == EWOULDBLOCK)
         {
+          if (_gios_device_stream_expired (stream, deadline, cancellable, error))
+            return -1;
           if (!_gios_device_stream_wait_fd (stream, priv->fd, G_IO_OUT, deadline, cancellable, error))
             return -1;
           continue;

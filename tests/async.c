@@ -719,6 +719,95 @@ test_watch_input (void)
   g_string_free (log.got, TRUE);
 }
 
+/* Reads until a read with a timeout of 0 finds nothing, as a server that
+ * answers whatever came in one go does. */
+static gboolean
+on_input_until_nothing (GiosDeviceStream *stream,
+                        GIOCondition      condition,
+                        gpointer          data)
+{
+  WatchLog *log = data;
+
+  log->calls++;
+  for (int i = 0; i < 1000; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      guint8 buf[64];
+      gssize n = gios_device_stream_read (stream, buf, sizeof buf, 0, NULL, &error);
+
+      if (n < 0)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+          return G_SOURCE_CONTINUE;
+        }
+      if (n == 0)
+        {
+          log->at_end = TRUE;
+          return G_SOURCE_REMOVE;
+        }
+      g_string_append_len (log->got, (const char *) buf, n);
+    }
+  g_assert_not_reached ();
+}
+
+/* A watch that reads until nothing is left gets every message, one at a
+ * time, and more than a read takes in one call; a read with a timeout of 0
+ * outside the watch gets what arrived since, the main loop not having run
+ * in between (the watch's last read found nothing). */
+static void
+test_watch_read_until_nothing (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GString) want = g_string_new (NULL);
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  WatchLog log = { .got = g_string_new (NULL) };
+  guint8 buf[64];
+  gssize n;
+  int fd;
+
+  conn = gios_test_accept_raw (server, &fd);
+  gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_input_until_nothing, &log, NULL);
+  for (int i = 0; i < 50; i++)
+    {
+      g_autofree char *message = g_strdup_printf ("message %d;", i);
+
+      g_string_append (want, message);
+      gios_test_raw_send (fd, message);
+      GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, want->str));
+    }
+  /* 200 bytes: four reads in one call. */
+  for (int i = 0; i < 20; i++)
+    g_string_append (want, "0123456789");
+  gios_test_raw_send (fd, want->str + log.got->len);
+  GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, want->str));
+
+  /* On the loop's thread, holding its context, as a timeout would: the
+   * loop polls and finds the input, but dispatches nothing. */
+  g_assert_true (g_main_context_acquire (context));
+  gios_test_raw_send (fd, "late");
+  {
+    GPollFD fds[16];
+    int priority, timeout, n_fds;
+
+    g_main_context_prepare (context, &priority);
+    n_fds = g_main_context_query (context, G_MAXINT, &timeout, fds, G_N_ELEMENTS (fds));
+    g_assert_cmpint (n_fds, <=, G_N_ELEMENTS (fds));
+    g_assert_cmpint (g_poll (fds, n_fds, 10000), >, 0);
+    g_main_context_check (context, G_MAXINT, fds, n_fds);
+  }
+  n = gios_device_stream_read (GIOS_DEVICE_STREAM (conn), buf, sizeof buf, 0, NULL, &error);
+  g_main_context_release (context);
+  g_assert_no_error (error);
+  g_assert_cmpmem (buf, n, "late", 4);
+
+  close (fd);
+  GIOS_TEST_RUN_UNTIL (log.at_end);
+  g_assert_cmpstr (log.got->str, ==, want->str);
+  g_string_free (log.got, TRUE);
+}
+
 /* Buffered input counts as readable: a watch added after a line read is
  * called for the rest, and one that reads a little at a time is called
  * until the buffer is empty, with nothing new from the device. */
@@ -1336,6 +1425,7 @@ main (int   argc,
   g_test_add_func ("/async/cancel-everything", test_cancel_everything);
   g_test_add_func ("/async/watch/input", test_watch_input);
   g_test_add_func ("/async/watch/buffered-input", test_watch_buffered_input);
+  g_test_add_func ("/async/watch/read-until-nothing", test_watch_read_until_nothing);
   g_test_add_func ("/async/watch/output", test_watch_output);
   g_test_add_func ("/async/watch/remove-and-close", test_watch_remove_and_close);
   g_test_add_func ("/async/watch/remove-from-callback", test_watch_remove_from_callback);
