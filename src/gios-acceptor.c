@@ -4,7 +4,7 @@
 #include "gios-private.h"
 #include "gios-acceptor.h"
 #include "gios-backoff.h"
-#include "gios-device-stream-private.h"
+#include "gios-device-stream-serving.h"
 #include "gios-reactor-private.h"
 
 #include <errno.h>

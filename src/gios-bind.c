@@ -4,7 +4,6 @@
 #include "gios-private.h"
 #include "gios-bind.h"
 #include "gios-backoff.h"
-#include "gios-device-stream-private.h"
 #include "gios-socket-common-private.h"
 
 #include <errno.h>
@@ -214,15 +213,15 @@ add_listener (GPtrArray  *listeners,
   return TRUE;
 }
 
-/* Pauses until @until unless the waiter is closed from another thread. */
+/* Pauses until @until unless @gate is interrupted from another thread. */
 static gboolean
-pause_until (GiosDeviceStream  *waiter,
+pause_until (GiosGate          *gate,
              gint64             until,
              GError           **error)
 {
   g_autoptr(GError) local_error = NULL;
 
-  if (_gios_device_stream_wait (waiter, NULL, 0, until, NULL, &local_error) ||
+  if (gios_gate_wait (gate, NULL, 0, until, NULL, &local_error) ||
       g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     return TRUE;
   g_propagate_error (error, g_steal_pointer (&local_error));
@@ -278,7 +277,7 @@ bind_once (Address   *addrs,
 }
 
 gboolean
-_gios_bind_tcp (GiosDeviceStream  *waiter,
+_gios_bind_tcp (GiosGate          *gate,
                 const char        *host,
                 const char        *port,
                 gboolean           loopback_only,
@@ -319,7 +318,7 @@ _gios_bind_tcp (GiosDeviceStream  *waiter,
       if (failed == EADDRINUSE && number != 0 &&
           deadline != 0 && (deadline < 0 || g_get_monotonic_time () < deadline))
         {
-          if (!pause_until (waiter, gios_backoff_until (&backoff, deadline), error))
+          if (!pause_until (gate, gios_backoff_until (&backoff, deadline), error))
             return FALSE;
           continue;
         }
@@ -512,7 +511,7 @@ fail:
 }
 
 int
-_gios_bind_unix (GiosDeviceStream  *waiter,
+_gios_bind_unix (GiosGate          *gate,
                  const char        *path,
                  guint              permissions,
                  int                backlog,
@@ -547,7 +546,7 @@ _gios_bind_unix (GiosDeviceStream  *waiter,
           g_propagate_error (error, g_steal_pointer (&in_use));
           return -1;
         }
-      if (!pause_until (waiter, gios_backoff_until (&backoff, deadline), error))
+      if (!pause_until (gate, gios_backoff_until (&backoff, deadline), error))
         return -1;
     }
   if (fd < 0)

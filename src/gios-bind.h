@@ -8,6 +8,7 @@
 #pragma once
 
 #include <gios/gios.h>
+#include "gios-gate.h"
 #include <sys/types.h>
 
 G_BEGIN_DECLS
@@ -23,8 +24,8 @@ gboolean _gios_parse_port (const char  *port,
 /* Listens on @port of @host (NULL: every interface, IPv6 and IPv4, or the
  * loopback ones with @loopback_only), adding the listening sockets to
  * @listeners (of GSocket). A port in use is tried again until @deadline,
- * pausing on @waiter, which a close from another thread wakes. */
-gboolean _gios_bind_tcp   (GiosDeviceStream  *waiter,
+ * pausing on @gate, which a close from another thread wakes. */
+gboolean _gios_bind_tcp   (GiosGate          *gate,
                            const char        *host,
                            const char        *port,
                            gboolean           loopback_only,
@@ -44,7 +45,7 @@ typedef struct
 /* Listens on a Unix-domain socket at @path with exactly @permissions, never
  * reachable with others and never replacing an existing entry, which it
  * waits for to go away until @deadline. Returns the descriptor, or -1. */
-int      _gios_bind_unix  (GiosDeviceStream  *waiter,
+int      _gios_bind_unix  (GiosGate          *gate,
                            const char        *path,
                            guint              permissions,
                            int                backlog,

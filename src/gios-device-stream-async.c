@@ -8,6 +8,7 @@
  */
 
 #include "gios-device-stream-impl.h"
+#include "gios-task-guard.h"
 
 /* The most an async read_bytes receives through the stack. */
 #define ASYNC_STACK_CHUNK (16 * 1024)
@@ -29,8 +30,7 @@ typedef struct
   GBytes *data;          /* write: what is still to buffer */
   int timeout;
   gboolean capped;       /* the read cap set the timeout */
-  GSource *timeout_source;
-  GSource *cancel_source;
+  GiosTaskGuard guard;   /* the timeout and the cancellable */
 } AsyncOp;
 
 static gboolean
@@ -42,8 +42,7 @@ is_write (const AsyncOp *op)
 static void
 async_op_free (AsyncOp *op)
 {
-  _gios_clear_source (&op->timeout_source);
-  _gios_clear_source (&op->cancel_source);
+  gios_task_guard_stop (&op->guard);
   g_clear_pointer (&op->data, g_bytes_unref);
   g_free (op);
 }
@@ -57,8 +56,7 @@ take_task (GiosDeviceStream  *self,
   GTask *task = g_steal_pointer (slot);
   AsyncOp *op = g_task_get_task_data (task);
 
-  _gios_clear_source (&op->timeout_source);
-  _gios_clear_source (&op->cancel_source);
+  gios_task_guard_stop (&op->guard);
   if (slot == &PRIV (self)->write_task)
     PRIV (self)->write_waits_out = FALSE;
   _gios_device_stream_update_watch (self);
@@ -312,48 +310,36 @@ op_awaits (const AsyncOp *op)
     }
 }
 
-static gboolean
-on_async_timeout (gpointer data)
+/* The call's time is up, or its cancellable was cancelled. */
+static void
+on_async_limit (GTask  *task,
+                GError *cancelled)
 {
-  GTask *task = data;
   GiosDeviceStream *self = g_task_get_source_object (task);
   GiosDeviceStreamPrivate *priv = PRIV (self);
   AsyncOp *op = g_task_get_task_data (task);
   GTask **slot = priv->read_task == task ? &priv->read_task : &priv->write_task;
 
+  if (cancelled != NULL)
+    {
+      fail_task (self, slot, cancelled);
+      return;
+    }
+
   /* One last try before failing, without waiting: the step start_async made
-   * pending has not run yet when this source outranks the reactor, and a
-   * timeout of 0 still means "what can be done now". The source holds a
+   * pending has not run yet when the timeout outranks the reactor, and a
+   * timeout of 0 still means "what can be done now". The guard holds a
    * reference on @task, so @op outlives the step. */
   if (is_write (op))
     write_step (self);
   else
     read_step (self, TRUE);
   if (*slot != task)
-    return G_SOURCE_REMOVE;   /* finished: the step destroyed this source */
+    return;   /* finished */
 
-  g_clear_pointer (&op->timeout_source, g_source_unref);   /* destroyed on return */
   fail_task (self, slot,
              _gios_device_stream_timeout_error (self, is_write (op) ? GIOS_CALL_WRITE : GIOS_CALL_READ,
                                                 op_awaits (op), op->timeout, op->capped));
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_async_cancelled (GCancellable *cancellable,
-                    gpointer      data)
-{
-  GTask *task = data;
-  GiosDeviceStream *self = g_task_get_source_object (task);
-  GiosDeviceStreamPrivate *priv = PRIV (self);
-  AsyncOp *op = g_task_get_task_data (task);
-  GTask **slot = priv->read_task == task ? &priv->read_task : &priv->write_task;
-  GError *error = NULL;
-
-  g_cancellable_set_error_if_cancelled (cancellable, &error);
-  g_clear_pointer (&op->cancel_source, g_source_unref);
-  fail_task (self, slot, error);
-  return G_SOURCE_REMOVE;
 }
 
 /* A device without a descriptor: the blocking call, on a thread. */
@@ -458,16 +444,7 @@ start_async (GiosDeviceStream    *self,
       return;
     }
 
-  if (op->timeout >= 0)
-    {
-      op->timeout_source = g_timeout_source_new (op->timeout);
-      g_task_attach_source (task, op->timeout_source, on_async_timeout);
-    }
-  if (cancellable != NULL)
-    {
-      op->cancel_source = g_cancellable_source_new (cancellable);
-      g_task_attach_source (task, op->cancel_source, G_SOURCE_FUNC (on_async_cancelled));
-    }
+  gios_task_guard_start (&op->guard, task, op->timeout, cancellable, on_async_limit);
 
   *slot = g_steal_pointer (&task);
   /* A call that may finish at once (output to send or room to write into,

@@ -10,6 +10,8 @@
 
 #include "gios-private.h"
 #include "gios-device-stream-private.h"
+#include "gios-device-stream-serving.h"
+#include "gios-device-stream-framing.h"
 #include "gios-buffer.h"
 #include "gios-gate.h"
 #include "gios-reactor-private.h"

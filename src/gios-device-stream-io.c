@@ -41,7 +41,7 @@ _gios_device_stream_receive (GiosDeviceStream  *self,
   /* A read with a timeout of 0 after a short one, on the loop: what a
    * watch function that reads until nothing is left ends with. It would
    * cost a receive that fails with EAGAIN. */
-  if (known_drained (self) && _gios_device_stream_expired (self, deadline, cancellable, error))
+  if (known_drained (self) && gios_gate_expired (&priv->gate, deadline, cancellable, error))
     return -1;
   n = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, buffer, size, deadline, cancellable, error);
   if (n > 0)

@@ -176,16 +176,10 @@ _gios_device_stream_teardown (GiosDeviceStream  *self,
   return ok;
 }
 
-void
-_gios_device_stream_lock_device (GiosDeviceStream *self)
+GRecMutex *
+_gios_device_stream_get_device_lock (GiosDeviceStream *self)
 {
-  g_rec_mutex_lock (&PRIV (self)->teardown);
-}
-
-void
-_gios_device_stream_unlock_device (GiosDeviceStream *self)
-{
-  g_rec_mutex_unlock (&PRIV (self)->teardown);
+  return &PRIV (self)->teardown;
 }
 
 void

@@ -258,57 +258,10 @@ _gios_device_stream_set_idle_func (GiosDeviceStream *self,
   PRIV (self)->on_idle = on_idle;
 }
 
-gboolean
-_gios_device_stream_wait (GiosDeviceStream  *self,
-                          GPollFD           *fds,
-                          guint              n_fds,
-                          gint64             deadline,
-                          GCancellable      *cancellable,
-                          GError           **error)
+GiosGate *
+_gios_device_stream_get_gate (GiosDeviceStream *self)
 {
-  return gios_gate_wait (&PRIV (self)->gate, fds, n_fds, deadline, cancellable, error);
-}
-
-gboolean
-_gios_device_stream_expired (GiosDeviceStream  *self,
-                             gint64             deadline,
-                             GCancellable      *cancellable,
-                             GError           **error)
-{
-  if (deadline < 0 || deadline > g_get_monotonic_time ())
-    return FALSE;
-  gios_gate_time_out (&PRIV (self)->gate, cancellable, error);
-  return TRUE;
-}
-
-gboolean
-_gios_device_stream_begin_blocking (GiosDeviceStream *self,
-                                    gint64            deadline,
-                                    GCancellable     *cancellable)
-{
-  return gios_gate_begin_blocking (&PRIV (self)->gate, deadline, cancellable);
-}
-
-gboolean
-_gios_device_stream_end_blocking (GiosDeviceStream  *self,
-                                  gboolean           got_data,
-                                  GCancellable      *cancellable,
-                                  GError           **error)
-{
-  return gios_gate_end_blocking (&PRIV (self)->gate, got_data, cancellable, error);
-}
-
-void
-_gios_device_stream_set_interrupting (GiosDeviceStream *self,
-                                      GCancellable     *cancellable)
-{
-  gios_gate_set_interrupting (&PRIV (self)->gate, cancellable);
-}
-
-void
-_gios_device_stream_cancel_blocked (GiosDeviceStream *self)
-{
-  gios_gate_cancel_blocked (&PRIV (self)->gate);
+  return &PRIV (self)->gate;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -412,7 +365,7 @@ gios_device_stream_real_receive (GiosDeviceStream  *self,
     return -1;
   input = g_io_stream_get_input_stream (PRIV (self)->base);
   fd = stream_fd (input);
-  if (fd >= 0 && !_gios_device_stream_wait_fd (self, fd, G_IO_IN, deadline, cancellable, error))
+  if (fd >= 0 && !gios_gate_wait_fd (&PRIV (self)->gate, fd, G_IO_IN, deadline, cancellable, error))
     return -1;
   return g_input_stream_read (input, buffer, size, cancellable, error);
 }
@@ -434,7 +387,7 @@ gios_device_stream_real_send (GiosDeviceStream  *self,
   fd = stream_fd (output);
   if (fd >= 0)
     {
-      if (!_gios_device_stream_wait_fd (self, fd, G_IO_OUT, deadline, cancellable, error))
+      if (!gios_gate_wait_fd (&PRIV (self)->gate, fd, G_IO_OUT, deadline, cancellable, error))
         return -1;
       size = MIN (size, FD_WRITE_CHUNK);
     }

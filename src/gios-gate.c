@@ -7,11 +7,8 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 
-#define WAKEUP_NONE (-1)
-#define WAKEUP_FAILED (-2)
 #define MAX_WAIT_FDS 8
 /* Without a wake-up descriptor, a wait looks at its flags this often. */
 #define FALLBACK_SLICE_MS 50
@@ -26,7 +23,7 @@ gios_gate_init (GiosGate *gate)
   g_mutex_init (&gate->lock);
   g_cond_init (&gate->idle);
   gate->device_fd = -1;
-  gate->wakeup_fd = WAKEUP_NONE;
+  gios_wakeup_init (&gate->wakeup);
 }
 
 static void clear_cached_cancellable (GiosGate *gate);
@@ -35,8 +32,7 @@ void
 gios_gate_clear (GiosGate *gate)
 {
   clear_cached_cancellable (gate);
-  if (gate->wakeup_fd >= 0)
-    close (gate->wakeup_fd);
+  gios_wakeup_clear (&gate->wakeup);
   g_mutex_clear (&gate->lock);
   g_cond_clear (&gate->idle);
 }
@@ -134,14 +130,7 @@ gios_gate_is_busy_elsewhere (GiosGate *gate)
 static void
 wake (GiosGate *gate)
 {
-  int fd = g_atomic_int_get (&gate->wakeup_fd);
-
-  if (fd >= 0)
-    {
-      guint64 one = 1;
-
-      (void) !write (fd, &one, sizeof one);
-    }
+  gios_wakeup_signal (&gate->wakeup);
 }
 
 guint
@@ -218,18 +207,7 @@ gios_gate_set_closed (GiosGate *gate,
 int
 gios_gate_prepare_wakeup (GiosGate *gate)
 {
-  int wakeup_fd;
-
-  g_mutex_lock (&gate->lock);
-  if (gate->wakeup_fd == WAKEUP_NONE)
-    {
-      int fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-      g_atomic_int_set (&gate->wakeup_fd, fd >= 0 ? fd : WAKEUP_FAILED);
-    }
-  wakeup_fd = gate->wakeup_fd;
-  g_mutex_unlock (&gate->lock);
-  return wakeup_fd;
+  return gios_wakeup_prepare (&gate->wakeup, &gate->lock);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -449,10 +427,8 @@ gios_gate_wait (GiosGate      *gate,
         }
       if (wakeup_fd >= 0 && all[n_fds].revents != 0)
         {
-          guint64 count;
-
           /* Drained here; the flags at the top say why we woke. */
-          (void) !read (wakeup_fd, &count, sizeof count);
+          gios_wakeup_drain (wakeup_fd);
           continue;
         }
       if (deadline >= 0 && g_get_monotonic_time () >= deadline)
@@ -471,14 +447,17 @@ gios_gate_wait (GiosGate      *gate,
 }
 
 gboolean
-gios_gate_time_out (GiosGate      *gate,
-                    GCancellable  *cancellable,
-                    GError       **error)
+gios_gate_expired (GiosGate      *gate,
+                   gint64         deadline,
+                   GCancellable  *cancellable,
+                   GError       **error)
 {
+  if (deadline < 0 || deadline > g_get_monotonic_time ())
+    return FALSE;
   if (!g_cancellable_set_error_if_cancelled (cancellable, error) &&
       !closed_while_waiting (gate, own_ticket (gate), error))
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("Timed out"));
-  return FALSE;
+  return TRUE;
 }
 
 gboolean

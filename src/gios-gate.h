@@ -26,6 +26,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include "gios-wakeup.h"
 
 G_BEGIN_DECLS
 
@@ -49,7 +50,7 @@ struct _GiosGate
   guint attached : 1;      /* a device is there to read and write */
   guint closed : 1;
   int device_fd;           /* shut down under receives blocked in it */
-  int wakeup_fd;           /* atomic; made on first use */
+  GiosWakeup wakeup;       /* made on first use */
   /* The cancellable of the last wait stays connected to the wake-up, since
    * connecting a handler per wait took about half the instructions of a
    * blocking read; its handler wakes only while waits use it. */
@@ -115,10 +116,25 @@ gboolean gios_gate_wait            (GiosGate       *gate,
                                     GCancellable   *cancellable,
                                     GError        **error);
 
-/* Fails as gios_gate_wait() would once @fds turned out not ready and the
- * deadline had passed, without polling: for a transfer that may not wait
- * and that the device just refused (EAGAIN). Always returns FALSE. */
-gboolean gios_gate_time_out        (GiosGate       *gate,
+static inline gboolean
+gios_gate_wait_fd (GiosGate      *gate,
+                   int            fd,
+                   GIOCondition   condition,
+                   gint64         deadline,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  GPollFD pfd = { fd, condition, 0 };
+
+  return gios_gate_wait (gate, &pfd, 1, deadline, cancellable, error);
+}
+
+/* For a transfer the device just refused (EAGAIN): TRUE, with @error set as
+ * gios_gate_wait() would set it, when @deadline (-1: none) has passed, so
+ * that the caller fails without polling the device it just tried; FALSE
+ * when there is time left to wait. */
+gboolean gios_gate_expired         (GiosGate       *gate,
+                                    gint64          deadline,
                                     GCancellable   *cancellable,
                                     GError        **error);
 

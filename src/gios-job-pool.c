@@ -7,7 +7,6 @@
 #include "gios-socket-common-private.h"
 
 #include <unistd.h>
-#include <sys/eventfd.h>
 
 /* Without a wake-up descriptor (none could be made), a wait for a slot
  * looks again this often. */
@@ -28,7 +27,7 @@ struct _GiosJobPool
   GCond ended;             /* a job ended */
   guint n_jobs;
   guint slot_waiters;      /* accepting threads waiting for a job to end */
-  int wakeup_fd;           /* wakes them; -1 until made, -2 if it could not be */
+  GiosWakeup wakeup;       /* wakes them */
   GPtrArray *running;      /* of Job */
   /* The jobs' cancellable, shared by the jobs it was given to; once
    * cancelled, the next job gets a new one. */
@@ -57,9 +56,10 @@ on_jobs_cancelled (GCancellable *cancellable,
   for (guint i = 0; i < pool->running->len; i++)
     {
       Job *job = g_ptr_array_index (pool->running, i);
+      GiosDeviceStream *connection = GIOS_DEVICE_STREAM (job->connection);
 
       if (job->cancellable == cancellable)
-        _gios_device_stream_cancel_blocked (GIOS_DEVICE_STREAM (job->connection));
+        gios_gate_cancel_blocked (_gios_device_stream_get_gate (connection));
     }
   g_mutex_unlock (&pool->lock);
 }
@@ -119,14 +119,7 @@ gios_job_closure_unref (GiosJobClosure *closure)
 static void
 wake_slot_waiters (GiosJobPool *pool)
 {
-  int fd = g_atomic_int_get (&pool->wakeup_fd);
-
-  if (fd >= 0)
-    {
-      guint64 one = 1;
-
-      (void) !write (fd, &one, sizeof one);
-    }
+  gios_wakeup_signal (&pool->wakeup);
 }
 
 static void
@@ -175,7 +168,7 @@ gios_job_pool_new (GObject *owner)
   pool->owner = owner;
   g_mutex_init (&pool->lock);
   g_cond_init (&pool->ended);
-  pool->wakeup_fd = -1;
+  gios_wakeup_init (&pool->wakeup);
   pool->running = g_ptr_array_new ();
   (void) renew_cancellable (pool);
   return pool;
@@ -187,8 +180,7 @@ gios_job_pool_free (GiosJobPool *pool)
   /* Jobs hold the owner, which holds the pool: none runs here. */
   if (pool->threads != NULL)
     g_thread_pool_free (pool->threads, FALSE, FALSE);
-  if (pool->wakeup_fd >= 0)
-    close (pool->wakeup_fd);
+  gios_wakeup_clear (&pool->wakeup);
   g_ptr_array_unref (pool->running);
   g_cancellable_disconnect (pool->cancellable, pool->handler);
   g_clear_object (&pool->cancellable);
@@ -216,7 +208,8 @@ gios_job_pool_push (GiosJobPool    *pool,
     old = renew_cancellable (pool);
   job->cancellable = g_object_ref (pool->cancellable);
   /* Its cancellation wakes a read that waits in the connection itself. */
-  _gios_device_stream_set_interrupting (GIOS_DEVICE_STREAM (connection), job->cancellable);
+  gios_gate_set_interrupting (_gios_device_stream_get_gate (GIOS_DEVICE_STREAM (connection)),
+                              job->cancellable);
   g_ptr_array_add (pool->running, job);
   pool->n_jobs++;
   if (pool->threads == NULL)
@@ -229,32 +222,16 @@ gios_job_pool_push (GiosJobPool    *pool,
   g_thread_pool_push (pool->threads, job, NULL);
 }
 
-/* The wake-up descriptor, made on first use; -1 where none can be. */
-static int
-prepare_wakeup (GiosJobPool *pool)
-{
-  int fd;
-
-  g_mutex_lock (&pool->lock);
-  if (pool->wakeup_fd == -1)
-    {
-      fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-      g_atomic_int_set (&pool->wakeup_fd, fd >= 0 ? fd : -2);
-    }
-  fd = pool->wakeup_fd;
-  g_mutex_unlock (&pool->lock);
-  return fd >= 0 ? fd : -1;
-}
 
 gboolean
 gios_job_pool_wait_for_slot (GiosJobPool       *pool,
                              guint              max_jobs,
-                             GiosDeviceStream  *waiter,
+                             GiosGate          *gate,
                              gint64             deadline,
                              GCancellable      *cancellable,
                              GError           **error)
 {
-  int wakeup_fd = max_jobs > 0 ? prepare_wakeup (pool) : -1;
+  int wakeup_fd = max_jobs > 0 ? gios_wakeup_prepare (&pool->wakeup, &pool->lock) : -1;
 
   for (;;)
     {
@@ -274,19 +251,16 @@ gios_job_pool_wait_for_slot (GiosJobPool       *pool,
 
       if (wakeup_fd >= 0)
         {
-          GPollFD pfd = { wakeup_fd, G_IO_IN, 0 };
-          guint64 count;
-
-          ok = _gios_device_stream_wait (waiter, &pfd, 1, deadline, cancellable, &local_error);
+          ok = gios_gate_wait_fd (gate, wakeup_fd, G_IO_IN, deadline, cancellable, &local_error);
           if (ok)
-            (void) !read (wakeup_fd, &count, sizeof count);
+            gios_wakeup_drain (wakeup_fd);
         }
       else
         {
           gint64 slice = g_get_monotonic_time () + FALLBACK_SLICE_US;
 
-          ok = _gios_device_stream_wait (waiter, NULL, 0, deadline >= 0 ? MIN (slice, deadline) : slice,
-                                         cancellable, &local_error);
+          ok = gios_gate_wait (gate, NULL, 0, deadline >= 0 ? MIN (slice, deadline) : slice,
+                               cancellable, &local_error);
           /* The end of a slice is a time to look again. */
           if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) &&
               (deadline < 0 || g_get_monotonic_time () < deadline))

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <gios/gios.h>
+#include "gios-gate.h"
 
 G_BEGIN_DECLS
 
@@ -32,10 +33,10 @@ void            gios_job_pool_push     (GiosJobPool     *pool,
                                         GiosSocket      *connection,
                                         GiosJobClosure  *closure);
 /* Waits until fewer than @max_jobs jobs run (0: no limit), @deadline,
- * @cancellable, or a teardown of @waiter from another thread. */
+ * @cancellable, or a teardown from another thread, which @gate's wait sees. */
 gboolean        gios_job_pool_wait_for_slot (GiosJobPool      *pool,
                                              guint             max_jobs,
-                                             GiosDeviceStream *waiter,
+                                             GiosGate         *gate,
                                              gint64            deadline,
                                              GCancellable     *cancellable,
                                              GError          **error);

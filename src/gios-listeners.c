@@ -3,7 +3,6 @@
 
 #include "gios-private.h"
 #include "gios-listeners.h"
-#include "gios-device-stream-private.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -117,18 +116,18 @@ gios_listeners_report (GiosListeners *listeners,
     gios_backoff_recovered (&listeners->exhaustion, "Accepting connections again on port %u", port);
 }
 
-/* Pauses until the next try, unless the waiter is closed or @cancellable
+/* Pauses until the next try, unless @gate is interrupted or @cancellable
  * cancelled meanwhile. */
 static gboolean
 pause_for (GiosListeners     *listeners,
-           GiosDeviceStream  *waiter,
+           GiosGate          *gate,
            gint64             deadline,
            GCancellable      *cancellable,
            GError           **error)
 {
   g_autoptr(GError) local_error = NULL;
 
-  if (_gios_device_stream_wait (waiter, NULL, 0, gios_backoff_until (&listeners->exhaustion, deadline),
+  if (gios_gate_wait (gate, NULL, 0, gios_backoff_until (&listeners->exhaustion, deadline),
                                 cancellable, &local_error) ||
       g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     return TRUE;
@@ -138,7 +137,7 @@ pause_for (GiosListeners     *listeners,
 
 int
 gios_listeners_accept (GiosListeners     *listeners,
-                       GiosDeviceStream  *waiter,
+                       GiosGate          *gate,
                        guint              port,
                        gint64             deadline,
                        GCancellable      *cancellable,
@@ -177,7 +176,7 @@ gios_listeners_accept (GiosListeners     *listeners,
               _gios_set_error_from_errno (error, errsv, _("Could not accept a connection: %s"), g_strerror (errsv));
               return -1;
             }
-          if (!pause_for (listeners, waiter, deadline, cancellable, error))
+          if (!pause_for (listeners, gate, deadline, cancellable, error))
             return -1;
           continue;
         }
@@ -193,7 +192,7 @@ gios_listeners_accept (GiosListeners     *listeners,
           fds[i].events = G_IO_IN;
           fds[i].revents = 0;
         }
-      if (!_gios_device_stream_wait (waiter, fds, n, deadline, cancellable, error))
+      if (!gios_gate_wait (gate, fds, n, deadline, cancellable, error))
         return -1;
     }
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <gios/gios.h>
+#include "gios-gate.h"
 #include "gios-backoff.h"
 #include "gios-bind.h"
 
@@ -32,10 +33,10 @@ void     gios_listeners_close       (GiosListeners     *listeners);
  * or -1 with another errno. */
 int      gios_listeners_accept_once (GiosListeners     *listeners,
                                      GSocketAddress   **remote);
-/* Waits until @deadline for a connection, on @waiter's gate (which a close
- * from another thread wakes). */
+/* Waits until @deadline for a connection, on @gate (which a close from
+ * another thread wakes). */
 int      gios_listeners_accept      (GiosListeners     *listeners,
-                                     GiosDeviceStream  *waiter,
+                                     GiosGate          *gate,
                                      guint              port,
                                      gint64             deadline,
                                      GCancellable      *cancellable,

@@ -10,7 +10,8 @@
  */
 
 #include "gios-private.h"
-#include "gios-device-stream-private.h"
+#include "gios-call.h"
+#include "gios-device-stream-framing.h"
 #include "gios-message-private.h"
 
 #include <string.h>

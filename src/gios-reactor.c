@@ -65,17 +65,24 @@ struct _GiosWatch
 G_LOCK_DEFINE_STATIC (reactors);
 static GHashTable *reactors;   /* GMainContext → GiosReactor, not owned */
 
+/* epoll reports EPOLLERR and EPOLLHUP whether asked or not. */
+static const struct
+{
+  GIOCondition condition;
+  guint32 epoll;
+} conditions[] = {
+  { G_IO_IN, EPOLLIN }, { G_IO_OUT, EPOLLOUT }, { G_IO_PRI, EPOLLPRI },
+  { G_IO_ERR, EPOLLERR }, { G_IO_HUP, EPOLLHUP },
+};
+
 static guint32
 to_epoll (GIOCondition events)
 {
   guint32 e = 0;
 
-  if (events & G_IO_IN)
-    e |= EPOLLIN;
-  if (events & G_IO_OUT)
-    e |= EPOLLOUT;
-  if (events & G_IO_PRI)
-    e |= EPOLLPRI;
+  for (guint i = 0; i < G_N_ELEMENTS (conditions); i++)
+    if (events & conditions[i].condition)
+      e |= conditions[i].epoll;
   return e;
 }
 
@@ -84,16 +91,9 @@ from_epoll (guint32 e)
 {
   GIOCondition c = 0;
 
-  if (e & EPOLLIN)
-    c |= G_IO_IN;
-  if (e & EPOLLOUT)
-    c |= G_IO_OUT;
-  if (e & EPOLLPRI)
-    c |= G_IO_PRI;
-  if (e & EPOLLERR)
-    c |= G_IO_ERR;
-  if (e & EPOLLHUP)
-    c |= G_IO_HUP;
+  for (guint i = 0; i < G_N_ELEMENTS (conditions); i++)
+    if (e & conditions[i].epoll)
+      c |= conditions[i].condition;
   return c;
 }
 

@@ -1,11 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * GiosServerSocket on the main loop: start() and stop(), and the
- * asynchronous accept and listen. The accepting itself is
+ * GiosServerSocket on the main loop: start() and stop(), the
+ * asynchronous accept and listen, and the ::accepted and ::stopped signals
+ * that hand start()'s connections over. The accepting itself is
  * gios-acceptor.c's.
  */
 #include "gios-server-socket-impl.h"
 #include "gios-socket-common-private.h"
+
+enum {
+  ACCEPTED,
+  STOPPED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 /**
  * gios_server_socket_start:
@@ -183,3 +192,104 @@ gios_server_socket_listen_finish (GiosServerSocket  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Accepting on the main loop: handing over to the signals                    */
+
+/**
+ * GiosServerSocketClass::accepted:
+ * @self: a [class@Gios.ServerSocket]
+ * @connection: the new connection, an instance of
+ *   [property@Gios.ServerSocket:socket-type]
+ *
+ * The class handler of [signal@Gios.ServerSocket::accepted], run after the
+ * handlers connected to the signal and only when none of them took the
+ * connection. A subclass that serves the connections of
+ * [method@Gios.ServerSocket.start] itself overrides it, keeps a reference to
+ * @connection, starts serving it without blocking (watches or `_async`
+ * calls) and returns %TRUE. When nothing takes a connection, it is run with
+ * its `run` class method if it has one, and closed otherwise.
+ *
+ * Returns: %TRUE when the class took the connection
+ *
+ * Since: 0.2
+ */
+
+/**
+ * GiosServerSocketClass::stopped:
+ * @self: a [class@Gios.ServerSocket]
+ * @reason: why accepting ended
+ *
+ * The class handler of [signal@Gios.ServerSocket::stopped], run after the
+ * handlers connected to the signal.
+ *
+ * Since: 0.2
+ */
+
+void
+_gios_server_socket_emit_accepted (gpointer    owner,
+                                   GiosSocket *connection)
+{
+  GiosServerSocket *self = owner;
+  gboolean handled = FALSE;
+
+  g_signal_emit (self, signals[ACCEPTED], 0, connection, &handled);
+  if (handled)
+    return;
+  if (_gios_socket_overrides_run (connection))
+    gios_socket_run (connection, gios_job_pool_get_cancellable (PRIV (self)->jobs));
+  else
+    {
+      g_debug ("no handler took the connection; closing it");
+      gios_device_stream_close (GIOS_DEVICE_STREAM (connection), NULL);
+    }
+}
+
+void
+_gios_server_socket_emit_stopped (gpointer  owner,
+                                  GError   *reason)
+{
+  g_signal_emit (owner, signals[STOPPED], 0, reason);
+}
+
+void
+_gios_server_socket_install_signals (GiosServerSocketClass *klass)
+{
+  /**
+   * GiosServerSocket::accepted:
+   * @self: the server socket
+   * @connection: the new connection
+   *
+   * Emitted on the main context of [method@Gios.ServerSocket.start] for
+   * each connection it accepts. A handler that takes the connection (keeps a
+   * reference and serves it, typically with asynchronous calls) returns
+   * %TRUE; later handlers are then not called, as with
+   * [signal@Gio.SocketService::incoming]. A subclass overrides the `accepted`
+   * class member to the same end; it runs after the handlers.
+   *
+   * Returns: %TRUE when a handler took the connection
+   *
+   * Since: 0.1
+   */
+  signals[ACCEPTED] =
+    g_signal_new ("accepted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  G_STRUCT_OFFSET (GiosServerSocketClass, accepted),
+                  g_signal_accumulator_true_handled, NULL, NULL,
+                  G_TYPE_BOOLEAN, 1, GIOS_TYPE_SOCKET);
+
+  /**
+   * GiosServerSocket::stopped:
+   * @self: the server socket
+   * @reason: why accepting ended: %G_IO_ERROR_CANCELLED after
+   *   [method@Gios.ServerSocket.stop] or [method@Gios.DeviceStream.close],
+   *   or the error that ended it
+   *
+   * Emitted once when accepting started by [method@Gios.ServerSocket.start]
+   * ends.
+   *
+   * Since: 0.1
+   */
+  signals[STOPPED] =
+    g_signal_new ("stopped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  G_STRUCT_OFFSET (GiosServerSocketClass, stopped), NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_ERROR);
+}

@@ -2,7 +2,7 @@
 /*
  * Inside GiosServerSocket: the instance state that its two files share
  * (gios-server-socket.c: the object, opening, listen, accept, jobs and
- * closing; -async.c: accepting on the main loop).
+ * closing; -async.c: accepting on the main loop and its signals).
  */
 #pragma once
 
@@ -27,5 +27,13 @@ typedef struct
 
 GiosServerSocketPrivate *_gios_server_socket_get_private (GiosServerSocket *self);
 #define PRIV(self) _gios_server_socket_get_private (self)
+
+/* gios-server-socket-async.c: the signals of accepting on the main loop,
+ * ::accepted and ::stopped, and the acceptor's hand-over to them. */
+void _gios_server_socket_install_signals (GiosServerSocketClass *klass);
+void _gios_server_socket_emit_accepted   (gpointer               owner,
+                                          GiosSocket            *connection);
+void _gios_server_socket_emit_stopped    (gpointer               owner,
+                                          GError                *reason);
 
 G_END_DECLS

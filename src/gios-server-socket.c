@@ -8,6 +8,7 @@
  */
 #include "gios-server-socket-impl.h"
 #include "gios-device-stream-private.h"
+#include "gios-device-stream-serving.h"
 #include "gios-socket-common-private.h"
 #include "gios-bind.h"
 
@@ -80,19 +81,19 @@ enum {
   N_PROPS
 };
 
-enum {
-  ACCEPTED,
-  STOPPED,
-  N_SIGNALS
-};
-
 static GParamSpec *properties[N_PROPS];
-static guint signals[N_SIGNALS];
 
 GiosServerSocketPrivate *
 _gios_server_socket_get_private (GiosServerSocket *self)
 {
   return gios_server_socket_get_instance_private (self);
+}
+
+/* What the server's waits block on: a close from another thread wakes them. */
+static GiosGate *
+gate_of (GiosServerSocket *self)
+{
+  return _gios_device_stream_get_gate (GIOS_DEVICE_STREAM (self));
 }
 
 static int
@@ -158,8 +159,8 @@ open_tcp (GiosServerSocket  *self,
   if (!check_not_open (self, error) ||
       !_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     return FALSE;
-  ok = _gios_bind_tcp (GIOS_DEVICE_STREAM (self), host, port, priv->loopback_only,
-                       effective_backlog (priv), call.deadline, priv->listeners.sockets, error);
+  ok = _gios_bind_tcp (gate_of (self), host, port, priv->loopback_only, effective_backlog (priv),
+                       call.deadline, priv->listeners.sockets, error);
   _gios_call_end (&call, error);
   if (ok)
     opened (self, host);
@@ -282,7 +283,7 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
   if (!check_not_open (self, error) ||
       !_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     return FALSE;
-  fd = _gios_bind_unix (GIOS_DEVICE_STREAM (self), path, permissions, effective_backlog (priv),
+  fd = _gios_bind_unix (gate_of (self), path, permissions, effective_backlog (priv),
                         call.deadline, &priv->listeners.unix_path, error);
   _gios_call_end (&call, error);
   if (fd < 0)
@@ -368,7 +369,7 @@ accept_fd (GiosServerSocket  *self,
            GSocketAddress   **remote,
            GError           **error)
 {
-  return gios_listeners_accept (&PRIV (self)->listeners, GIOS_DEVICE_STREAM (self),
+  return gios_listeners_accept (&PRIV (self)->listeners, gate_of (self),
                                 gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)),
                                 deadline, cancellable, remote, error);
 }
@@ -606,7 +607,7 @@ gios_server_socket_listen_job (GiosServerSocket  *self,
       GiosSocket *connection;
       int fd;
 
-      if (!gios_job_pool_wait_for_slot (priv->jobs, max_jobs, GIOS_DEVICE_STREAM (self),
+      if (!gios_job_pool_wait_for_slot (priv->jobs, max_jobs, gate_of (self),
                                         call.deadline, cancellable, &local_error))
         break;
       fd = accept_fd (self, call.deadline, cancellable, &remote, &local_error);
@@ -709,71 +710,14 @@ gios_server_socket_wait_jobs_full (GiosServerSocket  *self,
                                  cancellable, error);
 }
 
-/* ------------------------------------------------------------------------ */
-/* Accepting on the main loop: handing over to the signals                    */
-
-/**
- * GiosServerSocketClass::accepted:
- * @self: a [class@Gios.ServerSocket]
- * @connection: the new connection, an instance of
- *   [property@Gios.ServerSocket:socket-type]
- *
- * The class handler of [signal@Gios.ServerSocket::accepted], run after the
- * handlers connected to the signal and only when none of them took the
- * connection. A subclass that serves the connections of
- * [method@Gios.ServerSocket.start] itself overrides it, keeps a reference to
- * @connection, starts serving it without blocking (watches or `_async`
- * calls) and returns %TRUE. When nothing takes a connection, it is run with
- * its `run` class method if it has one, and closed otherwise.
- *
- * Returns: %TRUE when the class took the connection
- *
- * Since: 0.2
- */
-
-/**
- * GiosServerSocketClass::stopped:
- * @self: a [class@Gios.ServerSocket]
- * @reason: why accepting ended
- *
- * The class handler of [signal@Gios.ServerSocket::stopped], run after the
- * handlers connected to the signal.
- *
- * Since: 0.2
- */
-
-static void
-emit_accepted (gpointer    owner,
-               GiosSocket *connection)
-{
-  GiosServerSocket *self = owner;
-  gboolean handled = FALSE;
-
-  g_signal_emit (self, signals[ACCEPTED], 0, connection, &handled);
-  if (handled)
-    return;
-  if (_gios_socket_overrides_run (connection))
-    gios_socket_run (connection, gios_job_pool_get_cancellable (PRIV (self)->jobs));
-  else
-    {
-      g_debug ("no handler took the connection; closing it");
-      gios_device_stream_close (GIOS_DEVICE_STREAM (connection), NULL);
-    }
-}
-
-static void
-emit_stopped (gpointer  owner,
-              GError   *reason)
-{
-  g_signal_emit (owner, signals[STOPPED], 0, reason);
-}
-
+/* Accepting on the main loop shares the hand-over with listen and accept,
+ * and ends in the signals of gios-server-socket-async.c. */
 const GiosAcceptorFuncs _gios_server_socket_acceptor_funcs = {
   .accept_once = accept_once,
   .wrap = wrap,
   .adopt = adopt,
-  .accepted = emit_accepted,
-  .stopped = emit_stopped,
+  .accepted = _gios_server_socket_emit_accepted,
+  .stopped = _gios_server_socket_emit_stopped,
   .exhausted = report_exhaustion,
 };
 
@@ -1007,44 +951,7 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
-  /**
-   * GiosServerSocket::accepted:
-   * @self: the server socket
-   * @connection: the new connection
-   *
-   * Emitted on the main context of [method@Gios.ServerSocket.start] for
-   * each connection it accepts. A handler that takes the connection (keeps a
-   * reference and serves it, typically with asynchronous calls) returns
-   * %TRUE; later handlers are then not called, as with
-   * [signal@Gio.SocketService::incoming]. A subclass overrides the `accepted`
-   * class member to the same end; it runs after the handlers.
-   *
-   * Returns: %TRUE when a handler took the connection
-   *
-   * Since: 0.1
-   */
-  signals[ACCEPTED] =
-    g_signal_new ("accepted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  G_STRUCT_OFFSET (GiosServerSocketClass, accepted),
-                  g_signal_accumulator_true_handled, NULL, NULL,
-                  G_TYPE_BOOLEAN, 1, GIOS_TYPE_SOCKET);
-
-  /**
-   * GiosServerSocket::stopped:
-   * @self: the server socket
-   * @reason: why accepting ended: %G_IO_ERROR_CANCELLED after
-   *   [method@Gios.ServerSocket.stop] or [method@Gios.DeviceStream.close],
-   *   or the error that ended it
-   *
-   * Emitted once when accepting started by [method@Gios.ServerSocket.start]
-   * ends.
-   *
-   * Since: 0.1
-   */
-  signals[STOPPED] =
-    g_signal_new ("stopped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  G_STRUCT_OFFSET (GiosServerSocketClass, stopped), NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_ERROR);
+  _gios_server_socket_install_signals (klass);
 }
 
 static void

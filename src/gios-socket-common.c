@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gios-private.h"
 #include "gios-device-stream-private.h"
+#include "gios-device-stream-serving.h"
 #include "gios-socket-common-private.h"
 
 #include <errno.h>
@@ -299,6 +300,7 @@ gios_socket_common_receive (GiosDeviceStream  *stream,
   /* A vfunc of this class: no run-time type check on every receive. */
   GiosSocketCommon *self = (GiosSocketCommon *) stream;
   GiosSocketCommonPrivate *priv = PRIV (self);
+  GiosGate *gate = _gios_device_stream_get_gate (stream);
 
   if (!check_connection (self, cancellable, error))
     return -1;
@@ -306,7 +308,7 @@ gios_socket_common_receive (GiosDeviceStream  *stream,
   /* A receive that waits forever blocks in recv() itself, which costs one
    * system call where poll() and recv() cost two: whatever could end the
    * wait shuts the connection down (see begin_blocking). */
-  if (priv->blocking && _gios_device_stream_begin_blocking (stream, deadline, cancellable))
+  if (priv->blocking && gios_gate_begin_blocking (gate, deadline, cancellable))
     {
       gssize n;
       int errsv;
@@ -315,7 +317,7 @@ gios_socket_common_receive (GiosDeviceStream  *stream,
         n = recv (priv->fd, buffer, size, 0);
       while (n < 0 && errno == EINTR);
       errsv = errno;
-      if (!_gios_device_stream_end_blocking (stream, n > 0, cancellable, error))
+      if (!gios_gate_end_blocking (gate, n > 0, cancellable, error))
         return -1;
       if (n >= 0)
         return n;
@@ -339,7 +341,7 @@ gios_socket_common_receive (GiosDeviceStream  *stream,
       (deadline < 0 || deadline > g_get_monotonic_time ()))
     {
       priv->wait_first--;
-      if (!_gios_device_stream_wait_fd (stream, priv->fd, G_IO_IN, deadline, cancellable, error))
+      if (!gios_gate_wait_fd (gate, priv->fd, G_IO_IN, deadline, cancellable, error))
         return -1;
     }
 
@@ -361,9 +363,9 @@ gios_socket_common_receive (GiosDeviceStream  *stream,
         {
           if (first && ++priv->misses >= 2)
             priv->wait_first = WAIT_FIRST_RECEIVES;
-          if (_gios_device_stream_expired (stream, deadline, cancellable, error))
+          if (gios_gate_expired (gate, deadline, cancellable, error))
             return -1;
-          if (!_gios_device_stream_wait_fd (stream, priv->fd, G_IO_IN, deadline, cancellable, error))
+          if (!gios_gate_wait_fd (gate, priv->fd, G_IO_IN, deadline, cancellable, error))
             return -1;
           continue;
         }
@@ -382,6 +384,7 @@ gios_socket_common_send (GiosDeviceStream  *stream,
 {
   GiosSocketCommon *self = (GiosSocketCommon *) stream;   /* as in receive */
   GiosSocketCommonPrivate *priv = PRIV (self);
+  GiosGate *gate = _gios_device_stream_get_gate (stream);
 
   if (!check_connection (self, cancellable, error))
     return -1;
@@ -400,9 +403,9 @@ gios_socket_common_send (GiosDeviceStream  *stream,
         continue;
       if (errsv == EAGAIN || errsv == EWOULDBLOCK)
         {
-          if (_gios_device_stream_expired (stream, deadline, cancellable, error))
+          if (gios_gate_expired (gate, deadline, cancellable, error))
             return -1;
-          if (!_gios_device_stream_wait_fd (stream, priv->fd, G_IO_OUT, deadline, cancellable, error))
+          if (!gios_gate_wait_fd (gate, priv->fd, G_IO_OUT, deadline, cancellable, error))
             return -1;
           continue;
         }
@@ -827,14 +830,15 @@ gios_socket_common_get_socket (GiosSocketCommon *self)
     {
       /* Held off teardowns: drop_connection() from another thread must
        * not close the descriptor while it is being wrapped. */
-      _gios_device_stream_lock_device (GIOS_DEVICE_STREAM (self));
+      g_autoptr(GRecMutexLocker) locker =
+        g_rec_mutex_locker_new (_gios_device_stream_get_device_lock (GIOS_DEVICE_STREAM (self)));
+
       if (priv->socket == NULL && priv->fd >= 0)
         {
           /* GSocket puts the descriptor in non-blocking mode. */
           priv->socket = g_socket_new_from_fd (priv->fd, NULL);
           priv->blocking = FALSE;
         }
-      _gios_device_stream_unlock_device (GIOS_DEVICE_STREAM (self));
     }
   return priv->socket;
 }

@@ -5,6 +5,7 @@
 #include "gios-backoff.h"
 #include "gios-bind.h"
 #include "gios-reactor-private.h"
+#include "gios-task-guard.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -153,7 +154,7 @@ connect_fd (GiosSocket       *self,
   if (errsv != EINPROGRESS && errsv != EINTR)
     return errsv;
 
-  if (!_gios_device_stream_wait_fd (GIOS_DEVICE_STREAM (self), fd, G_IO_OUT, deadline,
+  if (!gios_gate_wait_fd (_gios_device_stream_get_gate (GIOS_DEVICE_STREAM (self)), fd, G_IO_OUT, deadline,
                                     cancellable, error))
     return -1;
   if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &errsv, &errlen) != 0)
@@ -364,7 +365,7 @@ gios_socket_open_unix (GiosSocket    *self,
                        display, call.timeout);
           goto fail;
         }
-      if (!_gios_device_stream_wait (GIOS_DEVICE_STREAM (self), NULL, 0,
+      if (!gios_gate_wait (_gios_device_stream_get_gate (GIOS_DEVICE_STREAM (self)), NULL, 0,
                                      gios_backoff_until (&backoff, call.deadline),
                                      cancellable, &wait_error) &&
           !g_error_matches (wait_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
@@ -436,8 +437,7 @@ typedef struct
   struct addrinfo *next;
   int fd;
   GiosWatch *watch;
-  GSource *timeout_source;
-  GSource *cancel_source;
+  GiosTaskGuard guard;    /* the timeout and the cancellable */
   GError *last_error;
 } OpenData;
 
@@ -452,8 +452,7 @@ open_stop (OpenData *data)
       close (data->fd);
       data->fd = -1;
     }
-  _gios_clear_source (&data->timeout_source);
-  _gios_clear_source (&data->cancel_source);
+  gios_task_guard_stop (&data->guard);
 }
 
 static void
@@ -572,31 +571,18 @@ open_try_next (GTask *task)
   open_return (task, g_steal_pointer (&data->last_error));
 }
 
-static gboolean
-on_open_timeout (gpointer user_data)
+/* The time given to open() is up, or its cancellable was cancelled. */
+static void
+on_open_limit (GTask  *task,
+               GError *cancelled)
 {
-  GTask *task = user_data;
   OpenData *data = g_task_get_task_data (task);
 
-  g_clear_pointer (&data->timeout_source, g_source_unref);
-  open_return (task, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                  _("Could not connect to %s port %s within %d ms"),
-                                  data->host, data->port, data->timeout));
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_open_cancelled (GCancellable *cancellable,
-                   gpointer      user_data)
-{
-  GTask *task = user_data;
-  OpenData *data = g_task_get_task_data (task);
-  GError *error = NULL;
-
-  g_clear_pointer (&data->cancel_source, g_source_unref);
-  g_cancellable_set_error_if_cancelled (cancellable, &error);
-  open_return (task, error);
-  return G_SOURCE_REMOVE;
+  if (cancelled == NULL)
+    cancelled = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                             _("Could not connect to %s port %s within %d ms"),
+                             data->host, data->port, data->timeout);
+  open_return (task, cancelled);
 }
 
 static void
@@ -702,16 +688,7 @@ gios_socket_open_async (GiosSocket          *self,
     }
   g_snprintf (data->service, sizeof data->service, "%u", number);
 
-  if (data->timeout >= 0)
-    {
-      data->timeout_source = g_timeout_source_new (data->timeout);
-      g_task_attach_source (task, data->timeout_source, on_open_timeout);
-    }
-  if (cancellable != NULL)
-    {
-      data->cancel_source = g_cancellable_source_new (cancellable);
-      g_task_attach_source (task, data->cancel_source, G_SOURCE_FUNC (on_open_cancelled));
-    }
+  gios_task_guard_start (&data->guard, task, data->timeout, cancellable, on_open_limit);
 
   {
     const char **name = g_new (const char *, 2);
