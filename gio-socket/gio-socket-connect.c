@@ -136,6 +136,26 @@ peer_read_next (Connect *self)
                                        G_PRIORITY_DEFAULT, NULL, on_peer_read, self);
 }
 
+/* Copies standard input to @peer and what @peer sends to standard output,
+ * until @peer closes the connection. Returns why it ended otherwise, or
+ * NULL. */
+static GError *
+copy_both_ways (GiosSocket *peer)
+{
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  g_autoptr(GOutputStream) out = g_unix_output_stream_new (STDOUT_FILENO, FALSE);
+  Connect self = { .peer = peer, .in = in, .out = out, .loop = loop };
+
+  stdin_read_next (&self);
+  peer_read_next (&self);
+  g_main_loop_run (loop);
+
+  /* Outstanding reads end with the stream; their callbacks are not run. */
+  gios_device_stream_close (GIOS_DEVICE_STREAM (peer), NULL);
+  return self.error;
+}
+
 int
 tool_connect (int    argc,
               char **argv)
@@ -148,10 +168,6 @@ tool_connect (int    argc,
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GiosSocket) peer = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GMainLoop) loop = NULL;
-  g_autoptr(GInputStream) in = NULL;
-  g_autoptr(GOutputStream) out = NULL;
-  Connect self = { 0 };
   gboolean ok;
 
   context = tool_option_context_new ("connect", _("HOST PORT"),
@@ -194,18 +210,5 @@ tool_connect (int    argc,
   /* Room for one chunk, so a write only fills the buffer. */
   gios_device_stream_set_output_buffer_size (GIOS_DEVICE_STREAM (peer), 4 * CHUNK);
 
-  loop = g_main_loop_new (NULL, FALSE);
-  in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
-  out = g_unix_output_stream_new (STDOUT_FILENO, FALSE);
-  self.peer = peer;
-  self.in = in;
-  self.out = out;
-  self.loop = loop;
-  stdin_read_next (&self);
-  peer_read_next (&self);
-  g_main_loop_run (loop);
-
-  /* Outstanding reads end with the stream; their callbacks are not run. */
-  gios_device_stream_close (GIOS_DEVICE_STREAM (peer), NULL);
-  return tool_finish ("connect", g_steal_pointer (&self.error));
+  return tool_finish ("connect", copy_both_ways (peer));
 }

@@ -85,6 +85,27 @@ say_reply (const Client *client)
     say ("client", _("sent “%s”, got no reply: %s"), client->line, message_of (client->error));
 }
 
+/* The servers' side of the tour: reads a line of at most @max_length bytes
+ * and answers it in upper case. Returns the line and sets @upper to the
+ * answer, or returns NULL with @error set. */
+static char *
+answer_line (GiosDeviceStream  *stream,
+             gsize              max_length,
+             int                timeout_ms,
+             GCancellable      *cancellable,
+             char             **upper,
+             GError           **error)
+{
+  char *line = gios_device_stream_read_line (stream, max_length, NULL, timeout_ms, cancellable, error);
+
+  if (line != NULL)
+    {
+      *upper = g_utf8_strup (line, -1);
+      gios_device_stream_write_line (stream, *upper, cancellable, NULL);
+    }
+  return line;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The classic model                                                         */
 
@@ -94,7 +115,6 @@ serve_one (GiosServerSocket *server,
            gsize             max_length,
            int               timeout_ms)
 {
-  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
   g_autoptr(GError) error = NULL;
   g_autofree char *line = NULL;
   g_autofree char *upper = NULL;
@@ -106,15 +126,11 @@ serve_one (GiosServerSocket *server,
     }
   say ("server", _("a client connected"));
 
-  line = gios_device_stream_read_line (stream, max_length, NULL, timeout_ms, NULL, &error);
+  line = answer_line (GIOS_DEVICE_STREAM (server), max_length, timeout_ms, NULL, &upper, &error);
   if (line == NULL)
     say ("server", _("read_line failed: %s"), message_of (error));
   else
-    {
-      upper = g_utf8_strup (line, -1);
-      say ("server", _("read “%s”, answers “%s”"), line, upper);
-      gios_device_stream_write_line (stream, upper, NULL, NULL);
-    }
+    say ("server", _("read “%s”, answers “%s”"), line, upper);
   gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
   say ("server", _("dropped the connection, still listening"));
 }
@@ -158,9 +174,9 @@ demo_job (GiosSocket   *connection,
           gpointer      data)
 {
   Jobs *jobs = data;
-  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
-  g_autofree char *line = NULL;
   gint64 end = g_get_monotonic_time () + STEP_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+  g_autofree char *line = NULL;
+  g_autofree char *upper = NULL;
 
   g_mutex_lock (&jobs->lock);
   jobs->running++;
@@ -173,13 +189,7 @@ demo_job (GiosSocket   *connection,
     ;
   g_mutex_unlock (&jobs->lock);
 
-  line = gios_device_stream_read_line (stream, 1024, NULL, STEP_TIMEOUT_MS, cancellable, NULL);
-  if (line != NULL)
-    {
-      g_autofree char *upper = g_utf8_strup (line, -1);
-
-      gios_device_stream_write_line (stream, upper, cancellable, NULL);
-    }
+  line = answer_line (GIOS_DEVICE_STREAM (connection), 1024, STEP_TIMEOUT_MS, cancellable, &upper, NULL);
 
   g_mutex_lock (&jobs->lock);
   jobs->running--;
