@@ -29,6 +29,32 @@ typedef void (*GiosJobFunc) (GiosSocket   *connection,
                              GCancellable *cancellable,
                              gpointer      user_data);
 
+/**
+ * GiosProxyProtocol:
+ * @GIOS_PROXY_PROTOCOL_NONE: connections carry no PROXY header; nothing is
+ *   looked for
+ * @GIOS_PROXY_PROTOCOL_V1: every connection starts with a version 1 (text)
+ *   header
+ * @GIOS_PROXY_PROTOCOL_V2: every connection starts with a version 2
+ *   (binary) header
+ * @GIOS_PROXY_PROTOCOL_ANY: every connection starts with a header of either
+ *   version
+ *
+ * Whether the connections a [class@Gios.ServerSocket] accepts come through
+ * a load balancer that speaks HAProxy's PROXY protocol, and which version:
+ * see [property@Gios.ServerSocket:proxy-protocol]. A header is never looked
+ * for on a server that is not configured for it, since any client could
+ * then claim any address.
+ *
+ * Since: 0.2
+ */
+typedef enum {
+  GIOS_PROXY_PROTOCOL_NONE,
+  GIOS_PROXY_PROTOCOL_V1,
+  GIOS_PROXY_PROTOCOL_V2,
+  GIOS_PROXY_PROTOCOL_ANY,
+} GiosProxyProtocol;
+
 #define GIOS_TYPE_SERVER_SOCKET (gios_server_socket_get_type ())
 
 GIOS_AVAILABLE_IN_ALL
