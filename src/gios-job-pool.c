@@ -23,6 +23,7 @@ struct _GiosJobClosure
 struct _GiosJobPool
 {
   GObject *owner;          /* not owned; every job holds a reference */
+  GiosJobPrepareFunc prepare;
   GMutex lock;
   GCond ended;             /* a job ended */
   guint n_jobs;
@@ -131,10 +132,14 @@ job_run (gpointer data,
   GObject *owner = pool->owner;
   gboolean wake;
 
-  if (job->closure->func != NULL)
-    job->closure->func (job->connection, job->cancellable, job->closure->user_data);
-  else
-    gios_socket_run (job->connection, job->cancellable);
+  /* A connection dropped by the hand-over never reaches the job. */
+  if (pool->prepare == NULL || pool->prepare (owner, job->connection, job->cancellable))
+    {
+      if (job->closure->func != NULL)
+        job->closure->func (job->connection, job->cancellable, job->closure->user_data);
+      else
+        gios_socket_run (job->connection, job->cancellable);
+    }
 
   /* Send what the job left buffered, within the connection's
    * close-timeout, unless the job closed it itself. */
@@ -161,11 +166,13 @@ job_run (gpointer data,
 }
 
 GiosJobPool *
-gios_job_pool_new (GObject *owner)
+gios_job_pool_new (GObject            *owner,
+                   GiosJobPrepareFunc  prepare)
 {
   GiosJobPool *pool = g_new0 (GiosJobPool, 1);
 
   pool->owner = owner;
+  pool->prepare = prepare;
   g_mutex_init (&pool->lock);
   g_cond_init (&pool->ended);
   gios_wakeup_init (&pool->wakeup);

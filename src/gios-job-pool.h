@@ -24,8 +24,16 @@ GiosJobClosure *gios_job_closure_new   (GiosJobFunc      func,
                                         GDestroyNotify   notify);
 void            gios_job_closure_unref (GiosJobClosure  *closure);
 
+/* Runs on the job's thread before the job: FALSE drops the connection
+ * without running the job (the hand-over stage, which must not block the
+ * accepting thread). */
+typedef gboolean (*GiosJobPrepareFunc) (GObject      *owner,
+                                        GiosSocket   *connection,
+                                        GCancellable *cancellable);
+
 /* @owner is kept alive by every running job. */
-GiosJobPool    *gios_job_pool_new      (GObject         *owner);
+GiosJobPool    *gios_job_pool_new      (GObject            *owner,
+                                        GiosJobPrepareFunc  prepare);
 void            gios_job_pool_free     (GiosJobPool     *pool);
 /* Runs @closure for @connection (owned from now on) on a pool thread; the
  * connection is closed when the job returns. */

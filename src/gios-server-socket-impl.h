@@ -10,6 +10,7 @@
 #include "gios-acceptor.h"
 #include "gios-job-pool.h"
 #include "gios-listeners.h"
+#include "gios-handover.h"
 
 G_BEGIN_DECLS
 
@@ -21,6 +22,9 @@ typedef struct
   GType socket_type;
   int idle_timeout;
   guint max_connections;
+  GiosProxyProtocol proxy_protocol;
+  int handshake_timeout;
+  GiosHandoverLog handover_log;
   GiosJobPool *jobs;
   GiosAcceptor *acceptor;
 } GiosServerSocketPrivate;

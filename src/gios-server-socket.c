@@ -11,6 +11,7 @@
 #include "gios-device-stream-serving.h"
 #include "gios-socket-common-private.h"
 #include "gios-bind.h"
+#include "gios-handover.h"
 
 #include <unistd.h>
 #include <sys/socket.h>
@@ -78,6 +79,8 @@ enum {
   PROP_SOCKET_TYPE,
   PROP_MAX_CONNECTIONS,
   PROP_IDLE_TIMEOUT,
+  PROP_PROXY_PROTOCOL,
+  PROP_HANDSHAKE_TIMEOUT,
   N_PROPS
 };
 
@@ -375,27 +378,105 @@ accept_fd (GiosServerSocket  *self,
 }
 
 static void adopt (gpointer owner, int fd, GSocketAddress *remote);
+static GiosSocket *wrap (gpointer owner, int fd, GSocketAddress *remote, GError **error);
 
-/* Waits for a connection in one call frame of @self. With @current, the
- * connection becomes the current one inside the frame: a teardown from
- * another thread waits for the frame to end, and then finds it whole. */
-static int
+/* An accepted connection's host and port are its peer's (a Unix one's
+ * local address is the server's): set again when a PROXY header has named
+ * the original client. */
+static void
+set_peer_endpoint (GiosServerSocket *self,
+                   GiosSocketCommon *connection)
+{
+  GSocketAddress *remote = gios_socket_common_get_remote_address (connection);
+
+  if (G_IS_INET_SOCKET_ADDRESS (remote))
+    {
+      GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (remote);
+      g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+
+      /* The local address is looked up when asked for. */
+      _gios_socket_common_set_endpoint (connection, ip, g_inet_socket_address_get_port (inet), NULL);
+    }
+  else
+    _gios_socket_common_set_endpoint (connection, NULL, 0,
+                                      gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (self)));
+}
+
+/* Takes @connection (@self's current one, or an accepted socket) through
+ * the hand-over stage, waiting on @gate. One that fails it is reported and
+ * released, and FALSE returned; @error is set only when the caller must
+ * stop (cancelled, closed), not for the connection's own failure. */
+static gboolean
+hand_over (GiosServerSocket  *self,
+           GiosSocketCommon  *connection,
+           GiosGate          *gate,
+           GCancellable      *cancellable,
+           GError           **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (gios_handover_run (self, connection, gate, cancellable, &local_error))
+    {
+      if (connection != GIOS_SOCKET_COMMON (self))
+        set_peer_endpoint (self, connection);
+      return TRUE;
+    }
+  if (gios_handover_is_drop (local_error))
+    gios_handover_report (&PRIV (self)->handover_log,
+                          gios_socket_common_get_remote_address (connection), local_error);
+  else
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  _gios_socket_common_release_connection (connection);
+  return FALSE;
+}
+
+/* Waits for a connection in one call frame of @self, and takes it through
+ * the hand-over; connections that fail it are dropped and the wait goes on,
+ * up to the deadline. With @accepted NULL, the connection becomes the
+ * current one inside the frame: a teardown from another thread waits for
+ * the frame to end, and then finds it whole. Otherwise *@accepted is the
+ * new socket. */
+static gboolean
 accept_in_call (GiosServerSocket  *self,
                 int                timeout_ms,
                 GCancellable      *cancellable,
-                gboolean           current,
-                GSocketAddress   **remote,
+                GiosSocket       **accepted,
                 GError           **error)
 {
   GiosCall call;
-  int fd;
+  gboolean ok = FALSE;
 
   if (!_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
-    return -1;
-  fd = accept_fd (self, call.deadline, cancellable, remote, error);
-  if (fd >= 0 && current)
-    adopt (self, fd, *remote);
-  if (fd < 0 && error != NULL && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return FALSE;
+  while (!ok)
+    {
+      g_autoptr(GiosSocket) socket = NULL;
+      GSocketAddress *remote = NULL;
+      GiosSocketCommon *connection;
+      int fd;
+
+      fd = accept_fd (self, call.deadline, cancellable, &remote, error);
+      if (fd < 0)
+        break;
+      if (accepted == NULL)
+        {
+          adopt (self, fd, remote);
+          connection = GIOS_SOCKET_COMMON (self);
+        }
+      else
+        {
+          socket = wrap (self, fd, remote, error);
+          if (socket == NULL)
+            break;
+          connection = GIOS_SOCKET_COMMON (socket);
+        }
+      ok = hand_over (self, connection, gate_of (self), cancellable, error);
+      if (ok && accepted != NULL)
+        *accepted = g_steal_pointer (&socket);
+      if (!ok && error != NULL && *error != NULL)
+        break;
+    }
+  if (!ok && error != NULL && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     {
       g_clear_error (error);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
@@ -403,7 +484,7 @@ accept_in_call (GiosServerSocket  *self,
                    gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)), call.timeout);
     }
   _gios_call_end (&call, error);
-  return fd;
+  return ok;
 }
 
 /* The connection becomes the current one (the classic model). */
@@ -444,8 +525,6 @@ gios_server_socket_listen (GiosServerSocket  *self,
                            GCancellable      *cancellable,
                            GError           **error)
 {
-  GSocketAddress *remote = NULL;
-
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
   g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
@@ -453,7 +532,7 @@ gios_server_socket_listen (GiosServerSocket  *self,
 
   if (_gios_socket_common_has_connection (GIOS_SOCKET_COMMON (self)))
     return TRUE;
-  return accept_in_call (self, timeout_ms, cancellable, TRUE, &remote, error) >= 0;
+  return accept_in_call (self, timeout_ms, cancellable, NULL, error);
 }
 
 static GiosSocket *
@@ -477,20 +556,7 @@ wrap (gpointer         owner,
   _gios_socket_common_inherit (GIOS_SOCKET_COMMON (socket), GIOS_SOCKET_COMMON (self));
   _gios_device_stream_set_read_cap (GIOS_DEVICE_STREAM (socket), priv->idle_timeout);
   _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (socket), fd, TRUE, remote);
-
-  remote = gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (socket));
-  if (G_IS_INET_SOCKET_ADDRESS (remote))
-    {
-      GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (remote);
-      g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
-
-      /* The local address is looked up when asked for. */
-      _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (socket), ip,
-                                        g_inet_socket_address_get_port (inet), NULL);
-    }
-  else
-    _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (socket), NULL, 0,
-                                      gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (self)));
+  set_peer_endpoint (self, GIOS_SOCKET_COMMON (socket));
   _gios_device_stream_set_open (GIOS_DEVICE_STREAM (socket), TRUE);
   return g_steal_pointer (&socket);
 }
@@ -519,22 +585,43 @@ gios_server_socket_accept (GiosServerSocket  *self,
                            GCancellable      *cancellable,
                            GError           **error)
 {
-  GSocketAddress *remote = NULL;
-  int fd;
+  GiosSocket *accepted = NULL;
 
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), NULL);
   g_return_val_if_fail (timeout_ms >= GIOS_TIMEOUT_DEFAULT, NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  fd = accept_in_call (self, timeout_ms, cancellable, FALSE, &remote, error);
-  if (fd < 0)
+  if (!accept_in_call (self, timeout_ms, cancellable, &accepted, error))
     return NULL;
-  return wrap (self, fd, remote, error);
+  return accepted;
 }
 
 /* ------------------------------------------------------------------------ */
 /* A job per connection                                                       */
+
+/* On the job's thread, before the job: the hand-over, in a call frame of
+ * the connection, so that the server's close (which cancels @cancellable
+ * and aborts the connection) waits for it to leave. */
+static gboolean
+prepare_job (GObject      *owner,
+             GiosSocket   *connection,
+             GCancellable *cancellable)
+{
+  GiosServerSocket *self = GIOS_SERVER_SOCKET (owner);
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
+  GiosCall call;
+  gboolean ok;
+
+  if (!gios_handover_needed (self))
+    return TRUE;
+  if (!_gios_call_begin (&call, stream, GIOS_CALL_OPEN, NULL, GIOS_TIMEOUT_FOREVER, NULL))
+    return FALSE;
+  ok = hand_over (self, GIOS_SOCKET_COMMON (connection), _gios_device_stream_get_gate (stream),
+                  cancellable, NULL);
+  _gios_call_end (&call, NULL);
+  return ok;
+}
 
 /**
  * gios_server_socket_listen_job:
@@ -791,6 +878,7 @@ gios_server_socket_finalize (GObject *object)
   gios_acceptor_free (priv->acceptor);
   gios_job_pool_free (priv->jobs);
   gios_listeners_clear (&priv->listeners);
+  gios_handover_log_clear (&priv->handover_log);
 
   G_OBJECT_CLASS (gios_server_socket_parent_class)->finalize (object);
 }
@@ -821,6 +909,12 @@ gios_server_socket_get_property (GObject    *object,
     case PROP_IDLE_TIMEOUT:
       g_value_set_int (value, priv->idle_timeout);
       break;
+    case PROP_PROXY_PROTOCOL:
+      g_value_set_enum (value, priv->proxy_protocol);
+      break;
+    case PROP_HANDSHAKE_TIMEOUT:
+      g_value_set_int (value, priv->handshake_timeout);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -850,6 +944,12 @@ gios_server_socket_set_property (GObject      *object,
       break;
     case PROP_IDLE_TIMEOUT:
       gios_server_socket_set_idle_timeout (self, g_value_get_int (value));
+      break;
+    case PROP_PROXY_PROTOCOL:
+      gios_server_socket_set_proxy_protocol (self, g_value_get_enum (value));
+      break;
+    case PROP_HANDSHAKE_TIMEOUT:
+      gios_server_socket_set_handshake_timeout (self, g_value_get_int (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -949,6 +1049,59 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
     g_param_spec_int ("idle-timeout", NULL, NULL, -1, G_MAXINT, -1,
                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /**
+   * GiosServerSocket:proxy-protocol:
+   *
+   * Whether the connections this server accepts come through a load
+   * balancer that speaks HAProxy's PROXY protocol, and which version. When
+   * set, every accepted connection must start with a header of that version
+   * (%GIOS_PROXY_PROTOCOL_ANY: either), which is read and checked before the
+   * connection is handed over, in every serving model, within
+   * [property@Gios.ServerSocket:handshake-timeout]. The connection's
+   * [property@Gios.SocketCommon:remote-address] is then the original client
+   * and [property@Gios.SocketCommon:proxy-address] the balancer; the
+   * header's TLVs are there for [method@Gios.SocketCommon.get_proxy_tlv].
+   * Exactly the header is read: what the client sent after it is the
+   * application's first input.
+   *
+   * A connection with a bad, truncated or over-long header (over 107 bytes
+   * for version 1, 4112 for version 2), or none within the timeout, is
+   * dropped and never handed over; nothing else is affected, and one log
+   * line reports such drops (at most one a minute, with their count).
+   * Set it only on ports that nobody but the balancer can reach: the header
+   * says who the client is, and it is believed. It is never looked for
+   * otherwise. It applies to the connections accepted after it is set.
+   *
+   * Default: `GIOS_PROXY_PROTOCOL_NONE`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_PROXY_PROTOCOL] =
+    g_param_spec_enum ("proxy-protocol", NULL, NULL, GIOS_TYPE_PROXY_PROTOCOL, GIOS_PROXY_PROTOCOL_NONE,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosServerSocket:handshake-timeout:
+   *
+   * How long, in milliseconds, an accepted connection may take over what
+   * comes before it is handed over to the application (the PROXY header of
+   * [property@Gios.ServerSocket:proxy-protocol]), counted from the accept.
+   * A client that connects and sends nothing holds a job slot of
+   * [method@Gios.ServerSocket.listen_job] or a connection of
+   * [method@Gios.ServerSocket.start] no longer than that; it is then dropped.
+   * With [method@Gios.ServerSocket.listen] and
+   * [method@Gios.ServerSocket.accept], the wait for the header runs past
+   * their own timeout, by at most this much, when the connection arrived
+   * just before it ran out. -1 sets no limit.
+   *
+   * Default: `10000`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_HANDSHAKE_TIMEOUT] =
+    g_param_spec_int ("handshake-timeout", NULL, NULL, -1, G_MAXINT, 10000,
+                      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   _gios_server_socket_install_signals (klass);
@@ -963,7 +1116,10 @@ gios_server_socket_init (GiosServerSocket *self)
   priv->backlog = -1;
   priv->socket_type = GIOS_TYPE_SOCKET;
   priv->idle_timeout = -1;
-  priv->jobs = gios_job_pool_new (G_OBJECT (self));
+  priv->proxy_protocol = GIOS_PROXY_PROTOCOL_NONE;
+  priv->handshake_timeout = 10000;
+  gios_handover_log_init (&priv->handover_log);
+  priv->jobs = gios_job_pool_new (G_OBJECT (self), prepare_job);
   priv->acceptor = gios_acceptor_new (GIOS_DEVICE_STREAM (self), priv->listeners.sockets, &_gios_server_socket_acceptor_funcs);
 }
 
@@ -1219,4 +1375,91 @@ gios_server_socket_set_idle_timeout (GiosServerSocket *self,
   /* The classic model reads its current connection through itself. */
   _gios_device_stream_set_read_cap (GIOS_DEVICE_STREAM (self), timeout_ms);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDLE_TIMEOUT]);
+}
+
+/**
+ * gios_server_socket_get_proxy_protocol:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:proxy-protocol].
+ *
+ * Returns: the PROXY protocol versions accepted connections start with
+ *
+ * Since: 0.2
+ */
+GiosProxyProtocol
+gios_server_socket_get_proxy_protocol (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), GIOS_PROXY_PROTOCOL_NONE);
+
+  return PRIV (self)->proxy_protocol;
+}
+
+/**
+ * gios_server_socket_set_proxy_protocol:
+ * @self: a [class@Gios.ServerSocket]
+ * @proxy_protocol: the PROXY protocol versions accepted connections start
+ *   with, or %GIOS_PROXY_PROTOCOL_NONE
+ *
+ * Sets [property@Gios.ServerSocket:proxy-protocol].
+ *
+ * Since: 0.2
+ */
+void
+gios_server_socket_set_proxy_protocol (GiosServerSocket  *self,
+                                       GiosProxyProtocol  proxy_protocol)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+  g_return_if_fail (proxy_protocol <= GIOS_PROXY_PROTOCOL_ANY);
+
+  priv = PRIV (self);
+  if (priv->proxy_protocol == proxy_protocol)
+    return;
+  priv->proxy_protocol = proxy_protocol;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROXY_PROTOCOL]);
+}
+
+/**
+ * gios_server_socket_get_handshake_timeout:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:handshake-timeout].
+ *
+ * Returns: the handshake timeout in milliseconds, or -1 for none
+ *
+ * Since: 0.2
+ */
+int
+gios_server_socket_get_handshake_timeout (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), -1);
+
+  return PRIV (self)->handshake_timeout;
+}
+
+/**
+ * gios_server_socket_set_handshake_timeout:
+ * @self: a [class@Gios.ServerSocket]
+ * @timeout_ms: the handshake timeout in milliseconds, or -1 for none
+ *
+ * Sets [property@Gios.ServerSocket:handshake-timeout].
+ *
+ * Since: 0.2
+ */
+void
+gios_server_socket_set_handshake_timeout (GiosServerSocket *self,
+                                          int               timeout_ms)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+  g_return_if_fail (timeout_ms >= -1);
+
+  priv = PRIV (self);
+  if (priv->handshake_timeout == timeout_ms)
+    return;
+  priv->handshake_timeout = timeout_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HANDSHAKE_TIMEOUT]);
 }

@@ -21,6 +21,14 @@ void _gios_socket_common_abort_connection (GiosSocketCommon *self);
 /* Closes the current connection, if any, without flushing or signalling. */
 void _gios_socket_common_release_connection (GiosSocketCommon *self);
 gboolean _gios_socket_common_has_connection (GiosSocketCommon *self);
+/* The descriptor of the current connection, or -1. */
+int      _gios_socket_common_get_fd         (GiosSocketCommon *self);
+/* After a PROXY header: @source (NULL: the header named no client) becomes
+ * the remote address and the real peer the proxy address; @tlvs (nullable)
+ * are kept for the accessors. */
+void _gios_socket_common_set_proxied    (GiosSocketCommon *self,
+                                         GSocketAddress   *source,
+                                         GBytes           *tlvs);
 /* What the socket is bound to or connected to, for the host, port and
  * local-address properties; a NULL @local_address is looked up from the
  * connection's descriptor when asked for. */

@@ -3,6 +3,7 @@
 #include "gios-device-stream-private.h"
 #include "gios-device-stream-serving.h"
 #include "gios-socket-common-private.h"
+#include "gios-proxy-header.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -42,6 +43,10 @@ typedef struct
   guint blocking : 1;       /* the descriptor is in blocking mode */
   GSocketAddress *local_address;
   GSocketAddress *remote_address;
+  /* After a PROXY header: the balancer (the real peer), and the header's
+   * TLVs. */
+  GSocketAddress *proxy_address;
+  GBytes *proxy_tlvs;
   char *host;
   guint port;
   guint no_delay : 1;
@@ -68,6 +73,7 @@ enum {
   PROP_IS_CONNECTED,
   PROP_NO_DELAY,
   PROP_KEEP_ALIVE,
+  PROP_PROXY_ADDRESS,
   N_PROPS
 };
 
@@ -131,6 +137,14 @@ notify_connection (GiosSocketCommon *self)
   g_object_thaw_notify (object);
 }
 
+/* Forgets what a PROXY header said. */
+static void
+clear_proxied (GiosSocketCommonPrivate *priv)
+{
+  g_clear_object (&priv->proxy_address);
+  g_clear_pointer (&priv->proxy_tlvs, g_bytes_unref);
+}
+
 static GSocketAddress *
 address_of_fd (int  fd,
                int (*get) (int, struct sockaddr *, socklen_t *))
@@ -158,6 +172,7 @@ _gios_socket_common_set_connection_fd (GiosSocketCommon *self,
   priv->blocking = blocking;
   priv->lost = FALSE;
   g_clear_object (&priv->remote_address);
+  clear_proxied (priv);
   priv->remote_address = remote != NULL ? remote : address_of_fd (fd, getpeername);
   priv->unix_family = priv->remote_address == NULL ||
                       g_socket_address_get_family (priv->remote_address) == G_SOCKET_FAMILY_UNIX;
@@ -169,6 +184,33 @@ _gios_socket_common_set_connection_fd (GiosSocketCommon *self,
     }
   _gios_device_stream_attach (GIOS_DEVICE_STREAM (self), priv->fd);
   notify_connection (self);
+}
+
+void
+_gios_socket_common_set_proxied (GiosSocketCommon *self,
+                                 GSocketAddress   *source,
+                                 GBytes           *tlvs)
+{
+  GiosSocketCommonPrivate *priv = PRIV (self);
+  GObject *object = G_OBJECT (self);
+
+  g_object_freeze_notify (object);
+  clear_proxied (priv);
+  priv->proxy_tlvs = tlvs != NULL ? g_bytes_ref (tlvs) : NULL;
+  if (source != NULL)
+    {
+      priv->proxy_address = g_steal_pointer (&priv->remote_address);
+      priv->remote_address = g_object_ref (source);
+      g_object_notify_by_pspec (object, properties[PROP_REMOTE_ADDRESS]);
+      g_object_notify_by_pspec (object, properties[PROP_PROXY_ADDRESS]);
+    }
+  g_object_thaw_notify (object);
+}
+
+int
+_gios_socket_common_get_fd (GiosSocketCommon *self)
+{
+  return PRIV (self)->fd;
 }
 
 void
@@ -186,6 +228,7 @@ _gios_socket_common_release_connection (GiosSocketCommon *self)
     close (priv->fd);
   g_clear_object (&priv->socket);
   g_clear_object (&priv->remote_address);
+  clear_proxied (priv);
   g_atomic_int_set (&priv->fd, -1);
   notify_connection (self);
 }
@@ -560,6 +603,7 @@ gios_socket_common_finalize (GObject *object)
   g_clear_object (&priv->socket);
   g_clear_object (&priv->local_address);
   g_clear_object (&priv->remote_address);
+  clear_proxied (priv);
   g_clear_error (&priv->drop_reason);
   g_free (priv->host);
 
@@ -585,6 +629,9 @@ gios_socket_common_get_property (GObject    *object,
       break;
     case PROP_REMOTE_ADDRESS:
       g_value_set_object (value, priv->remote_address);
+      break;
+    case PROP_PROXY_ADDRESS:
+      g_value_set_object (value, priv->proxy_address);
       break;
     case PROP_PORT:
       g_value_set_uint (value, priv->port);
@@ -683,6 +730,29 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    */
   properties[PROP_REMOTE_ADDRESS] =
     g_param_spec_object ("remote-address", NULL, NULL, G_TYPE_SOCKET_ADDRESS,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosSocketCommon:proxy-address:
+   *
+   * The load balancer's address, for a connection accepted by a
+   * [class@Gios.ServerSocket] whose
+   * [property@Gios.ServerSocket:proxy-protocol] is set and whose PROXY
+   * header named the original client: [property@Gios.SocketCommon:remote-address]
+   * is then that client, and this property the real peer, the balancer.
+   *
+   * %NULL when the header named no client (a version 2 `LOCAL` command,
+   * which is the balancer's own connection, such as a health check; version
+   * 1 `UNKNOWN`; an unspecified family): remote-address is then the real
+   * peer. %NULL, too, for every connection of a server without
+   * proxy-protocol.
+   *
+   * Default: `NULL`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_PROXY_ADDRESS] =
+    g_param_spec_object ("proxy-address", NULL, NULL, G_TYPE_SOCKET_ADDRESS,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -889,6 +959,110 @@ gios_socket_common_get_remote_address (GiosSocketCommon *self)
   g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), NULL);
 
   return PRIV (self)->remote_address;
+}
+
+/**
+ * gios_socket_common_get_proxy_address:
+ * @self: a [class@Gios.SocketCommon]
+ *
+ * Gets [property@Gios.SocketCommon:proxy-address].
+ *
+ * Returns: (transfer none) (nullable): the load balancer's address, or
+ *   %NULL
+ *
+ * Since: 0.2
+ */
+GSocketAddress *
+gios_socket_common_get_proxy_address (GiosSocketCommon *self)
+{
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), NULL);
+
+  return PRIV (self)->proxy_address;
+}
+
+/**
+ * gios_socket_common_get_proxy_tlv:
+ * @self: a [class@Gios.SocketCommon]
+ * @type: a TLV type of the PROXY protocol version 2, such as `0x02`
+ *   (`PP2_TYPE_AUTHORITY`) or `0x05` (`PP2_TYPE_UNIQUE_ID`)
+ *
+ * Gets the value of the first TLV of @type that the PROXY header (version
+ * 2) of the current connection carried, as the load balancer sent it: see
+ * HAProxy's `doc/proxy-protocol.txt` for the types. Version 1 headers carry
+ * none.
+ *
+ * Returns: (transfer full) (nullable): the value, or %NULL when the header
+ *   had no such TLV or there was no header
+ *
+ * Since: 0.2
+ */
+GBytes *
+gios_socket_common_get_proxy_tlv (GiosSocketCommon *self,
+                                  guint8            type)
+{
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), NULL);
+
+  return gios_proxy_tlvs_lookup (PRIV (self)->proxy_tlvs, type);
+}
+
+/**
+ * gios_socket_common_get_proxy_authority:
+ * @self: a [class@Gios.SocketCommon]
+ *
+ * Gets the host name the client asked for (TLS SNI or HTTP `Host`), as the
+ * `PP2_TYPE_AUTHORITY` TLV of the PROXY header (version 2) gave it.
+ *
+ * Returns: (transfer full) (nullable): the host name, or %NULL when the
+ *   header gave none, or one that is not UTF-8
+ *
+ * Since: 0.2
+ */
+char *
+gios_socket_common_get_proxy_authority (GiosSocketCommon *self)
+{
+  g_autoptr(GBytes) value = NULL;
+  gsize size;
+  const char *data;
+
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), NULL);
+
+  value = gios_proxy_tlvs_lookup (PRIV (self)->proxy_tlvs, GIOS_PROXY_TLV_AUTHORITY);
+  if (value == NULL)
+    return NULL;
+  data = g_bytes_get_data (value, &size);
+  if (!g_utf8_validate_len (data, size, NULL))
+    return NULL;
+  return g_strndup (data, size);
+}
+
+/**
+ * gios_socket_common_get_proxy_ssl:
+ * @self: a [class@Gios.SocketCommon]
+ *
+ * Gets whether the PROXY header (version 2) of the current connection
+ * carried the `PP2_TYPE_SSL` TLV with its `PP2_CLIENT_SSL` flag: the client
+ * spoke TLS to the load balancer, which ended it (HAProxy's
+ * `send-proxy-v2-ssl`). [method@Gios.SocketCommon.get_proxy_tlv] gives the
+ * TLV itself, with its sub-TLVs.
+ *
+ * Returns: %TRUE when the client connected to the balancer over TLS
+ *
+ * Since: 0.2
+ */
+gboolean
+gios_socket_common_get_proxy_ssl (GiosSocketCommon *self)
+{
+  g_autoptr(GBytes) value = NULL;
+  gsize size;
+  const guint8 *data;
+
+  g_return_val_if_fail (GIOS_IS_SOCKET_COMMON (self), FALSE);
+
+  value = gios_proxy_tlvs_lookup (PRIV (self)->proxy_tlvs, GIOS_PROXY_TLV_SSL);
+  if (value == NULL)
+    return FALSE;
+  data = g_bytes_get_data (value, &size);
+  return size >= 1 && (data[0] & GIOS_PROXY_SSL_CLIENT_SSL) != 0;
 }
 
 /**

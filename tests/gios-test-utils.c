@@ -313,6 +313,19 @@ gios_test_tcp_open (GiosServerSocket **server,
   g_assert_no_error (error);
 }
 
+void
+gios_test_assert_inet (GSocketAddress *address,
+                       const char     *ip,
+                       guint           port)
+{
+  g_autofree char *text = NULL;
+
+  g_assert_true (G_IS_INET_SOCKET_ADDRESS (address));
+  text = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+  g_assert_cmpstr (text, ==, ip);
+  g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)), ==, port);
+}
+
 int
 gios_test_socket_fd (gpointer socket)
 {

@@ -177,6 +177,12 @@ void              gios_test_raw_send             (int                fd,
 char             *gios_test_raw_recv             (int                fd,
                                                   gsize              len);
 
+/* Asserts that @address is an internet address @ip (as
+ * g_inet_address_to_string() spells it), port @port. */
+void              gios_test_assert_inet          (GSocketAddress     *address,
+                                                  const char         *ip,
+                                                  guint               port);
+
 /* A new private directory for Unix sockets, to remove with g_rmdir(). */
 char             *gios_test_make_temp_dir        (void);
 

@@ -99,20 +99,6 @@ assert_truncations (const guint8      *data,
     }
 }
 
-/* Asserts that @address is @ip port @port. */
-static void
-assert_inet (GSocketAddress *address,
-             const char     *ip,
-             guint           port)
-{
-  g_autofree char *text = NULL;
-
-  g_assert_true (G_IS_INET_SOCKET_ADDRESS (address));
-  text = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
-  g_assert_cmpstr (text, ==, ip);
-  g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)), ==, port);
-}
-
 static void
 test_v1_tcp4 (void)
 {
@@ -122,8 +108,8 @@ test_v1_tcp4 (void)
   parse_done ((const guint8 *) line, strlen (line), GIOS_PROXY_PROTOCOL_V1, &header);
   g_assert_cmpuint (header.version, ==, 1);
   g_assert_false (header.local);
-  assert_inet (header.source, "192.0.2.1", 56324);
-  assert_inet (header.destination, "198.51.100.7", 443);
+  gios_test_assert_inet (header.source, "192.0.2.1", 56324);
+  gios_test_assert_inet (header.destination, "198.51.100.7", 443);
   g_assert_null (header.tlvs);
   gios_proxy_header_clear (&header);
   assert_truncations ((const guint8 *) line, strlen (line), GIOS_PROXY_PROTOCOL_V1);
@@ -138,8 +124,8 @@ test_v1_tcp6 (void)
   GiosProxyHeader header;
 
   parse_done ((const guint8 *) line, strlen (line), GIOS_PROXY_PROTOCOL_ANY, &header);
-  assert_inet (header.source, "2001:db8::1", 65535);
-  assert_inet (header.destination, "::1", 0);
+  gios_test_assert_inet (header.source, "2001:db8::1", 65535);
+  gios_test_assert_inet (header.destination, "::1", 0);
   gios_proxy_header_clear (&header);
   assert_truncations ((const guint8 *) line, strlen (line), GIOS_PROXY_PROTOCOL_V1);
 
@@ -253,8 +239,8 @@ test_v2_tcp4 (void)
   parse_done (h->data, h->len, GIOS_PROXY_PROTOCOL_V2, &header);
   g_assert_cmpuint (header.version, ==, 2);
   g_assert_false (header.local);
-  assert_inet (header.source, "192.0.2.1", 0xDC04);
-  assert_inet (header.destination, "198.51.100.7", 443);
+  gios_test_assert_inet (header.source, "192.0.2.1", 0xDC04);
+  gios_test_assert_inet (header.destination, "198.51.100.7", 443);
   g_assert_null (header.tlvs);
   gios_proxy_header_clear (&header);
   assert_truncations (h->data, h->len, GIOS_PROXY_PROTOCOL_V2);
@@ -275,8 +261,8 @@ test_v2_tcp6 (void)
   addresses[35] = 80;
   h = v2_header (0x21, 0x21, addresses, sizeof addresses);
   parse_done (h->data, h->len, GIOS_PROXY_PROTOCOL_ANY, &header);
-  assert_inet (header.source, "2001:db8::1", 0x1234);
-  assert_inet (header.destination, "::1", 80);
+  gios_test_assert_inet (header.source, "2001:db8::1", 0x1234);
+  gios_test_assert_inet (header.destination, "::1", 80);
   gios_proxy_header_clear (&header);
   assert_truncations (h->data, h->len, GIOS_PROXY_PROTOCOL_V2);
 }
@@ -352,7 +338,7 @@ test_v2_tlvs (void)
   add_tlv (body, GIOS_PROXY_TLV_SSL, ssl, sizeof ssl);
   h = v2_header (0x21, 0x11, body->data, body->len);
   parse_done (h->data, h->len, GIOS_PROXY_PROTOCOL_V2, &header);
-  assert_inet (header.source, "127.0.0.9", 12345);
+  gios_test_assert_inet (header.source, "127.0.0.9", 12345);
   g_assert_nonnull (header.tlvs);
   authority = gios_proxy_tlvs_lookup (header.tlvs, GIOS_PROXY_TLV_AUTHORITY);
   g_assert_nonnull (authority);

@@ -193,5 +193,15 @@ void              gios_server_socket_set_idle_timeout         (GiosServerSocket 
                                                                int                timeout_ms);
 GIOS_AVAILABLE_IN_ALL
 const char       *gios_server_socket_get_unix_path            (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+GiosProxyProtocol gios_server_socket_get_proxy_protocol       (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_proxy_protocol       (GiosServerSocket  *self,
+                                                               GiosProxyProtocol  proxy_protocol);
+GIOS_AVAILABLE_IN_ALL
+int               gios_server_socket_get_handshake_timeout    (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_handshake_timeout    (GiosServerSocket  *self,
+                                                               int                timeout_ms);
 
 G_END_DECLS

@@ -45,6 +45,15 @@ GSocketAddress *gios_socket_common_get_local_address (GiosSocketCommon  *self);
 GIOS_AVAILABLE_IN_ALL
 GSocketAddress *gios_socket_common_get_remote_address (GiosSocketCommon *self);
 GIOS_AVAILABLE_IN_ALL
+GSocketAddress *gios_socket_common_get_proxy_address (GiosSocketCommon *self);
+GIOS_AVAILABLE_IN_ALL
+GBytes         *gios_socket_common_get_proxy_tlv     (GiosSocketCommon *self,
+                                                      guint8            type);
+GIOS_AVAILABLE_IN_ALL
+char           *gios_socket_common_get_proxy_authority (GiosSocketCommon *self);
+GIOS_AVAILABLE_IN_ALL
+gboolean        gios_socket_common_get_proxy_ssl     (GiosSocketCommon *self);
+GIOS_AVAILABLE_IN_ALL
 guint           gios_socket_common_get_port          (GiosSocketCommon  *self);
 GIOS_AVAILABLE_IN_ALL
 const char     *gios_socket_common_get_host          (GiosSocketCommon  *self);

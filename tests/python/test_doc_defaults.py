@@ -4,7 +4,7 @@
 Reads the property doc comments (`GiosClass:name:`) of src/*.c, where each
 says "Default: `X`." in one paragraph, and compares X with the default of
 the GParamSpec found through introspection: TRUE/FALSE, a number, a C
-string literal, NULL, or a type name."""
+string literal, NULL, an enum value's C name, or a type name."""
 
 import glob
 import json
@@ -48,6 +48,8 @@ def as_written(pspec):
         return "NULL"
     if isinstance(value, str):
         return json.dumps(value)        # a C string literal for ASCII text
+    if isinstance(value, GObject.GEnum):
+        return value.value_name         # the C name of the value
     return str(value)
 
 
