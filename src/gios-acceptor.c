@@ -35,6 +35,9 @@ struct _GiosAcceptor
   GSource *retry_source;        /* accepting paused, out of descriptors */
   GiosBackoff backoff;
   gboolean exhausted;           /* since the last connection accepted */
+  /* Cancels the hand-overs under way when the owner closes; made on first
+   * use. */
+  GCancellable *handovers;
 };
 
 static void on_listener_ready (GiosWatch *watch, GIOCondition revents, gpointer data);
@@ -93,11 +96,23 @@ destroy_watches (GiosAcceptor *acceptor)
     }
 }
 
+/* The hand-overs under way end, cancelled. */
+static void
+cancel_handovers (GiosAcceptor *acceptor)
+{
+  if (acceptor->handovers == NULL)
+    return;
+  g_cancellable_cancel (acceptor->handovers);
+  g_clear_object (&acceptor->handovers);
+}
+
 void
 gios_acceptor_free (GiosAcceptor *acceptor)
 {
-  /* Pending calls hold a reference on the owner: none is left here. */
+  /* Pending calls and hand-overs hold a reference on the owner: none is
+   * left here. */
   destroy_watches (acceptor);
+  g_clear_object (&acceptor->handovers);
   g_free (acceptor);
 }
 
@@ -263,40 +278,26 @@ stop_accepting (GiosAcceptor *acceptor,
   g_error_free (reason);
 }
 
-/* Hands a new connection to the first pending call, or to start(). */
+/* Hands a connection (@connection, owned; NULL for the owner's own after
+ * adopt, or with @error) to @pending's call, or to start() without one. */
 static void
-dispatch_connection (GiosAcceptor   *acceptor,
-                     int             fd,
-                     GSocketAddress *remote)
+deliver (GiosAcceptor *acceptor,
+         Pending      *pending,
+         GiosSocket   *connection,
+         GError       *error)
 {
-  Pending *pending = g_queue_pop_head (&acceptor->pending);
-  g_autoptr(GiosSocket) connection = NULL;
-  g_autoptr(GTask) task = NULL;
-  GError *error = NULL;
-
   if (pending != NULL)
     {
-      task = pending->task;
-      if (pending->adopt)
-        {
-          g_free (pending);
-          acceptor->funcs->adopt (acceptor->owner, fd, remote);
-          _gios_device_stream_set_loop (acceptor->owner, acceptor->context);
-          g_task_return_boolean (task, TRUE);
-          return;
-        }
-      g_free (pending);
-    }
+      g_autoptr(GTask) task = pending->task;
+      gboolean adopted = pending->adopt;
 
-  connection = acceptor->funcs->wrap (acceptor->owner, fd, remote, &error);
-  if (connection != NULL)
-    _gios_device_stream_set_loop (GIOS_DEVICE_STREAM (connection), acceptor->context);
-  if (task != NULL)
-    {
-      if (connection != NULL)
-        g_task_return_pointer (task, g_steal_pointer (&connection), g_object_unref);
-      else
+      g_free (pending);
+      if (error != NULL)
         g_task_return_error (task, error);
+      else if (adopted)
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_pointer (task, connection, g_object_unref);
       return;
     }
   if (connection == NULL)
@@ -305,8 +306,101 @@ dispatch_connection (GiosAcceptor   *acceptor,
       g_error_free (error);
       return;
     }
-  track_live (acceptor, connection);
   acceptor->funcs->accepted (acceptor->owner, connection);
+  g_object_unref (connection);
+}
+
+typedef struct
+{
+  GiosAcceptor *acceptor;       /* valid: the hand-over holds the owner */
+  Pending *pending;             /* the call it is for, or NULL: start() */
+  GiosSocketCommon *connection;
+} HandingOver;
+
+static void
+on_handed_over (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  HandingOver *h = data;
+  GiosAcceptor *acceptor = h->acceptor;
+  gboolean own = h->connection == GIOS_SOCKET_COMMON (acceptor->owner);
+  GError *error = NULL;
+
+  if (acceptor->funcs->hand_over_finish (acceptor->owner, h->connection, result, &error))
+    deliver (acceptor, h->pending, own ? NULL : GIOS_SOCKET (g_steal_pointer (&h->connection)), NULL);
+  else if (error != NULL)
+    {
+      if (h->pending != NULL)
+        deliver (acceptor, h->pending, NULL, error);
+      else
+        g_error_free (error);
+    }
+  else if (h->pending != NULL)
+    {
+      /* Dropped: the call waits for the next connection, first in line. */
+      g_queue_push_head (&acceptor->pending, h->pending);
+      update_watches (acceptor);
+    }
+  g_clear_object (&h->connection);
+  g_free (h);
+}
+
+/* Starts the hand-over of @connection for @pending (or start()); FALSE
+ * when the owner has none to do. */
+static gboolean
+start_hand_over (GiosAcceptor     *acceptor,
+                 Pending          *pending,
+                 GiosSocketCommon *connection)
+{
+  HandingOver *h;
+
+  if (!acceptor->funcs->wants_hand_over (acceptor->owner))
+    return FALSE;
+  h = g_new0 (HandingOver, 1);
+  h->acceptor = acceptor;
+  h->pending = pending;
+  h->connection = g_object_ref (connection);
+  if (acceptor->handovers == NULL)
+    acceptor->handovers = g_cancellable_new ();
+  acceptor->funcs->hand_over (acceptor->owner, connection, acceptor->handovers, on_handed_over, h);
+  return TRUE;
+}
+
+/* Takes a new connection through the hand-over to the first pending call,
+ * or to start(). */
+static void
+dispatch_connection (GiosAcceptor   *acceptor,
+                     int             fd,
+                     GSocketAddress *remote)
+{
+  Pending *pending = g_queue_pop_head (&acceptor->pending);
+  g_autoptr(GiosSocket) connection = NULL;
+  GiosSocketCommon *subject;
+  GError *error = NULL;
+
+  if (pending != NULL && pending->adopt)
+    {
+      acceptor->funcs->adopt (acceptor->owner, fd, remote);
+      _gios_device_stream_set_loop (acceptor->owner, acceptor->context);
+      subject = GIOS_SOCKET_COMMON (acceptor->owner);
+    }
+  else
+    {
+      connection = acceptor->funcs->wrap (acceptor->owner, fd, remote, &error);
+      if (connection == NULL)
+        {
+          deliver (acceptor, pending, NULL, error);
+          return;
+        }
+      _gios_device_stream_set_loop (GIOS_DEVICE_STREAM (connection), acceptor->context);
+      /* Counted from now: one in its hand-over holds a place too. */
+      if (pending == NULL)
+        track_live (acceptor, connection);
+      subject = GIOS_SOCKET_COMMON (connection);
+    }
+  if (!start_hand_over (acceptor, pending, subject))
+    deliver (acceptor, pending, g_steal_pointer (&connection), NULL);
 }
 
 static void
@@ -450,6 +544,7 @@ void
 gios_acceptor_forget (GiosAcceptor *acceptor)
 {
   acceptor->started = FALSE;
+  cancel_handovers (acceptor);
   destroy_watches (acceptor);
 }
 
@@ -460,6 +555,7 @@ gios_acceptor_close (GiosAcceptor *acceptor)
                                                   _("The server socket was closed"));
 
   fail_pending (acceptor, closed);
+  cancel_handovers (acceptor);
   stop_accepting (acceptor, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                                  _("The server socket was closed")));
   destroy_watches (acceptor);

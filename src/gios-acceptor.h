@@ -4,7 +4,9 @@
  * and listen_async(): one reactor watch per listening socket, armed only
  * while someone wants connections (a pending call, or start() below
  * max-connections); out of descriptors, a paused watch and a growing retry
- * instead of a spin. What it accepts it hands over through callbacks.
+ * instead of a spin. What it accepts goes through the owner's hand-over
+ * stage (asynchronously: the loop never waits for a slow client), then is
+ * handed over through callbacks.
  */
 #pragma once
 
@@ -29,6 +31,22 @@ typedef struct
   void        (*adopt)       (gpointer         owner,
                               int              fd,
                               GSocketAddress  *remote);
+  /* Whether the owner's connections go through a hand-over stage. */
+  gboolean    (*wants_hand_over) (gpointer         owner);
+  /* Takes @connection (a new one, or the owner's own after adopt) through
+   * it without blocking; @callback follows, on the thread-default
+   * context. */
+  void        (*hand_over)   (gpointer             owner,
+                              GiosSocketCommon    *connection,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data);
+  /* Its end: TRUE when the connection may be handed over; otherwise it was
+   * dropped, and @error is set when accepting must stop. */
+  gboolean    (*hand_over_finish) (gpointer           owner,
+                                   GiosSocketCommon  *connection,
+                                   GAsyncResult      *result,
+                                   GError           **error);
   /* start(): a new connection, for the owner's handlers. */
   void        (*accepted)    (gpointer         owner,
                               GiosSocket      *connection);

@@ -424,7 +424,7 @@ gboolean
 gios_handover_run_finish (GAsyncResult  *result,
                           GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  g_return_val_if_fail (G_IS_TASK (result), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -437,6 +437,23 @@ gios_handover_is_drop (const GError *error)
 {
   return !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
          !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+}
+
+void
+gios_handover_fail (GiosServerSocket  *server,
+                    GiosSocketCommon  *connection,
+                    GError            *error,
+                    GError           **stop)
+{
+  if (gios_handover_is_drop (error))
+    {
+      gios_handover_report (&PRIV (server)->handover_log,
+                            gios_socket_common_get_remote_address (connection), error);
+      g_error_free (error);
+    }
+  else
+    g_propagate_error (stop, error);
+  _gios_socket_common_release_connection (connection);
 }
 
 void

@@ -53,6 +53,14 @@ gboolean gios_handover_run_finish (GAsyncResult        *result,
  * others (cancelled, closed) end the call that accepted. */
 gboolean gios_handover_is_drop    (const GError      *error);
 
+/* @connection failed the stage with @error (owned): it is released, and
+ * reported when that was its own doing (gios_handover_is_drop()); the other
+ * errors go to @stop, for the caller to stop with. */
+void     gios_handover_fail       (GiosServerSocket  *server,
+                                   GiosSocketCommon  *connection,
+                                   GError            *error,
+                                   GError           **stop);
+
 /* Logs that a connection from @peer was dropped for @error, within the
  * limit of @log. */
 void     gios_handover_report     (GiosHandoverLog   *log,

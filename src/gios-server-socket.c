@@ -402,10 +402,28 @@ set_peer_endpoint (GiosServerSocket *self,
                                       gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (self)));
 }
 
-/* Takes @connection (@self's current one, or an accepted socket) through
- * the hand-over stage, waiting on @gate. One that fails it is reported and
- * released, and FALSE returned; @error is set only when the caller must
+/* After the hand-over of @connection: TRUE when it succeeded; otherwise
+ * the connection was dropped, and @error is set only when the caller must
  * stop (cancelled, closed), not for the connection's own failure. */
+static gboolean
+handed_over (GiosServerSocket  *self,
+             GiosSocketCommon  *connection,
+             gboolean           ok,
+             GError            *failure,
+             GError           **error)
+{
+  if (!ok)
+    {
+      gios_handover_fail (self, connection, failure, error);
+      return FALSE;
+    }
+  if (connection != GIOS_SOCKET_COMMON (self))
+    set_peer_endpoint (self, connection);
+  return TRUE;
+}
+
+/* Takes @connection (@self's current one, or an accepted socket) through
+ * the hand-over stage, blocking, waiting on @gate; see handed_over(). */
 static gboolean
 hand_over (GiosServerSocket  *self,
            GiosSocketCommon  *connection,
@@ -413,21 +431,39 @@ hand_over (GiosServerSocket  *self,
            GCancellable      *cancellable,
            GError           **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  GError *failure = NULL;
+  gboolean ok = gios_handover_run (self, connection, gate, cancellable, &failure);
 
-  if (gios_handover_run (self, connection, gate, cancellable, &local_error))
-    {
-      if (connection != GIOS_SOCKET_COMMON (self))
-        set_peer_endpoint (self, connection);
-      return TRUE;
-    }
-  if (gios_handover_is_drop (local_error))
-    gios_handover_report (&PRIV (self)->handover_log,
-                          gios_socket_common_get_remote_address (connection), local_error);
-  else
-    g_propagate_error (error, g_steal_pointer (&local_error));
-  _gios_socket_common_release_connection (connection);
-  return FALSE;
+  return handed_over (self, connection, ok, failure, error);
+}
+
+/* The same on the main loop, for the acceptor. */
+static gboolean
+wants_hand_over (gpointer owner)
+{
+  return gios_handover_needed (owner);
+}
+
+static void
+hand_over_async (gpointer             owner,
+                 GiosSocketCommon    *connection,
+                 GCancellable        *cancellable,
+                 GAsyncReadyCallback  callback,
+                 gpointer             user_data)
+{
+  gios_handover_run_async (owner, connection, cancellable, callback, user_data);
+}
+
+static gboolean
+hand_over_finish (gpointer           owner,
+                  GiosSocketCommon  *connection,
+                  GAsyncResult      *result,
+                  GError           **error)
+{
+  GError *failure = NULL;
+  gboolean ok = gios_handover_run_finish (result, &failure);
+
+  return handed_over (owner, connection, ok, failure, error);
 }
 
 /* Waits for a connection in one call frame of @self, and takes it through
@@ -803,6 +839,9 @@ const GiosAcceptorFuncs _gios_server_socket_acceptor_funcs = {
   .accept_once = accept_once,
   .wrap = wrap,
   .adopt = adopt,
+  .wants_hand_over = wants_hand_over,
+  .hand_over = hand_over_async,
+  .hand_over_finish = hand_over_finish,
   .accepted = _gios_server_socket_emit_accepted,
   .stopped = _gios_server_socket_emit_stopped,
   .exhausted = report_exhaustion,

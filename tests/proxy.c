@@ -608,6 +608,173 @@ test_listen_job_close (void)
   g_mutex_clear (&served.lock);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The main loop                                                              */
+
+typedef struct
+{
+  GPtrArray *connections;   /* accepted, kept */
+} Accepted;
+
+static gboolean
+on_accepted (GiosServerSocket *server,
+             GiosSocket       *connection,
+             Accepted         *accepted)
+{
+  g_ptr_array_add (accepted->connections, g_object_ref (connection));
+  return TRUE;
+}
+
+/* start(): a silent client first does not hold up the loop: the good one
+ * behind it is accepted at once, with the client's address and its bytes;
+ * the silent one is dropped after the handshake timeout, the bad one at
+ * once, and neither is ever emitted. */
+static void
+test_start (void)
+{
+  g_autoptr(GiosServerSocket) server = proxied_server (GIOS_PROXY_PROTOCOL_V2, 400);
+  g_autoptr(GByteArray) h = v2_tcp4 (0x21, NULL, 0, "line\n");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  Accepted accepted = { g_ptr_array_new_with_free_func (g_object_unref) };
+  gint64 start = g_get_monotonic_time ();
+  GiosSocket *connection;
+  int silent, bad, good;
+
+  g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), &accepted);
+  g_assert_true (gios_server_socket_start (server, &error));
+  silent = client_sending (server, NULL);
+  bad = client_sending (server, "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n");
+  good = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  gios_test_peer_write_all (good, h->data, h->len);
+
+  GIOS_TEST_RUN_UNTIL (accepted.connections->len == 1);
+  /* Well before the silent client's 400 ms are up. */
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 350);
+  connection = g_ptr_array_index (accepted.connections, 0);
+  gios_test_assert_inet (gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (connection)), "192.0.2.1", 4000);
+  g_assert_cmpstr (gios_socket_common_get_host (GIOS_SOCKET_COMMON (connection)), ==, "192.0.2.1");
+  g_assert_nonnull (gios_socket_common_get_proxy_address (GIOS_SOCKET_COMMON (connection)));
+  line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (connection), 0, NULL, 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "line");
+
+  /* The silent one goes after its 400 ms, while the loop runs. */
+  GIOS_TEST_RUN_UNTIL (gios_test_peer_has_input (silent));
+  g_assert_cmpint (gios_test_elapsed_ms (start), >=, 380);
+  assert_dropped (silent);
+  assert_dropped (bad);
+  g_assert_cmpuint (accepted.connections->len, ==, 1);
+  close (silent);
+  close (bad);
+  close (good);
+  g_ptr_array_unref (accepted.connections);
+}
+
+/* With max-connections 1, a client that sends nothing holds the place no
+ * longer than the handshake timeout; then the next one is accepted. */
+static void
+test_start_silent_frees_place (void)
+{
+  g_autoptr(GiosServerSocket) server = proxied_server (GIOS_PROXY_PROTOCOL_V1, 300);
+  g_autoptr(GError) error = NULL;
+  Accepted accepted = { g_ptr_array_new_with_free_func (g_object_unref) };
+  gint64 start = g_get_monotonic_time ();
+  int silent, good;
+
+  gios_server_socket_set_max_connections (server, 1);
+  g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), &accepted);
+  g_assert_true (gios_server_socket_start (server, &error));
+  silent = client_sending (server, NULL);
+  GIOS_TEST_RUN_UNTIL (gios_test_elapsed_ms (start) >= 50);
+  good = client_sending (server, GOOD_V1);
+  GIOS_TEST_RUN_UNTIL (accepted.connections->len == 1);
+  gios_test_assert_elapsed (start, 280, 2000);
+  gios_test_assert_inet (gios_socket_common_get_remote_address (g_ptr_array_index (accepted.connections, 0)),
+                         "203.0.113.9", 61000);
+  assert_dropped (silent);
+  close (silent);
+  close (good);
+  g_ptr_array_unref (accepted.connections);
+}
+
+static void
+on_async_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+/* accept_async() and listen_async(): a bad client does not end the call,
+ * which gets the next good one. */
+static void
+test_async_calls (void)
+{
+  g_autoptr(GiosServerSocket) server = proxied_server (GIOS_PROXY_PROTOCOL_ANY, 2000);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GiosSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+  int bad, good;
+
+  gios_server_socket_accept_async (server, NULL, on_async_done, &result);
+  bad = client_sending (server, "nonsense\r\n");
+  good = client_sending (server, GOOD_V1);
+  GIOS_TEST_RUN_UNTIL (result != NULL);
+  socket = gios_server_socket_accept_finish (server, result, &error);
+  g_assert_no_error (error);
+  gios_test_assert_inet (gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (socket)), "203.0.113.9", 61000);
+  assert_dropped (bad);
+  close (bad);
+  close (good);
+
+  g_clear_object (&result);
+  gios_server_socket_listen_async (server, NULL, on_async_done, &result);
+  bad = client_sending (server, "PROXY TCP6 1.2.3.4 ::1 1 2\r\n");
+  good = client_sending (server, "PROXY TCP6 2001:db8::2 ::1 7 8\r\n");
+  GIOS_TEST_RUN_UNTIL (result != NULL);
+  g_assert_true (gios_server_socket_listen_finish (server, result, &error));
+  g_assert_no_error (error);
+  gios_test_assert_inet (gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (server)), "2001:db8::2", 7);
+  assert_dropped (bad);
+  close (bad);
+  close (good);
+}
+
+/* Closing the server ends the hand-overs under way: the connections are
+ * dropped, nothing is emitted, and a pending call fails. */
+static void
+test_main_loop_close (void)
+{
+  g_autoptr(GiosServerSocket) server = proxied_server (GIOS_PROXY_PROTOCOL_V1, 20000);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GiosSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+  Accepted accepted = { g_ptr_array_new_with_free_func (g_object_unref) };
+  int waiting_start, waiting_call;
+
+  gios_server_socket_accept_async (server, NULL, on_async_done, &result);
+  waiting_call = client_sending (server, "PROX");
+  /* Let the acceptor take it: its header is then awaited. */
+  GIOS_TEST_RUN_UNTIL (!g_main_context_pending (NULL));
+  g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), &accepted);
+  g_assert_true (gios_server_socket_start (server, &error));
+  waiting_start = client_sending (server, "PROXY TCP4");
+  GIOS_TEST_RUN_UNTIL (!g_main_context_pending (NULL));
+
+  gios_server_socket_close (server, NULL);
+  GIOS_TEST_RUN_UNTIL (result != NULL);
+  socket = gios_server_socket_accept_finish (server, result, &error);
+  g_assert_null (socket);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  assert_dropped (waiting_call);
+  assert_dropped (waiting_start);
+  g_assert_cmpuint (accepted.connections->len, ==, 0);
+  close (waiting_call);
+  close (waiting_start);
+  g_ptr_array_unref (accepted.connections);
+}
+
 static void
 test_properties (void)
 {
@@ -646,6 +813,10 @@ main (int   argc,
   g_test_add_func ("/proxy/jobs/serve", test_listen_job);
   g_test_add_func ("/proxy/jobs/silent-frees-slots", test_listen_job_silent_frees_slots);
   g_test_add_func ("/proxy/jobs/close", test_listen_job_close);
+  g_test_add_func ("/proxy/main-loop/start", test_start);
+  g_test_add_func ("/proxy/main-loop/silent-frees-place", test_start_silent_frees_place);
+  g_test_add_func ("/proxy/main-loop/async-calls", test_async_calls);
+  g_test_add_func ("/proxy/main-loop/close", test_main_loop_close);
 
   return g_test_run ();
 }
