@@ -29,6 +29,8 @@
 #define SEND_TIMEOUT_MS 30000
 /* As %SYSTEM.IS's DefaultTimeout: five minutes. */
 #define DEFAULT_IDLE_TIMEOUT_MS 300000
+/* The library's default for GiosServerSocket:handshake-timeout. */
+#define DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
 /* --jobs 0: as many jobs as the descriptor limit leaves room for, and no
  * more than MAX_JOBS. A job holds a thread and two descriptors (its
  * connection and the connection's wake-up); the server keeps the first
@@ -396,6 +398,30 @@ parse_permissions (const char *text,
   return TRUE;
 }
 
+/* The value of --proxy-protocol. */
+static gboolean
+parse_proxy_protocol (const char        *text,
+                      GiosProxyProtocol *proxy)
+{
+  static const struct {
+    const char *name;
+    GiosProxyProtocol value;
+  } names[] = {
+    { "none", GIOS_PROXY_PROTOCOL_NONE },
+    { "v1", GIOS_PROXY_PROTOCOL_V1 },
+    { "v2", GIOS_PROXY_PROTOCOL_V2 },
+    { "any", GIOS_PROXY_PROTOCOL_ANY },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_strcmp0 (text, names[i].name) == 0)
+      {
+        *proxy = names[i].value;
+        return TRUE;
+      }
+  return FALSE;
+}
+
 int
 tool_serve (int    argc,
             char **argv)
@@ -407,6 +433,9 @@ tool_serve (int    argc,
   g_autofree char *jobs_text = NULL;
   guint64 jobs = 0;
   int idle_timeout = DEFAULT_IDLE_TIMEOUT_MS;
+  g_autofree char *proxy_text = NULL;
+  GiosProxyProtocol proxy = GIOS_PROXY_PROTOCOL_NONE;
+  int handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT_MS;
   gboolean async = FALSE;
   gboolean echo = FALSE;
   gboolean lines = FALSE;
@@ -417,6 +446,8 @@ tool_serve (int    argc,
     { "permissions", 0, 0, G_OPTION_ARG_STRING, &permissions_text, N_("Octal mode of the Unix-domain socket (default: 0600)"), N_("MODE") },
     { "jobs", 'j', 0, G_OPTION_ARG_STRING, &jobs_text, N_("Serve each connection in a job, at most N at once (0: as many as the open-file limit allows, up to 1024)"), N_("N") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, N_("Drop a client that sends nothing for MS milliseconds (default: 300000; 0: never)"), N_("MS") },
+    { "proxy-protocol", 0, 0, G_OPTION_ARG_STRING, &proxy_text, N_("Every client comes through a load balancer that sends a PROXY protocol header of this version: v1, v2 or any (default: none)"), N_("VERSION") },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout, N_("Drop a client whose PROXY header has not arrived within MS milliseconds (default: 10000; 0: never)"), N_("MS") },
     { "async", 'a', 0, G_OPTION_ARG_NONE, &async, N_("Serve every connection on the main loop"), NULL },
     { "echo", 'e', 0, G_OPTION_ARG_NONE, &echo, N_("Send every byte back (the default)"), NULL },
     { "lines", 'l', 0, G_OPTION_ARG_NONE, &lines, N_("Answer each line with the same line"), NULL },
@@ -439,6 +470,7 @@ tool_serve (int    argc,
         "Without --jobs or --async, one connection is served at a time."),
       _("Examples:\n"
         "  gio-socket serve --host 127.0.0.1 --port 7000 --lines\n"
+        "  gio-socket serve --host 127.0.0.1 --port 7001 --async --proxy-protocol v2\n"
         "  gio-socket serve --unix /tmp/echo.sock --permissions 0660 --jobs 8"),
       entries);
   if (!tool_parse_options (context, "serve", &argc, &argv))
@@ -460,6 +492,10 @@ tool_serve (int    argc,
     return tool_usage_error ("serve", _("--idle-timeout needs a number of milliseconds, or 0 for none"));
   if (echo && lines)
     return tool_usage_error ("serve", _("choose either --echo or --lines"));
+  if (proxy_text != NULL && !parse_proxy_protocol (proxy_text, &proxy))
+    return tool_usage_error ("serve", _("--proxy-protocol needs v1, v2, any or none, not “%s”"), proxy_text);
+  if (handshake_timeout < 0)
+    return tool_usage_error ("serve", _("--handshake-timeout needs a number of milliseconds, or 0 for none"));
 
   server = gios_server_socket_new ();
   /* Accepted connections inherit both. Replies only buffer, and the tool's
@@ -469,6 +505,8 @@ tool_serve (int    argc,
   gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (server), 0);
   /* Idle clients cannot hold a job, the classic model or a connection. */
   gios_server_socket_set_idle_timeout (server, idle_timeout > 0 ? idle_timeout : -1);
+  gios_server_socket_set_proxy_protocol (server, proxy);
+  gios_server_socket_set_handshake_timeout (server, handshake_timeout > 0 ? handshake_timeout : -1);
   if (unix_path != NULL)
     ok = gios_server_socket_open_unix (server, unix_path, permissions, 1000, &error);
   else if (host != NULL)

@@ -88,8 +88,8 @@ typedef struct
   StepResult (*advance) (Run *run, GError **error);
   /* Gives the connection what the step learnt. */
   void       (*finish)  (Run *run);
-  /* What a timeout waited for, for its message. */
-  const char *awaited;
+  /* Sets the error of a timeout in the step. */
+  void       (*timed_out) (Run *run, GError **error);
 } Step;
 
 /* ------------------------------------------------------------------------ */
@@ -183,11 +183,20 @@ proxy_finish (Run *run)
   _gios_socket_common_set_proxied (run->connection, run->header.source, run->header.tlvs);
 }
 
+static void
+proxy_timed_out (Run     *run,
+                 GError **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+               _("No complete PROXY header arrived within %d ms (the handshake timeout)"),
+               run->timeout_ms);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The steps, in order                                                        */
 
 static const Step steps[] = {
-  { proxy_wanted, proxy_advance, proxy_finish, N_("PROXY header") },
+  { proxy_wanted, proxy_advance, proxy_finish, proxy_timed_out },
   /* The TLS handshake goes here. */
 };
 
@@ -249,15 +258,6 @@ run_advance (Run     *run,
   return STEP_DONE;
 }
 
-static void
-set_timed_out (Run     *run,
-               GError **error)
-{
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-               _("No complete %s arrived within %d ms (the handshake timeout)"),
-               _(steps[run->step].awaited), run->timeout_ms);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Blocking                                                                   */
 
@@ -290,7 +290,7 @@ gios_handover_run (GiosServerSocket  *server,
           if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
             {
               g_clear_error (&local_error);
-              set_timed_out (run, &local_error);
+              steps[run->step].timed_out (run, &local_error);
             }
           g_propagate_error (error, local_error);
           return FALSE;
@@ -356,7 +356,7 @@ on_timeout (gpointer data)
   Run *run = data;
   GError *error = NULL;
 
-  set_timed_out (run, &error);
+  steps[run->step].timed_out (run, &error);
   async_return (run, error);
   return G_SOURCE_REMOVE;
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Serving many from Python: listen_job with a do_run subclass and with a
-job function, and start() on a GLib main loop."""
+job function, start() on a GLib main loop, and a connection behind a load
+balancer (the PROXY protocol)."""
 
 import socket
+import struct
 import threading
 import unittest
 
@@ -153,6 +155,34 @@ class StartTest(unittest.TestCase):
         thread.join()
         server.close()
         self.assertEqual(result.get("reply"), "PING\nPONG\n")
+
+
+class ProxyTest(unittest.TestCase):
+    def test_proxy_address_after_a_v2_header(self):
+        server = open_server()
+        server.props.proxy_protocol = Gios.ProxyProtocol.V2
+        server.props.handshake_timeout = 2000
+        authority = b"example.org"
+        tlv = bytes([0x02]) + struct.pack("!H", len(authority)) + authority
+        body = (socket.inet_aton("198.51.100.20") + socket.inet_aton("127.0.0.1")
+                + struct.pack("!HH", 5555, 80) + tlv)
+        header = b"\r\n\r\n\x00\r\nQUIT\n\x21\x11" + struct.pack("!H", len(body)) + body
+        with socket.create_connection(("127.0.0.1", server.props.port), timeout=5) as c:
+            c.sendall(header + b"after the header\n")
+            connection = server.accept(5000, None)
+            remote = connection.props.remote_address
+            self.assertEqual(remote.get_address().to_string(), "198.51.100.20")
+            self.assertEqual(remote.get_port(), 5555)
+            # The balancer: the real peer, this client.
+            proxy = connection.props.proxy_address
+            self.assertEqual(proxy.get_address().to_string(), "127.0.0.1")
+            self.assertEqual(proxy.get_port(), c.getsockname()[1])
+            self.assertEqual(connection.get_proxy_authority(), "example.org")
+            self.assertFalse(connection.get_proxy_ssl())
+            self.assertEqual(connection.get_proxy_tlv(0x02).get_data(), authority)
+            line, _ = connection.read_line(100, 2000, None)
+            self.assertEqual(line, "after the header")
+        server.close()
 
 
 if __name__ == "__main__":

@@ -248,6 +248,8 @@ class Usage(unittest.TestCase):
         self.assert_usage("serve", "--jobs", "-1", mentions="“-1”")
         self.assert_usage("serve", "--idle-timeout", "-1", mentions="--idle-timeout")
         self.assert_usage("serve", "--idle-timeout", "soon", mentions="soon")
+        self.assert_usage("serve", "--proxy-protocol", "v3", mentions="v3")
+        self.assert_usage("serve", "--handshake-timeout", "-1", mentions="--handshake-timeout")
         self.assert_usage("serve", "extra", mentions="extra")
         self.assert_usage("connect", mentions="HOST")
         self.assert_usage("connect", "127.0.0.1", mentions="HOST")
@@ -566,6 +568,63 @@ class Idle(unittest.TestCase):
                 time.sleep(0.3)  # waits as an idle client would
                 round_trip(s, b"still here\n")
             self.assertEqual(server.stop()[0], 0)
+
+
+def v2_header(client, client_port, tlvs=b""):
+    """A PROXY protocol version 2 header: PROXY, TCP over IPv4, from
+    @client:@client_port to 127.0.0.1:80, then @tlvs."""
+    body = socket.inet_aton(client) + socket.inet_aton("127.0.0.1") + struct.pack("!HH", client_port, 80) + tlvs
+    return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(body)) + body
+
+
+def is_dropped(port, data):
+    """Whether the server closes or resets a connection that sends @data,
+    sending nothing back."""
+    try:
+        return exchange(port, data) == b""
+    except ConnectionResetError:
+        return True
+
+
+class Proxy(unittest.TestCase):
+    """--proxy-protocol: the header is read before the connection is served,
+    the client it names is the one the server reports, and what follows the
+    header is served; bad headers and silent clients are dropped alone."""
+
+    def test_every_model(self):
+        headers = {"v1": b"PROXY TCP4 192.0.2.10 127.0.0.1 4321 80\r\n",
+                   "v2": v2_header("192.0.2.10", 4321),
+                   "any": v2_header("192.0.2.10", 4321)}
+        for model in ([], ["--jobs", "2"], ["--async"]):
+            for version, header in headers.items():
+                with self.subTest(model=model, version=version), \
+                     Server("--host", "127.0.0.1", "--lines", "--proxy-protocol", version, *model) as server:
+                    self.assertTrue(is_dropped(server.port, b"garbage\n"))
+                    self.assertEqual(exchange(server.port, header + b"hello\n"), b"hello\n")
+                    server.wait_for_connections(1)
+                    status, out, err = server.stop()
+                    self.assertEqual(status, 0)
+                    self.assertIn("connection from 192.0.2.10:4321\n", out)
+                    # The bad one was never served, and was reported once.
+                    self.assertEqual(out.count("connection from"), 1)
+                    self.assertEqual(err.count("Dropped a connection"), 1, err)
+
+    def test_silent_client_is_dropped_after_the_handshake_timeout(self):
+        with Server("--host", "127.0.0.1", "--lines", "--proxy-protocol", "v1",
+                    "--handshake-timeout", "300", "--jobs", "1") as server:
+            with connect(server.port) as silent:
+                start = time.monotonic()
+                self.assertTrue(sees_end(silent))
+                self.assertGreaterEqual(time.monotonic() - start, 0.25)
+                self.assertEqual(exchange(server.port, b"PROXY UNKNOWN\r\nnext\n"), b"next\n")
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_without_the_option_a_header_is_data(self):
+        with Server("--host", "127.0.0.1", "--lines") as server:
+            self.assertEqual(exchange(server.port, b"PROXY TCP4 192.0.2.10 127.0.0.1 4321 80\r\n"),
+                             b"PROXY TCP4 192.0.2.10 127.0.0.1 4321 80\n")
+            status, out, err = server.stop()
+            self.assertNotIn("192.0.2.10", out)
 
 
 class Jobs(unittest.TestCase):
