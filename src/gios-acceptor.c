@@ -363,7 +363,10 @@ start_hand_over (GiosAcceptor     *acceptor,
   h->connection = g_object_ref (connection);
   if (acceptor->handovers == NULL)
     acceptor->handovers = g_cancellable_new ();
+  /* On the watches' context, whichever context the caller iterates. */
+  g_main_context_push_thread_default (acceptor->context);
   acceptor->funcs->hand_over (acceptor->owner, connection, acceptor->handovers, on_handed_over, h);
+  g_main_context_pop_thread_default (acceptor->context);
   return TRUE;
 }
 

@@ -33,6 +33,12 @@ static guint signals[N_SIGNALS];
  * disconnect or are freed. Running out of file descriptors pauses it too,
  * reported once, and it resumes as they free up.
  *
+ * With [property@Gios.ServerSocket:proxy-protocol] set, each connection's
+ * PROXY header is read from the main loop, without blocking it, before the
+ * connection is emitted; one whose header fails or does not come within
+ * [property@Gios.ServerSocket:handshake-timeout] is dropped and never
+ * emitted. While its header is awaited, it counts for max-connections.
+ *
  * [signal@Gios.ServerSocket::stopped] is emitted once when accepting ends.
  * This is the way to serve from GJS.
  *

@@ -544,6 +544,10 @@ adopt (gpointer        owner,
  * current connection already, returns %TRUE at once; drop it with
  * [method@Gios.SocketCommon.drop_connection] to take the next one.
  *
+ * With [property@Gios.ServerSocket:proxy-protocol] set, the connection's
+ * PROXY header is read first; a connection whose header fails is dropped,
+ * and the call waits for the next one.
+ *
  * The connection is handed over whole or not at all: a
  * [method@Gios.SocketCommon.drop_connection] or
  * [method@Gios.DeviceStream.close] from another thread meanwhile either
@@ -683,6 +687,12 @@ prepare_job (GObject      *owner,
  * [method@Gios.ServerSocket.wait_jobs] follow them, and
  * [method@Gios.DeviceStream.close] cancels their cancellable and wakes their
  * blocked calls.
+ *
+ * With [property@Gios.ServerSocket:proxy-protocol] set, each job reads its
+ * connection's PROXY header first, on its pool thread, so that a slow or
+ * silent client holds its own job slot (for at most
+ * [property@Gios.ServerSocket:handshake-timeout]) and never the accepting
+ * thread; @func only ever gets connections whose header was good.
  *
  * The connection objects are created on the calling thread; only the jobs run
  * on the pool. GJS cannot run JavaScript on other threads: serve from GJS with
