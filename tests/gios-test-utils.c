@@ -471,6 +471,17 @@ gios_test_pair_new_tcp (void)
   return pair;
 }
 
+GiosTestPair *
+gios_test_pair_new_accepted (void)
+{
+  GiosTestPair *pair = g_new0 (GiosTestPair, 1);
+
+  pair->server = gios_test_open_loopback_server ();
+  pair->stream = GIOS_DEVICE_STREAM (gios_test_accept_raw (pair->server, &pair->peer));
+  pair->stream_fd = gios_test_socket_fd (pair->stream);
+  return pair;
+}
+
 void
 gios_test_pair_close_peer (GiosTestPair *pair)
 {
@@ -486,12 +497,10 @@ gios_test_pair_free (GiosTestPair *pair)
 {
   g_clear_object (&pair->stream);
   if (pair->client != NULL)
-    {
-      g_clear_object (&pair->client);
-      g_clear_object (&pair->server);
-    }
+    g_clear_object (&pair->client);
   else if (pair->peer >= 0)
     close (pair->peer);
+  g_clear_object (&pair->server);
   g_free (pair);
 }
 

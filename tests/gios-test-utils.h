@@ -218,8 +218,8 @@ typedef struct
   GiosDeviceStream *stream;  /* under test */
   int stream_fd;             /* the descriptor it reads and writes */
   int peer;                  /* the raw other end; -1 once closed */
-  GiosServerSocket *server;  /* TCP only */
-  GiosSocket *client;        /* TCP only: owns the peer descriptor */
+  GiosServerSocket *server;  /* TCP only: the server that accepted it */
+  GiosSocket *client;        /* gios_test_pair_new_tcp() only: owns the peer */
 } GiosTestPair;
 
 /* Makes the stream under test over @fd, which it then owns. */
@@ -232,7 +232,12 @@ GiosTestPair *gios_test_pair_new_socketpair (GiosTestStreamFunc new_stream);
  * connected GiosSocket's descriptor. */
 GiosTestPair *gios_test_pair_new_tcp        (void);
 
-/* The peer goes away: its descriptor is closed (over TCP, its GiosSocket). */
+/* Over TCP with a raw peer: the GiosSocket a loopback server accepted from
+ * a client made with the system calls (gios_test_accept_raw()), for tests
+ * of the accepted connection that drive the other end by hand. */
+GiosTestPair *gios_test_pair_new_accepted   (void);
+
+/* The peer goes away: its descriptor is closed (or its GiosSocket, if any). */
 void          gios_test_pair_close_peer     (GiosTestPair *pair);
 
 void          gios_test_pair_free           (GiosTestPair *pair);
