@@ -384,6 +384,74 @@ gios_test_raw_recv (int   fd,
   return buf;
 }
 
+void
+gios_test_raw_assert_dropped (int fd)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+  char c;
+  gssize n;
+
+  g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
+  n = recv (fd, &c, 1, 0);
+  g_assert_true (n == 0 || (n < 0 && errno == ECONNRESET));
+}
+
+static gpointer
+listen_until_stopped (gpointer data)
+{
+  GiosTestListenDropRace *race = data;
+
+  while (!g_atomic_int_get (&race->stop))
+    {
+      /* TRUE at once while the connection is current: until the drop.
+       * Timed out, or woken by a drop: either way, listen again. */
+      if (gios_server_socket_listen (race->server, race->listen_timeout_ms, NULL, NULL))
+        race->listened++;
+      g_thread_yield ();
+    }
+  return NULL;
+}
+
+static gpointer
+drop_until_stopped (gpointer data)
+{
+  GiosTestListenDropRace *race = data;
+
+  while (!g_atomic_int_get (&race->stop))
+    {
+      (void) gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (race->server), NULL);
+      /* valgrind runs one thread at a time: let the others have theirs. */
+      g_thread_yield ();
+    }
+  return NULL;
+}
+
+GiosTestListenDropRace *
+gios_test_listen_drop_race_start (GiosServerSocket *server,
+                                  int               listen_timeout_ms)
+{
+  GiosTestListenDropRace *race = g_new0 (GiosTestListenDropRace, 1);
+
+  race->server = server;
+  race->listen_timeout_ms = listen_timeout_ms;
+  race->listener = g_thread_new ("listen", listen_until_stopped, race);
+  race->dropper = g_thread_new ("drop", drop_until_stopped, race);
+  return race;
+}
+
+guint
+gios_test_listen_drop_race_stop (GiosTestListenDropRace *race)
+{
+  guint listened;
+
+  g_atomic_int_set (&race->stop, 1);
+  g_thread_join (race->listener);
+  g_thread_join (race->dropper);
+  listened = race->listened;
+  g_free (race);
+  return listened;
+}
+
 char *
 gios_test_make_temp_dir (void)
 {

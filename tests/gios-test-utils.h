@@ -177,6 +177,31 @@ void              gios_test_raw_send             (int                fd,
 char             *gios_test_raw_recv             (int                fd,
                                                   gsize              len);
 
+/* Asserts that the server side of @fd went away within 5 s: @fd sees the
+ * end of input or a reset. */
+void              gios_test_raw_assert_dropped   (int                fd);
+
+/* listen() on one thread against drop_connection() on another, round after
+ * round, until stopped: the hand-over of a connection racing its drop. */
+typedef struct
+{
+  GiosServerSocket *server;
+  int listen_timeout_ms;  /* each listen() waits this long at most */
+  guint listened;         /* listen() calls that returned TRUE */
+
+  /*< private >*/
+  gint stop;
+  GThread *listener;
+  GThread *dropper;
+} GiosTestListenDropRace;
+
+/* Starts both threads on @server. */
+GiosTestListenDropRace *gios_test_listen_drop_race_start (GiosServerSocket       *server,
+                                                          int                     listen_timeout_ms);
+
+/* Stops and joins them; returns how many listen() calls returned TRUE. */
+guint                   gios_test_listen_drop_race_stop  (GiosTestListenDropRace *race);
+
 /* A new private directory for Unix sockets, to remove with g_rmdir(). */
 char             *gios_test_make_temp_dir        (void);
 

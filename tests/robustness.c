@@ -56,42 +56,6 @@ count_open_fds (void)
   return n;
 }
 
-typedef struct
-{
-  GiosServerSocket *server;
-  gint stop;
-  guint listened;
-} Racer;
-
-static gpointer
-listen_until_stopped (gpointer data)
-{
-  Racer *r = data;
-
-  while (!g_atomic_int_get (&r->stop))
-    {
-      /* TRUE at once while the connection is current: until the drop. */
-      if (gios_server_socket_listen (r->server, 20, NULL, NULL))
-        r->listened++;
-      g_thread_yield ();
-    }
-  return NULL;
-}
-
-static gpointer
-drop_until_stopped (gpointer data)
-{
-  Racer *r = data;
-
-  while (!g_atomic_int_get (&r->stop))
-    {
-      (void) gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (r->server), NULL);
-      /* valgrind runs one thread at a time: let the others have theirs. */
-      g_thread_yield ();
-    }
-  return NULL;
-}
-
 /* listen() takes a connection while another thread drops it over and over:
  * the hand-over of the descriptor and address is atomic with the drop, so
  * nothing is used after it was freed, and every client sees its
@@ -100,29 +64,21 @@ static void
 test_race_listen_against_drop (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  Racer r = { .server = server };
-  GThread *listener = g_thread_new ("listen", listen_until_stopped, &r);
-  GThread *dropper = g_thread_new ("drop", drop_until_stopped, &r);
+  GiosTestListenDropRace *race = gios_test_listen_drop_race_start (server, 20);
   gint64 end = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
   guint rounds = 0;
+  guint listened;
 
   while (rounds < 3000 && g_get_monotonic_time () < end)
     {
       int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
-      struct pollfd pfd = { .fd = fd, .events = POLLIN };
-      char c;
-      gssize n;
 
-      g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
-      n = recv (fd, &c, 1, 0);
-      g_assert_true (n == 0 || (n < 0 && errno == ECONNRESET));
+      gios_test_raw_assert_dropped (fd);
       close (fd);
       rounds++;
     }
-  g_atomic_int_set (&r.stop, 1);
-  g_thread_join (listener);
-  g_thread_join (dropper);
-  g_test_message ("%u rounds, %u connections listened to", rounds, r.listened);
+  listened = gios_test_listen_drop_race_stop (race);
+  g_test_message ("%u rounds, %u connections listened to", rounds, listened);
   g_assert_cmpuint (rounds, >=, 100);
 }
 
