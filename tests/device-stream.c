@@ -1048,15 +1048,9 @@ test_cancel_from_thread (gconstpointer data)
     {
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
       BlockedRead call = { pair->stream, kind, cancellable };
-      g_autoptr(GiosTestBlocked) b = NULL;
-      gint64 cancelled_at;
+      g_autoptr(GiosTestBlocked) b = gios_test_blocked_start (blocked_read, &call);
 
-      b = gios_test_blocked_start (blocked_read, &call);
-      cancelled_at = g_get_monotonic_time ();
-      g_cancellable_cancel (cancellable);
-      gios_test_blocked_join (b, cancelled_at);
-      g_assert_false (b->ok);
-      g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      gios_test_blocked_cancel (b, cancellable);
     }
 
   /* The stream is still usable. */
@@ -1119,9 +1113,7 @@ test_close_from_thread (gconstpointer data)
   closed_at = g_get_monotonic_time ();
   g_assert_true (gios_device_stream_close (pair->stream, &error));
   g_assert_no_error (error);
-  gios_test_blocked_join (b, closed_at);
-  g_assert_false (b->ok);
-  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  gios_test_blocked_join_error (b, closed_at, G_IO_ERROR, G_IO_ERROR_CLOSED);
 
   g_assert_false (gios_device_stream_get_is_open (pair->stream));
   g_assert_cmpuint (notified, ==, 1);

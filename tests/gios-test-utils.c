@@ -123,6 +123,27 @@ gios_test_blocked_join (GiosTestBlocked *blocked,
 }
 
 void
+gios_test_blocked_join_error (GiosTestBlocked *blocked,
+                              gint64           woken_at,
+                              GQuark           domain,
+                              gint             code)
+{
+  gios_test_blocked_join (blocked, woken_at);
+  g_assert_false (blocked->ok);
+  g_assert_error (blocked->error, domain, code);
+}
+
+void
+gios_test_blocked_cancel (GiosTestBlocked *blocked,
+                          GCancellable    *cancellable)
+{
+  gint64 cancelled_at = g_get_monotonic_time ();
+
+  g_cancellable_cancel (cancellable);
+  gios_test_blocked_join_error (blocked, cancelled_at, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+void
 gios_test_blocked_free (GiosTestBlocked *blocked)
 {
   if (blocked->thread != NULL)

@@ -95,6 +95,18 @@ GiosTestBlocked *gios_test_blocked_race  (GiosTestBlockingFunc func,
 void             gios_test_blocked_join  (GiosTestBlocked     *blocked,
                                           gint64               woken_at);
 
+/* Joins as gios_test_blocked_join() does, and asserts that the call failed
+ * with @domain and @code. */
+void             gios_test_blocked_join_error (GiosTestBlocked *blocked,
+                                               gint64           woken_at,
+                                               GQuark           domain,
+                                               gint             code);
+
+/* Cancels @cancellable, which the call was given, and asserts that the call
+ * returned within a second, failing with G_IO_ERROR_CANCELLED. */
+void             gios_test_blocked_cancel     (GiosTestBlocked *blocked,
+                                               GCancellable    *cancellable);
+
 void             gios_test_blocked_free  (GiosTestBlocked     *blocked);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GiosTestBlocked, gios_test_blocked_free)
