@@ -177,7 +177,7 @@ static gpointer
 receiver_thread (gpointer user_data)
 {
   Receiver *r = user_data;
-  guint8 *buf = g_malloc (r->chunk);
+  g_autofree guint8 *buf = g_malloc (r->chunk);
   guint reads = 0;
 
   r->first_bad = G_MAXSIZE;
@@ -194,7 +194,6 @@ receiver_thread (gpointer user_data)
       if (r->slow_every > 0 && ++reads % r->slow_every == 0)
         g_usleep (1000);
     }
-  g_free (buf);
   return NULL;
 }
 
