@@ -689,6 +689,104 @@ gios_test_wait_kernel_input (int fd,
   g_assert_not_reached ();
 }
 
+struct _GiosTestSender
+{
+  int fd;
+  guint8 *data;
+  gsize len;
+  gsize chunk;
+  gulong delay_us;
+  int reader_fd;        /* -1: no waiting for the reader */
+  gboolean shutdown_after;
+  GThread *thread;
+};
+
+/* Waits until nothing is left to read in the kernel of @fd, 10 s at most. */
+static void
+wait_kernel_taken (int fd)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  int avail = 1;
+
+  while (avail > 0 && g_get_monotonic_time () < deadline)
+    {
+      g_assert_cmpint (ioctl (fd, FIONREAD, &avail), ==, 0);
+      if (avail > 0)
+        g_usleep (200);
+    }
+}
+
+static gpointer
+sender_thread (gpointer data)
+{
+  GiosTestSender *s = data;
+
+  for (gsize off = 0; off < s->len; off += s->chunk)
+    {
+      if (off > 0 && s->delay_us > 0)
+        g_usleep (s->delay_us);
+      gios_test_peer_write_all (s->fd, s->data + off, MIN (s->chunk, s->len - off));
+      if (s->reader_fd >= 0)
+        wait_kernel_taken (s->reader_fd);
+    }
+  if (s->shutdown_after)
+    shutdown (s->fd, SHUT_WR);
+  return NULL;
+}
+
+static GiosTestSender *
+sender_new (int         fd,
+            const void *data,
+            gsize       len,
+            gsize       chunk)
+{
+  GiosTestSender *s = g_new0 (GiosTestSender, 1);
+
+  s->fd = fd;
+  s->data = g_memdup2 (data, len);
+  s->len = len;
+  s->chunk = chunk;
+  s->reader_fd = -1;
+  return s;
+}
+
+GiosTestSender *
+gios_test_sender_start (int         fd,
+                        const void *data,
+                        gsize       len,
+                        gsize       chunk,
+                        gulong      delay_us)
+{
+  GiosTestSender *s = sender_new (fd, data, len, chunk);
+
+  s->delay_us = delay_us;
+  s->thread = g_thread_new ("sender", sender_thread, s);
+  return s;
+}
+
+GiosTestSender *
+gios_test_sender_start_trickle (int         fd,
+                                int         reader_fd,
+                                const void *data,
+                                gsize       len,
+                                gboolean    shutdown_after)
+{
+  GiosTestSender *s = sender_new (fd, data, len, 1);
+
+  s->reader_fd = reader_fd;
+  s->shutdown_after = shutdown_after;
+  s->thread = g_thread_new ("trickle", sender_thread, s);
+  return s;
+}
+
+void
+gios_test_sender_join (GiosTestSender *sender)
+{
+  g_thread_join (sender->thread);
+  g_free (sender->data);
+  g_free (sender);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Bytes spelt in hex                                                         */
 

@@ -304,6 +304,31 @@ gboolean gios_test_peer_has_input    (int         fd);
 void     gios_test_wait_kernel_input (int         fd,
                                       int         n);
 
+/* A thread that writes to the peer at a pace, so that what the stream reads
+ * comes in several arrivals. */
+typedef struct _GiosTestSender GiosTestSender;
+
+/* Starts writing a copy of @data to @fd, @chunk bytes at a time, @delay_us
+ * apart (a pace, not a synchronisation). */
+GiosTestSender *gios_test_sender_start         (int         fd,
+                                                const void *data,
+                                                gsize       len,
+                                                gsize       chunk,
+                                                gulong      delay_us);
+
+/* Starts writing a copy of @data to @fd one byte at a time, each once the
+ * reader has taken the one before out of the kernel of @reader_fd (10 s at
+ * most): every byte is an arrival of its own. Then @fd's output is shut
+ * down if @shutdown_after. */
+GiosTestSender *gios_test_sender_start_trickle (int         fd,
+                                                int         reader_fd,
+                                                const void *data,
+                                                gsize       len,
+                                                gboolean    shutdown_after);
+
+/* Waits until everything was written, and frees @sender. */
+void            gios_test_sender_join          (GiosTestSender *sender);
+
 /* ------------------------------------------------------------------------ */
 /* Bytes spelt in hex, as LIST-FORMAT.md writes them: "07 01 68 65 6C 6C 6F" */
 
