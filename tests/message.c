@@ -795,6 +795,15 @@ upper_handle_request (GiosDeviceStream *stream,
 static void upper_class_init (UpperClass *klass) { GIOS_DEVICE_STREAM_CLASS (klass)->handle_request = upper_handle_request; }
 static void upper_init (Upper *self) { }
 
+/* An Upper over a GSocketConnection that owns @fd. */
+static GiosDeviceStream *
+upper_over_socket (int fd)
+{
+  g_autoptr(GIOStream) connection = gios_test_socket_stream_new (fd);
+
+  return g_object_new (upper_get_type (), "base-stream", connection, NULL);
+}
+
 static void
 test_execute_vfunc (void)
 {
@@ -803,18 +812,13 @@ test_execute_vfunc (void)
   g_autoptr(GiosMessage) reply = NULL;
   g_autoptr(GiosMessage) plain_request = NULL;
   g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GIOStream) connection = NULL;
   g_autoptr(GiosDeviceStream) stream = NULL;
-  g_autoptr(GiosDeviceStream) plain = NULL;
   g_autoptr(GiosDeviceStream) peer = NULL;
   int fds[2];
 
   gios_test_socketpair (fds);
-  connection = gios_test_socket_stream_new (fds[0]);
-  stream = g_object_new (upper_get_type (), "base-stream", connection, NULL);
-  g_clear_object (&connection);
-  connection = gios_test_socket_stream_new (fds[1]);
-  peer = gios_device_stream_new (connection);
+  stream = upper_over_socket (fds[0]);
+  peer = gios_test_stream_over_socket (fds[1]);
 
   /* The client side: a GiosDeviceStream sending messages too. */
   request = gios_message_new_request (0, 0, "UP", NULL);
@@ -842,10 +846,9 @@ test_execute_vfunc (void)
   g_assert_cmpstr (gios_message_get_code_string (request), ==, "NO");
   g_assert_cmpuint (((Upper *) stream)->handled, ==, 1);
 
-  /* A plain GiosDeviceStream handles nothing. */
+  /* A plain GiosDeviceStream (the peer) handles nothing. */
   g_assert_true (gios_device_stream_send_message (stream, request, NULL, &error));
-  plain = g_object_ref (peer);
-  g_assert_cmpint (gios_device_stream_execute (plain, 1000, NULL, NULL, &plain_request, NULL, &error),
+  g_assert_cmpint (gios_device_stream_execute (peer, 1000, NULL, NULL, &plain_request, NULL, &error),
                    ==, GIOS_EXECUTE_UNHANDLED);
   g_assert_no_error (error);
   bytes = gios_message_to_bytes (plain_request);
