@@ -340,6 +340,21 @@ wait_result (GAsyncResult **slot)
   return *slot;
 }
 
+/* read_line_async() of a line of at most 100 bytes, waited for: what
+ * read_line_finish() returns. */
+static char *
+read_line_waited (GiosDeviceStream  *stream,
+                  int                timeout_ms,
+                  int                priority,
+                  gsize             *length,
+                  GError           **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  gios_device_stream_read_line_async (stream, 100, timeout_ms, priority, NULL, on_async_done, &result);
+  return gios_device_stream_read_line_finish (stream, wait_result (&result), length, error);
+}
+
 static void
 test_listen_async (void)
 {
@@ -420,12 +435,9 @@ test_read_line_async (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
   GiosDeviceStream *stream = pair->stream;
-  g_autoptr(GAsyncResult) first = NULL;
   g_autoptr(GAsyncResult) timed_out = NULL;
   g_autoptr(GAsyncResult) pending = NULL;
   g_autoptr(GAsyncResult) cancelled = NULL;
-  g_autoptr(GAsyncResult) last = NULL;
-  g_autoptr(GAsyncResult) end = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autofree char *line = NULL;
   Later later1, later2;
@@ -438,8 +450,7 @@ test_read_line_async (void)
   gios_test_raw_send (pair->peer, "hel");
   g_timeout_add (20, send_later, &later1);
   g_timeout_add (40, send_later, &later2);
-  gios_device_stream_read_line_async (stream, 100, 2000, G_PRIORITY_DEFAULT, NULL, on_async_done, &first);
-  line = gios_device_stream_read_line_finish (stream, wait_result (&first), &length, &error);
+  line = read_line_waited (stream, 2000, G_PRIORITY_DEFAULT, &length, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "hello");
   g_assert_cmpuint (length, ==, 5);
@@ -468,12 +479,10 @@ test_read_line_async (void)
 
   /* The end of input gives the last line, then NULL without an error. */
   shutdown (pair->peer, SHUT_WR);
-  gios_device_stream_read_line_async (stream, 100, 2000, G_PRIORITY_DEFAULT, NULL, on_async_done, &last);
-  line = gios_device_stream_read_line_finish (stream, wait_result (&last), NULL, &error);
+  line = read_line_waited (stream, 2000, G_PRIORITY_DEFAULT, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "rest");
-  gios_device_stream_read_line_async (stream, 100, 2000, G_PRIORITY_DEFAULT, NULL, on_async_done, &end);
-  g_assert_null (gios_device_stream_read_line_finish (stream, wait_result (&end), NULL, &error));
+  g_assert_null (read_line_waited (stream, 2000, G_PRIORITY_DEFAULT, NULL, &error));
   g_assert_no_error (error);
 }
 
@@ -534,11 +543,9 @@ test_async_on_memory_stream (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GIOStream) io = gios_test_memory_stream_new ("one\ntwo", 7);
   g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (io);
-  g_autoptr(GAsyncResult) result = NULL;
   g_autofree char *line = NULL;
 
-  gios_device_stream_read_line_async (stream, 100, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &result);
-  line = gios_device_stream_read_line_finish (stream, wait_result (&result), NULL, &error);
+  line = read_line_waited (stream, 1000, G_PRIORITY_DEFAULT, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "one");
 }
@@ -556,8 +563,6 @@ test_cancel_everything (void)
   g_autoptr(GAsyncResult) listen_result = NULL;
   g_autoptr(GAsyncResult) bytes_result = NULL;
   g_autoptr(GAsyncResult) flush_result = NULL;
-  g_autoptr(GAsyncResult) late_result = NULL;
-  g_autoptr(GiosSocket) later = NULL;
   g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
 
   /* Pending, then cancelled: accept, listen, read_bytes, flush (to a peer
@@ -592,6 +597,8 @@ test_cancel_everything (void)
   /* A cancelled accept takes no connection: a later one gets it. */
   {
     int fd2 = gios_test_raw_connect (AF_INET, gios_test_server_port (idle_server));
+    g_autoptr(GAsyncResult) late_result = NULL;
+    g_autoptr(GiosSocket) later = NULL;
 
     gios_server_socket_accept_async (idle_server, NULL, on_async_done, &late_result);
     later = gios_server_socket_accept_finish (idle_server, wait_result (&late_result), &error);
@@ -1181,8 +1188,6 @@ test_timeout_zero_high_priority (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
   GiosDeviceStream *stream = pair->stream;
-  g_autoptr(GAsyncResult) buffered = NULL;
-  g_autoptr(GAsyncResult) waiting = NULL;
   g_autoptr(GAsyncResult) flushed = NULL;
   g_autofree char *line = NULL;
   char c = 0;
@@ -1192,16 +1197,14 @@ test_timeout_zero_high_priority (void)
   g_assert_cmpstr (line, ==, "one");
   g_clear_pointer (&line, g_free);
 
-  gios_device_stream_read_line_async (stream, 100, 0, G_PRIORITY_HIGH, NULL, on_async_done, &buffered);
-  line = gios_device_stream_read_line_finish (stream, wait_result (&buffered), NULL, &error);
+  line = read_line_waited (stream, 0, G_PRIORITY_HIGH, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "two");
   g_clear_pointer (&line, g_free);
 
   gios_test_raw_send (pair->peer, "three\n");
   g_assert_cmpint (gios_device_stream_poll (stream, G_IO_IN, 1000, NULL), ==, G_IO_IN);
-  gios_device_stream_read_line_async (stream, 100, 0, G_PRIORITY_HIGH, NULL, on_async_done, &waiting);
-  line = gios_device_stream_read_line_finish (stream, wait_result (&waiting), NULL, &error);
+  line = read_line_waited (stream, 0, G_PRIORITY_HIGH, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "three");
 
