@@ -213,6 +213,23 @@ shrink_send_buffer (GiosSocketCommon *stream)
   g_assert_no_error (error);
 }
 
+/* A loopback server's connection from a slow reader, its send buffer
+ * shrunk too: a peer that soon takes no more output. The reader's
+ * descriptor is the pair's peer. */
+static GiosTestPair *
+slow_reader_pair_new (void)
+{
+  g_autoptr(GError) error = NULL;
+  GiosTestPair *pair = g_new0 (GiosTestPair, 1);
+
+  pair->server = gios_test_open_loopback_server ();
+  pair->peer = slow_reader_connect (gios_test_server_port (pair->server));
+  pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 2000, NULL, &error));
+  g_assert_no_error (error);
+  pair->stream_fd = gios_test_socket_fd (pair->stream);
+  shrink_send_buffer (GIOS_SOCKET_COMMON (pair->stream));
+  return pair;
+}
 
 /* write() into a full buffer waits at most close-timeout (the default
  * timeout being -1), keeps what it could not send, and close() gives up
@@ -220,19 +237,13 @@ shrink_send_buffer (GiosSocketCommon *stream)
 static void
 test_slow_reader_write_and_close (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = slow_reader_pair_new ();
+  GiosDeviceStream *stream = pair->stream;
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *chunk = g_malloc0 (64 * 1024);
-  int client = slow_reader_connect (gios_test_server_port (server));
-  GiosDeviceStream *stream;
   gint64 start;
   gboolean ok = TRUE;
 
-  conn = gios_server_socket_accept (server, 2000, NULL, &error);
-  g_assert_no_error (error);
-  stream = GIOS_DEVICE_STREAM (conn);
-  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
   g_assert_cmpint (gios_device_stream_get_default_timeout (stream), ==, -1);
   g_assert_cmpint (gios_device_stream_get_close_timeout (stream), ==, 5000);
   gios_device_stream_set_close_timeout (stream, 300);
@@ -255,7 +266,6 @@ test_slow_reader_write_and_close (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_nonnull (strstr (error->message, "not sent"));
   g_assert_false (gios_device_stream_get_is_open (stream));
-  close (client);
 }
 
 /* send_message() flushes as a write into a full buffer does: a peer that
@@ -263,27 +273,21 @@ test_slow_reader_write_and_close (void)
 static void
 test_slow_reader_send_message (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = slow_reader_pair_new ();
   g_autoptr(GiosMessage) message = NULL;
   g_autoptr(GBytes) payload = g_bytes_new_take (g_malloc0 (4 * 1024 * 1024), 4 * 1024 * 1024);
   g_autoptr(GError) error = NULL;
-  int client = slow_reader_connect (gios_test_server_port (server));
   gint64 start;
 
-  conn = gios_server_socket_accept (server, 2000, NULL, &error);
-  g_assert_no_error (error);
-  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
-  gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (conn), 300);
+  gios_device_stream_set_close_timeout (pair->stream, 300);
   message = gios_message_new (1, 0, GIOS_MESSAGE_CODE ('E', 'X'), payload);
   start = g_get_monotonic_time ();
-  g_assert_false (gios_device_stream_send_message (GIOS_DEVICE_STREAM (conn), message, NULL, &error));
+  g_assert_false (gios_device_stream_send_message (pair->stream, message, NULL, &error));
   gios_test_assert_timed_out (&error, start, 300);
   /* Nothing lost: what was not sent is still buffered. */
-  g_assert_cmpuint (gios_device_stream_get_buffered_output (GIOS_DEVICE_STREAM (conn)), >, 0);
-  gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (conn), 0);
-  gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL);
-  close (client);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), >, 0);
+  gios_device_stream_set_close_timeout (pair->stream, 0);
+  gios_device_stream_close (pair->stream, NULL);
 }
 
 typedef struct
@@ -431,7 +435,6 @@ test_slow_reader_jobs_close (void)
 
 typedef struct
 {
-  GiosSocket *conn;
   gboolean done;
   gint64 close_ms;
   GError *flush_error;
@@ -458,17 +461,12 @@ on_flush_timed_out (GObject      *source,
 static void
 test_main_loop_close_after_flush_timeout (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GiosTestPair) pair = slow_reader_pair_new ();
+  GiosDeviceStream *stream = pair->stream;
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *data = g_malloc0 (2 * 1024 * 1024);
-  int client = slow_reader_connect (gios_test_server_port (server));
   AsyncClose ac = { 0 };
-  GiosDeviceStream *stream;
 
-  ac.conn = gios_server_socket_accept (server, 2000, NULL, &error);
-  g_assert_no_error (error);
-  stream = GIOS_DEVICE_STREAM (ac.conn);
-  shrink_send_buffer (GIOS_SOCKET_COMMON (ac.conn));
   gios_device_stream_set_output_buffer_size (stream, 4 * 1024 * 1024);
   g_assert_true (gios_device_stream_write (stream, data, 2 * 1024 * 1024, NULL, &error));
   gios_device_stream_flush_async (stream, 200, G_PRIORITY_DEFAULT, NULL, on_flush_timed_out, &ac);
@@ -481,8 +479,6 @@ test_main_loop_close_after_flush_timeout (void)
   g_assert_false (gios_device_stream_get_is_open (stream));
   g_clear_error (&ac.flush_error);
   g_clear_error (&ac.close_error);
-  g_object_unref (ac.conn);
-  close (client);
 }
 
 typedef struct
@@ -532,16 +528,9 @@ never_called (GiosDeviceStream *stream,
 static void
 test_main_loop_write_would_block (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
-  g_autoptr(GError) error = NULL;
-  int client = slow_reader_connect (gios_test_server_port (server));
-  Filler f = { 0 };
+  g_autoptr(GiosTestPair) pair = slow_reader_pair_new ();
+  Filler f = { .stream = pair->stream };
 
-  conn = gios_server_socket_accept (server, 2000, NULL, &error);
-  g_assert_no_error (error);
-  f.stream = GIOS_DEVICE_STREAM (conn);
-  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
   /* The watch makes the stream one served from this loop. */
   gios_device_stream_add_watch (f.stream, G_IO_IN, never_called, NULL, NULL);
   g_idle_add (fill_on_loop, &f);
@@ -554,7 +543,6 @@ test_main_loop_write_would_block (void)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (f.stream), <=,
                     gios_device_stream_get_output_buffer_size (f.stream) + 32 * 1024);
   gios_device_stream_close (f.stream, NULL);
-  close (client);
 }
 
 /* The recipe of the threading guide: a line server on watches. It reads
@@ -909,18 +897,11 @@ read_slowly (gpointer data)
 static void
 test_main_loop_write_async (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
-  g_autoptr(GError) error = NULL;
-  SlowReader reader = { .total = 4 * 1024 * 1024 };
-  AsyncWriter writer = { .total = 4 * 1024 * 1024 };
+  g_autoptr(GiosTestPair) pair = slow_reader_pair_new ();
+  SlowReader reader = { .fd = pair->peer, .total = 4 * 1024 * 1024 };
+  AsyncWriter writer = { .stream = pair->stream, .total = 4 * 1024 * 1024 };
   GThread *thread;
 
-  reader.fd = slow_reader_connect (gios_test_server_port (server));
-  conn = gios_server_socket_accept (server, 2000, NULL, &error);
-  g_assert_no_error (error);
-  writer.stream = GIOS_DEVICE_STREAM (conn);
-  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
   thread = g_thread_new ("reader", read_slowly, &reader);
   write_next (&writer);
   GIOS_TEST_RUN_UNTIL_WITHIN (30, writer.done);
@@ -929,7 +910,6 @@ test_main_loop_write_async (void)
   g_assert_cmpuint (reader.got, ==, reader.total);
   g_assert_true (reader.intact);
   g_assert_cmpuint (writer.peak, <=, 16 * 1024 + 24 * 1024);
-  close (reader.fd);
 }
 
 /* ------------------------------------------------------------------------ */
