@@ -1299,14 +1299,24 @@ test_write_peer_closed (gconstpointer data)
   gios_test_run_in_subprocess (write_to_closed_peer, data, 10);
 }
 
+/* A GiosDeviceStream that reads @read_fd and writes @write_fd (the ends
+ * of two pipes), owning both. */
+static GiosDeviceStream *
+stream_over_pipes (int read_fd,
+                   int write_fd)
+{
+  g_autoptr(GInputStream) in = g_unix_input_stream_new (read_fd, TRUE);
+  g_autoptr(GOutputStream) out = g_unix_output_stream_new (write_fd, TRUE);
+  g_autoptr(GIOStream) io = g_simple_io_stream_new (in, out);
+
+  return gios_device_stream_new (io);
+}
+
 /* The same over a pipe pair, which has no MSG_NOSIGNAL. */
 static void
 pipe_write_to_closed_peer (gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GInputStream) in = NULL;
-  g_autoptr(GOutputStream) out = NULL;
-  g_autoptr(GIOStream) io = NULL;
   g_autoptr(GiosDeviceStream) stream = NULL;
   int to_stream[2];
   int from_stream[2];
@@ -1314,10 +1324,7 @@ pipe_write_to_closed_peer (gconstpointer data)
 
   g_assert_cmpint (pipe (to_stream), ==, 0);
   g_assert_cmpint (pipe (from_stream), ==, 0);
-  in = g_unix_input_stream_new (to_stream[0], TRUE);
-  out = g_unix_output_stream_new (from_stream[1], TRUE);
-  io = g_simple_io_stream_new (in, out);
-  stream = gios_device_stream_new (io);
+  stream = stream_over_pipes (to_stream[0], from_stream[1]);
 
   /* It works as a stream first. */
   g_assert_cmpint (write (to_stream[1], "in\n", 3), ==, 3);
