@@ -697,6 +697,33 @@ typedef struct
   gboolean done;
 } Pinger;
 
+/* Sends @request on @fd, and returns what came back once @want bytes came
+ * (63 at most), the peer closed, or nothing came for @timeout_ms. */
+static char *
+raw_exchange (int         fd,
+              const char *request,
+              gsize       want,
+              int         timeout_ms)
+{
+  char *reply = g_malloc0 (64);
+  gsize got = 0;
+
+  g_assert_cmpint (send (fd, request, strlen (request), MSG_NOSIGNAL), ==, (gssize) strlen (request));
+  while (got < want)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      gssize n;
+
+      if (poll (&pfd, 1, timeout_ms) != 1)
+        break;
+      n = recv (fd, reply + got, 64 - 1 - got, 0);
+      if (n <= 0)
+        break;
+      got += n;
+    }
+  return reply;
+}
+
 static gpointer
 ping (gpointer data)
 {
@@ -706,22 +733,8 @@ ping (gpointer data)
   for (guint i = 0; i < 50; i++)
     {
       g_autofree char *request = g_strdup_printf ("ping %u\n", i);
-      char reply[64] = { 0 };
-      gsize got = 0;
+      g_autofree char *reply = raw_exchange (fd, request, strlen (request), 2000);
 
-      g_assert_cmpint (send (fd, request, strlen (request), MSG_NOSIGNAL), ==, (gssize) strlen (request));
-      while (got < strlen (request))
-        {
-          struct pollfd pfd = { .fd = fd, .events = POLLIN };
-          gssize n;
-
-          if (poll (&pfd, 1, 2000) != 1)
-            break;
-          n = recv (fd, reply + got, sizeof reply - 1 - got, 0);
-          if (n <= 0)
-            break;
-          got += n;
-        }
       if (g_strcmp0 (reply, request) != 0)
         break;
       p->answered++;
@@ -965,22 +978,8 @@ ask (guint       port,
 {
   int fd = gios_test_raw_connect (AF_INET, port);
   gint64 start = g_get_monotonic_time ();
-  char reply[64] = { 0 };
-  gsize got = 0;
+  g_autofree char *reply = raw_exchange (fd, request, strlen (expect), 5000);
 
-  g_assert_cmpint (send (fd, request, strlen (request), MSG_NOSIGNAL), ==, (gssize) strlen (request));
-  while (got < strlen (expect))
-    {
-      struct pollfd pfd = { .fd = fd, .events = POLLIN };
-      gssize n;
-
-      if (poll (&pfd, 1, 5000) != 1)
-        break;
-      n = recv (fd, reply + got, sizeof reply - 1 - got, 0);
-      if (n <= 0)
-        break;
-      got += n;
-    }
   close (fd);
   return g_strcmp0 (reply, expect) == 0 ? gios_test_elapsed_ms (start) : -1;
 }
