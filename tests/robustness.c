@@ -380,22 +380,28 @@ write_much_job (GiosSocket   *connection,
   (void) gios_device_stream_write_bytes (GIOS_DEVICE_STREAM (connection), bytes, cancellable, NULL);
 }
 
+/* listen_job() without a time limit, for gios_test_blocked_race(): it
+ * serves until the server is closed or @cancellable cancelled. */
 typedef struct
 {
   GiosServerSocket *server;
-  Writers *writers;
-  gint result;
-  GError *error;
-} JobRunner;
+  guint max_jobs;
+  GiosJobFunc job;
+  gpointer job_data;
+  GCancellable *cancellable;
+  gint result;        /* what listen_job() returned */
+} JobsForever;
 
-static gpointer
-listen_job_in_thread (gpointer data)
+static gboolean
+listen_jobs_forever (gpointer   data,
+                     GError   **error)
 {
-  JobRunner *r = data;
+  JobsForever *jobs = data;
 
-  r->result = gios_server_socket_listen_job (r->server, GIOS_TIMEOUT_FOREVER, 2, write_much_job,
-                                             r->writers, NULL, NULL, &r->error);
-  return NULL;
+  jobs->result = gios_server_socket_listen_job (jobs->server, GIOS_TIMEOUT_FOREVER, jobs->max_jobs,
+                                                jobs->job, jobs->job_data, NULL, jobs->cancellable,
+                                                error);
+  return jobs->result >= 0;
 }
 
 /* Jobs stuck sending to peers that never read: the server's close() cuts
@@ -405,24 +411,22 @@ test_slow_reader_jobs_close (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   Writers writers = { 0 };
-  JobRunner runner = { .server = server, .writers = &writers };
+  JobsForever jobs = { server, 2, write_much_job, &writers };
+  g_autoptr(GiosTestBlocked) listener = NULL;
   int clients[2];
-  GThread *thread;
   gint64 start;
 
   for (guint i = 0; i < 2; i++)
     clients[i] = slow_reader_connect (gios_test_server_port (server));
-  thread = g_thread_new ("listen-job", listen_job_in_thread, &runner);
+  listener = gios_test_blocked_race (listen_jobs_forever, &jobs);
   for (guint i = 0; i < 2; i++)
     wait_for_tid (&writers.tids[i]);
 
   start = g_get_monotonic_time ();
   gios_server_socket_close (server, NULL);
   g_assert_cmpint (gios_test_elapsed_ms (start), <, 1000);
-  g_thread_join (thread);
-  g_assert_cmpint (runner.result, ==, -1);
-  g_assert_error (runner.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
-  g_clear_error (&runner.error);
+  gios_test_blocked_join_error (listener, start, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_cmpint (jobs.result, ==, -1);
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
   g_assert_cmpint (gios_test_elapsed_ms (start), <, 2000);
   for (guint i = 0; i < 2; i++)
@@ -953,23 +957,6 @@ upper_line_job (GiosSocket   *connection,
   }
 }
 
-typedef struct
-{
-  GiosServerSocket *server;
-  GAsyncQueue *errors;
-  GCancellable *cancellable;
-} IdleJobs;
-
-static gpointer
-idle_jobs_thread (gpointer data)
-{
-  IdleJobs *ij = data;
-
-  (void) gios_server_socket_listen_job (ij->server, GIOS_TIMEOUT_FOREVER, 2, upper_line_job,
-                                        ij->errors, NULL, ij->cancellable, NULL);
-  return NULL;
-}
-
 /* Asks @port for a line, and says how long the answer took (-1: none). */
 static gint64
 ask (guint       port,
@@ -991,14 +978,15 @@ test_idle_jobs (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  IdleJobs ij = { .server = server, .errors = g_async_queue_new (), .cancellable = cancellable };
+  g_autoptr(GAsyncQueue) errors = g_async_queue_new ();
+  JobsForever jobs = { server, 2, upper_line_job, errors, cancellable };
+  g_autoptr(GiosTestBlocked) listener = NULL;
   int idle[2];
-  GThread *thread;
   gint64 took;
 
   gios_server_socket_set_idle_timeout (server, 300);
   g_assert_cmpint (gios_server_socket_get_idle_timeout (server), ==, 300);
-  thread = g_thread_new ("jobs", idle_jobs_thread, &ij);
+  listener = gios_test_blocked_race (listen_jobs_forever, &jobs);
   for (guint i = 0; i < 2; i++)
     idle[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
@@ -1007,16 +995,14 @@ test_idle_jobs (void)
   g_assert_cmpint (took, <, 300 * 3 / 2 + 500);
   for (guint i = 0; i < 2; i++)
     {
-      g_autoptr(GError) error = g_async_queue_timeout_pop (ij.errors, 5 * G_USEC_PER_SEC);
+      g_autoptr(GError) error = g_async_queue_timeout_pop (errors, 5 * G_USEC_PER_SEC);
 
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_assert_nonnull (strstr (error->message, "idle"));
       close (idle[i]);
     }
-  g_cancellable_cancel (cancellable);
-  g_thread_join (thread);
+  gios_test_blocked_cancel (listener, cancellable);
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
-  g_async_queue_unref (ij.errors);
 }
 
 typedef struct
@@ -1213,22 +1199,6 @@ read_forever_job (GiosSocket   *connection,
   g_mutex_unlock (&cj->lock);
 }
 
-typedef struct
-{
-  GiosServerSocket *server;
-  CancelJobs *cj;
-} CancelRunner;
-
-static gpointer
-cancel_jobs_thread (gpointer data)
-{
-  CancelRunner *r = data;
-
-  (void) gios_server_socket_listen_job (r->server, GIOS_TIMEOUT_FOREVER, 0, read_forever_job,
-                                        r->cj, NULL, NULL, NULL);
-  return NULL;
-}
-
 /* Cancelling the jobs' cancellable (here from outside, as a program that
  * stops its jobs on a signal does) wakes every job, even where its read
  * waits in the device itself; the server goes on, and the jobs that come
@@ -1238,14 +1208,14 @@ test_job_cancellable (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   CancelJobs cj = { 0 };
-  CancelRunner runner = { .server = server, .cj = &cj };
+  JobsForever jobs = { server, 0, read_forever_job, &cj };
+  g_autoptr(GiosTestBlocked) listener = NULL;
   int clients[3];
-  GThread *thread;
   gint64 start;
 
   g_mutex_init (&cj.lock);
   g_cond_init (&cj.cond);
-  thread = g_thread_new ("listen-job", cancel_jobs_thread, &runner);
+  listener = gios_test_blocked_race (listen_jobs_forever, &jobs);
   for (guint i = 0; i < 2; i++)
     clients[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   g_mutex_lock (&cj.lock);
@@ -1278,8 +1248,9 @@ test_job_cancellable (void)
   g_assert_cmpint (cj.n_returned, ==, 2);
 
   /* close() cancels it too. */
+  start = g_get_monotonic_time ();
   gios_server_socket_close (server, NULL);
-  g_thread_join (thread);
+  gios_test_blocked_join_error (listener, start, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
   g_assert_true (g_cancellable_is_cancelled (cj.cancellables[2]));
   for (guint i = 0; i < 3; i++)
