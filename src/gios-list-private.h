@@ -30,6 +30,38 @@ enum {
 };
 
 /* ------------------------------------------------------------------------ */
+/* Length prefixes (LIST-FORMAT.md §2), read by the cursor and by
+ * gios_device_stream_receive_item(), which peeks them off a stream           */
+
+/* The size of the length prefix that starts at @p, of which @avail bytes
+ * (at least 1) are there: 1, 3 or 7.  A size above @avail is how many bytes
+ * it takes to tell. */
+static inline gsize
+prefix_size (const guint8 *p,
+             gsize         avail)
+{
+  if (p[0] != 0)
+    return 1;
+  if (avail < 3 || p[1] != 0 || p[2] != 0)
+    return 3;
+  return 7;
+}
+
+/* The size of what follows the length prefix of @header bytes at @p: the
+ * type byte and the payload.  It is 0 for the undefined element `01`, and
+ * for a long form of 0, which is malformed. */
+static inline gsize
+prefix_body_size (const guint8 *p,
+                  gsize         header)
+{
+  if (header == 1)
+    return p[0] - 1;
+  if (header == 3)
+    return p[1] | ((gsize) p[2] << 8);
+  return (gsize) get_le (p + 3, 4);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Writing (gios-list-builder.c)                                             */
 
 /* Fails with G_IO_ERROR_INVALID_ARGUMENT when item @index, of @n payload

@@ -12,6 +12,7 @@
 #include "gios-private.h"
 #include "gios-device-stream-private.h"
 #include "gios-message-private.h"
+#include "gios-list-private.h"
 
 #include <string.h>
 
@@ -775,8 +776,10 @@ check_size (GiosDeviceStream  *self,
   return FALSE;
 }
 
-/* Peeks the length prefix of the next element (LIST-FORMAT.md §2) and
- * returns the size of the whole element, or 0 with @error set. */
+/* Peeks the length prefix of the next element (LIST-FORMAT.md §2), 1, 3
+ * then 7 bytes as it tells, and returns the size of the whole element, or 0
+ * with @error set.  A long form of 0 has no type byte: the codec reports
+ * it. */
 static guint64
 peek_element_size (GiosDeviceStream  *self,
                    gint64             deadline,
@@ -784,28 +787,18 @@ peek_element_size (GiosDeviceStream  *self,
                    GError           **error)
 {
   const guint8 *p;
-  guint16 m;
+  gsize avail = 1, header;
 
-  p = _gios_device_stream_peek (self, 1, deadline, cancellable, error);
-  if (p == NULL)
-    return 0;
-  if (p[0] == 1)
-    return 1;
-  if (p[0] >= 2)
-    return p[0];
-
-  p = _gios_device_stream_peek (self, 3, deadline, cancellable, error);
-  if (p == NULL)
-    return 0;
-  m = (guint16) (p[1] | (p[2] << 8));
-  if (m != 0)
-    return 3 + (guint64) m;
-
-  p = _gios_device_stream_peek (self, 7, deadline, cancellable, error);
-  if (p == NULL)
-    return 0;
-  /* A long form of 0 has no type byte: the codec reports it. */
-  return 7 + get_le (p + 3, 4);
+  for (;;)
+    {
+      p = _gios_device_stream_peek (self, avail, deadline, cancellable, error);
+      if (p == NULL)
+        return 0;
+      header = prefix_size (p, avail);
+      if (header <= avail)
+        return header + (guint64) prefix_body_size (p, header);
+      avail = header;
+    }
 }
 
 /**
