@@ -801,6 +801,50 @@ peek_element_size (GiosDeviceStream  *self,
     }
 }
 
+/* Takes the next @size bytes, a whole item or message, off the stream of
+ * @call: checks @announced, the size the peer announced for @what, against
+ * max-message-size before it asks for them, and consumes them only once
+ * they are all buffered.  Returns NULL with @error set, having consumed
+ * nothing. */
+static GBytes *
+take_frame (GiosCall      *call,
+            guint64        size,
+            guint64        announced,
+            const char    *what,
+            GCancellable  *cancellable,
+            GError       **error)
+{
+  const guint8 *p;
+  GBytes *frame;
+
+  if (!check_size (call->stream, announced, what, error))
+    return NULL;
+  p = _gios_device_stream_peek (call->stream, (gsize) size, call->deadline, cancellable, error);
+  if (p == NULL)
+    return NULL;
+  frame = g_bytes_new (p, (gsize) size);
+  _gios_device_stream_consume (call->stream, (gsize) size);
+  return frame;
+}
+
+/* Decodes @element, the bytes of one whole element, into its item. */
+static GVariant *
+decode_item (GBytes  *element,
+             GError **error)
+{
+  g_autoptr(GVariant) items = gios_list_decode (element, error);
+  g_autoptr(GVariant) boxed = NULL;
+
+  if (items == NULL)
+    {
+      _gios_reword_error (error, _("In the $LIST item received: %s"), _gios_error_message (error));
+      return NULL;
+    }
+  g_assert (g_variant_n_children (items) == 1);
+  boxed = g_variant_get_child_value (items, 0);
+  return g_variant_get_variant (boxed);
+}
+
 /**
  * gios_device_stream_receive_item:
  * @self: a [class@Gios.DeviceStream]
@@ -836,11 +880,8 @@ gios_device_stream_receive_item (GiosDeviceStream  *self,
                                  GError           **error)
 {
   g_autoptr(GBytes) element = NULL;
-  g_autoptr(GVariant) items = NULL;
-  g_autoptr(GVariant) boxed = NULL;
   GError *local_error = NULL;
   GVariant *item = NULL;
-  const guint8 *p;
   guint64 size;
   GiosCall call;
 
@@ -851,29 +892,11 @@ gios_device_stream_receive_item (GiosDeviceStream  *self,
 
   if (!_gios_call_begin (&call, self, GIOS_CALL_READ, N_("a $LIST item"), timeout_ms, error))
     return NULL;
-
   size = peek_element_size (self, call.deadline, cancellable, &local_error);
-  if (size == 0)
-    goto out;
-  if (!check_size (self, size, _("a $LIST item"), &local_error))
-    goto out;
-  p = _gios_device_stream_peek (self, (gsize) size, call.deadline, cancellable, &local_error);
-  if (p == NULL)
-    goto out;
-
-  element = g_bytes_new (p, (gsize) size);
-  _gios_device_stream_consume (self, (gsize) size);
-  items = gios_list_decode (element, &local_error);
-  if (items == NULL)
-    {
-      _gios_reword_error (&local_error, _("In the $LIST item received: %s"), _gios_error_message (&local_error));
-      goto out;
-    }
-  g_assert (g_variant_n_children (items) == 1);
-  boxed = g_variant_get_child_value (items, 0);
-  item = g_variant_get_variant (boxed);
-
-out:
+  if (size != 0)
+    element = take_frame (&call, size, size, _("a $LIST item"), cancellable, &local_error);
+  if (element != NULL)
+    item = decode_item (element, &local_error);
   end_read (&call, local_error, error);
   return item;
 }
@@ -949,7 +972,7 @@ gios_device_stream_receive_message (GiosDeviceStream  *self,
                                     GCancellable      *cancellable,
                                     GError           **error)
 {
-  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GBytes) frame = NULL;
   GError *local_error = NULL;
   GiosMessage *message = NULL;
   const guint8 *p;
@@ -963,24 +986,15 @@ gios_device_stream_receive_message (GiosDeviceStream  *self,
 
   if (!_gios_call_begin (&call, self, GIOS_CALL_READ, N_("a message"), timeout_ms, error))
     return NULL;
-
   p = _gios_device_stream_peek (self, GIOS_MESSAGE_HEADER_SIZE, call.deadline, cancellable, &local_error);
-  if (p == NULL)
-    goto out;
-  length = (guint32) get_le (p, 4);
-  if (!check_size (self, length, _("the payload of a message"), &local_error))
-    goto out;
-  p = _gios_device_stream_peek (self, GIOS_MESSAGE_HEADER_SIZE + (gsize) length, call.deadline,
-                                cancellable, &local_error);
-  if (p == NULL)
-    goto out;
-
-  payload = g_bytes_new (p + GIOS_MESSAGE_HEADER_SIZE, length);
-  message = gios_message_new ((guint32) get_le (p + 4, 4), (guint32) get_le (p + 8, 4),
-                              GIOS_MESSAGE_CODE (p[12], p[13]), payload);
-  _gios_device_stream_consume (self, GIOS_MESSAGE_HEADER_SIZE + (gsize) length);
-
-out:
+  if (p != NULL)
+    {
+      length = (guint32) get_le (p, 4);
+      frame = take_frame (&call, GIOS_MESSAGE_HEADER_SIZE + (guint64) length, length,
+                          _("the payload of a message"), cancellable, &local_error);
+    }
+  if (frame != NULL)
+    message = gios_message_new_from_bytes (frame, NULL);
   end_read (&call, local_error, error);
   return message;
 }
