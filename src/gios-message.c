@@ -536,23 +536,24 @@ gios_message_to_bytes (GiosMessage *self)
 /* ------------------------------------------------------------------------ */
 /* The settings of a stream                                                   */
 
-typedef struct
-{
-  guint max_message_size;
-  guint16 stop_code;
-} Settings;
-
+/* The settings are the properties below, each an unsigned number, kept in
+ * one array indexed by property. */
 enum {
   PROP_MAX_MESSAGE_SIZE,
   PROP_STOP_CODE,
   N_PROPS
 };
 
+typedef struct
+{
+  guint values[N_PROPS];
+} Settings;
+
 static GParamSpec *properties[N_PROPS];
-static const Settings default_settings = {
-  GIOS_DEFAULT_MAX_MESSAGE_SIZE,
-  GIOS_MESSAGE_CODE_DISCONNECT,
-};
+static const Settings default_settings = { {
+  [PROP_MAX_MESSAGE_SIZE] = GIOS_DEFAULT_MAX_MESSAGE_SIZE,
+  [PROP_STOP_CODE] = GIOS_MESSAGE_CODE_DISCONNECT,
+} };
 
 static GQuark
 settings_quark (void)
@@ -583,6 +584,33 @@ ensure_settings (GiosDeviceStream *stream)
   return settings;
 }
 
+/* Sets setting @id of @stream, and notifies its property when that changes
+ * it. */
+static void
+set_setting (GiosDeviceStream *stream,
+             guint             id,
+             guint             value)
+{
+  if (get_settings (stream)->values[id] == value)
+    return;
+  ensure_settings (stream)->values[id] = value;
+  g_object_notify_by_pspec (G_OBJECT (stream), properties[id]);
+}
+
+/* Installs setting @id as the property @name, numbered @first_id + @id: an
+ * unsigned number up to @max, whose default is in default_settings. */
+static void
+install_setting (GObjectClass *klass,
+                 guint         first_id,
+                 guint         id,
+                 const char   *name,
+                 guint         max)
+{
+  properties[id] = g_param_spec_uint (name, NULL, NULL, 0, max, default_settings.values[id],
+                                      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property (klass, first_id + id, properties[id]);
+}
+
 void
 _gios_message_install_properties (GObjectClass *klass,
                                   guint         first_id)
@@ -600,9 +628,7 @@ _gios_message_install_properties (GObjectClass *klass,
    *
    * Since: 0.1
    */
-  properties[PROP_MAX_MESSAGE_SIZE] =
-    g_param_spec_uint ("max-message-size", NULL, NULL, 0, G_MAXUINT, GIOS_DEFAULT_MAX_MESSAGE_SIZE,
-                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  install_setting (klass, first_id, PROP_MAX_MESSAGE_SIZE, "max-message-size", G_MAXUINT);
 
   /**
    * GiosDeviceStream:stop-code:
@@ -615,12 +641,7 @@ _gios_message_install_properties (GObjectClass *klass,
    *
    * Since: 0.1
    */
-  properties[PROP_STOP_CODE] =
-    g_param_spec_uint ("stop-code", NULL, NULL, 0, G_MAXUINT16, GIOS_MESSAGE_CODE_DISCONNECT,
-                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-
-  for (guint i = 0; i < N_PROPS; i++)
-    g_object_class_install_property (klass, first_id + i, properties[i]);
+  install_setting (klass, first_id, PROP_STOP_CODE, "stop-code", G_MAXUINT16);
 }
 
 gboolean
@@ -630,17 +651,10 @@ _gios_message_get_property (GObject *object,
 {
   const Settings *settings = get_settings (GIOS_DEVICE_STREAM (object));
 
-  switch (id)
-    {
-    case PROP_MAX_MESSAGE_SIZE:
-      g_value_set_uint (value, settings->max_message_size);
-      return TRUE;
-    case PROP_STOP_CODE:
-      g_value_set_uint (value, settings->stop_code);
-      return TRUE;
-    default:
-      return FALSE;
-    }
+  if (id >= N_PROPS)
+    return FALSE;
+  g_value_set_uint (value, settings->values[id]);
+  return TRUE;
 }
 
 gboolean
@@ -648,17 +662,10 @@ _gios_message_set_property (GObject      *object,
                             guint         id,
                             const GValue *value)
 {
-  switch (id)
-    {
-    case PROP_MAX_MESSAGE_SIZE:
-      gios_device_stream_set_max_message_size (GIOS_DEVICE_STREAM (object), g_value_get_uint (value));
-      return TRUE;
-    case PROP_STOP_CODE:
-      gios_device_stream_set_stop_code (GIOS_DEVICE_STREAM (object), g_value_get_uint (value));
-      return TRUE;
-    default:
-      return FALSE;
-    }
+  if (id >= N_PROPS)
+    return FALSE;
+  set_setting (GIOS_DEVICE_STREAM (object), id, g_value_get_uint (value));
+  return TRUE;
 }
 
 /**
@@ -676,7 +683,7 @@ gios_device_stream_get_max_message_size (GiosDeviceStream *self)
 {
   g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
 
-  return get_settings (self)->max_message_size;
+  return get_settings (self)->values[PROP_MAX_MESSAGE_SIZE];
 }
 
 /**
@@ -694,10 +701,7 @@ gios_device_stream_set_max_message_size (GiosDeviceStream *self,
 {
   g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
 
-  if (get_settings (self)->max_message_size == size)
-    return;
-  ensure_settings (self)->max_message_size = size;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_MESSAGE_SIZE]);
+  set_setting (self, PROP_MAX_MESSAGE_SIZE, size);
 }
 
 /**
@@ -715,7 +719,7 @@ gios_device_stream_get_stop_code (GiosDeviceStream *self)
 {
   g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), GIOS_MESSAGE_CODE_DISCONNECT);
 
-  return get_settings (self)->stop_code;
+  return (guint16) get_settings (self)->values[PROP_STOP_CODE];
 }
 
 /**
@@ -733,10 +737,7 @@ gios_device_stream_set_stop_code (GiosDeviceStream *self,
 {
   g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
 
-  if (get_settings (self)->stop_code == code)
-    return;
-  ensure_settings (self)->stop_code = code;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STOP_CODE]);
+  set_setting (self, PROP_STOP_CODE, code);
 }
 
 /* ------------------------------------------------------------------------ */
