@@ -24,11 +24,12 @@ _gios_list_cursor_init (GiosListCursor *c,
                         gsize           size,
                         GiosListFlags   flags)
 {
-  memset (c, 0, sizeof *c);
-  c->data = data;
-  c->size = size;
-  c->flags = flags;
-  c->item_type = GIOS_LIST_ITEM_TYPE_INVALID;
+  *c = (GiosListCursor) {
+    .data = data,
+    .size = size,
+    .flags = flags,
+    .item_type = GIOS_LIST_ITEM_TYPE_INVALID,
+  };
 }
 
 static gboolean
