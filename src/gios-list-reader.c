@@ -165,7 +165,9 @@ _gios_list_cursor_next (GiosListCursor  *c,
   p = c->data + c->offset;
   avail = c->size - c->offset;
 
-  if (p[0] == 1)
+  if (G_LIKELY (p[0] >= 2))
+    header = 1;
+  else if (p[0] == 1)
     {
       c->item_type = GIOS_LIST_ITEM_TYPE_UNDEFINED;
       c->type = 0;
@@ -174,18 +176,20 @@ _gios_list_cursor_next (GiosListCursor  *c,
       c->next = c->offset + 1;
       return TRUE;
     }
+  else
+    {
+      header = prefix_size (p, avail);
+      if (header > avail)
+        return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                            _("The length of the $LIST element at byte offset %zu is cut short"),
+                            c->offset);
+      if (prefix_body_size (p, header) == 0)
+        return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                            _("The $LIST element at byte offset %zu has a length of zero"),
+                            c->offset);
+    }
 
-  header = prefix_size (p, avail);
-  if (G_UNLIKELY (header > avail))
-    return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
-                        _("The length of the $LIST element at byte offset %zu is cut short"),
-                        c->offset);
   body = prefix_body_size (p, header);
-  if (G_UNLIKELY (body == 0))
-    return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
-                        _("The $LIST element at byte offset %zu has a length of zero"),
-                        c->offset);
-
   if (G_UNLIKELY (body > avail - header))
     return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
                         _("The $LIST element at byte offset %zu needs %zu bytes, but only %zu remain"),
