@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * What the three files of the $LIST codec share (see LIST-FORMAT.md for the
- * bytes): the type bytes; the builder's checked appends, which encoding
- * from a GVariant needs; and the reader's cursor, number reading and text
- * conversions, which decoding into a GVariant walks and writes with.
+ * bytes): the type bytes; the reading of length prefixes, which
+ * gios-message.c uses too, to peek one element off a stream; the builder's
+ * checked appends, which encoding from a GVariant needs; and the reader's
+ * cursor, number reading and text conversions, which decoding into a
+ * GVariant walks and writes with.
  *
  * Functions have the _gios_list_ prefix, since they are symbols of the
  * library; the inline helpers and macros keep their short names, as only
- * these files see them.  The number readers are inline because they sit in
- * the reader's and the decoder's inner loops.
+ * these files see them.  The prefix and number readers are inline because
+ * they sit in the reader's and the decoder's inner loops.
  */
 #pragma once
 
