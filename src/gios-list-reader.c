@@ -179,11 +179,11 @@ _gios_list_cursor_next (GiosListCursor  *c,
   else
     {
       header = prefix_size (p, avail);
-      if (header > avail)
+      if (G_UNLIKELY (header > avail))
         return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
                             _("The length of the $LIST element at byte offset %zu is cut short"),
                             c->offset);
-      if (prefix_body_size (p, header) == 0)
+      if (G_UNLIKELY (prefix_body_size (p, header) == 0))
         return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
                             _("The $LIST element at byte offset %zu has a length of zero"),
                             c->offset);
