@@ -32,6 +32,8 @@ struct _GiosAcceptor
   gboolean started;
   guint max_connections;
   gint live;                    /* atomic: connections from start() still open */
+  GMutex live_lock;
+  GPtrArray *live_tokens;       /* of LiveToken, those connections' */
   GSource *retry_source;        /* accepting paused, out of descriptors */
   GiosBackoff backoff;
   gboolean exhausted;           /* since the last connection accepted */
@@ -53,6 +55,8 @@ gios_acceptor_new (GiosDeviceStream        *owner,
   acceptor->listeners = listeners;
   acceptor->funcs = funcs;
   g_queue_init (&acceptor->pending);
+  g_mutex_init (&acceptor->live_lock);
+  acceptor->live_tokens = g_ptr_array_new ();
   gios_backoff_init (&acceptor->backoff, RETRY_LEAST_US, RETRY_MOST_US);
   return acceptor;
 }
@@ -110,9 +114,12 @@ void
 gios_acceptor_free (GiosAcceptor *acceptor)
 {
   /* Pending calls and hand-overs hold a reference on the owner: none is
-   * left here. */
+   * left here. The connections' tokens no longer see it (their weak owner
+   * is gone). */
   destroy_watches (acceptor);
   g_clear_object (&acceptor->handovers);
+  g_ptr_array_unref (acceptor->live_tokens);
+  g_mutex_clear (&acceptor->live_lock);
   g_free (acceptor);
 }
 
@@ -184,7 +191,11 @@ typedef struct
 {
   GiosAcceptor *acceptor;
   GObject *owner;           /* weak: the acceptor is valid while it is set */
+  GWeakRef connection;      /* to close it when a drain runs out of time */
   gboolean gone;
+  /* In its hand-over (under live_lock): the hand-over's own watch is on
+   * the descriptor, so only the hand-over may end it. */
+  gboolean handing_over;
 } LiveToken;
 
 static gboolean
@@ -204,6 +215,7 @@ live_token_unref (gpointer data)
 
   if (token->owner != NULL)
     g_object_remove_weak_pointer (token->owner, (gpointer *) &token->owner);
+  g_weak_ref_clear (&token->connection);
   g_free (token);
 }
 
@@ -215,6 +227,9 @@ connection_gone (LiveToken *token)
   token->gone = TRUE;
   if (token->owner == NULL)
     return;
+  g_mutex_lock (&token->acceptor->live_lock);
+  g_ptr_array_remove_fast (token->acceptor->live_tokens, token);
+  g_mutex_unlock (&token->acceptor->live_lock);
   g_atomic_int_add (&token->acceptor->live, -1);
   /* A connection may be dropped on any thread; the watches belong to the
    * context's. */
@@ -224,6 +239,7 @@ connection_gone (LiveToken *token)
 
       copy->acceptor = token->acceptor;
       copy->owner = token->owner;
+      g_weak_ref_init (&copy->connection, NULL);
       g_object_add_weak_pointer (copy->owner, (gpointer *) &copy->owner);
       g_main_context_invoke_full (token->acceptor->context, G_PRIORITY_DEFAULT, update_on_context,
                                   copy, live_token_unref);
@@ -255,9 +271,28 @@ track_live (GiosAcceptor *acceptor,
   token->acceptor = acceptor;
   token->owner = G_OBJECT (acceptor->owner);
   g_object_add_weak_pointer (token->owner, (gpointer *) &token->owner);
+  g_weak_ref_init (&token->connection, connection);
+  g_mutex_lock (&acceptor->live_lock);
+  g_ptr_array_add (acceptor->live_tokens, token);
+  g_mutex_unlock (&acceptor->live_lock);
   g_atomic_int_inc (&acceptor->live);
   g_signal_connect (connection, "disconnected", G_CALLBACK (on_connection_disconnected), token);
   g_object_set_data_full (G_OBJECT (connection), "gios-live-token", token, live_token_free);
+}
+
+/* Marks @connection (if counted) as in its hand-over, or out of it. */
+static void
+set_handing_over (GiosAcceptor     *acceptor,
+                  GiosSocketCommon *connection,
+                  gboolean          handing_over)
+{
+  LiveToken *token = g_object_get_data (G_OBJECT (connection), "gios-live-token");
+
+  if (token == NULL)
+    return;
+  g_mutex_lock (&acceptor->live_lock);
+  token->handing_over = handing_over;
+  g_mutex_unlock (&acceptor->live_lock);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -327,6 +362,7 @@ on_handed_over (GObject      *source,
   gboolean own = h->connection == GIOS_SOCKET_COMMON (acceptor->owner);
   GError *error = NULL;
 
+  set_handing_over (acceptor, h->connection, FALSE);
   if (acceptor->funcs->hand_over_finish (acceptor->owner, h->connection, result, &error))
     deliver (acceptor, h->pending, own ? NULL : GIOS_SOCKET (g_steal_pointer (&h->connection)), NULL);
   else if (error != NULL)
@@ -363,6 +399,7 @@ start_hand_over (GiosAcceptor     *acceptor,
   h->connection = g_object_ref (connection);
   if (acceptor->handovers == NULL)
     acceptor->handovers = g_cancellable_new ();
+  set_handing_over (acceptor, connection, TRUE);
   /* On the watches' context, whichever context the caller iterates. */
   g_main_context_push_thread_default (acceptor->context);
   acceptor->funcs->hand_over (acceptor->owner, connection, acceptor->handovers, on_handed_over, h);
@@ -551,15 +588,63 @@ gios_acceptor_forget (GiosAcceptor *acceptor)
   destroy_watches (acceptor);
 }
 
+/* Pending calls fail with CLOSED and start() stops (CANCELLED), for @why.
+ * The connections in their hand-over go on (a drain gives them its time, as
+ * to the jobs that read their headers). */
+static void
+end_accepting (GiosAcceptor *acceptor,
+               const char   *why)
+{
+  g_autoptr(GError) closed = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, why);
+
+  fail_pending (acceptor, closed);
+  stop_accepting (acceptor, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, why));
+}
+
+void
+gios_acceptor_stop_accepting (GiosAcceptor *acceptor)
+{
+  end_accepting (acceptor, _("The server socket no longer accepts connections"));
+}
+
+GMainContext *
+gios_acceptor_get_context (GiosAcceptor *acceptor)
+{
+  return acceptor->context;
+}
+
+guint
+gios_acceptor_get_n_live (GiosAcceptor *acceptor)
+{
+  return g_atomic_int_get (&acceptor->live);
+}
+
+guint
+gios_acceptor_close_live (GiosAcceptor *acceptor)
+{
+  g_autoptr(GPtrArray) connections = g_ptr_array_new_with_free_func (g_object_unref);
+
+  g_mutex_lock (&acceptor->live_lock);
+  for (guint i = 0; i < acceptor->live_tokens->len; i++)
+    {
+      LiveToken *token = g_ptr_array_index (acceptor->live_tokens, i);
+      GObject *connection = token->handing_over ? NULL : g_weak_ref_get (&token->connection);
+
+      if (connection != NULL)
+        g_ptr_array_add (connections, connection);
+    }
+  g_mutex_unlock (&acceptor->live_lock);
+
+  /* Their handlers see their calls fail with G_IO_ERROR_CLOSED. */
+  for (guint i = 0; i < connections->len; i++)
+    gios_device_stream_close (g_ptr_array_index (connections, i), NULL);
+  return connections->len;
+}
+
 void
 gios_acceptor_close (GiosAcceptor *acceptor)
 {
-  g_autoptr(GError) closed = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED,
-                                                  _("The server socket was closed"));
-
-  fail_pending (acceptor, closed);
+  end_accepting (acceptor, _("The server socket was closed"));
   cancel_handovers (acceptor);
-  stop_accepting (acceptor, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                 _("The server socket was closed")));
   destroy_watches (acceptor);
 }

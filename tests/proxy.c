@@ -12,7 +12,6 @@
 #include "gios-device-stream-private.h"
 #include "gios-test-utils.h"
 
-#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -375,19 +374,6 @@ client_sending (GiosServerSocket *server,
   return fd;
 }
 
-/* Asserts that @fd's connection was dropped: the end of input, or a reset. */
-static void
-assert_dropped (int fd)
-{
-  char byte;
-  gssize n;
-
-  do
-    n = recv (fd, &byte, 1, 0);
-  while (n < 0 && errno == EINTR);
-  g_assert_cmpint (n, <=, 0);
-}
-
 #define GOOD_V1 "PROXY TCP4 203.0.113.9 127.0.0.1 61000 7000\r\n"
 
 /* listen(): bad clients before a good one are dropped, each with no more
@@ -415,7 +401,7 @@ test_classic_listen (void)
   g_assert_cmpstr (line, ==, "line");
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      assert_dropped (bad[i]);
+      gios_test_raw_assert_dropped (bad[i]);
       close (bad[i]);
     }
   g_assert_cmpuint (gios_test_get_messages (), ==, 1);
@@ -437,7 +423,7 @@ test_classic_listen_silent (void)
   g_assert_false (gios_server_socket_listen (server, 600, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   gios_test_assert_timed (start, 600);
-  assert_dropped (silent);
+  gios_test_raw_assert_dropped (silent);
   close (silent);
 }
 
@@ -460,7 +446,7 @@ test_accept (void)
   g_assert_nonnull (gios_socket_common_get_proxy_address (GIOS_SOCKET_COMMON (socket)));
   line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (socket), 0, NULL, 1000, NULL, &error);
   g_assert_cmpstr (line, ==, "line");
-  assert_dropped (bad);
+  gios_test_raw_assert_dropped (bad);
   close (bad);
   close (good);
 }
@@ -536,8 +522,8 @@ test_listen_job (void)
   g_assert_cmpstr (answer, ==, "203.0.113.9:61000\n");
   g_assert_true (gios_server_socket_wait_jobs (server, 5000, &error));
   g_assert_cmpuint (served.served, ==, 1);
-  assert_dropped (silent);
-  assert_dropped (bad);
+  gios_test_raw_assert_dropped (silent);
+  gios_test_raw_assert_dropped (bad);
   /* The silent client was dropped after about 300 ms, well before
    * listen_job's 1500 ms ran out. */
   g_assert_cmpint (gios_test_elapsed_ms (start), <, 3000);
@@ -576,7 +562,7 @@ test_listen_job_silent_frees_slots (void)
   g_assert_cmpuint (served.served, ==, 1);
   for (guint i = 0; i < G_N_ELEMENTS (silent); i++)
     {
-      assert_dropped (silent[i]);
+      gios_test_raw_assert_dropped (silent[i]);
       close (silent[i]);
     }
   close (good);
@@ -662,8 +648,8 @@ test_start (void)
   /* The silent one goes after its 1000 ms, while the loop runs. */
   GIOS_TEST_RUN_UNTIL (gios_test_peer_has_input (silent));
   g_assert_cmpint (gios_test_elapsed_ms (start), >=, 950);
-  assert_dropped (silent);
-  assert_dropped (bad);
+  gios_test_raw_assert_dropped (silent);
+  gios_test_raw_assert_dropped (bad);
   g_assert_cmpuint (accepted.connections->len, ==, 1);
   close (silent);
   close (bad);
@@ -692,7 +678,7 @@ test_start_silent_frees_place (void)
   gios_test_assert_elapsed (start, 280, 2000);
   gios_test_assert_inet (gios_socket_common_get_remote_address (g_ptr_array_index (accepted.connections, 0)),
                          "203.0.113.9", 61000);
-  assert_dropped (silent);
+  gios_test_raw_assert_dropped (silent);
   close (silent);
   close (good);
   g_ptr_array_unref (accepted.connections);
@@ -724,7 +710,7 @@ test_async_calls (void)
   socket = gios_server_socket_accept_finish (server, result, &error);
   g_assert_no_error (error);
   gios_test_assert_inet (gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (socket)), "203.0.113.9", 61000);
-  assert_dropped (bad);
+  gios_test_raw_assert_dropped (bad);
   close (bad);
   close (good);
 
@@ -736,7 +722,7 @@ test_async_calls (void)
   g_assert_true (gios_server_socket_listen_finish (server, result, &error));
   g_assert_no_error (error);
   gios_test_assert_inet (gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (server)), "2001:db8::2", 7);
-  assert_dropped (bad);
+  gios_test_raw_assert_dropped (bad);
   close (bad);
   close (good);
 }
@@ -767,12 +753,54 @@ test_main_loop_close (void)
   socket = gios_server_socket_accept_finish (server, result, &error);
   g_assert_null (socket);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  assert_dropped (waiting_call);
-  assert_dropped (waiting_start);
+  gios_test_raw_assert_dropped (waiting_call);
+  gios_test_raw_assert_dropped (waiting_start);
   g_assert_cmpuint (accepted.connections->len, ==, 0);
   close (waiting_call);
   close (waiting_start);
   g_ptr_array_unref (accepted.connections);
+}
+
+/* A drain gives the connections still reading their header its time, as
+ * to any it serves, then cuts them: a job and a main-loop connection, both
+ * waiting for a header that does not come. */
+static void
+test_drain (void)
+{
+  for (guint model = 0; model < 2; model++)
+    {
+      g_autoptr(GiosServerSocket) server = proxied_server (GIOS_PROXY_PROTOCOL_V1, 20000);
+      g_autoptr(GError) error = NULL;
+      Accepted accepted = { g_ptr_array_new_with_free_func (g_object_unref) };
+      Served served = { 0 };
+      gint64 start;
+      int silent;
+
+      g_mutex_init (&served.lock);
+      silent = client_sending (server, "PROXY TCP4");
+      if (model == 0)
+        g_assert_cmpint (gios_server_socket_listen_job (server, 300, 0, answer_with_address, &served,
+                                                        NULL, NULL, &error), ==, 1);
+      else
+        {
+          g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), &accepted);
+          g_assert_true (gios_server_socket_start (server, &error));
+          GIOS_TEST_RUN_UNTIL (!g_main_context_pending (NULL));
+        }
+      g_assert_no_error (error);
+      start = g_get_monotonic_time ();
+      g_assert_false (gios_server_socket_drain (server, 300, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      gios_test_assert_elapsed (start, 280, 3000);
+      g_assert_true (gios_server_socket_wait_jobs (server, 5000, NULL));
+      GIOS_TEST_RUN_UNTIL (!g_main_context_pending (NULL));
+      gios_test_raw_assert_dropped (silent);
+      g_assert_cmpuint (served.served, ==, 0);
+      g_assert_cmpuint (accepted.connections->len, ==, 0);
+      close (silent);
+      g_ptr_array_unref (accepted.connections);
+      g_mutex_clear (&served.lock);
+    }
 }
 
 static void
@@ -817,6 +845,7 @@ main (int   argc,
   g_test_add_func ("/proxy/main-loop/silent-frees-place", test_start_silent_frees_place);
   g_test_add_func ("/proxy/main-loop/async-calls", test_async_calls);
   g_test_add_func ("/proxy/main-loop/close", test_main_loop_close);
+  g_test_add_func ("/proxy/drain", test_drain);
 
   return g_test_run ();
 }
