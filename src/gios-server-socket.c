@@ -479,19 +479,21 @@ accept_in_call (GiosServerSocket  *self,
                 GiosSocket       **accepted,
                 GError           **error)
 {
+  GError *local_error = NULL;
   GiosCall call;
   gboolean ok = FALSE;
 
   if (!_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     return FALSE;
-  while (!ok)
+  /* A connection that fails its hand-over leaves no error: the next one. */
+  while (!ok && local_error == NULL)
     {
       g_autoptr(GiosSocket) socket = NULL;
       GSocketAddress *remote = NULL;
       GiosSocketCommon *connection;
       int fd;
 
-      fd = accept_fd (self, call.deadline, cancellable, &remote, error);
+      fd = accept_fd (self, call.deadline, cancellable, &remote, &local_error);
       if (fd < 0)
         break;
       if (accepted == NULL)
@@ -501,25 +503,25 @@ accept_in_call (GiosServerSocket  *self,
         }
       else
         {
-          socket = wrap (self, fd, remote, error);
+          socket = wrap (self, fd, remote, &local_error);
           if (socket == NULL)
             break;
           connection = GIOS_SOCKET_COMMON (socket);
         }
-      ok = hand_over (self, connection, gate_of (self), cancellable, error);
+      ok = hand_over (self, connection, gate_of (self), cancellable, &local_error);
       if (ok && accepted != NULL)
         *accepted = g_steal_pointer (&socket);
-      if (!ok && error != NULL && *error != NULL)
-        break;
     }
-  if (!ok && error != NULL && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     {
-      g_clear_error (error);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+      g_clear_error (&local_error);
+      g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                    _("No connection arrived on port %u within %d ms"),
                    gios_socket_common_get_port (GIOS_SOCKET_COMMON (self)), call.timeout);
     }
-  _gios_call_end (&call, error);
+  _gios_call_end (&call, &local_error);
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
   return ok;
 }
 
@@ -692,7 +694,8 @@ prepare_job (GObject      *owner,
  * connection's PROXY header first, on its pool thread, so that a slow or
  * silent client holds its own job slot (for at most
  * [property@Gios.ServerSocket:handshake-timeout]) and never the accepting
- * thread; @func only ever gets connections whose header was good.
+ * thread; @func only ever gets connections whose header was good (the
+ * others count among the jobs started all the same).
  *
  * The connection objects are created on the calling thread; only the jobs run
  * on the pool. GJS cannot run JavaScript on other threads: serve from GJS with
