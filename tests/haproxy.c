@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -64,6 +65,14 @@ listen_loopback (guint *port)
   return fd;
 }
 
+/* In HAProxy's process before it starts: it ends with the test, even one
+ * that aborts before it could stop it. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 typedef struct
 {
   GSubprocess *process;
@@ -104,6 +113,7 @@ haproxy_start (const char        *binary,
   g_assert_no_error (error);
 
   g_subprocess_launcher_take_fd (launcher, frontend, 3);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   h->process = g_subprocess_launcher_spawn (launcher, &error, binary, "-db", "-q", "-f", h->config, NULL);
   g_assert_no_error (error);
   return h;
