@@ -137,6 +137,14 @@ gboolean          gios_server_socket_wait_jobs_full           (GiosServerSocket 
                                                                GCancellable      *cancellable,
                                                                GError           **error);
 GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_hand_over_to             (GiosServerSocket    *self,
+                                                               const char * const  *argv,
+                                                               int                  timeout_ms,
+                                                               GPid                *pid,
+                                                               GError             **error);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_notify_ready                           (GError           **error);
+GIOS_AVAILABLE_IN_ALL
 gboolean          gios_server_socket_drain                    (GiosServerSocket  *self,
                                                                int                timeout_ms,
                                                                GError           **error);
