@@ -410,11 +410,13 @@ tool_serve (int    argc,
   gboolean async = FALSE;
   gboolean echo = FALSE;
   gboolean lines = FALSE;
+  gboolean reuse_port = FALSE;
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, N_("Listen on this address or name only (default: all)"), N_("HOST") },
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port, N_("Port number or service name (default: 0, any free port)"), N_("PORT") },
     { "unix", 'u', 0, G_OPTION_ARG_FILENAME, &unix_path, N_("Listen on a Unix-domain socket at PATH instead"), N_("PATH") },
     { "permissions", 0, 0, G_OPTION_ARG_STRING, &permissions_text, N_("Octal mode of the Unix-domain socket (default: 0600)"), N_("MODE") },
+    { "reuse-port", 0, 0, G_OPTION_ARG_NONE, &reuse_port, N_("Share the port with other servers started with --reuse-port (one process per core)"), NULL },
     { "jobs", 'j', 0, G_OPTION_ARG_STRING, &jobs_text, N_("Serve each connection in a job, at most N at once (0: as many as the open-file limit allows, up to 1024)"), N_("N") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, N_("Drop a client that sends nothing for MS milliseconds (default: 300000; 0: never)"), N_("MS") },
     { "async", 'a', 0, G_OPTION_ARG_NONE, &async, N_("Serve every connection on the main loop"), NULL },
@@ -452,6 +454,8 @@ tool_serve (int    argc,
     return tool_usage_error ("serve", _("--permissions needs --unix"));
   if (permissions_text != NULL && !parse_permissions (permissions_text, &permissions))
     return tool_usage_error ("serve", _("“%s” is not an octal mode such as 0600"), permissions_text);
+  if (reuse_port && unix_path != NULL)
+    return tool_usage_error ("serve", _("--reuse-port is for TCP ports, not --unix"));
   if (jobs_text != NULL && async)
     return tool_usage_error ("serve", _("choose either --jobs or --async"));
   if (jobs_text != NULL && !g_ascii_string_to_unsigned (jobs_text, 10, 0, G_MAXINT, &jobs, NULL))
@@ -469,6 +473,7 @@ tool_serve (int    argc,
   gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (server), 0);
   /* Idle clients cannot hold a job, the classic model or a connection. */
   gios_server_socket_set_idle_timeout (server, idle_timeout > 0 ? idle_timeout : -1);
+  gios_server_socket_set_reuse_port (server, reuse_port);
   if (unix_path != NULL)
     ok = gios_server_socket_open_unix (server, unix_path, permissions, 1000, &error);
   else if (host != NULL)

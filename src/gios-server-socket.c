@@ -78,6 +78,7 @@ enum {
   PROP_SOCKET_TYPE,
   PROP_MAX_CONNECTIONS,
   PROP_IDLE_TIMEOUT,
+  PROP_REUSE_PORT,
   N_PROPS
 };
 
@@ -159,7 +160,8 @@ open_tcp (GiosServerSocket  *self,
   if (!check_not_open (self, error) ||
       !_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     return FALSE;
-  ok = _gios_bind_tcp (gate_of (self), host, port, priv->loopback_only, effective_backlog (priv),
+  ok = _gios_bind_tcp (gate_of (self), host, port, priv->loopback_only, priv->reuse_port,
+                       effective_backlog (priv),
                        call.deadline, priv->listeners.sockets, error);
   _gios_call_end (&call, error);
   if (ok)
@@ -821,6 +823,9 @@ gios_server_socket_get_property (GObject    *object,
     case PROP_IDLE_TIMEOUT:
       g_value_set_int (value, priv->idle_timeout);
       break;
+    case PROP_REUSE_PORT:
+      g_value_set_boolean (value, priv->reuse_port);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -850,6 +855,9 @@ gios_server_socket_set_property (GObject      *object,
       break;
     case PROP_IDLE_TIMEOUT:
       gios_server_socket_set_idle_timeout (self, g_value_get_int (value));
+      break;
+    case PROP_REUSE_PORT:
+      gios_server_socket_set_reuse_port (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -948,6 +956,26 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
   properties[PROP_IDLE_TIMEOUT] =
     g_param_spec_int ("idle-timeout", NULL, NULL, -1, G_MAXINT, -1,
                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosServerSocket:reuse-port:
+   *
+   * Whether [method@Gios.ServerSocket.open] and
+   * [method@Gios.ServerSocket.open_address] set `SO_REUSEPORT` on their
+   * sockets before binding them, so that several processes (or several
+   * server sockets) of the same user, each with the property set, listen on
+   * one TCP port at once and the kernel spreads the connections over them:
+   * one process per core. Without it, a port another socket listens on
+   * fails with %G_IO_ERROR_ADDRESS_IN_USE. It applies from the next open,
+   * and not to Unix-domain sockets.
+   *
+   * Default: `FALSE`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_REUSE_PORT] =
+    g_param_spec_boolean ("reuse-port", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -1219,4 +1247,48 @@ gios_server_socket_set_idle_timeout (GiosServerSocket *self,
   /* The classic model reads its current connection through itself. */
   _gios_device_stream_set_read_cap (GIOS_DEVICE_STREAM (self), timeout_ms);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDLE_TIMEOUT]);
+}
+
+/**
+ * gios_server_socket_get_reuse_port:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:reuse-port].
+ *
+ * Returns: whether opening a TCP port sets `SO_REUSEPORT`
+ *
+ * Since: 0.2
+ */
+gboolean
+gios_server_socket_get_reuse_port (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+
+  return PRIV (self)->reuse_port;
+}
+
+/**
+ * gios_server_socket_set_reuse_port:
+ * @self: a [class@Gios.ServerSocket]
+ * @reuse_port: whether to share the port with other sockets that set it
+ *
+ * Sets [property@Gios.ServerSocket:reuse-port]. It applies from the next
+ * [method@Gios.ServerSocket.open] or [method@Gios.ServerSocket.open_address].
+ *
+ * Since: 0.2
+ */
+void
+gios_server_socket_set_reuse_port (GiosServerSocket *self,
+                                   gboolean          reuse_port)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+
+  priv = PRIV (self);
+  reuse_port = !!reuse_port;
+  if (priv->reuse_port == (guint) reuse_port)
+    return;
+  priv->reuse_port = reuse_port;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REUSE_PORT]);
 }

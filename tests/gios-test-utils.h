@@ -177,6 +177,9 @@ void              gios_test_raw_send             (int                fd,
 char             *gios_test_raw_recv             (int                fd,
                                                   gsize              len);
 
+/* Whether this machine has an IPv6 loopback interface to bind. */
+gboolean          gios_test_have_ipv6_loopback   (void);
+
 /* A new private directory for Unix sockets, to remove with g_rmdir(). */
 char             *gios_test_make_temp_dir        (void);
 

@@ -166,6 +166,11 @@ GIOS_AVAILABLE_IN_ALL
 void              gios_server_socket_set_idle_timeout         (GiosServerSocket  *self,
                                                                int                timeout_ms);
 GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_get_reuse_port           (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_reuse_port           (GiosServerSocket  *self,
+                                                               gboolean           reuse_port);
+GIOS_AVAILABLE_IN_ALL
 const char       *gios_server_socket_get_unix_path            (GiosServerSocket  *self);
 
 G_END_DECLS

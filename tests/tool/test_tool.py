@@ -249,6 +249,7 @@ class Usage(unittest.TestCase):
         self.assert_usage("serve", "--idle-timeout", "-1", mentions="--idle-timeout")
         self.assert_usage("serve", "--idle-timeout", "soon", mentions="soon")
         self.assert_usage("serve", "extra", mentions="extra")
+        self.assert_usage("serve", "--unix", "/tmp/x", "--reuse-port", mentions="--reuse-port")
         self.assert_usage("connect", mentions="HOST")
         self.assert_usage("connect", "127.0.0.1", mentions="HOST")
         self.assert_usage("connect", "--unix", "/tmp/x", "127.0.0.1", "1", mentions="--unix")
@@ -441,6 +442,25 @@ class Serve(unittest.TestCase):
                     self.assertLess(time.monotonic() - start, 6)
                     s.settimeout(TIMEOUT)
                     self.assertEqual(s.recv(1), b"")  # the server closed it
+
+    def test_reuse_port(self):
+        """Two servers with --reuse-port on one port both serve; a server
+        without it cannot join them."""
+        with Server("--host", "127.0.0.1", "--reuse-port") as first:
+            port = str(first.port)
+            status, out, err = run("serve", "--host", "127.0.0.1", "--port", port)
+            self.assertEqual(status, 1)
+            self.assertIn(port, err.decode())
+            with Server("--host", "127.0.0.1", "--port", port, "--reuse-port") as second:
+                self.assertEqual(second.port, first.port)
+                for _ in range(400):  # (1/2)^400: both answer long before
+                    self.assertEqual(exchange(first.port, b"shared"), b"shared")
+                    if first.connections() > 0 and second.connections() > 0:
+                        break
+                first.wait_for_connections(1)
+                second.wait_for_connections(1)
+                self.assertEqual(second.stop()[0], 0)
+            self.assertEqual(first.stop()[0], 0)
 
     def test_all_interfaces_and_service_port(self):
         with Server() as server:
