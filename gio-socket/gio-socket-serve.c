@@ -365,6 +365,24 @@ stop_serving (Serve *serve)
     g_source_remove (timeout);
 }
 
+/* Prints a line "listening on ADDRESS" for every address @server listens
+ * on, the local address first: the lines scripts wait for, not
+ * translated. */
+static void
+say_addresses (GiosServerSocket *server)
+{
+  GList *addresses = gios_server_socket_get_addresses (server);
+
+  for (GList *l = addresses; l != NULL; l = l->next)
+    {
+      g_autofree char *where = tool_address_to_string (l->data);
+
+      g_print ("listening on %s\n", where);
+    }
+  fflush (stdout);
+  g_list_free_full (addresses, g_object_unref);
+}
+
 /* What --jobs 0 means: as many jobs as RLIMIT_NOFILE leaves room for, up
  * to MAX_JOBS, and at least one. */
 static guint
@@ -429,7 +447,6 @@ tool_serve (int    argc,
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GCancellable) cancellable = NULL;
-  g_autofree char *where = NULL;
   guint permissions = 0600;
   guint sigint, sigterm;
   Serve serve = { 0 };
@@ -437,7 +454,8 @@ tool_serve (int    argc,
 
   context = tool_option_context_new ("serve", NULL,
       _("Listens on a TCP port or a Unix-domain socket, prints “listening on "
-        "ADDRESS” and serves connections until interrupted (SIGINT or SIGTERM). "
+        "ADDRESS” for every address it listens on and serves connections until "
+        "interrupted (SIGINT or SIGTERM). "
         "Without --jobs or --async, one connection is served at a time."),
       _("Examples:\n"
         "  gio-socket serve --host 127.0.0.1 --port 7000 --lines\n"
@@ -483,10 +501,7 @@ tool_serve (int    argc,
   if (!ok)
     return tool_fail ("serve", error, NULL);
 
-  /* The one line scripts wait for: not translated. */
-  where = tool_address_to_string (gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server)));
-  g_print ("listening on %s\n", where);
-  fflush (stdout);
+  say_addresses (server);
 
   loop = g_main_loop_new (NULL, FALSE);
   cancellable = g_cancellable_new ();

@@ -119,21 +119,29 @@ check_not_open (GiosServerSocket  *self,
 /* ------------------------------------------------------------------------ */
 /* Opening                                                                    */
 
+/* The address @listening listens on: the path this object made for a Unix
+ * socket, which was bound under a temporary name. NULL if the system
+ * cannot say. */
+static GSocketAddress *
+listening_address (GiosServerSocket *self,
+                   GSocket          *listening)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  if (priv->listeners.unix_path.path != NULL)
+    return g_unix_socket_address_new (priv->listeners.unix_path.path);
+  return g_socket_get_local_address (listening, NULL);
+}
+
 static void
 opened (GiosServerSocket *self,
         const char       *host)
 {
   GiosServerSocketPrivate *priv = PRIV (self);
-  GSocket *first = g_ptr_array_index (priv->listeners.sockets, 0);
-  g_autoptr(GSocketAddress) local = g_socket_get_local_address (first, NULL);
+  g_autoptr(GSocketAddress) local = listening_address (self, g_ptr_array_index (priv->listeners.sockets, 0));
   guint port = 0;
 
-  if (priv->listeners.unix_path.path != NULL)
-    {
-      g_clear_object (&local);
-      local = g_unix_socket_address_new (priv->listeners.unix_path.path);
-    }
-  else if (G_IS_INET_SOCKET_ADDRESS (local))
+  if (G_IS_INET_SOCKET_ADDRESS (local))
     port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
 
   _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (self), host, port, local);
@@ -1202,6 +1210,41 @@ gios_server_socket_get_unix_path (GiosServerSocket *self)
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), NULL);
 
   return PRIV (self)->listeners.unix_path.path;
+}
+
+/**
+ * gios_server_socket_get_addresses:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets every address @self listens on: one per listening socket, such as
+ * `0.0.0.0:7600` and `[::]:7600` after [method@Gios.ServerSocket.open] on
+ * every interface, each with the port the system gave; the path of a
+ * Unix-domain socket; the address of an adopted socket.
+ * [property@Gios.SocketCommon:local-address] is the first of them.
+ *
+ * Returns: (transfer full) (element-type GSocketAddress): the addresses, or
+ *   %NULL (the empty list) when @self is not open; free with
+ *   `g_list_free_full (list, g_object_unref)`
+ *
+ * Since: 0.2
+ */
+GList *
+gios_server_socket_get_addresses (GiosServerSocket *self)
+{
+  GiosServerSocketPrivate *priv;
+  GList *addresses = NULL;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), NULL);
+
+  priv = PRIV (self);
+  for (guint i = priv->listeners.sockets->len; i > 0; i--)
+    {
+      GSocketAddress *address = listening_address (self, g_ptr_array_index (priv->listeners.sockets, i - 1));
+
+      if (address != NULL)
+        addresses = g_list_prepend (addresses, address);
+    }
+  return addresses;
 }
 
 /**

@@ -5,6 +5,7 @@
  * Unix-domain sockets left by a crash.
  */
 #include <gios/gios.h>
+#include <gio/gunixsocketaddress.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -225,6 +226,92 @@ test_reuse_port_needed (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Every listening address                                                    */
+
+/* Whether @addresses hold an address of @family on @port. */
+static gboolean
+has_address (GList          *addresses,
+             GSocketFamily   family,
+             guint           port)
+{
+  for (GList *l = addresses; l != NULL; l = l->next)
+    {
+      GInetSocketAddress *address = l->data;
+
+      if (g_socket_address_get_family (l->data) == family &&
+          g_inet_socket_address_get_port (address) == port)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Open on every interface with port 0: IPv4 and IPv6 on one port. */
+static void
+test_addresses_any (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  GList *addresses;
+  GSocketAddress *local;
+  guint port;
+
+  g_assert_null (gios_server_socket_get_addresses (server));
+  g_assert_true (gios_server_socket_open (server, "0", 0, &error));
+  g_assert_no_error (error);
+  port = gios_test_server_port (server);
+
+  addresses = gios_server_socket_get_addresses (server);
+  g_assert_true (has_address (addresses, G_SOCKET_FAMILY_IPV4, port));
+  if (gios_test_have_ipv6_loopback ())
+    {
+      g_assert_true (has_address (addresses, G_SOCKET_FAMILY_IPV6, port));
+      g_assert_cmpuint (g_list_length (addresses), ==, 2);
+    }
+  else
+    g_test_message ("no IPv6 here; IPv4 checked only");
+  for (GList *l = addresses; l != NULL; l = l->next)
+    g_assert_true (g_inet_address_get_is_any (g_inet_socket_address_get_address (l->data)));
+
+  /* local-address is the first. */
+  local = gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server));
+  g_assert_true (g_socket_address_get_family (local) == g_socket_address_get_family (addresses->data));
+  g_list_free_full (addresses, g_object_unref);
+
+  g_assert_true (gios_server_socket_close (server, NULL));
+  g_assert_null (gios_server_socket_get_addresses (server));
+}
+
+/* One address each: a loopback one, a Unix path (the final one, not the
+ * temporary name it was bound under). */
+static void
+test_addresses_one (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GiosServerSocket) unix_server = gios_server_socket_new ();
+  g_autofree char *dir = gios_test_make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "s", NULL);
+  GList *addresses = gios_server_socket_get_addresses (server);
+  g_autofree char *text = NULL;
+
+  g_assert_cmpuint (g_list_length (addresses), ==, 1);
+  text = g_inet_address_to_string (g_inet_socket_address_get_address (addresses->data));
+  g_assert_cmpstr (text, ==, "127.0.0.1");
+  g_assert_cmpuint (g_inet_socket_address_get_port (addresses->data), ==, gios_test_server_port (server));
+  g_list_free_full (addresses, g_object_unref);
+
+  g_assert_true (gios_server_socket_open_unix (unix_server, path, 0600, 0, &error));
+  g_assert_no_error (error);
+  addresses = gios_server_socket_get_addresses (unix_server);
+  g_assert_cmpuint (g_list_length (addresses), ==, 1);
+  g_assert_true (G_IS_UNIX_SOCKET_ADDRESS (addresses->data));
+  g_assert_cmpstr (g_unix_socket_address_get_path (addresses->data), ==, path);
+  g_list_free_full (addresses, g_object_unref);
+  g_assert_true (gios_server_socket_close (unix_server, NULL));
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+/* ------------------------------------------------------------------------ */
 
 int
 main (int    argc,
@@ -234,6 +321,8 @@ main (int    argc,
 
   g_test_add_func ("/deploy/reuse-port/processes", test_reuse_port_processes);
   g_test_add_func ("/deploy/reuse-port/needed", test_reuse_port_needed);
+  g_test_add_func ("/deploy/addresses/any", test_addresses_any);
+  g_test_add_func ("/deploy/addresses/one", test_addresses_one);
 
   return g_test_run ();
 }

@@ -73,6 +73,19 @@ class Server:
         with self._changed:
             return self._changed.wait_for(predicate, timeout)
 
+    def wait_addresses(self, count):
+        """Waits for the first @count lines, which say where the server
+        listens, and returns the addresses they name: there are no more."""
+        prefix = "listening on "
+        if not self._wait(lambda: len(self._out) >= count):
+            raise AssertionError(f"serve printed {self._out!r}, not {count} addresses")
+        with self._changed:
+            lines = [line.rstrip("\n") for line in self._out]
+        addresses = [line[len(prefix):] for line in lines if line.startswith(prefix)]
+        if len(addresses) != count:
+            raise AssertionError(f"serve printed {lines!r}, not {count} addresses")
+        return addresses
+
     def stderr(self):
         with self._changed:
             return "".join(self._err)
@@ -132,6 +145,16 @@ class Server:
 
     def __exit__(self, *exc):
         self.kill()
+
+
+def have_ipv6():
+    """Whether this machine has an IPv6 loopback interface to bind."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
 
 
 def exchange(port, data, family=socket.AF_INET, address=None):
@@ -465,6 +488,10 @@ class Serve(unittest.TestCase):
     def test_all_interfaces_and_service_port(self):
         with Server() as server:
             self.assertGreater(server.port, 0)
+            # A line for every listening socket, each with the same port.
+            expected = [f"0.0.0.0:{server.port}"] + ([f"[::]:{server.port}"] if have_ipv6() else [])
+            self.assertEqual(sorted(server.wait_addresses(len(expected))), sorted(expected))
+            self.assertEqual(server.address, server.wait_addresses(len(expected))[0])
             self.assertEqual(exchange(server.port, b"any"), b"any")
             self.assertEqual(server.stop()[0], 0)
 
