@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define READ_CHUNK (16 * 1024)
 #define MAX_LINE (64 * 1024)
@@ -365,6 +366,32 @@ stop_serving (Serve *serve)
     g_source_remove (timeout);
 }
 
+/* Whether sockets were passed to this process, as systemd does for a
+ * socket unit: LISTEN_FDS, for the process LISTEN_PID. Variables left for
+ * another process are not for us, as sd_listen_fds() has it. */
+static gboolean
+passed_sockets (void)
+{
+  g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
+
+  return g_getenv ("LISTEN_FDS") != NULL && g_strcmp0 (g_getenv ("LISTEN_PID"), pid) == 0;
+}
+
+/* Adopts the first passed socket; says so when others are left unused. */
+static gboolean
+open_passed (GiosServerSocket  *server,
+             GError           **error)
+{
+  g_autofree char *passed = g_strdup (g_getenv ("LISTEN_FDS"));
+
+  if (!gios_server_socket_open_activated (server, NULL, error))
+    return FALSE;
+  /* Set still: not every passed socket was taken. */
+  if (g_getenv ("LISTEN_FDS") != NULL)
+    g_printerr (_("gio-socket serve: %s sockets were passed (LISTEN_FDS); only the first is served\n"), passed);
+  return TRUE;
+}
+
 /* Prints a line "listening on ADDRESS" for every address @server listens
  * on, the local address first: the lines scripts wait for, not
  * translated. */
@@ -429,6 +456,7 @@ tool_serve (int    argc,
   gboolean echo = FALSE;
   gboolean lines = FALSE;
   gboolean reuse_port = FALSE;
+  gboolean activated;
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, N_("Listen on this address or name only (default: all)"), N_("HOST") },
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port, N_("Port number or service name (default: 0, any free port)"), N_("PORT") },
@@ -453,9 +481,10 @@ tool_serve (int    argc,
   gboolean ok;
 
   context = tool_option_context_new ("serve", NULL,
-      _("Listens on a TCP port or a Unix-domain socket, prints “listening on "
-        "ADDRESS” for every address it listens on and serves connections until "
-        "interrupted (SIGINT or SIGTERM). "
+      _("Listens on a TCP port or a Unix-domain socket, or on the socket systemd "
+        "passes it (LISTEN_FDS), prints “listening on ADDRESS” for every address "
+        "it listens on and serves connections until interrupted (SIGINT or "
+        "SIGTERM). "
         "Without --jobs or --async, one connection is served at a time."),
       _("Examples:\n"
         "  gio-socket serve --host 127.0.0.1 --port 7000 --lines\n"
@@ -466,6 +495,10 @@ tool_serve (int    argc,
 
   if (argc > 1)
     return tool_usage_error ("serve", _("unexpected argument “%s”"), argv[1]);
+  activated = passed_sockets ();
+  if (activated && (host != NULL || port != NULL || unix_path != NULL || permissions_text != NULL || reuse_port))
+    return tool_usage_error ("serve", _("--host, --port, --unix, --permissions and --reuse-port do not apply to "
+                                        "the sockets systemd passes (LISTEN_FDS)"));
   if (unix_path != NULL && (host != NULL || port != NULL))
     return tool_usage_error ("serve", _("--unix cannot be combined with --host or --port"));
   if (permissions_text != NULL && unix_path == NULL)
@@ -492,7 +525,9 @@ tool_serve (int    argc,
   /* Idle clients cannot hold a job, the classic model or a connection. */
   gios_server_socket_set_idle_timeout (server, idle_timeout > 0 ? idle_timeout : -1);
   gios_server_socket_set_reuse_port (server, reuse_port);
-  if (unix_path != NULL)
+  if (activated)
+    ok = open_passed (server, &error);
+  else if (unix_path != NULL)
     ok = gios_server_socket_open_unix (server, unix_path, permissions, 1000, &error);
   else if (host != NULL)
     ok = gios_server_socket_open_address (server, host, port != NULL ? port : "0", 1000, &error);

@@ -11,6 +11,7 @@
 #include "gios-device-stream-serving.h"
 #include "gios-socket-common-private.h"
 #include "gios-bind.h"
+#include "gios-activation.h"
 
 #include <unistd.h>
 #include <sys/socket.h>
@@ -310,6 +311,16 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
   return TRUE;
 }
 
+/* Makes @listening, which listens, the socket @self accepts from. */
+static void
+adopt_listening (GiosServerSocket *self,
+                 GSocket          *listening)
+{
+  g_socket_set_blocking (listening, FALSE);
+  g_ptr_array_add (PRIV (self)->listeners.sockets, g_object_ref (listening));
+  opened (self, NULL);
+}
+
 /**
  * gios_server_socket_open_socket:
  * @self: a [class@Gios.ServerSocket]
@@ -319,6 +330,8 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
  *
  * Adopts @listening as the socket to accept connections from. @self keeps a
  * reference to it and closes it on [method@Gios.DeviceStream.close].
+ * [method@Gios.ServerSocket.open_activated] finds the sockets systemd passes
+ * by itself.
  *
  * Returns: %TRUE when @listening was adopted
  *
@@ -329,7 +342,6 @@ gios_server_socket_open_socket (GiosServerSocket  *self,
                                 GSocket           *listening,
                                 GError           **error)
 {
-  GiosServerSocketPrivate *priv;
   int accepting = 0;
   socklen_t len = sizeof accepting;
 
@@ -337,7 +349,6 @@ gios_server_socket_open_socket (GiosServerSocket  *self,
   g_return_val_if_fail (G_IS_SOCKET (listening), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  priv = PRIV (self);
   if (!check_not_open (self, error))
     return FALSE;
   if (getsockopt (g_socket_get_fd (listening), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 ||
@@ -347,9 +358,74 @@ gios_server_socket_open_socket (GiosServerSocket  *self,
                            _("The socket to adopt is not listening"));
       return FALSE;
     }
-  g_socket_set_blocking (listening, FALSE);
-  g_ptr_array_add (priv->listeners.sockets, g_object_ref (listening));
-  opened (self, NULL);
+  adopt_listening (self, listening);
+  return TRUE;
+}
+
+/**
+ * gios_server_socket_open_activated:
+ * @self: a [class@Gios.ServerSocket]
+ * @name: (nullable): the name of the socket to adopt, as the socket unit's
+ *   `FileDescriptorName=` or `systemd-socket-activate --fdname` gives it,
+ *   or %NULL for the first one not adopted yet
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Adopts a listening socket passed to this process by the one that started
+ * it, with systemd's socket activation protocol: the descriptors from 3 on,
+ * `LISTEN_FDS` of them, meant for the process whose ID is `LISTEN_PID`,
+ * named by `LISTEN_FDNAMES`. This is how a systemd socket unit (or
+ * `systemd-socket-activate -l ADDRESS` on the command line) starts a
+ * server on sockets it made: the server needs no privilege to bind, and
+ * connections that arrive before it runs, or while it is replaced, wait in
+ * the socket's queue.
+ *
+ * The socket may be a TCP or a Unix-domain one and serves every model, as
+ * a socket @self made would; [property@Gios.SocketCommon:local-address],
+ * [property@Gios.SocketCommon:port] and
+ * [method@Gios.ServerSocket.get_addresses] are the adopted socket's. The
+ * descriptor gets `FD_CLOEXEC`, so that programs this process starts do not
+ * inherit it, and [method@Gios.DeviceStream.close] closes it (a Unix socket
+ * file, which systemd made, is left in place). Which sockets were adopted is
+ * known to the whole process: each call with %NULL takes the next one, and
+ * once every passed socket is taken the three variables are unset. As with
+ * `sd_listen_fds()`, call it before other threads could read the
+ * environment.
+ *
+ * Fails with %G_IO_ERROR_NOT_FOUND when no socket was passed to this
+ * process (`LISTEN_FDS` is not set, or `LISTEN_PID` names another process),
+ * when @name was not passed, or when every passed socket (or every one
+ * named @name) is taken already; with %G_IO_ERROR_INVALID_DATA when the
+ * variables are malformed; with %G_IO_ERROR_INVALID_ARGUMENT, naming the
+ * descriptor, when it is not a listening stream socket, in which case it
+ * is left alone and not taken. The message says which.
+ *
+ * Returns: %TRUE when a passed socket was adopted
+ *
+ * Since: 0.2
+ */
+gboolean
+gios_server_socket_open_activated (GiosServerSocket  *self,
+                                   const char        *name,
+                                   GError           **error)
+{
+  g_autoptr(GSocket) listening = NULL;
+  int fd;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_not_open (self, error))
+    return FALSE;
+  fd = _gios_activation_take (name, error);
+  if (fd < 0)
+    return FALSE;
+  listening = g_socket_new_from_fd (fd, error);
+  if (listening == NULL)
+    {
+      close (fd);
+      return FALSE;
+    }
+  adopt_listening (self, listening);
   return TRUE;
 }
 

@@ -312,6 +312,445 @@ test_addresses_one (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Socket activation                                                          */
+
+/* How the harness sets LISTEN_PID for the helper. */
+typedef enum
+{
+  PID_HELPER,  /* the helper's own, as systemd sets it */
+  PID_OTHER,   /* 1: the variables were meant for another process */
+  PID_UNSET,
+} PidMode;
+
+/* The helper, started with sockets passed, and its standard output. */
+typedef struct
+{
+  pid_t pid;
+  int out;
+} Helper;
+
+/* The digits of @value into @buffer, in a forked child: only
+ * async-signal-safe code runs there. */
+static void
+format_pid (char  *buffer,
+            pid_t  value)
+{
+  char digits[24];
+  int n = 0;
+
+  do
+    digits[n++] = '0' + value % 10;
+  while ((value /= 10) > 0);
+  while (n > 0)
+    *buffer++ = digits[--n];
+  *buffer = '\0';
+}
+
+/* Starts tests/activated-helper with @args as systemd starts a service:
+ * @fds (which stay open here) at descriptors 3, 4…, LISTEN_FDS @fds_text
+ * (NULL: no variable at all), LISTEN_FDNAMES @names (NULL: unset) and
+ * LISTEN_PID as @pid_mode says. */
+static Helper
+start_activated (const int          *fds,
+                 guint               n_fds,
+                 const char         *fds_text,
+                 const char         *names,
+                 PidMode             pid_mode,
+                 const char * const *args)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, "activated-helper", NULL);
+  g_auto(GStrv) envp = g_get_environ ();
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  char pid_variable[64] = "LISTEN_PID=";
+  int out[2];
+  Helper helper;
+  guint n_env;
+
+  envp = g_environ_unsetenv (envp, "LISTEN_FDS");
+  envp = g_environ_unsetenv (envp, "LISTEN_PID");
+  envp = g_environ_unsetenv (envp, "LISTEN_FDNAMES");
+  if (fds_text != NULL)
+    envp = g_environ_setenv (envp, "LISTEN_FDS", fds_text, TRUE);
+  if (names != NULL)
+    envp = g_environ_setenv (envp, "LISTEN_FDNAMES", names, TRUE);
+  if (pid_mode == PID_OTHER)
+    envp = g_environ_setenv (envp, "LISTEN_PID", "1", TRUE);
+  /* The helper's own goes in the last slot, written in the child. */
+  n_env = g_strv_length (envp);
+  envp = g_renew (char *, envp, n_env + 2);
+  envp[n_env] = pid_mode == PID_HELPER ? pid_variable : NULL;
+  envp[n_env + 1] = NULL;
+
+  g_ptr_array_add (argv, path);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  g_assert_cmpint (pipe2 (out, O_CLOEXEC), ==, 0);
+  helper.pid = fork ();
+  g_assert_cmpint (helper.pid, >=, 0);
+  if (helper.pid == 0)
+    {
+      int moved[8];
+
+      /* Out of the way first, so that no descriptor is overwritten before
+       * it is copied; dup2() clears close-on-exec on the copies at 3…. */
+      for (guint i = 0; i < n_fds; i++)
+        moved[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 100);
+      if (dup2 (out[1], STDOUT_FILENO) < 0)
+        _exit (126);
+      for (guint i = 0; i < n_fds; i++)
+        if (dup2 (moved[i], 3 + i) < 0)
+          _exit (126);
+      format_pid (pid_variable + strlen ("LISTEN_PID="), getpid ());
+      execve (path, (char **) argv->pdata, envp);
+      _exit (127);
+    }
+  close (out[1]);
+  envp[n_env] = NULL;  /* not g_free()d */
+  helper.out = out[0];
+  return helper;
+}
+
+/* The helper's next line of output, within 10 s; NULL at its end. */
+static char *
+helper_line (Helper *helper)
+{
+  GString *line = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  char c;
+
+  for (;;)
+    {
+      struct pollfd readable = { .fd = helper->out, .events = POLLIN };
+      gint64 left = deadline - g_get_monotonic_time ();
+
+      g_assert_cmpint (left, >, 0);
+      if (poll (&readable, 1, left / 1000 + 1) <= 0)
+        continue;
+      if (read (helper->out, &c, 1) != 1)
+        break;
+      if (c == '\n')
+        return g_string_free (line, FALSE);
+      g_string_append_c (line, c);
+    }
+  g_assert_cmpuint (line->len, ==, 0);
+  g_string_free (line, TRUE);
+  return NULL;
+}
+
+/* Asserts that the helper's next line is @expected. */
+static void
+assert_helper_says (Helper     *helper,
+                    const char *expected)
+{
+  g_autofree char *line = helper_line (helper);
+
+  g_assert_cmpstr (line, ==, expected);
+}
+
+/* Asserts that the helper's next line is a failed take with @code and a
+ * message holding @part. */
+static void
+assert_helper_fails (Helper       *helper,
+                     GIOErrorEnum  code,
+                     const char   *part)
+{
+  g_autofree char *line = helper_line (helper);
+  g_autofree char *prefix = g_strdup_printf ("error %d ", code);
+
+  g_assert_nonnull (line);
+  g_test_message ("%s", line);
+  g_assert_true (g_str_has_prefix (line, prefix));
+  g_assert_nonnull (strstr (line, part));
+}
+
+/* Asserts that the helper printed nothing more and exited with 0. */
+static void
+helper_finish (Helper *helper)
+{
+  g_autofree char *rest = helper_line (helper);
+
+  g_assert_null (rest);
+  close (helper->out);
+  assert_child_exits_cleanly (helper->pid);
+}
+
+/* A socket listening on 127.0.0.1 (@listening: else only bound), on the
+ * port it puts in @port. */
+static int
+tcp_socket (gboolean  listening,
+            guint    *port)
+{
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t len = sizeof sin;
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  if (listening)
+    g_assert_cmpint (listen (fd, 16), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &len), ==, 0);
+  *port = ntohs (sin.sin_port);
+  return fd;
+}
+
+/* A passed TCP socket serves twice in the model @data names. */
+static void
+test_activated_model (gconstpointer data)
+{
+  const char *model = data;
+  const char *args[] = { "take", "-", "env", "serve", model, "2", NULL };
+  guint port;
+  int fd = tcp_socket (TRUE, &port);
+  Helper helper = start_activated (&fd, 1, "1", NULL, PID_HELPER, args);
+  g_autofree char *taken = g_strdup_printf ("ok 127.0.0.1:%u cloexec=1", port);
+
+  assert_helper_says (&helper, taken);
+  assert_helper_says (&helper, "env LISTEN_FDS=- LISTEN_PID=- LISTEN_FDNAMES=-");
+  close (fd);  /* the helper's copy listens on */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *reply = ask (port, "activated\n");
+
+      g_assert_cmpstr (reply, ==, "activated\n");
+    }
+  assert_helper_says (&helper, "served 2");
+  helper_finish (&helper);
+}
+
+/* A passed Unix-domain socket: its path is the address, and it stays. */
+static void
+test_activated_unix (void)
+{
+  g_autofree char *dir = gios_test_make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "passed.sock", NULL);
+  g_autofree char *taken = g_strdup_printf ("ok unix:%s cloexec=1", path);
+  const char *args[] = { "take", "-", "serve", "start", "1", NULL };
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  g_autofree char *reply = NULL;
+  Helper helper;
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int client;
+
+  g_strlcpy (sun.sun_path, path, sizeof sun.sun_path);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sun, sizeof sun), ==, 0);
+  g_assert_cmpint (listen (fd, 16), ==, 0);
+  helper = start_activated (&fd, 1, "1", "control", PID_HELPER, args);
+  close (fd);
+  assert_helper_says (&helper, taken);
+
+  client = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (connect (client, (struct sockaddr *) &sun, sizeof sun), ==, 0);
+  gios_test_raw_send (client, "over unix\n");
+  reply = gios_test_raw_recv (client, 64);
+  g_assert_cmpstr (reply, ==, "over unix\n");
+  close (client);
+  assert_helper_says (&helper, "served 1");
+  helper_finish (&helper);
+
+  /* systemd made the file, and removes it. */
+  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+/* Three sockets, two of one name: by name, the first not taken, and each
+ * way of finding none. */
+static void
+test_activated_names (void)
+{
+  const char *args[] = { "take", "admin", "env", "take", "-", "take", "admin", "take", "nosuch",
+                         "take", "-", "env", "take", "-", "take", "web", NULL };
+  guint ports[3];
+  int fds[3];
+  Helper helper;
+  g_autofree char *admin = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+
+  for (guint i = 0; i < 3; i++)
+    fds[i] = tcp_socket (TRUE, &ports[i]);
+  helper = start_activated (fds, 3, "3", "web:admin:web", PID_HELPER, args);
+  admin = g_strdup_printf ("ok 127.0.0.1:%u cloexec=010", ports[1]);
+  first = g_strdup_printf ("ok 127.0.0.1:%u cloexec=110", ports[0]);
+  second = g_strdup_printf ("ok 127.0.0.1:%u cloexec=111", ports[2]);
+
+  assert_helper_says (&helper, admin);
+  /* Not all taken: the variables stay. */
+  assert_helper_says (&helper, "env LISTEN_FDS=3 LISTEN_PID=set LISTEN_FDNAMES=web:admin:web");
+  assert_helper_says (&helper, first);
+  assert_helper_fails (&helper, G_IO_ERROR_NOT_FOUND, "“admin” that was passed to this process is taken already");
+  assert_helper_fails (&helper, G_IO_ERROR_NOT_FOUND, "No socket named “nosuch” was passed to this process (its sockets: web, admin, web)");
+  assert_helper_says (&helper, second);
+  /* All taken: the variables are gone. */
+  assert_helper_says (&helper, "env LISTEN_FDS=- LISTEN_PID=- LISTEN_FDNAMES=-");
+  assert_helper_fails (&helper, G_IO_ERROR_NOT_FOUND, "Every socket passed to this process (3) is taken already");
+  assert_helper_fails (&helper, G_IO_ERROR_NOT_FOUND, "“web” that was passed to this process is taken already");
+  helper_finish (&helper);
+  for (guint i = 0; i < 3; i++)
+    close (fds[i]);
+}
+
+/* What the failure cases pass. */
+typedef enum
+{
+  PASS_LISTENING,
+  PASS_BOUND,      /* a TCP socket that does not listen */
+  PASS_DATAGRAM,
+  PASS_FILE,       /* /dev/null */
+} PassedKind;
+
+typedef struct
+{
+  const char *name;
+  PassedKind kind;
+  const char *fds_text;
+  const char *names;
+  PidMode pid_mode;
+  GIOErrorEnum code;
+  const char *part;     /* of the message */
+  const char *env;      /* the variables afterwards */
+} Failure;
+
+static const Failure failures[] = {
+  { "none", PASS_LISTENING, NULL, NULL, PID_UNSET, G_IO_ERROR_NOT_FOUND,
+    "No listening socket was passed to this process: LISTEN_FDS is not set",
+    "env LISTEN_FDS=- LISTEN_PID=- LISTEN_FDNAMES=-" },
+  { "other-pid", PASS_LISTENING, "1", NULL, PID_OTHER, G_IO_ERROR_NOT_FOUND,
+    "The sockets in LISTEN_FDS were passed to process 1, not to this one",
+    "env LISTEN_FDS=1 LISTEN_PID=set LISTEN_FDNAMES=-" },
+  { "no-pid", PASS_LISTENING, "1", NULL, PID_UNSET, G_IO_ERROR_NOT_FOUND,
+    "LISTEN_FDS is set but LISTEN_PID is not",
+    "env LISTEN_FDS=1 LISTEN_PID=- LISTEN_FDNAMES=-" },
+  { "zero", PASS_LISTENING, "0", NULL, PID_HELPER, G_IO_ERROR_NOT_FOUND,
+    "LISTEN_FDS is 0",
+    "env LISTEN_FDS=0 LISTEN_PID=set LISTEN_FDNAMES=-" },
+  { "malformed", PASS_LISTENING, "three", NULL, PID_HELPER, G_IO_ERROR_INVALID_DATA,
+    "LISTEN_FDS is “three”, not a number of descriptors",
+    "env LISTEN_FDS=three LISTEN_PID=set LISTEN_FDNAMES=-" },
+  { "names-count", PASS_LISTENING, "1", "a:b", PID_HELPER, G_IO_ERROR_INVALID_DATA,
+    "LISTEN_FDNAMES names 2 sockets but LISTEN_FDS passes 1",
+    "env LISTEN_FDS=1 LISTEN_PID=set LISTEN_FDNAMES=a:b" },
+  { "not-listening", PASS_BOUND, "1", "web", PID_HELPER, G_IO_ERROR_INVALID_ARGUMENT,
+    "Cannot adopt descriptor 3 (“web”) from LISTEN_FDS: the socket is not listening",
+    "env LISTEN_FDS=1 LISTEN_PID=set LISTEN_FDNAMES=web" },
+  { "datagram", PASS_DATAGRAM, "1", NULL, PID_HELPER, G_IO_ERROR_INVALID_ARGUMENT,
+    "Cannot adopt descriptor 3 (“unknown”) from LISTEN_FDS: it is not a stream socket",
+    "env LISTEN_FDS=1 LISTEN_PID=set LISTEN_FDNAMES=-" },
+  { "not-a-socket", PASS_FILE, "1", NULL, PID_HELPER, G_IO_ERROR_INVALID_ARGUMENT,
+    "Cannot adopt descriptor 3 (“unknown”) from LISTEN_FDS: it is not a socket",
+    "env LISTEN_FDS=1 LISTEN_PID=set LISTEN_FDNAMES=-" },
+  { "not-passed", PASS_LISTENING, "2", NULL, PID_HELPER, G_IO_ERROR_INVALID_ARGUMENT,
+    /* Descriptor 4 is whatever the helper opened there, if anything. */
+    "Cannot adopt descriptor 4 (“unknown”) from LISTEN_FDS: ",
+    "env LISTEN_FDS=2 LISTEN_PID=set LISTEN_FDNAMES=-" },
+};
+
+/* Each way a take fails says so, and leaves the passed socket and the
+ * variables alone: a second take fails the same way. */
+static void
+test_activated_failure (gconstpointer data)
+{
+  const Failure *f = data;
+  /* "not-passed": the first is taken, the second is not there. */
+  gboolean take_first = g_str_equal (f->name, "not-passed");
+  const char *args[] = { "take", "-", "take", "-", "env", NULL };
+  guint port = 0;
+  int fd = -1;
+  Helper helper;
+
+  switch (f->kind)
+    {
+    case PASS_LISTENING:
+    case PASS_BOUND:
+      fd = tcp_socket (f->kind == PASS_LISTENING, &port);
+      break;
+    case PASS_DATAGRAM:
+      fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      break;
+    case PASS_FILE:
+      fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  g_assert_cmpint (fd, >=, 0);
+  helper = start_activated (&fd, 1, f->fds_text, f->names, f->pid_mode, args);
+  if (take_first)
+    {
+      g_autofree char *taken = g_strdup_printf ("ok 127.0.0.1:%u cloexec=1", port);
+      g_autofree char *line = helper_line (&helper);
+
+      g_assert_nonnull (line);
+      g_assert_true (g_str_has_prefix (line, taken));
+    }
+  else
+    assert_helper_fails (&helper, f->code, f->part);
+  assert_helper_fails (&helper, f->code, f->part);
+  assert_helper_says (&helper, f->env);
+  helper_finish (&helper);
+  close (fd);
+}
+
+/* The real thing: systemd-socket-activate listens, starts the helper at
+ * the first connection, and the helper answers it. */
+static void
+test_activated_systemd (void)
+{
+  g_autofree char *activate = g_find_program_in_path ("systemd-socket-activate");
+  g_autofree char *helper = g_test_build_filename (G_TEST_BUILT, "activated-helper", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *taken = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *line = NULL;
+  gboolean saw_taken = FALSE, saw_served = FALSE;
+  guint port;
+
+  if (activate == NULL)
+    {
+      g_test_skip ("systemd-socket-activate is not installed (Debian: systemd)");
+      return;
+    }
+  /* A free port, for systemd-socket-activate, which takes no port 0. */
+  close (tcp_socket (FALSE, &port));
+  address = g_strdup_printf ("127.0.0.1:%u", port);
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE, &error,
+                              activate, "-l", address, "--fdname=web", helper,
+                              "take", "web", "env", "serve", "classic", "1", NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+
+  /* It says when it listens; nothing else runs yet. */
+  while ((line = g_data_input_stream_read_line (out, NULL, NULL, &error)) != NULL &&
+         !g_str_has_prefix (line, "Listening on "))
+    g_clear_pointer (&line, g_free);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  g_clear_pointer (&line, g_free);
+
+  reply = ask (port, "socket activated\n");
+  g_assert_cmpstr (reply, ==, "socket activated\n");
+
+  taken = g_strdup_printf ("ok %s cloexec=1", address);
+  while ((line = g_data_input_stream_read_line (out, NULL, NULL, &error)) != NULL)
+    {
+      g_test_message ("%s", line);
+      saw_taken |= g_str_equal (line, taken);
+      saw_served |= g_str_equal (line, "served 1");
+      g_clear_pointer (&line, g_free);
+    }
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (process, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (saw_taken);
+  g_assert_true (saw_served);
+}
+
+/* ------------------------------------------------------------------------ */
 
 int
 main (int    argc,
@@ -323,6 +762,22 @@ main (int    argc,
   g_test_add_func ("/deploy/reuse-port/needed", test_reuse_port_needed);
   g_test_add_func ("/deploy/addresses/any", test_addresses_any);
   g_test_add_func ("/deploy/addresses/one", test_addresses_one);
+  for (guint i = 0; i < 4; i++)
+    {
+      static const char *models[] = { "classic", "accept", "jobs", "start" };
+      g_autofree char *path = g_strdup_printf ("/deploy/activated/model/%s", models[i]);
+
+      g_test_add_data_func (path, models[i], test_activated_model);
+    }
+  g_test_add_func ("/deploy/activated/unix", test_activated_unix);
+  g_test_add_func ("/deploy/activated/names", test_activated_names);
+  for (guint i = 0; i < G_N_ELEMENTS (failures); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/deploy/activated/failure/%s", failures[i].name);
+
+      g_test_add_data_func (path, &failures[i], test_activated_failure);
+    }
+  g_test_add_func ("/deploy/activated/systemd-socket-activate", test_activated_systemd);
 
   return g_test_run ();
 }

@@ -84,6 +84,10 @@ gboolean          gios_server_socket_open_socket              (GiosServerSocket 
                                                                GSocket           *listening,
                                                                GError           **error);
 GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_open_activated           (GiosServerSocket  *self,
+                                                               const char        *name,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
 gboolean          gios_server_socket_listen                   (GiosServerSocket  *self,
                                                                int                timeout_ms,
                                                                GCancellable      *cancellable,

@@ -12,6 +12,7 @@ import random
 import re
 import resource
 import select
+import shutil
 import signal
 import socket
 import stat
@@ -40,13 +41,15 @@ class Server:
     """gio-socket serve …, started and waited for until it says where it listens.
 
     Its standard output and error are read by threads as they come, so that a
-    test can wait for "connection from" lines while the server runs."""
+    test can wait for "connection from" lines while the server runs. With
+    @command (such as systemd-socket-activate …), serve runs under it, and
+    the test calls wait_listening() when serve should have started."""
 
-    def __init__(self, *args, preexec_fn=None):
-        self.proc = subprocess.Popen([TOOL, "serve", *args], stdout=subprocess.PIPE,
+    def __init__(self, *args, preexec_fn=None, env=None, command=None):
+        self.proc = subprocess.Popen((command or []) + [TOOL, "serve", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True,
                                      preexec_fn=preexec_fn,
-                                     env=dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=""))
+                                     env=dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE="", **(env or {})))
         self._changed = threading.Condition()
         self._out = []
         self._err = []
@@ -54,6 +57,11 @@ class Server:
                          for pipe, lines in ((self.proc.stdout, self._out), (self.proc.stderr, self._err))]
         for reader in self._readers:
             reader.start()
+        if command is None:
+            self.wait_listening()
+
+    def wait_listening(self):
+        """Waits until serve says where it listens."""
         if not self._wait(lambda: self._out):
             self.kill()
             raise AssertionError("serve printed nothing")
@@ -85,6 +93,11 @@ class Server:
         if len(addresses) != count:
             raise AssertionError(f"serve printed {lines!r}, not {count} addresses")
         return addresses
+
+    def wait_stderr(self, text):
+        """Waits until @text appears on standard error."""
+        if not self._wait(lambda: text in "".join(self._err)):
+            raise AssertionError(f"no {text!r} in {self.stderr()!r}")
 
     def stderr(self):
         with self._changed:
@@ -703,6 +716,68 @@ class Connect(unittest.TestCase):
             listener.close()
         self.assertEqual(proc.returncode, 0, err)
         self.assertEqual(out, b"bye\n")
+
+
+def free_port():
+    """A loopback port that nothing listens on now, for programs that take
+    no port 0 (systemd-socket-activate)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@unittest.skipUnless(shutil.which("systemd-socket-activate"), "systemd-socket-activate is not installed")
+class Activation(unittest.TestCase):
+    """serve under systemd-socket-activate adopts the socket it passes."""
+
+    def activated(self, *args, names=()):
+        port = free_port()
+        command = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}"] + [f"--fdname={n}" for n in names]
+        return port, Server(*args, command=command)
+
+    def test_every_model(self):
+        for model in Serve.MODELS:
+            with self.subTest(model=model):
+                port, server = self.activated("--lines", *model)
+                with server:
+                    server.wait_stderr("Listening on")
+                    # serve starts at the first connection, which waits in
+                    # the passed socket's queue meanwhile.
+                    self.assertEqual(exchange(port, b"first\nsecond\n"), b"first\nsecond\n")
+                    server.wait_listening()
+                    self.assertEqual(server.address, f"127.0.0.1:{port}")
+                    self.assertEqual(exchange(port, b"again\n"), b"again\n")
+                    status, out, err = server.stop()
+                    self.assertEqual(status, 0, err)
+                    self.assertEqual(out.count("listening on "), 1)
+
+    def test_options_that_do_not_apply(self):
+        for option in (["--port", "7"], ["--unix", "/tmp/x"], ["--reuse-port"]):
+            with self.subTest(option=option):
+                port, server = self.activated(*option)
+                with server:
+                    server.wait_stderr("Listening on")
+                    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT):
+                        self.assertEqual(server.proc.wait(TIMEOUT), 2)
+                    server.wait_stderr("LISTEN_FDS")
+
+    def test_only_the_first_is_served(self):
+        port, other = free_port(), free_port()
+        command = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "-l", f"127.0.0.1:{other}"]
+        with Server(command=command) as server:
+            server.wait_stderr(f"Listening on 127.0.0.1:{other}")
+            self.assertEqual(exchange(port, b"two passed"), b"two passed")
+            server.wait_listening()
+            self.assertEqual(server.address, f"127.0.0.1:{port}")
+            server.wait_stderr("2 sockets were passed (LISTEN_FDS); only the first is served")
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_variables_for_another_process(self):
+        """LISTEN_FDS left for another process is not for serve, which
+        listens as usual."""
+        with Server("--host", "127.0.0.1", env={"LISTEN_FDS": "1", "LISTEN_PID": "1"}) as server:
+            self.assertEqual(exchange(server.port, b"own"), b"own")
+            self.assertEqual(server.stop()[0], 0)
 
 
 class Unix(unittest.TestCase):
