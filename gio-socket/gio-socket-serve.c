@@ -525,6 +525,8 @@ tool_serve (int    argc,
   /* Idle clients cannot hold a job, the classic model or a connection. */
   gios_server_socket_set_idle_timeout (server, idle_timeout > 0 ? idle_timeout : -1);
   gios_server_socket_set_reuse_port (server, reuse_port);
+  /* A socket a crashed serve left is no reason not to start again. */
+  gios_server_socket_set_replace_stale (server, TRUE);
   if (activated)
     ok = open_passed (server, &error);
   else if (unix_path != NULL)

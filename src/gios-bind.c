@@ -438,6 +438,34 @@ unix_path_in_use (const char  *path,
   return TRUE;
 }
 
+/* Removes the entry at @path if it is a stale socket: a socket of this
+ * user that refuses connections, which is what a server that died leaves
+ * (one that lives accepts, or at worst has a full queue). Anything else
+ * stays, and so does a socket that changed while it was checked. */
+static void
+remove_if_stale (const char *path)
+{
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  struct stat before, after;
+  int fd;
+  gboolean refused;
+
+  if (lstat (path, &before) != 0 || !S_ISSOCK (before.st_mode) || before.st_uid != geteuid ())
+    return;
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return;
+  strcpy (sun.sun_path, path);  /* check_unix_path() checked its length */
+  refused = connect (fd, (struct sockaddr *) &sun, sizeof sun) != 0 && errno == ECONNREFUSED;
+  close (fd);
+  if (refused && lstat (path, &after) == 0 &&
+      after.st_dev == before.st_dev && after.st_ino == before.st_ino)
+    {
+      g_debug ("removing the stale socket %s", path);
+      unlink (path);
+    }
+}
+
 /* Binds @path with exactly @permissions and no moment at which it is
  * reachable with others: the socket is bound inside a private directory
  * next to @path, given its mode, set listening, and then linked into place,
@@ -522,6 +550,7 @@ int
 _gios_bind_unix (GiosGate          *gate,
                  const char        *path,
                  guint              permissions,
+                 gboolean           replace_stale,
                  int                backlog,
                  gint64             deadline,
                  GiosUnixPath      *made,
@@ -539,6 +568,8 @@ _gios_bind_unix (GiosGate          *gate,
     {
       g_autoptr(GError) in_use = NULL;
 
+      if (replace_stale)
+        remove_if_stale (path);
       if (!unix_path_in_use (path, &in_use))
         {
           fd = listen_unix (path, permissions, backlog, &in_use);

@@ -46,10 +46,13 @@ typedef struct
 
 /* Listens on a Unix-domain socket at @path with exactly @permissions, never
  * reachable with others and never replacing an existing entry, which it
- * waits for to go away until @deadline. Returns the descriptor, or -1. */
+ * waits for to go away until @deadline; except, with @replace_stale, a
+ * stale socket: one of this user's that refuses connections, as a server
+ * that died leaves it. Returns the descriptor, or -1. */
 int      _gios_bind_unix  (GiosGate          *gate,
                            const char        *path,
                            guint              permissions,
+                           gboolean           replace_stale,
                            int                backlog,
                            gint64             deadline,
                            GiosUnixPath      *made,

@@ -80,6 +80,7 @@ enum {
   PROP_MAX_CONNECTIONS,
   PROP_IDLE_TIMEOUT,
   PROP_REUSE_PORT,
+  PROP_REPLACE_STALE,
   N_PROPS
 };
 
@@ -259,7 +260,9 @@ gios_server_socket_open_address (GiosServerSocket  *self,
  * once it has @permissions: it is bound in a private directory beside @path,
  * given its mode, and then linked into place. An existing entry at @path is
  * never removed: the call waits up to @timeout_ms for it to go away, then
- * fails with %G_IO_ERROR_ADDRESS_IN_USE. [method@Gios.DeviceStream.close]
+ * fails with %G_IO_ERROR_ADDRESS_IN_USE. The one exception is a stale socket
+ * that a dead server left, which is replaced when
+ * [property@Gios.ServerSocket:replace-stale] is set. [method@Gios.DeviceStream.close]
  * removes the socket file, if it is still the one this call made.
  *
  * Other errors: %G_IO_ERROR_FILENAME_TOO_LONG when @path does not fit a
@@ -294,7 +297,7 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
   if (!check_not_open (self, error) ||
       !_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     return FALSE;
-  fd = _gios_bind_unix (gate_of (self), path, permissions, effective_backlog (priv),
+  fd = _gios_bind_unix (gate_of (self), path, permissions, priv->replace_stale, effective_backlog (priv),
                         call.deadline, &priv->listeners.unix_path, error);
   _gios_call_end (&call, error);
   if (fd < 0)
@@ -910,6 +913,9 @@ gios_server_socket_get_property (GObject    *object,
     case PROP_REUSE_PORT:
       g_value_set_boolean (value, priv->reuse_port);
       break;
+    case PROP_REPLACE_STALE:
+      g_value_set_boolean (value, priv->replace_stale);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -942,6 +948,9 @@ gios_server_socket_set_property (GObject      *object,
       break;
     case PROP_REUSE_PORT:
       gios_server_socket_set_reuse_port (self, g_value_get_boolean (value));
+      break;
+    case PROP_REPLACE_STALE:
+      gios_server_socket_set_replace_stale (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1059,6 +1068,25 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    */
   properties[PROP_REUSE_PORT] =
     g_param_spec_boolean ("reuse-port", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosServerSocket:replace-stale:
+   *
+   * Whether [method@Gios.ServerSocket.open_unix] replaces a stale socket at
+   * its path: a socket file of this user that refuses connections, as a
+   * server that crashed, or was killed, leaves it behind. Nothing else is
+   * ever removed: a socket a server listens on, a socket of another user, a
+   * regular file, a directory or a symbolic link stay, and the call waits
+   * for them to go away and fails with %G_IO_ERROR_ADDRESS_IN_USE as
+   * without the property. It applies from the next open.
+   *
+   * Default: `FALSE`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_REPLACE_STALE] =
+    g_param_spec_boolean ("replace-stale", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -1410,4 +1438,49 @@ gios_server_socket_set_reuse_port (GiosServerSocket *self,
     return;
   priv->reuse_port = reuse_port;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REUSE_PORT]);
+}
+
+/**
+ * gios_server_socket_get_replace_stale:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:replace-stale].
+ *
+ * Returns: whether [method@Gios.ServerSocket.open_unix] replaces a stale
+ *   socket
+ *
+ * Since: 0.2
+ */
+gboolean
+gios_server_socket_get_replace_stale (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+
+  return PRIV (self)->replace_stale;
+}
+
+/**
+ * gios_server_socket_set_replace_stale:
+ * @self: a [class@Gios.ServerSocket]
+ * @replace_stale: whether to replace a stale socket
+ *
+ * Sets [property@Gios.ServerSocket:replace-stale]. It applies from the
+ * next [method@Gios.ServerSocket.open_unix].
+ *
+ * Since: 0.2
+ */
+void
+gios_server_socket_set_replace_stale (GiosServerSocket *self,
+                                      gboolean          replace_stale)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+
+  priv = PRIV (self);
+  replace_stale = !!replace_stale;
+  if (priv->replace_stale == (guint) replace_stale)
+    return;
+  priv->replace_stale = replace_stale;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REPLACE_STALE]);
 }

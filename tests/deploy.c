@@ -751,6 +751,197 @@ test_activated_systemd (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Stale Unix-domain sockets                                                  */
+
+/* Leaves a stale socket at @path, as a crash does: a forked process binds
+ * and listens there, and is killed. */
+static void
+leave_stale_socket (const char *path)
+{
+  int ready[2];
+  pid_t pid;
+  char c;
+  int status;
+
+  g_assert_cmpint (pipe (ready), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      struct sockaddr_un sun = { .sun_family = AF_UNIX };
+      int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+
+      strcpy (sun.sun_path, path);
+      if (fd < 0 || bind (fd, (struct sockaddr *) &sun, sizeof sun) != 0 || listen (fd, 4) != 0 ||
+          write (ready[1], "r", 1) != 1)
+        _exit (1);
+      pause ();
+      _exit (0);
+    }
+  close (ready[1]);
+  g_assert_cmpint (read (ready[0], &c, 1), ==, 1);
+  close (ready[0]);
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFSIGNALED (status));
+}
+
+/* The inode at @path (asserted to exist). */
+static ino_t
+inode_of (const char *path)
+{
+  struct stat st;
+
+  g_assert_cmpint (lstat (path, &st), ==, 0);
+  return st.st_ino;
+}
+
+/* Connects to @path, sends a line and asserts it comes back, served by
+ * @server in the classic model. */
+static void
+assert_serves_unix (GiosServerSocket *server,
+                    const char       *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
+  g_autoptr(GSocketConnection) connection =
+    g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, &error);
+  g_autofree char *line = NULL;
+  int fd;
+
+  g_assert_no_error (error);
+  fd = g_socket_get_fd (g_socket_connection_get_socket (connection));
+  gios_test_raw_send (fd, "still here\n");
+  g_assert_true (gios_server_socket_listen (server, 5000, NULL, &error));
+  g_assert_no_error (error);
+  line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server), 64, NULL, 5000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "still here");
+  gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
+}
+
+/* Asserts that opening @path with replace-stale fails with
+ * G_IO_ERROR_ADDRESS_IN_USE and leaves the entry there as it was. */
+static void
+assert_kept (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  ino_t ino = inode_of (path);
+
+  gios_server_socket_set_replace_stale (server, TRUE);
+  g_assert_false (gios_server_socket_open_unix (server, path, 0600, 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_cmpuint (inode_of (path), ==, ino);
+}
+
+/* A dead server's socket: kept without the property, replaced with it. */
+static void
+test_stale_replaced (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  g_autofree char *dir = gios_test_make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "crashed.sock", NULL);
+  gboolean replace_stale = TRUE;
+  ino_t stale;
+
+  leave_stale_socket (path);
+  stale = inode_of (path);
+
+  g_object_get (server, "replace-stale", &replace_stale, NULL);
+  g_assert_false (replace_stale);
+  g_assert_false (gios_server_socket_open_unix (server, path, 0600, 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_clear_error (&error);
+  g_assert_cmpuint (inode_of (path), ==, stale);
+
+  g_object_set (server, "replace-stale", TRUE, NULL);
+  g_assert_true (gios_server_socket_get_replace_stale (server));
+  g_assert_true (gios_server_socket_open_unix (server, path, 0600, 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (inode_of (path), !=, stale);
+  assert_serves_unix (server, path);
+
+  g_assert_true (gios_server_socket_close (server, NULL));
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+/* A socket a server listens on stays, and that server goes on serving. */
+static void
+test_stale_live_kept (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosServerSocket) live = gios_server_socket_new ();
+  g_autofree char *dir = gios_test_make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "live.sock", NULL);
+
+  g_assert_true (gios_server_socket_open_unix (live, path, 0600, 0, &error));
+  g_assert_no_error (error);
+  assert_kept (path);
+  /* The check's own connection waits in the queue: taken and dropped. */
+  g_assert_true (gios_server_socket_listen (live, 5000, NULL, &error));
+  gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (live), NULL);
+  assert_serves_unix (live, path);
+  g_assert_true (gios_server_socket_close (live, NULL));
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+/* Nothing but a socket is removed: a file, a directory, a symbolic link to
+ * a stale socket. */
+static void
+test_stale_others_kept (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = gios_test_make_temp_dir ();
+  g_autofree char *file = g_build_filename (dir, "file", NULL);
+  g_autofree char *subdir = g_build_filename (dir, "dir", NULL);
+  g_autofree char *stale = g_build_filename (dir, "stale.sock", NULL);
+  g_autofree char *link = g_build_filename (dir, "link.sock", NULL);
+
+  g_assert_true (g_file_set_contents (file, "data", -1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir (subdir, 0700), ==, 0);
+  leave_stale_socket (stale);
+  g_assert_cmpint (symlink (stale, link), ==, 0);
+
+  assert_kept (file);
+  assert_kept (subdir);
+  assert_kept (link);
+
+  g_assert_cmpint (g_unlink (file), ==, 0);
+  g_assert_cmpint (g_rmdir (subdir), ==, 0);
+  g_assert_cmpint (g_unlink (link), ==, 0);
+  g_assert_cmpint (g_unlink (stale), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+/* Another user's stale socket stays: testable as root, who can give it
+ * away. */
+static void
+test_stale_other_user_kept (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("only root can make a socket of another user here");
+      return;
+    }
+  dir = gios_test_make_temp_dir ();
+  path = g_build_filename (dir, "theirs.sock", NULL);
+  leave_stale_socket (path);
+  g_assert_cmpint (lchown (path, 65534, 65534), ==, 0);
+  assert_kept (path);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+/* ------------------------------------------------------------------------ */
 
 int
 main (int    argc,
@@ -778,6 +969,10 @@ main (int    argc,
       g_test_add_data_func (path, &failures[i], test_activated_failure);
     }
   g_test_add_func ("/deploy/activated/systemd-socket-activate", test_activated_systemd);
+  g_test_add_func ("/deploy/stale/replaced", test_stale_replaced);
+  g_test_add_func ("/deploy/stale/live-kept", test_stale_live_kept);
+  g_test_add_func ("/deploy/stale/others-kept", test_stale_others_kept);
+  g_test_add_func ("/deploy/stale/other-user-kept", test_stale_other_user_kept);
 
   return g_test_run ();
 }

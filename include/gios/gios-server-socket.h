@@ -175,6 +175,11 @@ GIOS_AVAILABLE_IN_ALL
 void              gios_server_socket_set_reuse_port           (GiosServerSocket  *self,
                                                                gboolean           reuse_port);
 GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_get_replace_stale        (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_replace_stale        (GiosServerSocket  *self,
+                                                               gboolean           replace_stale);
+GIOS_AVAILABLE_IN_ALL
 GList            *gios_server_socket_get_addresses            (GiosServerSocket  *self);
 GIOS_AVAILABLE_IN_ALL
 const char       *gios_server_socket_get_unix_path            (GiosServerSocket  *self);

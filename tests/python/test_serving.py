@@ -170,6 +170,12 @@ class DeployTest(unittest.TestCase):
         self.assertTrue(server.close())
         self.assertEqual(server.get_addresses(), [])
 
+    def test_replace_stale(self):
+        server = Gios.ServerSocket.new()
+        self.assertFalse(server.props.replace_stale)
+        server.props.replace_stale = True
+        self.assertTrue(server.get_replace_stale())
+
     def test_reuse_port(self):
         first, second = Gios.ServerSocket.new(), Gios.ServerSocket.new()
         self.assertFalse(first.props.reuse_port)

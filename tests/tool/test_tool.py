@@ -797,6 +797,30 @@ class Unix(unittest.TestCase):
                     self.assertEqual(server.stop()[0], 0)
                 self.assertFalse(os.path.exists(path), "the socket file stays after stop")
 
+    def test_stale_socket_is_replaced(self):
+        """A socket left by a server that died is replaced."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "crashed.sock")
+            crashed = Server("--unix", path)
+            crashed.kill()  # SIGKILL: the socket file stays
+            self.assertTrue(stat.S_ISSOCK(os.lstat(path).st_mode))
+            with Server("--unix", path) as server:
+                self.assertEqual(exchange(0, b"again", socket.AF_UNIX, path), b"again")
+                self.assertEqual(server.stop()[0], 0)
+            self.assertFalse(os.path.exists(path))
+
+    def test_live_socket_is_kept(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "live.sock")
+            with Server("--unix", path) as live:
+                inode = os.lstat(path).st_ino
+                status, out, err = run("serve", "--unix", path)
+                self.assertEqual(status, 1)
+                self.assertIn(path, err.decode())
+                self.assertEqual(os.lstat(path).st_ino, inode)
+                self.assertEqual(exchange(0, b"live", socket.AF_UNIX, path), b"live")
+                self.assertEqual(live.stop()[0], 0)
+
     def test_existing_file_is_kept(self):
         with tempfile.NamedTemporaryFile() as existing:
             status, out, err = run("serve", "--unix", existing.name)
