@@ -82,6 +82,8 @@ passed_parse (Passed      *p,
               const char  *names_text,
               GError     **error)
 {
+  /* More than the descriptor table holds cannot have been passed. */
+  long open_max = sysconf (_SC_OPEN_MAX);
   guint64 n;
   g_auto(GStrv) names = NULL;
 
@@ -89,7 +91,9 @@ passed_parse (Passed      *p,
       g_strcmp0 (p->names_text, names_text) == 0)
     return TRUE;
 
-  if (!g_ascii_string_to_unsigned (fds_text, 10, 0, G_MAXINT - FIRST_PASSED_FD, &n, NULL))
+  if (open_max < 0 || open_max > G_MAXINT)
+    open_max = G_MAXINT;
+  if (!g_ascii_string_to_unsigned (fds_text, 10, 0, MAX (open_max - FIRST_PASSED_FD, 0), &n, NULL))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("LISTEN_FDS is “%s”, not a number of descriptors"), fds_text);
@@ -161,10 +165,12 @@ passed_find (Passed      *p,
   return -1;
 }
 
-gboolean
-_gios_check_listening_stream (int          fd,
-                              const char  *what,
-                              GError     **error)
+/* Whether @fd is a listening stream socket; if not, @error says so, naming
+ * the descriptor as @what. */
+static gboolean
+check_listening_stream (int          fd,
+                        const char  *what,
+                        GError     **error)
 {
   struct stat st;
   int type = 0, accepting = 0;
@@ -233,7 +239,7 @@ _gios_activation_take (const char  *name,
   /* Translators: what cannot be adopted, as in "Cannot adopt descriptor 3
    * (“web”) from LISTEN_FDS: it is not a socket" */
   what = g_strdup_printf (_("descriptor %d (“%s”) from LISTEN_FDS"), fd, passed.names[index]);
-  if (!_gios_check_listening_stream (fd, what, error))
+  if (!check_listening_stream (fd, what, error))
     return -1;
 
   (void) fcntl (fd, F_SETFD, fcntl (fd, F_GETFD) | FD_CLOEXEC);

@@ -20,13 +20,7 @@ G_BEGIN_DECLS
  * variables are unset. Returns -1 with @error set when there is none for
  * this process, @name is unknown or taken, or the descriptor is not a
  * listening stream socket (which stays untaken and untouched). */
-int      _gios_activation_take           (const char  *name,
-                                          GError     **error);
-
-/* Whether @fd is a listening stream socket; if not, @error says so, naming
- * the descriptor as @what (such as "descriptor 3 from LISTEN_FDS"). */
-gboolean _gios_check_listening_stream    (int          fd,
-                                          const char  *what,
-                                          GError     **error);
+int _gios_activation_take (const char  *name,
+                           GError     **error);
 
 G_END_DECLS
