@@ -5,8 +5,10 @@
  * job per connection on a thread pool) or the main-loop model.
  *
  * The main thread always runs a main loop that watches SIGINT and SIGTERM;
- * the classic and job models accept on a worker thread. To stop, the main
- * thread closes the server, which wakes every call blocked on it and cuts
+ * the classic and job models accept on a worker thread. SIGTERM first
+ * drains (gios_server_socket_drain(): accepting stops, the connections
+ * being served have --drain-timeout to finish); SIGINT, a second SIGTERM or
+ * the end of the drain stop. To stop, the main thread closes the server, which wakes every call blocked on it and cuts
  * the jobs' connections off without sending: the worker and the jobs end at
  * once. The main-loop model cancels its connections' calls, whose callbacks
  * close them without waiting. No client can hold a stop up: the tool sends
@@ -40,6 +42,8 @@
 /* The jobs and connections end as soon as the server is closed: this only
  * bounds how long a stop waits for them. */
 #define STOP_TIMEOUT_MS 500
+/* SIGTERM's drain: a plain SIGTERM still stops within about a second. */
+#define DEFAULT_DRAIN_TIMEOUT_MS 1000
 
 typedef enum
 {
@@ -59,6 +63,8 @@ typedef struct
   guint max_jobs;             /* the job model */
   guint n_async;              /* main-loop model: connections being served */
   gboolean acceptor_done;     /* main-loop model: ::stopped was emitted */
+  int drain_timeout;          /* ms; 0: SIGTERM stops at once */
+  gboolean draining;
 } Serve;
 
 static void
@@ -321,12 +327,46 @@ on_stopped (GiosServerSocket *server,
   worker_done (serve, g_error_matches (reason, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? NULL : g_error_copy (reason));
 }
 
+/* SIGINT, or a second SIGTERM: stop now. A drain under way ends at once
+ * (the close ends its wait) and cuts what it waited for. */
 static gboolean
-on_signal (gpointer data)
+on_stop_signal (gpointer data)
 {
   Serve *serve = data;
 
+  g_atomic_int_set (&serve->stopping, 1);
+  if (serve->draining)
+    gios_server_socket_close (serve->server, NULL);
   g_main_loop_quit (serve->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+drain_now (gpointer data)
+{
+  Serve *serve = data;
+  g_autoptr(GError) error = NULL;
+
+  /* Runs the main context while it waits: the main-loop model's
+   * connections go on, and a second signal is seen. */
+  if (!gios_server_socket_drain (serve->server, serve->drain_timeout, &error) &&
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    g_printerr ("gio-socket serve: %s\n", error->message);
+  g_main_loop_quit (serve->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* SIGTERM: drain, unless draining already or told not to. */
+static gboolean
+on_sigterm (gpointer data)
+{
+  Serve *serve = data;
+
+  if (serve->draining || serve->drain_timeout == 0)
+    return on_stop_signal (serve);
+  serve->draining = TRUE;
+  g_atomic_int_set (&serve->stopping, 1);
+  g_idle_add (drain_now, serve);
   return G_SOURCE_CONTINUE;
 }
 
@@ -452,6 +492,7 @@ tool_serve (int    argc,
   g_autofree char *jobs_text = NULL;
   guint64 jobs = 0;
   int idle_timeout = DEFAULT_IDLE_TIMEOUT_MS;
+  int drain_timeout = DEFAULT_DRAIN_TIMEOUT_MS;
   gboolean async = FALSE;
   gboolean echo = FALSE;
   gboolean lines = FALSE;
@@ -465,6 +506,7 @@ tool_serve (int    argc,
     { "reuse-port", 0, 0, G_OPTION_ARG_NONE, &reuse_port, N_("Share the port with other servers started with --reuse-port (one process per core)"), NULL },
     { "jobs", 'j', 0, G_OPTION_ARG_STRING, &jobs_text, N_("Serve each connection in a job, at most N at once (0: as many as the open-file limit allows, up to 1024)"), N_("N") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, N_("Drop a client that sends nothing for MS milliseconds (default: 300000; 0: never)"), N_("MS") },
+    { "drain-timeout", 0, 0, G_OPTION_ARG_INT, &drain_timeout, N_("On SIGTERM, stop accepting and let the connections being served finish for MS milliseconds (default: 1000; 0: stop at once)"), N_("MS") },
     { "async", 'a', 0, G_OPTION_ARG_NONE, &async, N_("Serve every connection on the main loop"), NULL },
     { "echo", 'e', 0, G_OPTION_ARG_NONE, &echo, N_("Send every byte back (the default)"), NULL },
     { "lines", 'l', 0, G_OPTION_ARG_NONE, &lines, N_("Answer each line with the same line"), NULL },
@@ -483,8 +525,9 @@ tool_serve (int    argc,
   context = tool_option_context_new ("serve", NULL,
       _("Listens on a TCP port or a Unix-domain socket, or on the socket systemd "
         "passes it (LISTEN_FDS), prints “listening on ADDRESS” for every address "
-        "it listens on and serves connections until interrupted (SIGINT or "
-        "SIGTERM). "
+        "it listens on and serves connections until interrupted: SIGINT stops at "
+        "once, SIGTERM stops accepting and lets the connections being served "
+        "finish first (--drain-timeout). "
         "Without --jobs or --async, one connection is served at a time."),
       _("Examples:\n"
         "  gio-socket serve --host 127.0.0.1 --port 7000 --lines\n"
@@ -513,6 +556,8 @@ tool_serve (int    argc,
     return tool_usage_error ("serve", _("--jobs needs a number of 0 or more, not “%s”"), jobs_text);
   if (idle_timeout < 0)
     return tool_usage_error ("serve", _("--idle-timeout needs a number of milliseconds, or 0 for none"));
+  if (drain_timeout < 0)
+    return tool_usage_error ("serve", _("--drain-timeout needs a number of milliseconds, or 0 for none"));
   if (echo && lines)
     return tool_usage_error ("serve", _("choose either --echo or --lines"));
 
@@ -546,8 +591,9 @@ tool_serve (int    argc,
   serve.mode = lines ? MODE_LINES : MODE_ECHO;
   serve.loop = loop;
   serve.cancellable = cancellable;
-  sigint = g_unix_signal_add (SIGINT, on_signal, &serve);
-  sigterm = g_unix_signal_add (SIGTERM, on_signal, &serve);
+  serve.drain_timeout = drain_timeout;
+  sigint = g_unix_signal_add (SIGINT, on_stop_signal, &serve);
+  sigterm = g_unix_signal_add (SIGTERM, on_sigterm, &serve);
 
   if (async)
     {

@@ -32,6 +32,8 @@ struct _GiosAcceptor
   gboolean started;
   guint max_connections;
   gint live;                    /* atomic: connections from start() still open */
+  GMutex live_lock;
+  GPtrArray *live_tokens;       /* of LiveToken, those connections' */
   GSource *retry_source;        /* accepting paused, out of descriptors */
   GiosBackoff backoff;
   gboolean exhausted;           /* since the last connection accepted */
@@ -50,6 +52,8 @@ gios_acceptor_new (GiosDeviceStream        *owner,
   acceptor->listeners = listeners;
   acceptor->funcs = funcs;
   g_queue_init (&acceptor->pending);
+  g_mutex_init (&acceptor->live_lock);
+  acceptor->live_tokens = g_ptr_array_new ();
   gios_backoff_init (&acceptor->backoff, RETRY_LEAST_US, RETRY_MOST_US);
   return acceptor;
 }
@@ -96,8 +100,11 @@ destroy_watches (GiosAcceptor *acceptor)
 void
 gios_acceptor_free (GiosAcceptor *acceptor)
 {
-  /* Pending calls hold a reference on the owner: none is left here. */
+  /* Pending calls hold a reference on the owner: none is left here. The
+   * connections' tokens no longer see it (their weak owner is gone). */
   destroy_watches (acceptor);
+  g_ptr_array_unref (acceptor->live_tokens);
+  g_mutex_clear (&acceptor->live_lock);
   g_free (acceptor);
 }
 
@@ -169,6 +176,7 @@ typedef struct
 {
   GiosAcceptor *acceptor;
   GObject *owner;           /* weak: the acceptor is valid while it is set */
+  GWeakRef connection;      /* to close it when a drain runs out of time */
   gboolean gone;
 } LiveToken;
 
@@ -189,6 +197,7 @@ live_token_unref (gpointer data)
 
   if (token->owner != NULL)
     g_object_remove_weak_pointer (token->owner, (gpointer *) &token->owner);
+  g_weak_ref_clear (&token->connection);
   g_free (token);
 }
 
@@ -200,6 +209,9 @@ connection_gone (LiveToken *token)
   token->gone = TRUE;
   if (token->owner == NULL)
     return;
+  g_mutex_lock (&token->acceptor->live_lock);
+  g_ptr_array_remove_fast (token->acceptor->live_tokens, token);
+  g_mutex_unlock (&token->acceptor->live_lock);
   g_atomic_int_add (&token->acceptor->live, -1);
   /* A connection may be dropped on any thread; the watches belong to the
    * context's. */
@@ -209,6 +221,7 @@ connection_gone (LiveToken *token)
 
       copy->acceptor = token->acceptor;
       copy->owner = token->owner;
+      g_weak_ref_init (&copy->connection, NULL);
       g_object_add_weak_pointer (copy->owner, (gpointer *) &copy->owner);
       g_main_context_invoke_full (token->acceptor->context, G_PRIORITY_DEFAULT, update_on_context,
                                   copy, live_token_unref);
@@ -240,6 +253,10 @@ track_live (GiosAcceptor *acceptor,
   token->acceptor = acceptor;
   token->owner = G_OBJECT (acceptor->owner);
   g_object_add_weak_pointer (token->owner, (gpointer *) &token->owner);
+  g_weak_ref_init (&token->connection, connection);
+  g_mutex_lock (&acceptor->live_lock);
+  g_ptr_array_add (acceptor->live_tokens, token);
+  g_mutex_unlock (&acceptor->live_lock);
   g_atomic_int_inc (&acceptor->live);
   g_signal_connect (connection, "disconnected", G_CALLBACK (on_connection_disconnected), token);
   g_object_set_data_full (G_OBJECT (connection), "gios-live-token", token, live_token_free);
@@ -453,14 +470,60 @@ gios_acceptor_forget (GiosAcceptor *acceptor)
   destroy_watches (acceptor);
 }
 
+/* Pending calls fail with CLOSED and start() stops (CANCELLED), for @why. */
+static void
+end_accepting (GiosAcceptor *acceptor,
+               const char   *why)
+{
+  g_autoptr(GError) closed = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, why);
+
+  fail_pending (acceptor, closed);
+  stop_accepting (acceptor, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, why));
+}
+
+void
+gios_acceptor_stop_accepting (GiosAcceptor *acceptor)
+{
+  end_accepting (acceptor, _("The server socket no longer accepts connections"));
+}
+
+GMainContext *
+gios_acceptor_get_context (GiosAcceptor *acceptor)
+{
+  return acceptor->context;
+}
+
+guint
+gios_acceptor_get_n_live (GiosAcceptor *acceptor)
+{
+  return g_atomic_int_get (&acceptor->live);
+}
+
+guint
+gios_acceptor_close_live (GiosAcceptor *acceptor)
+{
+  g_autoptr(GPtrArray) connections = g_ptr_array_new_with_free_func (g_object_unref);
+
+  g_mutex_lock (&acceptor->live_lock);
+  for (guint i = 0; i < acceptor->live_tokens->len; i++)
+    {
+      LiveToken *token = g_ptr_array_index (acceptor->live_tokens, i);
+      GObject *connection = g_weak_ref_get (&token->connection);
+
+      if (connection != NULL)
+        g_ptr_array_add (connections, connection);
+    }
+  g_mutex_unlock (&acceptor->live_lock);
+
+  /* Their handlers see their calls fail with G_IO_ERROR_CLOSED. */
+  for (guint i = 0; i < connections->len; i++)
+    gios_device_stream_close (g_ptr_array_index (connections, i), NULL);
+  return connections->len;
+}
+
 void
 gios_acceptor_close (GiosAcceptor *acceptor)
 {
-  g_autoptr(GError) closed = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED,
-                                                  _("The server socket was closed"));
-
-  fail_pending (acceptor, closed);
-  stop_accepting (acceptor, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                 _("The server socket was closed")));
+  end_accepting (acceptor, _("The server socket was closed"));
   destroy_watches (acceptor);
 }

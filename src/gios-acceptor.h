@@ -56,6 +56,18 @@ void          gios_acceptor_stop    (GiosAcceptor            *acceptor,
 void          gios_acceptor_queue   (GiosAcceptor            *acceptor,
                                      GTask                   *task,
                                      gboolean                 adopt);
+/* Stops accepting (a drain), on the watches' context: pending calls fail
+ * with G_IO_ERROR_CLOSED and start() stops; the connections it accepted go
+ * on. */
+void          gios_acceptor_stop_accepting (GiosAcceptor     *acceptor);
+/* The context accepting runs on, or NULL before the first start() or
+ * accept_async(). */
+GMainContext *gios_acceptor_get_context (GiosAcceptor           *acceptor);
+/* The connections from start() still open, from any thread. */
+guint         gios_acceptor_get_n_live  (GiosAcceptor           *acceptor);
+/* Closes them (a drain ran out of time), from any thread. Returns how many
+ * there were. */
+guint         gios_acceptor_close_live  (GiosAcceptor           *acceptor);
 /* The server closes: pending calls fail, start() stops, the watches go. */
 void          gios_acceptor_close   (GiosAcceptor            *acceptor);
 /* The owner is disposed of: the watches go, quietly. */

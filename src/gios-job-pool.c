@@ -28,6 +28,7 @@ struct _GiosJobPool
   guint n_jobs;
   guint slot_waiters;      /* accepting threads waiting for a job to end */
   GiosWakeup wakeup;       /* wakes them */
+  gboolean stopped;        /* accepting stopped (a drain): they give up */
   GPtrArray *running;      /* of Job */
   /* The jobs' cancellable, shared by the jobs it was given to; once
    * cancelled, the next job gets a new one. */
@@ -237,15 +238,23 @@ gios_job_pool_wait_for_slot (GiosJobPool       *pool,
     {
       g_autoptr(GError) local_error = NULL;
       gboolean free_slot;
+      gboolean stopped;
       gboolean ok;
 
       /* Counted as waiting in the same locked section as the check, so a
        * job that ends before the wait starts still wakes it. */
       g_mutex_lock (&pool->lock);
+      stopped = pool->stopped;
       free_slot = max_jobs == 0 || pool->n_jobs < max_jobs;
-      if (!free_slot)
+      if (!free_slot && !stopped)
         pool->slot_waiters++;
       g_mutex_unlock (&pool->lock);
+      if (stopped)
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                               _("The server socket no longer accepts connections"));
+          return FALSE;
+        }
       if (free_slot)
         return TRUE;
 
@@ -342,12 +351,22 @@ gios_job_pool_wait_all (GiosJobPool   *pool,
 }
 
 void
+gios_job_pool_stop_accepting (GiosJobPool *pool)
+{
+  g_mutex_lock (&pool->lock);
+  pool->stopped = TRUE;
+  g_mutex_unlock (&pool->lock);
+  wake_slot_waiters (pool);
+}
+
+guint
 gios_job_pool_cancel (GiosJobPool *pool)
 {
   g_autoptr(GPtrArray) connections = g_ptr_array_new_with_free_func (g_object_unref);
   OldCancellable old;
 
   g_mutex_lock (&pool->lock);
+  pool->stopped = FALSE;
   for (guint i = 0; i < pool->running->len; i++)
     g_ptr_array_add (connections, g_object_ref (((Job *) g_ptr_array_index (pool->running, i))->connection));
   old = renew_cancellable (pool);
@@ -359,6 +378,7 @@ gios_job_pool_cancel (GiosJobPool *pool)
   /* The server is closing: a peer that does not read holds nobody up. */
   for (guint i = 0; i < connections->len; i++)
     _gios_socket_common_abort_connection (g_ptr_array_index (connections, i));
+  return connections->len;
 }
 
 GCancellable *

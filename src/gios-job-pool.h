@@ -46,9 +46,14 @@ gboolean        gios_job_pool_wait_all (GiosJobPool     *pool,
                                         int              timeout_ms,
                                         GCancellable    *cancellable,
                                         GError         **error);
+/* Stops accepting (a drain), from any thread: wait_for_slot() fails with
+ * G_IO_ERROR_CLOSED from now on, waits in it wake, and running jobs go on,
+ * until cancel(). */
+void            gios_job_pool_stop_accepting (GiosJobPool *pool);
 /* Cancels the running jobs' cancellable and drops their connections
- * without sending what they buffered; later jobs get a fresh cancellable. */
-void            gios_job_pool_cancel   (GiosJobPool     *pool);
+ * without sending what they buffered; later jobs get a fresh cancellable.
+ * Returns how many jobs were running. */
+guint           gios_job_pool_cancel   (GiosJobPool     *pool);
 /* The cancellable that cancel() cancels (for connections served on a main
  * loop by their run method). */
 GCancellable   *gios_job_pool_get_cancellable (GiosJobPool *pool);

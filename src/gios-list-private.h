@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * What the three files of the $LIST codec share (see LIST-FORMAT.md for the
- * bytes): the type bytes; the builder's checked appends, which encoding
- * from a GVariant needs; and the reader's cursor, number reading and text
- * conversions, which decoding into a GVariant walks and writes with.
+ * bytes): the type bytes; the reading of length prefixes, which
+ * gios-message.c uses too, to peek one element off a stream; the builder's
+ * checked appends, which encoding from a GVariant needs; and the reader's
+ * cursor, number reading and text conversions, which decoding into a
+ * GVariant walks and writes with.
  *
  * Functions have the _gios_list_ prefix, since they are symbols of the
  * library; the inline helpers and macros keep their short names, as only
- * these files see them.  The number readers are inline because they sit in
- * the reader's and the decoder's inner loops.
+ * these files see them.  The prefix and number readers are inline because
+ * they sit in the reader's and the decoder's inner loops.
  */
 #pragma once
 
@@ -28,6 +30,38 @@ enum {
   TYPE_DOUBLE = 0x08,
   TYPE_COMPACT_DOUBLE = 0x09,
 };
+
+/* ------------------------------------------------------------------------ */
+/* Length prefixes (LIST-FORMAT.md §2), read by the cursor and by
+ * gios_device_stream_receive_item(), which peeks them off a stream           */
+
+/* The size of the length prefix that starts at @p, of which @avail bytes
+ * (at least 1) are there: 1, 3 or 7.  A size above @avail is how many bytes
+ * it takes to tell. */
+static inline gsize
+prefix_size (const guint8 *p,
+             gsize         avail)
+{
+  if (p[0] != 0)
+    return 1;
+  if (avail < 3 || p[1] != 0 || p[2] != 0)
+    return 3;
+  return 7;
+}
+
+/* The size of what follows the length prefix of @header bytes at @p: the
+ * type byte and the payload.  It is 0 for the undefined element `01`, and
+ * for a long form of 0, which is malformed. */
+static inline gsize
+prefix_body_size (const guint8 *p,
+                  gsize         header)
+{
+  if (header == 1)
+    return p[0] - 1;
+  if (header == 3)
+    return p[1] | ((gsize) p[2] << 8);
+  return (gsize) get_le (p + 3, 4);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Writing (gios-list-builder.c)                                             */

@@ -24,11 +24,12 @@ _gios_list_cursor_init (GiosListCursor *c,
                         gsize           size,
                         GiosListFlags   flags)
 {
-  memset (c, 0, sizeof *c);
-  c->data = data;
-  c->size = size;
-  c->flags = flags;
-  c->item_type = GIOS_LIST_ITEM_TYPE_INVALID;
+  *c = (GiosListCursor) {
+    .data = data,
+    .size = size,
+    .flags = flags,
+    .item_type = GIOS_LIST_ITEM_TYPE_INVALID,
+  };
 }
 
 static gboolean
@@ -165,10 +166,7 @@ _gios_list_cursor_next (GiosListCursor  *c,
   avail = c->size - c->offset;
 
   if (G_LIKELY (p[0] >= 2))
-    {
-      header = 1;
-      body = p[0] - 1;
-    }
+    header = 1;
   else if (p[0] == 1)
     {
       c->item_type = GIOS_LIST_ITEM_TYPE_UNDEFINED;
@@ -178,29 +176,20 @@ _gios_list_cursor_next (GiosListCursor  *c,
       c->next = c->offset + 1;
       return TRUE;
     }
-  else if (avail < 3)
-    return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
-                        _("The length of the $LIST element at byte offset %zu is cut short"),
-                        c->offset);
-  else if (p[1] != 0 || p[2] != 0)
-    {
-      header = 3;
-      body = p[1] | ((gsize) p[2] << 8);
-    }
-  else if (avail < 7)
-    return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
-                        _("The length of the $LIST element at byte offset %zu is cut short"),
-                        c->offset);
   else
     {
-      header = 7;
-      body = (gsize) p[3] | ((gsize) p[4] << 8) | ((gsize) p[5] << 16) | ((gsize) p[6] << 24);
-      if (body == 0)
+      header = prefix_size (p, avail);
+      if (G_UNLIKELY (header > avail))
+        return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
+                            _("The length of the $LIST element at byte offset %zu is cut short"),
+                            c->offset);
+      if (G_UNLIKELY (prefix_body_size (p, header) == 0))
         return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
                             _("The $LIST element at byte offset %zu has a length of zero"),
                             c->offset);
     }
 
+  body = prefix_body_size (p, header);
   if (G_UNLIKELY (body > avail - header))
     return cursor_fail (c, error, GIOS_ERROR_MALFORMED,
                         _("The $LIST element at byte offset %zu needs %zu bytes, but only %zu remain"),

@@ -346,60 +346,14 @@ cursor_item_form (const GiosListCursor *c)
     }
 }
 
-/* The size of the string value of a FORM_STRING element, without its NUL,
- * or FALSE when UTF-8 cannot hold it. */
-static gboolean
-cursor_utf8_size (const GiosListCursor  *c,
-                  gsize                 *size,
-                  GError               **error)
-{
-  if (c->type == TYPE_UNICODE)
-    {
-      *size = _gios_list_utf16le_convert (c->payload, c->payload_len, NULL);
-      return *size != BAD_SIZE || _gios_list_unsupported_string (c, error);
-    }
-  *size = cursor_is_sql_empty (c) ? 0 : _gios_list_latin1_utf8_size (c->payload, c->payload_len);
-  return TRUE;
-}
-
-/* The size of the `v` that holds the element in @form: its value, a zero
- * byte and the type string. */
-static gboolean
-cursor_child_size (const GiosListCursor  *c,
-                   ItemForm               form,
-                   gsize                 *size,
-                   GError               **error)
-{
-  gsize value = 0;
-
-  switch (form)
-    {
-    case FORM_UNDEFINED:
-    case FORM_NULL:
-      break;
-    case FORM_STRING:
-      if (!cursor_utf8_size (c, &value, error))
-        return FALSE;
-      value++;
-      break;
-    case FORM_BYTES:
-      value = c->payload_len;
-      break;
-    case FORM_INT64:
-    case FORM_UINT64:
-    case FORM_DOUBLE:
-      value = 8;
-      break;
-    }
-  *size = value + 1 + strlen (form_types[form]);
-  return TRUE;
-}
-
-/* Writes the value of the element in @form at @out, and returns its size. */
+/* Writes the value of the element in @form at @out, or only measures it
+ * when @out is NULL, so that both passes of gios_list_decode_with_flags()
+ * agree on every size.  Returns the size, or BAD_SIZE for a UTF-16 string
+ * that UTF-8 cannot hold. */
 static gsize
-cursor_write_value (const GiosListCursor *c,
-                    ItemForm              form,
-                    guint8               *out)
+cursor_value (const GiosListCursor *c,
+              ItemForm              form,
+              guint8               *out)
 {
   gboolean big;
   gint64 i;
@@ -417,25 +371,109 @@ cursor_write_value (const GiosListCursor *c,
       else if (!cursor_is_sql_empty (c))
         {
           n = _gios_list_latin1_utf8_size (c->payload, c->payload_len);
-          _gios_list_latin1_write_utf8 (c->payload, c->payload_len, n, (char *) out);
+          if (out != NULL)
+            _gios_list_latin1_write_utf8 (c->payload, c->payload_len, n, (char *) out);
         }
-      out[n] = '\0';
+      if (n == BAD_SIZE)
+        return BAD_SIZE;
+      if (out != NULL)
+        out[n] = '\0';
       return n + 1;
     case FORM_BYTES:
-      memcpy (out, c->payload, c->payload_len);
+      if (out != NULL)
+        memcpy (out, c->payload, c->payload_len);
       return c->payload_len;
     case FORM_INT64:
     case FORM_UINT64:
-      i = read_integer (c->payload, c->payload_len, c->type == TYPE_NEG_INT, &big);
-      memcpy (out, &i, sizeof i);
+      if (out != NULL)
+        {
+          i = read_integer (c->payload, c->payload_len, c->type == TYPE_NEG_INT, &big);
+          memcpy (out, &i, sizeof i);
+        }
       return sizeof i;
     case FORM_DOUBLE:
-      _gios_list_cursor_get_double (c, &d, NULL);
-      memcpy (out, &d, sizeof d);
+      if (out != NULL)
+        {
+          _gios_list_cursor_get_double (c, &d, NULL);
+          memcpy (out, &d, sizeof d);
+        }
       return sizeof d;
     default:
       g_assert_not_reached ();
     }
+}
+
+/* Writes the `v` that holds the element at @out: its value, a zero byte and
+ * the type string; or only measures it when @out is NULL.  Returns its size,
+ * or BAD_SIZE as cursor_value() does. */
+static gsize
+cursor_child (const GiosListCursor *c,
+              guint8               *out)
+{
+  ItemForm form = cursor_item_form (c);
+  gsize type_len = strlen (form_types[form]);
+  gsize n = cursor_value (c, form, out);
+
+  if (n == BAD_SIZE)
+    return BAD_SIZE;
+  if (out != NULL)
+    {
+      out[n] = '\0';
+      memcpy (out + n + 1, form_types[form], type_len);
+    }
+  return n + 1 + type_len;
+}
+
+/* Checks every element of the list @c is at the start of, and adds up the
+ * sizes of the children, each aligned: the array without its offsets. */
+static gboolean
+measure_children (GiosListCursor  *c,
+                  gsize           *body,
+                  gsize           *n_items,
+                  GError         **error)
+{
+  GError *local_error = NULL;
+
+  *body = *n_items = 0;
+  while (_gios_list_cursor_next (c, &local_error))
+    {
+      gsize child = cursor_child (c, NULL);
+
+      if (child == BAD_SIZE)
+        return _gios_list_unsupported_string (c, error);
+      *body = VARIANT_ALIGN (*body) + child;
+      (*n_items)++;
+    }
+  if (local_error == NULL)
+    return TRUE;
+  g_propagate_error (error, local_error);
+  return FALSE;
+}
+
+/* Writes the @n_items children of @body bytes that measure_children()
+ * measured as the array of @total bytes at @out: the children with zero
+ * bytes in the gaps, then the end offset of each. */
+static void
+write_children (GiosListCursor *c,
+                guint8         *out,
+                gsize           body,
+                gsize           n_items,
+                gsize           total)
+{
+  gsize width = n_items > 0 ? (total - body) / n_items : 0;
+  gsize end = 0, i;
+
+  for (i = 0; _gios_list_cursor_next (c, NULL); i++)
+    {
+      gsize start = VARIANT_ALIGN (end);
+      guint64 offset;
+
+      memset (out + end, 0, start - end);
+      end = start + cursor_child (c, out + start);
+      offset = GUINT64_TO_LE ((guint64) end);
+      memcpy (out + body + i * width, &offset, width);
+    }
+  g_assert (i == n_items && end == body);
 }
 
 /**
@@ -501,8 +539,7 @@ gios_list_decode_with_flags (GBytes         *bytes,
   g_autoptr(GBytes) serialised = NULL;
   const guint8 *data;
   guint8 *out;
-  gsize size, body = 0, n = 0, total, width, end = 0, i;
-  GError *local_error = NULL;
+  gsize size, body, n, total;
   GiosListCursor c;
 
   g_return_val_if_fail (bytes != NULL, NULL);
@@ -518,43 +555,14 @@ gios_list_decode_with_flags (GBytes         *bytes,
       return NULL;
     }
 
-  /* Check every element, and add up the sizes of the children. */
   _gios_list_cursor_init (&c, data, size, flags);
-  while (_gios_list_cursor_next (&c, &local_error))
-    {
-      gsize child;
+  if (!measure_children (&c, &body, &n, error))
+    return NULL;
 
-      if (!cursor_child_size (&c, cursor_item_form (&c), &child, &local_error))
-        break;
-      body = VARIANT_ALIGN (body) + child;
-      n++;
-    }
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, local_error);
-      return NULL;
-    }
-
-  /* Write the children, and the end offset of each after them all. */
   total = _gios_variant_array_size (body, n);
-  width = n > 0 ? (total - body) / n : 0;
   out = g_malloc (total);
   _gios_list_cursor_init (&c, data, size, flags);
-  for (i = 0; _gios_list_cursor_next (&c, NULL); i++)
-    {
-      ItemForm form = cursor_item_form (&c);
-      gsize start = VARIANT_ALIGN (end), type_len = strlen (form_types[form]);
-      guint64 offset;
-
-      memset (out + end, 0, start - end);
-      end = start + cursor_write_value (&c, form, out + start);
-      out[end++] = '\0';
-      memcpy (out + end, form_types[form], type_len);
-      end += type_len;
-      offset = GUINT64_TO_LE ((guint64) end);
-      memcpy (out + body + i * width, &offset, width);
-    }
-  g_assert (i == n && end == body);
+  write_children (&c, out, body, n, total);
 
   serialised = g_bytes_new_take (out, total);
   return g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE ("av"), serialised, TRUE));

@@ -19,6 +19,9 @@ gios_listeners_init (GiosListeners *listeners)
   listeners->next = 0;
   gios_backoff_init (&listeners->exhaustion, RETRY_LEAST_US, RETRY_MOST_US);
   listeners->unix_path.path = NULL;
+  g_mutex_init (&listeners->lock);
+  gios_wakeup_init (&listeners->stop);
+  listeners->stopped = FALSE;
 }
 
 void
@@ -29,6 +32,9 @@ gios_listeners_close (GiosListeners *listeners)
   g_ptr_array_set_size (listeners->sockets, 0);
   _gios_unix_path_remove (&listeners->unix_path);
   gios_backoff_init (&listeners->exhaustion, RETRY_LEAST_US, RETRY_MOST_US);
+  /* Nobody waits any more (close interrupted them): a new start. */
+  gios_wakeup_clear (&listeners->stop);
+  g_atomic_int_set (&listeners->stopped, FALSE);
 }
 
 void
@@ -36,6 +42,33 @@ gios_listeners_clear (GiosListeners *listeners)
 {
   gios_listeners_close (listeners);
   g_ptr_array_unref (listeners->sockets);
+  g_mutex_clear (&listeners->lock);
+}
+
+void
+gios_listeners_stop_accepting (GiosListeners *listeners)
+{
+  g_mutex_lock (&listeners->lock);
+  g_atomic_int_set (&listeners->stopped, TRUE);
+  g_mutex_unlock (&listeners->lock);
+  gios_wakeup_signal (&listeners->stop);
+}
+
+gboolean
+gios_listeners_is_stopped (GiosListeners *listeners)
+{
+  return g_atomic_int_get (&listeners->stopped);
+}
+
+static gboolean
+check_accepting (GiosListeners  *listeners,
+                 GError        **error)
+{
+  if (!gios_listeners_is_stopped (listeners))
+    return TRUE;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                       _("The server socket no longer accepts connections"));
+  return FALSE;
 }
 
 /* Errors of one connection, which the next accept does not share. */
@@ -128,7 +161,7 @@ pause_for (GiosListeners     *listeners,
   g_autoptr(GError) local_error = NULL;
 
   if (gios_gate_wait (gate, NULL, 0, gios_backoff_until (&listeners->exhaustion, deadline),
-                                cancellable, &local_error) ||
+                      cancellable, &local_error) ||
       g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     return TRUE;
   g_propagate_error (error, g_steal_pointer (&local_error));
@@ -144,6 +177,8 @@ gios_listeners_accept (GiosListeners     *listeners,
                        GSocketAddress   **remote,
                        GError           **error)
 {
+  int stop_fd;
+
   if (listeners->sockets->len == 0)
     {
       g_set_error_literal (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED,
@@ -151,14 +186,18 @@ gios_listeners_accept (GiosListeners     *listeners,
       return -1;
     }
 
+  /* Made before the flag is looked at, so that a stop is never missed. */
+  stop_fd = gios_wakeup_prepare (&listeners->stop, &listeners->lock);
+
   for (;;)
     {
-      GPollFD fds[MAX_LISTENERS];
+      GPollFD fds[MAX_LISTENERS + 1];
       guint n = MIN (listeners->sockets->len, MAX_LISTENERS);
       int fd;
       int errsv;
 
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+      if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
+          !check_accepting (listeners, error))
         return -1;
 
       fd = gios_listeners_accept_once (listeners, remote);
@@ -192,6 +231,8 @@ gios_listeners_accept (GiosListeners     *listeners,
           fds[i].events = G_IO_IN;
           fds[i].revents = 0;
         }
+      if (stop_fd >= 0)
+        fds[n++] = (GPollFD) { stop_fd, G_IO_IN, 0 };
       if (!gios_gate_wait (gate, fds, n, deadline, cancellable, error))
         return -1;
     }

@@ -21,6 +21,11 @@ typedef struct
   guint next;              /* where accepting starts, for fairness */
   GiosBackoff exhaustion;  /* out of descriptors: paused, reported once */
   GiosUnixPath unix_path;  /* the socket file we made, removed on close */
+  /* Accepting stopped (a drain): accept() fails at once and its waits wake.
+   * The sockets stay open, with their queues, until close(). */
+  GMutex lock;
+  GiosWakeup stop;
+  gint stopped;            /* atomic */
 } GiosListeners;
 
 void     gios_listeners_init        (GiosListeners     *listeners);
@@ -28,6 +33,10 @@ void     gios_listeners_clear       (GiosListeners     *listeners);
 /* Closes the sockets, which resets the connections queued in the kernel,
  * and removes the socket file. */
 void     gios_listeners_close       (GiosListeners     *listeners);
+/* Stops accepting (a drain), from any thread: accept() fails with
+ * G_IO_ERROR_CLOSED from now on, and waits in it wake, until close(). */
+void     gios_listeners_stop_accepting (GiosListeners  *listeners);
+gboolean gios_listeners_is_stopped  (GiosListeners     *listeners);
 /* Tries each socket once, without waiting. Returns a connected descriptor
  * (in blocking mode) and its peer, -1 with errno EAGAIN when none waits,
  * or -1 with another errno. */

@@ -13,6 +13,7 @@
 #include "gios-call.h"
 #include "gios-device-stream-framing.h"
 #include "gios-message-private.h"
+#include "gios-list-private.h"
 
 #include <string.h>
 
@@ -536,23 +537,24 @@ gios_message_to_bytes (GiosMessage *self)
 /* ------------------------------------------------------------------------ */
 /* The settings of a stream                                                   */
 
-typedef struct
-{
-  guint max_message_size;
-  guint16 stop_code;
-} Settings;
-
+/* The settings are the properties below, each an unsigned number, kept in
+ * one array indexed by property. */
 enum {
   PROP_MAX_MESSAGE_SIZE,
   PROP_STOP_CODE,
   N_PROPS
 };
 
+typedef struct
+{
+  guint values[N_PROPS];
+} Settings;
+
 static GParamSpec *properties[N_PROPS];
-static const Settings default_settings = {
-  GIOS_DEFAULT_MAX_MESSAGE_SIZE,
-  GIOS_MESSAGE_CODE_DISCONNECT,
-};
+static const Settings default_settings = { {
+  [PROP_MAX_MESSAGE_SIZE] = GIOS_DEFAULT_MAX_MESSAGE_SIZE,
+  [PROP_STOP_CODE] = GIOS_MESSAGE_CODE_DISCONNECT,
+} };
 
 static GQuark
 settings_quark (void)
@@ -583,6 +585,33 @@ ensure_settings (GiosDeviceStream *stream)
   return settings;
 }
 
+/* Sets setting @id of @stream, and notifies its property when that changes
+ * it. */
+static void
+set_setting (GiosDeviceStream *stream,
+             guint             id,
+             guint             value)
+{
+  if (get_settings (stream)->values[id] == value)
+    return;
+  ensure_settings (stream)->values[id] = value;
+  g_object_notify_by_pspec (G_OBJECT (stream), properties[id]);
+}
+
+/* Installs setting @id as the property @name, numbered @first_id + @id: an
+ * unsigned number up to @max, whose default is in default_settings. */
+static void
+install_setting (GObjectClass *klass,
+                 guint         first_id,
+                 guint         id,
+                 const char   *name,
+                 guint         max)
+{
+  properties[id] = g_param_spec_uint (name, NULL, NULL, 0, max, default_settings.values[id],
+                                      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property (klass, first_id + id, properties[id]);
+}
+
 void
 _gios_message_install_properties (GObjectClass *klass,
                                   guint         first_id)
@@ -600,9 +629,7 @@ _gios_message_install_properties (GObjectClass *klass,
    *
    * Since: 0.1
    */
-  properties[PROP_MAX_MESSAGE_SIZE] =
-    g_param_spec_uint ("max-message-size", NULL, NULL, 0, G_MAXUINT, GIOS_DEFAULT_MAX_MESSAGE_SIZE,
-                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  install_setting (klass, first_id, PROP_MAX_MESSAGE_SIZE, "max-message-size", G_MAXUINT);
 
   /**
    * GiosDeviceStream:stop-code:
@@ -615,12 +642,7 @@ _gios_message_install_properties (GObjectClass *klass,
    *
    * Since: 0.1
    */
-  properties[PROP_STOP_CODE] =
-    g_param_spec_uint ("stop-code", NULL, NULL, 0, G_MAXUINT16, GIOS_MESSAGE_CODE_DISCONNECT,
-                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-
-  for (guint i = 0; i < N_PROPS; i++)
-    g_object_class_install_property (klass, first_id + i, properties[i]);
+  install_setting (klass, first_id, PROP_STOP_CODE, "stop-code", G_MAXUINT16);
 }
 
 gboolean
@@ -630,17 +652,10 @@ _gios_message_get_property (GObject *object,
 {
   const Settings *settings = get_settings (GIOS_DEVICE_STREAM (object));
 
-  switch (id)
-    {
-    case PROP_MAX_MESSAGE_SIZE:
-      g_value_set_uint (value, settings->max_message_size);
-      return TRUE;
-    case PROP_STOP_CODE:
-      g_value_set_uint (value, settings->stop_code);
-      return TRUE;
-    default:
-      return FALSE;
-    }
+  if (id >= N_PROPS)
+    return FALSE;
+  g_value_set_uint (value, settings->values[id]);
+  return TRUE;
 }
 
 gboolean
@@ -648,17 +663,10 @@ _gios_message_set_property (GObject      *object,
                             guint         id,
                             const GValue *value)
 {
-  switch (id)
-    {
-    case PROP_MAX_MESSAGE_SIZE:
-      gios_device_stream_set_max_message_size (GIOS_DEVICE_STREAM (object), g_value_get_uint (value));
-      return TRUE;
-    case PROP_STOP_CODE:
-      gios_device_stream_set_stop_code (GIOS_DEVICE_STREAM (object), g_value_get_uint (value));
-      return TRUE;
-    default:
-      return FALSE;
-    }
+  if (id >= N_PROPS)
+    return FALSE;
+  set_setting (GIOS_DEVICE_STREAM (object), id, g_value_get_uint (value));
+  return TRUE;
 }
 
 /**
@@ -676,7 +684,7 @@ gios_device_stream_get_max_message_size (GiosDeviceStream *self)
 {
   g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), 0);
 
-  return get_settings (self)->max_message_size;
+  return get_settings (self)->values[PROP_MAX_MESSAGE_SIZE];
 }
 
 /**
@@ -694,10 +702,7 @@ gios_device_stream_set_max_message_size (GiosDeviceStream *self,
 {
   g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
 
-  if (get_settings (self)->max_message_size == size)
-    return;
-  ensure_settings (self)->max_message_size = size;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_MESSAGE_SIZE]);
+  set_setting (self, PROP_MAX_MESSAGE_SIZE, size);
 }
 
 /**
@@ -715,7 +720,7 @@ gios_device_stream_get_stop_code (GiosDeviceStream *self)
 {
   g_return_val_if_fail (GIOS_IS_DEVICE_STREAM (self), GIOS_MESSAGE_CODE_DISCONNECT);
 
-  return get_settings (self)->stop_code;
+  return (guint16) get_settings (self)->values[PROP_STOP_CODE];
 }
 
 /**
@@ -733,10 +738,7 @@ gios_device_stream_set_stop_code (GiosDeviceStream *self,
 {
   g_return_if_fail (GIOS_IS_DEVICE_STREAM (self));
 
-  if (get_settings (self)->stop_code == code)
-    return;
-  ensure_settings (self)->stop_code = code;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STOP_CODE]);
+  set_setting (self, PROP_STOP_CODE, code);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -776,8 +778,10 @@ check_size (GiosDeviceStream  *self,
   return FALSE;
 }
 
-/* Peeks the length prefix of the next element (LIST-FORMAT.md §2) and
- * returns the size of the whole element, or 0 with @error set. */
+/* Peeks the length prefix of the next element (LIST-FORMAT.md §2), 1, 3
+ * then 7 bytes as it tells, and returns the size of the whole element, or 0
+ * with @error set.  A long form of 0 has no type byte: the codec reports
+ * it. */
 static guint64
 peek_element_size (GiosDeviceStream  *self,
                    gint64             deadline,
@@ -785,28 +789,62 @@ peek_element_size (GiosDeviceStream  *self,
                    GError           **error)
 {
   const guint8 *p;
-  guint16 m;
+  gsize avail = 1, header;
 
-  p = _gios_device_stream_peek (self, 1, deadline, cancellable, error);
-  if (p == NULL)
-    return 0;
-  if (p[0] == 1)
-    return 1;
-  if (p[0] >= 2)
-    return p[0];
+  for (;;)
+    {
+      p = _gios_device_stream_peek (self, avail, deadline, cancellable, error);
+      if (p == NULL)
+        return 0;
+      header = prefix_size (p, avail);
+      if (header <= avail)
+        return header + (guint64) prefix_body_size (p, header);
+      avail = header;
+    }
+}
 
-  p = _gios_device_stream_peek (self, 3, deadline, cancellable, error);
-  if (p == NULL)
-    return 0;
-  m = (guint16) (p[1] | (p[2] << 8));
-  if (m != 0)
-    return 3 + (guint64) m;
+/* Takes the next @size bytes, a whole item or message, off the stream of
+ * @call: checks @announced, the size the peer announced for @what, against
+ * max-message-size before it asks for them, and consumes them only once
+ * they are all buffered.  Returns NULL with @error set, having consumed
+ * nothing. */
+static GBytes *
+take_frame (GiosCall      *call,
+            guint64        size,
+            guint64        announced,
+            const char    *what,
+            GCancellable  *cancellable,
+            GError       **error)
+{
+  const guint8 *p;
+  GBytes *frame;
 
-  p = _gios_device_stream_peek (self, 7, deadline, cancellable, error);
+  if (!check_size (call->stream, announced, what, error))
+    return NULL;
+  p = _gios_device_stream_peek (call->stream, (gsize) size, call->deadline, cancellable, error);
   if (p == NULL)
-    return 0;
-  /* A long form of 0 has no type byte: the codec reports it. */
-  return 7 + get_le (p + 3, 4);
+    return NULL;
+  frame = g_bytes_new (p, (gsize) size);
+  _gios_device_stream_consume (call->stream, (gsize) size);
+  return frame;
+}
+
+/* Decodes @element, the bytes of one whole element, into its item. */
+static GVariant *
+decode_item (GBytes  *element,
+             GError **error)
+{
+  g_autoptr(GVariant) items = gios_list_decode (element, error);
+  g_autoptr(GVariant) boxed = NULL;
+
+  if (items == NULL)
+    {
+      _gios_reword_error (error, _("In the $LIST item received: %s"), _gios_error_message (error));
+      return NULL;
+    }
+  g_assert (g_variant_n_children (items) == 1);
+  boxed = g_variant_get_child_value (items, 0);
+  return g_variant_get_variant (boxed);
 }
 
 /**
@@ -844,11 +882,8 @@ gios_device_stream_receive_item (GiosDeviceStream  *self,
                                  GError           **error)
 {
   g_autoptr(GBytes) element = NULL;
-  g_autoptr(GVariant) items = NULL;
-  g_autoptr(GVariant) boxed = NULL;
   GError *local_error = NULL;
   GVariant *item = NULL;
-  const guint8 *p;
   guint64 size;
   GiosCall call;
 
@@ -859,29 +894,11 @@ gios_device_stream_receive_item (GiosDeviceStream  *self,
 
   if (!_gios_call_begin (&call, self, GIOS_CALL_READ, N_("a $LIST item"), timeout_ms, error))
     return NULL;
-
   size = peek_element_size (self, call.deadline, cancellable, &local_error);
-  if (size == 0)
-    goto out;
-  if (!check_size (self, size, _("a $LIST item"), &local_error))
-    goto out;
-  p = _gios_device_stream_peek (self, (gsize) size, call.deadline, cancellable, &local_error);
-  if (p == NULL)
-    goto out;
-
-  element = g_bytes_new (p, (gsize) size);
-  _gios_device_stream_consume (self, (gsize) size);
-  items = gios_list_decode (element, &local_error);
-  if (items == NULL)
-    {
-      _gios_reword_error (&local_error, _("In the $LIST item received: %s"), _gios_error_message (&local_error));
-      goto out;
-    }
-  g_assert (g_variant_n_children (items) == 1);
-  boxed = g_variant_get_child_value (items, 0);
-  item = g_variant_get_variant (boxed);
-
-out:
+  if (size != 0)
+    element = take_frame (&call, size, size, _("a $LIST item"), cancellable, &local_error);
+  if (element != NULL)
+    item = decode_item (element, &local_error);
   end_read (&call, local_error, error);
   return item;
 }
@@ -957,7 +974,7 @@ gios_device_stream_receive_message (GiosDeviceStream  *self,
                                     GCancellable      *cancellable,
                                     GError           **error)
 {
-  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GBytes) frame = NULL;
   GError *local_error = NULL;
   GiosMessage *message = NULL;
   const guint8 *p;
@@ -971,24 +988,15 @@ gios_device_stream_receive_message (GiosDeviceStream  *self,
 
   if (!_gios_call_begin (&call, self, GIOS_CALL_READ, N_("a message"), timeout_ms, error))
     return NULL;
-
   p = _gios_device_stream_peek (self, GIOS_MESSAGE_HEADER_SIZE, call.deadline, cancellable, &local_error);
-  if (p == NULL)
-    goto out;
-  length = (guint32) get_le (p, 4);
-  if (!check_size (self, length, _("the payload of a message"), &local_error))
-    goto out;
-  p = _gios_device_stream_peek (self, GIOS_MESSAGE_HEADER_SIZE + (gsize) length, call.deadline,
-                                cancellable, &local_error);
-  if (p == NULL)
-    goto out;
-
-  payload = g_bytes_new (p + GIOS_MESSAGE_HEADER_SIZE, length);
-  message = gios_message_new ((guint32) get_le (p + 4, 4), (guint32) get_le (p + 8, 4),
-                              GIOS_MESSAGE_CODE (p[12], p[13]), payload);
-  _gios_device_stream_consume (self, GIOS_MESSAGE_HEADER_SIZE + (gsize) length);
-
-out:
+  if (p != NULL)
+    {
+      length = (guint32) get_le (p, 4);
+      frame = take_frame (&call, GIOS_MESSAGE_HEADER_SIZE + (guint64) length, length,
+                          _("the payload of a message"), cancellable, &local_error);
+    }
+  if (frame != NULL)
+    message = gios_message_new_from_bytes (frame, NULL);
   end_read (&call, local_error, error);
   return message;
 }

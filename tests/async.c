@@ -340,6 +340,21 @@ wait_result (GAsyncResult **slot)
   return *slot;
 }
 
+/* read_line_async() of a line of at most 100 bytes, waited for: what
+ * read_line_finish() returns. */
+static char *
+read_line_waited (GiosDeviceStream  *stream,
+                  int                timeout_ms,
+                  int                priority,
+                  gsize             *length,
+                  GError           **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  gios_device_stream_read_line_async (stream, 100, timeout_ms, priority, NULL, on_async_done, &result);
+  return gios_device_stream_read_line_finish (stream, wait_result (&result), length, error);
+}
+
 static void
 test_listen_async (void)
 {
@@ -418,33 +433,24 @@ static void
 test_read_line_async (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
-  GiosDeviceStream *stream;
-  g_autoptr(GAsyncResult) first = NULL;
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
+  GiosDeviceStream *stream = pair->stream;
   g_autoptr(GAsyncResult) timed_out = NULL;
   g_autoptr(GAsyncResult) pending = NULL;
   g_autoptr(GAsyncResult) cancelled = NULL;
-  g_autoptr(GAsyncResult) last = NULL;
-  g_autoptr(GAsyncResult) end = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autofree char *line = NULL;
   Later later1, later2;
   gsize length = 0;
   gint64 start;
-  int fd;
-
-  conn = gios_test_accept_raw (server, &fd);
-  stream = GIOS_DEVICE_STREAM (conn);
 
   /* A line across three arrivals, one of them a lone "\r". */
-  later1 = (Later) { fd, "lo\r" };
-  later2 = (Later) { fd, "\nrest" };
-  gios_test_raw_send (fd, "hel");
+  later1 = (Later) { pair->peer, "lo\r" };
+  later2 = (Later) { pair->peer, "\nrest" };
+  gios_test_raw_send (pair->peer, "hel");
   g_timeout_add (20, send_later, &later1);
   g_timeout_add (40, send_later, &later2);
-  gios_device_stream_read_line_async (stream, 100, 2000, G_PRIORITY_DEFAULT, NULL, on_async_done, &first);
-  line = gios_device_stream_read_line_finish (stream, wait_result (&first), &length, &error);
+  line = read_line_waited (stream, 2000, G_PRIORITY_DEFAULT, &length, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "hello");
   g_assert_cmpuint (length, ==, 5);
@@ -472,36 +478,28 @@ test_read_line_async (void)
   g_clear_error (&error);
 
   /* The end of input gives the last line, then NULL without an error. */
-  shutdown (fd, SHUT_WR);
-  gios_device_stream_read_line_async (stream, 100, 2000, G_PRIORITY_DEFAULT, NULL, on_async_done, &last);
-  line = gios_device_stream_read_line_finish (stream, wait_result (&last), NULL, &error);
+  shutdown (pair->peer, SHUT_WR);
+  line = read_line_waited (stream, 2000, G_PRIORITY_DEFAULT, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "rest");
-  gios_device_stream_read_line_async (stream, 100, 2000, G_PRIORITY_DEFAULT, NULL, on_async_done, &end);
-  g_assert_null (gios_device_stream_read_line_finish (stream, wait_result (&end), NULL, &error));
+  g_assert_null (read_line_waited (stream, 2000, G_PRIORITY_DEFAULT, NULL, &error));
   g_assert_no_error (error);
-  close (fd);
 }
 
 static void
 test_read_bytes_and_flush_async (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
-  GiosDeviceStream *stream;
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
+  GiosDeviceStream *stream = pair->stream;
   g_autoptr(GAsyncResult) got = NULL;
   g_autoptr(GAsyncResult) flushed = NULL;
   g_autoptr(GAsyncResult) stuck = NULL;
   g_autoptr(GBytes) bytes = NULL;
   g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
   char buf[16] = { 0 };
-  int fd;
 
-  conn = gios_test_accept_raw (server, &fd);
-  stream = GIOS_DEVICE_STREAM (conn);
-
-  gios_test_raw_send (fd, "abcdef");
+  gios_test_raw_send (pair->peer, "abcdef");
   gios_device_stream_read_bytes_async (stream, 4, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &got);
   bytes = gios_device_stream_read_bytes_finish (stream, wait_result (&got), &error);
   g_assert_no_error (error);
@@ -510,7 +508,7 @@ test_read_bytes_and_flush_async (void)
   g_assert_true (gios_device_stream_write (stream, (const guint8 *) "xyz", 3, NULL, &error));
   gios_device_stream_flush_async (stream, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &flushed);
   g_assert_true (gios_device_stream_flush_finish (stream, wait_result (&flushed), &error));
-  g_assert_cmpint (recv (fd, buf, sizeof buf, 0), ==, 3);
+  g_assert_cmpint (recv (pair->peer, buf, sizeof buf, 0), ==, 3);
   g_assert_cmpstr (buf, ==, "xyz");
 
   /* A peer that does not read: the flush times out, the rest stays
@@ -521,7 +519,6 @@ test_read_bytes_and_flush_async (void)
   g_assert_false (gios_device_stream_flush_finish (stream, wait_result (&stuck), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), >, 0);
-  close (fd);
 }
 
 /* Dropping the connection fails a pending read with CLOSED. */
@@ -529,18 +526,14 @@ static void
 test_drop_fails_pending (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
   g_autoptr(GAsyncResult) result = NULL;
-  int fd;
 
-  conn = gios_test_accept_raw (server, &fd);
-  gios_device_stream_read_line_async (GIOS_DEVICE_STREAM (conn), 100, 5000, G_PRIORITY_DEFAULT,
+  gios_device_stream_read_line_async (pair->stream, 100, 5000, G_PRIORITY_DEFAULT,
                                       NULL, on_async_done, &result);
-  gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (conn), NULL);
-  g_assert_null (gios_device_stream_read_line_finish (GIOS_DEVICE_STREAM (conn), wait_result (&result), NULL, &error));
+  gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (pair->stream), NULL);
+  g_assert_null (gios_device_stream_read_line_finish (pair->stream, wait_result (&result), NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
-  close (fd);
 }
 
 /* A stream without a descriptor runs the async calls on a thread. */
@@ -550,11 +543,9 @@ test_async_on_memory_stream (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GIOStream) io = gios_test_memory_stream_new ("one\ntwo", 7);
   g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (io);
-  g_autoptr(GAsyncResult) result = NULL;
   g_autofree char *line = NULL;
 
-  gios_device_stream_read_line_async (stream, 100, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &result);
-  line = gios_device_stream_read_line_finish (stream, wait_result (&result), NULL, &error);
+  line = read_line_waited (stream, 1000, G_PRIORITY_DEFAULT, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "one");
 }
@@ -564,22 +555,15 @@ static void
 test_cancel_everything (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
+  GiosDeviceStream *stream = pair->stream;
   g_autoptr(GiosServerSocket) idle_server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GAsyncResult) accept_result = NULL;
   g_autoptr(GAsyncResult) listen_result = NULL;
   g_autoptr(GAsyncResult) bytes_result = NULL;
   g_autoptr(GAsyncResult) flush_result = NULL;
-  g_autoptr(GAsyncResult) late_result = NULL;
-  g_autoptr(GiosSocket) later = NULL;
   g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
-  GiosDeviceStream *stream;
-  int fd;
-
-  conn = gios_test_accept_raw (server, &fd);
-  stream = GIOS_DEVICE_STREAM (conn);
 
   /* Pending, then cancelled: accept, listen, read_bytes, flush (to a peer
    * that does not read). */
@@ -613,6 +597,8 @@ test_cancel_everything (void)
   /* A cancelled accept takes no connection: a later one gets it. */
   {
     int fd2 = gios_test_raw_connect (AF_INET, gios_test_server_port (idle_server));
+    g_autoptr(GAsyncResult) late_result = NULL;
+    g_autoptr(GiosSocket) later = NULL;
 
     gios_server_socket_accept_async (idle_server, NULL, on_async_done, &late_result);
     later = gios_server_socket_accept_finish (idle_server, wait_result (&late_result), &error);
@@ -620,7 +606,6 @@ test_cancel_everything (void)
     g_assert_nonnull (later);
     close (fd2);
   }
-  close (fd);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -685,26 +670,23 @@ drain_context (void)
 static void
 test_watch_input (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
   WatchLog log = { .got = g_string_new (NULL), .per_call = 64 };
-  int fd;
   guint id;
 
-  conn = gios_test_accept_raw (server, &fd);
-  id = gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_input, &log, count_notify);
+  id = gios_device_stream_add_watch (pair->stream, G_IO_IN, on_input, &log, count_notify);
   g_assert_cmpuint (id, >, 0);
   drain_context ();
   g_assert_cmpuint (log.calls, ==, 0);
 
-  gios_test_raw_send (fd, "hello ");
+  gios_test_raw_send (pair->peer, "hello ");
   GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, "hello "));
-  gios_test_raw_send (fd, "world");
+  gios_test_raw_send (pair->peer, "world");
   GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, "hello world"));
   g_assert_true (log.seen & G_IO_IN);
   g_assert_cmpuint (log.notified, ==, 0);
 
-  close (fd);
+  gios_test_pair_close_peer (pair);
   GIOS_TEST_RUN_UNTIL (log.at_end);
   g_assert_cmpuint (log.notified, ==, 1);
   {
@@ -714,7 +696,7 @@ test_watch_input (void)
     g_assert_cmpuint (log.calls, ==, calls);
   }
   /* Removing a removed watch does nothing. */
-  gios_device_stream_remove_watch (GIOS_DEVICE_STREAM (conn), id);
+  gios_device_stream_remove_watch (pair->stream, id);
   g_assert_cmpuint (log.notified, ==, 1);
   g_string_free (log.got, TRUE);
 }
@@ -758,35 +740,32 @@ static void
 test_watch_read_until_nothing (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
   g_autoptr(GString) want = g_string_new (NULL);
   g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
   WatchLog log = { .got = g_string_new (NULL) };
   guint8 buf[64];
   gssize n;
-  int fd;
 
-  conn = gios_test_accept_raw (server, &fd);
-  gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_input_until_nothing, &log, NULL);
+  gios_device_stream_add_watch (pair->stream, G_IO_IN, on_input_until_nothing, &log, NULL);
   for (int i = 0; i < 50; i++)
     {
       g_autofree char *message = g_strdup_printf ("message %d;", i);
 
       g_string_append (want, message);
-      gios_test_raw_send (fd, message);
+      gios_test_raw_send (pair->peer, message);
       GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, want->str));
     }
   /* 200 bytes: four reads in one call. */
   for (int i = 0; i < 20; i++)
     g_string_append (want, "0123456789");
-  gios_test_raw_send (fd, want->str + log.got->len);
+  gios_test_raw_send (pair->peer, want->str + log.got->len);
   GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, want->str));
 
   /* On the loop's thread, holding its context, as a timeout would: the
    * loop polls and finds the input, but dispatches nothing. */
   g_assert_true (g_main_context_acquire (context));
-  gios_test_raw_send (fd, "late");
+  gios_test_raw_send (pair->peer, "late");
   {
     GPollFD fds[16];
     int priority, timeout, n_fds;
@@ -797,12 +776,12 @@ test_watch_read_until_nothing (void)
     g_assert_cmpint (g_poll (fds, n_fds, 10000), >, 0);
     g_main_context_check (context, G_MAXINT, fds, n_fds);
   }
-  n = gios_device_stream_read (GIOS_DEVICE_STREAM (conn), buf, sizeof buf, 0, NULL, &error);
+  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
   g_main_context_release (context);
   g_assert_no_error (error);
   g_assert_cmpmem (buf, n, "late", 4);
 
-  close (fd);
+  gios_test_pair_close_peer (pair);
   GIOS_TEST_RUN_UNTIL (log.at_end);
   g_assert_cmpstr (log.got->str, ==, want->str);
   g_string_free (log.got, TRUE);
@@ -815,29 +794,25 @@ static void
 test_watch_buffered_input (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
   g_autofree char *line = NULL;
   WatchLog log = { .got = g_string_new (NULL), .per_call = 2 };
-  int fd;
 
-  conn = gios_test_accept_raw (server, &fd);
-  gios_test_raw_send (fd, "first\nsecond\n");
-  line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (conn), 100, NULL, 1000, NULL, &error);
+  gios_test_raw_send (pair->peer, "first\nsecond\n");
+  line = gios_device_stream_read_line (pair->stream, 100, NULL, 1000, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "first");
-  g_assert_cmpuint (gios_device_stream_get_buffered_input (GIOS_DEVICE_STREAM (conn)), ==, 7);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 7);
 
-  gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_input, &log, NULL);
+  gios_device_stream_add_watch (pair->stream, G_IO_IN, on_input, &log, NULL);
   GIOS_TEST_RUN_UNTIL (g_str_equal (log.got->str, "second\n"));
   /* Two bytes a call: four calls for seven bytes, then none. */
   g_assert_cmpuint (log.calls, ==, 4);
   drain_context ();
   g_assert_cmpuint (log.calls, ==, 4);
-  g_assert_cmpuint (gios_device_stream_get_buffered_input (GIOS_DEVICE_STREAM (conn)), ==, 0);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
   /* Closing removes the watch, and its reference on the stream. */
-  g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), &error));
-  close (fd);
+  g_assert_true (gios_device_stream_close (pair->stream, &error));
   g_string_free (log.got, TRUE);
 }
 
@@ -893,16 +868,13 @@ test_watch_output (void)
 {
   const gsize size = 8 * 1024 * 1024;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
+  GiosDeviceStream *stream = pair->stream;
   g_autofree guint8 *big = g_malloc (size);
-  GiosDeviceStream *stream;
-  Drain drain = { .expect = size };
+  Drain drain = { .fd = pair->peer, .expect = size };
   GThread *thread;
   guint calls = 0;
 
-  conn = gios_test_accept_raw (server, &drain.fd);
-  stream = GIOS_DEVICE_STREAM (conn);
   for (gsize i = 0; i < size; i++)
     big[i] = i % 251;
   gios_device_stream_set_output_buffer_size (stream, 16 * 1024 * 1024);
@@ -919,7 +891,6 @@ test_watch_output (void)
   g_assert_cmpuint (calls, >, 0);
   g_assert_cmpuint (drain.received, ==, size);
   g_assert_true (drain.intact);
-  close (drain.fd);
 }
 
 /* remove_watch and closing the stream remove watches and call their
@@ -995,13 +966,10 @@ on_remove_self (GiosDeviceStream *stream,
 static void
 test_watch_remove_from_callback (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
   SelfRemove state = { 0 };
-  int fd;
 
-  conn = gios_test_accept_raw (server, &fd);
-  state.id = gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_OUT, on_remove_self,
+  state.id = gios_device_stream_add_watch (pair->stream, G_IO_OUT, on_remove_self,
                                            &state, self_remove_notify);
   GIOS_TEST_RUN_UNTIL (state.called);
   g_assert_cmpuint (state.notified_inside, ==, 0);
@@ -1009,7 +977,6 @@ test_watch_remove_from_callback (void)
   state.called = FALSE;
   drain_context ();
   g_assert_false (state.called);
-  close (fd);
 }
 
 /* A server socket's watch belongs to its connection: dropping the
@@ -1049,21 +1016,17 @@ test_watch_drop_connection (void)
 static void
 test_watch_misuse (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
   WatchLog log = { .got = g_string_new (NULL) };
-  int fd;
 
-  conn = gios_test_accept_raw (server, &fd);
   g_test_expect_message ("Gios", G_LOG_LEVEL_CRITICAL, "*condition*");
-  g_assert_cmpuint (gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_HUP, on_input, &log, NULL), ==, 0);
+  g_assert_cmpuint (gios_device_stream_add_watch (pair->stream, G_IO_HUP, on_input, &log, NULL), ==, 0);
   g_test_assert_expected_messages ();
 
-  gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL);
+  gios_device_stream_close (pair->stream, NULL);
   g_test_expect_message ("Gios", G_LOG_LEVEL_CRITICAL, "*device_fd*");
-  g_assert_cmpuint (gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_input, &log, NULL), ==, 0);
+  g_assert_cmpuint (gios_device_stream_add_watch (pair->stream, G_IO_IN, on_input, &log, NULL), ==, 0);
   g_test_assert_expected_messages ();
-  close (fd);
   g_string_free (log.got, TRUE);
 }
 
@@ -1158,53 +1121,47 @@ on_line_input (GiosDeviceStream *stream,
   return G_SOURCE_CONTINUE;
 }
 
-/* A connection from @server, its raw peer in @fd, with @lw watching it. */
-static GiosSocket *
-line_watch_start (LineWatch        *lw,
-                  GiosServerSocket *server,
-                  int              *fd)
+/* An accepted connection and its raw peer, with @lw watching it. */
+static GiosTestPair *
+line_watch_start (LineWatch *lw)
 {
-  GiosSocket *conn = gios_test_accept_raw (server, fd);
+  GiosTestPair *pair = gios_test_pair_new_accepted ();
 
   lw->lines = g_string_new (NULL);
-  gios_device_stream_add_watch (GIOS_DEVICE_STREAM (conn), G_IO_IN, on_line_input, lw, NULL);
-  return conn;
+  gios_device_stream_add_watch (pair->stream, G_IO_IN, on_line_input, lw, NULL);
+  return pair;
 }
 
 /* The callback never ran inside itself; closing removes the watch, and its
  * reference on the stream. */
 static void
-line_watch_finish (LineWatch  *lw,
-                   GiosSocket *conn,
-                   int         fd)
+line_watch_finish (LineWatch    *lw,
+                   GiosTestPair *pair)
 {
   g_assert_cmpuint (lw->max_depth, ==, 1);
-  g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL));
-  close (fd);
+  g_assert_true (gios_device_stream_close (pair->stream, NULL));
+  gios_test_pair_close_peer (pair);
   g_string_free (lw->lines, TRUE);
 }
 
 static void
 test_watch_half_line (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
   LineWatch lw = { 0 };
-  int fd;
+  g_autoptr(GiosTestPair) pair = line_watch_start (&lw);
 
-  conn = line_watch_start (&lw, server, &fd);
-  gios_test_raw_send (fd, "abc");
+  gios_test_raw_send (pair->peer, "abc");
   GIOS_TEST_RUN_UNTIL (lw.calls != 0);
 
   for (int i = 0; i < 200; i++)
     g_main_context_iteration (NULL, FALSE);
   g_assert_cmpuint (lw.calls, ==, 1);
-  g_assert_cmpuint (gios_device_stream_get_buffered_input (GIOS_DEVICE_STREAM (conn)), ==, 3);
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 3);
 
   /* The rest arrives: both lines, the second from the buffer alone. */
-  gios_test_raw_send (fd, "def\nghi\n");
+  gios_test_raw_send (pair->peer, "def\nghi\n");
   GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "abcdef|ghi|"));
-  line_watch_finish (&lw, conn, fd);
+  line_watch_finish (&lw, pair);
 }
 
 /* A callback that iterates the main context is not called again from
@@ -1212,17 +1169,14 @@ test_watch_half_line (void)
 static void
 test_watch_no_recursion (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
   LineWatch lw = { .iterate = TRUE };
-  int fd;
+  g_autoptr(GiosTestPair) pair = line_watch_start (&lw);
 
-  conn = line_watch_start (&lw, server, &fd);
-  gios_test_raw_send (fd, "x\n");
+  gios_test_raw_send (pair->peer, "x\n");
   GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "x|"));
-  gios_test_raw_send (fd, "y\n");
+  gios_test_raw_send (pair->peer, "y\n");
   GIOS_TEST_RUN_UNTIL (g_str_equal (lw.lines->str, "x|y|"));
-  line_watch_finish (&lw, conn, fd);
+  line_watch_finish (&lw, pair);
 }
 
 /* A timeout of 0 means "what can be done now", even when the call's
@@ -1232,33 +1186,25 @@ static void
 test_timeout_zero_high_priority (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
-  GiosDeviceStream *stream;
-  g_autoptr(GAsyncResult) buffered = NULL;
-  g_autoptr(GAsyncResult) waiting = NULL;
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
+  GiosDeviceStream *stream = pair->stream;
   g_autoptr(GAsyncResult) flushed = NULL;
   g_autofree char *line = NULL;
   char c = 0;
-  int fd;
 
-  conn = gios_test_accept_raw (server, &fd);
-  stream = GIOS_DEVICE_STREAM (conn);
-  gios_test_raw_send (fd, "one\ntwo\n");
+  gios_test_raw_send (pair->peer, "one\ntwo\n");
   line = gios_device_stream_read_line (stream, 100, NULL, 1000, NULL, &error);
   g_assert_cmpstr (line, ==, "one");
   g_clear_pointer (&line, g_free);
 
-  gios_device_stream_read_line_async (stream, 100, 0, G_PRIORITY_HIGH, NULL, on_async_done, &buffered);
-  line = gios_device_stream_read_line_finish (stream, wait_result (&buffered), NULL, &error);
+  line = read_line_waited (stream, 0, G_PRIORITY_HIGH, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "two");
   g_clear_pointer (&line, g_free);
 
-  gios_test_raw_send (fd, "three\n");
+  gios_test_raw_send (pair->peer, "three\n");
   g_assert_cmpint (gios_device_stream_poll (stream, G_IO_IN, 1000, NULL), ==, G_IO_IN);
-  gios_device_stream_read_line_async (stream, 100, 0, G_PRIORITY_HIGH, NULL, on_async_done, &waiting);
-  line = gios_device_stream_read_line_finish (stream, wait_result (&waiting), NULL, &error);
+  line = read_line_waited (stream, 0, G_PRIORITY_HIGH, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "three");
 
@@ -1266,9 +1212,8 @@ test_timeout_zero_high_priority (void)
   gios_device_stream_flush_async (stream, 0, G_PRIORITY_HIGH, NULL, on_async_done, &flushed);
   g_assert_true (gios_device_stream_flush_finish (stream, wait_result (&flushed), &error));
   g_assert_no_error (error);
-  g_assert_cmpint (recv (fd, &c, 1, 0), ==, 1);
+  g_assert_cmpint (recv (pair->peer, &c, 1, 0), ==, 1);
   g_assert_cmpint (c, ==, 'x');
-  close (fd);
 }
 
 /* close() from another thread while the watches' context runs on this one
@@ -1317,33 +1262,26 @@ cross_close_notify (gpointer data)
 static void
 test_watch_close_from_thread (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
   CrossClose cc = { .main_thread = g_thread_self () };
-  gssize n;
-  char c;
-  int fd;
 
   /* While this thread dispatches the watch. */
-  conn = gios_test_accept_raw (server, &fd);
-  cc.stream = GIOS_DEVICE_STREAM (conn);
+  cc.stream = pair->stream;
   gios_device_stream_add_watch (cc.stream, G_IO_IN, on_input_close_elsewhere, &cc, cross_close_notify);
-  gios_test_raw_send (fd, "hi");
+  gios_test_raw_send (pair->peer, "hi");
   GIOS_TEST_RUN_UNTIL (cc.notified != 0);
   g_assert_true (cc.closed_ok);
   g_assert_true (cc.notified_in == cc.main_thread);
   g_assert_cmpuint (cc.notified, ==, 1);
   g_assert_false (gios_device_stream_get_is_open (cc.stream));
   /* The peer sees the end ("hi" was never read: a reset, as TCP does). */
-  n = recv (fd, &c, 1, 0);
-  g_assert_true (n == 0 || (n < 0 && errno == ECONNRESET));
-  close (fd);
-  g_clear_object (&conn);
+  gios_test_raw_assert_dropped (pair->peer);
+  g_clear_pointer (&pair, gios_test_pair_free);
 
   /* While nobody runs the context: closed at once, in the closing thread. */
   memset (&cc, 0, sizeof cc);
-  conn = gios_test_accept_raw (server, &fd);
-  cc.stream = GIOS_DEVICE_STREAM (conn);
+  pair = gios_test_pair_new_accepted ();
+  cc.stream = pair->stream;
   gios_device_stream_add_watch (cc.stream, G_IO_IN, on_input_close_elsewhere, &cc, cross_close_notify);
   g_thread_join (g_thread_new ("closer", close_in_thread, &cc));
   g_assert_true (cc.closed_ok);
@@ -1351,7 +1289,6 @@ test_watch_close_from_thread (void)
   g_assert_false (gios_device_stream_get_is_open (cc.stream));
   drain_context ();
   g_assert_cmpuint (cc.calls, ==, 0);
-  close (fd);
 }
 
 /* A server socket closed from another thread while start() accepts on

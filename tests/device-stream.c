@@ -113,55 +113,6 @@ set_small_buffers (GiosTestPair *pair,
 /* ------------------------------------------------------------------------ */
 /* Threads                                                                    */
 
-/* Sends @len bytes in pieces of @chunk, sleeping @delay_us between them (a
- * pace, not a synchronisation). */
-typedef struct {
-  int fd;
-  guint8 *data;
-  gsize len;
-  gsize chunk;
-  gulong delay_us;
-} Sender;
-
-static gpointer
-sender_thread (gpointer user_data)
-{
-  Sender *s = user_data;
-  gsize off;
-
-  for (off = 0; off < s->len; off += s->chunk)
-    {
-      if (off > 0 && s->delay_us > 0)
-        g_usleep (s->delay_us);
-      gios_test_peer_write_all (s->fd, s->data + off, MIN (s->chunk, s->len - off));
-    }
-  return NULL;
-}
-
-static GThread *
-start_sender (Sender      *s,
-              int          fd,
-              const void  *data,
-              gsize        len,
-              gsize        chunk,
-              gulong       delay_us)
-{
-  s->fd = fd;
-  s->data = g_memdup2 (data, len);
-  s->len = len;
-  s->chunk = chunk;
-  s->delay_us = delay_us;
-  return g_thread_new ("sender", sender_thread, s);
-}
-
-static void
-join_sender (GThread *thread,
-             Sender  *s)
-{
-  g_thread_join (thread);
-  g_free (s->data);
-}
-
 /* Reads @len bytes from a raw descriptor, slowly if asked, and checks them
  * against pattern (). */
 typedef struct {
@@ -171,13 +122,14 @@ typedef struct {
   guint slow_every;
   gsize received;
   gsize first_bad;
+  GThread *thread;
 } Receiver;
 
 static gpointer
 receiver_thread (gpointer user_data)
 {
   Receiver *r = user_data;
-  guint8 *buf = g_malloc (r->chunk);
+  g_autofree guint8 *buf = g_malloc (r->chunk);
   guint reads = 0;
 
   r->first_bad = G_MAXSIZE;
@@ -194,29 +146,31 @@ receiver_thread (gpointer user_data)
       if (r->slow_every > 0 && ++reads % r->slow_every == 0)
         g_usleep (1000);
     }
-  g_free (buf);
   return NULL;
 }
 
-static GThread *
-start_receiver (Receiver *r,
-                int       fd,
-                gsize     len,
-                gsize     chunk,
-                guint     slow_every)
+static Receiver *
+start_receiver (int   fd,
+                gsize len,
+                gsize chunk,
+                guint slow_every)
 {
-  *r = (Receiver) { fd, len, chunk, slow_every, 0, 0 };
-  return g_thread_new ("receiver", receiver_thread, r);
+  Receiver *r = g_new (Receiver, 1);
+
+  *r = (Receiver) { fd, len, chunk, slow_every, 0, 0, NULL };
+  r->thread = g_thread_new ("receiver", receiver_thread, r);
+  return r;
 }
 
-/* Joins the receiver and asserts that every byte arrived, in order. */
+/* Joins the receiver, asserts that every byte arrived, in order, and frees
+ * it. */
 static void
-join_receiver (GThread  *thread,
-               Receiver *r)
+join_receiver (Receiver *r)
 {
-  g_thread_join (thread);
+  g_thread_join (r->thread);
   g_assert_cmpuint (r->received, ==, r->len);
   g_assert_cmpuint (r->first_bad, ==, G_MAXSIZE);
+  g_free (r);
 }
 
 /* Flushes @stream within @timeout_ms while the receiver reads, then joins
@@ -224,7 +178,6 @@ join_receiver (GThread  *thread,
 static void
 flush_to_receiver (GiosDeviceStream *stream,
                    int               timeout_ms,
-                   GThread          *thread,
                    Receiver         *r)
 {
   g_autoptr(GError) error = NULL;
@@ -233,7 +186,7 @@ flush_to_receiver (GiosDeviceStream *stream,
   g_assert_no_error (error);
   g_assert_true (ok);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), ==, 0);
-  join_receiver (thread, r);
+  join_receiver (r);
 }
 
 /* After a write or flush of @total bytes that was to take 200 ms from
@@ -340,18 +293,17 @@ test_read_waits (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
-  Sender s;
-  GThread *thread;
+  GiosTestSender *sender;
   guint8 buf[16];
   gssize n;
 
-  thread = start_sender (&s, pair->peer, "late", 4, 4, 0);
+  sender = gios_test_sender_start (pair->peer, "late", 4, 4, 0);
   n = gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (n, >=, 1);
   g_assert_cmpint (n, <=, 4);
   g_assert_cmpmem (buf, n, "late", n);
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
 }
 
 static void
@@ -487,16 +439,15 @@ test_read_exact_many_writes (gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *payload = pattern_data (100000);
   g_autofree guint8 *buf = g_malloc (100000);
-  Sender s;
-  GThread *thread;
+  GiosTestSender *sender;
 
   /* 1000 writes of 100 bytes */
-  thread = start_sender (&s, pair->peer, payload, 100000, 100, 100);
+  sender = gios_test_sender_start (pair->peer, payload, 100000, 100, 100);
   g_assert_true (gios_device_stream_read_exact (pair->stream, buf, 100000, 20000, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (buf, 100000, payload, 100000);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
 }
 
 static void
@@ -560,16 +511,15 @@ test_read_exact_bytes (gconstpointer data)
   g_autofree guint8 *payload = pattern_data (100000);
   g_autoptr(GBytes) bytes = NULL;
   static const guint8 binary[] = { 0x00, 0xff, 0x80, 'a', 0x00 };
-  Sender s;
-  GThread *thread;
+  GiosTestSender *sender;
   gint64 start;
 
-  thread = start_sender (&s, pair->peer, payload, 100000, 100, 100);
+  sender = gios_test_sender_start (pair->peer, payload, 100000, 100, 100);
   bytes = gios_device_stream_read_exact_bytes (pair->stream, 100000, 20000, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), payload, 100000);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
   g_clear_pointer (&bytes, g_bytes_unref);
 
   /* Time out with part of it: nothing is consumed. */
@@ -641,8 +591,7 @@ test_read_line_crlf_split (gconstpointer data)
   g_autoptr(GError) error = NULL;
   char *line;
   gint64 start = g_get_monotonic_time ();
-  Sender s;
-  GThread *thread;
+  GiosTestSender *sender;
 
   gios_test_peer_write_str (pair->peer, "abc\r");
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
@@ -654,9 +603,9 @@ test_read_line_crlf_split (gconstpointer data)
   assert_line (pair->stream, 0, "abc");
 
   /* Within one call, from a sender. */
-  thread = start_sender (&s, pair->peer, "xyz\r\n", 5, 4, 20000);
+  sender = gios_test_sender_start (pair->peer, "xyz\r\n", 5, 4, 20000);
   assert_line (pair->stream, 0, "xyz");
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
 }
 
@@ -670,17 +619,16 @@ test_read_line_slow_sender (gconstpointer data)
   g_autofree char *line = NULL;
   gint64 start = g_get_monotonic_time ();
   gsize length = 0;
-  Sender s;
-  GThread *thread;
+  GiosTestSender *sender;
 
   /* One byte every 2 ms: about 110 ms for the line, under one deadline. */
-  thread = start_sender (&s, pair->peer, slow_line, strlen (slow_line), 1, 2000);
+  sender = gios_test_sender_start (pair->peer, slow_line, strlen (slow_line), 1, 2000);
   line = gios_device_stream_read_line (pair->stream, 0, &length, 3000, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "The quick brown fox jumps over the lazy dog, twice.");
   g_assert_cmpuint (length, ==, strlen (slow_line) - 2);
   g_assert_cmpint (gios_test_elapsed_ms (start), <, 3000);
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
 }
 
 /* The timeout covers the whole line, not each arrival: a sender that keeps
@@ -693,18 +641,17 @@ test_read_line_one_deadline (gconstpointer data)
   char *line;
   gint64 start = g_get_monotonic_time ();
   gsize buffered;
-  Sender s;
-  GThread *thread;
+  GiosTestSender *sender;
 
   /* One byte every 10 ms: about 540 ms for the line. */
-  thread = start_sender (&s, pair->peer, slow_line, strlen (slow_line), 1, 10000);
+  sender = gios_test_sender_start (pair->peer, slow_line, strlen (slow_line), 1, 10000);
   line = gios_device_stream_read_line (pair->stream, 0, NULL, 200, NULL, &error);
   g_assert_null (line);
   gios_test_assert_timed_out (&error, start, 200);
   buffered = gios_device_stream_get_buffered_input (pair->stream);
   g_assert_cmpuint (buffered, >, 0);
   g_assert_cmpuint (buffered, <, strlen (slow_line));
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
 
   assert_line (pair->stream, 0, "The quick brown fox jumps over the lazy dog, twice.");
 }
@@ -764,20 +711,19 @@ static void
 test_read_line_max_length_slow (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
-  Sender s;
-  GThread *thread;
+  GiosTestSender *sender;
 
-  thread = start_sender (&s, pair->peer, "0123456789\r\n", 12, 1, 2000);
+  sender = gios_test_sender_start (pair->peer, "0123456789\r\n", 12, 1, 2000);
   assert_line (pair->stream, 10, "0123456789");
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
 
-  thread = start_sender (&s, pair->peer, "0123456789\n", 11, 1, 2000);
+  sender = gios_test_sender_start (pair->peer, "0123456789\n", 11, 1, 2000);
   assert_line (pair->stream, 10, "0123456789");
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
 
-  thread = start_sender (&s, pair->peer, "01234567890\n", 12, 1, 2000);
+  sender = gios_test_sender_start (pair->peer, "01234567890\n", 12, 1, 2000);
   assert_line_too_long (pair->stream, 10, 0);
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
   g_assert_cmpuint (gios_device_stream_clear (pair->stream), <=, 12);
 }
 
@@ -815,17 +761,16 @@ test_read_line_default_max (gconstpointer data)
   gsize len = GIOS_DEFAULT_MAX_LINE_LENGTH;
   g_autofree char *text = g_malloc (2 * len + 4);
   g_autofree char *expected = g_strnfill (len, 'a');
-  Sender s;
-  GThread *thread;
+  GiosTestSender *sender;
 
   memset (text, 'a', len);
   text[len] = '\n';
   memset (text + len + 1, 'b', len + 1);
   text[2 * len + 2] = '\n';
-  thread = start_sender (&s, pair->peer, text, 2 * len + 3, 4096, 0);
+  sender = gios_test_sender_start (pair->peer, text, 2 * len + 3, 4096, 0);
   assert_line (pair->stream, 0, expected);
   assert_line_too_long (pair->stream, 0, 0);
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
   g_assert_cmpuint (gios_device_stream_clear (pair->stream), <=, len + 2);
 }
 
@@ -833,8 +778,7 @@ static void
 test_read_line_terminator (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
-  Sender s;
-  GThread *thread;
+  GiosTestSender *sender;
 
   gios_device_stream_set_line_terminator (pair->stream, "\r\n");
   gios_test_peer_write_str (pair->peer, "a\nb\r\nc\r\n");
@@ -846,10 +790,10 @@ test_read_line_terminator (gconstpointer data)
   assert_line (pair->stream, 0, "foo");
   assert_line (pair->stream, 0, "");
   /* The terminator split across arrivals. */
-  thread = start_sender (&s, pair->peer, "barENDbazEND", 12, 1, 2000);
+  sender = gios_test_sender_start (pair->peer, "barENDbazEND", 12, 1, 2000);
   assert_line (pair->stream, 0, "bar");
   assert_line (pair->stream, 0, "baz");
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
   /* Not at the limit: "abcE" "N" "D" where only the terminator is past it. */
   gios_test_peer_write_str (pair->peer, "abcEND");
   assert_line (pair->stream, 3, "abc");
@@ -894,13 +838,12 @@ static void
 test_read_line_huge_max (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
-  Sender s;
-  GThread *thread;
+  GiosTestSender *sender;
 
-  thread = start_sender (&s, pair->peer, "abcdef\r\nghi\n", 12, 3, 20000);
+  sender = gios_test_sender_start (pair->peer, "abcdef\r\nghi\n", 12, 3, 20000);
   assert_line (pair->stream, G_MAXSIZE, "abcdef");
   assert_line (pair->stream, G_MAXSIZE - 1, "ghi");
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
 }
 
 /* Lines through a one-byte input buffer. */
@@ -1048,15 +991,9 @@ test_cancel_from_thread (gconstpointer data)
     {
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
       BlockedRead call = { pair->stream, kind, cancellable };
-      g_autoptr(GiosTestBlocked) b = NULL;
-      gint64 cancelled_at;
+      g_autoptr(GiosTestBlocked) b = gios_test_blocked_start (blocked_read, &call);
 
-      b = gios_test_blocked_start (blocked_read, &call);
-      cancelled_at = g_get_monotonic_time ();
-      g_cancellable_cancel (cancellable);
-      gios_test_blocked_join (b, cancelled_at);
-      g_assert_false (b->ok);
-      g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      gios_test_blocked_cancel (b, cancellable);
     }
 
   /* The stream is still usable. */
@@ -1119,9 +1056,7 @@ test_close_from_thread (gconstpointer data)
   closed_at = g_get_monotonic_time ();
   g_assert_true (gios_device_stream_close (pair->stream, &error));
   g_assert_no_error (error);
-  gios_test_blocked_join (b, closed_at);
-  g_assert_false (b->ok);
-  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  gios_test_blocked_join_error (b, closed_at, G_IO_ERROR, G_IO_ERROR_CLOSED);
 
   g_assert_false (gios_device_stream_get_is_open (pair->stream));
   g_assert_cmpuint (notified, ==, 1);
@@ -1230,14 +1165,13 @@ test_write_large (gconstpointer data)
   g_autoptr(GError) error = NULL;
   gsize total = 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
-  Receiver r;
-  GThread *thread;
+  Receiver *receiver;
   gsize off = 0;
   gsize sizes[] = { 10, 1000, 1023, 1024, 1025, 5000, 100000, 3, 300000 };
   guint i = 0;
 
   gios_device_stream_set_output_buffer_size (pair->stream, 1024);
-  thread = start_receiver (&r, pair->peer, total, 65536, 0);
+  receiver = start_receiver (pair->peer, total, 65536, 0);
   while (off < total)
     {
       gsize n = MIN (sizes[i++ % G_N_ELEMENTS (sizes)], total - off);
@@ -1247,7 +1181,7 @@ test_write_large (gconstpointer data)
       g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), <=, 1024);
       off += n;
     }
-  flush_to_receiver (pair->stream, 10000, thread, &r);
+  flush_to_receiver (pair->stream, 10000, receiver);
 }
 
 /* A small send buffer and a slow reader: sends are short, and every byte
@@ -1259,15 +1193,14 @@ test_write_short_writes (gconstpointer data)
   g_autoptr(GError) error = NULL;
   gsize total = 3 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
-  Receiver r;
-  GThread *thread;
+  Receiver *receiver;
 
   set_small_buffers (pair, 4096);
-  thread = start_receiver (&r, pair->peer, total, 777, 64);
+  receiver = start_receiver (pair->peer, total, 777, 64);
   g_assert_true (gios_device_stream_write (pair->stream, payload, 1000, NULL, &error));
   g_assert_true (gios_device_stream_write (pair->stream, payload + 1000, total - 1000, NULL, &error));
   g_assert_no_error (error);
-  flush_to_receiver (pair->stream, 30000, thread, &r);
+  flush_to_receiver (pair->stream, 30000, receiver);
 }
 
 /* A flush to a peer that does not read times out, keeps what it could not
@@ -1279,8 +1212,7 @@ test_flush_timeout_keeps (gconstpointer data)
   g_autoptr(GError) error = NULL;
   gsize total = 8 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
-  Receiver r;
-  GThread *thread;
+  Receiver *receiver;
   gint64 start;
 
   set_small_buffers (pair, 8192);
@@ -1293,8 +1225,8 @@ test_flush_timeout_keeps (gconstpointer data)
   g_assert_false (gios_device_stream_flush (pair->stream, 200, NULL, &error));
   assert_timed_out_keeping_part (pair->stream, &error, start, total);
 
-  thread = start_receiver (&r, pair->peer, total, 65536, 0);
-  flush_to_receiver (pair->stream, 30000, thread, &r);
+  receiver = start_receiver (pair->peer, total, 65536, 0);
+  flush_to_receiver (pair->stream, 30000, receiver);
 }
 
 /* write() flushes a full buffer with the default timeout; what it could not
@@ -1307,8 +1239,7 @@ test_write_timeout_keeps (gconstpointer data)
   gsize total = 8 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
   g_autofree guint8 *tail = NULL;
-  Receiver r;
-  GThread *thread;
+  Receiver *receiver;
   gsize left;
   gint64 start;
 
@@ -1330,8 +1261,8 @@ test_write_timeout_keeps (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), <=, left + 5);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), >, 5);
 
-  thread = start_receiver (&r, pair->peer, total, 65536, 0);
-  flush_to_receiver (pair->stream, 30000, thread, &r);
+  receiver = start_receiver (pair->peer, total, 65536, 0);
+  flush_to_receiver (pair->stream, 30000, receiver);
   tail = g_malloc (5);
   gios_test_peer_read_exact (pair->peer, tail, 5);
   g_assert_cmpmem (tail, 5, "tail\n", 5);
@@ -1368,14 +1299,24 @@ test_write_peer_closed (gconstpointer data)
   gios_test_run_in_subprocess (write_to_closed_peer, data, 10);
 }
 
+/* A GiosDeviceStream that reads @read_fd and writes @write_fd (the ends
+ * of two pipes), owning both. */
+static GiosDeviceStream *
+stream_over_pipes (int read_fd,
+                   int write_fd)
+{
+  g_autoptr(GInputStream) in = g_unix_input_stream_new (read_fd, TRUE);
+  g_autoptr(GOutputStream) out = g_unix_output_stream_new (write_fd, TRUE);
+  g_autoptr(GIOStream) io = g_simple_io_stream_new (in, out);
+
+  return gios_device_stream_new (io);
+}
+
 /* The same over a pipe pair, which has no MSG_NOSIGNAL. */
 static void
 pipe_write_to_closed_peer (gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GInputStream) in = NULL;
-  g_autoptr(GOutputStream) out = NULL;
-  g_autoptr(GIOStream) io = NULL;
   g_autoptr(GiosDeviceStream) stream = NULL;
   int to_stream[2];
   int from_stream[2];
@@ -1383,10 +1324,7 @@ pipe_write_to_closed_peer (gconstpointer data)
 
   g_assert_cmpint (pipe (to_stream), ==, 0);
   g_assert_cmpint (pipe (from_stream), ==, 0);
-  in = g_unix_input_stream_new (to_stream[0], TRUE);
-  out = g_unix_output_stream_new (from_stream[1], TRUE);
-  io = g_simple_io_stream_new (in, out);
-  stream = gios_device_stream_new (io);
+  stream = stream_over_pipes (to_stream[0], from_stream[1]);
 
   /* It works as a stream first. */
   g_assert_cmpint (write (to_stream[1], "in\n", 3), ==, 3);
@@ -1427,8 +1365,7 @@ test_poll (gconstpointer data)
   g_autoptr(GError) error = NULL;
   guint8 buf[4];
   gint64 start;
-  Sender s;
-  GThread *thread;
+  GiosTestSender *sender;
 
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_OUT, 0, NULL), ==, G_IO_OUT);
 
@@ -1437,10 +1374,10 @@ test_poll (gconstpointer data)
   gios_test_assert_timed (start, 200);
 
   /* Waits for data. */
-  thread = start_sender (&s, pair->peer, "ab", 2, 2, 0);
+  sender = gios_test_sender_start (pair->peer, "ab", 2, 2, 0);
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_IN, 5000, NULL), ==, G_IO_IN);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), >=, 1);
-  join_sender (thread, &s);
+  gios_test_sender_join (sender);
 
   /* Buffered input counts as readable at once, with the kernel empty. */
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, 1, 0, NULL, &error), ==, 1);
@@ -1516,8 +1453,7 @@ test_eintr (gconstpointer data)
   struct sigaction old_action;
   Interrupter in = { pthread_self (), 0, 0 };
   GThread *thread;
-  Sender s;
-  GThread *sender;
+  GiosTestSender *sender;
   guint8 buf[8];
   gint64 start;
 
@@ -1531,9 +1467,9 @@ test_eintr (gconstpointer data)
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 300, NULL, &error), ==, -1);
   gios_test_assert_timed_out (&error, start, 300);
 
-  sender = start_sender (&s, pair->peer, "interrupted\n", 12, 1, 3000);
+  sender = gios_test_sender_start (pair->peer, "interrupted\n", 12, 1, 3000);
   assert_line (pair->stream, 0, "interrupted");
-  join_sender (sender, &s);
+  gios_test_sender_join (sender);
 
   g_assert_true (gios_device_stream_write_line (pair->stream, "ok", NULL, &error));
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));

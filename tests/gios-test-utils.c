@@ -123,6 +123,27 @@ gios_test_blocked_join (GiosTestBlocked *blocked,
 }
 
 void
+gios_test_blocked_join_error (GiosTestBlocked *blocked,
+                              gint64           woken_at,
+                              GQuark           domain,
+                              gint             code)
+{
+  gios_test_blocked_join (blocked, woken_at);
+  g_assert_false (blocked->ok);
+  g_assert_error (blocked->error, domain, code);
+}
+
+void
+gios_test_blocked_cancel (GiosTestBlocked *blocked,
+                          GCancellable    *cancellable)
+{
+  gint64 cancelled_at = g_get_monotonic_time ();
+
+  g_cancellable_cancel (cancellable);
+  gios_test_blocked_join_error (blocked, cancelled_at, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+void
 gios_test_blocked_free (GiosTestBlocked *blocked)
 {
   if (blocked->thread != NULL)
@@ -398,6 +419,74 @@ gios_test_have_ipv6_loopback (void)
   return ok;
 }
 
+void
+gios_test_raw_assert_dropped (int fd)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+  char c;
+  gssize n;
+
+  g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
+  n = recv (fd, &c, 1, 0);
+  g_assert_true (n == 0 || (n < 0 && errno == ECONNRESET));
+}
+
+static gpointer
+listen_until_stopped (gpointer data)
+{
+  GiosTestListenDropRace *race = data;
+
+  while (!g_atomic_int_get (&race->stop))
+    {
+      /* TRUE at once while the connection is current: until the drop.
+       * Timed out, or woken by a drop: either way, listen again. */
+      if (gios_server_socket_listen (race->server, race->listen_timeout_ms, NULL, NULL))
+        race->listened++;
+      g_thread_yield ();
+    }
+  return NULL;
+}
+
+static gpointer
+drop_until_stopped (gpointer data)
+{
+  GiosTestListenDropRace *race = data;
+
+  while (!g_atomic_int_get (&race->stop))
+    {
+      (void) gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (race->server), NULL);
+      /* valgrind runs one thread at a time: let the others have theirs. */
+      g_thread_yield ();
+    }
+  return NULL;
+}
+
+GiosTestListenDropRace *
+gios_test_listen_drop_race_start (GiosServerSocket *server,
+                                  int               listen_timeout_ms)
+{
+  GiosTestListenDropRace *race = g_new0 (GiosTestListenDropRace, 1);
+
+  race->server = server;
+  race->listen_timeout_ms = listen_timeout_ms;
+  race->listener = g_thread_new ("listen", listen_until_stopped, race);
+  race->dropper = g_thread_new ("drop", drop_until_stopped, race);
+  return race;
+}
+
+guint
+gios_test_listen_drop_race_stop (GiosTestListenDropRace *race)
+{
+  guint listened;
+
+  g_atomic_int_set (&race->stop, 1);
+  g_thread_join (race->listener);
+  g_thread_join (race->dropper);
+  listened = race->listened;
+  g_free (race);
+  return listened;
+}
+
 char *
 gios_test_make_temp_dir (void)
 {
@@ -485,6 +574,17 @@ gios_test_pair_new_tcp (void)
   return pair;
 }
 
+GiosTestPair *
+gios_test_pair_new_accepted (void)
+{
+  GiosTestPair *pair = g_new0 (GiosTestPair, 1);
+
+  pair->server = gios_test_open_loopback_server ();
+  pair->stream = GIOS_DEVICE_STREAM (gios_test_accept_raw (pair->server, &pair->peer));
+  pair->stream_fd = gios_test_socket_fd (pair->stream);
+  return pair;
+}
+
 void
 gios_test_pair_close_peer (GiosTestPair *pair)
 {
@@ -500,12 +600,10 @@ gios_test_pair_free (GiosTestPair *pair)
 {
   g_clear_object (&pair->stream);
   if (pair->client != NULL)
-    {
-      g_clear_object (&pair->client);
-      g_clear_object (&pair->server);
-    }
+    g_clear_object (&pair->client);
   else if (pair->peer >= 0)
     close (pair->peer);
+  g_clear_object (&pair->server);
   g_free (pair);
 }
 
@@ -603,6 +701,104 @@ gios_test_wait_kernel_input (int fd,
       g_usleep (500);
     }
   g_assert_not_reached ();
+}
+
+struct _GiosTestSender
+{
+  int fd;
+  guint8 *data;
+  gsize len;
+  gsize chunk;
+  gulong delay_us;
+  int reader_fd;        /* -1: no waiting for the reader */
+  gboolean shutdown_after;
+  GThread *thread;
+};
+
+/* Waits until nothing is left to read in the kernel of @fd, 10 s at most. */
+static void
+wait_kernel_taken (int fd)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  int avail = 1;
+
+  while (avail > 0 && g_get_monotonic_time () < deadline)
+    {
+      g_assert_cmpint (ioctl (fd, FIONREAD, &avail), ==, 0);
+      if (avail > 0)
+        g_usleep (200);
+    }
+}
+
+static gpointer
+sender_thread (gpointer data)
+{
+  GiosTestSender *s = data;
+
+  for (gsize off = 0; off < s->len; off += s->chunk)
+    {
+      if (off > 0 && s->delay_us > 0)
+        g_usleep (s->delay_us);
+      gios_test_peer_write_all (s->fd, s->data + off, MIN (s->chunk, s->len - off));
+      if (s->reader_fd >= 0)
+        wait_kernel_taken (s->reader_fd);
+    }
+  if (s->shutdown_after)
+    shutdown (s->fd, SHUT_WR);
+  return NULL;
+}
+
+static GiosTestSender *
+sender_new (int         fd,
+            const void *data,
+            gsize       len,
+            gsize       chunk)
+{
+  GiosTestSender *s = g_new0 (GiosTestSender, 1);
+
+  s->fd = fd;
+  s->data = g_memdup2 (data, len);
+  s->len = len;
+  s->chunk = chunk;
+  s->reader_fd = -1;
+  return s;
+}
+
+GiosTestSender *
+gios_test_sender_start (int         fd,
+                        const void *data,
+                        gsize       len,
+                        gsize       chunk,
+                        gulong      delay_us)
+{
+  GiosTestSender *s = sender_new (fd, data, len, chunk);
+
+  s->delay_us = delay_us;
+  s->thread = g_thread_new ("sender", sender_thread, s);
+  return s;
+}
+
+GiosTestSender *
+gios_test_sender_start_trickle (int         fd,
+                                int         reader_fd,
+                                const void *data,
+                                gsize       len,
+                                gboolean    shutdown_after)
+{
+  GiosTestSender *s = sender_new (fd, data, len, 1);
+
+  s->reader_fd = reader_fd;
+  s->shutdown_after = shutdown_after;
+  s->thread = g_thread_new ("trickle", sender_thread, s);
+  return s;
+}
+
+void
+gios_test_sender_join (GiosTestSender *sender)
+{
+  g_thread_join (sender->thread);
+  g_free (sender->data);
+  g_free (sender);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -95,6 +95,18 @@ GiosTestBlocked *gios_test_blocked_race  (GiosTestBlockingFunc func,
 void             gios_test_blocked_join  (GiosTestBlocked     *blocked,
                                           gint64               woken_at);
 
+/* Joins as gios_test_blocked_join() does, and asserts that the call failed
+ * with @domain and @code. */
+void             gios_test_blocked_join_error (GiosTestBlocked *blocked,
+                                               gint64           woken_at,
+                                               GQuark           domain,
+                                               gint             code);
+
+/* Cancels @cancellable, which the call was given, and asserts that the call
+ * returned within a second, failing with G_IO_ERROR_CANCELLED. */
+void             gios_test_blocked_cancel     (GiosTestBlocked *blocked,
+                                               GCancellable    *cancellable);
+
 void             gios_test_blocked_free  (GiosTestBlocked     *blocked);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GiosTestBlocked, gios_test_blocked_free)
@@ -180,6 +192,31 @@ char             *gios_test_raw_recv             (int                fd,
 /* Whether this machine has an IPv6 loopback interface to bind. */
 gboolean          gios_test_have_ipv6_loopback   (void);
 
+/* Asserts that the server side of @fd went away within 5 s: @fd sees the
+ * end of input or a reset. */
+void              gios_test_raw_assert_dropped   (int                fd);
+
+/* listen() on one thread against drop_connection() on another, round after
+ * round, until stopped: the hand-over of a connection racing its drop. */
+typedef struct
+{
+  GiosServerSocket *server;
+  int listen_timeout_ms;  /* each listen() waits this long at most */
+  guint listened;         /* listen() calls that returned TRUE */
+
+  /*< private >*/
+  gint stop;
+  GThread *listener;
+  GThread *dropper;
+} GiosTestListenDropRace;
+
+/* Starts both threads on @server. */
+GiosTestListenDropRace *gios_test_listen_drop_race_start (GiosServerSocket       *server,
+                                                          int                     listen_timeout_ms);
+
+/* Stops and joins them; returns how many listen() calls returned TRUE. */
+guint                   gios_test_listen_drop_race_stop  (GiosTestListenDropRace *race);
+
 /* A new private directory for Unix sockets, to remove with g_rmdir(). */
 char             *gios_test_make_temp_dir        (void);
 
@@ -221,8 +258,8 @@ typedef struct
   GiosDeviceStream *stream;  /* under test */
   int stream_fd;             /* the descriptor it reads and writes */
   int peer;                  /* the raw other end; -1 once closed */
-  GiosServerSocket *server;  /* TCP only */
-  GiosSocket *client;        /* TCP only: owns the peer descriptor */
+  GiosServerSocket *server;  /* TCP only: the server that accepted it */
+  GiosSocket *client;        /* gios_test_pair_new_tcp() only: owns the peer */
 } GiosTestPair;
 
 /* Makes the stream under test over @fd, which it then owns. */
@@ -235,7 +272,12 @@ GiosTestPair *gios_test_pair_new_socketpair (GiosTestStreamFunc new_stream);
  * connected GiosSocket's descriptor. */
 GiosTestPair *gios_test_pair_new_tcp        (void);
 
-/* The peer goes away: its descriptor is closed (over TCP, its GiosSocket). */
+/* Over TCP with a raw peer: the GiosSocket a loopback server accepted from
+ * a client made with the system calls (gios_test_accept_raw()), for tests
+ * of the accepted connection that drive the other end by hand. */
+GiosTestPair *gios_test_pair_new_accepted   (void);
+
+/* The peer goes away: its descriptor is closed (or its GiosSocket, if any). */
 void          gios_test_pair_close_peer     (GiosTestPair *pair);
 
 void          gios_test_pair_free           (GiosTestPair *pair);
@@ -264,6 +306,31 @@ gboolean gios_test_peer_has_input    (int         fd);
  * stream's side), 10 s at most: a condition, not a pause. */
 void     gios_test_wait_kernel_input (int         fd,
                                       int         n);
+
+/* A thread that writes to the peer at a pace, so that what the stream reads
+ * comes in several arrivals. */
+typedef struct _GiosTestSender GiosTestSender;
+
+/* Starts writing a copy of @data to @fd, @chunk bytes at a time, @delay_us
+ * apart (a pace, not a synchronisation). */
+GiosTestSender *gios_test_sender_start         (int         fd,
+                                                const void *data,
+                                                gsize       len,
+                                                gsize       chunk,
+                                                gulong      delay_us);
+
+/* Starts writing a copy of @data to @fd one byte at a time, each once the
+ * reader has taken the one before out of the kernel of @reader_fd (10 s at
+ * most): every byte is an arrival of its own. Then @fd's output is shut
+ * down if @shutdown_after. */
+GiosTestSender *gios_test_sender_start_trickle (int         fd,
+                                                int         reader_fd,
+                                                const void *data,
+                                                gsize       len,
+                                                gboolean    shutdown_after);
+
+/* Waits until everything was written, and frees @sender. */
+void            gios_test_sender_join          (GiosTestSender *sender);
 
 /* ------------------------------------------------------------------------ */
 /* Bytes spelt in hex, as LIST-FORMAT.md writes them: "07 01 68 65 6C 6C 6F" */

@@ -17,7 +17,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #if defined(__has_include)
@@ -50,57 +49,18 @@ pair_new (void)
   return gios_test_pair_new_socketpair (gios_test_stream_over_socket);
 }
 
-/* A writer thread that sends one byte at a time, each only once the stream
- * has taken the one before out of the kernel: every byte is an arrival of
- * its own. */
-typedef struct {
-  GiosTestPair *pair;
-  GBytes *bytes;
-  gboolean close_after;
-} Trickle;
-
-static gpointer
-trickle_thread (gpointer data)
-{
-  Trickle *t = data;
-  const guint8 *p;
-  gsize len, i;
-
-  p = g_bytes_get_data (t->bytes, &len);
-  for (i = 0; i < len; i++)
-    {
-      gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-      int avail = 1;
-
-      gios_test_peer_write_all (t->pair->peer, p + i, 1);
-      while (avail > 0 && g_get_monotonic_time () < deadline)
-        {
-          g_assert_cmpint (ioctl (t->pair->stream_fd, FIONREAD, &avail), ==, 0);
-          if (avail > 0)
-            g_usleep (200);
-        }
-    }
-  if (t->close_after)
-    shutdown (t->pair->peer, SHUT_WR);
-  return NULL;
-}
-
-static GThread *
-start_trickle (Trickle      *t,
-               GiosTestPair *pair,
-               const char   *hex_text)
-{
-  t->pair = pair;
-  t->bytes = gios_test_hex_bytes (hex_text);
-  return g_thread_new ("trickle", trickle_thread, t);
-}
-
+/* Receives an item within @timeout_ms and asserts that it is the string
+ * @expected. */
 static void
-join_trickle (Trickle *t,
-              GThread *thread)
+assert_receives_string (GiosDeviceStream *stream,
+                        int               timeout_ms,
+                        const char       *expected)
 {
-  g_thread_join (thread);
-  g_bytes_unref (t->bytes);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) item = gios_device_stream_receive_item (stream, timeout_ms, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (item, NULL), ==, expected);
 }
 
 /* A variant from its text form. */
@@ -472,38 +432,28 @@ test_split_arrivals (void)
 {
   g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) a = NULL;
-  g_autoptr(GVariant) b = NULL;
-  g_autoptr(GVariant) c = NULL;
   g_autoptr(GiosMessage) msg = NULL;
   g_autoptr(GiosMessage) end = NULL;
   g_autoptr(GBytes) payload = gios_test_hex_bytes (CLASS_METHOD_PAYLOAD);
-  g_autofree char *medium = NULL;
-  Trickle t = { 0 };
-  GThread *thread;
+  g_autofree char *medium = g_strnfill (254, 'A');
+  GiosTestSender *trickle;
 
   /* Items in all three length forms, then a message, then the end. */
-  medium = g_strnfill (254, 'A');
   {
-    GString *text = g_string_new ("07 01 68 65 6C 6C 6F  00 FF 00 01 ");
+    g_autoptr(GString) text = g_string_new ("07 01 68 65 6C 6C 6F  00 FF 00 01 ");
+    g_autoptr(GBytes) bytes = NULL;
 
     for (int i = 0; i < 254; i++)
       g_string_append (text, "41");
     g_string_append (text, " 00 00 00 04 00 00 00 01 61 62 63 " CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
-    t.close_after = TRUE;
-    thread = start_trickle (&t, pair, text->str);
-    g_string_free (text, TRUE);
+    bytes = gios_test_hex_bytes (text->str);
+    trickle = gios_test_sender_start_trickle (pair->peer, pair->stream_fd, g_bytes_get_data (bytes, NULL),
+                                              g_bytes_get_size (bytes), TRUE);
   }
 
-  a = gios_device_stream_receive_item (pair->stream, 10000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (g_variant_get_string (a, NULL), ==, "hello");
-  b = gios_device_stream_receive_item (pair->stream, 10000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (g_variant_get_string (b, NULL), ==, medium);
-  c = gios_device_stream_receive_item (pair->stream, 10000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (g_variant_get_string (c, NULL), ==, "abc");
+  assert_receives_string (pair->stream, 10000, "hello");
+  assert_receives_string (pair->stream, 10000, medium);
+  assert_receives_string (pair->stream, 10000, "abc");
   msg = gios_device_stream_receive_message (pair->stream, 10000, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (gios_message_get_code (msg), ==, 0xC24B);
@@ -511,7 +461,7 @@ test_split_arrivals (void)
   end = gios_device_stream_receive_message (pair->stream, 10000, NULL, &error);
   g_assert_no_error (error);
   g_assert_null (end);
-  join_trickle (&t, thread);
+  gios_test_sender_join (trickle);
 }
 
 /* A timeout consumes nothing: the message reads whole once the rest comes. */
@@ -521,7 +471,6 @@ test_timeouts (void)
   g_autoptr(GiosTestPair) pair = pair_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosMessage) msg = NULL;
-  g_autoptr(GVariant) item = NULL;
   gint64 start;
 
   /* Half a header. */
@@ -558,9 +507,7 @@ test_timeouts (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_clear_error (&error);
   peer_write_hex (pair->peer, "63 64");
-  item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (g_variant_get_string (item, NULL), ==, "abcd");
+  assert_receives_string (pair->stream, 1000, "abcd");
 
   /* Cancellation, too, consumes nothing. */
   {
@@ -572,10 +519,7 @@ test_timeouts (void)
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     g_clear_error (&error);
     peer_write_hex (pair->peer, "42 43");
-    g_clear_pointer (&item, g_variant_unref);
-    item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
-    g_assert_no_error (error);
-    g_assert_cmpstr (g_variant_get_string (item, NULL), ==, "ABC");
+    assert_receives_string (pair->stream, 1000, "ABC");
   }
 }
 
@@ -851,6 +795,15 @@ upper_handle_request (GiosDeviceStream *stream,
 static void upper_class_init (UpperClass *klass) { GIOS_DEVICE_STREAM_CLASS (klass)->handle_request = upper_handle_request; }
 static void upper_init (Upper *self) { }
 
+/* An Upper over a GSocketConnection that owns @fd. */
+static GiosDeviceStream *
+upper_over_socket (int fd)
+{
+  g_autoptr(GIOStream) connection = gios_test_socket_stream_new (fd);
+
+  return g_object_new (upper_get_type (), "base-stream", connection, NULL);
+}
+
 static void
 test_execute_vfunc (void)
 {
@@ -859,18 +812,13 @@ test_execute_vfunc (void)
   g_autoptr(GiosMessage) reply = NULL;
   g_autoptr(GiosMessage) plain_request = NULL;
   g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GIOStream) connection = NULL;
   g_autoptr(GiosDeviceStream) stream = NULL;
-  g_autoptr(GiosDeviceStream) plain = NULL;
   g_autoptr(GiosDeviceStream) peer = NULL;
   int fds[2];
 
   gios_test_socketpair (fds);
-  connection = gios_test_socket_stream_new (fds[0]);
-  stream = g_object_new (upper_get_type (), "base-stream", connection, NULL);
-  g_clear_object (&connection);
-  connection = gios_test_socket_stream_new (fds[1]);
-  peer = gios_device_stream_new (connection);
+  stream = upper_over_socket (fds[0]);
+  peer = gios_test_stream_over_socket (fds[1]);
 
   /* The client side: a GiosDeviceStream sending messages too. */
   request = gios_message_new_request (0, 0, "UP", NULL);
@@ -898,10 +846,9 @@ test_execute_vfunc (void)
   g_assert_cmpstr (gios_message_get_code_string (request), ==, "NO");
   g_assert_cmpuint (((Upper *) stream)->handled, ==, 1);
 
-  /* A plain GiosDeviceStream handles nothing. */
+  /* A plain GiosDeviceStream (the peer) handles nothing. */
   g_assert_true (gios_device_stream_send_message (stream, request, NULL, &error));
-  plain = g_object_ref (peer);
-  g_assert_cmpint (gios_device_stream_execute (plain, 1000, NULL, NULL, &plain_request, NULL, &error),
+  g_assert_cmpint (gios_device_stream_execute (peer, 1000, NULL, NULL, &plain_request, NULL, &error),
                    ==, GIOS_EXECUTE_UNHANDLED);
   g_assert_no_error (error);
   bytes = gios_message_to_bytes (plain_request);

@@ -56,42 +56,6 @@ count_open_fds (void)
   return n;
 }
 
-typedef struct
-{
-  GiosServerSocket *server;
-  gint stop;
-  guint listened;
-} Racer;
-
-static gpointer
-listen_until_stopped (gpointer data)
-{
-  Racer *r = data;
-
-  while (!g_atomic_int_get (&r->stop))
-    {
-      /* TRUE at once while the connection is current: until the drop. */
-      if (gios_server_socket_listen (r->server, 20, NULL, NULL))
-        r->listened++;
-      g_thread_yield ();
-    }
-  return NULL;
-}
-
-static gpointer
-drop_until_stopped (gpointer data)
-{
-  Racer *r = data;
-
-  while (!g_atomic_int_get (&r->stop))
-    {
-      (void) gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (r->server), NULL);
-      /* valgrind runs one thread at a time: let the others have theirs. */
-      g_thread_yield ();
-    }
-  return NULL;
-}
-
 /* listen() takes a connection while another thread drops it over and over:
  * the hand-over of the descriptor and address is atomic with the drop, so
  * nothing is used after it was freed, and every client sees its
@@ -100,29 +64,21 @@ static void
 test_race_listen_against_drop (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  Racer r = { .server = server };
-  GThread *listener = g_thread_new ("listen", listen_until_stopped, &r);
-  GThread *dropper = g_thread_new ("drop", drop_until_stopped, &r);
+  GiosTestListenDropRace *race = gios_test_listen_drop_race_start (server, 20);
   gint64 end = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
   guint rounds = 0;
+  guint listened;
 
   while (rounds < 3000 && g_get_monotonic_time () < end)
     {
       int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
-      struct pollfd pfd = { .fd = fd, .events = POLLIN };
-      char c;
-      gssize n;
 
-      g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
-      n = recv (fd, &c, 1, 0);
-      g_assert_true (n == 0 || (n < 0 && errno == ECONNRESET));
+      gios_test_raw_assert_dropped (fd);
       close (fd);
       rounds++;
     }
-  g_atomic_int_set (&r.stop, 1);
-  g_thread_join (listener);
-  g_thread_join (dropper);
-  g_test_message ("%u rounds, %u connections listened to", rounds, r.listened);
+  listened = gios_test_listen_drop_race_stop (race);
+  g_test_message ("%u rounds, %u connections listened to", rounds, listened);
   g_assert_cmpuint (rounds, >=, 100);
 }
 
@@ -257,6 +213,23 @@ shrink_send_buffer (GiosSocketCommon *stream)
   g_assert_no_error (error);
 }
 
+/* A loopback server's connection from a slow reader, its send buffer
+ * shrunk too: a peer that soon takes no more output. The reader's
+ * descriptor is the pair's peer. */
+static GiosTestPair *
+slow_reader_pair_new (void)
+{
+  g_autoptr(GError) error = NULL;
+  GiosTestPair *pair = g_new0 (GiosTestPair, 1);
+
+  pair->server = gios_test_open_loopback_server ();
+  pair->peer = slow_reader_connect (gios_test_server_port (pair->server));
+  pair->stream = GIOS_DEVICE_STREAM (gios_server_socket_accept (pair->server, 2000, NULL, &error));
+  g_assert_no_error (error);
+  pair->stream_fd = gios_test_socket_fd (pair->stream);
+  shrink_send_buffer (GIOS_SOCKET_COMMON (pair->stream));
+  return pair;
+}
 
 /* write() into a full buffer waits at most close-timeout (the default
  * timeout being -1), keeps what it could not send, and close() gives up
@@ -264,19 +237,13 @@ shrink_send_buffer (GiosSocketCommon *stream)
 static void
 test_slow_reader_write_and_close (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = slow_reader_pair_new ();
+  GiosDeviceStream *stream = pair->stream;
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *chunk = g_malloc0 (64 * 1024);
-  int client = slow_reader_connect (gios_test_server_port (server));
-  GiosDeviceStream *stream;
   gint64 start;
   gboolean ok = TRUE;
 
-  conn = gios_server_socket_accept (server, 2000, NULL, &error);
-  g_assert_no_error (error);
-  stream = GIOS_DEVICE_STREAM (conn);
-  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
   g_assert_cmpint (gios_device_stream_get_default_timeout (stream), ==, -1);
   g_assert_cmpint (gios_device_stream_get_close_timeout (stream), ==, 5000);
   gios_device_stream_set_close_timeout (stream, 300);
@@ -299,7 +266,6 @@ test_slow_reader_write_and_close (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_nonnull (strstr (error->message, "not sent"));
   g_assert_false (gios_device_stream_get_is_open (stream));
-  close (client);
 }
 
 /* send_message() flushes as a write into a full buffer does: a peer that
@@ -307,27 +273,21 @@ test_slow_reader_write_and_close (void)
 static void
 test_slow_reader_send_message (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
+  g_autoptr(GiosTestPair) pair = slow_reader_pair_new ();
   g_autoptr(GiosMessage) message = NULL;
   g_autoptr(GBytes) payload = g_bytes_new_take (g_malloc0 (4 * 1024 * 1024), 4 * 1024 * 1024);
   g_autoptr(GError) error = NULL;
-  int client = slow_reader_connect (gios_test_server_port (server));
   gint64 start;
 
-  conn = gios_server_socket_accept (server, 2000, NULL, &error);
-  g_assert_no_error (error);
-  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
-  gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (conn), 300);
+  gios_device_stream_set_close_timeout (pair->stream, 300);
   message = gios_message_new (1, 0, GIOS_MESSAGE_CODE ('E', 'X'), payload);
   start = g_get_monotonic_time ();
-  g_assert_false (gios_device_stream_send_message (GIOS_DEVICE_STREAM (conn), message, NULL, &error));
+  g_assert_false (gios_device_stream_send_message (pair->stream, message, NULL, &error));
   gios_test_assert_timed_out (&error, start, 300);
   /* Nothing lost: what was not sent is still buffered. */
-  g_assert_cmpuint (gios_device_stream_get_buffered_output (GIOS_DEVICE_STREAM (conn)), >, 0);
-  gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (conn), 0);
-  gios_device_stream_close (GIOS_DEVICE_STREAM (conn), NULL);
-  close (client);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), >, 0);
+  gios_device_stream_set_close_timeout (pair->stream, 0);
+  gios_device_stream_close (pair->stream, NULL);
 }
 
 typedef struct
@@ -420,22 +380,28 @@ write_much_job (GiosSocket   *connection,
   (void) gios_device_stream_write_bytes (GIOS_DEVICE_STREAM (connection), bytes, cancellable, NULL);
 }
 
+/* listen_job() without a time limit, for gios_test_blocked_race(): it
+ * serves until the server is closed or @cancellable cancelled. */
 typedef struct
 {
   GiosServerSocket *server;
-  Writers *writers;
-  gint result;
-  GError *error;
-} JobRunner;
+  guint max_jobs;
+  GiosJobFunc job;
+  gpointer job_data;
+  GCancellable *cancellable;
+  gint result;        /* what listen_job() returned */
+} JobsForever;
 
-static gpointer
-listen_job_in_thread (gpointer data)
+static gboolean
+listen_jobs_forever (gpointer   data,
+                     GError   **error)
 {
-  JobRunner *r = data;
+  JobsForever *jobs = data;
 
-  r->result = gios_server_socket_listen_job (r->server, GIOS_TIMEOUT_FOREVER, 2, write_much_job,
-                                             r->writers, NULL, NULL, &r->error);
-  return NULL;
+  jobs->result = gios_server_socket_listen_job (jobs->server, GIOS_TIMEOUT_FOREVER, jobs->max_jobs,
+                                                jobs->job, jobs->job_data, NULL, jobs->cancellable,
+                                                error);
+  return jobs->result >= 0;
 }
 
 /* Jobs stuck sending to peers that never read: the server's close() cuts
@@ -445,24 +411,22 @@ test_slow_reader_jobs_close (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   Writers writers = { 0 };
-  JobRunner runner = { .server = server, .writers = &writers };
+  JobsForever jobs = { server, 2, write_much_job, &writers };
+  g_autoptr(GiosTestBlocked) listener = NULL;
   int clients[2];
-  GThread *thread;
   gint64 start;
 
   for (guint i = 0; i < 2; i++)
     clients[i] = slow_reader_connect (gios_test_server_port (server));
-  thread = g_thread_new ("listen-job", listen_job_in_thread, &runner);
+  listener = gios_test_blocked_race (listen_jobs_forever, &jobs);
   for (guint i = 0; i < 2; i++)
     wait_for_tid (&writers.tids[i]);
 
   start = g_get_monotonic_time ();
   gios_server_socket_close (server, NULL);
   g_assert_cmpint (gios_test_elapsed_ms (start), <, 1000);
-  g_thread_join (thread);
-  g_assert_cmpint (runner.result, ==, -1);
-  g_assert_error (runner.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
-  g_clear_error (&runner.error);
+  gios_test_blocked_join_error (listener, start, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_cmpint (jobs.result, ==, -1);
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
   g_assert_cmpint (gios_test_elapsed_ms (start), <, 2000);
   for (guint i = 0; i < 2; i++)
@@ -475,7 +439,6 @@ test_slow_reader_jobs_close (void)
 
 typedef struct
 {
-  GiosSocket *conn;
   gboolean done;
   gint64 close_ms;
   GError *flush_error;
@@ -502,17 +465,12 @@ on_flush_timed_out (GObject      *source,
 static void
 test_main_loop_close_after_flush_timeout (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GiosTestPair) pair = slow_reader_pair_new ();
+  GiosDeviceStream *stream = pair->stream;
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *data = g_malloc0 (2 * 1024 * 1024);
-  int client = slow_reader_connect (gios_test_server_port (server));
   AsyncClose ac = { 0 };
-  GiosDeviceStream *stream;
 
-  ac.conn = gios_server_socket_accept (server, 2000, NULL, &error);
-  g_assert_no_error (error);
-  stream = GIOS_DEVICE_STREAM (ac.conn);
-  shrink_send_buffer (GIOS_SOCKET_COMMON (ac.conn));
   gios_device_stream_set_output_buffer_size (stream, 4 * 1024 * 1024);
   g_assert_true (gios_device_stream_write (stream, data, 2 * 1024 * 1024, NULL, &error));
   gios_device_stream_flush_async (stream, 200, G_PRIORITY_DEFAULT, NULL, on_flush_timed_out, &ac);
@@ -525,8 +483,6 @@ test_main_loop_close_after_flush_timeout (void)
   g_assert_false (gios_device_stream_get_is_open (stream));
   g_clear_error (&ac.flush_error);
   g_clear_error (&ac.close_error);
-  g_object_unref (ac.conn);
-  close (client);
 }
 
 typedef struct
@@ -576,16 +532,9 @@ never_called (GiosDeviceStream *stream,
 static void
 test_main_loop_write_would_block (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
-  g_autoptr(GError) error = NULL;
-  int client = slow_reader_connect (gios_test_server_port (server));
-  Filler f = { 0 };
+  g_autoptr(GiosTestPair) pair = slow_reader_pair_new ();
+  Filler f = { .stream = pair->stream };
 
-  conn = gios_server_socket_accept (server, 2000, NULL, &error);
-  g_assert_no_error (error);
-  f.stream = GIOS_DEVICE_STREAM (conn);
-  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
   /* The watch makes the stream one served from this loop. */
   gios_device_stream_add_watch (f.stream, G_IO_IN, never_called, NULL, NULL);
   g_idle_add (fill_on_loop, &f);
@@ -598,7 +547,6 @@ test_main_loop_write_would_block (void)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (f.stream), <=,
                     gios_device_stream_get_output_buffer_size (f.stream) + 32 * 1024);
   gios_device_stream_close (f.stream, NULL);
-  close (client);
 }
 
 /* The recipe of the threading guide: a line server on watches. It reads
@@ -753,6 +701,33 @@ typedef struct
   gboolean done;
 } Pinger;
 
+/* Sends @request on @fd, and returns what came back once @want bytes came
+ * (63 at most), the peer closed, or nothing came for @timeout_ms. */
+static char *
+raw_exchange (int         fd,
+              const char *request,
+              gsize       want,
+              int         timeout_ms)
+{
+  char *reply = g_malloc0 (64);
+  gsize got = 0;
+
+  g_assert_cmpint (send (fd, request, strlen (request), MSG_NOSIGNAL), ==, (gssize) strlen (request));
+  while (got < want)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      gssize n;
+
+      if (poll (&pfd, 1, timeout_ms) != 1)
+        break;
+      n = recv (fd, reply + got, 64 - 1 - got, 0);
+      if (n <= 0)
+        break;
+      got += n;
+    }
+  return reply;
+}
+
 static gpointer
 ping (gpointer data)
 {
@@ -762,22 +737,8 @@ ping (gpointer data)
   for (guint i = 0; i < 50; i++)
     {
       g_autofree char *request = g_strdup_printf ("ping %u\n", i);
-      char reply[64] = { 0 };
-      gsize got = 0;
+      g_autofree char *reply = raw_exchange (fd, request, strlen (request), 2000);
 
-      g_assert_cmpint (send (fd, request, strlen (request), MSG_NOSIGNAL), ==, (gssize) strlen (request));
-      while (got < strlen (request))
-        {
-          struct pollfd pfd = { .fd = fd, .events = POLLIN };
-          gssize n;
-
-          if (poll (&pfd, 1, 2000) != 1)
-            break;
-          n = recv (fd, reply + got, sizeof reply - 1 - got, 0);
-          if (n <= 0)
-            break;
-          got += n;
-        }
       if (g_strcmp0 (reply, request) != 0)
         break;
       p->answered++;
@@ -953,18 +914,11 @@ read_slowly (gpointer data)
 static void
 test_main_loop_write_async (void)
 {
-  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  g_autoptr(GiosSocket) conn = NULL;
-  g_autoptr(GError) error = NULL;
-  SlowReader reader = { .total = 4 * 1024 * 1024 };
-  AsyncWriter writer = { .total = 4 * 1024 * 1024 };
+  g_autoptr(GiosTestPair) pair = slow_reader_pair_new ();
+  SlowReader reader = { .fd = pair->peer, .total = 4 * 1024 * 1024 };
+  AsyncWriter writer = { .stream = pair->stream, .total = 4 * 1024 * 1024 };
   GThread *thread;
 
-  reader.fd = slow_reader_connect (gios_test_server_port (server));
-  conn = gios_server_socket_accept (server, 2000, NULL, &error);
-  g_assert_no_error (error);
-  writer.stream = GIOS_DEVICE_STREAM (conn);
-  shrink_send_buffer (GIOS_SOCKET_COMMON (conn));
   thread = g_thread_new ("reader", read_slowly, &reader);
   write_next (&writer);
   GIOS_TEST_RUN_UNTIL_WITHIN (30, writer.done);
@@ -973,7 +927,6 @@ test_main_loop_write_async (void)
   g_assert_cmpuint (reader.got, ==, reader.total);
   g_assert_true (reader.intact);
   g_assert_cmpuint (writer.peak, <=, 16 * 1024 + 24 * 1024);
-  close (reader.fd);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1004,23 +957,6 @@ upper_line_job (GiosSocket   *connection,
   }
 }
 
-typedef struct
-{
-  GiosServerSocket *server;
-  GAsyncQueue *errors;
-  GCancellable *cancellable;
-} IdleJobs;
-
-static gpointer
-idle_jobs_thread (gpointer data)
-{
-  IdleJobs *ij = data;
-
-  (void) gios_server_socket_listen_job (ij->server, GIOS_TIMEOUT_FOREVER, 2, upper_line_job,
-                                        ij->errors, NULL, ij->cancellable, NULL);
-  return NULL;
-}
-
 /* Asks @port for a line, and says how long the answer took (-1: none). */
 static gint64
 ask (guint       port,
@@ -1029,22 +965,8 @@ ask (guint       port,
 {
   int fd = gios_test_raw_connect (AF_INET, port);
   gint64 start = g_get_monotonic_time ();
-  char reply[64] = { 0 };
-  gsize got = 0;
+  g_autofree char *reply = raw_exchange (fd, request, strlen (expect), 5000);
 
-  g_assert_cmpint (send (fd, request, strlen (request), MSG_NOSIGNAL), ==, (gssize) strlen (request));
-  while (got < strlen (expect))
-    {
-      struct pollfd pfd = { .fd = fd, .events = POLLIN };
-      gssize n;
-
-      if (poll (&pfd, 1, 5000) != 1)
-        break;
-      n = recv (fd, reply + got, sizeof reply - 1 - got, 0);
-      if (n <= 0)
-        break;
-      got += n;
-    }
   close (fd);
   return g_strcmp0 (reply, expect) == 0 ? gios_test_elapsed_ms (start) : -1;
 }
@@ -1056,14 +978,15 @@ test_idle_jobs (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  IdleJobs ij = { .server = server, .errors = g_async_queue_new (), .cancellable = cancellable };
+  g_autoptr(GAsyncQueue) errors = g_async_queue_new ();
+  JobsForever jobs = { server, 2, upper_line_job, errors, cancellable };
+  g_autoptr(GiosTestBlocked) listener = NULL;
   int idle[2];
-  GThread *thread;
   gint64 took;
 
   gios_server_socket_set_idle_timeout (server, 300);
   g_assert_cmpint (gios_server_socket_get_idle_timeout (server), ==, 300);
-  thread = g_thread_new ("jobs", idle_jobs_thread, &ij);
+  listener = gios_test_blocked_race (listen_jobs_forever, &jobs);
   for (guint i = 0; i < 2; i++)
     idle[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
@@ -1072,16 +995,14 @@ test_idle_jobs (void)
   g_assert_cmpint (took, <, 300 * 3 / 2 + 500);
   for (guint i = 0; i < 2; i++)
     {
-      g_autoptr(GError) error = g_async_queue_timeout_pop (ij.errors, 5 * G_USEC_PER_SEC);
+      g_autoptr(GError) error = g_async_queue_timeout_pop (errors, 5 * G_USEC_PER_SEC);
 
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_assert_nonnull (strstr (error->message, "idle"));
       close (idle[i]);
     }
-  g_cancellable_cancel (cancellable);
-  g_thread_join (thread);
+  gios_test_blocked_cancel (listener, cancellable);
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
-  g_async_queue_unref (ij.errors);
 }
 
 typedef struct
@@ -1278,22 +1199,6 @@ read_forever_job (GiosSocket   *connection,
   g_mutex_unlock (&cj->lock);
 }
 
-typedef struct
-{
-  GiosServerSocket *server;
-  CancelJobs *cj;
-} CancelRunner;
-
-static gpointer
-cancel_jobs_thread (gpointer data)
-{
-  CancelRunner *r = data;
-
-  (void) gios_server_socket_listen_job (r->server, GIOS_TIMEOUT_FOREVER, 0, read_forever_job,
-                                        r->cj, NULL, NULL, NULL);
-  return NULL;
-}
-
 /* Cancelling the jobs' cancellable (here from outside, as a program that
  * stops its jobs on a signal does) wakes every job, even where its read
  * waits in the device itself; the server goes on, and the jobs that come
@@ -1303,14 +1208,14 @@ test_job_cancellable (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   CancelJobs cj = { 0 };
-  CancelRunner runner = { .server = server, .cj = &cj };
+  JobsForever jobs = { server, 0, read_forever_job, &cj };
+  g_autoptr(GiosTestBlocked) listener = NULL;
   int clients[3];
-  GThread *thread;
   gint64 start;
 
   g_mutex_init (&cj.lock);
   g_cond_init (&cj.cond);
-  thread = g_thread_new ("listen-job", cancel_jobs_thread, &runner);
+  listener = gios_test_blocked_race (listen_jobs_forever, &jobs);
   for (guint i = 0; i < 2; i++)
     clients[i] = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
   g_mutex_lock (&cj.lock);
@@ -1343,8 +1248,9 @@ test_job_cancellable (void)
   g_assert_cmpint (cj.n_returned, ==, 2);
 
   /* close() cancels it too. */
+  start = g_get_monotonic_time ();
   gios_server_socket_close (server, NULL);
-  g_thread_join (thread);
+  gios_test_blocked_join_error (listener, start, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
   g_assert_true (g_cancellable_is_cancelled (cj.cancellables[2]));
   for (guint i = 0; i < 3; i++)

@@ -132,24 +132,52 @@ test_open_errors (void)
   g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (other)));
 }
 
+/* An open of what another server holds, which waits up to 10 s for it:
+ * a port on 127.0.0.1 or a Unix socket path. For gios_test_blocked_race(). */
 typedef struct
 {
   GiosServerSocket *server;
-  char *port;
-  gboolean ok;
-  GError *error;
-  gint64 elapsed;
-} OpenJob;
+  const char *where;
+} BusyOpen;
 
-static gpointer
-open_in_thread (gpointer data)
+static gboolean
+open_busy_port (gpointer   data,
+                GError   **error)
 {
-  OpenJob *job = data;
-  gint64 start = g_get_monotonic_time ();
+  BusyOpen *call = data;
 
-  job->ok = gios_server_socket_open_address (job->server, "127.0.0.1", job->port, 10000, &job->error);
-  job->elapsed = g_get_monotonic_time () - start;
-  return NULL;
+  return gios_server_socket_open_address (call->server, "127.0.0.1", call->where, 10000, error);
+}
+
+static gboolean
+open_busy_path (gpointer   data,
+                GError   **error)
+{
+  BusyOpen *call = data;
+
+  return gios_server_socket_open_unix (call->server, call->where, 0600, 10000, error);
+}
+
+/* Runs @open_busy (@call) in another thread while @first holds what it
+ * opens, then closes @first: the open succeeds, within a second of that
+ * and 5 s of its start. */
+static void
+assert_opens_once_closed (GiosServerSocket     *first,
+                          GiosTestBlockingFunc  open_busy,
+                          BusyOpen             *call)
+{
+  gint64 start = g_get_monotonic_time ();
+  g_autoptr(GiosTestBlocked) b = gios_test_blocked_race (open_busy, call);
+  gint64 closed_at;
+
+  /* A load pattern, not synchronisation: the result holds either way. */
+  g_usleep (100 * 1000);
+  closed_at = g_get_monotonic_time ();
+  g_assert_true (gios_server_socket_close (first, NULL));
+  gios_test_blocked_join (b, closed_at);
+  g_assert_no_error (b->error);
+  g_assert_true (b->ok);
+  g_assert_cmpint (b->returned_at - start, <, 5 * G_USEC_PER_SEC);
 }
 
 /* A busy port that becomes free while open() waits. */
@@ -157,23 +185,12 @@ static void
 test_open_waits_for_busy_port (void)
 {
   g_autoptr(GiosServerSocket) first = gios_test_open_loopback_server ();
-  OpenJob job = { 0 };
-  GThread *thread;
+  g_autoptr(GiosServerSocket) second = gios_server_socket_new ();
+  g_autofree char *port = gios_test_server_port_string (first);
+  BusyOpen call = { second, port };
 
-  job.server = gios_server_socket_new ();
-  job.port = gios_test_server_port_string (first);
-  thread = g_thread_new ("open", open_in_thread, &job);
-  /* A load pattern, not synchronisation: the result holds either way. */
-  g_usleep (100 * 1000);
-  g_assert_true (gios_server_socket_close (first, NULL));
-  g_thread_join (thread);
-
-  g_assert_no_error (job.error);
-  g_assert_true (job.ok);
-  g_assert_cmpint (job.elapsed, <, 5 * G_USEC_PER_SEC);
-  g_assert_cmpuint (gios_test_server_port (job.server), ==, strtoul (job.port, NULL, 10));
-  g_object_unref (job.server);
-  g_free (job.port);
+  assert_opens_once_closed (first, open_busy_port, &call);
+  g_assert_cmpuint (gios_test_server_port (second), ==, strtoul (port, NULL, 10));
 }
 
 static void
@@ -334,12 +351,8 @@ test_listen_cancel_from_thread (void)
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   BlockedListen call = { server, cancellable };
   g_autoptr(GiosTestBlocked) b = gios_test_blocked_start (blocked_listen, &call);
-  gint64 cancelled_at = g_get_monotonic_time ();
 
-  g_cancellable_cancel (cancellable);
-  gios_test_blocked_join (b, cancelled_at);
-  g_assert_false (b->ok);
-  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  gios_test_blocked_cancel (b, cancellable);
   /* The server still listens. */
   g_assert_true (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
 }
@@ -355,9 +368,7 @@ test_listen_close_from_thread (void)
 
   g_assert_true (gios_server_socket_close (server, &error));
   g_assert_no_error (error);
-  gios_test_blocked_join (b, closed_at);
-  g_assert_false (b->ok);
-  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  gios_test_blocked_join_error (b, closed_at, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (server)));
 
   /* Listening after close fails cleanly. */
@@ -643,15 +654,12 @@ test_close_resets_queued (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  char byte;
-  gssize n;
   int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   /* fd is connected (in the kernel's queue) but never accepted. */
   g_assert_true (gios_server_socket_close (server, &error));
   g_assert_no_error (error);
-  n = recv (fd, &byte, 1, 0);
-  g_assert_true (n == 0 || (n < 0 && errno == ECONNRESET));
+  gios_test_raw_assert_dropped (fd);
   close (fd);
 }
 
@@ -929,11 +937,7 @@ test_jobs_wait_cancel (void)
   g_clear_error (&error);
 
   b = gios_test_blocked_start (blocked_wait_jobs, &call);
-  start = g_get_monotonic_time ();
-  g_cancellable_cancel (cancellable);
-  gios_test_blocked_join (b, start);
-  g_assert_false (b->ok);
-  g_assert_error (b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  gios_test_blocked_cancel (b, cancellable);
   gios_test_blocked_free (b);
 
   /* Only the wait stopped: the job still runs and serves its client. */
@@ -1184,44 +1188,22 @@ test_unix_errors (void)
   g_rmdir (dir);
 }
 
-static gpointer
-open_unix_in_thread (gpointer data)
-{
-  OpenJob *job = data;
-  gint64 start = g_get_monotonic_time ();
-
-  job->ok = gios_server_socket_open_unix (job->server, job->port, 0600, 10000, &job->error);
-  job->elapsed = g_get_monotonic_time () - start;
-  return NULL;
-}
-
 /* An entry that goes away while open_unix waits is then taken. */
 static void
 test_unix_waits_for_path (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) first = gios_server_socket_new ();
+  g_autoptr(GiosServerSocket) second = gios_server_socket_new ();
   g_autofree char *dir = gios_test_make_temp_dir ();
-  OpenJob job = { 0 };
-  GThread *thread;
+  g_autofree char *path = g_build_filename (dir, "s.sock", NULL);
+  BusyOpen call = { second, path };
 
-  job.port = g_build_filename (dir, "s.sock", NULL);
-  g_assert_true (gios_server_socket_open_unix (first, job.port, 0600, 0, &error));
+  g_assert_true (gios_server_socket_open_unix (first, path, 0600, 0, &error));
   g_assert_no_error (error);
 
-  job.server = gios_server_socket_new ();
-  thread = g_thread_new ("open-unix", open_unix_in_thread, &job);
-  /* A load pattern, not synchronisation: the result holds either way. */
-  g_usleep (100 * 1000);
-  g_assert_true (gios_server_socket_close (first, &error));
-  g_thread_join (thread);
-
-  g_assert_no_error (job.error);
-  g_assert_true (job.ok);
-  g_assert_cmpint (job.elapsed, <, 5 * G_USEC_PER_SEC);
-  g_assert_true (gios_server_socket_close (job.server, NULL));
-  g_object_unref (job.server);
-  g_free (job.port);
+  assert_opens_once_closed (first, open_busy_path, &call);
+  g_assert_true (gios_server_socket_close (second, NULL));
   g_rmdir (dir);
 }
 
@@ -1259,64 +1241,22 @@ test_unix_permission_denied (void)
  * whether there is a connection must not make a GSocket for a descriptor
  * that the other thread is closing, which wedged the server (listen()
  * returning TRUE for a connection that was gone). */
-typedef struct
-{
-  GiosServerSocket *server;
-  gint stop;
-} ListenDrop;
-
-static gpointer
-listen_loop (gpointer data)
-{
-  ListenDrop *ld = data;
-
-  while (!g_atomic_int_get (&ld->stop))
-    {
-      /* Timed out, or woken by a drop: either way, listen again. */
-      (void) gios_server_socket_listen (ld->server, 50, NULL, NULL);
-      g_thread_yield ();
-    }
-  return NULL;
-}
-
-static gpointer
-drop_loop (gpointer data)
-{
-  ListenDrop *ld = data;
-
-  while (!g_atomic_int_get (&ld->stop))
-    {
-      (void) gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (ld->server), NULL);
-      g_thread_yield ();
-    }
-  return NULL;
-}
-
 static void
 test_listen_against_drop (void)
 {
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
-  ListenDrop ld = { .server = server };
-  GThread *listener = g_thread_new ("listen", listen_loop, &ld);
-  GThread *dropper = g_thread_new ("drop", drop_loop, &ld);
+  GiosTestListenDropRace *race = gios_test_listen_drop_race_start (server, 50);
 
   for (int round = 0; round < 150; round++)
     {
       int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
-      struct pollfd pfd = { .fd = fd, .events = POLLIN };
-      char c;
-      gssize n;
 
       g_assert_cmpint (fd, >=, 0);
       /* Dropped within 5 s, or the server is wedged. */
-      g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
-      n = recv (fd, &c, 1, 0);
-      g_assert_true (n == 0 || (n < 0 && errno == ECONNRESET));
+      gios_test_raw_assert_dropped (fd);
       close (fd);
     }
-  g_atomic_int_set (&ld.stop, 1);
-  g_thread_join (listener);
-  g_thread_join (dropper);
+  gios_test_listen_drop_race_stop (race);
 }
 
 /* With the descriptor table full when listen_job() starts, the server has

@@ -15,11 +15,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* --reuse-port: peer_listen() sets SO_REUSEPORT, so that several peers
+ * share a port (the deployment benchmark's processes). */
+static bool reuse_port;
+
 static void
 usage (const char *prog,
        bool        accepts_max_jobs)
 {
-  fprintf (stderr, "Usage: %s --port=N%s\n", prog,
+  fprintf (stderr, "Usage: %s --port=N [--reuse-port]%s\n", prog,
            accepts_max_jobs ? " [--max-jobs=N]" : "");
   exit (2);
 }
@@ -48,6 +52,7 @@ peer_parse_args (int          argc,
   static const struct option long_opts[] = {
     { "port", required_argument, NULL, 'p' },
     { "max-jobs", required_argument, NULL, 'j' },
+    { "reuse-port", no_argument, NULL, 'r' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -65,6 +70,9 @@ peer_parse_args (int          argc,
           opts->port = parse_int (optarg, 0, 65535, &ok);
           if (!ok)
             usage (argv[0], accepts_max_jobs);
+          break;
+        case 'r':
+          reuse_port = true;
           break;
         case 'j':
           if (!accepts_max_jobs)
@@ -98,6 +106,11 @@ peer_listen (int  port,
     }
   if (setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
     perror ("setsockopt(SO_REUSEADDR)");
+  if (reuse_port && setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+    {
+      perror ("setsockopt(SO_REUSEPORT)");
+      exit (1);
+    }
 
   memset (&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;

@@ -19,15 +19,16 @@ typedef struct
   int max_jobs;   /* --max-jobs, only for peers that accept it */
 } PeerOptions;
 
-/* Parses --port=N and (if @accepts_max_jobs) --max-jobs=N; exits with
- * status 2 on a usage error. */
+/* Parses --port=N, --reuse-port (for peer_listen()) and (if
+ * @accepts_max_jobs) --max-jobs=N; exits with status 2 on a usage error. */
 void peer_parse_args (int          argc,
                       char       **argv,
                       bool         accepts_max_jobs,
                       PeerOptions *opts);
 
-/* Creates the listening socket on 127.0.0.1:@port and stores the bound
- * port in @bound_port.  Exits with status 1 on failure. */
+/* Creates the listening socket on 127.0.0.1:@port (with SO_REUSEPORT after
+ * --reuse-port) and stores the bound port in @bound_port.  Exits with
+ * status 1 on failure. */
 int  peer_listen (int  port,
                   int *bound_port);
 

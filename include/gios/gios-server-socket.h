@@ -141,6 +141,10 @@ gboolean          gios_server_socket_wait_jobs_full           (GiosServerSocket 
                                                                GCancellable      *cancellable,
                                                                GError           **error);
 GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_drain                    (GiosServerSocket  *self,
+                                                               int                timeout_ms,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
 gboolean          gios_server_socket_close                    (GiosServerSocket  *self,
                                                                GError           **error);
 

@@ -192,5 +192,39 @@ class DeployTest(unittest.TestCase):
         self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.ADDRESS_IN_USE))
 
 
+class DrainTest(unittest.TestCase):
+    def test_drain_cuts_what_does_not_finish(self):
+        """drain() from Python: an idle main-loop connection is cut at the
+        deadline, the error says so, and the server ends closed."""
+        server = open_server()
+        taken = []
+
+        def on_accepted(srv, conn):
+            taken.append(conn)
+            return True
+
+        server.connect("accepted", on_accepted)
+        self.assertTrue(server.start())
+        with socket.create_connection(("127.0.0.1", server.props.port), 5) as s:
+            context = GLib.MainContext.default()
+            for _ in range(500):
+                if taken:
+                    break
+                context.iteration(True)
+            self.assertEqual(len(taken), 1)
+            with self.assertRaises(GLib.Error) as caught:
+                server.drain(200)
+            self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT))
+            self.assertIn("1 connection was still open", caught.exception.message)
+            self.assertFalse(taken[0].props.is_open)
+            self.assertFalse(server.props.is_open)
+            self.assertEqual(s.recv(16), b"")
+
+    def test_drain_with_nothing_to_wait_for(self):
+        server = open_server()
+        self.assertTrue(server.drain(1000))
+        self.assertFalse(server.props.is_open)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -510,14 +510,21 @@ class Serve(unittest.TestCase):
 
 
 class Stop(unittest.TestCase):
-    """serve stops within 1 s of SIGTERM or SIGINT, with status 0, in every
-    model and whatever its clients do."""
+    """serve stops with status 0 in every model whatever its clients do:
+    within 1 s of SIGINT, and of SIGTERM with --drain-timeout 0; within the
+    drain (1 s by default) and 0.5 s of SIGTERM, saying what it cut."""
     MODELS = Serve.MODELS
+    DRAIN_S = 1.0
 
-    def assert_stops(self, server, sig):
+    def assert_stops(self, server, sig, drains=False):
         status, out, err, seconds = server.stop_timed(sig)
         self.assertEqual(status, 0, err)
-        self.assertLess(seconds, 1.0, f"stopping took {seconds:.2f} s")
+        limit = self.DRAIN_S + 0.5 if drains else 1.0
+        self.assertLess(seconds, limit, f"stopping took {seconds:.2f} s")
+        if drains:
+            self.assertGreaterEqual(seconds, self.DRAIN_S * 0.95, "the drain did not wait")
+            self.assertRegex(err, r"gio-socket serve: \d+ connections? (was|were) still open "
+                                  r"after 1000 ms and (was|were) cut")
 
     def test_clients_that_flood_and_never_read(self):
         for model in self.MODELS:
@@ -526,7 +533,7 @@ class Stop(unittest.TestCase):
                 with self.subTest(model=model, mode=mode), \
                      Server("--host", "127.0.0.1", mode, *model) as server:
                     with flooder(server.port, chunk):
-                        self.assert_stops(server, sig)
+                        self.assert_stops(server, sig, drains=sig == signal.SIGTERM)
 
     def test_idle_clients(self):
         for model in self.MODELS:
@@ -543,11 +550,61 @@ class Stop(unittest.TestCase):
 
     def test_half_a_line(self):
         for model in self.MODELS:
-            with self.subTest(model=model), Server("--host", "127.0.0.1", "--lines", *model) as server:
+            for extra, drains in (([], True), (["--drain-timeout", "0"], False)):
+                with self.subTest(model=model, extra=extra), \
+                     Server("--host", "127.0.0.1", "--lines", *extra, *model) as server:
+                    with connect(server.port) as s:
+                        round_trip(s, b"a whole line\n")
+                        s.sendall(b"half a li")
+                        self.assert_stops(server, signal.SIGTERM, drains=drains)
+
+
+class Drain(unittest.TestCase):
+    """SIGTERM drains: accepting stops at once, the connections being served
+    finish within --drain-timeout, a second SIGTERM or SIGINT stops at once."""
+    MODELS = Serve.MODELS
+
+    def test_requests_in_progress_finish(self):
+        for model in self.MODELS:
+            with self.subTest(model=model), \
+                 Server("--host", "127.0.0.1", "--lines", "--drain-timeout", "5000", *model) as server:
                 with connect(server.port) as s:
-                    round_trip(s, b"a whole line\n")
-                    s.sendall(b"half a li")
-                    self.assert_stops(server, signal.SIGTERM)
+                    round_trip(s, b"before\n")
+                    start = time.monotonic()
+                    server.proc.send_signal(signal.SIGTERM)
+                    time.sleep(0.2)
+                    # Not accepted any more: this one is never answered.
+                    with connect(server.port) as late:
+                        late.sendall(b"late\n")
+                        # Being served still: answered during the drain.
+                        round_trip(s, b"during the drain\n", within=2)
+                        s.close()
+                        status = server.proc.wait(TIMEOUT)
+                        seconds = time.monotonic() - start
+                        self.assertEqual(status, 0, server.stderr())
+                        self.assertLess(seconds, 2.5, "the drain waited for the deadline")
+                        self.assertTrue(sees_end(late), "a late client was served")
+                self.assertNotIn("cut", server.stderr())
+
+    def test_a_second_signal_stops_at_once(self):
+        for model in self.MODELS:
+            for second in (signal.SIGTERM, signal.SIGINT):
+                with self.subTest(model=model, second=second), \
+                     Server("--host", "127.0.0.1", "--drain-timeout", "20000", *model) as server:
+                    with connect(server.port) as s:
+                        round_trip(s, b"served\n")
+                        server.proc.send_signal(signal.SIGTERM)
+                        time.sleep(0.3)
+                        self.assertIsNone(server.proc.poll(), "the drain did not wait")
+                        status, out, err, seconds = server.stop_timed(second)
+                        self.assertEqual(status, 0, err)
+                        self.assertLess(seconds, 1.0, f"stopping took {seconds:.2f} s")
+                        self.assertTrue(sees_end(s))
+
+    def test_bad_drain_timeout(self):
+        status, out, err = run("serve", "--drain-timeout", "-5")
+        self.assertEqual(status, 2)
+        self.assertIn("--drain-timeout", err.decode())
 
 
 class Backpressure(unittest.TestCase):
