@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define READ_CHUNK (16 * 1024)
 #define MAX_LINE (64 * 1024)
@@ -405,6 +406,50 @@ stop_serving (Serve *serve)
     g_source_remove (timeout);
 }
 
+/* Whether sockets were passed to this process, as systemd does for a
+ * socket unit: LISTEN_FDS, for the process LISTEN_PID. Variables left for
+ * another process are not for us, as sd_listen_fds() has it. */
+static gboolean
+passed_sockets (void)
+{
+  g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
+
+  return g_getenv ("LISTEN_FDS") != NULL && g_strcmp0 (g_getenv ("LISTEN_PID"), pid) == 0;
+}
+
+/* Adopts the first passed socket; says so when others are left unused. */
+static gboolean
+open_passed (GiosServerSocket  *server,
+             GError           **error)
+{
+  g_autofree char *passed = g_strdup (g_getenv ("LISTEN_FDS"));
+
+  if (!gios_server_socket_open_activated (server, NULL, error))
+    return FALSE;
+  /* Set still: not every passed socket was taken. */
+  if (g_getenv ("LISTEN_FDS") != NULL)
+    g_printerr (_("gio-socket serve: %s sockets were passed (LISTEN_FDS); only the first is served\n"), passed);
+  return TRUE;
+}
+
+/* Prints a line "listening on ADDRESS" for every address @server listens
+ * on, the local address first: the lines scripts wait for, not
+ * translated. */
+static void
+say_addresses (GiosServerSocket *server)
+{
+  GList *addresses = gios_server_socket_get_addresses (server);
+
+  for (GList *l = addresses; l != NULL; l = l->next)
+    {
+      g_autofree char *where = tool_address_to_string (l->data);
+
+      g_print ("listening on %s\n", where);
+    }
+  fflush (stdout);
+  g_list_free_full (addresses, g_object_unref);
+}
+
 /* What --jobs 0 means: as many jobs as RLIMIT_NOFILE leaves room for, up
  * to MAX_JOBS, and at least one. */
 static guint
@@ -451,11 +496,14 @@ tool_serve (int    argc,
   gboolean async = FALSE;
   gboolean echo = FALSE;
   gboolean lines = FALSE;
+  gboolean reuse_port = FALSE;
+  gboolean activated;
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, N_("Listen on this address or name only (default: all)"), N_("HOST") },
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port, N_("Port number or service name (default: 0, any free port)"), N_("PORT") },
     { "unix", 'u', 0, G_OPTION_ARG_FILENAME, &unix_path, N_("Listen on a Unix-domain socket at PATH instead"), N_("PATH") },
     { "permissions", 0, 0, G_OPTION_ARG_STRING, &permissions_text, N_("Octal mode of the Unix-domain socket (default: 0600)"), N_("MODE") },
+    { "reuse-port", 0, 0, G_OPTION_ARG_NONE, &reuse_port, N_("Share the port with other servers started with --reuse-port (one process per core)"), NULL },
     { "jobs", 'j', 0, G_OPTION_ARG_STRING, &jobs_text, N_("Serve each connection in a job, at most N at once (0: as many as the open-file limit allows, up to 1024)"), N_("N") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, N_("Drop a client that sends nothing for MS milliseconds (default: 300000; 0: never)"), N_("MS") },
     { "drain-timeout", 0, 0, G_OPTION_ARG_INT, &drain_timeout, N_("On SIGTERM, stop accepting and let the connections being served finish for MS milliseconds (default: 1000; 0: stop at once)"), N_("MS") },
@@ -469,17 +517,17 @@ tool_serve (int    argc,
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GCancellable) cancellable = NULL;
-  g_autofree char *where = NULL;
   guint permissions = 0600;
   guint sigint, sigterm;
   Serve serve = { 0 };
   gboolean ok;
 
   context = tool_option_context_new ("serve", NULL,
-      _("Listens on a TCP port or a Unix-domain socket, prints “listening on "
-        "ADDRESS” and serves connections until interrupted: SIGINT stops at once, "
-        "SIGTERM stops accepting and lets the connections being served finish "
-        "first (--drain-timeout). "
+      _("Listens on a TCP port or a Unix-domain socket, or on the socket systemd "
+        "passes it (LISTEN_FDS), prints “listening on ADDRESS” for every address "
+        "it listens on and serves connections until interrupted: SIGINT stops at "
+        "once, SIGTERM stops accepting and lets the connections being served "
+        "finish first (--drain-timeout). "
         "Without --jobs or --async, one connection is served at a time."),
       _("Examples:\n"
         "  gio-socket serve --host 127.0.0.1 --port 7000 --lines\n"
@@ -490,12 +538,18 @@ tool_serve (int    argc,
 
   if (argc > 1)
     return tool_usage_error ("serve", _("unexpected argument “%s”"), argv[1]);
+  activated = passed_sockets ();
+  if (activated && (host != NULL || port != NULL || unix_path != NULL || permissions_text != NULL || reuse_port))
+    return tool_usage_error ("serve", _("--host, --port, --unix, --permissions and --reuse-port do not apply to "
+                                        "the sockets systemd passes (LISTEN_FDS)"));
   if (unix_path != NULL && (host != NULL || port != NULL))
     return tool_usage_error ("serve", _("--unix cannot be combined with --host or --port"));
   if (permissions_text != NULL && unix_path == NULL)
     return tool_usage_error ("serve", _("--permissions needs --unix"));
   if (permissions_text != NULL && !parse_permissions (permissions_text, &permissions))
     return tool_usage_error ("serve", _("“%s” is not an octal mode such as 0600"), permissions_text);
+  if (reuse_port && unix_path != NULL)
+    return tool_usage_error ("serve", _("--reuse-port is for TCP ports, not --unix"));
   if (jobs_text != NULL && async)
     return tool_usage_error ("serve", _("choose either --jobs or --async"));
   if (jobs_text != NULL && !g_ascii_string_to_unsigned (jobs_text, 10, 0, G_MAXINT, &jobs, NULL))
@@ -515,7 +569,12 @@ tool_serve (int    argc,
   gios_device_stream_set_close_timeout (GIOS_DEVICE_STREAM (server), 0);
   /* Idle clients cannot hold a job, the classic model or a connection. */
   gios_server_socket_set_idle_timeout (server, idle_timeout > 0 ? idle_timeout : -1);
-  if (unix_path != NULL)
+  gios_server_socket_set_reuse_port (server, reuse_port);
+  /* A socket a crashed serve left is no reason not to start again. */
+  gios_server_socket_set_replace_stale (server, TRUE);
+  if (activated)
+    ok = open_passed (server, &error);
+  else if (unix_path != NULL)
     ok = gios_server_socket_open_unix (server, unix_path, permissions, 1000, &error);
   else if (host != NULL)
     ok = gios_server_socket_open_address (server, host, port != NULL ? port : "0", 1000, &error);
@@ -524,10 +583,7 @@ tool_serve (int    argc,
   if (!ok)
     return tool_fail ("serve", error, NULL);
 
-  /* The one line scripts wait for: not translated. */
-  where = tool_address_to_string (gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server)));
-  g_print ("listening on %s\n", where);
-  fflush (stdout);
+  say_addresses (server);
 
   loop = g_main_loop_new (NULL, FALSE);
   cancellable = g_cancellable_new ();

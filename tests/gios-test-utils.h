@@ -189,6 +189,9 @@ void              gios_test_raw_send             (int                fd,
 char             *gios_test_raw_recv             (int                fd,
                                                   gsize              len);
 
+/* Whether this machine has an IPv6 loopback interface to bind. */
+gboolean          gios_test_have_ipv6_loopback   (void);
+
 /* Asserts that the server side of @fd went away within 5 s: @fd sees the
  * end of input or a reset. */
 void              gios_test_raw_assert_dropped   (int                fd);
