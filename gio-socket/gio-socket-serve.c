@@ -42,6 +42,8 @@
 /* The jobs and connections end as soon as the server is closed: this only
  * bounds how long a stop waits for them. */
 #define STOP_TIMEOUT_MS 500
+/* How long a successor may take to say it serves, after SIGHUP. */
+#define HAND_OVER_TIMEOUT_MS 10000
 /* SIGTERM's drain: a plain SIGTERM still stops within about a second. */
 #define DEFAULT_DRAIN_TIMEOUT_MS 1000
 
@@ -65,6 +67,7 @@ typedef struct
   gboolean acceptor_done;     /* main-loop model: ::stopped was emitted */
   int drain_timeout;          /* ms; 0: SIGTERM stops at once */
   gboolean draining;
+  GStrv successor;            /* the command line SIGHUP hands over to */
 } Serve;
 
 static void
@@ -356,6 +359,14 @@ drain_now (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+start_draining (Serve *serve)
+{
+  serve->draining = TRUE;
+  g_atomic_int_set (&serve->stopping, 1);
+  g_idle_add (drain_now, serve);
+}
+
 /* SIGTERM: drain, unless draining already or told not to. */
 static gboolean
 on_sigterm (gpointer data)
@@ -364,10 +375,88 @@ on_sigterm (gpointer data)
 
   if (serve->draining || serve->drain_timeout == 0)
     return on_stop_signal (serve);
-  serve->draining = TRUE;
-  g_atomic_int_set (&serve->stopping, 1);
-  g_idle_add (drain_now, serve);
+  start_draining (serve);
   return G_SOURCE_CONTINUE;
+}
+
+/* SIGHUP: a successor takes the listening sockets over, then this process
+ * drains. If the successor does not start, this one goes on serving. */
+static gboolean
+on_sighup (gpointer data)
+{
+  Serve *serve = data;
+  g_autoptr(GError) error = NULL;
+  GPid pid = 0;
+
+  if (serve->draining)
+    return G_SOURCE_CONTINUE;
+  if (!gios_server_socket_hand_over_to (serve->server, (const char * const *) serve->successor,
+                                        HAND_OVER_TIMEOUT_MS, &pid, &error))
+    {
+      g_printerr (_("gio-socket serve: could not hand over, serving on: %s\n"), error->message);
+      return G_SOURCE_CONTINUE;
+    }
+  /* A line scripts wait for: not translated. */
+  g_print ("handed over to process %d\n", (int) pid);
+  fflush (stdout);
+  start_draining (serve);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Whether @arg says where to listen (and whether the next argument is its
+ * value): a successor is given the sockets instead. */
+static gboolean
+is_address_option (const char *arg,
+                   gboolean   *takes_value)
+{
+  static const char * const with_value[] = { "--host", "--port", "--unix", "--permissions", NULL };
+
+  *takes_value = FALSE;
+  if (g_str_equal (arg, "--reuse-port"))
+    return TRUE;
+  for (guint k = 0; with_value[k] != NULL; k++)
+    {
+      gsize len = strlen (with_value[k]);
+
+      if (strncmp (arg, with_value[k], len) == 0 && (arg[len] == '\0' || arg[len] == '='))
+        {
+          *takes_value = arg[len] == '\0';
+          return TRUE;
+        }
+    }
+  /* -p PORT, -pPORT, -u PATH, -uPATH */
+  if (arg[0] == '-' && (arg[1] == 'p' || arg[1] == 'u'))
+    {
+      *takes_value = arg[2] == '\0';
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* The command line of a successor: this program, "serve" and the options
+ * @argv gave, but those that say where to listen. */
+static GStrv
+successor_command_line (char **argv)
+{
+  GPtrArray *args = g_ptr_array_new ();
+  char *self = g_file_read_link ("/proc/self/exe", NULL);
+
+  g_ptr_array_add (args, self != NULL ? self : g_strdup (g_get_prgname ()));
+  g_ptr_array_add (args, g_strdup ("serve"));
+  for (guint i = 1; argv[i] != NULL; i++)
+    {
+      gboolean takes_value;
+
+      if (is_address_option (argv[i], &takes_value))
+        {
+          if (takes_value && argv[i + 1] != NULL)
+            i++;
+          continue;
+        }
+      g_ptr_array_add (args, g_strdup (argv[i]));
+    }
+  g_ptr_array_add (args, NULL);
+  return (GStrv) g_ptr_array_free (args, FALSE);
 }
 
 static gboolean
@@ -417,18 +506,24 @@ passed_sockets (void)
   return g_getenv ("LISTEN_FDS") != NULL && g_strcmp0 (g_getenv ("LISTEN_PID"), pid) == 0;
 }
 
-/* Adopts the first passed socket; says so when others are left unused. */
+/* Adopts the passed sockets named as the first one is (a socket unit's
+ * sockets, a predecessor's hand-over, or all of them when they have no
+ * names); says so when others are left unused. */
 static gboolean
 open_passed (GiosServerSocket  *server,
              GError           **error)
 {
   g_autofree char *passed = g_strdup (g_getenv ("LISTEN_FDS"));
+  g_auto(GStrv) names = g_strsplit (g_getenv ("LISTEN_FDNAMES") != NULL ? g_getenv ("LISTEN_FDNAMES") : "",
+                                    ":", 2);
 
-  if (!gios_server_socket_open_activated (server, NULL, error))
+  if (!gios_server_socket_open_activated (server, names[0] != NULL && *names[0] != '\0' ? names[0] : "unknown",
+                                          error))
     return FALSE;
   /* Set still: not every passed socket was taken. */
   if (g_getenv ("LISTEN_FDS") != NULL)
-    g_printerr (_("gio-socket serve: %s sockets were passed (LISTEN_FDS); only the first is served\n"), passed);
+    g_printerr (_("gio-socket serve: %s sockets were passed (LISTEN_FDS); only those named as the first are served\n"),
+                passed);
   return TRUE;
 }
 
@@ -518,8 +613,9 @@ tool_serve (int    argc,
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GCancellable) cancellable = NULL;
   guint permissions = 0600;
-  guint sigint, sigterm;
+  guint sigint, sigterm, sighup;
   Serve serve = { 0 };
+  g_auto(GStrv) successor = successor_command_line (argv);
   gboolean ok;
 
   context = tool_option_context_new ("serve", NULL,
@@ -592,8 +688,10 @@ tool_serve (int    argc,
   serve.loop = loop;
   serve.cancellable = cancellable;
   serve.drain_timeout = drain_timeout;
+  serve.successor = successor;
   sigint = g_unix_signal_add (SIGINT, on_stop_signal, &serve);
   sigterm = g_unix_signal_add (SIGTERM, on_sigterm, &serve);
+  sighup = g_unix_signal_add (SIGHUP, on_sighup, &serve);
 
   if (async)
     {
@@ -610,12 +708,20 @@ tool_serve (int    argc,
   else
     serve.worker = g_thread_new ("gio-socket-classic", classic_thread, &serve);
 
+  /* A predecessor handing over, or systemd (Type=notify), waits for this. */
+  if (!gios_notify_ready (&error))
+    {
+      g_printerr ("gio-socket serve: %s\n", error->message);
+      g_clear_error (&error);
+    }
+
   g_main_loop_run (loop);
 
   /* Stop cleanly whatever ended the loop. */
   stop_serving (&serve);
   g_source_remove (sigint);
   g_source_remove (sigterm);
+  g_source_remove (sighup);
 
   return tool_finish ("serve", g_steal_pointer (&serve.error));
 }

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 
 #define FIRST_PASSED_FD 3
+#define HAND_OVER_NAME "gios-hand-over"
 /* How often the wait for READY=1 looks whether the successor has died. */
 #define READY_SLICE_MS 50
 
@@ -54,12 +55,17 @@ successor_environment (guint        n_fds,
 {
   g_auto(GStrv) environ_now = g_get_environ ();
   GPtrArray *envp = g_ptr_array_new ();
+  GString *names = g_string_new ("LISTEN_FDNAMES=");
 
   for (guint i = 0; environ_now[i] != NULL; i++)
     if (!g_str_has_prefix (environ_now[i], "LISTEN_") &&
         !g_str_has_prefix (environ_now[i], "NOTIFY_SOCKET="))
       g_ptr_array_add (envp, g_strdup (environ_now[i]));
   g_ptr_array_add (envp, g_strdup_printf ("LISTEN_FDS=%u", n_fds));
+  /* One name for all: the successor adopts them together. */
+  for (guint i = 0; i < n_fds; i++)
+    g_string_append (names, i == 0 ? HAND_OVER_NAME : ":" HAND_OVER_NAME);
+  g_ptr_array_add (envp, g_string_free (names, FALSE));
   g_ptr_array_add (envp, g_strdup_printf ("NOTIFY_SOCKET=%s", notify_path));
   /* Room for any pid. */
   g_ptr_array_add (envp, g_strdup ("LISTEN_PID=0000000000000000000000"));
@@ -189,14 +195,16 @@ wait_ready (int      notify_fd,
  * one of the two processes accepts them.
  *
  * The successor gets them as systemd passes sockets (`LISTEN_FDS`,
- * `LISTEN_PID`, descriptors from 3), and adopts them with
- * [method@Gios.ServerSocket.open_activated]; once it serves, it says so with
+ * `LISTEN_PID`, descriptors from 3, all named `gios-hand-over` in
+ * `LISTEN_FDNAMES`), and adopts them with
+ * [method@Gios.ServerSocket.open_activated] (with that name, all of them); once it serves, it says so with
  * [func@Gios.notify_ready] (systemd's `READY=1` on `NOTIFY_SOCKET`). This call
  * returns when it has. @self goes on accepting meanwhile; the caller then
  * stops it gracefully with [method@Gios.ServerSocket.drain], and exits.
  *
  * The successor is a child of this process, which should not wait for it:
- * when this process exits, it goes on.
+ * when this process exits, it goes on. Under systemd, which follows the
+ * main process of a service, restart through its socket unit instead.
  *
  * Returns: %TRUE once the successor is ready; %FALSE with
  *   %G_IO_ERROR_TIMED_OUT (the successor is then killed), %G_IO_ERROR_FAILED

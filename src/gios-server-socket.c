@@ -321,7 +321,6 @@ adopt_listening (GiosServerSocket *self,
 {
   g_socket_set_blocking (listening, FALSE);
   g_ptr_array_add (PRIV (self)->listeners.sockets, g_object_ref (listening));
-  opened (self, NULL);
 }
 
 /**
@@ -362,13 +361,14 @@ gios_server_socket_open_socket (GiosServerSocket  *self,
       return FALSE;
     }
   adopt_listening (self, listening);
+  opened (self, NULL);
   return TRUE;
 }
 
 /**
  * gios_server_socket_open_activated:
  * @self: a [class@Gios.ServerSocket]
- * @name: (nullable): the name of the socket to adopt, as the socket unit's
+ * @name: (nullable): the name of the sockets to adopt, as the socket unit's
  *   `FileDescriptorName=` or `systemd-socket-activate --fdname` gives it,
  *   or %NULL for the first one not adopted yet
  * @error: return location for a [struct@GLib.Error]
@@ -381,6 +381,12 @@ gios_server_socket_open_socket (GiosServerSocket  *self,
  * server on sockets it made: the server needs no privilege to bind, and
  * connections that arrive before it runs, or while it is replaced, wait in
  * the socket's queue.
+ *
+ * With @name, every socket passed with that name is adopted: a socket unit
+ * names all its sockets alike (its `ListenStream=` lines for IPv4 and IPv6,
+ * say), and [method@Gios.ServerSocket.hand_over_to] names the sockets it
+ * passes `gios-hand-over`. @self then accepts from all of them, as it does
+ * from the IPv4 and IPv6 sockets of [method@Gios.ServerSocket.open].
  *
  * The socket may be a TCP or a Unix-domain one and serves every model, as
  * a socket @self made would; [property@Gios.SocketCommon:local-address],
@@ -411,7 +417,6 @@ gios_server_socket_open_activated (GiosServerSocket  *self,
                                    const char        *name,
                                    GError           **error)
 {
-  g_autoptr(GSocket) listening = NULL;
   int fd;
 
   g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
@@ -422,13 +427,20 @@ gios_server_socket_open_activated (GiosServerSocket  *self,
   fd = _gios_activation_take (name, error);
   if (fd < 0)
     return FALSE;
-  listening = g_socket_new_from_fd (fd, error);
-  if (listening == NULL)
+  /* With a name, the others of that name too. */
+  for (; fd >= 0; fd = name != NULL ? _gios_activation_take (name, NULL) : -1)
     {
-      close (fd);
-      return FALSE;
+      g_autoptr(GSocket) listening = g_socket_new_from_fd (fd, error);
+
+      if (listening == NULL)
+        {
+          close (fd);
+          gios_listeners_close (&PRIV (self)->listeners);
+          return FALSE;
+        }
+      adopt_listening (self, listening);
     }
-  adopt_listening (self, listening);
+  opened (self, NULL);
   return TRUE;
 }
 

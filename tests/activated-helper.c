@@ -10,6 +10,7 @@
  *                    "error CODE MESSAGE" (CODE a GIOErrorEnum value)
  *   env              "env LISTEN_FDS=… LISTEN_PID=… LISTEN_FDNAMES=…"
  *                    ("-" for a variable that is not set)
+ *   ready            gios_notify_ready(): "ready ok" or "ready error MESSAGE"
  *   serve MODEL N    on the first server taken, answers N connections, one
  *                    line each, in MODEL (classic, accept, jobs or start);
  *                    prints "served N"
@@ -225,6 +226,15 @@ main (int    argc,
         take (argv[++i]);
       else if (g_str_equal (argv[i], "env"))
         say_env ();
+      else if (g_str_equal (argv[i], "ready"))
+        {
+          g_autoptr(GError) error = NULL;
+
+          if (gios_notify_ready (&error))
+            printf ("ready ok\n");
+          else
+            printf ("ready error %s\n", error->message);
+        }
       else if (g_str_equal (argv[i], "serve") && i + 2 < argc && servers->len > 0)
         {
           guint n = atoi (argv[i + 2]);

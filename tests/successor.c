@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
@@ -102,6 +103,50 @@ test_environment (void)
   g_rmdir (dir);
 }
 
+/* A successor (tests/activated-helper) takes the sockets by their name,
+ * says it is ready, and answers the connection a client makes meanwhile:
+ * the sockets were never closed. (The tool's test hands over the IPv4 and
+ * IPv6 sockets of one server.) */
+static void
+test_success (void)
+{
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  g_autofree char *helper = g_test_build_filename (G_TEST_BUILT, "activated-helper", NULL);
+  const char *argv[] = { helper, "take", "gios-hand-over", "ready", "serve", "accept", "1", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  int devnull = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  int saved_stdout = dup (STDOUT_FILENO);
+  GPid pid = 0;
+  int status, client;
+
+  g_assert_true (gios_server_socket_open_address (server, "127.0.0.1", "0", 1000, &error));
+  g_assert_no_error (error);
+  /* A client that connects before the hand-over waits in the queue. */
+  client = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+
+  /* The successor's report lines would mix with the test's own output. */
+  fflush (stdout);
+  dup2 (devnull, STDOUT_FILENO);
+  g_assert_true (gios_server_socket_hand_over_to (server, argv, 10000, &pid, &error));
+  dup2 (saved_stdout, STDOUT_FILENO);
+  close (saved_stdout);
+  close (devnull);
+  g_assert_no_error (error);
+  g_assert_cmpint (pid, >, 0);
+
+  /* This one stops; the successor answers. */
+  g_assert_true (gios_server_socket_drain (server, 1000, &error));
+  g_assert_no_error (error);
+  gios_test_raw_send (client, "hello\n");
+  reply = gios_test_raw_recv (client, strlen ("hello\n"));
+  g_assert_cmpstr (reply, ==, "hello\n");
+  close (client);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
 /* gios_notify_ready() without NOTIFY_SOCKET does nothing; with one, the
  * socket gets READY=1 and MAINPID. */
 static void
@@ -149,6 +194,7 @@ main (int    argc,
   g_test_add_func ("/successor/errors/never-ready", test_never_ready);
   g_test_add_func ("/successor/errors/not-open", test_not_open);
   g_test_add_func ("/successor/environment", test_environment);
+  g_test_add_func ("/successor/success", test_success);
   g_test_add_func ("/successor/notify-ready", test_notify_ready);
 
   return g_test_run ();

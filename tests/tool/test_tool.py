@@ -45,8 +45,8 @@ class Server:
     @command (such as systemd-socket-activate …), serve runs under it, and
     the test calls wait_listening() when serve should have started."""
 
-    def __init__(self, *args, preexec_fn=None, env=None, command=None):
-        self.proc = subprocess.Popen((command or []) + [TOOL, "serve", *args], stdout=subprocess.PIPE,
+    def __init__(self, *args, preexec_fn=None, env=None, command=None, tool=None):
+        self.proc = subprocess.Popen((command or []) + [tool or TOOL, "serve", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True,
                                      preexec_fn=preexec_fn,
                                      env=dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE="", **(env or {})))
@@ -559,6 +559,112 @@ class Stop(unittest.TestCase):
                         self.assert_stops(server, signal.SIGTERM, drains=drains)
 
 
+def become_subreaper():
+    """Makes this process the parent of the orphans of its descendants (a
+    successor whose predecessor exited), so that it can wait for them."""
+    import ctypes
+    PR_SET_CHILD_SUBREAPER = 36
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def wait_for_pid(pid, timeout=TIMEOUT):
+    """Waits for a process this one reaps (see become_subreaper); returns
+    its exit status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError(f"process {pid} did not end")
+
+
+class Restart(unittest.TestCase):
+    """SIGHUP hands the listening sockets over to a successor and drains:
+    under a bounded connect-and-request load, no connection is refused or
+    reset and every request is answered."""
+
+    CLIENTS = 4
+
+    @classmethod
+    def setUpClass(cls):
+        become_subreaper()
+
+    def load(self, port, stop, counts, failures):
+        while not stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", port), TIMEOUT) as s:
+                    s.settimeout(TIMEOUT)
+                    s.sendall(b"request\n")
+                    reply = b""
+                    while not reply.endswith(b"\n"):
+                        chunk = s.recv(64)
+                        if not chunk:
+                            raise ConnectionError(f"closed after {reply!r}")
+                        reply += chunk
+                    if reply != b"request\n":
+                        raise AssertionError(f"answered {reply!r}")
+                    counts.append(time.monotonic())
+            except Exception as e:  # noqa: BLE001 -- every failure counts
+                failures.append(repr(e))
+
+    def test_hand_over_under_load(self):
+        for model in Serve.MODELS:
+            with self.subTest(model=model), Server("--lines", "--drain-timeout", "3000", *model) as server:
+                port = server.port
+                stop = threading.Event()
+                counts, failures = [], []
+                clients = [threading.Thread(target=self.load, args=(port, stop, counts, failures))
+                           for _ in range(self.CLIENTS)]
+                for c in clients:
+                    c.start()
+                successor = None
+                try:
+                    time.sleep(0.5)
+                    before = len(counts)
+                    server.proc.send_signal(signal.SIGHUP)
+                    self.assertTrue(server._wait(lambda: any(l.startswith("handed over to process ")
+                                                             for l in server._out)), server.stderr())
+                    line = next(l for l in server._out if l.startswith("handed over to process "))
+                    successor = int(line.split()[-1])
+                    # The predecessor drains and exits by itself.
+                    self.assertEqual(server.proc.wait(TIMEOUT), 0, server.stderr())
+                    at_exit = len(counts)
+                    time.sleep(0.5)
+                finally:
+                    stop.set()
+                    for c in clients:
+                        c.join(TIMEOUT)
+                    if successor is not None:
+                        os.kill(successor, signal.SIGTERM)
+                        self.assertEqual(wait_for_pid(successor), 0)
+                self.assertEqual(failures, [])
+                self.assertGreater(before, 0, "no request before the hand-over")
+                self.assertGreater(len(counts), at_exit, "the successor answered nothing")
+                # Both sockets (IPv4 and IPv6) went over: the successor says so.
+                self.assertEqual(sum(l.startswith("listening on ") for l in server._out),
+                                 2 * sum(l.startswith("listening on ") for l in server._out[:2]))
+
+    def test_a_successor_that_cannot_start(self):
+        """The program was removed since it started, so no successor can
+        start: the server says so and goes on serving."""
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = os.path.join(tmp, "gio-socket")
+            shutil.copy(TOOL, copy)
+            libdir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(TOOL))), "src")
+            env = {"LD_LIBRARY_PATH": libdir + ":" + os.environ.get("LD_LIBRARY_PATH", "")}
+            with Server("--host", "127.0.0.1", "--lines", tool=copy, env=env) as server:
+                os.unlink(copy)
+                server.proc.send_signal(signal.SIGHUP)
+                server.wait_stderr("could not hand over, serving on")
+                self.assertEqual(exchange(server.port, b"still here\n"), b"still here\n")
+                self.assertEqual(server.stop()[0], 0)
+
+
 class Drain(unittest.TestCase):
     """SIGTERM drains: accepting stops at once, the connections being served
     finish within --drain-timeout, a second SIGTERM or SIGINT stops at once."""
@@ -818,15 +924,31 @@ class Activation(unittest.TestCase):
                         self.assertEqual(server.proc.wait(TIMEOUT), 2)
                     server.wait_stderr("LISTEN_FDS")
 
-    def test_only_the_first_is_served(self):
+    def test_sockets_of_one_name_are_all_served(self):
+        """Two sockets without names (as a socket unit with two
+        ListenStream= lines names them alike): both are served."""
         port, other = free_port(), free_port()
         command = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "-l", f"127.0.0.1:{other}"]
         with Server(command=command) as server:
             server.wait_stderr(f"Listening on 127.0.0.1:{other}")
             self.assertEqual(exchange(port, b"two passed"), b"two passed")
             server.wait_listening()
+            self.assertEqual(exchange(other, b"both served"), b"both served")
+            status, out, err = server.stop()
+            self.assertEqual(status, 0, err)
+            self.assertEqual(out.count("listening on "), 2)
+            self.assertNotIn("were passed", err)
+
+    def test_only_the_first_name_is_served(self):
+        port, other = free_port(), free_port()
+        command = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "-l", f"127.0.0.1:{other}",
+                   "--fdname=web:admin"]
+        with Server(command=command) as server:
+            server.wait_stderr(f"Listening on 127.0.0.1:{other}")
+            self.assertEqual(exchange(port, b"web"), b"web")
+            server.wait_listening()
             self.assertEqual(server.address, f"127.0.0.1:{port}")
-            server.wait_stderr("2 sockets were passed (LISTEN_FDS); only the first is served")
+            server.wait_stderr("2 sockets were passed (LISTEN_FDS); only those named as the first are served")
             self.assertEqual(server.stop()[0], 0)
 
     def test_variables_for_another_process(self):
