@@ -2,7 +2,7 @@
 /*
  * gios-echo: the library's echo server for the serving benchmark.
  *
- *   gios-echo --model=jobs|async|async-calls|classic --port=N [--max-jobs=N]
+ *   gios-echo --model=jobs|async|async-calls|classic --port=N [--max-jobs=N] [--reuse-port]
  *
  * Listens on 127.0.0.1, prints "PORT <n>" once listening, echoes every byte
  * on every connection, and exits cleanly on SIGTERM or SIGINT.
@@ -267,11 +267,13 @@ main (int   argc,
   g_autofree char *model = NULL;
   g_autofree char *port = NULL;
   int max_jobs = 1000;
+  gboolean reuse_port = FALSE;
   GThread *thread = NULL;
   GOptionEntry entries[] = {
     { "model", 0, 0, G_OPTION_ARG_STRING, &model, "jobs, async, async-calls or classic", "MODEL" },
     { "port", 0, 0, G_OPTION_ARG_STRING, &port, "Port, 0 for any", "N" },
     { "max-jobs", 0, 0, G_OPTION_ARG_INT, &max_jobs, "Most jobs at once (jobs model)", "N" },
+    { "reuse-port", 0, 0, G_OPTION_ARG_NONE, &reuse_port, "Share the port with other processes", NULL },
     { NULL }
   };
 
@@ -282,12 +284,13 @@ main (int   argc,
        strcmp (model, "async-calls") != 0 && strcmp (model, "classic") != 0) ||
       max_jobs < 0)
     {
-      fprintf (stderr, "usage: gios-echo --model=jobs|async|async-calls|classic --port=N [--max-jobs=N]\n");
+      fprintf (stderr, "usage: gios-echo --model=jobs|async|async-calls|classic --port=N [--max-jobs=N] [--reuse-port]\n");
       return 2;
     }
 
   server = gios_server_socket_new ();
   gios_server_socket_set_connection_queue_size (server, 1024);
+  gios_server_socket_set_reuse_port (server, reuse_port);
   if (!gios_server_socket_open_address (server, "127.0.0.1", port ? port : "0", 1000, &error))
     {
       fprintf (stderr, "gios-echo: %s\n", error->message);

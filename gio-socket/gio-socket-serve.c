@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define READ_CHUNK (16 * 1024)
 #define MAX_LINE (64 * 1024)
@@ -43,6 +44,8 @@
 /* The jobs and connections end as soon as the server is closed: this only
  * bounds how long a stop waits for them. */
 #define STOP_TIMEOUT_MS 500
+/* How long a successor may take to say it serves, after SIGHUP. */
+#define HAND_OVER_TIMEOUT_MS 10000
 /* SIGTERM's drain: a plain SIGTERM still stops within about a second. */
 #define DEFAULT_DRAIN_TIMEOUT_MS 1000
 
@@ -66,6 +69,7 @@ typedef struct
   gboolean acceptor_done;     /* main-loop model: ::stopped was emitted */
   int drain_timeout;          /* ms; 0: SIGTERM stops at once */
   gboolean draining;
+  GStrv successor;            /* the command line SIGHUP hands over to */
 } Serve;
 
 static void
@@ -357,6 +361,14 @@ drain_now (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+start_draining (Serve *serve)
+{
+  serve->draining = TRUE;
+  g_atomic_int_set (&serve->stopping, 1);
+  g_idle_add (drain_now, serve);
+}
+
 /* SIGTERM: drain, unless draining already or told not to. */
 static gboolean
 on_sigterm (gpointer data)
@@ -365,10 +377,88 @@ on_sigterm (gpointer data)
 
   if (serve->draining || serve->drain_timeout == 0)
     return on_stop_signal (serve);
-  serve->draining = TRUE;
-  g_atomic_int_set (&serve->stopping, 1);
-  g_idle_add (drain_now, serve);
+  start_draining (serve);
   return G_SOURCE_CONTINUE;
+}
+
+/* SIGHUP: a successor takes the listening sockets over, then this process
+ * drains. If the successor does not start, this one goes on serving. */
+static gboolean
+on_sighup (gpointer data)
+{
+  Serve *serve = data;
+  g_autoptr(GError) error = NULL;
+  GPid pid = 0;
+
+  if (serve->draining)
+    return G_SOURCE_CONTINUE;
+  if (!gios_server_socket_hand_over_to (serve->server, (const char * const *) serve->successor,
+                                        HAND_OVER_TIMEOUT_MS, &pid, &error))
+    {
+      g_printerr (_("gio-socket serve: could not hand over, serving on: %s\n"), error->message);
+      return G_SOURCE_CONTINUE;
+    }
+  /* A line scripts wait for: not translated. */
+  g_print ("handed over to process %d\n", (int) pid);
+  fflush (stdout);
+  start_draining (serve);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Whether @arg says where to listen (and whether the next argument is its
+ * value): a successor is given the sockets instead. */
+static gboolean
+is_address_option (const char *arg,
+                   gboolean   *takes_value)
+{
+  static const char * const with_value[] = { "--host", "--port", "--unix", "--permissions", NULL };
+
+  *takes_value = FALSE;
+  if (g_str_equal (arg, "--reuse-port"))
+    return TRUE;
+  for (guint k = 0; with_value[k] != NULL; k++)
+    {
+      gsize len = strlen (with_value[k]);
+
+      if (strncmp (arg, with_value[k], len) == 0 && (arg[len] == '\0' || arg[len] == '='))
+        {
+          *takes_value = arg[len] == '\0';
+          return TRUE;
+        }
+    }
+  /* -p PORT, -pPORT, -u PATH, -uPATH */
+  if (arg[0] == '-' && (arg[1] == 'p' || arg[1] == 'u'))
+    {
+      *takes_value = arg[2] == '\0';
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* The command line of a successor: this program, "serve" and the options
+ * @argv gave, but those that say where to listen. */
+static GStrv
+successor_command_line (char **argv)
+{
+  GPtrArray *args = g_ptr_array_new ();
+  char *self = g_file_read_link ("/proc/self/exe", NULL);
+
+  g_ptr_array_add (args, self != NULL ? self : g_strdup (g_get_prgname ()));
+  g_ptr_array_add (args, g_strdup ("serve"));
+  for (guint i = 1; argv[i] != NULL; i++)
+    {
+      gboolean takes_value;
+
+      if (is_address_option (argv[i], &takes_value))
+        {
+          if (takes_value && argv[i + 1] != NULL)
+            i++;
+          continue;
+        }
+      g_ptr_array_add (args, g_strdup (argv[i]));
+    }
+  g_ptr_array_add (args, NULL);
+  return (GStrv) g_ptr_array_free (args, FALSE);
 }
 
 static gboolean
@@ -405,6 +495,56 @@ stop_serving (Serve *serve)
     g_main_context_iteration (NULL, TRUE);
   if (!timed_out)
     g_source_remove (timeout);
+}
+
+/* Whether sockets were passed to this process, as systemd does for a
+ * socket unit: LISTEN_FDS, for the process LISTEN_PID. Variables left for
+ * another process are not for us, as sd_listen_fds() has it. */
+static gboolean
+passed_sockets (void)
+{
+  g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
+
+  return g_getenv ("LISTEN_FDS") != NULL && g_strcmp0 (g_getenv ("LISTEN_PID"), pid) == 0;
+}
+
+/* Adopts the passed sockets named as the first one is (a socket unit's
+ * sockets, a predecessor's hand-over, or all of them when they have no
+ * names); says so when others are left unused. */
+static gboolean
+open_passed (GiosServerSocket  *server,
+             GError           **error)
+{
+  g_autofree char *passed = g_strdup (g_getenv ("LISTEN_FDS"));
+  g_auto(GStrv) names = g_strsplit (g_getenv ("LISTEN_FDNAMES") != NULL ? g_getenv ("LISTEN_FDNAMES") : "",
+                                    ":", 2);
+
+  if (!gios_server_socket_open_activated (server, names[0] != NULL && *names[0] != '\0' ? names[0] : "unknown",
+                                          error))
+    return FALSE;
+  /* Set still: not every passed socket was taken. */
+  if (g_getenv ("LISTEN_FDS") != NULL)
+    g_printerr (_("gio-socket serve: %s sockets were passed (LISTEN_FDS); only those named as the first are served\n"),
+                passed);
+  return TRUE;
+}
+
+/* Prints a line "listening on ADDRESS" for every address @server listens
+ * on, the local address first: the lines scripts wait for, not
+ * translated. */
+static void
+say_addresses (GiosServerSocket *server)
+{
+  GList *addresses = gios_server_socket_get_addresses (server);
+
+  for (GList *l = addresses; l != NULL; l = l->next)
+    {
+      g_autofree char *where = tool_address_to_string (l->data);
+
+      g_print ("listening on %s\n", where);
+    }
+  fflush (stdout);
+  g_list_free_full (addresses, g_object_unref);
 }
 
 /* What --jobs 0 means: as many jobs as RLIMIT_NOFILE leaves room for, up
@@ -480,11 +620,14 @@ tool_serve (int    argc,
   gboolean async = FALSE;
   gboolean echo = FALSE;
   gboolean lines = FALSE;
+  gboolean reuse_port = FALSE;
+  gboolean activated;
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, N_("Listen on this address or name only (default: all)"), N_("HOST") },
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port, N_("Port number or service name (default: 0, any free port)"), N_("PORT") },
     { "unix", 'u', 0, G_OPTION_ARG_FILENAME, &unix_path, N_("Listen on a Unix-domain socket at PATH instead"), N_("PATH") },
     { "permissions", 0, 0, G_OPTION_ARG_STRING, &permissions_text, N_("Octal mode of the Unix-domain socket (default: 0600)"), N_("MODE") },
+    { "reuse-port", 0, 0, G_OPTION_ARG_NONE, &reuse_port, N_("Share the port with other servers started with --reuse-port (one process per core)"), NULL },
     { "jobs", 'j', 0, G_OPTION_ARG_STRING, &jobs_text, N_("Serve each connection in a job, at most N at once (0: as many as the open-file limit allows, up to 1024)"), N_("N") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, N_("Drop a client that sends nothing for MS milliseconds (default: 300000; 0: never)"), N_("MS") },
     { "proxy-protocol", 0, 0, G_OPTION_ARG_STRING, &proxy_text, N_("Every client comes through a load balancer that sends a PROXY protocol header of this version: v1, v2 or any (default: none)"), N_("VERSION") },
@@ -500,17 +643,18 @@ tool_serve (int    argc,
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GCancellable) cancellable = NULL;
-  g_autofree char *where = NULL;
   guint permissions = 0600;
-  guint sigint, sigterm;
+  guint sigint, sigterm, sighup;
   Serve serve = { 0 };
+  g_auto(GStrv) successor = successor_command_line (argv);
   gboolean ok;
 
   context = tool_option_context_new ("serve", NULL,
-      _("Listens on a TCP port or a Unix-domain socket, prints “listening on "
-        "ADDRESS” and serves connections until interrupted: SIGINT stops at once, "
-        "SIGTERM stops accepting and lets the connections being served finish "
-        "first (--drain-timeout). "
+      _("Listens on a TCP port or a Unix-domain socket, or on the socket systemd "
+        "passes it (LISTEN_FDS), prints “listening on ADDRESS” for every address "
+        "it listens on and serves connections until interrupted: SIGINT stops at "
+        "once, SIGTERM stops accepting and lets the connections being served "
+        "finish first (--drain-timeout). "
         "Without --jobs or --async, one connection is served at a time."),
       _("Examples:\n"
         "  gio-socket serve --host 127.0.0.1 --port 7000 --lines\n"
@@ -522,12 +666,18 @@ tool_serve (int    argc,
 
   if (argc > 1)
     return tool_usage_error ("serve", _("unexpected argument “%s”"), argv[1]);
+  activated = passed_sockets ();
+  if (activated && (host != NULL || port != NULL || unix_path != NULL || permissions_text != NULL || reuse_port))
+    return tool_usage_error ("serve", _("--host, --port, --unix, --permissions and --reuse-port do not apply to "
+                                        "the sockets systemd passes (LISTEN_FDS)"));
   if (unix_path != NULL && (host != NULL || port != NULL))
     return tool_usage_error ("serve", _("--unix cannot be combined with --host or --port"));
   if (permissions_text != NULL && unix_path == NULL)
     return tool_usage_error ("serve", _("--permissions needs --unix"));
   if (permissions_text != NULL && !parse_permissions (permissions_text, &permissions))
     return tool_usage_error ("serve", _("“%s” is not an octal mode such as 0600"), permissions_text);
+  if (reuse_port && unix_path != NULL)
+    return tool_usage_error ("serve", _("--reuse-port is for TCP ports, not --unix"));
   if (jobs_text != NULL && async)
     return tool_usage_error ("serve", _("choose either --jobs or --async"));
   if (jobs_text != NULL && !g_ascii_string_to_unsigned (jobs_text, 10, 0, G_MAXINT, &jobs, NULL))
@@ -553,7 +703,12 @@ tool_serve (int    argc,
   gios_server_socket_set_idle_timeout (server, idle_timeout > 0 ? idle_timeout : -1);
   gios_server_socket_set_proxy_protocol (server, proxy);
   gios_server_socket_set_handshake_timeout (server, handshake_timeout > 0 ? handshake_timeout : -1);
-  if (unix_path != NULL)
+  gios_server_socket_set_reuse_port (server, reuse_port);
+  /* A socket a crashed serve left is no reason not to start again. */
+  gios_server_socket_set_replace_stale (server, TRUE);
+  if (activated)
+    ok = open_passed (server, &error);
+  else if (unix_path != NULL)
     ok = gios_server_socket_open_unix (server, unix_path, permissions, 1000, &error);
   else if (host != NULL)
     ok = gios_server_socket_open_address (server, host, port != NULL ? port : "0", 1000, &error);
@@ -562,10 +717,7 @@ tool_serve (int    argc,
   if (!ok)
     return tool_fail ("serve", error, NULL);
 
-  /* The one line scripts wait for: not translated. */
-  where = tool_address_to_string (gios_socket_common_get_local_address (GIOS_SOCKET_COMMON (server)));
-  g_print ("listening on %s\n", where);
-  fflush (stdout);
+  say_addresses (server);
 
   loop = g_main_loop_new (NULL, FALSE);
   cancellable = g_cancellable_new ();
@@ -574,8 +726,10 @@ tool_serve (int    argc,
   serve.loop = loop;
   serve.cancellable = cancellable;
   serve.drain_timeout = drain_timeout;
+  serve.successor = successor;
   sigint = g_unix_signal_add (SIGINT, on_stop_signal, &serve);
   sigterm = g_unix_signal_add (SIGTERM, on_sigterm, &serve);
+  sighup = g_unix_signal_add (SIGHUP, on_sighup, &serve);
 
   if (async)
     {
@@ -592,12 +746,20 @@ tool_serve (int    argc,
   else
     serve.worker = g_thread_new ("gio-socket-classic", classic_thread, &serve);
 
+  /* A predecessor handing over, or systemd (Type=notify), waits for this. */
+  if (!gios_notify_ready (&error))
+    {
+      g_printerr ("gio-socket serve: %s\n", error->message);
+      g_clear_error (&error);
+    }
+
   g_main_loop_run (loop);
 
   /* Stop cleanly whatever ended the loop. */
   stop_serving (&serve);
   g_source_remove (sigint);
   g_source_remove (sigterm);
+  g_source_remove (sighup);
 
   return tool_finish ("serve", g_steal_pointer (&serve.error));
 }

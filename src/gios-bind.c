@@ -164,11 +164,14 @@ make_loopback (Address *addrs,
     }
 }
 
-/* Creates one listening socket. Returns the descriptor, or -1 with errno
- * set. */
+/* Creates one listening socket, sharing its port with other sockets that
+ * set SO_REUSEPORT too when @reuse_port is set (before bind(), which is
+ * why the socket is made here and not by g_socket_bind(), which clears
+ * it). Returns the descriptor, or -1 with errno set. */
 static int
 listen_native (const Address *a,
-               int            backlog)
+               int            backlog,
+               gboolean       reuse_port)
 {
   int fd = socket (a->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   int one = 1;
@@ -179,10 +182,13 @@ listen_native (const Address *a,
   (void) setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (a->addr.ss_family == AF_INET6)
     (void) setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (reuse_port && setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    goto fail;
   if (bind (fd, (const struct sockaddr *) &a->addr, a->len) == 0 &&
       listen (fd, backlog) == 0)
     return fd;
 
+fail:
   errsv = errno;
   close (fd);
   errno = errsv;
@@ -235,6 +241,7 @@ static int
 bind_once (Address   *addrs,
            guint      n_addrs,
            int        backlog,
+           gboolean   reuse_port,
            GPtrArray *listeners,
            guint     *failed_at,
            GError   **error)
@@ -249,7 +256,7 @@ bind_once (Address   *addrs,
 
       if (any_port)
         address_set_port (&addrs[i], port);
-      fd = listen_native (&addrs[i], backlog);
+      fd = listen_native (&addrs[i], backlog, reuse_port);
       if (fd < 0)
         {
           int errsv = errno;
@@ -281,6 +288,7 @@ _gios_bind_tcp (GiosGate          *gate,
                 const char        *host,
                 const char        *port,
                 gboolean           loopback_only,
+                gboolean           reuse_port,
                 int                backlog,
                 gint64             deadline,
                 GPtrArray         *listeners,
@@ -302,7 +310,7 @@ _gios_bind_tcp (GiosGate          *gate,
   for (;;)
     {
       guint failed_at = 0;
-      int failed = bind_once (addrs, n_addrs, backlog, listeners, &failed_at, error);
+      int failed = bind_once (addrs, n_addrs, backlog, reuse_port, listeners, &failed_at, error);
       g_autofree char *where = NULL;
 
       if (failed == 0)
@@ -430,6 +438,34 @@ unix_path_in_use (const char  *path,
   return TRUE;
 }
 
+/* Removes the entry at @path if it is a stale socket: a socket of this
+ * user that refuses connections, which is what a server that died leaves
+ * (one that lives accepts, or at worst has a full queue). Anything else
+ * stays, and so does a socket that changed while it was checked. */
+static void
+remove_if_stale (const char *path)
+{
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  struct stat before, after;
+  int fd;
+  gboolean refused;
+
+  if (lstat (path, &before) != 0 || !S_ISSOCK (before.st_mode) || before.st_uid != geteuid ())
+    return;
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return;
+  strcpy (sun.sun_path, path);  /* check_unix_path() checked its length */
+  refused = connect (fd, (struct sockaddr *) &sun, sizeof sun) != 0 && errno == ECONNREFUSED;
+  close (fd);
+  if (refused && lstat (path, &after) == 0 &&
+      after.st_dev == before.st_dev && after.st_ino == before.st_ino)
+    {
+      g_debug ("removing the stale socket %s", path);
+      unlink (path);
+    }
+}
+
 /* Binds @path with exactly @permissions and no moment at which it is
  * reachable with others: the socket is bound inside a private directory
  * next to @path, given its mode, set listening, and then linked into place,
@@ -514,6 +550,7 @@ int
 _gios_bind_unix (GiosGate          *gate,
                  const char        *path,
                  guint              permissions,
+                 gboolean           replace_stale,
                  int                backlog,
                  gint64             deadline,
                  GiosUnixPath      *made,
@@ -531,6 +568,8 @@ _gios_bind_unix (GiosGate          *gate,
     {
       g_autoptr(GError) in_use = NULL;
 
+      if (replace_stale)
+        remove_if_stale (path);
       if (!unix_path_in_use (path, &in_use))
         {
           fd = listen_unix (path, permissions, backlog, &in_use);

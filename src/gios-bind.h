@@ -23,12 +23,14 @@ gboolean _gios_parse_port (const char  *port,
 
 /* Listens on @port of @host (NULL: every interface, IPv6 and IPv4, or the
  * loopback ones with @loopback_only), adding the listening sockets to
- * @listeners (of GSocket). A port in use is tried again until @deadline,
+ * @listeners (of GSocket); with @reuse_port, sharing the port with other
+ * sockets that set SO_REUSEPORT (the kernel spreads connections over them). A port in use is tried again until @deadline,
  * pausing on @gate, which a close from another thread wakes. */
 gboolean _gios_bind_tcp   (GiosGate          *gate,
                            const char        *host,
                            const char        *port,
                            gboolean           loopback_only,
+                           gboolean           reuse_port,
                            int                backlog,
                            gint64             deadline,
                            GPtrArray         *listeners,
@@ -44,10 +46,13 @@ typedef struct
 
 /* Listens on a Unix-domain socket at @path with exactly @permissions, never
  * reachable with others and never replacing an existing entry, which it
- * waits for to go away until @deadline. Returns the descriptor, or -1. */
+ * waits for to go away until @deadline; except, with @replace_stale, a
+ * stale socket: one of this user's that refuses connections, as a server
+ * that died leaves it. Returns the descriptor, or -1. */
 int      _gios_bind_unix  (GiosGate          *gate,
                            const char        *path,
                            guint              permissions,
+                           gboolean           replace_stale,
                            int                backlog,
                            gint64             deadline,
                            GiosUnixPath      *made,

@@ -19,6 +19,8 @@ typedef struct
   GiosListeners listeners;
   int backlog;
   guint loopback_only : 1;
+  guint reuse_port : 1;
+  guint replace_stale : 1;
   GType socket_type;
   int idle_timeout;
   guint max_connections;

@@ -12,6 +12,7 @@
 #include "gios-socket-common-private.h"
 #include "gios-bind.h"
 #include "gios-handover.h"
+#include "gios-activation.h"
 
 #include <unistd.h>
 #include <sys/socket.h>
@@ -81,6 +82,8 @@ enum {
   PROP_IDLE_TIMEOUT,
   PROP_PROXY_PROTOCOL,
   PROP_HANDSHAKE_TIMEOUT,
+  PROP_REUSE_PORT,
+  PROP_REPLACE_STALE,
   N_PROPS
 };
 
@@ -121,21 +124,29 @@ check_not_open (GiosServerSocket  *self,
 /* ------------------------------------------------------------------------ */
 /* Opening                                                                    */
 
+/* The address @listening listens on: the path this object made for a Unix
+ * socket, which was bound under a temporary name. NULL if the system
+ * cannot say. */
+static GSocketAddress *
+listening_address (GiosServerSocket *self,
+                   GSocket          *listening)
+{
+  GiosServerSocketPrivate *priv = PRIV (self);
+
+  if (priv->listeners.unix_path.path != NULL)
+    return g_unix_socket_address_new (priv->listeners.unix_path.path);
+  return g_socket_get_local_address (listening, NULL);
+}
+
 static void
 opened (GiosServerSocket *self,
         const char       *host)
 {
   GiosServerSocketPrivate *priv = PRIV (self);
-  GSocket *first = g_ptr_array_index (priv->listeners.sockets, 0);
-  g_autoptr(GSocketAddress) local = g_socket_get_local_address (first, NULL);
+  g_autoptr(GSocketAddress) local = listening_address (self, g_ptr_array_index (priv->listeners.sockets, 0));
   guint port = 0;
 
-  if (priv->listeners.unix_path.path != NULL)
-    {
-      g_clear_object (&local);
-      local = g_unix_socket_address_new (priv->listeners.unix_path.path);
-    }
-  else if (G_IS_INET_SOCKET_ADDRESS (local))
+  if (G_IS_INET_SOCKET_ADDRESS (local))
     port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
 
   _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (self), host, port, local);
@@ -162,7 +173,8 @@ open_tcp (GiosServerSocket  *self,
   if (!check_not_open (self, error) ||
       !_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     return FALSE;
-  ok = _gios_bind_tcp (gate_of (self), host, port, priv->loopback_only, effective_backlog (priv),
+  ok = _gios_bind_tcp (gate_of (self), host, port, priv->loopback_only, priv->reuse_port,
+                       effective_backlog (priv),
                        call.deadline, priv->listeners.sockets, error);
   _gios_call_end (&call, error);
   if (ok)
@@ -251,7 +263,9 @@ gios_server_socket_open_address (GiosServerSocket  *self,
  * once it has @permissions: it is bound in a private directory beside @path,
  * given its mode, and then linked into place. An existing entry at @path is
  * never removed: the call waits up to @timeout_ms for it to go away, then
- * fails with %G_IO_ERROR_ADDRESS_IN_USE. [method@Gios.DeviceStream.close]
+ * fails with %G_IO_ERROR_ADDRESS_IN_USE. The one exception is a stale socket
+ * that a dead server left, which is replaced when
+ * [property@Gios.ServerSocket:replace-stale] is set. [method@Gios.DeviceStream.close]
  * removes the socket file, if it is still the one this call made.
  *
  * Other errors: %G_IO_ERROR_FILENAME_TOO_LONG when @path does not fit a
@@ -286,7 +300,7 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
   if (!check_not_open (self, error) ||
       !_gios_call_begin (&call, GIOS_DEVICE_STREAM (self), GIOS_CALL_OPEN, NULL, timeout_ms, error))
     return FALSE;
-  fd = _gios_bind_unix (gate_of (self), path, permissions, effective_backlog (priv),
+  fd = _gios_bind_unix (gate_of (self), path, permissions, priv->replace_stale, effective_backlog (priv),
                         call.deadline, &priv->listeners.unix_path, error);
   _gios_call_end (&call, error);
   if (fd < 0)
@@ -303,6 +317,15 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
   return TRUE;
 }
 
+/* Makes @listening, which listens, the socket @self accepts from. */
+static void
+adopt_listening (GiosServerSocket *self,
+                 GSocket          *listening)
+{
+  g_socket_set_blocking (listening, FALSE);
+  g_ptr_array_add (PRIV (self)->listeners.sockets, g_object_ref (listening));
+}
+
 /**
  * gios_server_socket_open_socket:
  * @self: a [class@Gios.ServerSocket]
@@ -312,6 +335,8 @@ gios_server_socket_open_unix (GiosServerSocket  *self,
  *
  * Adopts @listening as the socket to accept connections from. @self keeps a
  * reference to it and closes it on [method@Gios.DeviceStream.close].
+ * [method@Gios.ServerSocket.open_activated] finds the sockets systemd passes
+ * by itself.
  *
  * Returns: %TRUE when @listening was adopted
  *
@@ -322,7 +347,6 @@ gios_server_socket_open_socket (GiosServerSocket  *self,
                                 GSocket           *listening,
                                 GError           **error)
 {
-  GiosServerSocketPrivate *priv;
   int accepting = 0;
   socklen_t len = sizeof accepting;
 
@@ -330,7 +354,6 @@ gios_server_socket_open_socket (GiosServerSocket  *self,
   g_return_val_if_fail (G_IS_SOCKET (listening), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  priv = PRIV (self);
   if (!check_not_open (self, error))
     return FALSE;
   if (getsockopt (g_socket_get_fd (listening), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 ||
@@ -340,8 +363,86 @@ gios_server_socket_open_socket (GiosServerSocket  *self,
                            _("The socket to adopt is not listening"));
       return FALSE;
     }
-  g_socket_set_blocking (listening, FALSE);
-  g_ptr_array_add (priv->listeners.sockets, g_object_ref (listening));
+  adopt_listening (self, listening);
+  opened (self, NULL);
+  return TRUE;
+}
+
+/**
+ * gios_server_socket_open_activated:
+ * @self: a [class@Gios.ServerSocket]
+ * @name: (nullable): the name of the sockets to adopt, as the socket unit's
+ *   `FileDescriptorName=` or `systemd-socket-activate --fdname` gives it,
+ *   or %NULL for the first one not adopted yet
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Adopts a listening socket passed to this process by the one that started
+ * it, with systemd's socket activation protocol: the descriptors from 3 on,
+ * `LISTEN_FDS` of them, meant for the process whose ID is `LISTEN_PID`,
+ * named by `LISTEN_FDNAMES`. This is how a systemd socket unit (or
+ * `systemd-socket-activate -l ADDRESS` on the command line) starts a
+ * server on sockets it made: the server needs no privilege to bind, and
+ * connections that arrive before it runs, or while it is replaced, wait in
+ * the socket's queue.
+ *
+ * With @name, every socket passed with that name is adopted: a socket unit
+ * names all its sockets alike (its `ListenStream=` lines for IPv4 and IPv6,
+ * say), and [method@Gios.ServerSocket.hand_over_to] names the sockets it
+ * passes `gios-hand-over`. @self then accepts from all of them, as it does
+ * from the IPv4 and IPv6 sockets of [method@Gios.ServerSocket.open].
+ *
+ * The socket may be a TCP or a Unix-domain one and serves every model, as
+ * a socket @self made would; [property@Gios.SocketCommon:local-address],
+ * [property@Gios.SocketCommon:port] and
+ * [method@Gios.ServerSocket.get_addresses] are the adopted socket's. The
+ * descriptor gets `FD_CLOEXEC`, so that programs this process starts do not
+ * inherit it, and [method@Gios.DeviceStream.close] closes it (a Unix socket
+ * file, which systemd made, is left in place). Which sockets were adopted is
+ * known to the whole process: each call with %NULL takes the next one, and
+ * once every passed socket is taken the three variables are unset. As with
+ * `sd_listen_fds()`, call it before other threads could read the
+ * environment.
+ *
+ * Fails with %G_IO_ERROR_NOT_FOUND when no socket was passed to this
+ * process (`LISTEN_FDS` is not set, or `LISTEN_PID` names another process),
+ * when @name was not passed, or when every passed socket (or every one
+ * named @name) is taken already; with %G_IO_ERROR_INVALID_DATA when the
+ * variables are malformed; with %G_IO_ERROR_INVALID_ARGUMENT, naming the
+ * descriptor, when it is not a listening stream socket, in which case it
+ * is left alone and not taken. The message says which.
+ *
+ * Returns: %TRUE when a passed socket was adopted
+ *
+ * Since: 0.2
+ */
+gboolean
+gios_server_socket_open_activated (GiosServerSocket  *self,
+                                   const char        *name,
+                                   GError           **error)
+{
+  int fd;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_not_open (self, error))
+    return FALSE;
+  fd = _gios_activation_take (name, error);
+  if (fd < 0)
+    return FALSE;
+  /* With a name, the others of that name too. */
+  for (; fd >= 0; fd = name != NULL ? _gios_activation_take (name, NULL) : -1)
+    {
+      g_autoptr(GSocket) listening = g_socket_new_from_fd (fd, error);
+
+      if (listening == NULL)
+        {
+          close (fd);
+          gios_listeners_close (&PRIV (self)->listeners);
+          return FALSE;
+        }
+      adopt_listening (self, listening);
+    }
   opened (self, NULL);
   return TRUE;
 }
@@ -967,6 +1068,12 @@ gios_server_socket_get_property (GObject    *object,
     case PROP_HANDSHAKE_TIMEOUT:
       g_value_set_int (value, priv->handshake_timeout);
       break;
+    case PROP_REUSE_PORT:
+      g_value_set_boolean (value, priv->reuse_port);
+      break;
+    case PROP_REPLACE_STALE:
+      g_value_set_boolean (value, priv->replace_stale);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1002,6 +1109,12 @@ gios_server_socket_set_property (GObject      *object,
       break;
     case PROP_HANDSHAKE_TIMEOUT:
       gios_server_socket_set_handshake_timeout (self, g_value_get_int (value));
+      break;
+    case PROP_REUSE_PORT:
+      gios_server_socket_set_reuse_port (self, g_value_get_boolean (value));
+      break;
+    case PROP_REPLACE_STALE:
+      gios_server_socket_set_replace_stale (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1153,6 +1266,45 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
   properties[PROP_HANDSHAKE_TIMEOUT] =
     g_param_spec_int ("handshake-timeout", NULL, NULL, -1, G_MAXINT, 10000,
                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosServerSocket:reuse-port:
+   *
+   * Whether [method@Gios.ServerSocket.open] and
+   * [method@Gios.ServerSocket.open_address] set `SO_REUSEPORT` on their
+   * sockets before binding them, so that several processes (or several
+   * server sockets) of the same user, each with the property set, listen on
+   * one TCP port at once and the kernel spreads the connections over them:
+   * one process per core. Without it, a port another socket listens on
+   * fails with %G_IO_ERROR_ADDRESS_IN_USE. It applies from the next open,
+   * and not to Unix-domain sockets.
+   *
+   * Default: `FALSE`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_REUSE_PORT] =
+    g_param_spec_boolean ("reuse-port", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosServerSocket:replace-stale:
+   *
+   * Whether [method@Gios.ServerSocket.open_unix] replaces a stale socket at
+   * its path: a socket file of this user that refuses connections, as a
+   * server that crashed, or was killed, leaves it behind. Nothing else is
+   * ever removed: a socket a server listens on, a socket of another user, a
+   * regular file, a directory or a symbolic link stay, and the call waits
+   * for them to go away and fails with %G_IO_ERROR_ADDRESS_IN_USE as
+   * without the property. It applies from the next open.
+   *
+   * Default: `FALSE`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_REPLACE_STALE] =
+    g_param_spec_boolean ("replace-stale", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -1385,6 +1537,41 @@ gios_server_socket_get_unix_path (GiosServerSocket *self)
 }
 
 /**
+ * gios_server_socket_get_addresses:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets every address @self listens on: one per listening socket, such as
+ * `0.0.0.0:7600` and `[::]:7600` after [method@Gios.ServerSocket.open] on
+ * every interface, each with the port the system gave; the path of a
+ * Unix-domain socket; the address of an adopted socket.
+ * [property@Gios.SocketCommon:local-address] is the first of them.
+ *
+ * Returns: (transfer full) (element-type GSocketAddress): the addresses, or
+ *   %NULL (the empty list) when @self is not open; free with
+ *   `g_list_free_full (list, g_object_unref)`
+ *
+ * Since: 0.2
+ */
+GList *
+gios_server_socket_get_addresses (GiosServerSocket *self)
+{
+  GiosServerSocketPrivate *priv;
+  GList *addresses = NULL;
+
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), NULL);
+
+  priv = PRIV (self);
+  for (guint i = priv->listeners.sockets->len; i > 0; i--)
+    {
+      GSocketAddress *address = listening_address (self, g_ptr_array_index (priv->listeners.sockets, i - 1));
+
+      if (address != NULL)
+        addresses = g_list_prepend (addresses, address);
+    }
+  return addresses;
+}
+
+/**
  * gios_server_socket_get_idle_timeout:
  * @self: a [class@Gios.ServerSocket]
  *
@@ -1427,6 +1614,95 @@ gios_server_socket_set_idle_timeout (GiosServerSocket *self,
   /* The classic model reads its current connection through itself. */
   _gios_device_stream_set_read_cap (GIOS_DEVICE_STREAM (self), timeout_ms);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDLE_TIMEOUT]);
+}
+
+/**
+ * gios_server_socket_get_reuse_port:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:reuse-port].
+ *
+ * Returns: whether opening a TCP port sets `SO_REUSEPORT`
+ *
+ * Since: 0.2
+ */
+gboolean
+gios_server_socket_get_reuse_port (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+
+  return PRIV (self)->reuse_port;
+}
+
+/**
+ * gios_server_socket_set_reuse_port:
+ * @self: a [class@Gios.ServerSocket]
+ * @reuse_port: whether to share the port with other sockets that set it
+ *
+ * Sets [property@Gios.ServerSocket:reuse-port]. It applies from the next
+ * [method@Gios.ServerSocket.open] or [method@Gios.ServerSocket.open_address].
+ *
+ * Since: 0.2
+ */
+void
+gios_server_socket_set_reuse_port (GiosServerSocket *self,
+                                   gboolean          reuse_port)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+
+  priv = PRIV (self);
+  reuse_port = !!reuse_port;
+  if (priv->reuse_port == (guint) reuse_port)
+    return;
+  priv->reuse_port = reuse_port;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REUSE_PORT]);
+}
+
+/**
+ * gios_server_socket_get_replace_stale:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:replace-stale].
+ *
+ * Returns: whether [method@Gios.ServerSocket.open_unix] replaces a stale
+ *   socket
+ *
+ * Since: 0.2
+ */
+gboolean
+gios_server_socket_get_replace_stale (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+
+  return PRIV (self)->replace_stale;
+}
+
+/**
+ * gios_server_socket_set_replace_stale:
+ * @self: a [class@Gios.ServerSocket]
+ * @replace_stale: whether to replace a stale socket
+ *
+ * Sets [property@Gios.ServerSocket:replace-stale]. It applies from the
+ * next [method@Gios.ServerSocket.open_unix].
+ *
+ * Since: 0.2
+ */
+void
+gios_server_socket_set_replace_stale (GiosServerSocket *self,
+                                      gboolean          replace_stale)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+
+  priv = PRIV (self);
+  replace_stale = !!replace_stale;
+  if (priv->replace_stale == (guint) replace_stale)
+    return;
+  priv->replace_stale = replace_stale;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REPLACE_STALE]);
 }
 
 /**

@@ -418,6 +418,20 @@ gios_test_raw_recv (int   fd,
   return buf;
 }
 
+gboolean
+gios_test_have_ipv6_loopback (void)
+{
+  int fd = socket (AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+  gboolean ok;
+
+  if (fd < 0)
+    return FALSE;
+  ok = bind (fd, (struct sockaddr *) &sin6, sizeof sin6) == 0;
+  close (fd);
+  return ok;
+}
+
 void
 gios_test_raw_assert_dropped (int fd)
 {

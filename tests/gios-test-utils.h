@@ -195,6 +195,9 @@ void              gios_test_assert_inet          (GSocketAddress     *address,
                                                   const char         *ip,
                                                   guint               port);
 
+/* Whether this machine has an IPv6 loopback interface to bind. */
+gboolean          gios_test_have_ipv6_loopback   (void);
+
 /* Asserts that the server side of @fd went away within 5 s: @fd sees the
  * end of input or a reset. */
 void              gios_test_raw_assert_dropped   (int                fd);

@@ -19,23 +19,6 @@
 #include "gios-test-utils.h"
 
 /* ------------------------------------------------------------------------ */
-/* Helpers                                                                    */
-
-static gboolean
-have_ipv6_loopback (void)
-{
-  int fd = socket (AF_INET6, SOCK_STREAM, 0);
-  struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-  gboolean ok;
-
-  if (fd < 0)
-    return FALSE;
-  ok = bind (fd, (struct sockaddr *) &sin6, sizeof sin6) == 0;
-  close (fd);
-  return ok;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Opening                                                                    */
 
 static void
@@ -81,7 +64,7 @@ test_open_both_families (void)
   gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
   close (fd);
 
-  if (!have_ipv6_loopback ())
+  if (!gios_test_have_ipv6_loopback ())
     {
       g_test_message ("no IPv6 loopback here; IPv4 checked only");
       return;

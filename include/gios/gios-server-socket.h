@@ -110,6 +110,10 @@ gboolean          gios_server_socket_open_socket              (GiosServerSocket 
                                                                GSocket           *listening,
                                                                GError           **error);
 GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_open_activated           (GiosServerSocket  *self,
+                                                               const char        *name,
+                                                               GError           **error);
+GIOS_AVAILABLE_IN_ALL
 gboolean          gios_server_socket_listen                   (GiosServerSocket  *self,
                                                                int                timeout_ms,
                                                                GCancellable      *cancellable,
@@ -163,6 +167,14 @@ gboolean          gios_server_socket_wait_jobs_full           (GiosServerSocket 
                                                                GCancellable      *cancellable,
                                                                GError           **error);
 GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_hand_over_to             (GiosServerSocket    *self,
+                                                               const char * const  *argv,
+                                                               int                  timeout_ms,
+                                                               GPid                *pid,
+                                                               GError             **error);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_notify_ready                           (GError           **error);
+GIOS_AVAILABLE_IN_ALL
 gboolean          gios_server_socket_drain                    (GiosServerSocket  *self,
                                                                int                timeout_ms,
                                                                GError           **error);
@@ -195,6 +207,18 @@ int               gios_server_socket_get_idle_timeout         (GiosServerSocket 
 GIOS_AVAILABLE_IN_ALL
 void              gios_server_socket_set_idle_timeout         (GiosServerSocket  *self,
                                                                int                timeout_ms);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_get_reuse_port           (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_reuse_port           (GiosServerSocket  *self,
+                                                               gboolean           reuse_port);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_get_replace_stale        (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_replace_stale        (GiosServerSocket  *self,
+                                                               gboolean           replace_stale);
+GIOS_AVAILABLE_IN_ALL
+GList            *gios_server_socket_get_addresses            (GiosServerSocket  *self);
 GIOS_AVAILABLE_IN_ALL
 const char       *gios_server_socket_get_unix_path            (GiosServerSocket  *self);
 GIOS_AVAILABLE_IN_ALL

@@ -151,4 +151,20 @@ function expectTimeout(fn, what) {
     peer.close(null);
 }
 
+// Deployment: every listening address, and the properties of reuse-port and
+// replace-stale.
+{
+    const deployed = Gios.ServerSocket.new();
+    check(!deployed.reuse_port && !deployed.replace_stale, 'reuse-port and replace-stale default to false');
+    deployed.reuse_port = true;
+    deployed.set_replace_stale(true);
+    check(deployed.get_reuse_port() && deployed.replace_stale, 'reuse-port and replace-stale set');
+    check(deployed.get_addresses().length === 0, 'no address before open');
+    deployed.open_address('127.0.0.1', '0', 1000);
+    const addresses = deployed.get_addresses();
+    check(addresses.length === 1 && addresses[0] instanceof Gio.InetSocketAddress &&
+        addresses[0].get_port() === deployed.port, `one address, on port ${deployed.port}`);
+    deployed.close();
+}
+
 finish();

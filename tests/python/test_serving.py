@@ -185,6 +185,43 @@ class ProxyTest(unittest.TestCase):
         server.close()
 
 
+class DeployTest(unittest.TestCase):
+    def test_get_addresses(self):
+        server = Gios.ServerSocket.new()
+        self.assertEqual(server.get_addresses(), [])
+        self.assertTrue(server.open("0", 1000))
+        port = server.props.port
+        addresses = server.get_addresses()
+        self.assertIn(Gio.SocketFamily.IPV4, [a.get_family() for a in addresses])
+        for address in addresses:
+            self.assertIsInstance(address, Gio.InetSocketAddress)
+            self.assertEqual(address.get_port(), port)
+            self.assertTrue(address.get_address().get_is_any())
+        self.assertTrue(server.close())
+        self.assertEqual(server.get_addresses(), [])
+
+    def test_replace_stale(self):
+        server = Gios.ServerSocket.new()
+        self.assertFalse(server.props.replace_stale)
+        server.props.replace_stale = True
+        self.assertTrue(server.get_replace_stale())
+
+    def test_reuse_port(self):
+        first, second = Gios.ServerSocket.new(), Gios.ServerSocket.new()
+        self.assertFalse(first.props.reuse_port)
+        first.props.reuse_port = True
+        second.set_reuse_port(True)
+        self.assertTrue(first.get_reuse_port())
+        self.assertTrue(first.open_address("127.0.0.1", "0", 1000))
+        port = str(first.props.port)
+        self.assertTrue(second.open_address("127.0.0.1", port, 0))
+        self.assertEqual(second.props.port, first.props.port)
+        other = Gios.ServerSocket.new()
+        with self.assertRaises(GLib.Error) as caught:
+            other.open_address("127.0.0.1", port, 0)
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.ADDRESS_IN_USE))
+
+
 class DrainTest(unittest.TestCase):
     def test_drain_cuts_what_does_not_finish(self):
         """drain() from Python: an idle main-loop connection is cut at the

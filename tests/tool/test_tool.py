@@ -12,6 +12,7 @@ import random
 import re
 import resource
 import select
+import shutil
 import signal
 import socket
 import stat
@@ -40,13 +41,15 @@ class Server:
     """gio-socket serve …, started and waited for until it says where it listens.
 
     Its standard output and error are read by threads as they come, so that a
-    test can wait for "connection from" lines while the server runs."""
+    test can wait for "connection from" lines while the server runs. With
+    @command (such as systemd-socket-activate …), serve runs under it, and
+    the test calls wait_listening() when serve should have started."""
 
-    def __init__(self, *args, preexec_fn=None):
-        self.proc = subprocess.Popen([TOOL, "serve", *args], stdout=subprocess.PIPE,
+    def __init__(self, *args, preexec_fn=None, env=None, command=None, tool=None):
+        self.proc = subprocess.Popen((command or []) + [tool or TOOL, "serve", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True,
                                      preexec_fn=preexec_fn,
-                                     env=dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=""))
+                                     env=dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE="", **(env or {})))
         self._changed = threading.Condition()
         self._out = []
         self._err = []
@@ -54,6 +57,11 @@ class Server:
                          for pipe, lines in ((self.proc.stdout, self._out), (self.proc.stderr, self._err))]
         for reader in self._readers:
             reader.start()
+        if command is None:
+            self.wait_listening()
+
+    def wait_listening(self):
+        """Waits until serve says where it listens."""
         if not self._wait(lambda: self._out):
             self.kill()
             raise AssertionError("serve printed nothing")
@@ -72,6 +80,24 @@ class Server:
     def _wait(self, predicate, timeout=TIMEOUT):
         with self._changed:
             return self._changed.wait_for(predicate, timeout)
+
+    def wait_addresses(self, count):
+        """Waits for the first @count lines, which say where the server
+        listens, and returns the addresses they name: there are no more."""
+        prefix = "listening on "
+        if not self._wait(lambda: len(self._out) >= count):
+            raise AssertionError(f"serve printed {self._out!r}, not {count} addresses")
+        with self._changed:
+            lines = [line.rstrip("\n") for line in self._out]
+        addresses = [line[len(prefix):] for line in lines if line.startswith(prefix)]
+        if len(addresses) != count:
+            raise AssertionError(f"serve printed {lines!r}, not {count} addresses")
+        return addresses
+
+    def wait_stderr(self, text):
+        """Waits until @text appears on standard error."""
+        if not self._wait(lambda: text in "".join(self._err)):
+            raise AssertionError(f"no {text!r} in {self.stderr()!r}")
 
     def stderr(self):
         with self._changed:
@@ -132,6 +158,16 @@ class Server:
 
     def __exit__(self, *exc):
         self.kill()
+
+
+def have_ipv6():
+    """Whether this machine has an IPv6 loopback interface to bind."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
 
 
 def exchange(port, data, family=socket.AF_INET, address=None):
@@ -251,6 +287,7 @@ class Usage(unittest.TestCase):
         self.assert_usage("serve", "--proxy-protocol", "v3", mentions="v3")
         self.assert_usage("serve", "--handshake-timeout", "-1", mentions="--handshake-timeout")
         self.assert_usage("serve", "extra", mentions="extra")
+        self.assert_usage("serve", "--unix", "/tmp/x", "--reuse-port", mentions="--reuse-port")
         self.assert_usage("connect", mentions="HOST")
         self.assert_usage("connect", "127.0.0.1", mentions="HOST")
         self.assert_usage("connect", "--unix", "/tmp/x", "127.0.0.1", "1", mentions="--unix")
@@ -444,9 +481,32 @@ class Serve(unittest.TestCase):
                     s.settimeout(TIMEOUT)
                     self.assertEqual(s.recv(1), b"")  # the server closed it
 
+    def test_reuse_port(self):
+        """Two servers with --reuse-port on one port both serve; a server
+        without it cannot join them."""
+        with Server("--host", "127.0.0.1", "--reuse-port") as first:
+            port = str(first.port)
+            status, out, err = run("serve", "--host", "127.0.0.1", "--port", port)
+            self.assertEqual(status, 1)
+            self.assertIn(port, err.decode())
+            with Server("--host", "127.0.0.1", "--port", port, "--reuse-port") as second:
+                self.assertEqual(second.port, first.port)
+                for _ in range(400):  # (1/2)^400: both answer long before
+                    self.assertEqual(exchange(first.port, b"shared"), b"shared")
+                    if first.connections() > 0 and second.connections() > 0:
+                        break
+                first.wait_for_connections(1)
+                second.wait_for_connections(1)
+                self.assertEqual(second.stop()[0], 0)
+            self.assertEqual(first.stop()[0], 0)
+
     def test_all_interfaces_and_service_port(self):
         with Server() as server:
             self.assertGreater(server.port, 0)
+            # A line for every listening socket, each with the same port.
+            expected = [f"0.0.0.0:{server.port}"] + ([f"[::]:{server.port}"] if have_ipv6() else [])
+            self.assertEqual(sorted(server.wait_addresses(len(expected))), sorted(expected))
+            self.assertEqual(server.address, server.wait_addresses(len(expected))[0])
             self.assertEqual(exchange(server.port, b"any"), b"any")
             self.assertEqual(server.stop()[0], 0)
 
@@ -499,6 +559,112 @@ class Stop(unittest.TestCase):
                         round_trip(s, b"a whole line\n")
                         s.sendall(b"half a li")
                         self.assert_stops(server, signal.SIGTERM, drains=drains)
+
+
+def become_subreaper():
+    """Makes this process the parent of the orphans of its descendants (a
+    successor whose predecessor exited), so that it can wait for them."""
+    import ctypes
+    PR_SET_CHILD_SUBREAPER = 36
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def wait_for_pid(pid, timeout=TIMEOUT):
+    """Waits for a process this one reaps (see become_subreaper); returns
+    its exit status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError(f"process {pid} did not end")
+
+
+class Restart(unittest.TestCase):
+    """SIGHUP hands the listening sockets over to a successor and drains:
+    under a bounded connect-and-request load, no connection is refused or
+    reset and every request is answered."""
+
+    CLIENTS = 4
+
+    @classmethod
+    def setUpClass(cls):
+        become_subreaper()
+
+    def load(self, port, stop, counts, failures):
+        while not stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", port), TIMEOUT) as s:
+                    s.settimeout(TIMEOUT)
+                    s.sendall(b"request\n")
+                    reply = b""
+                    while not reply.endswith(b"\n"):
+                        chunk = s.recv(64)
+                        if not chunk:
+                            raise ConnectionError(f"closed after {reply!r}")
+                        reply += chunk
+                    if reply != b"request\n":
+                        raise AssertionError(f"answered {reply!r}")
+                    counts.append(time.monotonic())
+            except Exception as e:  # noqa: BLE001 -- every failure counts
+                failures.append(repr(e))
+
+    def test_hand_over_under_load(self):
+        for model in Serve.MODELS:
+            with self.subTest(model=model), Server("--lines", "--drain-timeout", "3000", *model) as server:
+                port = server.port
+                stop = threading.Event()
+                counts, failures = [], []
+                clients = [threading.Thread(target=self.load, args=(port, stop, counts, failures))
+                           for _ in range(self.CLIENTS)]
+                for c in clients:
+                    c.start()
+                successor = None
+                try:
+                    time.sleep(0.5)
+                    before = len(counts)
+                    server.proc.send_signal(signal.SIGHUP)
+                    self.assertTrue(server._wait(lambda: any(l.startswith("handed over to process ")
+                                                             for l in server._out)), server.stderr())
+                    line = next(l for l in server._out if l.startswith("handed over to process "))
+                    successor = int(line.split()[-1])
+                    # The predecessor drains and exits by itself.
+                    self.assertEqual(server.proc.wait(TIMEOUT), 0, server.stderr())
+                    at_exit = len(counts)
+                    time.sleep(0.5)
+                finally:
+                    stop.set()
+                    for c in clients:
+                        c.join(TIMEOUT)
+                    if successor is not None:
+                        os.kill(successor, signal.SIGTERM)
+                        self.assertEqual(wait_for_pid(successor), 0)
+                self.assertEqual(failures, [])
+                self.assertGreater(before, 0, "no request before the hand-over")
+                self.assertGreater(len(counts), at_exit, "the successor answered nothing")
+                # Both sockets (IPv4 and IPv6) went over: the successor says so.
+                self.assertEqual(sum(l.startswith("listening on ") for l in server._out),
+                                 2 * sum(l.startswith("listening on ") for l in server._out[:2]))
+
+    def test_a_successor_that_cannot_start(self):
+        """The program was removed since it started, so no successor can
+        start: the server says so and goes on serving."""
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = os.path.join(tmp, "gio-socket")
+            shutil.copy(TOOL, copy)
+            libdir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(TOOL))), "src")
+            env = {"LD_LIBRARY_PATH": libdir + ":" + os.environ.get("LD_LIBRARY_PATH", "")}
+            with Server("--host", "127.0.0.1", "--lines", tool=copy, env=env) as server:
+                os.unlink(copy)
+                server.proc.send_signal(signal.SIGHUP)
+                server.wait_stderr("could not hand over, serving on")
+                self.assertEqual(exchange(server.port, b"still here\n"), b"still here\n")
+                self.assertEqual(server.stop()[0], 0)
 
 
 class Drain(unittest.TestCase):
@@ -774,6 +940,84 @@ class Connect(unittest.TestCase):
         self.assertEqual(out, b"bye\n")
 
 
+def free_port():
+    """A loopback port that nothing listens on now, for programs that take
+    no port 0 (systemd-socket-activate)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@unittest.skipUnless(shutil.which("systemd-socket-activate"), "systemd-socket-activate is not installed")
+class Activation(unittest.TestCase):
+    """serve under systemd-socket-activate adopts the socket it passes."""
+
+    def activated(self, *args, names=()):
+        port = free_port()
+        command = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}"] + [f"--fdname={n}" for n in names]
+        return port, Server(*args, command=command)
+
+    def test_every_model(self):
+        for model in Serve.MODELS:
+            with self.subTest(model=model):
+                port, server = self.activated("--lines", *model)
+                with server:
+                    server.wait_stderr("Listening on")
+                    # serve starts at the first connection, which waits in
+                    # the passed socket's queue meanwhile.
+                    self.assertEqual(exchange(port, b"first\nsecond\n"), b"first\nsecond\n")
+                    server.wait_listening()
+                    self.assertEqual(server.address, f"127.0.0.1:{port}")
+                    self.assertEqual(exchange(port, b"again\n"), b"again\n")
+                    status, out, err = server.stop()
+                    self.assertEqual(status, 0, err)
+                    self.assertEqual(out.count("listening on "), 1)
+
+    def test_options_that_do_not_apply(self):
+        for option in (["--port", "7"], ["--unix", "/tmp/x"], ["--reuse-port"]):
+            with self.subTest(option=option):
+                port, server = self.activated(*option)
+                with server:
+                    server.wait_stderr("Listening on")
+                    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT):
+                        self.assertEqual(server.proc.wait(TIMEOUT), 2)
+                    server.wait_stderr("LISTEN_FDS")
+
+    def test_sockets_of_one_name_are_all_served(self):
+        """Two sockets without names (as a socket unit with two
+        ListenStream= lines names them alike): both are served."""
+        port, other = free_port(), free_port()
+        command = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "-l", f"127.0.0.1:{other}"]
+        with Server(command=command) as server:
+            server.wait_stderr(f"Listening on 127.0.0.1:{other}")
+            self.assertEqual(exchange(port, b"two passed"), b"two passed")
+            server.wait_listening()
+            self.assertEqual(exchange(other, b"both served"), b"both served")
+            status, out, err = server.stop()
+            self.assertEqual(status, 0, err)
+            self.assertEqual(out.count("listening on "), 2)
+            self.assertNotIn("were passed", err)
+
+    def test_only_the_first_name_is_served(self):
+        port, other = free_port(), free_port()
+        command = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "-l", f"127.0.0.1:{other}",
+                   "--fdname=web:admin"]
+        with Server(command=command) as server:
+            server.wait_stderr(f"Listening on 127.0.0.1:{other}")
+            self.assertEqual(exchange(port, b"web"), b"web")
+            server.wait_listening()
+            self.assertEqual(server.address, f"127.0.0.1:{port}")
+            server.wait_stderr("2 sockets were passed (LISTEN_FDS); only those named as the first are served")
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_variables_for_another_process(self):
+        """LISTEN_FDS left for another process is not for serve, which
+        listens as usual."""
+        with Server("--host", "127.0.0.1", env={"LISTEN_FDS": "1", "LISTEN_PID": "1"}) as server:
+            self.assertEqual(exchange(server.port, b"own"), b"own")
+            self.assertEqual(server.stop()[0], 0)
+
+
 class Unix(unittest.TestCase):
     def test_permissions_and_echo(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -790,6 +1034,30 @@ class Unix(unittest.TestCase):
                     self.assertEqual((status, out), (0, b"tool\n"), err)
                     self.assertEqual(server.stop()[0], 0)
                 self.assertFalse(os.path.exists(path), "the socket file stays after stop")
+
+    def test_stale_socket_is_replaced(self):
+        """A socket left by a server that died is replaced."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "crashed.sock")
+            crashed = Server("--unix", path)
+            crashed.kill()  # SIGKILL: the socket file stays
+            self.assertTrue(stat.S_ISSOCK(os.lstat(path).st_mode))
+            with Server("--unix", path) as server:
+                self.assertEqual(exchange(0, b"again", socket.AF_UNIX, path), b"again")
+                self.assertEqual(server.stop()[0], 0)
+            self.assertFalse(os.path.exists(path))
+
+    def test_live_socket_is_kept(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "live.sock")
+            with Server("--unix", path) as live:
+                inode = os.lstat(path).st_ino
+                status, out, err = run("serve", "--unix", path)
+                self.assertEqual(status, 1)
+                self.assertIn(path, err.decode())
+                self.assertEqual(os.lstat(path).st_ino, inode)
+                self.assertEqual(exchange(0, b"live", socket.AF_UNIX, path), b"live")
+                self.assertEqual(live.stop()[0], 0)
 
     def test_existing_file_is_kept(self):
         with tempfile.NamedTemporaryFile() as existing:
