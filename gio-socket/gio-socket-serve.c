@@ -717,8 +717,6 @@ tool_serve (int    argc,
   if (!ok)
     return tool_fail ("serve", error, NULL);
 
-  say_addresses (server);
-
   loop = g_main_loop_new (NULL, FALSE);
   cancellable = g_cancellable_new ();
   serve.server = server;
@@ -730,6 +728,8 @@ tool_serve (int    argc,
   sigint = g_unix_signal_add (SIGINT, on_stop_signal, &serve);
   sigterm = g_unix_signal_add (SIGTERM, on_sigterm, &serve);
   sighup = g_unix_signal_add (SIGHUP, on_sighup, &serve);
+  /* Only now: a script may signal as soon as it reads the addresses. */
+  say_addresses (server);
 
   if (async)
     {
