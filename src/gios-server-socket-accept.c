@@ -157,14 +157,17 @@ accept_in_call (GiosServerSocket  *self,
       GiosSocketCommon *connection;
       int fd;
 
+      /* Counted until the connection is the current one, for a drain (see
+       * GiosServerSocketPrivate.accepting). */
+      g_atomic_int_inc (&PRIV (self)->accepting);
       fd = accept_fd (self, call.deadline, cancellable, &remote, &local_error);
+      if (fd >= 0 && accepted == NULL)
+        adopt (self, fd, remote);
+      g_atomic_int_add (&PRIV (self)->accepting, -1);
       if (fd < 0)
         break;
       if (accepted == NULL)
-        {
-          adopt (self, fd, remote);
-          connection = GIOS_SOCKET_COMMON (self);
-        }
+        connection = GIOS_SOCKET_COMMON (self);
       else
         {
           socket = wrap (self, fd, remote, &local_error);
@@ -410,14 +413,18 @@ gios_server_socket_listen_job (GiosServerSocket  *self,
       if (!gios_job_pool_wait_for_slot (priv->jobs, max_jobs, _gios_server_socket_gate (self),
                                         call.deadline, cancellable, &local_error))
         break;
+      /* Counted until the job is, for a drain. */
+      g_atomic_int_inc (&priv->accepting);
       fd = accept_fd (self, call.deadline, cancellable, &remote, &local_error);
-      if (fd < 0)
-        break;
-      connection = wrap (self, fd, remote, &local_error);
+      connection = fd >= 0 ? wrap (self, fd, remote, &local_error) : NULL;
+      if (connection != NULL)
+        {
+          gios_job_pool_push (priv->jobs, connection, closure);
+          started++;
+        }
+      g_atomic_int_add (&priv->accepting, -1);
       if (connection == NULL)
         break;
-      gios_job_pool_push (priv->jobs, connection, closure);
-      started++;
     }
 
   _gios_call_end (&call, NULL);

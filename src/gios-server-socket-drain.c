@@ -143,6 +143,11 @@ gios_server_socket_drain (GiosServerSocket  *self,
   gios_job_pool_stop_accepting (priv->jobs);
   stop_main_loop_accepting (self);
 
+  /* A thread that took a connection just as accepting stopped: until it
+   * makes it the current one or a job, nothing counts it. */
+  while (g_atomic_int_get (&priv->accepting) > 0 &&
+         (deadline < 0 || g_get_monotonic_time () < deadline))
+    g_usleep (1000);
   while (n_open (self) > 0 && gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (self)) &&
          (deadline < 0 || g_get_monotonic_time () < deadline))
     wait_a_little (deadline);

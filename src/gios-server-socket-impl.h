@@ -34,6 +34,10 @@ typedef struct
   int handshake_timeout;
   GiosHandoverLog handover_log;
   GiosJobPool *jobs;
+  /* atomic: blocking accepts under way, from before they look whether
+   * accepting stopped until their connection is the current one or a job:
+   * a drain waits for them before it counts what it waits for. */
+  gint accepting;
   GiosAcceptor *acceptor;
 } GiosServerSocketPrivate;
 
