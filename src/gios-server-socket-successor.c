@@ -224,7 +224,6 @@ gios_server_socket_hand_over_to (GiosServerSocket    *self,
   g_autofree char *path = NULL;
   g_autofree char *notify_path = NULL;
   g_auto(GStrv) envp = NULL;
-  g_auto(GStrv) args = NULL;
   char *listen_pid = NULL;
   int fds[64];
   guint n_fds;
@@ -257,12 +256,11 @@ gios_server_socket_hand_over_to (GiosServerSocket    *self,
   notify_fd = notify_socket_new (&notify_path, error);
   if (notify_fd < 0)
     return FALSE;
-  args = g_strdupv ((char **) argv);
   envp = successor_environment (n_fds, notify_path, &listen_pid);
 
   child = fork ();
   if (child == 0)
-    exec_successor (fds, n_fds, path, args, envp, listen_pid);
+    exec_successor (fds, n_fds, path, (char **) argv, envp, listen_pid);
   if (child < 0)
     {
       int errsv = errno;

@@ -11,18 +11,21 @@
 
 G_BEGIN_DECLS
 
-typedef struct
-{
-  GSource *timeout;
-  GSource *cancel;
-} GiosTaskGuard;
-
 /* Called on the task's context when the call's time is up (@cancelled
  * NULL) or its cancellable was cancelled (@cancelled the G_IO_ERROR_CANCELLED
  * error, owned by the callee). The source that fired is already gone from
  * the guard; the other one is still there until gios_task_guard_stop(). */
 typedef void (*GiosTaskGuardFunc) (GTask  *task,
                                    GError *cancelled);
+
+/* Kept in the task's data, which the sources keep alive. */
+typedef struct
+{
+  GSource *timeout;
+  GSource *cancel;
+  GTask *task;               /* not owned: each source holds a reference */
+  GiosTaskGuardFunc func;
+} GiosTaskGuard;
 
 /* Starts the guard of @task: a timeout of @timeout_ms (-1: none) and, when
  * @cancellable is set, its cancellation. Each source holds a reference on
