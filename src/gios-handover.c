@@ -43,6 +43,7 @@
 #include "gios-reactor-private.h"
 #include "gios-server-socket-impl.h"
 #include "gios-socket-common-private.h"
+#include "gios-task-guard.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -76,8 +77,7 @@ typedef struct
   /* The asynchronous driver. */
   GTask *task;
   GiosWatch *watch;
-  GSource *timer;
-  GSource *cancelled;
+  GiosTaskGuard guard;      /* handshake-timeout and the cancellable */
 } Run;
 
 typedef struct
@@ -228,7 +228,7 @@ run_new (GiosServerSocket *server,
 static void
 run_free (Run *run)
 {
-  g_assert (run->watch == NULL && run->timer == NULL && run->cancelled == NULL);
+  g_assert (run->watch == NULL && run->guard.timeout == NULL && run->guard.cancel == NULL);
   gios_proxy_header_clear (&run->header);
   g_free (run->buffer);
   g_object_unref (run->connection);
@@ -305,8 +305,7 @@ static void
 async_stop_waiting (Run *run)
 {
   g_clear_pointer (&run->watch, _gios_watch_destroy);
-  _gios_clear_source (&run->timer);
-  _gios_clear_source (&run->cancelled);
+  gios_task_guard_stop (&run->guard);
 }
 
 /* Ends the task with @error, or with success when it is NULL. */
@@ -350,27 +349,17 @@ on_ready (GiosWatch    *watch,
   async_advance (data);
 }
 
-static gboolean
-on_timeout (gpointer data)
+/* The handshake-timeout passed, or the cancellable was cancelled. */
+static void
+on_limit (GTask  *task,
+          GError *cancelled)
 {
-  Run *run = data;
-  GError *error = NULL;
+  Run *run = g_task_get_task_data (task);
+  GError *error = cancelled;
 
-  steps[run->step].timed_out (run, &error);
+  if (error == NULL)
+    steps[run->step].timed_out (run, &error);
   async_return (run, error);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_cancelled (GCancellable *cancellable,
-              gpointer      data)
-{
-  Run *run = data;
-  GError *error = NULL;
-
-  g_cancellable_set_error_if_cancelled (cancellable, &error);
-  async_return (run, error);
-  return G_SOURCE_REMOVE;
 }
 
 void
@@ -403,19 +392,7 @@ gios_handover_run_async (GiosServerSocket    *server,
   g_task_set_task_data (task, run, (GDestroyNotify) run_free);
   run->watch = _gios_reactor_watch (reactor, run->fd, 0, on_ready, run);
   g_source_unref ((GSource *) reactor);
-  if (run->timeout_ms >= 0)
-    {
-      run->timer = g_timeout_source_new (run->timeout_ms);
-      g_source_set_static_name (run->timer, "[gios] handshake timeout");
-      g_source_set_callback (run->timer, on_timeout, run, NULL);
-      g_source_attach (run->timer, g_task_get_context (task));
-    }
-  if (cancellable != NULL)
-    {
-      run->cancelled = g_cancellable_source_new (cancellable);
-      g_source_set_callback (run->cancelled, G_SOURCE_FUNC (on_cancelled), run, NULL);
-      g_source_attach (run->cancelled, g_task_get_context (task));
-    }
+  gios_task_guard_start (&run->guard, task, run->timeout_ms, cancellable, on_limit);
   /* What arrived with the connection is read at once. */
   async_advance (run);
 }
