@@ -31,6 +31,11 @@ void     _gios_device_stream_set_open        (GiosDeviceStream  *self,
  * one. */
 GiosGate *_gios_device_stream_get_gate       (GiosDeviceStream  *self);
 
+/* The device holds input that its descriptor does not show (a TLS record
+ * read in part): the stream's watch reports the device readable in its
+ * next dispatch instead of waiting for the descriptor. */
+void     _gios_device_stream_more_input      (GiosDeviceStream  *self);
+
 /* Tears the device down, from any thread: wakes the calls of other threads
  * and waits until they have left, sends what is buffered within
  * close-timeout when @flush is set (not at all on a main-loop stream's

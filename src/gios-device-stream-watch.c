@@ -55,6 +55,15 @@ _gios_device_stream_recheck (GiosDeviceStream *self)
   _gios_watch_set_pending (PRIV (self)->watch, RECHECK);
 }
 
+void
+_gios_device_stream_more_input (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  if (priv->watch != NULL)
+    _gios_watch_set_pending (priv->watch, G_IO_IN);
+}
+
 /* An async or watched connection spends most of its life waiting: it keeps
  * no empty buffers meanwhile, so that an idle connection costs a few
  * hundred bytes instead of two buffers (32 KiB with the defaults). */

@@ -3,13 +3,15 @@
  * The hand-over stage: what an accepted connection goes through after
  * accept() and before the application gets it, in every serving model.
  *
- * It is an ordered list of steps (steps[] below). Today there is one, the
- * PROXY protocol header (when GiosServerSocket:proxy-protocol is set); the
- * TLS handshake of the TLS issue goes after it, since a balancer sends the
- * header before the client's first TLS byte. A step is wanted or not by the
+ * It is an ordered list of steps (steps[] below): the PROXY protocol header
+ * (when GiosServerSocket:proxy-protocol is set), then the TLS handshake
+ * (when GiosSocketCommon:tls-certificate is set and
+ * GiosServerSocket:starttls is not), since a balancer sends the header
+ * before the client's first TLS byte. A step is wanted or not by the
  * server's settings, and is written once, as a non-blocking advance()
  * that does what it can with what has arrived and says what it waits for
- * next (here: input); two drivers run the steps:
+ * next: input, or the TLS handshake, which GIO runs whole (see
+ * gios-tls.c); two drivers run the steps:
  *
  * - gios_handover_run(), blocking, for the threaded models: the classic
  *   listen() and accept() run it on the accepting thread, inside their
@@ -34,6 +36,12 @@
  * the header stay in the kernel for the application's first read. Waiting
  * after a peek that found too little is safe: those bytes were consumed, so
  * readiness means new bytes.
+ *
+ * The TLS step waits for the client's first byte before it starts the
+ * handshake, and refuses one that cannot begin a TLS record (a plaintext
+ * client on a TLS port) at once. A client that connects and says nothing
+ * thus costs a descriptor in the reactor or a job's wait, never one of the
+ * threads GIO runs its handshakes on.
  */
 
 #include "gios-private.h"
@@ -44,6 +52,7 @@
 #include "gios-server-socket-impl.h"
 #include "gios-socket-common-private.h"
 #include "gios-task-guard.h"
+#include "gios-tls.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -55,6 +64,7 @@ typedef enum
 {
   STEP_DONE,
   STEP_AGAIN,               /* wait for the condition, then advance again */
+  STEP_HANDSHAKE,           /* make the TLS handshake, then advance again */
   STEP_FAILED,
 } StepResult;
 
@@ -73,6 +83,9 @@ typedef struct
   guint8 *buffer;                  /* GIOS_PROXY_MAX bytes, made on first use */
   gsize have;                      /* consumed, all of them header */
   GiosProxyHeader header;
+
+  /* The TLS step. */
+  gboolean handshaken;
 
   /* The asynchronous driver. */
   GTask *task;
@@ -193,11 +206,52 @@ proxy_timed_out (Run     *run,
 }
 
 /* ------------------------------------------------------------------------ */
+/* The TLS handshake                                                          */
+
+static gboolean
+tls_wanted (GiosServerSocket *server)
+{
+  return gios_socket_common_get_tls_certificate (GIOS_SOCKET_COMMON (server)) != NULL &&
+         !PRIV (server)->starttls;
+}
+
+static StepResult
+tls_advance (Run     *run,
+             GError **error)
+{
+  if (run->handshaken)
+    return STEP_DONE;
+  switch (gios_tls_peek_client_hello (run->fd, error))
+    {
+    case 0:
+      run->waiting_for = G_IO_IN;
+      return STEP_AGAIN;
+    case 1:
+      return STEP_HANDSHAKE;
+    default:
+      return STEP_FAILED;
+    }
+}
+
+static void
+tls_finish (Run *run)
+{
+}
+
+static void
+tls_timed_out (Run     *run,
+               GError **error)
+{
+  g_propagate_error (error, _gios_socket_common_handshake_timeout_error (run->connection,
+                                                                        run->timeout_ms));
+}
+
+/* ------------------------------------------------------------------------ */
 /* The steps, in order                                                        */
 
 static const Step steps[] = {
   { proxy_wanted, proxy_advance, proxy_finish, proxy_timed_out },
-  /* The TLS handshake goes here. */
+  { tls_wanted, tls_advance, tls_finish, tls_timed_out },
 };
 
 gboolean
@@ -238,7 +292,8 @@ run_free (Run *run)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Run, run_free)
 
-/* Advances to the end, or to a wait: STEP_AGAIN with run->waiting_for. */
+/* Advances to the end, or to a wait: STEP_AGAIN with run->waiting_for, or
+ * STEP_HANDSHAKE. */
 static StepResult
 run_advance (Run     *run,
              GError **error)
@@ -282,6 +337,12 @@ gios_handover_run (GiosServerSocket  *server,
           return TRUE;
         case STEP_FAILED:
           return FALSE;
+        case STEP_HANDSHAKE:
+          if (!_gios_socket_common_handshake (connection, gate, run->deadline, run->timeout_ms,
+                                              cancellable, error))
+            return FALSE;
+          run->handshaken = TRUE;
+          continue;
         case STEP_AGAIN:
           break;
         }
@@ -322,6 +383,33 @@ async_return (Run    *run,
     g_task_return_boolean (task, TRUE);
 }
 
+static void async_advance (Run *run);
+
+static void
+on_handshaken (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  g_autoptr(GTask) task = data;
+  Run *run = g_task_get_task_data (task);
+  GError *error = NULL;
+  gboolean ok = _gios_socket_common_handshake_finish (result, &error);
+
+  if (run->task == NULL)
+    {
+      /* Ended meanwhile, by the handshake-timeout or the cancellable. */
+      g_clear_error (&error);
+      return;
+    }
+  if (!ok)
+    {
+      async_return (run, error);
+      return;
+    }
+  run->handshaken = TRUE;
+  async_advance (run);
+}
+
 static void
 async_advance (Run *run)
 {
@@ -337,6 +425,11 @@ async_advance (Run *run)
       break;
     case STEP_AGAIN:
       _gios_watch_set_events (run->watch, run->waiting_for);
+      break;
+    case STEP_HANDSHAKE:
+      /* GIO reads and writes the socket until it is done. */
+      _gios_watch_set_events (run->watch, 0);
+      _gios_socket_common_handshake_async (run->connection, on_handshaken, g_object_ref (run->task));
       break;
     }
 }
@@ -357,6 +450,9 @@ on_limit (GTask  *task,
   Run *run = g_task_get_task_data (task);
   GError *error = cancelled;
 
+  /* A handshake under way ends with the connection (see gios_tls_close()),
+   * and at once: its thread lets go of the socket soon. */
+  _gios_socket_common_cancel_handshake (run->connection);
   if (error == NULL)
     steps[run->step].timed_out (run, &error);
   async_return (run, error);

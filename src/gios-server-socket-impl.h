@@ -32,6 +32,7 @@ typedef struct
   guint max_connections;
   GiosProxyProtocol proxy_protocol;
   int handshake_timeout;
+  guint starttls : 1;
   GiosHandoverLog handover_log;
   GiosJobPool *jobs;
   /* atomic: blocking accepts under way, from before they look whether

@@ -84,6 +84,7 @@ enum {
   PROP_IDLE_TIMEOUT,
   PROP_PROXY_PROTOCOL,
   PROP_HANDSHAKE_TIMEOUT,
+  PROP_STARTTLS,
   PROP_REUSE_PORT,
   PROP_REPLACE_STALE,
   N_PROPS
@@ -204,6 +205,9 @@ gios_server_socket_get_property (GObject    *object,
     case PROP_HANDSHAKE_TIMEOUT:
       g_value_set_int (value, priv->handshake_timeout);
       break;
+    case PROP_STARTTLS:
+      g_value_set_boolean (value, priv->starttls);
+      break;
     case PROP_REUSE_PORT:
       g_value_set_boolean (value, priv->reuse_port);
       break;
@@ -245,6 +249,9 @@ gios_server_socket_set_property (GObject      *object,
       break;
     case PROP_HANDSHAKE_TIMEOUT:
       gios_server_socket_set_handshake_timeout (self, g_value_get_int (value));
+      break;
+    case PROP_STARTTLS:
+      gios_server_socket_set_starttls (self, g_value_get_boolean (value));
       break;
     case PROP_REUSE_PORT:
       gios_server_socket_set_reuse_port (self, g_value_get_boolean (value));
@@ -386,7 +393,8 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
    *
    * How long, in milliseconds, an accepted connection may take over what
    * comes before it is handed over to the application (the PROXY header of
-   * [property@Gios.ServerSocket:proxy-protocol]), counted from the accept.
+   * [property@Gios.ServerSocket:proxy-protocol], then the TLS handshake of
+   * [property@Gios.SocketCommon:tls-certificate]), counted from the accept.
    * A client that connects and sends nothing holds a job slot of
    * [method@Gios.ServerSocket.listen_job] or a connection of
    * [method@Gios.ServerSocket.start] no longer than that; it is then dropped.
@@ -402,6 +410,23 @@ gios_server_socket_class_init (GiosServerSocketClass *klass)
   properties[PROP_HANDSHAKE_TIMEOUT] =
     g_param_spec_int ("handshake-timeout", NULL, NULL, -1, G_MAXINT, 10000,
                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosServerSocket:starttls:
+   *
+   * Whether the connections start in plaintext although
+   * [property@Gios.SocketCommon:tls-certificate] is set: the application
+   * upgrades each with [method@Gios.SocketCommon.start_tls] when its
+   * protocol says so (STARTTLS), instead of the server making the TLS
+   * handshake before it hands a connection over.
+   *
+   * Default: `FALSE`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_STARTTLS] =
+    g_param_spec_boolean ("starttls", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
    * GiosServerSocket:reuse-port:
@@ -874,4 +899,46 @@ gios_server_socket_set_handshake_timeout (GiosServerSocket *self,
     return;
   priv->handshake_timeout = timeout_ms;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HANDSHAKE_TIMEOUT]);
+}
+
+/**
+ * gios_server_socket_get_starttls:
+ * @self: a [class@Gios.ServerSocket]
+ *
+ * Gets [property@Gios.ServerSocket:starttls].
+ *
+ * Returns: whether the application starts TLS on each connection itself
+ *
+ * Since: 0.2
+ */
+gboolean
+gios_server_socket_get_starttls (GiosServerSocket *self)
+{
+  g_return_val_if_fail (GIOS_IS_SERVER_SOCKET (self), FALSE);
+
+  return PRIV (self)->starttls;
+}
+
+/**
+ * gios_server_socket_set_starttls:
+ * @self: a [class@Gios.ServerSocket]
+ * @starttls: whether the application starts TLS on each connection itself
+ *
+ * Sets [property@Gios.ServerSocket:starttls].
+ *
+ * Since: 0.2
+ */
+void
+gios_server_socket_set_starttls (GiosServerSocket *self,
+                                 gboolean          starttls)
+{
+  GiosServerSocketPrivate *priv;
+
+  g_return_if_fail (GIOS_IS_SERVER_SOCKET (self));
+
+  priv = PRIV (self);
+  if (priv->starttls == !!starttls)
+    return;
+  priv->starttls = !!starttls;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTTLS]);
 }

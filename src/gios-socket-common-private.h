@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gios/gios.h>
+#include "gios-gate.h"
 
 G_BEGIN_DECLS
 
@@ -40,6 +41,30 @@ void _gios_socket_common_set_endpoint   (GiosSocketCommon *self,
 void _gios_socket_common_inherit        (GiosSocketCommon *self,
                                          GiosSocketCommon *from);
 char *_gios_socket_address_to_string    (GSocketAddress   *address);
+/* TLS (gios-socket-common-tls.c). A connection that open() made is a
+ * client, whose server must be @identity (nullable: no name to check). */
+void     _gios_socket_common_set_tls_client (GiosSocketCommon   *self,
+                                             GSocketConnectable *identity);
+/* The TLS handshake of the current connection, in the server role unless
+ * open() made it: blocking, within @deadline (its error names
+ * @timeout_ms), woken by @gate's interrupts and @cancellable. */
+gboolean _gios_socket_common_handshake      (GiosSocketCommon   *self,
+                                             GiosGate           *gate,
+                                             gint64              deadline,
+                                             int                 timeout_ms,
+                                             GCancellable       *cancellable,
+                                             GError            **error);
+/* The same on the thread-default main context, never blocking it; the
+ * caller bounds it with _gios_socket_common_cancel_handshake(). */
+void     _gios_socket_common_handshake_async (GiosSocketCommon   *self,
+                                              GAsyncReadyCallback callback,
+                                              gpointer            user_data);
+gboolean _gios_socket_common_handshake_finish (GAsyncResult      *result,
+                                               GError           **error);
+void     _gios_socket_common_cancel_handshake (GiosSocketCommon  *self);
+/* The error of a handshake that did not finish within @timeout_ms. */
+GError  *_gios_socket_common_handshake_timeout_error (GiosSocketCommon *self,
+                                                      int               timeout_ms);
 /* Whether the class of @self implements run(). */
 gboolean _gios_socket_overrides_run     (GiosSocket       *self);
 

@@ -2,7 +2,7 @@
 #include "gios-private.h"
 #include "gios-device-stream-private.h"
 #include "gios-device-stream-serving.h"
-#include "gios-socket-common-private.h"
+#include "gios-socket-common-impl.h"
 #include "gios-proxy-header.h"
 
 #include <errno.h>
@@ -31,35 +31,6 @@
  * Since: 0.1
  */
 
-typedef struct
-{
-  /* The connection is its descriptor; the GSocket of the socket property is
-   * made from it on first use (and then owns it), which saves six system
-   * calls for every connection that nobody asks for it. */
-  int fd;
-  GSocket *socket;
-  guint unix_family : 1;
-  guint local_lazy : 1;     /* local_address comes from the descriptor */
-  guint blocking : 1;       /* the descriptor is in blocking mode */
-  GSocketAddress *local_address;
-  GSocketAddress *remote_address;
-  /* After a PROXY header: the balancer (the real peer), and the header's
-   * TLVs. */
-  GSocketAddress *proxy_address;
-  GBytes *proxy_tlvs;
-  char *host;
-  guint port;
-  guint no_delay : 1;
-  guint keep_alive : 1;
-  /* The peer reset the connection; disconnected was emitted. */
-  guint lost : 1;
-  guint dropping : 1;       /* a drop released the connection: tell */
-  GError *drop_reason;      /* why, when it was not the application's doing */
-  /* Receives left that wait before they try, and receives in a row that
-   * tried and found nothing (see receive). */
-  guint wait_first;
-  guint misses;
-} GiosSocketCommonPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (GiosSocketCommon, gios_socket_common, GIOS_TYPE_DEVICE_STREAM)
 
@@ -74,6 +45,8 @@ enum {
   PROP_NO_DELAY,
   PROP_KEEP_ALIVE,
   PROP_PROXY_ADDRESS,
+  PROP_TLS_CERTIFICATE,
+  PROP_TLS_DATABASE,
   N_PROPS
 };
 
@@ -86,6 +59,12 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 #define PRIV(self) ((GiosSocketCommonPrivate *) gios_socket_common_get_instance_private (self))
+
+GiosSocketCommonPrivate *
+_gios_socket_common_get_private (GiosSocketCommon *self)
+{
+  return PRIV (self);
+}
 
 /* How many receives wait before they try, after one found nothing. */
 #define WAIT_FIRST_RECEIVES 8
@@ -222,7 +201,13 @@ _gios_socket_common_release_connection (GiosSocketCommon *self)
     return;
 
   _gios_device_stream_detach (GIOS_DEVICE_STREAM (self));
-  if (priv->socket != NULL)
+  if (priv->tls != NULL)
+    {
+      /* The session closes the socket (see gios_tls_close()). */
+      gios_tls_close (priv->tls);
+      g_clear_pointer (&priv->tls, gios_tls_unref);
+    }
+  else if (priv->socket != NULL)
     g_socket_close (priv->socket, NULL);
   else
     close (priv->fd);
@@ -273,6 +258,8 @@ _gios_socket_common_inherit (GiosSocketCommon *self,
 
   PRIV (self)->no_delay = PRIV (from)->no_delay;
   PRIV (self)->keep_alive = PRIV (from)->keep_alive;
+  g_set_object (&PRIV (self)->tls_certificate, PRIV (from)->tls_certificate);
+  g_set_object (&PRIV (self)->tls_database, PRIV (from)->tls_database);
   gios_device_stream_set_default_timeout (to, gios_device_stream_get_default_timeout (stream));
   gios_device_stream_set_close_timeout (to, gios_device_stream_get_close_timeout (stream));
   gios_device_stream_set_line_terminator (to, gios_device_stream_get_line_terminator (stream));
@@ -287,25 +274,35 @@ connection_lost (GiosSocketCommon  *self,
                  gboolean           receiving,
                  GError           **error)
 {
-  GiosSocketCommonPrivate *priv = PRIV (self);
-  g_autofree char *peer = _gios_socket_address_to_string (priv->remote_address);
-  g_autoptr(GError) reason = NULL;
+  g_autofree char *peer = _gios_socket_address_to_string (PRIV (self)->remote_address);
+
+  GError *reason;
 
   if (receiving)
-    g_set_error (&reason, G_IO_ERROR, _gios_io_error_from_errno (errsv),
-                 /* Translators: "Could not receive from 127.0.0.1:4000: Connection reset by peer" */
-                 _("Could not receive from %s: %s"), peer, g_strerror (errsv));
+    reason = g_error_new (G_IO_ERROR, _gios_io_error_from_errno (errsv),
+                          /* Translators: "Could not receive from 127.0.0.1:4000: Connection reset by peer" */
+                          _("Could not receive from %s: %s"), peer, g_strerror (errsv));
   else
-    g_set_error (&reason, G_IO_ERROR, _gios_io_error_from_errno (errsv),
-                 _("Could not send to %s: %s"), peer, g_strerror (errsv));
+    reason = g_error_new (G_IO_ERROR, _gios_io_error_from_errno (errsv),
+                          _("Could not send to %s: %s"), peer, g_strerror (errsv));
+  _gios_socket_common_lose (self, reason, error);
+}
+
+void
+_gios_socket_common_lose (GiosSocketCommon  *self,
+                          GError            *reason,
+                          GError           **error)
+{
+  GiosSocketCommonPrivate *priv = PRIV (self);
+
   if (!priv->lost)
     {
       priv->lost = TRUE;
-      g_debug ("connection to %s lost: %s", peer, reason->message);
+      g_debug ("connection lost: %s", reason->message);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IS_CONNECTED]);
       g_signal_emit (self, signals[DISCONNECTED], 0, FALSE, reason);
     }
-  g_propagate_error (error, g_steal_pointer (&reason));
+  g_propagate_error (error, reason);
 }
 
 static gboolean
@@ -347,6 +344,8 @@ gios_socket_common_receive (GiosDeviceStream  *stream,
 
   if (!check_connection (self, cancellable, error))
     return -1;
+  if (G_UNLIKELY (priv->tls != NULL))
+    return _gios_socket_common_tls_receive (self, buffer, size, deadline, cancellable, error);
 
   /* A receive that waits forever blocks in recv() itself, which costs one
    * system call where poll() and recv() cost two: whatever could end the
@@ -431,6 +430,8 @@ gios_socket_common_send (GiosDeviceStream  *stream,
 
   if (!check_connection (self, cancellable, error))
     return -1;
+  if (G_UNLIKELY (priv->tls != NULL))
+    return _gios_socket_common_tls_send (self, data, size, deadline, cancellable, error);
 
   for (;;)
     {
@@ -596,11 +597,19 @@ gios_socket_common_finalize (GObject *object)
 {
   GiosSocketCommonPrivate *priv = PRIV (GIOS_SOCKET_COMMON (object));
 
-  if (priv->socket != NULL)
+  if (priv->tls != NULL)
+    {
+      gios_tls_close (priv->tls);
+      g_clear_pointer (&priv->tls, gios_tls_unref);
+    }
+  else if (priv->socket != NULL)
     g_socket_close (priv->socket, NULL);
   else if (priv->fd >= 0)
     close (priv->fd);
   g_clear_object (&priv->socket);
+  g_clear_object (&priv->tls_certificate);
+  g_clear_object (&priv->tls_database);
+  g_clear_object (&priv->tls_identity);
   g_clear_object (&priv->local_address);
   g_clear_object (&priv->remote_address);
   clear_proxied (priv);
@@ -648,6 +657,12 @@ gios_socket_common_get_property (GObject    *object,
     case PROP_KEEP_ALIVE:
       g_value_set_boolean (value, priv->keep_alive);
       break;
+    case PROP_TLS_CERTIFICATE:
+      g_value_set_object (value, priv->tls_certificate);
+      break;
+    case PROP_TLS_DATABASE:
+      g_value_set_object (value, priv->tls_database);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -668,6 +683,12 @@ gios_socket_common_set_property (GObject      *object,
       break;
     case PROP_KEEP_ALIVE:
       gios_socket_common_set_keep_alive (self, g_value_get_boolean (value));
+      break;
+    case PROP_TLS_CERTIFICATE:
+      gios_socket_common_set_tls_certificate (self, g_value_get_object (value));
+      break;
+    case PROP_TLS_DATABASE:
+      gios_socket_common_set_tls_database (self, g_value_get_object (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -754,6 +775,39 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
   properties[PROP_PROXY_ADDRESS] =
     g_param_spec_object ("proxy-address", NULL, NULL, G_TYPE_SOCKET_ADDRESS,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosSocketCommon:tls-certificate:
+   *
+   * The certificate, with its private key, that this side presents in TLS.
+   * A [class@Gios.ServerSocket] with one speaks TLS on every connection it
+   * accepts (unless [property@Gios.ServerSocket:starttls] is set), and the
+   * connections it hands out carry it, for
+   * [method@Gios.SocketCommon.start_tls]; on a client it is the client
+   * certificate, for servers that ask for one.
+   *
+   * Default: `NULL`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_TLS_CERTIFICATE] =
+    g_param_spec_object ("tls-certificate", NULL, NULL, G_TYPE_TLS_CERTIFICATE,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GiosSocketCommon:tls-database:
+   *
+   * What a client validates the server's certificate against; %NULL (the
+   * default) stands for the system's trusted certificate authorities. A
+   * [class@Gio.TlsFileDatabase] holds a private one.
+   *
+   * Default: `NULL`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_TLS_DATABASE] =
+    g_param_spec_object ("tls-database", NULL, NULL, G_TYPE_TLS_DATABASE,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
    * GiosSocketCommon:port:

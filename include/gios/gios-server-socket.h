@@ -231,5 +231,10 @@ int               gios_server_socket_get_handshake_timeout    (GiosServerSocket 
 GIOS_AVAILABLE_IN_ALL
 void              gios_server_socket_set_handshake_timeout    (GiosServerSocket  *self,
                                                                int                timeout_ms);
+GIOS_AVAILABLE_IN_ALL
+gboolean          gios_server_socket_get_starttls             (GiosServerSocket  *self);
+GIOS_AVAILABLE_IN_ALL
+void              gios_server_socket_set_starttls             (GiosServerSocket  *self,
+                                                               gboolean           starttls);
 
 G_END_DECLS

@@ -69,5 +69,32 @@ gboolean        gios_socket_common_get_keep_alive    (GiosSocketCommon  *self);
 GIOS_AVAILABLE_IN_ALL
 void            gios_socket_common_set_keep_alive    (GiosSocketCommon  *self,
                                                       gboolean           keep_alive);
+GIOS_AVAILABLE_IN_ALL
+GTlsCertificate *gios_socket_common_get_tls_certificate (GiosSocketCommon *self);
+GIOS_AVAILABLE_IN_ALL
+void            gios_socket_common_set_tls_certificate (GiosSocketCommon *self,
+                                                        GTlsCertificate  *certificate);
+GIOS_AVAILABLE_IN_ALL
+GTlsDatabase   *gios_socket_common_get_tls_database  (GiosSocketCommon  *self);
+GIOS_AVAILABLE_IN_ALL
+void            gios_socket_common_set_tls_database  (GiosSocketCommon  *self,
+                                                      GTlsDatabase      *database);
+GIOS_AVAILABLE_IN_ALL
+gboolean        gios_socket_common_get_is_tls        (GiosSocketCommon  *self);
+GIOS_AVAILABLE_IN_ALL
+gboolean        gios_socket_common_start_tls         (GiosSocketCommon  *self,
+                                                      int                timeout_ms,
+                                                      GCancellable      *cancellable,
+                                                      GError           **error);
+GIOS_AVAILABLE_IN_ALL
+void            gios_socket_common_start_tls_async   (GiosSocketCommon    *self,
+                                                      int                  timeout_ms,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+GIOS_AVAILABLE_IN_ALL
+gboolean        gios_socket_common_start_tls_finish  (GiosSocketCommon  *self,
+                                                      GAsyncResult      *result,
+                                                      GError           **error);
 
 G_END_DECLS

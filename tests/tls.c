@@ -1,0 +1,968 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * TLS: every serving model against the real `openssl s_client`, the client
+ * against `openssl s_server`, STARTTLS, the errors that name what failed,
+ * and the device stream's guarantees over TLS (timeouts, close from another
+ * thread, records read in part, the main loop). The certificates are made
+ * by tests/make-test-certs.sh, with the openssl command, in a temporary
+ * directory: the tests' own CA, a server certificate for localhost, one for
+ * another host, an expired one and a self-signed one.
+ *
+ * openssl s_server is started by the test and stopped by its pid.
+ */
+#include "gios-test-utils.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+static char *certs;
+
+static char *
+cert_file (const char *name,
+           const char *ext)
+{
+  g_autofree char *base = g_strconcat (name, ext, NULL);
+
+  return g_build_filename (certs, base, NULL);
+}
+
+static GTlsCertificate *
+load_certificate (const char *name)
+{
+  g_autofree char *pem = cert_file (name, ".pem");
+  g_autofree char *key = cert_file (name, ".key");
+  g_autoptr(GError) error = NULL;
+  GTlsCertificate *certificate = g_tls_certificate_new_from_files (pem, key, &error);
+
+  g_assert_no_error (error);
+  return certificate;
+}
+
+/* A database that trusts the certificate authority @name (a CA, or a
+ * self-signed certificate). */
+static GTlsDatabase *
+trusting (const char *name)
+{
+  g_autofree char *pem = cert_file (name, ".pem");
+  g_autoptr(GError) error = NULL;
+  GTlsDatabase *database = g_tls_file_database_new (pem, &error);
+
+  g_assert_no_error (error);
+  return database;
+}
+
+/* A loopback server presenting the certificate @name. */
+static GiosServerSocket *
+tls_server (const char *name)
+{
+  GiosServerSocket *server = gios_test_open_loopback_server ();
+  g_autoptr(GTlsCertificate) certificate = load_certificate (name);
+
+  gios_socket_common_set_tls_certificate (GIOS_SOCKET_COMMON (server), certificate);
+  return server;
+}
+
+/* A client of @server, connected to "localhost", trusting @ca, not yet in
+ * TLS. */
+static GiosSocket *
+client_of (GiosServerSocket *server,
+           const char       *ca)
+{
+  g_autofree char *port = gios_test_server_port_string (server);
+  g_autoptr(GTlsDatabase) database = trusting (ca);
+  g_autoptr(GError) error = NULL;
+  GiosSocket *client = gios_socket_new ();
+
+  gios_socket_common_set_tls_database (GIOS_SOCKET_COMMON (client), database);
+  g_assert_true (gios_socket_open (client, "localhost", port, 5000, NULL, &error));
+  g_assert_no_error (error);
+  return client;
+}
+
+static void
+write_line (gpointer    stream,
+            const char *line)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gios_device_stream_write_line (stream, line, NULL, &error));
+  g_assert_true (gios_device_stream_flush (stream, 5000, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+assert_read_line (gpointer    stream,
+                  const char *expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = gios_device_stream_read_line (stream, 0, NULL, 5000, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, expected);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A server on its own thread                                                 */
+
+typedef enum
+{
+  MODEL_LISTEN,
+  MODEL_ACCEPT,
+  MODEL_JOBS,
+  MODEL_START,
+} Model;
+
+static const char *model_names[] = { "listen", "accept", "jobs", "start" };
+
+typedef struct
+{
+  GiosServerSocket *server;
+  Model model;
+  guint max_jobs;
+  gint served;     /* atomic: connections answered */
+  gint stop;       /* atomic */
+  GThread *thread;
+} Serving;
+
+/* The conversation of every model: a greeting, then the answer to the
+ * client's line. */
+static void
+converse (Serving          *serving,
+          GiosSocketCommon *connection)
+{
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
+  g_autofree char *line = NULL;
+  g_autofree char *reply = NULL;
+
+  g_assert_true (gios_socket_common_get_is_tls (connection));
+  if (!gios_device_stream_write_line (stream, "HELLO", NULL, NULL) ||
+      !gios_device_stream_flush (stream, 5000, NULL, NULL))
+    return;
+  line = gios_device_stream_read_line (stream, 0, NULL, 5000, NULL, NULL);
+  if (line == NULL)
+    return;
+  reply = g_strdup_printf ("ECHO %s", line);
+  if (gios_device_stream_write_line (stream, reply, NULL, NULL) &&
+      gios_device_stream_flush (stream, 5000, NULL, NULL))
+    g_atomic_int_inc (&serving->served);
+}
+
+static void
+converse_job (GiosSocket   *connection,
+              GCancellable *cancellable,
+              gpointer      data)
+{
+  converse (data, GIOS_SOCKET_COMMON (connection));
+}
+
+static void
+on_line (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  g_autoptr(GiosSocket) connection = GIOS_SOCKET (source);
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
+  Serving *serving = data;
+  g_autofree char *line = gios_device_stream_read_line_finish (stream, result, NULL, NULL);
+  g_autofree char *reply = NULL;
+
+  if (line == NULL)
+    return;
+  reply = g_strdup_printf ("ECHO %s", line);
+  /* Short lines to a reading peer: written at once. */
+  if (gios_device_stream_write_line (stream, reply, NULL, NULL) &&
+      gios_device_stream_flush (stream, 0, NULL, NULL))
+    g_atomic_int_inc (&serving->served);
+}
+
+static gboolean
+on_accepted (GiosServerSocket *server,
+             GiosSocket       *connection,
+             Serving          *serving)
+{
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
+
+  g_assert_true (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (connection)));
+  g_assert_true (gios_device_stream_write_line (stream, "HELLO", NULL, NULL));
+  g_assert_true (gios_device_stream_flush (stream, 0, NULL, NULL));
+  gios_device_stream_read_line_async (stream, 0, 5000, G_PRIORITY_DEFAULT, NULL, on_line, serving);
+  g_object_ref (connection);
+  return TRUE;
+}
+
+static gpointer
+serve_thread (gpointer data)
+{
+  Serving *serving = data;
+  GiosServerSocket *server = serving->server;
+
+  if (serving->model == MODEL_START)
+    {
+      g_autoptr(GMainContext) context = g_main_context_new ();
+
+      g_main_context_push_thread_default (context);
+      g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), serving);
+      g_assert_true (gios_server_socket_start (server, NULL));
+      while (!g_atomic_int_get (&serving->stop))
+        g_main_context_iteration (context, TRUE);
+      gios_server_socket_stop (server);
+      /* What the stop left to finish. */
+      while (g_main_context_iteration (context, FALSE))
+        ;
+      g_main_context_pop_thread_default (context);
+      return NULL;
+    }
+  while (!g_atomic_int_get (&serving->stop))
+    {
+      g_autoptr(GiosSocket) socket = NULL;
+
+      switch (serving->model)
+        {
+        case MODEL_LISTEN:
+          if (gios_server_socket_listen (server, 50, NULL, NULL))
+            {
+              converse (serving, GIOS_SOCKET_COMMON (server));
+              gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
+            }
+          break;
+        case MODEL_ACCEPT:
+          socket = gios_server_socket_accept (server, 50, NULL, NULL);
+          if (socket != NULL)
+            converse (serving, GIOS_SOCKET_COMMON (socket));
+          break;
+        case MODEL_JOBS:
+          /* Fails only once the test closes the server. */
+          if (gios_server_socket_listen_job (server, 50, serving->max_jobs, converse_job,
+                                             serving, NULL, NULL, NULL) < 0)
+            g_assert_true (g_atomic_int_get (&serving->stop));
+          break;
+        case MODEL_START:
+          g_assert_not_reached ();
+        }
+    }
+  g_assert_true (gios_server_socket_wait_jobs (server, 5000, NULL));
+  return NULL;
+}
+
+static gboolean
+wake_context (gpointer data)
+{
+  return G_SOURCE_REMOVE;
+}
+
+static Serving *
+serving_start (GiosServerSocket *server,
+               Model             model)
+{
+  Serving *serving = g_new0 (Serving, 1);
+
+  serving->server = g_object_ref (server);
+  serving->model = model;
+  serving->max_jobs = 4;
+  serving->thread = g_thread_new ("server", serve_thread, serving);
+  return serving;
+}
+
+static void
+serving_stop (Serving *serving)
+{
+  g_atomic_int_set (&serving->stop, 1);
+  /* A start() server's loop wakes at the next event: make one. */
+  g_timeout_add_full (G_PRIORITY_DEFAULT, 0, wake_context, NULL, NULL);
+  gios_device_stream_close (GIOS_DEVICE_STREAM (serving->server), NULL);
+  g_thread_join (serving->thread);
+  g_object_unref (serving->server);
+  g_free (serving);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Serving, serving_stop)
+
+/* ------------------------------------------------------------------------ */
+/* openssl s_client against each model                                        */
+
+/* Runs openssl s_client against @port, validating the server as localhost
+ * against the tests' CA, with @input on its standard input; returns what it
+ * printed. It ends when the server closes the connection. */
+static char *
+s_client (guint       port,
+          const char *input,
+          int        *status)
+{
+  g_autofree char *connect = g_strdup_printf ("127.0.0.1:%u", port);
+  g_autofree char *ca = cert_file ("ca", ".pem");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  char *out = NULL;
+
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                              G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                              "openssl", "s_client", "-connect", connect, "-quiet", "-CAfile", ca,
+                              "-verify_return_error", "-verify_hostname", "localhost",
+                              "-servername", "localhost", NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (process, input, NULL, &out, NULL, &error));
+  g_assert_no_error (error);
+  *status = g_subprocess_get_exit_status (process);
+  return out;
+}
+
+static void
+test_s_client (gconstpointer data)
+{
+  Model model = GPOINTER_TO_INT (data);
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  guint port = gios_test_server_port (server);
+  g_autoptr(Serving) serving = serving_start (server, model);
+
+  for (int round = 0; round < 2; round++)
+    {
+      int status = -1;
+      g_autofree char *out = s_client (port, "hello from openssl\n", &status);
+
+      g_assert_cmpstr (out, ==, "HELLO\nECHO hello from openssl\n");
+      g_assert_cmpint (status, ==, 0);
+    }
+  g_assert_cmpint (g_atomic_int_get (&serving->served), ==, 2);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The client against openssl s_server                                        */
+
+/* A port that was free a moment ago, for a program that takes no port 0. */
+static guint
+free_port (void)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET };
+  socklen_t len = sizeof sin;
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  guint port;
+
+  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &len), ==, 0);
+  port = ntohs (sin.sin_port);
+  close (fd);
+  return port;
+}
+
+static void
+test_client_against_s_server (void)
+{
+  g_autofree char *pem = cert_file ("server", ".pem");
+  g_autofree char *key = cert_file ("server", ".key");
+  g_autoptr(GTlsDatabase) database = trusting ("ca");
+  g_autoptr(GiosSocket) client = gios_socket_new ();
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *port = NULL;
+  gint64 until;
+  gboolean connected = FALSE;
+
+  for (int attempt = 0; attempt < 5 && process == NULL; attempt++)
+    {
+      g_autofree char *accept = NULL;
+
+      g_free (port);
+      port = g_strdup_printf ("%u", free_port ());
+      accept = g_strdup_printf ("127.0.0.1:%s", port);
+      /* -rev: every line comes back reversed. */
+      process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                  G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                                  "openssl", "s_server", "-accept", accept, "-cert", pem, "-key", key,
+                                  "-rev", "-naccept", "1", NULL);
+      g_assert_no_error (error);
+      /* It is listening once a connection succeeds. */
+      until = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+      while (!connected && g_get_monotonic_time () < until)
+        {
+          g_autoptr(GError) refused = NULL;
+
+          gios_socket_common_set_tls_database (GIOS_SOCKET_COMMON (client), database);
+          connected = gios_socket_open (client, "localhost", port, 1000, NULL, &refused);
+          if (!connected)
+            g_usleep (20000);
+        }
+      if (!connected)
+        {
+          g_subprocess_send_signal (process, SIGTERM);
+          g_subprocess_wait (process, NULL, NULL);
+          g_clear_object (&process);
+        }
+    }
+  g_assert_true (connected);
+
+  g_assert_true (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (client), 5000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (client)));
+  write_line (client, "hello");
+  assert_read_line (client, "olleh");
+  write_line (client, "gio-socket over TLS");
+  assert_read_line (client, "SLT revo tekcos-oig");
+  g_assert_true (gios_device_stream_close (GIOS_DEVICE_STREAM (client), NULL));
+
+  g_subprocess_send_signal (process, SIGTERM);
+  g_subprocess_wait (process, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors that name what failed; the server serves on                         */
+
+/* A client of @server that trusts @ca: its handshake's error. */
+static GError *
+handshake_error (GiosServerSocket *server,
+                 const char       *ca)
+{
+  g_autoptr(GiosSocket) client = client_of (server, ca);
+  GError *error = NULL;
+
+  g_assert_false (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (client), 5000, NULL, &error));
+  g_assert_nonnull (error);
+  return error;
+}
+
+/* A client of @server that trusts @ca and gets its answer. */
+static void
+assert_served (GiosServerSocket *server,
+               const char       *ca)
+{
+  g_autoptr(GiosSocket) client = client_of (server, ca);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (client), 5000, NULL, &error));
+  g_assert_no_error (error);
+  assert_read_line (client, "HELLO");
+  write_line (client, "again");
+  assert_read_line (client, "ECHO again");
+}
+
+static void
+test_bad_certificates (void)
+{
+  static const struct { const char *cert; const char *reason; } cases[] = {
+    { "self", "it is not signed by a known certificate authority" },
+    { "wronghost", "it is not valid for localhost" },
+    { "expired", "it has expired" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GiosServerSocket) server = tls_server (cases[i].cert);
+      g_autoptr(Serving) serving = serving_start (server, MODEL_JOBS);
+      g_autoptr(GError) error = handshake_error (server, "ca");
+
+      g_test_message ("%s: %s", cases[i].cert, error->message);
+      g_assert_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+      g_assert_nonnull (strstr (error->message, "The certificate of localhost:"));
+      g_assert_nonnull (strstr (error->message, cases[i].reason));
+      /* The server dropped that one and serves on. */
+      if (g_str_equal (cases[i].cert, "self"))
+        assert_served (server, "self");
+    }
+}
+
+static void
+test_plaintext_client_on_tls_port (void)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(Serving) serving = serving_start (server, MODEL_JOBS);
+  guint messages = gios_test_get_messages ();
+  int fd;
+
+  fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  gios_test_raw_send (fd, "hello in plaintext\n");
+  gios_test_raw_assert_dropped (fd);
+  close (fd);
+  /* Reported, as a message (one a minute at most). */
+  g_assert_cmpuint (gios_test_get_messages (), >=, messages + 1);
+  assert_served (server, "ca");
+}
+
+static void
+test_tls_client_on_plaintext_port (void)
+{
+  g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
+  g_autoptr(GiosSocket) client = client_of (server, "ca");
+  g_autoptr(GiosSocket) accepted = gios_server_socket_accept (server, 5000, NULL, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (accepted);
+  /* A plaintext protocol greets first. */
+  write_line (accepted, "220 plaintext here");
+  g_assert_false (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (client), 5000, NULL, &error));
+  g_test_message ("%s", error->message);
+  g_assert_error (error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS);
+  g_assert_nonnull (strstr (error->message, "plaintext port"));
+  /* Refused before any byte of TLS was sent: the connection is as it was,
+   * and the greeting is still there to read. */
+  g_assert_false (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (client)));
+  assert_read_line (client, "220 plaintext here");
+}
+
+/* ------------------------------------------------------------------------ */
+/* A connection in TLS, both ends in this process                             */
+
+typedef struct
+{
+  GiosServerSocket *server;
+  GiosSocket *accepted;     /* the server's side, in TLS */
+  GiosSocket *client;       /* in TLS */
+} Pair;
+
+static gpointer
+accept_thread (gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  GiosSocket *accepted = gios_server_socket_accept (data, 5000, NULL, &error);
+
+  g_assert_no_error (error);
+  return accepted;
+}
+
+static Pair *
+pair_new (void)
+{
+  Pair *pair = g_new0 (Pair, 1);
+  g_autoptr(GError) error = NULL;
+  GThread *thread;
+
+  pair->server = tls_server ("server");
+  thread = g_thread_new ("accept", accept_thread, pair->server);
+  pair->client = client_of (pair->server, "ca");
+  g_assert_true (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (pair->client), 5000, NULL, &error));
+  g_assert_no_error (error);
+  pair->accepted = g_thread_join (thread);
+  g_assert_nonnull (pair->accepted);
+  g_assert_true (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (pair->accepted)));
+  return pair;
+}
+
+static void
+pair_free (Pair *pair)
+{
+  g_object_unref (pair->client);
+  g_object_unref (pair->accepted);
+  g_object_unref (pair->server);
+  g_free (pair);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pair, pair_free)
+
+static void
+test_read_line_times_out (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (pair->client), 0, NULL, 300, NULL, &error);
+  g_assert_null (line);
+  gios_test_assert_timed_out (&error, start, 300);
+
+  /* The connection is whole: the next line arrives. */
+  write_line (pair->accepted, "late");
+  assert_read_line (pair->client, "late");
+  /* And the other way, with a write that waits for a peer that reads. */
+  write_line (pair->client, "back");
+  assert_read_line (pair->accepted, "back");
+}
+
+static gboolean
+read_line_forever (gpointer   data,
+                   GError   **error)
+{
+  g_autofree char *line = gios_device_stream_read_line (data, 0, NULL, GIOS_TIMEOUT_FOREVER, NULL, error);
+
+  return line != NULL;
+}
+
+static void
+test_close_from_another_thread (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GiosTestBlocked) blocked = gios_test_blocked_start (read_line_forever, pair->client);
+  gint64 woken_at = g_get_monotonic_time ();
+
+  gios_device_stream_close (GIOS_DEVICE_STREAM (pair->client), NULL);
+  gios_test_blocked_join_error (blocked, woken_at, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  /* The peer sees the end. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (pair->accepted), 0, NULL,
+                                                          5000, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_null (line);
+  }
+}
+
+static void
+test_cancel_over_tls (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+
+  g_cancellable_cancel (cancellable);
+  line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (pair->client), 0, NULL, 5000, cancellable, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+/* Bulk both ways through buffers smaller than a TLS record, so that
+ * records are read in parts: every byte arrives, in order. */
+static gpointer
+send_bulk (gpointer data)
+{
+  GiosDeviceStream *stream = data;
+  g_autofree guint8 *block = g_malloc (100000);
+  g_autoptr(GError) error = NULL;
+
+  for (gsize i = 0; i < 100000; i++)
+    block[i] = (guint8) (i * 7 + i / 251);
+  for (int n = 0; n < 10; n++)
+    g_assert_true (gios_device_stream_write (stream, block, 100000, NULL, &error));
+  g_assert_true (gios_device_stream_flush (stream, 10000, NULL, &error));
+  g_assert_no_error (error);
+  return NULL;
+}
+
+static void
+test_records_read_in_parts (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  GiosDeviceStream *reader = GIOS_DEVICE_STREAM (pair->client);
+  g_autofree guint8 *block = g_malloc (100000);
+  GThread *thread;
+
+  gios_device_stream_set_input_buffer_size (reader, 1000);
+  thread = g_thread_new ("send", send_bulk, pair->accepted);
+  for (int n = 0; n < 10; n++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_assert_true (gios_device_stream_read_exact (reader, block, 100000, 10000, NULL, &error));
+      g_assert_no_error (error);
+      for (gsize i = 0; i < 100000; i++)
+        if (block[i] != (guint8) (i * 7 + i / 251))
+          g_error ("byte %zu of block %d differs", i, n);
+    }
+  g_thread_join (thread);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The main loop over TLS                                                     */
+
+typedef struct
+{
+  guint lines;
+  guint expected;
+  gboolean done;
+  GError *error;
+} Count;
+
+static void
+on_counted_line (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  Count *count = data;
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (source);
+  g_autofree char *line = gios_device_stream_read_line_finish (stream, result, NULL, &count->error);
+  g_autofree char *expected = g_strdup_printf ("line %u", count->lines);
+
+  if (line == NULL)
+    {
+      count->done = TRUE;
+      return;
+    }
+  g_assert_cmpstr (line, ==, expected);
+  if (++count->lines == count->expected)
+    {
+      count->done = TRUE;
+      return;
+    }
+  gios_device_stream_read_line_async (stream, 0, 5000, G_PRIORITY_DEFAULT, NULL, on_counted_line, count);
+}
+
+/* Many small records at once, read one line per call on the main loop
+ * through a small buffer: none waits for input that is already inside the
+ * TLS session. */
+static void
+test_async_reads_every_record (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  GiosDeviceStream *reader = GIOS_DEVICE_STREAM (pair->accepted);
+  Count count = { 0, 300, FALSE, NULL };
+
+  gios_device_stream_set_input_buffer_size (reader, 64);
+  for (guint i = 0; i < count.expected; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("line %u", i);
+
+      /* A flush each: a record each. */
+      write_line (pair->client, line);
+    }
+  gios_device_stream_read_line_async (reader, 0, 5000, G_PRIORITY_DEFAULT, NULL, on_counted_line, &count);
+  GIOS_TEST_RUN_UNTIL (count.done);
+  g_assert_no_error (count.error);
+  g_assert_cmpuint (count.lines, ==, count.expected);
+}
+
+static void
+on_started_tls (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  GError **error = data;
+
+  if (!gios_socket_common_start_tls_finish (GIOS_SOCKET_COMMON (source), result, error))
+    g_assert_nonnull (*error);
+  else
+    *error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NONE, "done");
+}
+
+/* ------------------------------------------------------------------------ */
+/* STARTTLS                                                                   */
+
+static gpointer
+starttls_server (gpointer data)
+{
+  GiosServerSocket *server = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosSocket) accepted = gios_server_socket_accept (server, 5000, NULL, &error);
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (accepted);
+
+  g_assert_no_error (error);
+  g_assert_false (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (accepted)));
+  assert_read_line (stream, "STARTTLS");
+  /* The answer goes out in plaintext, ahead of the handshake. */
+  g_assert_true (gios_device_stream_write_line (stream, "OK go ahead", NULL, &error));
+  g_assert_true (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (accepted), 5000, NULL, &error));
+  g_assert_no_error (error);
+  assert_read_line (stream, "secret");
+  write_line (stream, "SECRET");
+  return NULL;
+}
+
+static void
+test_starttls (void)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(GiosSocket) client = NULL;
+  g_autoptr(GError) error = NULL;
+  GThread *thread;
+
+  gios_server_socket_set_starttls (server, TRUE);
+  thread = g_thread_new ("starttls", starttls_server, server);
+  client = client_of (server, "ca");
+  write_line (client, "STARTTLS");
+  assert_read_line (client, "OK go ahead");
+  g_assert_true (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (client), 5000, NULL, &error));
+  g_assert_no_error (error);
+  write_line (client, "secret");
+  assert_read_line (client, "SECRET");
+  g_thread_join (thread);
+}
+
+static gpointer
+injected_server (gpointer data)
+{
+  GiosServerSocket *server = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GiosSocket) accepted = gios_server_socket_accept (server, 5000, NULL, &error);
+  GiosSocketCommon *connection = GIOS_SOCKET_COMMON (accepted);
+
+  g_assert_no_error (error);
+  /* Wait for both lines to be in the kernel, so that one read takes both. */
+  gios_test_wait_kernel_input (gios_test_socket_fd (accepted), 19);
+  assert_read_line (accepted, "STARTTLS");
+  g_assert_false (gios_socket_common_start_tls (connection, 5000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_nonnull (strstr (error->message, "10 bytes arrived before the TLS handshake"));
+  g_assert_false (gios_socket_common_get_is_tls (connection));
+  /* Nothing was consumed: the injected line is still there, as plaintext. */
+  assert_read_line (accepted, "INJECTED!");
+  return NULL;
+}
+
+static void
+test_starttls_refuses_injected_plaintext (void)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(GiosSocket) client = NULL;
+  GThread *thread;
+
+  gios_server_socket_set_starttls (server, TRUE);
+  thread = g_thread_new ("injected", injected_server, server);
+  client = client_of (server, "ca");
+  /* A man in the middle appends a line to the client's STARTTLS. */
+  write_line (client, "STARTTLS\nINJECTED!");
+  g_thread_join (thread);
+}
+
+static void
+test_start_tls_async (void)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(GiosSocket) client = NULL;
+  g_autoptr(GiosSocket) accepted = NULL;
+  g_autoptr(GError) server_done = NULL;
+  g_autoptr(GError) client_done = NULL;
+
+  gios_server_socket_set_starttls (server, TRUE);
+  client = client_of (server, "ca");
+  accepted = gios_server_socket_accept (server, 5000, NULL, NULL);
+  g_assert_nonnull (accepted);
+  /* Both ends on this thread's loop. */
+  gios_socket_common_start_tls_async (GIOS_SOCKET_COMMON (accepted), 5000, NULL, on_started_tls, &server_done);
+  gios_socket_common_start_tls_async (GIOS_SOCKET_COMMON (client), 5000, NULL, on_started_tls, &client_done);
+  GIOS_TEST_RUN_UNTIL (server_done != NULL && client_done != NULL);
+  g_assert_error (server_done, G_IO_ERROR, G_IO_ERROR_NONE);
+  g_assert_error (client_done, G_IO_ERROR, G_IO_ERROR_NONE);
+  g_assert_true (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (client)));
+  write_line (client, "over tls");
+  assert_read_line (accepted, "over tls");
+}
+
+static void
+test_start_tls_async_times_out (void)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(GiosSocket) client = client_of (server, "ca");
+  g_autoptr(GiosSocket) accepted = NULL;
+  g_autoptr(GError) done = NULL;
+  gint64 start;
+
+  gios_server_socket_set_starttls (server, TRUE);
+  accepted = gios_server_socket_accept (server, 5000, NULL, NULL);
+  g_assert_nonnull (accepted);
+  /* The server never answers the client's hello. */
+  start = g_get_monotonic_time ();
+  gios_socket_common_start_tls_async (GIOS_SOCKET_COMMON (client), 300, NULL, on_started_tls, &done);
+  GIOS_TEST_RUN_UNTIL (done != NULL);
+  g_assert_nonnull (strstr (done->message, "did not finish within 300 ms"));
+  gios_test_assert_timed_out (&done, start, 300);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The handshake-timeout                                                      */
+
+/* A client that connects and sends nothing, or the first bytes of a
+ * ClientHello only, is dropped after handshake-timeout, and its job slot
+ * serves the next client. */
+static void
+test_handshake_timeout (gconstpointer data)
+{
+  Model model = GPOINTER_TO_INT (data);
+  static const struct { const char *bytes; gsize len; } stalls[] = {
+    { "", 0 },                       /* silent */
+    { "\x16\x03\x01\x00\xf0", 5 },   /* a record header, then nothing */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (stalls); i++)
+    {
+      g_autoptr(GiosServerSocket) server = tls_server ("server");
+      g_autoptr(Serving) serving = NULL;
+      int fd;
+      gint64 start;
+
+      gios_server_socket_set_handshake_timeout (server, 300);
+      serving = serving_start (server, model);
+      serving->max_jobs = 1;
+      fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+      if (stalls[i].len > 0)
+        g_assert_cmpint (send (fd, stalls[i].bytes, stalls[i].len, 0), ==, stalls[i].len);
+      start = g_get_monotonic_time ();
+      /* Served, in the one slot, once the stalled client is gone. */
+      assert_served (server, "ca");
+      gios_test_raw_assert_dropped (fd);
+      close (fd);
+      if (model == MODEL_JOBS)
+        gios_test_assert_elapsed (start, 250, 3000);
+      else
+        g_assert_cmpint (gios_test_elapsed_ms (start), <, 3000);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+remove_certs (void)
+{
+  g_autoptr(GDir) dir = g_dir_open (certs, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (certs, name, NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (certs);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *script = NULL;
+  const char *make_argv[4];
+  int status = 0;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  signal (SIGPIPE, SIG_IGN);
+  gios_test_count_log ();
+
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_test_skip ("GIO has no TLS backend here (tools/install-deps installs glib-networking)");
+      return g_test_run ();
+    }
+  certs = g_dir_make_tmp ("gios-tls-XXXXXX", &error);
+  g_assert_no_error (error);
+  script = g_test_build_filename (G_TEST_DIST, "make-test-certs.sh", NULL);
+  make_argv[0] = "/bin/sh";
+  make_argv[1] = script;
+  make_argv[2] = certs;
+  make_argv[3] = NULL;
+  g_assert_true (g_spawn_sync (NULL, (char **) make_argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL,
+                               &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, &error));
+  g_assert_no_error (error);
+
+  for (Model m = MODEL_LISTEN; m <= MODEL_START; m++)
+    {
+      g_autofree char *s_client_path = g_strdup_printf ("/tls/s_client/%s", model_names[m]);
+      g_autofree char *timeout_path = g_strdup_printf ("/tls/handshake-timeout/%s", model_names[m]);
+
+      g_test_add_data_func (s_client_path, GINT_TO_POINTER (m), test_s_client);
+      g_test_add_data_func (timeout_path, GINT_TO_POINTER (m), test_handshake_timeout);
+    }
+  g_test_add_func ("/tls/client/s_server", test_client_against_s_server);
+  g_test_add_func ("/tls/errors/bad-certificates", test_bad_certificates);
+  g_test_add_func ("/tls/errors/plaintext-client", test_plaintext_client_on_tls_port);
+  g_test_add_func ("/tls/errors/plaintext-server", test_tls_client_on_plaintext_port);
+  g_test_add_func ("/tls/stream/read-line-times-out", test_read_line_times_out);
+  g_test_add_func ("/tls/stream/close-from-another-thread", test_close_from_another_thread);
+  g_test_add_func ("/tls/stream/cancel", test_cancel_over_tls);
+  g_test_add_func ("/tls/stream/records-read-in-parts", test_records_read_in_parts);
+  g_test_add_func ("/tls/async/every-record", test_async_reads_every_record);
+  g_test_add_func ("/tls/starttls/upgrade", test_starttls);
+  g_test_add_func ("/tls/starttls/injected-plaintext", test_starttls_refuses_injected_plaintext);
+  g_test_add_func ("/tls/starttls/async", test_start_tls_async);
+  g_test_add_func ("/tls/starttls/async-times-out", test_start_tls_async_times_out);
+
+  ret = g_test_run ();
+  remove_certs ();
+  return ret;
+}
