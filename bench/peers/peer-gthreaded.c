@@ -38,5 +38,5 @@ int
 main (int    argc,
       char **argv)
 {
-  return peer_gio_main (argc, argv, TRUE, G_CALLBACK (on_run));
+  return peer_gio_main (argc, argv, PEER_GIO_THREADED, G_CALLBACK (on_run));
 }

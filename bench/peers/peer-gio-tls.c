@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * GIO's own TLS echo server: the GThreadedSocketService of peer-gthreaded
+ * (one pool thread per connection, max-threads = --max-jobs), each
+ * connection wrapped in a GTlsServerConnection with the certificate of
+ * --tls-certificate and --tls-key (glib-networking's backend), a blocking
+ * handshake, then blocking reads and writes through a 64 KiB buffer.
+ */
+#include "peer-gio-common.h"
+
+static gboolean
+on_run (GThreadedSocketService *service,
+        GSocketConnection      *connection,
+        GObject                *source_object,
+        gpointer                user_data)
+{
+  GTlsCertificate *cert = user_data;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autofree guint8 *buf = NULL;
+  GInputStream *in;
+  GOutputStream *out;
+
+  peer_gio_set_nodelay (connection);
+  tls = g_tls_server_connection_new (G_IO_STREAM (connection), cert, NULL);
+  if (tls == NULL || !g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, NULL))
+    return TRUE;
+
+  in = g_io_stream_get_input_stream (tls);
+  out = g_io_stream_get_output_stream (tls);
+  buf = g_malloc (PEER_BUF_SIZE);
+  for (;;)
+    {
+      gssize n = g_input_stream_read (in, buf, PEER_BUF_SIZE, NULL, NULL);
+      if (n <= 0)
+        break;
+      if (!g_output_stream_write_all (out, buf, (gsize) n, NULL, NULL, NULL))
+        break;
+    }
+  g_io_stream_close (tls, NULL, NULL);
+  return TRUE;
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  return peer_gio_main (argc, argv, PEER_GIO_THREADED | PEER_GIO_TLS, G_CALLBACK (on_run));
+}
