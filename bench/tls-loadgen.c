@@ -256,6 +256,7 @@ one_handshake (size_t     size,
 static void
 run_handshake (const LoadgenOptions *opts)
 {
+  g_autofree char *first_error = NULL;
   uint64_t ok = 0, errors = 0, attempts = 0;
   int64_t start, deadline, t;
 
@@ -271,8 +272,8 @@ run_handshake (const LoadgenOptions *opts)
           ok++;
         }
       else if (errors++ == 0)
-        fprintf (stderr, "tls-handshake: connection %llu: %s\n",
-                 (unsigned long long) attempts, error->message);
+        first_error = g_strdup_printf ("connection %llu: %s",
+                                       (unsigned long long) attempts, error->message);
       attempts++;
     }
   printf ("RESULT mode=tls-handshake hps=%.0f p50_us=%.1f p99_us=%.1f handshakes=%llu errors=%llu "
@@ -282,9 +283,13 @@ run_handshake (const LoadgenOptions *opts)
           (unsigned long long) ok, (unsigned long long) errors, (double) (t - start) / 1e9,
           (unsigned long long) ok, (unsigned long long) attempts);
   if (ok == 0)
-    die ("tls-handshake: no handshake succeeded");
+    die ("tls-handshake: no handshake succeeded (%s)", first_error);
   if (errors > 0)
-    exit (3);
+    {
+      fprintf (stderr, "tls-handshake: %llu failed, the first %s\n",
+               (unsigned long long) errors, first_error);
+      exit (3);
+    }
 }
 
 /* ---- main ----------------------------------------------------------------- */
