@@ -116,3 +116,21 @@ peer_gio_set_nodelay (GSocketConnection *connection)
   /* Best effort, as in the plain C peers. */
   (void) g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 }
+
+void
+peer_gio_echo_blocking (GIOStream *stream)
+{
+  GInputStream *in = g_io_stream_get_input_stream (stream);
+  GOutputStream *out = g_io_stream_get_output_stream (stream);
+  g_autofree guint8 *buf = g_malloc (PEER_BUF_SIZE);
+
+  for (;;)
+    {
+      gssize n = g_input_stream_read (in, buf, PEER_BUF_SIZE, NULL, NULL);
+      if (n <= 0)
+        break;
+      if (!g_output_stream_write_all (out, buf, (gsize) n, NULL, NULL, NULL))
+        break;
+    }
+  g_io_stream_close (stream, NULL, NULL);
+}

@@ -30,3 +30,7 @@ int  peer_gio_main (int           argc,
                     GCallback     handler);
 
 void peer_gio_set_nodelay (GSocketConnection *connection);
+
+/* The blocking echo of the threaded peers: reads up to PEER_BUF_SIZE bytes
+ * and writes them back until @stream ends or fails, then closes it. */
+void peer_gio_echo_blocking (GIOStream *stream);

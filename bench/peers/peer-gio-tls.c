@@ -23,28 +23,12 @@ on_run (GThreadedSocketService *service,
   GTlsCertificate *cert = user_data;
   GType tls_type = g_tls_backend_get_server_connection_type (g_tls_backend_get_default ());
   g_autoptr(GIOStream) tls = NULL;
-  g_autofree guint8 *buf = NULL;
-  GInputStream *in;
-  GOutputStream *out;
 
   peer_gio_set_nodelay (connection);
   tls = g_initable_new (tls_type, NULL, NULL,
                         "base-io-stream", connection, "certificate", cert, "database", NULL, NULL);
-  if (tls == NULL || !g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, NULL))
-    return TRUE;
-
-  in = g_io_stream_get_input_stream (tls);
-  out = g_io_stream_get_output_stream (tls);
-  buf = g_malloc (PEER_BUF_SIZE);
-  for (;;)
-    {
-      gssize n = g_input_stream_read (in, buf, PEER_BUF_SIZE, NULL, NULL);
-      if (n <= 0)
-        break;
-      if (!g_output_stream_write_all (out, buf, (gsize) n, NULL, NULL, NULL))
-        break;
-    }
-  g_io_stream_close (tls, NULL, NULL);
+  if (tls != NULL && g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, NULL))
+    peer_gio_echo_blocking (tls);
   return TRUE;
 }
 
