@@ -3,9 +3,13 @@
  * gios-echo: the library's echo server for the serving benchmark.
  *
  *   gios-echo --model=jobs|async|async-calls|classic --port=N [--max-jobs=N] [--reuse-port]
+ *             [--tls-certificate=FILE --tls-key=FILE]
  *
  * Listens on 127.0.0.1, prints "PORT <n>" once listening, echoes every byte
- * on every connection, and exits cleanly on SIGTERM or SIGINT.
+ * on every connection, and exits cleanly on SIGTERM or SIGINT.  With a
+ * certificate and its key (PEM), the server's tls-certificate: every
+ * connection is handed over with its TLS handshake done, and the echo is
+ * the same code.
  *
  * Both main-loop models accept with start() and the accepted signal: async
  * serves each connection from a watch (add_watch, read and flush with a
@@ -268,12 +272,17 @@ main (int   argc,
   g_autofree char *port = NULL;
   int max_jobs = 1000;
   gboolean reuse_port = FALSE;
+  g_autofree char *tls_certificate = NULL;
+  g_autofree char *tls_key = NULL;
+  g_autoptr(GTlsCertificate) cert = NULL;
   GThread *thread = NULL;
   GOptionEntry entries[] = {
     { "model", 0, 0, G_OPTION_ARG_STRING, &model, "jobs, async, async-calls or classic", "MODEL" },
     { "port", 0, 0, G_OPTION_ARG_STRING, &port, "Port, 0 for any", "N" },
     { "max-jobs", 0, 0, G_OPTION_ARG_INT, &max_jobs, "Most jobs at once (jobs model)", "N" },
     { "reuse-port", 0, 0, G_OPTION_ARG_NONE, &reuse_port, "Share the port with other processes", NULL },
+    { "tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &tls_certificate, "Serve TLS with this certificate (PEM)", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "The certificate's private key (PEM)", "FILE" },
     { NULL }
   };
 
@@ -282,15 +291,24 @@ main (int   argc,
   if (!g_option_context_parse (context, &argc, &argv, &error) || model == NULL ||
       (strcmp (model, "jobs") != 0 && strcmp (model, "async") != 0 &&
        strcmp (model, "async-calls") != 0 && strcmp (model, "classic") != 0) ||
-      max_jobs < 0)
+      max_jobs < 0 || (tls_certificate == NULL) != (tls_key == NULL))
     {
-      fprintf (stderr, "usage: gios-echo --model=jobs|async|async-calls|classic --port=N [--max-jobs=N] [--reuse-port]\n");
+      fprintf (stderr, "usage: gios-echo --model=jobs|async|async-calls|classic --port=N [--max-jobs=N] [--reuse-port]\n"
+                       "                 [--tls-certificate=FILE --tls-key=FILE]\n");
       return 2;
+    }
+  if (tls_certificate != NULL &&
+      (cert = g_tls_certificate_new_from_files (tls_certificate, tls_key, &error)) == NULL)
+    {
+      fprintf (stderr, "gios-echo: %s, %s: %s\n", tls_certificate, tls_key, error->message);
+      return 1;
     }
 
   server = gios_server_socket_new ();
   gios_server_socket_set_connection_queue_size (server, 1024);
   gios_server_socket_set_reuse_port (server, reuse_port);
+  if (cert != NULL)
+    g_object_set (server, "tls-certificate", cert, NULL);
   if (!gios_server_socket_open_address (server, "127.0.0.1", port ? port : "0", 1000, &error))
     {
       fprintf (stderr, "gios-echo: %s\n", error->message);

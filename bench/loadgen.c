@@ -31,38 +31,24 @@
  * wait (bounded) for every reply: connections that stay silent (a server
  * that stopped accepting) count as unserved and are left out.
  */
+#include "loadgen-common.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#define BULK_CHUNK       (64 * 1024)
 #define BULK_WINDOW      (4 * 1024 * 1024)
-#define PATTERN_PERIOD   251
-#define MAX_MSG          4096
-#define STALL_MS         3000     /* no progress for this long is an error */
-#define CONNECT_MS       3000
 #define PROBE_MS         3000
-#define DRAIN_MS         2000
 #define N_SOURCES        16
-#define MAX_CONN_ERRORS  200
-
-/* Latency histogram: 0.1 µs buckets up to 100 ms, then one overflow bucket. */
-#define HIST_RES_NS      100
-#define HIST_BUCKETS     1000000
 
 typedef enum
 {
@@ -79,78 +65,10 @@ static const char *const mode_names[] = {
   "bulk", "pingpong", "connrate", "fanin-one", "fanin-all", "line-pingpong", "line-fanin",
 };
 
-typedef struct
-{
-  Mode   mode;
-  int    port;
-  double duration;
-  int    conns;
-  size_t size;
-} Options;
+typedef LoadgenOptions Options;
 
 /* Every request is a line (the line-* modes). */
 static bool line_messages;
-
-static uint32_t hist[HIST_BUCKETS + 1];
-static uint64_t hist_count;
-
-static void die (const char *fmt, ...) __attribute__ ((format (printf, 1, 2), noreturn));
-
-static void
-die (const char *fmt,
-     ...)
-{
-  va_list ap;
-
-  fputs ("ERROR ", stderr);
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-  exit (1);
-}
-
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void
-hist_add (int64_t ns)
-{
-  int64_t b = ns / HIST_RES_NS;
-
-  if (b < 0)
-    b = 0;
-  if (b > HIST_BUCKETS)
-    b = HIST_BUCKETS;
-  hist[b]++;
-  hist_count++;
-}
-
-/* Returns the @q quantile in microseconds (upper edge of its bucket). */
-static double
-hist_quantile_us (double q)
-{
-  uint64_t target, seen = 0;
-
-  if (hist_count == 0)
-    return 0;
-  target = (uint64_t) (q * (double) hist_count);
-  if (target >= hist_count)
-    target = hist_count - 1;
-  for (size_t b = 0; b <= HIST_BUCKETS; b++)
-    {
-      seen += hist[b];
-      if (seen > target)
-        return (double) ((b + 1) * HIST_RES_NS) / 1000.0;
-    }
-  return (double) HIST_BUCKETS * HIST_RES_NS / 1000.0;
-}
 
 static struct sockaddr_in
 loopback_addr (int host,
@@ -224,23 +142,6 @@ connect_loopback (int port,
       return -1;
     }
   return fd;
-}
-
-/* Fills @msg with a pattern naming connection @conn and request @seq; in
- * the line modes, printable ASCII ('!'..'~') ended by one newline. */
-static void
-make_msg (unsigned char *msg,
-          size_t         size,
-          uint32_t       conn,
-          uint32_t       seq)
-{
-  for (size_t i = 0; i < size; i++)
-    {
-      uint32_t v = conn * 131u + seq * 7u + (uint32_t) i;
-      msg[i] = line_messages ? (unsigned char) ('!' + v % 94u) : (unsigned char) v;
-    }
-  if (line_messages)
-    msg[size - 1] = '\n';
 }
 
 static bool
@@ -363,21 +264,6 @@ read_reply (int                  fd,
   return true;
 }
 
-static void
-print_rr_result (const Options *opts,
-                 uint64_t       requests,
-                 int64_t        elapsed_ns,
-                 int            served,
-                 int            total)
-{
-  printf ("RESULT mode=%s rps=%.0f p50_us=%.1f p99_us=%.1f requests=%llu secs=%.3f served=%d/%d\n",
-          mode_names[opts->mode],
-          (double) requests / ((double) elapsed_ns / 1e9),
-          hist_quantile_us (0.50), hist_quantile_us (0.99),
-          (unsigned long long) requests, (double) elapsed_ns / 1e9,
-          served, total);
-}
-
 /* ---- pingpong ------------------------------------------------------------- */
 
 static void
@@ -396,7 +282,7 @@ run_pingpong (const Options *opts)
   deadline = start + (int64_t) (opts->duration * 1e9);
   while ((t = now_ns ()) < deadline)
     {
-      make_msg (msg, opts->size, 0, (uint32_t) requests);
+      make_msg (msg, opts->size, 0, (uint32_t) requests, line_messages);
       if (!send_msg (fd, msg, opts->size))
         die ("pingpong: send: %s", strerror (errno));
       if (!read_reply (fd, msg, opts->size, STALL_MS))
@@ -405,7 +291,7 @@ run_pingpong (const Options *opts)
       requests++;
     }
   close (fd);
-  print_rr_result (opts, requests, t - start, 1, 1);
+  print_rr_result (mode_names[opts->mode], requests, t - start, 1, 1);
 }
 
 /* ---- connrate ------------------------------------------------------------- */
@@ -488,7 +374,7 @@ client_send (Client *c,
              size_t  size,
              uint32_t index)
 {
-  make_msg (c->msg, size, index, c->seq);
+  make_msg (c->msg, size, index, c->seq, line_messages);
   c->got = 0;
   c->sent_at = now_ns ();
   if (!send_msg (c->fd, c->msg, size))
@@ -737,7 +623,7 @@ run_fanin (const Options *opts)
   close (ep);
   free (clients);
 
-  print_rr_result (opts, requests, t - start, served, n);
+  print_rr_result (mode_names[opts->mode], requests, t - start, served, n);
   if (requests == 0)
     die ("%s: no request was answered", mode_names[opts->mode]);
   if (served < n)
@@ -746,93 +632,16 @@ run_fanin (const Options *opts)
 
 /* ---- main ----------------------------------------------------------------- */
 
-static void
-usage (void)
-{
-  fprintf (stderr,
-           "Usage: loadgen --port=N --mode=bulk|pingpong|connrate|fanin-one|fanin-all|\n"
-           "                               line-pingpong|line-fanin\n"
-           "               [--duration=SECONDS (default 2, at most 600)]\n"
-           "               [--conns=N (fan-in connections, default 1000)]\n"
-           "               [--size=BYTES (request size, default 64)]\n");
-  exit (2);
-}
-
-static void
-parse_args (int      argc,
-            char   **argv,
-            Options *opts)
-{
-  static const struct option long_opts[] = {
-    { "port", required_argument, NULL, 'p' },
-    { "mode", required_argument, NULL, 'm' },
-    { "duration", required_argument, NULL, 'd' },
-    { "conns", required_argument, NULL, 'c' },
-    { "size", required_argument, NULL, 's' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  bool have_mode = false;
-  char *end;
-  int c;
-
-  opts->port = 0;
-  opts->duration = 2.0;
-  opts->conns = 1000;
-  opts->size = 64;
-
-  while ((c = getopt_long (argc, argv, "", long_opts, NULL)) != -1)
-    {
-      switch (c)
-        {
-        case 'p':
-          opts->port = (int) strtol (optarg, &end, 10);
-          if (*end != '\0' || opts->port <= 0 || opts->port > 65535)
-            usage ();
-          break;
-        case 'm':
-          for (size_t i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++)
-            if (strcmp (optarg, mode_names[i]) == 0)
-              {
-                opts->mode = (Mode) i;
-                have_mode = true;
-              }
-          if (!have_mode)
-            usage ();
-          break;
-        case 'd':
-          opts->duration = strtod (optarg, &end);
-          if (*end != '\0' || !(opts->duration > 0 && opts->duration <= 600))
-            usage ();
-          break;
-        case 'c':
-          opts->conns = (int) strtol (optarg, &end, 10);
-          if (*end != '\0' || opts->conns < 1 || opts->conns > 100000)
-            usage ();
-          break;
-        case 's':
-          opts->size = (size_t) strtoul (optarg, &end, 10);
-          if (*end != '\0' || opts->size < 1 || opts->size > MAX_MSG)
-            usage ();
-          break;
-        default:
-          usage ();
-        }
-    }
-  if (optind != argc || opts->port == 0 || !have_mode)
-    usage ();
-  /* A line needs a byte besides its newline. */
-  if ((opts->mode == MODE_LINE_PINGPONG || opts->mode == MODE_LINE_FANIN) && opts->size < 2)
-    usage ();
-}
-
 int
 main (int    argc,
       char **argv)
 {
   Options opts;
 
-  parse_args (argc, argv, &opts);
+  loadgen_parse_args (argc, argv, mode_names, sizeof mode_names / sizeof mode_names[0], &opts);
+  /* A line needs a byte besides its newline. */
+  if ((opts.mode == MODE_LINE_PINGPONG || opts.mode == MODE_LINE_FANIN) && opts.size < 2)
+    die ("--size must be at least 2 in the line modes");
   line_messages = opts.mode == MODE_LINE_PINGPONG || opts.mode == MODE_LINE_FANIN;
   signal (SIGPIPE, SIG_IGN);
   setvbuf (stdout, NULL, _IOLBF, 0);

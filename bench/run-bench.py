@@ -18,6 +18,11 @@ to the baselines: the plain C servers (peer-epoll and peer-threads) unless
 The line-* modes send lines ("...\n") for the line-echo servers of
 bench/python and bench/js (any byte-echo server passes them too).
 
+The tls-* modes (bulk, ping-pong and new connections with a full handshake
+each, over TLS) use the TLS load generator (--tls-loadgen, GIO's TLS client)
+and add "--tls-certificate FILE --tls-key FILE" to every server: a
+self-signed certificate for localhost that the script makes with openssl.
+
 Examples:
   bench/run-bench.py --loadgen build/bench/loadgen \\
       build/bench/peer-epoll build/bench/peer-threads \\
@@ -30,6 +35,10 @@ Examples:
       "/usr/bin/python3 ../bench/python/line-echo.py --model=watch" \\
       "node ../bench/js/line-echo-node.js" "gjs -m ../bench/js/line-echo.js --model=watch"
       (the line servers, with the library uninstalled)
+  bench/run-bench.py --tls-loadgen build/bench/tls-loadgen \\
+      --modes tls-bulk,tls-pingpong,tls-handshake --placements same \\
+      --ratio gio-tls=peer-gio-tls build/bench/peer-gio-tls \\
+      "build/bench/gios-echo --model=jobs"   (TLS against GIO's own TLS echo)
   GIOS_BENCH_SMOKE=1 meson test -C build --benchmark -v   (the same smoke run)
 """
 
@@ -43,11 +52,13 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 MODES = ['bulk', 'pingpong', 'connrate', 'fanin-one', 'fanin-all']
 LINE_MODES = ['line-pingpong', 'line-fanin']
+TLS_MODES = ['tls-bulk', 'tls-pingpong', 'tls-handshake']
 # The main figure of each mode, its label, and the extra figures to show.
 METRIC = {
     'bulk': ('mib_s', 'MiB/s', []),
@@ -57,6 +68,9 @@ METRIC = {
     'fanin-all': ('rps', 'req/s', ['p50_us', 'p99_us']),
     'line-pingpong': ('rps', 'req/s', ['p50_us', 'p99_us']),
     'line-fanin': ('rps', 'req/s', ['p50_us', 'p99_us']),
+    'tls-bulk': ('mib_s', 'MiB/s', []),
+    'tls-pingpong': ('rps', 'req/s', ['p50_us', 'p99_us']),
+    'tls-handshake': ('hps', 'hs/s', ['p50_us', 'p99_us']),
 }
 # Ratio columns: (column name, word of the server's label).
 BASELINES = [('epoll', 'peer-epoll'), ('thread', 'peer-threads')]
@@ -216,9 +230,10 @@ LIVE_SERVERS = []
 def run_one(server_argv, mode, placement, args):
     """Runs one measurement; returns a dict with 'ok', figures and notes."""
     server_cpu, client_cpu = placement[1], placement[2]
+    tls = mode in TLS_MODES
     record = {'server': ' '.join(server_argv), 'mode': mode,
               'placement': placement[0], 'ok': False, 'notes': []}
-    server = Server(server_argv, server_cpu)
+    server = Server(server_argv + (args.tls_server_args if tls else []), server_cpu)
     LIVE_SERVERS.append(server)
     try:
         problem = server.wait_port()
@@ -229,7 +244,7 @@ def run_one(server_argv, mode, placement, args):
             record['notes'].append(server.crashed() or problem)
             return record
 
-        cmd = ['taskset', '-c', str(client_cpu), args.loadgen,
+        cmd = ['taskset', '-c', str(client_cpu), args.tls_loadgen if tls else args.loadgen,
                '--port=%d' % server.port, '--mode=' + mode,
                '--duration=%g' % args.duration, '--conns=%d' % args.conns]
         try:
@@ -344,6 +359,19 @@ def summarize(records, servers, modes, placements, reps, baselines):
     return '\n'.join(lines)
 
 
+def make_certificate(directory):
+    """A self-signed certificate for localhost and its key in @directory:
+    the server arguments that serve it."""
+    cert = os.path.join(directory, 'cert.pem')
+    key = os.path.join(directory, 'key.pem')
+    made = subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+                           '-subj', '/CN=localhost', '-days', '2', '-keyout', key, '-out', cert],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if made.returncode != 0:
+        sys.exit('openssl req failed: ' + made.stderr.strip())
+    return ['--tls-certificate', cert, '--tls-key', key]
+
+
 def raise_nofile(needed):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
@@ -365,13 +393,14 @@ def main():
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument('servers', nargs='+', metavar='SERVER',
                         help='server command line, e.g. "bench/gios-echo --model=jobs"')
-    parser.add_argument('--loadgen', required=True, help='path to the load generator')
+    parser.add_argument('--loadgen', help='path to the load generator (every mode but the tls ones)')
+    parser.add_argument('--tls-loadgen', help='path to the TLS load generator (the tls-* modes)')
     parser.add_argument('--reps', type=int, default=5, help='repetitions (default 5)')
     parser.add_argument('--duration', type=float, default=2.0,
                         help='seconds per measurement (default 2)')
     parser.add_argument('--modes', default=','.join(MODES),
-                        help='comma-separated subset of ' + ','.join(MODES + LINE_MODES) +
-                        ' (default: every mode but the line ones)')
+                        help='comma-separated subset of ' + ','.join(MODES + LINE_MODES + TLS_MODES) +
+                        ' (default: every mode but the line and tls ones)')
     parser.add_argument('--ratio', action='append', metavar='NAME=WORD', default=[],
                         help='a ratio column "x NAME" against the server whose label has '
                              'the word WORD (its program name or an argument); repeatable; '
@@ -401,8 +430,9 @@ def main():
         parser.error('--reps must be 1..100 and --duration 0..600')
     modes = [m for m in args.modes.split(',') if m]
     for m in modes:
-        if m not in MODES + LINE_MODES:
+        if m not in MODES + LINE_MODES + TLS_MODES:
             parser.error('unknown mode %r' % m)
+    tls_modes = [m for m in modes if m in TLS_MODES]
     baselines = []
     for spec in args.ratio:
         name, sep, word = spec.partition('=')
@@ -412,8 +442,14 @@ def main():
     baselines = baselines or BASELINES
     if shutil.which('taskset') is None:
         parser.error('taskset (util-linux) is required')
-    if not os.access(args.loadgen, os.X_OK):
-        parser.error('load generator %r is not executable' % args.loadgen)
+    for option, path, needed in (('--loadgen', args.loadgen, len(tls_modes) < len(modes)),
+                                 ('--tls-loadgen', args.tls_loadgen, bool(tls_modes))):
+        if needed and path is None:
+            parser.error('the modes given need %s' % option)
+        if needed and not os.access(path, os.X_OK):
+            parser.error('load generator %r is not executable' % path)
+    if tls_modes and shutil.which('openssl') is None:
+        parser.error('the tls modes need openssl, to make their certificate')
 
     servers = [shlex.split(s) for s in args.servers]
     for s in servers:
@@ -443,6 +479,8 @@ def main():
         args.conns = max(1, limit - 64)
 
     signal.signal(signal.SIGTERM, on_signal)
+    cert_dir = tempfile.TemporaryDirectory(prefix='run-bench-tls-') if tls_modes else None
+    args.tls_server_args = make_certificate(cert_dir.name) if cert_dir else []
     records = []
     total = args.reps * len(placements) * len(modes) * len(servers)
     print('serving benchmark: %d server(s), modes %s, %d repetition(s) of %gs, '
@@ -481,6 +519,8 @@ def main():
     finally:
         for server in list(LIVE_SERVERS):
             server.kill()
+        if cert_dir:
+            cert_dir.cleanup()
 
     measured = [s for s in servers if ' '.join(s) not in skipped]
     print(summarize(records, measured, modes, placements, args.reps, baselines))

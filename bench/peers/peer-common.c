@@ -21,10 +21,11 @@ static bool reuse_port;
 
 static void
 usage (const char *prog,
-       bool        accepts_max_jobs)
+       PeerArgs    accepts)
 {
-  fprintf (stderr, "Usage: %s --port=N [--reuse-port]%s\n", prog,
-           accepts_max_jobs ? " [--max-jobs=N]" : "");
+  fprintf (stderr, "Usage: %s --port=N [--reuse-port]%s%s\n", prog,
+           accepts & PEER_ARG_MAX_JOBS ? " [--max-jobs=N]" : "",
+           accepts & PEER_ARG_TLS ? " --tls-certificate=FILE --tls-key=FILE" : "");
   exit (2);
 }
 
@@ -46,21 +47,26 @@ parse_int (const char *s,
 void
 peer_parse_args (int          argc,
                  char       **argv,
-                 bool         accepts_max_jobs,
+                 PeerArgs     accepts,
                  PeerOptions *opts)
 {
   static const struct option long_opts[] = {
     { "port", required_argument, NULL, 'p' },
     { "max-jobs", required_argument, NULL, 'j' },
     { "reuse-port", no_argument, NULL, 'r' },
+    { "tls-certificate", required_argument, NULL, 'c' },
+    { "tls-key", required_argument, NULL, 'k' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
+  bool tls = accepts & PEER_ARG_TLS;
   int c;
   bool ok;
 
   opts->port = 0;
   opts->max_jobs = 1000;
+  opts->tls_certificate = NULL;
+  opts->tls_key = NULL;
 
   while ((c = getopt_long (argc, argv, "", long_opts, NULL)) != -1)
     {
@@ -69,24 +75,30 @@ peer_parse_args (int          argc,
         case 'p':
           opts->port = parse_int (optarg, 0, 65535, &ok);
           if (!ok)
-            usage (argv[0], accepts_max_jobs);
+            usage (argv[0], accepts);
           break;
         case 'r':
           reuse_port = true;
           break;
         case 'j':
-          if (!accepts_max_jobs)
-            usage (argv[0], accepts_max_jobs);
+          if (!(accepts & PEER_ARG_MAX_JOBS))
+            usage (argv[0], accepts);
           opts->max_jobs = parse_int (optarg, -1, INT_MAX, &ok);
           if (!ok || opts->max_jobs == 0)
-            usage (argv[0], accepts_max_jobs);
+            usage (argv[0], accepts);
+          break;
+        case 'c':
+        case 'k':
+          if (!tls)
+            usage (argv[0], accepts);
+          *(c == 'c' ? &opts->tls_certificate : &opts->tls_key) = optarg;
           break;
         default:
-          usage (argv[0], accepts_max_jobs);
+          usage (argv[0], accepts);
         }
     }
-  if (optind != argc)
-    usage (argv[0], accepts_max_jobs);
+  if (optind != argc || (tls && (opts->tls_certificate == NULL || opts->tls_key == NULL)))
+    usage (argv[0], accepts);
 }
 
 int

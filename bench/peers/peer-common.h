@@ -13,17 +13,26 @@
 #define PEER_BACKLOG  1024
 #define PEER_BUF_SIZE (64 * 1024)
 
+/* The options a peer takes besides --port and --reuse-port. */
+typedef enum
+{
+  PEER_ARG_MAX_JOBS = 1 << 0,   /* --max-jobs=N */
+  PEER_ARG_TLS      = 1 << 1,   /* --tls-certificate=FILE and --tls-key=FILE (PEM), both required */
+} PeerArgs;
+
 typedef struct
 {
-  int port;       /* --port, 0 = any */
-  int max_jobs;   /* --max-jobs, only for peers that accept it */
+  int         port;              /* --port, 0 = any */
+  int         max_jobs;          /* --max-jobs, only for peers that accept it */
+  const char *tls_certificate;   /* --tls-certificate, only with PEER_ARG_TLS */
+  const char *tls_key;           /* --tls-key, only with PEER_ARG_TLS */
 } PeerOptions;
 
-/* Parses --port=N, --reuse-port (for peer_listen()) and (if
- * @accepts_max_jobs) --max-jobs=N; exits with status 2 on a usage error. */
+/* Parses --port=N, --reuse-port (for peer_listen()) and the options of
+ * @accepts; exits with status 2 on a usage error. */
 void peer_parse_args (int          argc,
                       char       **argv,
-                      bool         accepts_max_jobs,
+                      PeerArgs     accepts,
                       PeerOptions *opts);
 
 /* Creates the listening socket on 127.0.0.1:@port (with SO_REUSEPORT after

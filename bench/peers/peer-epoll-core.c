@@ -168,7 +168,7 @@ epoll_peer_init (EpollPeer  *p,
   struct epoll_event ev;
   PeerOptions opts;
 
-  peer_parse_args (argc, argv, false, &opts);
+  peer_parse_args (argc, argv, 0, &opts);
   peer_ignore_sigpipe ();
 
   p->accepting = true;

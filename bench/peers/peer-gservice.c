@@ -82,5 +82,5 @@ int
 main (int    argc,
       char **argv)
 {
-  return peer_gio_main (argc, argv, FALSE, G_CALLBACK (on_incoming));
+  return peer_gio_main (argc, argv, 0, G_CALLBACK (on_incoming));
 }

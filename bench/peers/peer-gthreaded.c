@@ -17,20 +17,8 @@ on_run (GThreadedSocketService *service,
         GObject                *source_object,
         gpointer                user_data)
 {
-  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
-  g_autofree guint8 *buf = g_malloc (PEER_BUF_SIZE);
-
   peer_gio_set_nodelay (connection);
-  for (;;)
-    {
-      gssize n = g_input_stream_read (in, buf, PEER_BUF_SIZE, NULL, NULL);
-      if (n <= 0)
-        break;
-      if (!g_output_stream_write_all (out, buf, (gsize) n, NULL, NULL, NULL))
-        break;
-    }
-  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  peer_gio_echo_blocking (G_IO_STREAM (connection));
   return TRUE;
 }
 
@@ -38,5 +26,5 @@ int
 main (int    argc,
       char **argv)
 {
-  return peer_gio_main (argc, argv, TRUE, G_CALLBACK (on_run));
+  return peer_gio_main (argc, argv, PEER_GIO_THREADED, G_CALLBACK (on_run));
 }

@@ -68,7 +68,7 @@ main (int    argc,
   bool warned = false;
   int lfd, sfd, port;
 
-  peer_parse_args (argc, argv, false, &opts);
+  peer_parse_args (argc, argv, 0, &opts);
   peer_ignore_sigpipe ();
 
   /* Before any thread starts, so only the signalfd sees them. */
