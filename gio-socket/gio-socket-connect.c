@@ -161,8 +161,12 @@ tool_connect (int    argc,
               char **argv)
 {
   g_autofree char *unix_path = NULL;
+  g_autofree char *ca_file = NULL;
+  gboolean tls = FALSE;
   GOptionEntry entries[] = {
     { "unix", 'u', 0, G_OPTION_ARG_FILENAME, &unix_path, N_("Connect to the Unix-domain socket at PATH"), N_("PATH") },
+    { "tls", 't', 0, G_OPTION_ARG_NONE, &tls, N_("Speak TLS, validating the server's certificate for HOST"), NULL },
+    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &ca_file, N_("With --tls: trust the certificate authorities in FILE (PEM) instead of the system's"), N_("FILE") },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = NULL;
@@ -176,6 +180,7 @@ tool_connect (int    argc,
         "side is shut down; the command ends when the server closes the connection."),
       _("Examples:\n"
         "  echo hello | gio-socket connect 127.0.0.1 7000\n"
+        "  echo hello | gio-socket connect --tls --ca-file ca.pem localhost 7443\n"
         "  gio-socket connect --unix /tmp/echo.sock < request.bin > reply.bin"),
       entries);
   /* A PORT such as -5 is left for the port check, which says what a port
@@ -199,12 +204,24 @@ tool_connect (int    argc,
     return tool_usage_error ("connect", _("give either --unix PATH or HOST PORT, not both"));
   if (unix_path == NULL && argc != 3)
     return tool_usage_error ("connect", _("give a HOST and a PORT, or --unix PATH"));
+  if (ca_file != NULL && !tls)
+    return tool_usage_error ("connect", _("--ca-file needs --tls"));
 
   peer = gios_socket_new ();
+  if (ca_file != NULL)
+    {
+      g_autoptr(GTlsDatabase) database = g_tls_file_database_new (ca_file, &error);
+
+      if (database == NULL)
+        return tool_fail ("connect", error, NULL);
+      gios_socket_common_set_tls_database (GIOS_SOCKET_COMMON (peer), database);
+    }
   if (unix_path != NULL)
     ok = gios_socket_open_unix (peer, unix_path, CONNECT_TIMEOUT_MS, NULL, &error);
   else
     ok = gios_socket_open (peer, argv[1], argv[2], CONNECT_TIMEOUT_MS, NULL, &error);
+  if (ok && tls)
+    ok = gios_socket_common_start_tls (GIOS_SOCKET_COMMON (peer), CONNECT_TIMEOUT_MS, NULL, &error);
   if (!ok)
     return tool_fail ("connect", error, NULL);
   /* Room for one chunk, so a write only fills the buffer. */

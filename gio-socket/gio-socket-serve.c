@@ -621,6 +621,9 @@ tool_serve (int    argc,
   gboolean echo = FALSE;
   gboolean lines = FALSE;
   gboolean reuse_port = FALSE;
+  g_autofree char *tls_certificate = NULL;
+  g_autofree char *tls_key = NULL;
+  g_autoptr(GTlsCertificate) certificate = NULL;
   gboolean activated;
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, N_("Listen on this address or name only (default: all)"), N_("HOST") },
@@ -631,7 +634,9 @@ tool_serve (int    argc,
     { "jobs", 'j', 0, G_OPTION_ARG_STRING, &jobs_text, N_("Serve each connection in a job, at most N at once (0: as many as the open-file limit allows, up to 1024)"), N_("N") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, N_("Drop a client that sends nothing for MS milliseconds (default: 300000; 0: never)"), N_("MS") },
     { "proxy-protocol", 0, 0, G_OPTION_ARG_STRING, &proxy_text, N_("Every client comes through a load balancer that sends a PROXY protocol header of this version: v1, v2 or any (default: none)"), N_("VERSION") },
-    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout, N_("Drop a client whose PROXY header has not arrived within MS milliseconds (default: 10000; 0: never)"), N_("MS") },
+    { "tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &tls_certificate, N_("Speak TLS, presenting the certificate in FILE (PEM; with its key unless --tls-key is given)"), N_("FILE") },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, N_("The private key of the TLS certificate (PEM)"), N_("FILE") },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout, N_("Drop a client whose PROXY header or TLS handshake has not arrived within MS milliseconds (default: 10000; 0: never)"), N_("MS") },
     { "drain-timeout", 0, 0, G_OPTION_ARG_INT, &drain_timeout, N_("On SIGTERM, stop accepting and let the connections being served finish for MS milliseconds (default: 1000; 0: stop at once)"), N_("MS") },
     { "async", 'a', 0, G_OPTION_ARG_NONE, &async, N_("Serve every connection on the main loop"), NULL },
     { "echo", 'e', 0, G_OPTION_ARG_NONE, &echo, N_("Send every byte back (the default)"), NULL },
@@ -659,6 +664,7 @@ tool_serve (int    argc,
       _("Examples:\n"
         "  gio-socket serve --host 127.0.0.1 --port 7000 --lines\n"
         "  gio-socket serve --host 127.0.0.1 --port 7001 --async --proxy-protocol v2\n"
+        "  gio-socket serve --port 7443 --jobs 8 --tls-certificate cert.pem --tls-key key.pem\n"
         "  gio-socket serve --unix /tmp/echo.sock --permissions 0660 --jobs 8"),
       entries);
   if (!tool_parse_options (context, "serve", &argc, &argv))
@@ -692,6 +698,17 @@ tool_serve (int    argc,
     return tool_usage_error ("serve", _("--proxy-protocol needs v1, v2, any or none, not “%s”"), proxy_text);
   if (handshake_timeout < 0)
     return tool_usage_error ("serve", _("--handshake-timeout needs a number of milliseconds, or 0 for none"));
+  if (tls_key != NULL && tls_certificate == NULL)
+    return tool_usage_error ("serve", _("--tls-key needs --tls-certificate"));
+  if (tls_certificate != NULL)
+    {
+      if (tls_key != NULL)
+        certificate = g_tls_certificate_new_from_files (tls_certificate, tls_key, &error);
+      else
+        certificate = g_tls_certificate_new_from_file (tls_certificate, &error);
+      if (certificate == NULL)
+        return tool_fail ("serve", error, NULL);
+    }
 
   server = gios_server_socket_new ();
   /* Accepted connections inherit both. Replies only buffer, and the tool's
@@ -704,6 +721,7 @@ tool_serve (int    argc,
   gios_server_socket_set_proxy_protocol (server, proxy);
   gios_server_socket_set_handshake_timeout (server, handshake_timeout > 0 ? handshake_timeout : -1);
   gios_server_socket_set_reuse_port (server, reuse_port);
+  gios_socket_common_set_tls_certificate (GIOS_SOCKET_COMMON (server), certificate);
   /* A socket a crashed serve left is no reason not to start again. */
   gios_server_socket_set_replace_stale (server, TRUE);
   if (activated)

@@ -220,13 +220,13 @@ explain_failure (GiosTls  *tls,
                    _("The certificate of %s was rejected: %s"), tls->peer, why);
       return;
     }
-  if (g_error_matches (e, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS))
+  /* A server saw its client's first byte start a TLS record (see
+   * gios_tls_peek_client_hello()): GnuTLS's "not TLS" there is a client
+   * that went away, as one does that rejects the certificate. */
+  if (g_error_matches (e, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS) && tls->role == GIOS_TLS_CLIENT)
     {
-      if (tls->role == GIOS_TLS_CLIENT)
-        _gios_reword_error (error, _("%s does not answer in TLS (is it a plaintext port?): %s"),
-                            tls->peer, _gios_error_message (error));
-      else
-        _gios_reword_error (error, _("%s does not speak TLS: %s"), tls->peer, _gios_error_message (error));
+      _gios_reword_error (error, _("%s does not answer in TLS (is it a plaintext port?): %s"),
+                          tls->peer, _gios_error_message (error));
       return;
     }
   if (g_error_matches (e, G_TLS_ERROR, G_TLS_ERROR_EOF) ||

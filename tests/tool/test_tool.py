@@ -940,6 +940,108 @@ class Connect(unittest.TestCase):
         self.assertEqual(out, b"bye\n")
 
 
+class Tls(unittest.TestCase):
+    """serve --tls-certificate and connect --tls, against each other and
+    against openssl s_client; certificates from tests/make-test-certs.sh."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory()
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "make-test-certs.sh")
+        subprocess.run(["/bin/sh", script, cls.dir.name], check=True, timeout=TIMEOUT)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()
+
+    def cert(self, name):
+        return os.path.join(self.dir.name, name)
+
+    def serve_tls(self, *args, cert="server"):
+        return Server("--host", "127.0.0.1", "--lines", "--tls-certificate", self.cert(cert + ".pem"),
+                      "--tls-key", self.cert(cert + ".key"), *args)
+
+    def s_client(self, port, line):
+        """Sends @line through openssl s_client, validating the server as
+        localhost; returns the line it prints. s_client keeps the session
+        open after its input: it is stopped once it has the answer."""
+        client = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet",
+                                   "-CAfile", self.cert("ca.pem"), "-verify_return_error",
+                                   "-verify_hostname", "localhost"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            client.stdin.write(line)
+            client.stdin.flush()
+            ready, _, _ = select.select([client.stdout], [], [], TIMEOUT)
+            return client.stdout.readline() if ready else b""
+        finally:
+            client.kill()
+            client.wait(TIMEOUT)
+            client.stdin.close()
+            client.stdout.close()
+
+    def test_every_model_against_connect_and_s_client(self):
+        for model in ([], ["--jobs", "2"], ["--async"]):
+            with self.subTest(model=model), self.serve_tls(*model) as server:
+                status, out, err = run("connect", "--tls", "--ca-file", self.cert("ca.pem"),
+                                       "localhost", str(server.port), input=b"hello\nover TLS\n")
+                self.assertEqual((status, out), (0, b"hello\nover TLS\n"), err)
+                self.assertEqual(self.s_client(server.port, b"from openssl\n"), b"from openssl\n")
+                server.wait_for_connections(2)
+                self.assertEqual(server.stop()[0], 0)
+
+    def test_a_plaintext_client_is_dropped_and_reported(self):
+        with self.serve_tls("--jobs", "1") as server:
+            self.assertTrue(is_dropped(server.port, b"hello in plaintext\n"))
+            status, out, err = run("connect", "--tls", "--ca-file", self.cert("ca.pem"),
+                                   "localhost", str(server.port), input=b"next\n")
+            self.assertEqual((status, out), (0, b"next\n"), err)
+            status, out, err = server.stop()
+            self.assertEqual(status, 0)
+            self.assertIn("The client spoke plaintext to a TLS port", err)
+            self.assertEqual(out.count("connection from"), 1)
+
+    def test_errors_name_what_failed(self):
+        with self.serve_tls("--jobs", "2", cert="expired") as server:
+            for ca, reason in ((None, "not signed by a known certificate authority"),
+                               (self.cert("ca.pem"), "it has expired")):
+                with self.subTest(ca=ca):
+                    args = ["--ca-file", ca] if ca else []
+                    status, out, err = run("connect", "--tls", *args, "localhost", str(server.port),
+                                           input=b"x\n")
+                    self.assertEqual(status, 1)
+                    self.assertIn(reason, err.decode())
+                    self.assertEqual(err.decode().count("\n"), 1, err)
+        with Server("--host", "127.0.0.1", "--echo") as plain:
+            # A TLS client on a plaintext port: the echo sends its hello back.
+            status, out, err = run("connect", "--tls", "--ca-file", self.cert("ca.pem"),
+                                   "localhost", str(plain.port), input=b"")
+            self.assertEqual(status, 1)
+            self.assertIn("localhost:%d" % plain.port, err.decode())
+            self.assertEqual(plain.stop()[0], 0)
+
+    def test_silent_client_is_dropped_after_the_handshake_timeout(self):
+        with self.serve_tls("--handshake-timeout", "300", "--jobs", "1") as server:
+            with connect(server.port) as silent:
+                start = time.monotonic()
+                self.assertTrue(sees_end(silent))
+                self.assertGreaterEqual(time.monotonic() - start, 0.25)
+            status, out, err = run("connect", "--tls", "--ca-file", self.cert("ca.pem"),
+                                   "localhost", str(server.port), input=b"after\n")
+            self.assertEqual((status, out), (0, b"after\n"), err)
+            self.assertEqual(server.stop()[0], 0)
+
+    def test_usage(self):
+        for args, mentions in ((["serve", "--tls-key", "k.pem"], "--tls-key needs --tls-certificate"),
+                               (["connect", "--ca-file", "ca.pem", "localhost", "1"], "--ca-file needs --tls")):
+            status, out, err = run(*args)
+            self.assertEqual(status, 2, err)
+            self.assertIn(mentions, err.decode())
+        status, out, err = run("serve", "--tls-certificate", self.cert("missing.pem"))
+        self.assertEqual(status, 1)
+        self.assertIn("missing.pem", err.decode())
+
+
 def free_port():
     """A loopback port that nothing listens on now, for programs that take
     no port 0 (systemd-socket-activate)."""
