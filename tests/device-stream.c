@@ -1079,15 +1079,13 @@ test_close_flushes (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
-  char buf[16];
 
   g_assert_true (gios_device_stream_write_line (pair->stream, "bye", NULL, &error));
   g_assert_no_error (error);
   g_assert_false (gios_test_peer_has_input (pair->peer));
   g_assert_true (gios_device_stream_close (pair->stream, &error));
   g_assert_no_error (error);
-  gios_test_peer_read_exact (pair->peer, buf, 4);
-  g_assert_cmpmem (buf, 4, "bye\n", 4);
+  gios_test_peer_assert_reads (pair->peer, "bye\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1112,8 +1110,7 @@ test_write_buffered (gconstpointer data)
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-  gios_test_peer_read_exact (pair->peer, buf, 11);
-  g_assert_cmpmem (buf, 11, "hello world", 11);
+  gios_test_peer_assert_reads (pair->peer, "hello world");
 
   /* Flushing nothing succeeds at once. */
   g_assert_true (gios_device_stream_flush (pair->stream, 0, NULL, &error));
@@ -1125,7 +1122,6 @@ test_write_line (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
-  char buf[32];
 
   g_assert_true (gios_device_stream_write_line (pair->stream, "abc", NULL, &error));
   g_assert_true (gios_device_stream_write_line (pair->stream, "", NULL, &error));
@@ -1137,8 +1133,7 @@ test_write_line (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 16);
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
   g_assert_no_error (error);
-  gios_test_peer_read_exact (pair->peer, buf, 16);
-  g_assert_cmpmem (buf, 16, "abc\n\ndef\r\nghiEND", 16);
+  gios_test_peer_assert_reads (pair->peer, "abc\n\ndef\r\nghiEND");
 }
 
 /* Writes larger than the output buffer arrive whole and in order. */
@@ -1222,7 +1217,6 @@ test_write_timeout_keeps (gconstpointer data)
   g_autoptr(GError) error = NULL;
   gsize total = 8 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
-  g_autofree guint8 *tail = NULL;
   Receiver *receiver;
   gsize left;
   gint64 start;
@@ -1247,9 +1241,7 @@ test_write_timeout_keeps (gconstpointer data)
 
   receiver = start_receiver (pair->peer, total, 65536, 0);
   flush_to_receiver (pair->stream, 30000, receiver);
-  tail = g_malloc (5);
-  gios_test_peer_read_exact (pair->peer, tail, 5);
-  g_assert_cmpmem (tail, 5, "tail\n", 5);
+  gios_test_peer_assert_reads (pair->peer, "tail\n");
 }
 
 static void
@@ -1387,7 +1379,6 @@ test_poll_out_flushes (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
-  char buf[8];
 
   gios_device_stream_set_output_buffer_size (pair->stream, 4);
   g_assert_true (gios_device_stream_write (pair->stream, (const guint8 *) "abcd", 4, NULL, &error));
@@ -1395,8 +1386,7 @@ test_poll_out_flushes (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 4);
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_OUT, 1000, NULL), ==, G_IO_OUT);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-  gios_test_peer_read_exact (pair->peer, buf, 4);
-  g_assert_cmpmem (buf, 4, "abcd", 4);
+  gios_test_peer_assert_reads (pair->peer, "abcd");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1463,8 +1453,7 @@ test_eintr (gconstpointer data)
   g_thread_join (thread);
   g_assert_cmpuint (in.sent, >, 10);
   g_assert_cmpint (sigaction (SIGUSR1, &old_action, NULL), ==, 0);
-  gios_test_peer_read_exact (pair->peer, buf, 3);
-  g_assert_cmpmem (buf, 3, "ok\n", 3);
+  gios_test_peer_assert_reads (pair->peer, "ok\n");
 }
 
 /* ------------------------------------------------------------------------ */
