@@ -253,3 +253,18 @@ _gios_activation_take (const char  *name,
     }
   return fd;
 }
+
+void
+_gios_activation_format_pid (char  *out,
+                             pid_t  value)
+{
+  char digits[24];
+  int n = 0;
+
+  do
+    digits[n++] = '0' + value % 10;
+  while ((value /= 10) > 0);
+  while (n > 0)
+    *out++ = digits[--n];
+  *out = '\0';
+}

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <gios/gios.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -22,5 +23,11 @@ G_BEGIN_DECLS
  * listening stream socket (which stays untaken and untouched). */
 int _gios_activation_take (const char  *name,
                            GError     **error);
+
+/* Writes the decimal digits of @value at @out, which has room for 24
+ * bytes: the value of LISTEN_PID, which a forked child writes for itself
+ * before it execs the process it passes sockets to (async-signal-safe). */
+void _gios_activation_format_pid (char  *out,
+                                  pid_t  value);
 
 G_END_DECLS

@@ -14,6 +14,7 @@
  */
 #include "gios-server-socket-impl.h"
 #include "gios-call.h"
+#include "gios-activation.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,22 +29,6 @@
 #define HAND_OVER_NAME "gios-hand-over"
 /* How often the wait for READY=1 looks whether the successor has died. */
 #define READY_SLICE_MS 50
-
-/* Writes the decimal digits of @value at @out (async-signal-safe). */
-static void
-format_pid (char  *out,
-            pid_t  value)
-{
-  char digits[24];
-  int n = 0;
-
-  do
-    digits[n++] = '0' + value % 10;
-  while ((value /= 10) > 0);
-  while (n > 0)
-    *out++ = digits[--n];
-  *out = '\0';
-}
 
 /* The environment of the successor: ours without the variables of an
  * activation of our own, with the sockets' and the notification socket's.
@@ -114,7 +99,7 @@ exec_successor (const int   *fds,
 {
   int moved[64];
 
-  format_pid (listen_pid, getpid ());
+  _gios_activation_format_pid (listen_pid, getpid ());
   for (guint i = 0; i < n_fds; i++)
     {
       moved[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, FIRST_PASSED_FD + (int) n_fds);

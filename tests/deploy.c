@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 
 #include "gios-test-utils.h"
+#include "gios-activation.h"
 
 /* How many processes share one port in the reuse-port test. */
 #define N_PROCESSES 4
@@ -329,23 +330,6 @@ typedef struct
   int out;
 } Helper;
 
-/* The digits of @value into @buffer, in a forked child: only
- * async-signal-safe code runs there. */
-static void
-format_pid (char  *buffer,
-            pid_t  value)
-{
-  char digits[24];
-  int n = 0;
-
-  do
-    digits[n++] = '0' + value % 10;
-  while ((value /= 10) > 0);
-  while (n > 0)
-    *buffer++ = digits[--n];
-  *buffer = '\0';
-}
-
 /* Starts tests/activated-helper with @args as systemd starts a service:
  * @fds (which stay open here) at descriptors 3, 4…, LISTEN_FDS @fds_text
  * (NULL: no variable at all), LISTEN_FDNAMES @names (NULL: unset) and
@@ -402,7 +386,7 @@ start_activated (const int          *fds,
       for (guint i = 0; i < n_fds; i++)
         if (dup2 (moved[i], 3 + i) < 0)
           _exit (126);
-      format_pid (pid_variable + strlen ("LISTEN_PID="), getpid ());
+      _gios_activation_format_pid (pid_variable + strlen ("LISTEN_PID="), getpid ());
       execve (path, (char **) argv->pdata, envp);
       _exit (127);
     }

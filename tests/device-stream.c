@@ -256,6 +256,24 @@ blocked_read (gpointer   data,
 /* ------------------------------------------------------------------------ */
 /* Read                                                                       */
 
+/* Reads at most @count bytes within @timeout_ms and asserts that the read
+ * gave the @len bytes at @expected (0: the end of input). */
+static void
+assert_read (GiosDeviceStream *stream,
+             gsize             count,
+             int               timeout_ms,
+             const void       *expected,
+             gssize            len)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *buf = g_malloc (count + 1);
+  gssize n = gios_device_stream_read (stream, buf, count, timeout_ms, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, len);
+  g_assert_cmpmem (buf, n, expected, len);
+}
+
 static void
 test_read_buffered_first (gconstpointer data)
 {
@@ -263,7 +281,6 @@ test_read_buffered_first (gconstpointer data)
   g_autoptr(GError) error = NULL;
   guint8 buf[100];
   gint64 start;
-  gssize n;
 
   gios_test_peer_write_str (pair->peer, "hello world");
   gios_test_wait_kernel_input (pair->stream_fd, 11);
@@ -271,19 +288,13 @@ test_read_buffered_first (gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
 
-  n = gios_device_stream_read (pair->stream, buf, 5, 1000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (n, ==, 5);
-  g_assert_cmpmem (buf, 5, "hello", 5);
+  assert_read (pair->stream, 5, 1000, "hello", 5);
   /* The rest was received into the buffer with the first five. */
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 6);
 
   /* Buffered bytes come without waiting, even with timeout 0. */
   start = g_get_monotonic_time ();
-  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (n, ==, 6);
-  g_assert_cmpmem (buf, 6, " world", 6);
+  assert_read (pair->stream, sizeof buf, 0, " world", 6);
   g_assert_cmpint (gios_test_elapsed_ms (start), <, 100);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
 }
@@ -341,18 +352,14 @@ test_read_end (gconstpointer data)
   g_object_get (pair->stream, "at-end", &at_end, NULL);
   g_assert_false (at_end);
 
-  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (n, ==, 0);
+  assert_read (pair->stream, sizeof buf, 5000, "", 0);
   g_assert_true (gios_device_stream_get_at_end (pair->stream));
   g_object_get (pair->stream, "at-end", &at_end, NULL);
   g_assert_true (at_end);
   g_assert_cmpuint (notified, ==, 1);
 
   /* It stays at the end. */
-  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (n, ==, 0);
+  assert_read (pair->stream, sizeof buf, 5000, "", 0);
   g_assert_cmpuint (notified, ==, 1);
 }
 
@@ -360,27 +367,18 @@ static void
 test_read_large_bypasses_buffer (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
-  g_autoptr(GError) error = NULL;
   g_autofree guint8 *payload = pattern_data (100);
-  guint8 buf[100];
-  gssize n;
 
   gios_device_stream_set_input_buffer_size (pair->stream, 16);
   gios_test_peer_write_all (pair->peer, payload, 100);
   gios_test_wait_kernel_input (pair->stream_fd, 100);
 
-  n = gios_device_stream_read (pair->stream, buf, 64, 1000, NULL, &error);
-  g_assert_no_error (error);
   /* Through the 16-byte buffer the read would give 16 bytes. */
-  g_assert_cmpint (n, ==, 64);
-  g_assert_cmpmem (buf, 64, payload, 64);
+  assert_read (pair->stream, 64, 1000, payload, 64);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 0);
 
   /* A small read then goes through the buffer. */
-  n = gios_device_stream_read (pair->stream, buf, 4, 1000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (n, ==, 4);
-  g_assert_cmpmem (buf, 4, payload + 64, 4);
+  assert_read (pair->stream, 4, 1000, payload + 64, 4);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 12);
 }
 
@@ -457,7 +455,6 @@ test_read_exact_timeout_keeps (gconstpointer data)
   g_autoptr(GError) error = NULL;
   guint8 buf[32];
   gint64 start;
-  gssize n;
 
   gios_test_peer_write_str (pair->peer, "0123456789");
   start = g_get_monotonic_time ();
@@ -465,10 +462,7 @@ test_read_exact_timeout_keeps (gconstpointer data)
   gios_test_assert_timed_out (&error, start, 200);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 10);
 
-  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (n, ==, 10);
-  g_assert_cmpmem (buf, 10, "0123456789", 10);
+  assert_read (pair->stream, sizeof buf, 0, "0123456789", 10);
 
   /* Then the rest completes a new exact read. */
   gios_test_peer_write_str (pair->peer, "abcdefghij");
@@ -483,7 +477,6 @@ test_read_exact_end_keeps (gconstpointer data)
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
   guint8 buf[32];
-  gssize n;
 
   gios_test_peer_write_str (pair->peer, "0123456789");
   pair_peer_shutdown (pair);
@@ -494,13 +487,8 @@ test_read_exact_end_keeps (gconstpointer data)
   /* The end was seen; the bytes before it can still be read. */
   g_assert_true (gios_device_stream_get_at_end (pair->stream));
 
-  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (n, ==, 10);
-  g_assert_cmpmem (buf, 10, "0123456789", 10);
-  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 1000, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (n, ==, 0);
+  assert_read (pair->stream, sizeof buf, 0, "0123456789", 10);
+  assert_read (pair->stream, sizeof buf, 1000, "", 0);
 }
 
 static void
@@ -939,7 +927,6 @@ test_timeout_zero (gconstpointer data)
   g_autoptr(GError) error = NULL;
   guint8 buf[16];
   gint64 start;
-  gssize n;
 
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error), ==, -1);
@@ -950,10 +937,7 @@ test_timeout_zero (gconstpointer data)
   /* Bytes already in the kernel are read without waiting. */
   gios_test_peer_write_str (pair->peer, "now");
   gios_test_wait_kernel_input (pair->stream_fd, 3);
-  n = gios_device_stream_read (pair->stream, buf, sizeof buf, 0, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (n, ==, 3);
-  g_assert_cmpmem (buf, 3, "now", 3);
+  assert_read (pair->stream, sizeof buf, 0, "now", 3);
 }
 
 static void
@@ -1095,15 +1079,13 @@ test_close_flushes (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
-  char buf[16];
 
   g_assert_true (gios_device_stream_write_line (pair->stream, "bye", NULL, &error));
   g_assert_no_error (error);
   g_assert_false (gios_test_peer_has_input (pair->peer));
   g_assert_true (gios_device_stream_close (pair->stream, &error));
   g_assert_no_error (error);
-  gios_test_peer_read_exact (pair->peer, buf, 4);
-  g_assert_cmpmem (buf, 4, "bye\n", 4);
+  gios_test_peer_assert_reads (pair->peer, "bye\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1128,8 +1110,7 @@ test_write_buffered (gconstpointer data)
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-  gios_test_peer_read_exact (pair->peer, buf, 11);
-  g_assert_cmpmem (buf, 11, "hello world", 11);
+  gios_test_peer_assert_reads (pair->peer, "hello world");
 
   /* Flushing nothing succeeds at once. */
   g_assert_true (gios_device_stream_flush (pair->stream, 0, NULL, &error));
@@ -1141,7 +1122,6 @@ test_write_line (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
-  char buf[32];
 
   g_assert_true (gios_device_stream_write_line (pair->stream, "abc", NULL, &error));
   g_assert_true (gios_device_stream_write_line (pair->stream, "", NULL, &error));
@@ -1153,8 +1133,7 @@ test_write_line (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 16);
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
   g_assert_no_error (error);
-  gios_test_peer_read_exact (pair->peer, buf, 16);
-  g_assert_cmpmem (buf, 16, "abc\n\ndef\r\nghiEND", 16);
+  gios_test_peer_assert_reads (pair->peer, "abc\n\ndef\r\nghiEND");
 }
 
 /* Writes larger than the output buffer arrive whole and in order. */
@@ -1238,7 +1217,6 @@ test_write_timeout_keeps (gconstpointer data)
   g_autoptr(GError) error = NULL;
   gsize total = 8 * 1024 * 1024;
   g_autofree guint8 *payload = pattern_data (total);
-  g_autofree guint8 *tail = NULL;
   Receiver *receiver;
   gsize left;
   gint64 start;
@@ -1263,9 +1241,7 @@ test_write_timeout_keeps (gconstpointer data)
 
   receiver = start_receiver (pair->peer, total, 65536, 0);
   flush_to_receiver (pair->stream, 30000, receiver);
-  tail = g_malloc (5);
-  gios_test_peer_read_exact (pair->peer, tail, 5);
-  g_assert_cmpmem (tail, 5, "tail\n", 5);
+  gios_test_peer_assert_reads (pair->peer, "tail\n");
 }
 
 static void
@@ -1403,7 +1379,6 @@ test_poll_out_flushes (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
-  char buf[8];
 
   gios_device_stream_set_output_buffer_size (pair->stream, 4);
   g_assert_true (gios_device_stream_write (pair->stream, (const guint8 *) "abcd", 4, NULL, &error));
@@ -1411,8 +1386,7 @@ test_poll_out_flushes (gconstpointer data)
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 4);
   g_assert_cmpint (gios_device_stream_poll (pair->stream, G_IO_OUT, 1000, NULL), ==, G_IO_OUT);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (pair->stream), ==, 0);
-  gios_test_peer_read_exact (pair->peer, buf, 4);
-  g_assert_cmpmem (buf, 4, "abcd", 4);
+  gios_test_peer_assert_reads (pair->peer, "abcd");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1479,8 +1453,7 @@ test_eintr (gconstpointer data)
   g_thread_join (thread);
   g_assert_cmpuint (in.sent, >, 10);
   g_assert_cmpint (sigaction (SIGUSR1, &old_action, NULL), ==, 0);
-  gios_test_peer_read_exact (pair->peer, buf, 3);
-  g_assert_cmpmem (buf, 3, "ok\n", 3);
+  gios_test_peer_assert_reads (pair->peer, "ok\n");
 }
 
 /* ------------------------------------------------------------------------ */

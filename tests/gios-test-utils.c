@@ -680,6 +680,17 @@ gios_test_peer_read_exact (int    fd,
     }
 }
 
+void
+gios_test_peer_assert_reads (int         fd,
+                             const char *expected)
+{
+  gsize len = strlen (expected);
+  g_autofree char *buf = g_malloc (len + 1);
+
+  gios_test_peer_read_exact (fd, buf, len);
+  g_assert_cmpmem (buf, len, expected, len);
+}
+
 GBytes *
 gios_test_peer_read_bytes (int   fd,
                            gsize len)

@@ -304,6 +304,10 @@ void     gios_test_peer_read_exact   (int         fd,
                                       gsize       len);
 GBytes  *gios_test_peer_read_bytes   (int         fd,
                                       gsize       len);
+/* Reads as many bytes as @expected has from @fd, within 20 s, and asserts
+ * that they are @expected. */
+void     gios_test_peer_assert_reads (int         fd,
+                                      const char *expected);
 
 /* Whether input waits on @fd now. */
 gboolean gios_test_peer_has_input    (int         fd);

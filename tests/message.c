@@ -42,6 +42,32 @@ peer_write_hex (int         fd,
   gios_test_peer_write_all (fd, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
 }
 
+/* Writes the bytes @prefix spells, then @count times the byte @byte spells. */
+static void
+peer_write_hex_repeating (int         fd,
+                          const char *prefix,
+                          const char *byte,
+                          guint       count)
+{
+  g_autoptr(GString) text = g_string_new (prefix);
+
+  for (guint i = 0; i < count; i++)
+    g_string_append_printf (text, " %s", byte);
+  peer_write_hex (fd, text->str);
+}
+
+/* The message whose frame @hex spells, asserted to parse. */
+static GiosMessage *
+message_from_hex (const char *hex)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) frame = gios_test_hex_bytes (hex);
+  GiosMessage *msg = gios_message_new_from_bytes (frame, &error);
+
+  g_assert_no_error (error);
+  return msg;
+}
+
 /* The stream under test, over a GSocketConnection on a socketpair. */
 static GiosTestPair *
 pair_new (void)
@@ -61,6 +87,40 @@ assert_receives_string (GiosDeviceStream *stream,
 
   g_assert_no_error (error);
   g_assert_cmpstr (g_variant_get_string (item, NULL), ==, expected);
+}
+
+/* What assert_receive_fails() receives. */
+typedef enum
+{
+  RECEIVE_ITEM,
+  RECEIVE_MESSAGE,
+} Receive;
+
+/* Asserts that receiving what @what says within @timeout_ms fails with
+ * @domain and @code, and that the error's message holds each of the
+ * strings that follow, up to NULL. */
+static void G_GNUC_NULL_TERMINATED
+assert_receive_fails (GiosDeviceStream *stream,
+                      Receive           what,
+                      int               timeout_ms,
+                      GCancellable     *cancellable,
+                      GQuark            domain,
+                      gint              code,
+                      ...)
+{
+  g_autoptr(GError) error = NULL;
+  const char *part;
+  va_list parts;
+
+  if (what == RECEIVE_ITEM)
+    g_assert_null (gios_device_stream_receive_item (stream, timeout_ms, cancellable, &error));
+  else
+    g_assert_null (gios_device_stream_receive_message (stream, timeout_ms, cancellable, &error));
+  g_assert_error (error, domain, code);
+  va_start (parts, code);
+  while ((part = va_arg (parts, const char *)) != NULL)
+    g_assert_nonnull (strstr (error->message, part));
+  va_end (parts);
 }
 
 /* A variant from its text form. */
@@ -137,13 +197,11 @@ static void
 test_examples_read (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) frame = gios_test_hex_bytes (CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
   g_autoptr(GBytes) payload = gios_test_hex_bytes (CLASS_METHOD_PAYLOAD);
-  g_autoptr(GiosMessage) msg = gios_message_new_from_bytes (frame, &error);
+  g_autoptr(GiosMessage) msg = message_from_hex (CLASS_METHOD_HEADER CLASS_METHOD_PAYLOAD);
   g_autoptr(GVariant) items = NULL;
   g_autoptr(GVariant) want = items_v ("[<'%SYSTEM.Version'>, <'GetVersion'>, <int64 0>]");
 
-  g_assert_no_error (error);
   g_assert_cmpuint (gios_message_get_message_id (msg), ==, 5);
   g_assert_cmpuint (gios_message_get_context (msg), ==, 0);
   g_assert_cmpuint (gios_message_get_code (msg), ==, 0xC24B);
@@ -154,31 +212,22 @@ test_examples_read (void)
   g_assert_no_error (error);
   g_assert_true (g_variant_equal (items, want));
   g_clear_pointer (&msg, gios_message_unref);
-  g_clear_pointer (&frame, g_bytes_unref);
 
-  frame = gios_test_hex_bytes (HANDSHAKE);
-  msg = gios_message_new_from_bytes (frame, &error);
-  g_assert_no_error (error);
+  msg = message_from_hex (HANDSHAKE);
   g_assert_cmpuint (gios_message_get_code (msg), ==, 0x5348);
   g_assert_cmpuint (gios_message_get_code (msg), ==, GIOS_MESSAGE_CODE ('H', 'S'));
   g_assert_cmpint (gios_message_get_kind (msg), ==, GIOS_MESSAGE_KIND_TWO_LETTER);
   g_assert_cmpstr (gios_message_get_code_string (msg), ==, "HS");
   gios_test_assert_bytes_hex (gios_message_get_payload (msg), "45 00");
   g_clear_pointer (&msg, gios_message_unref);
-  g_clear_pointer (&frame, g_bytes_unref);
 
-  frame = gios_test_hex_bytes (DISCONNECT);
-  msg = gios_message_new_from_bytes (frame, &error);
-  g_assert_no_error (error);
+  msg = message_from_hex (DISCONNECT);
   g_assert_cmpstr (gios_message_get_code_string (msg), ==, "DC");
   g_assert_cmpuint (gios_message_get_message_id (msg), ==, 7);
   g_assert_cmpuint (g_bytes_get_size (gios_message_get_payload (msg)), ==, 0);
   g_clear_pointer (&msg, gios_message_unref);
-  g_clear_pointer (&frame, g_bytes_unref);
 
-  frame = gios_test_hex_bytes (VERSION_REPLY);
-  msg = gios_message_new_from_bytes (frame, &error);
-  g_assert_no_error (error);
+  msg = message_from_hex (VERSION_REPLY);
   g_assert_cmpuint (gios_message_get_code (msg), ==, 0);
   g_assert_cmpint (gios_message_get_kind (msg), ==, GIOS_MESSAGE_KIND_STATUS);
   g_clear_pointer (&items, g_variant_unref);
@@ -413,14 +462,8 @@ test_items_bad_element (void)
   g_autoptr(GVariant) item = NULL;
 
   peer_write_hex (pair->peer, "04 03 00 00  0B 04 01 02 03 04 05 06 07 08 09  03 04 2A");
-  item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
-  g_assert_null (item);
-  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED);
-  g_clear_error (&error);
-  item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
-  g_assert_null (item);
-  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_MALFORMED);
-  g_clear_error (&error);
+  assert_receive_fails (pair->stream, RECEIVE_ITEM, 1000, NULL, GIOS_ERROR, GIOS_ERROR_UNSUPPORTED, NULL);
+  assert_receive_fails (pair->stream, RECEIVE_ITEM, 1000, NULL, GIOS_ERROR, GIOS_ERROR_MALFORMED, NULL);
   item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_variant_get_int64 (item), ==, 42);
@@ -482,10 +525,8 @@ test_timeouts (void)
 
   /* The header and part of the payload. */
   peer_write_hex (pair->peer, "00 00 00 00 00 4B C2 11 01 25");
-  g_assert_null (gios_device_stream_receive_message (pair->stream, 100, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_assert_nonnull (strstr (error->message, "17 bytes buffered"));
-  g_clear_error (&error);
+  assert_receive_fails (pair->stream, RECEIVE_MESSAGE, 100, NULL,
+                        G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "17 bytes buffered", NULL);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 17);
 
   peer_write_hex (pair->peer, "53 59 53 54 45 4D 2E 56 65 72 73 69 6F 6E"
@@ -503,9 +544,7 @@ test_timeouts (void)
   gios_test_assert_timed_out (&error, start, 120);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 2);
   peer_write_hex (pair->peer, "00 01 61 62");
-  g_assert_null (gios_device_stream_receive_item (pair->stream, 0, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_clear_error (&error);
+  assert_receive_fails (pair->stream, RECEIVE_ITEM, 0, NULL, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, NULL);
   peer_write_hex (pair->peer, "63 64");
   assert_receives_string (pair->stream, 1000, "abcd");
 
@@ -515,9 +554,8 @@ test_timeouts (void)
 
     peer_write_hex (pair->peer, "05 01 41");
     g_cancellable_cancel (cancellable);
-    g_assert_null (gios_device_stream_receive_item (pair->stream, 1000, cancellable, &error));
-    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-    g_clear_error (&error);
+    assert_receive_fails (pair->stream, RECEIVE_ITEM, 1000, cancellable,
+                          G_IO_ERROR, G_IO_ERROR_CANCELLED, NULL);
     peer_write_hex (pair->peer, "42 43");
     assert_receives_string (pair->stream, 1000, "ABC");
   }
@@ -528,7 +566,6 @@ test_timeouts (void)
 static void
 test_peer_reset (void)
 {
-  g_autoptr(GError) error = NULL;
   struct linger lg = { 1, 0 };
 
   {
@@ -538,9 +575,8 @@ test_peer_reset (void)
     gios_test_wait_kernel_input (pair->stream_fd, 18);
     g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), ==, 0);
     gios_test_pair_close_peer (pair);
-    g_assert_null (gios_device_stream_receive_message (pair->stream, 2000, NULL, &error));
-    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
-    g_clear_error (&error);
+    assert_receive_fails (pair->stream, RECEIVE_MESSAGE, 2000, NULL,
+                          G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, NULL);
   }
 
   {
@@ -548,10 +584,8 @@ test_peer_reset (void)
 
     peer_write_hex (pair->peer, CLASS_METHOD_HEADER "11 01 25 53");
     shutdown (pair->peer, SHUT_WR);
-    g_assert_null (gios_device_stream_receive_message (pair->stream, 2000, NULL, &error));
-    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
-    g_assert_nonnull (strstr (error->message, "18 of 45"));
-    g_clear_error (&error);
+    assert_receive_fails (pair->stream, RECEIVE_MESSAGE, 2000, NULL,
+                          G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, "18 of 45", NULL);
     /* Still there, for clear() to drop. */
     g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 18);
   }
@@ -561,9 +595,8 @@ test_peer_reset (void)
 
     peer_write_hex (pair->peer, "00 00 00 10 00 00 00 01 61");
     shutdown (pair->peer, SHUT_WR);
-    g_assert_null (gios_device_stream_receive_item (pair->stream, 2000, NULL, &error));
-    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
-    g_clear_error (&error);
+    assert_receive_fails (pair->stream, RECEIVE_ITEM, 2000, NULL,
+                          G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, NULL);
   }
 }
 
@@ -574,42 +607,28 @@ test_too_large (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosMessage) msg = NULL;
   g_autoptr(GVariant) item = NULL;
-  GString *text;
 
   g_assert_cmpuint (gios_device_stream_get_max_message_size (pair->stream), ==, 16 * 1024 * 1024);
   g_object_set (pair->stream, "max-message-size", 100, NULL);
   g_assert_cmpuint (gios_device_stream_get_max_message_size (pair->stream), ==, 100);
 
   /* A payload of 100 bytes is at the limit. */
-  text = g_string_new ("64 00 00 00 01 00 00 00 00 00 00 00 00 00");
-  for (int i = 0; i < 100; i++)
-    g_string_append (text, " 00");
-  peer_write_hex (pair->peer, text->str);
-  g_string_free (text, TRUE);
+  peer_write_hex_repeating (pair->peer, "64 00 00 00 01 00 00 00 00 00 00 00 00 00", "00", 100);
   msg = gios_device_stream_receive_message (pair->stream, 1000, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (gios_message_get_payload (msg)), ==, 100);
 
   /* 101 is above it: nothing consumed, the message names both sizes. */
   peer_write_hex (pair->peer, "65 00 00 00 02 00 00 00 00 00 00 00 00 00 AA");
-  g_assert_null (gios_device_stream_receive_message (pair->stream, 1000, NULL, &error));
-  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE);
-  g_assert_nonnull (strstr (error->message, "101"));
-  g_assert_nonnull (strstr (error->message, "100"));
-  g_clear_error (&error);
+  assert_receive_fails (pair->stream, RECEIVE_MESSAGE, 1000, NULL,
+                        GIOS_ERROR, GIOS_ERROR_TOO_LARGE, "101", "100", NULL);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), >=, 14);
   g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 15);
 
   /* Items: the whole element counts, prefix included. */
-  text = g_string_new ("00 62 00 01");
-  for (int i = 0; i < 97; i++)
-    g_string_append (text, " 41");
-  peer_write_hex (pair->peer, text->str);
-  g_string_free (text, TRUE);
-  g_assert_null (gios_device_stream_receive_item (pair->stream, 1000, NULL, &error));
-  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE);
-  g_assert_nonnull (strstr (error->message, "101"));
-  g_clear_error (&error);
+  peer_write_hex_repeating (pair->peer, "00 62 00 01", "41", 97);
+  assert_receive_fails (pair->stream, RECEIVE_ITEM, 1000, NULL,
+                        GIOS_ERROR, GIOS_ERROR_TOO_LARGE, "101", NULL);
   g_object_set (pair->stream, "max-message-size", 101, NULL);
   item = gios_device_stream_receive_item (pair->stream, 1000, NULL, &error);
   g_assert_no_error (error);
@@ -618,15 +637,11 @@ test_too_large (void)
   /* The default limit refuses a 4 GiB length at once. */
   g_object_set (pair->stream, "max-message-size", GIOS_DEFAULT_MAX_MESSAGE_SIZE, NULL);
   peer_write_hex (pair->peer, "FF FF FF FF 00 00 00 00 00 00 00 00 41 41");
-  g_assert_null (gios_device_stream_receive_message (pair->stream, 1000, NULL, &error));
-  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE);
-  g_assert_nonnull (strstr (error->message, "4294967295"));
-  g_clear_error (&error);
+  assert_receive_fails (pair->stream, RECEIVE_MESSAGE, 1000, NULL,
+                        GIOS_ERROR, GIOS_ERROR_TOO_LARGE, "4294967295", NULL);
   gios_device_stream_clear (pair->stream);
   peer_write_hex (pair->peer, "00 00 00 FF FF FF FF 01");
-  g_assert_null (gios_device_stream_receive_item (pair->stream, 1000, NULL, &error));
-  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_TOO_LARGE);
-  g_clear_error (&error);
+  assert_receive_fails (pair->stream, RECEIVE_ITEM, 1000, NULL, GIOS_ERROR, GIOS_ERROR_TOO_LARGE, NULL);
 }
 
 /* With no limit, a 4 GiB length grows the buffer only with what arrives:
@@ -635,14 +650,12 @@ static void
 huge_length_checks (void)
 {
   g_autoptr(GiosTestPair) pair = pair_new ();
-  g_autoptr(GError) error = NULL;
 
   gios_device_stream_set_max_message_size (pair->stream, G_MAXUINT);
   peer_write_hex (pair->peer, "FF FF FF FF 00 00 00 00 00 00 00 00 41 41 01 02 03");
   shutdown (pair->peer, SHUT_WR);
-  g_assert_null (gios_device_stream_receive_message (pair->stream, 2000, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
-  g_clear_error (&error);
+  assert_receive_fails (pair->stream, RECEIVE_MESSAGE, 2000, NULL,
+                        G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, NULL);
   g_assert_cmpuint (gios_device_stream_clear (pair->stream), ==, 17);
   g_clear_pointer (&pair, gios_test_pair_free);
 
@@ -650,8 +663,8 @@ huge_length_checks (void)
   gios_device_stream_set_max_message_size (pair->stream, G_MAXUINT);
   peer_write_hex (pair->peer, "00 00 00 F0 FF FF FF 01 41 42");
   shutdown (pair->peer, SHUT_WR);
-  g_assert_null (gios_device_stream_receive_item (pair->stream, 2000, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  assert_receive_fails (pair->stream, RECEIVE_ITEM, 2000, NULL,
+                        G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, NULL);
 }
 
 static void

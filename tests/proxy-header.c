@@ -99,21 +99,35 @@ assert_truncations (const guint8      *data,
     }
 }
 
+/* @data is a header of @version from 192.0.2.1 port @source_port to
+ * 198.51.100.7 port 443, without TLVs: it parses whole as @accepted, and
+ * every prefix asks for more, as @accepted and as any version. */
+static void
+assert_tcp4_header (const guint8      *data,
+                    gsize              size,
+                    GiosProxyProtocol  accepted,
+                    guint              version,
+                    guint              source_port)
+{
+  GiosProxyHeader header;
+
+  parse_done (data, size, accepted, &header);
+  g_assert_cmpuint (header.version, ==, version);
+  g_assert_false (header.local);
+  gios_test_assert_inet (header.source, "192.0.2.1", source_port);
+  gios_test_assert_inet (header.destination, "198.51.100.7", 443);
+  g_assert_null (header.tlvs);
+  gios_proxy_header_clear (&header);
+  assert_truncations (data, size, accepted);
+  assert_truncations (data, size, GIOS_PROXY_PROTOCOL_ANY);
+}
+
 static void
 test_v1_tcp4 (void)
 {
   const char *line = "PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
-  GiosProxyHeader header;
 
-  parse_done ((const guint8 *) line, strlen (line), GIOS_PROXY_PROTOCOL_V1, &header);
-  g_assert_cmpuint (header.version, ==, 1);
-  g_assert_false (header.local);
-  gios_test_assert_inet (header.source, "192.0.2.1", 56324);
-  gios_test_assert_inet (header.destination, "198.51.100.7", 443);
-  g_assert_null (header.tlvs);
-  gios_proxy_header_clear (&header);
-  assert_truncations ((const guint8 *) line, strlen (line), GIOS_PROXY_PROTOCOL_V1);
-  assert_truncations ((const guint8 *) line, strlen (line), GIOS_PROXY_PROTOCOL_ANY);
+  assert_tcp4_header ((const guint8 *) line, strlen (line), GIOS_PROXY_PROTOCOL_V1, 1, 56324);
 }
 
 static void
@@ -234,17 +248,8 @@ test_v2_tcp4 (void)
 {
   const guint8 addresses[12] = { 192, 0, 2, 1, 198, 51, 100, 7, 0xDC, 0x04, 0x01, 0xBB };
   g_autoptr(GByteArray) h = v2_header (0x21, 0x11, addresses, sizeof addresses);
-  GiosProxyHeader header;
 
-  parse_done (h->data, h->len, GIOS_PROXY_PROTOCOL_V2, &header);
-  g_assert_cmpuint (header.version, ==, 2);
-  g_assert_false (header.local);
-  gios_test_assert_inet (header.source, "192.0.2.1", 0xDC04);
-  gios_test_assert_inet (header.destination, "198.51.100.7", 443);
-  g_assert_null (header.tlvs);
-  gios_proxy_header_clear (&header);
-  assert_truncations (h->data, h->len, GIOS_PROXY_PROTOCOL_V2);
-  assert_truncations (h->data, h->len, GIOS_PROXY_PROTOCOL_ANY);
+  assert_tcp4_header (h->data, h->len, GIOS_PROXY_PROTOCOL_V2, 2, 0xDC04);
 }
 
 static void

@@ -506,7 +506,6 @@ test_listen_job (void)
 {
   g_autoptr(GiosServerSocket) server = proxied_server (GIOS_PROXY_PROTOCOL_V1, 300);
   g_autoptr(GError) error = NULL;
-  g_autofree char *answer = NULL;
   Served served = { 0 };
   gint64 start = g_get_monotonic_time ();
   int silent = client_sending (server, NULL);
@@ -518,8 +517,7 @@ test_listen_job (void)
   started = gios_server_socket_listen_job (server, 1500, 1, answer_with_address, &served, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (started, ==, 3);
-  answer = gios_test_raw_recv (good, strlen ("203.0.113.9:61000\n"));
-  g_assert_cmpstr (answer, ==, "203.0.113.9:61000\n");
+  gios_test_peer_assert_reads (good, "203.0.113.9:61000\n");
   g_assert_true (gios_server_socket_wait_jobs (server, 5000, &error));
   g_assert_cmpuint (served.served, ==, 1);
   gios_test_raw_assert_dropped (silent);
@@ -542,7 +540,6 @@ test_listen_job_silent_frees_slots (void)
   g_autoptr(GiosServerSocket) server = proxied_server (GIOS_PROXY_PROTOCOL_V2, 250);
   g_autoptr(GByteArray) h = v2_tcp4 (0x21, NULL, 0, "line\n");
   g_autoptr(GError) error = NULL;
-  g_autofree char *answer = NULL;
   Served served = { 0 };
   int silent[4];
   int good;
@@ -556,8 +553,7 @@ test_listen_job_silent_frees_slots (void)
   started = gios_server_socket_listen_job (server, 1200, 2, answer_with_address, &served, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (started, ==, 5);
-  answer = gios_test_raw_recv (good, strlen ("192.0.2.1:4000\n"));
-  g_assert_cmpstr (answer, ==, "192.0.2.1:4000\n");
+  gios_test_peer_assert_reads (good, "192.0.2.1:4000\n");
   g_assert_true (gios_server_socket_wait_jobs (server, 5000, &error));
   g_assert_cmpuint (served.served, ==, 1);
   for (guint i = 0; i < G_N_ELEMENTS (silent); i++)

@@ -40,6 +40,28 @@ test_wait_until_sleeping (pid_t tid)
     }
 }
 
+/* Notes the kernel id of the calling thread in @tid, for the thread that
+ * waits for it to sleep. */
+static void
+note_tid (gint *tid)
+{
+  g_atomic_int_set (tid, (gint) syscall (SYS_gettid));
+}
+
+/* Waits until a thread has noted its id in @tid, then until it sleeps. */
+static void
+wait_for_tid (gint *tid)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (g_atomic_int_get (tid) == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, end);
+      g_thread_yield ();
+    }
+  test_wait_until_sleeping (g_atomic_int_get (tid));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Races between a call and a teardown                                        */
 
@@ -136,7 +158,7 @@ read_line_in_thread (gpointer data)
 {
   Reader *reader = data;
 
-  g_atomic_int_set (&reader->tid, (gint) syscall (SYS_gettid));
+  note_tid (&reader->tid);
   reader->line = gios_device_stream_read_line (reader->stream, 100, NULL, 3000, NULL,
                                                &reader->error);
   return NULL;
@@ -159,9 +181,7 @@ test_misuse_concurrent_calls (void)
   stream = gios_test_stream_over_socket (fds[0]);
   first.stream = stream;
   thread = g_thread_new ("reader", read_line_in_thread, &first);
-  while (g_atomic_int_get (&first.tid) == 0)
-    g_thread_yield ();
-  test_wait_until_sleeping (g_atomic_int_get (&first.tid));
+  wait_for_tid (&first.tid);
 
   g_assert_cmpint (gios_device_stream_read (stream, buffer, sizeof buffer, 0, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
@@ -304,23 +324,10 @@ drop_in_thread (gpointer data)
 {
   Dropper *d = data;
 
-  g_atomic_int_set (&d->tid, (gint) syscall (SYS_gettid));
+  note_tid (&d->tid);
   d->ok = gios_socket_common_drop_connection (d->socket, &d->error);
   d->end = g_get_monotonic_time ();
   return NULL;
-}
-
-static void
-wait_for_tid (gint *tid)
-{
-  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-
-  while (g_atomic_int_get (tid) == 0)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, end);
-      g_thread_yield ();
-    }
-  test_wait_until_sleeping (g_atomic_int_get (tid));
 }
 
 /* The classic model: a drop_connection() sending to a peer that does not
@@ -374,7 +381,7 @@ write_much_job (GiosSocket   *connection,
   g_autoptr(GBytes) bytes = g_bytes_new_take (g_malloc0 (8 * 1024 * 1024), 8 * 1024 * 1024);
 
   shrink_send_buffer (GIOS_SOCKET_COMMON (connection));
-  g_atomic_int_set (&w->tids[g_atomic_int_add (&w->n, 1)], (gint) syscall (SYS_gettid));
+  note_tid (&w->tids[g_atomic_int_add (&w->n, 1)]);
   /* Blocks: the peer does not read. The job then returns with its output
    * unsent, and the close after the job would wait too. */
   (void) gios_device_stream_write_bytes (GIOS_DEVICE_STREAM (connection), bytes, cancellable, NULL);
@@ -1186,7 +1193,7 @@ read_forever_job (GiosSocket   *connection,
   g_mutex_lock (&cj->lock);
   i = cj->n++;
   cj->cancellables[i] = g_object_ref (cancellable);
-  g_atomic_int_set (&cj->tids[i], (gint) syscall (SYS_gettid));
+  note_tid (&cj->tids[i]);
   g_cond_broadcast (&cj->cond);
   g_mutex_unlock (&cj->lock);
   /* Waits in recv() itself: cancelling must wake it all the same. */
@@ -1223,7 +1230,7 @@ test_job_cancellable (void)
     g_cond_wait (&cj.cond, &cj.lock);
   g_mutex_unlock (&cj.lock);
   for (guint i = 0; i < 2; i++)
-    test_wait_until_sleeping (g_atomic_int_get (&cj.tids[i]));
+    wait_for_tid (&cj.tids[i]);
 
   start = g_get_monotonic_time ();
   g_cancellable_cancel (cj.cancellables[0]);
@@ -1244,7 +1251,7 @@ test_job_cancellable (void)
     g_cond_wait (&cj.cond, &cj.lock);
   g_mutex_unlock (&cj.lock);
   g_assert_true (cj.cancellables[2] != cj.cancellables[0]);
-  test_wait_until_sleeping (g_atomic_int_get (&cj.tids[2]));
+  wait_for_tid (&cj.tids[2]);
   g_assert_cmpint (cj.n_returned, ==, 2);
 
   /* close() cancels it too. */

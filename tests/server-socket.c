@@ -549,7 +549,6 @@ test_half_close (void)
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
   GiosTestDisconnects d = { 0 };
-  g_autofree char *reply = NULL;
   int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   g_signal_connect (server, "disconnected", G_CALLBACK (gios_test_on_disconnected), &d);
@@ -572,8 +571,7 @@ test_half_close (void)
   g_assert_true (gios_device_stream_write_line (stream, "still here", NULL, &error));
   g_assert_true (gios_device_stream_flush (stream, 1000, NULL, &error));
   g_assert_no_error (error);
-  reply = gios_test_raw_recv (fd, 11);
-  g_assert_cmpstr (reply, ==, "still here\n");
+  gios_test_peer_assert_reads (fd, "still here\n");
   close (fd);
 }
 
@@ -856,7 +854,6 @@ test_jobs_outlive_listen (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   JobStats stats = { 0 };
-  g_autofree char *reply = NULL;
   gint64 start;
   gint started;
   int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
@@ -874,8 +871,7 @@ test_jobs_outlive_listen (void)
   g_clear_error (&error);
 
   gios_test_raw_send (fd, "late\n");
-  reply = gios_test_raw_recv (fd, 5);
-  g_assert_cmpstr (reply, ==, "LATE\n");
+  gios_test_peer_assert_reads (fd, "LATE\n");
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, &error));
   g_assert_no_error (error);
   g_assert_cmpint (stats.notified, ==, 1);
@@ -910,7 +906,6 @@ test_jobs_wait_cancel (void)
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GCancellable) cancelled = g_cancellable_new ();
-  g_autofree char *reply = NULL;
   JobStats stats = { 0 };
   BlockedWaitJobs call = { server, GIOS_TIMEOUT_FOREVER, cancellable };
   GiosTestBlocked *b;
@@ -943,8 +938,7 @@ test_jobs_wait_cancel (void)
   /* Only the wait stopped: the job still runs and serves its client. */
   g_assert_cmpuint (gios_server_socket_get_n_jobs (server), ==, 1);
   gios_test_raw_send (fd, "late\n");
-  reply = gios_test_raw_recv (fd, 5);
-  g_assert_cmpstr (reply, ==, "LATE\n");
+  gios_test_peer_assert_reads (fd, "LATE\n");
   g_cancellable_reset (cancellable);
   g_assert_true (gios_server_socket_wait_jobs_full (server, 2000, cancellable, &error));
   g_assert_no_error (error);
