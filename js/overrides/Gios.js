@@ -18,6 +18,7 @@ function _init() {
             'read_bytes_async', 'read_line_async', 'read_line_bytes_async',
             'write_async', 'write_bytes_async', 'flush_async',
         ]],
+        [Gios.SocketCommon, ['start_tls_async']],
         [Gios.Socket, ['open_async']],
         [Gios.ServerSocket, ['accept_async', 'listen_async']],
     ];

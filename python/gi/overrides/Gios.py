@@ -387,7 +387,17 @@ __all__.append("DeviceStream")
 
 
 class SocketCommon(Gios.SocketCommon, DeviceStream):
-    pass
+    """What every socket has: its connection, addresses and options, and TLS."""
+
+    def start_tls(self, timeout_ms=_DEFAULT, cancellable=None):
+        """start_tls(timeout_ms=Gios.TIMEOUT_DEFAULT, cancellable=None) -> True
+
+        Upgrades the connection to TLS: the client role on a socket that
+        open() connected (the server's certificate is checked against
+        tls_database and the host name), the server role otherwise
+        (tls_certificate). Ctrl-C raises KeyboardInterrupt."""
+        return _blocking(lambda t, c: Gios.SocketCommon.start_tls(self, t, c),
+                         timeout_ms, cancellable, self)
 
 
 SocketCommon = override(SocketCommon)
