@@ -47,8 +47,10 @@ struct _GiosTls
   GPollableOutputStream *output;
   char *peer;
   char *host;                      /* the name the server must carry */
-  /* Set while an asynchronous handshake runs (main context only). */
-  GCancellable *handshaking;
+  /* An asynchronous handshake runs on the main context's thread, and a
+   * close may come from any: both under @lock. */
+  GMutex lock;
+  GCancellable *handshaking;       /* set while an asynchronous one runs */
   guint closed : 1;
 };
 
@@ -109,6 +111,7 @@ gios_tls_new (GSocket             *socket,
 
   tls = g_new0 (GiosTls, 1);
   g_atomic_ref_count_init (&tls->ref);
+  g_mutex_init (&tls->lock);
   tls->role = role;
   tls->socket = g_object_ref (socket);
   tls->base = g_steal_pointer (&base);
@@ -139,20 +142,30 @@ gios_tls_unref (GiosTls *tls)
   g_object_unref (tls->socket);
   g_free (tls->peer);
   g_free (tls->host);
+  g_mutex_clear (&tls->lock);
   g_free (tls);
 }
 
 void
 gios_tls_close (GiosTls *tls)
 {
+  g_autoptr(GCancellable) handshaking = NULL;
+
+  g_mutex_lock (&tls->lock);
   if (tls->closed)
-    return;
+    {
+      g_mutex_unlock (&tls->lock);
+      return;
+    }
   tls->closed = TRUE;
   if (tls->handshaking != NULL)
+    handshaking = g_object_ref (tls->handshaking);
+  g_mutex_unlock (&tls->lock);
+  if (handshaking != NULL)
     {
-      /* The handshake thread still reads and writes the socket: wake it,
-       * and let the socket close with its last reference. */
-      g_cancellable_cancel (tls->handshaking);
+      /* The handshake thread still reads and writes the socket: wake it;
+       * the handshake's end closes the socket. */
+      g_cancellable_cancel (handshaking);
       g_socket_shutdown (tls->socket, TRUE, TRUE, NULL);
       return;
     }
@@ -412,8 +425,12 @@ on_async_handshake_done (GObject      *source,
   g_autoptr(GTask) task = data;
   GiosTls *tls = g_task_get_task_data (task);
   GError *error = NULL;
+  gboolean closed;
 
+  g_mutex_lock (&tls->lock);
   g_clear_object (&tls->handshaking);
+  closed = tls->closed;
+  g_mutex_unlock (&tls->lock);
   if (g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
     g_task_return_boolean (task, TRUE);
   else
@@ -423,7 +440,7 @@ on_async_handshake_done (GObject      *source,
     }
   /* A session closed meanwhile closes its socket now that nothing else
    * uses it. */
-  if (tls->closed)
+  if (closed)
     g_socket_close (tls->socket, NULL);
 }
 
@@ -438,7 +455,9 @@ gios_tls_handshake_async (GiosTls             *tls,
 
   g_task_set_source_tag (task, gios_tls_handshake_async);
   g_task_set_task_data (task, gios_tls_ref (tls), (GDestroyNotify) gios_tls_unref);
+  g_mutex_lock (&tls->lock);
   tls->handshaking = g_cancellable_new ();
+  g_mutex_unlock (&tls->lock);
   g_tls_connection_handshake_async (tls->connection, G_PRIORITY_DEFAULT, tls->handshaking,
                                     on_async_handshake_done, task);
 }
@@ -446,8 +465,14 @@ gios_tls_handshake_async (GiosTls             *tls,
 void
 gios_tls_cancel_handshake (GiosTls *tls)
 {
+  g_autoptr(GCancellable) handshaking = NULL;
+
+  g_mutex_lock (&tls->lock);
   if (tls->handshaking != NULL)
-    g_cancellable_cancel (tls->handshaking);
+    handshaking = g_object_ref (tls->handshaking);
+  g_mutex_unlock (&tls->lock);
+  if (handshaking != NULL)
+    g_cancellable_cancel (handshaking);
 }
 
 gboolean

@@ -615,6 +615,54 @@ test_cancel_over_tls (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
 
+static gboolean
+read_line_cancellable (gpointer   data,
+                       GError   **error)
+{
+  GCancellable *cancellable = g_object_get_data (data, "cancellable");
+  g_autofree char *line = gios_device_stream_read_line (data, 0, NULL, GIOS_TIMEOUT_FOREVER, cancellable,
+                                                        error);
+
+  return line != NULL;
+}
+
+static void
+test_cancel_from_another_thread (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GiosTestBlocked) blocked = NULL;
+
+  g_object_set_data (G_OBJECT (pair->client), "cancellable", cancellable);
+  blocked = gios_test_blocked_start (read_line_cancellable, pair->client);
+  gios_test_blocked_cancel (blocked, cancellable);
+  /* Nothing was lost: the connection goes on. */
+  write_line (pair->accepted, "after the cancel");
+  assert_read_line (pair->client, "after the cancel");
+}
+
+/* A peer that does not read: a flush over TLS gives up at its timeout,
+ * saying how much is left, and the bytes stay buffered. */
+static void
+test_flush_times_out (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  GiosDeviceStream *writer = GIOS_DEVICE_STREAM (pair->client);
+  g_autofree guint8 *block = g_malloc0 (1024 * 1024);
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  gios_device_stream_set_output_buffer_size (writer, 16 * 1024 * 1024);
+  for (int i = 0; i < 16; i++)
+    g_assert_true (gios_device_stream_write (writer, block, 1024 * 1024, NULL, &error));
+  g_assert_no_error (error);
+  start = g_get_monotonic_time ();
+  g_assert_false (gios_device_stream_flush (writer, 300, NULL, &error));
+  g_assert_nonnull (strstr (error->message, "bytes buffered"));
+  gios_test_assert_timed_out (&error, start, 300);
+  g_assert_cmpuint (gios_device_stream_get_buffered_output (writer), >, 0);
+}
+
 /* Bulk both ways through buffers smaller than a TLS record, so that
  * records are read in parts: every byte arrives, in order. */
 static gpointer
@@ -713,6 +761,64 @@ test_async_reads_every_record (void)
   GIOS_TEST_RUN_UNTIL (count.done);
   g_assert_no_error (count.error);
   g_assert_cmpuint (count.lines, ==, count.expected);
+}
+
+typedef struct
+{
+  guint lines;
+  guint expected;
+  gboolean failed;
+} Watched;
+
+/* A user watch that reads what is there, a line at a time, without
+ * waiting. */
+static gboolean
+on_watch_readable (GiosDeviceStream *stream,
+                   GIOCondition      condition,
+                   gpointer          data)
+{
+  Watched *watched = data;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *line = gios_device_stream_read_line (stream, 0, NULL, 0, NULL, &error);
+      g_autofree char *expected = NULL;
+
+      if (line == NULL)
+        {
+          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+            watched->failed = TRUE;
+          return !watched->failed;
+        }
+      expected = g_strdup_printf ("line %u", watched->lines);
+      g_assert_cmpstr (line, ==, expected);
+      if (++watched->lines == watched->expected)
+        return G_SOURCE_REMOVE;
+    }
+}
+
+/* The same through a watch, with a buffer smaller than the records: the
+ * part of a record left inside the TLS session is reported too. */
+static void
+test_watch_reads_every_record (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  GiosDeviceStream *reader = GIOS_DEVICE_STREAM (pair->accepted);
+  g_autoptr(GString) burst = g_string_new (NULL);
+  Watched watched = { 0, 2000, FALSE };
+
+  gios_device_stream_set_input_buffer_size (reader, 100);
+  for (guint i = 0; i < watched.expected; i++)
+    g_string_append_printf (burst, "line %u\n", i);
+  /* One write: records of 16 KiB, each larger than the buffer. */
+  g_assert_true (gios_device_stream_write (GIOS_DEVICE_STREAM (pair->client), (const guint8 *) burst->str,
+                                           burst->len, NULL, NULL));
+  g_assert_true (gios_device_stream_flush (GIOS_DEVICE_STREAM (pair->client), 5000, NULL, NULL));
+  gios_device_stream_add_watch (reader, G_IO_IN, on_watch_readable, &watched, NULL);
+  GIOS_TEST_RUN_UNTIL (watched.lines == watched.expected || watched.failed);
+  g_assert_false (watched.failed);
+  g_assert_cmpuint (watched.lines, ==, watched.expected);
 }
 
 static void
@@ -829,6 +935,62 @@ test_start_tls_async (void)
   g_assert_true (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (client)));
   write_line (client, "over tls");
   assert_read_line (accepted, "over tls");
+}
+
+/* A server that accepts and never answers the client's hello. */
+static GiosSocket *
+silent_starttls_server (GiosServerSocket **server,
+                        GiosSocket       **accepted)
+{
+  GiosSocket *client;
+
+  *server = tls_server ("server");
+  gios_server_socket_set_starttls (*server, TRUE);
+  client = client_of (*server, "ca");
+  *accepted = gios_server_socket_accept (*server, 5000, NULL, NULL);
+  g_assert_nonnull (*accepted);
+  return client;
+}
+
+static void
+test_start_tls_times_out (void)
+{
+  g_autoptr(GiosServerSocket) server = NULL;
+  g_autoptr(GiosSocket) accepted = NULL;
+  g_autoptr(GiosSocket) client = silent_starttls_server (&server, &accepted);
+  g_autoptr(GError) error = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  g_assert_false (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (client), 300, NULL, &error));
+  g_assert_nonnull (strstr (error->message, "did not finish within 300 ms"));
+  gios_test_assert_timed_out (&error, start, 300);
+  /* The connection is unusable now, and says so. */
+  g_assert_false (gios_device_stream_write_line (GIOS_DEVICE_STREAM (client), "x", NULL, &error) &&
+                  gios_device_stream_flush (GIOS_DEVICE_STREAM (client), 1000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+}
+
+static gboolean
+start_tls_forever (gpointer   data,
+                   GError   **error)
+{
+  return gios_socket_common_start_tls (data, GIOS_TIMEOUT_FOREVER, NULL, error);
+}
+
+static void
+test_close_during_the_handshake (void)
+{
+  g_autoptr(GiosServerSocket) server = NULL;
+  g_autoptr(GiosSocket) accepted = NULL;
+  g_autoptr(GiosSocket) client = silent_starttls_server (&server, &accepted);
+  g_autoptr(GiosTestBlocked) blocked = gios_test_blocked_start (start_tls_forever, client);
+  gint64 woken_at;
+
+  /* Well into the handshake: the hello is out, waiting for the answer. */
+  g_usleep (100 * 1000);
+  woken_at = g_get_monotonic_time ();
+  gios_device_stream_close (GIOS_DEVICE_STREAM (client), NULL);
+  gios_test_blocked_join_error (blocked, woken_at, G_IO_ERROR, G_IO_ERROR_CLOSED);
 }
 
 static void
@@ -955,12 +1117,17 @@ main (int   argc,
   g_test_add_func ("/tls/stream/read-line-times-out", test_read_line_times_out);
   g_test_add_func ("/tls/stream/close-from-another-thread", test_close_from_another_thread);
   g_test_add_func ("/tls/stream/cancel", test_cancel_over_tls);
+  g_test_add_func ("/tls/stream/cancel-from-another-thread", test_cancel_from_another_thread);
+  g_test_add_func ("/tls/stream/flush-times-out", test_flush_times_out);
   g_test_add_func ("/tls/stream/records-read-in-parts", test_records_read_in_parts);
   g_test_add_func ("/tls/async/every-record", test_async_reads_every_record);
+  g_test_add_func ("/tls/async/watch-every-record", test_watch_reads_every_record);
   g_test_add_func ("/tls/starttls/upgrade", test_starttls);
   g_test_add_func ("/tls/starttls/injected-plaintext", test_starttls_refuses_injected_plaintext);
   g_test_add_func ("/tls/starttls/async", test_start_tls_async);
   g_test_add_func ("/tls/starttls/async-times-out", test_start_tls_async_times_out);
+  g_test_add_func ("/tls/starttls/times-out", test_start_tls_times_out);
+  g_test_add_func ("/tls/starttls/close-during-the-handshake", test_close_during_the_handshake);
 
   ret = g_test_run ();
   remove_certs ();
