@@ -799,7 +799,7 @@ gios_socket_common_class_init (GiosSocketCommonClass *klass)
    *
    * What a client validates the server's certificate against; %NULL (the
    * default) stands for the system's trusted certificate authorities. A
-   * [class@Gio.TlsFileDatabase] holds a private one.
+   * [iface@Gio.TlsFileDatabase] holds a private one.
    *
    * Default: `NULL`.
    *
