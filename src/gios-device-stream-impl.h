@@ -26,6 +26,9 @@ typedef struct _UserWatch UserWatch;
 typedef struct
 {
   GIOStream *base;
+  /* Where waits for a base stream that is pollable but no descriptor (a
+   * GTlsConnection) iterate its source; made on first use. */
+  GMainContext *wait_context;
   GiosGate gate;
   GiosInBuffer in;
   GiosOutBuffer out;

@@ -350,6 +350,92 @@ check_base (GiosDeviceStream  *self,
   return FALSE;
 }
 
+static gboolean
+on_pollable_ready (GObject  *stream,
+                   gpointer  data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Waits until @source (owned), a pollable stream's, is ready: on the
+ * stream's own context, iterated in the gate, so that the deadline, the
+ * cancellable and a close from another thread end the wait. */
+static gboolean
+wait_pollable (GiosDeviceStream  *self,
+               GSource           *source,
+               gint64             deadline,
+               GCancellable      *cancellable,
+               GError           **error)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+  gboolean ready = FALSE;
+  gboolean ok = TRUE;
+
+  if (priv->wait_context == NULL)
+    priv->wait_context = g_main_context_new ();
+  g_source_set_callback (source, G_SOURCE_FUNC (on_pollable_ready), &ready, NULL);
+  g_source_attach (source, priv->wait_context);
+  g_main_context_acquire (priv->wait_context);
+  while (ok && !ready)
+    ok = gios_gate_iterate (&priv->gate, priv->wait_context, deadline, cancellable, error);
+  g_main_context_release (priv->wait_context);
+  g_source_destroy (source);
+  g_source_unref (source);
+  return ok;
+}
+
+static gboolean
+is_pollable (gpointer stream)
+{
+  if (G_IS_POLLABLE_INPUT_STREAM (stream))
+    return g_pollable_input_stream_can_poll (stream);
+  if (G_IS_POLLABLE_OUTPUT_STREAM (stream))
+    return g_pollable_output_stream_can_poll (stream);
+  return FALSE;
+}
+
+/* A base stream that is pollable but no descriptor: the transfer never
+ * blocks in GIO, and the waits are the gate's. */
+static gssize
+transfer_pollable (GiosDeviceStream  *self,
+                   gpointer           stream,
+                   guint8            *buffer,
+                   gsize              size,
+                   gint64             deadline,
+                   GCancellable      *cancellable,
+                   GError           **error)
+{
+  gboolean input = G_IS_INPUT_STREAM (stream);
+
+  for (;;)
+    {
+      GError *local_error = NULL;
+      GSource *source;
+      gssize n;
+
+      if (input)
+        n = g_pollable_input_stream_read_nonblocking (stream, buffer, size, cancellable, &local_error);
+      else
+        n = g_pollable_output_stream_write_nonblocking (stream, buffer, size, cancellable, &local_error);
+      if (n >= 0 || !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          if (n < 0)
+            g_propagate_error (error, local_error);
+          return n;
+        }
+      g_error_free (local_error);
+      if (gios_gate_expired (&PRIV (self)->gate, deadline, cancellable, error))
+        return -1;
+      if (input)
+        source = g_pollable_input_stream_create_source (stream, NULL);
+      else
+        source = g_pollable_output_stream_create_source (stream, NULL);
+      if (!wait_pollable (self, source, deadline, cancellable, error))
+        return -1;
+    }
+}
+
 static gssize
 gios_device_stream_real_receive (GiosDeviceStream  *self,
                                  guint8            *buffer,
@@ -365,6 +451,8 @@ gios_device_stream_real_receive (GiosDeviceStream  *self,
     return -1;
   input = g_io_stream_get_input_stream (PRIV (self)->base);
   fd = stream_fd (input);
+  if (fd < 0 && is_pollable (input))
+    return transfer_pollable (self, input, buffer, size, deadline, cancellable, error);
   if (fd >= 0 && !gios_gate_wait_fd (&PRIV (self)->gate, fd, G_IO_IN, deadline, cancellable, error))
     return -1;
   return g_input_stream_read (input, buffer, size, cancellable, error);
@@ -385,6 +473,8 @@ gios_device_stream_real_send (GiosDeviceStream  *self,
     return -1;
   output = g_io_stream_get_output_stream (PRIV (self)->base);
   fd = stream_fd (output);
+  if (fd < 0 && is_pollable (output))
+    return transfer_pollable (self, output, (guint8 *) data, size, deadline, cancellable, error);
   if (fd >= 0)
     {
       if (!gios_gate_wait_fd (&PRIV (self)->gate, fd, G_IO_OUT, deadline, cancellable, error))
@@ -428,6 +518,7 @@ gios_device_stream_finalize (GObject *object)
   g_clear_pointer (&priv->contexts, g_ptr_array_unref);
   g_clear_pointer (&priv->held, g_ptr_array_unref);
   g_clear_object (&priv->base);
+  g_clear_pointer (&priv->wait_context, g_main_context_unref);
   gios_in_buffer_clear (&priv->in);
   gios_out_buffer_clear (&priv->out);
   g_free (priv->terminator);
@@ -710,9 +801,11 @@ gios_device_stream_init (GiosDeviceStream *self)
  * @base: the stream to read and write
  *
  * Creates a device stream over @base: a pipe, a file, a terminal, a socket
- * connection. Timeouts apply where the streams of @base are backed by file
- * descriptors; other streams are read and written blocking, with
- * cancellation.
+ * connection, a [iface@Gio.TlsConnection]. Timeouts, cancellation and a
+ * close from another thread apply where the streams of @base are backed by
+ * file descriptors or are pollable ([iface@Gio.PollableInputStream] and
+ * [iface@Gio.PollableOutputStream] that can poll, as a TLS connection's
+ * are); other streams are read and written blocking, with cancellation.
  *
  * Returns: (transfer full): a new [class@Gios.DeviceStream]
  *

@@ -447,6 +447,54 @@ gios_gate_wait (GiosGate      *gate,
 }
 
 gboolean
+gios_gate_iterate (GiosGate      *gate,
+                   GMainContext  *context,
+                   gint64         deadline,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  GPollFD fds[MAX_WAIT_FDS];
+  gint max_priority;
+  gint timeout;
+  gint n;
+  gboolean ok = TRUE;
+
+  g_main_context_prepare (context, &max_priority);
+  n = g_main_context_query (context, max_priority, &timeout, fds, G_N_ELEMENTS (fds));
+  /* A private context holds its own wake-up and a source or two. */
+  g_assert (n <= (gint) G_N_ELEMENTS (fds));
+  if (timeout != 0)
+    {
+      gint64 until = deadline;
+      GError *local_error = NULL;
+
+      if (timeout > 0)
+        {
+          gint64 wake = g_get_monotonic_time () + (gint64) timeout * 1000;
+
+          if (until < 0 || wake < until)
+            until = wake;
+        }
+      if (!gios_gate_wait (gate, fds, n, until, cancellable, &local_error))
+        {
+          /* The context's own timeout only ends this iteration. */
+          if (until == deadline || !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+            {
+              g_propagate_error (error, local_error);
+              ok = FALSE;
+            }
+          else
+            g_error_free (local_error);
+        }
+    }
+  else if (gios_gate_expired (gate, deadline, cancellable, error))
+    ok = FALSE;
+  if (g_main_context_check (context, max_priority, fds, n))
+    g_main_context_dispatch (context);
+  return ok;
+}
+
+gboolean
 gios_gate_expired (GiosGate      *gate,
                    gint64         deadline,
                    GCancellable  *cancellable,

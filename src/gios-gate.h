@@ -129,6 +129,18 @@ gios_gate_wait_fd (GiosGate      *gate,
   return gios_gate_wait (gate, &pfd, 1, deadline, cancellable, error);
 }
 
+/* One iteration of @context (acquired by the caller), whose poll is
+ * gios_gate_wait() until @deadline: for what GIO only offers as a source or
+ * an asynchronous call (a pollable stream that is no descriptor, a TLS
+ * handshake). FALSE, with @error set, when @deadline passed, @cancellable
+ * was cancelled or the gate was interrupted; the iteration's dispatch runs
+ * either way. */
+gboolean gios_gate_iterate         (GiosGate       *gate,
+                                    GMainContext   *context,
+                                    gint64          deadline,
+                                    GCancellable   *cancellable,
+                                    GError        **error);
+
 /* For a transfer the device just refused (EAGAIN): TRUE, with @error set as
  * gios_gate_wait() would set it, when @deadline (-1: none) has passed, so
  * that the caller fails without polling the device it just tried; FALSE

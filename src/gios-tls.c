@@ -321,53 +321,6 @@ on_handshake_done (GObject      *source,
   handshake->done = TRUE;
 }
 
-/* One iteration of @context, whose poll waits in @gate until @deadline.
- * FALSE, with @error set, when the gate's wait ended the call. */
-static gboolean
-iterate (GMainContext  *context,
-         GiosGate      *gate,
-         gint64         deadline,
-         GCancellable  *cancellable,
-         GError       **error)
-{
-  GPollFD fds[8];
-  gint max_priority;
-  gint timeout;
-  gint n;
-  gboolean ok = TRUE;
-
-  g_main_context_prepare (context, &max_priority);
-  n = g_main_context_query (context, max_priority, &timeout, fds, G_N_ELEMENTS (fds));
-  /* A private context holds its wake-up and the handshake's sources. */
-  g_assert (n <= (gint) G_N_ELEMENTS (fds));
-  if (timeout != 0)
-    {
-      gint64 until = deadline;
-      GError *local_error = NULL;
-
-      if (timeout > 0)
-        {
-          gint64 wake = g_get_monotonic_time () + (gint64) timeout * 1000;
-
-          if (until < 0 || wake < until)
-            until = wake;
-        }
-      if (!gios_gate_wait (gate, fds, n, until, cancellable, &local_error))
-        {
-          if (until == deadline || !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-            {
-              g_propagate_error (error, local_error);
-              ok = FALSE;
-            }
-          else
-            g_error_free (local_error);
-        }
-    }
-  if (g_main_context_check (context, max_priority, fds, n))
-    g_main_context_dispatch (context);
-  return ok;
-}
-
 gboolean
 gios_tls_handshake (GiosTls       *tls,
                     GiosGate      *gate,
@@ -389,7 +342,7 @@ gios_tls_handshake (GiosTls       *tls,
     {
       if (interrupted == NULL)
         {
-          if (!iterate (context, gate, deadline, cancellable, &interrupted))
+          if (!gios_gate_iterate (gate, context, deadline, cancellable, &interrupted))
             g_cancellable_cancel (stop);
         }
       else

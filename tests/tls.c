@@ -705,6 +705,67 @@ test_records_read_in_parts (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* A device stream over GIO's own GTlsConnection                              */
+
+/* A GTlsClientConnection made with GIO alone, to @server, handshaken. */
+static GIOStream *
+gio_tls_client (GiosServerSocket *server)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GSocketConnectable) identity = g_network_address_new ("localhost", gios_test_server_port (server));
+  g_autoptr(GTlsDatabase) database = trusting ("ca");
+  g_autoptr(GError) error = NULL;
+  GIOStream *tls;
+
+  connection = g_socket_client_connect (client, identity, NULL, &error);
+  g_assert_no_error (error);
+  tls = g_tls_client_connection_new (G_IO_STREAM (connection), identity, &error);
+  g_assert_no_error (error);
+  g_tls_connection_set_database (G_TLS_CONNECTION (tls), database);
+  g_assert_true (g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &error));
+  g_assert_no_error (error);
+  return tls;
+}
+
+/* The issue's finding: over a GTlsConnection a read_line with a timeout
+ * returned only when the peer spoke (4.18 s for 2,000 ms); the streams are
+ * no descriptors, but they are pollable. */
+static void
+test_device_stream_over_gtlsconnection (void)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(Serving) serving = serving_start (server, MODEL_JOBS);
+  g_autoptr(GIOStream) tls = gio_tls_client (server);
+  g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (tls);
+  g_autoptr(GIOStream) tls2 = NULL;
+  g_autoptr(GiosDeviceStream) stream2 = NULL;
+  g_autoptr(GiosTestBlocked) blocked = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  gint64 start, woken_at;
+
+  assert_read_line (stream, "HELLO");
+  /* The server waits for our line: nothing comes. */
+  start = g_get_monotonic_time ();
+  line = gios_device_stream_read_line (stream, 0, NULL, 300, NULL, &error);
+  g_assert_null (line);
+  gios_test_assert_timed_out (&error, start, 300);
+  write_line (stream, "through GIO");
+  assert_read_line (stream, "ECHO through GIO");
+
+  /* On a second connection (the server ended the first), a read without a
+   * limit, woken by a close from another thread. */
+  tls2 = gio_tls_client (server);
+  stream2 = gios_device_stream_new (tls2);
+  assert_read_line (stream2, "HELLO");
+  blocked = gios_test_blocked_start (read_line_forever, stream2);
+  woken_at = g_get_monotonic_time ();
+  gios_device_stream_close (stream2, NULL);
+  gios_test_blocked_join_error (blocked, woken_at, G_IO_ERROR, G_IO_ERROR_CLOSED);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The main loop over TLS                                                     */
 
 typedef struct
@@ -1120,6 +1181,7 @@ main (int   argc,
   g_test_add_func ("/tls/stream/cancel-from-another-thread", test_cancel_from_another_thread);
   g_test_add_func ("/tls/stream/flush-times-out", test_flush_times_out);
   g_test_add_func ("/tls/stream/records-read-in-parts", test_records_read_in_parts);
+  g_test_add_func ("/tls/stream/over-gtlsconnection", test_device_stream_over_gtlsconnection);
   g_test_add_func ("/tls/async/every-record", test_async_reads_every_record);
   g_test_add_func ("/tls/async/watch-every-record", test_watch_reads_every_record);
   g_test_add_func ("/tls/starttls/upgrade", test_starttls);
