@@ -64,6 +64,11 @@
  * [class@Gios.Socket] instead, of the type set in
  * [property@Gios.ServerSocket:socket-type].
  *
+ * With [property@Gios.SocketCommon:tls-certificate] set, every connection
+ * makes its TLS handshake before it is handed over, in every model (see
+ * [property@Gios.ServerSocket:starttls] for protocols that upgrade later,
+ * and the TLS guide).
+ *
  * Listening sockets are made with the system calls themselves, so that the
  * backlog ([property@Gios.ServerSocket:connection-queue-size]) applies from
  * the start, Unix sockets get their exact permissions before anyone can reach

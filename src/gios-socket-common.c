@@ -28,6 +28,11 @@
  * write to a peer that has gone away fails with an error; it never raises
  * `SIGPIPE`.
  *
+ * A connection in TLS ([method@Gios.SocketCommon.start_tls], or a server's
+ * [property@Gios.SocketCommon:tls-certificate]) keeps all of that: its
+ * records go through GIO's TLS without ever blocking in it, and the waits
+ * are the same.
+ *
  * Since: 0.1
  */
 
