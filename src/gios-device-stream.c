@@ -801,7 +801,7 @@ gios_device_stream_init (GiosDeviceStream *self)
  * @base: the stream to read and write
  *
  * Creates a device stream over @base: a pipe, a file, a terminal, a socket
- * connection, a [iface@Gio.TlsConnection]. Timeouts, cancellation and a
+ * connection, a [class@Gio.TlsConnection]. Timeouts, cancellation and a
  * close from another thread apply where the streams of @base are backed by
  * file descriptors or are pollable ([iface@Gio.PollableInputStream] and
  * [iface@Gio.PollableOutputStream] that can poll, as a TLS connection's
