@@ -178,7 +178,7 @@ _gios_socket_common_tls_receive (GiosSocketCommon  *self,
 
       if (n >= 0)
         {
-          if (n > 0 && (gsize) n == size)
+          if (n > 0 && ((gsize) n == size || gios_tls_holds_input (priv->tls)))
             _gios_device_stream_more_input (stream);
           return n;
         }
