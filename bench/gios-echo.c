@@ -156,22 +156,32 @@ on_accepted_watch (GiosServerSocket *srv,
 }
 
 /* async-calls: accept on the main loop, read and write with the async calls. A
- * connection reads on while its previous reply is being flushed; one flush
- * is pending at a time, and the bytes written meanwhile go with the next. */
+ * connection reads on while its previous reply is being flushed, never more
+ * than the output buffer has room for (a peer that does not read holds the
+ * reading back); one flush is pending at a time, and the bytes written
+ * meanwhile go with the next. */
 typedef struct
 {
   GiosDeviceStream *stream;
   gboolean flushing;
+  gboolean reading;
   gboolean closed;
 } Conn;
 
 static void on_read (GObject *source, GAsyncResult *result, gpointer data);
 
+/* Reads what the output buffer has room for; once it has none, the flush
+ * under way reads next. */
 static void
 read_next (Conn *conn)
 {
-  gios_device_stream_read_bytes_async (conn->stream, CHUNK, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
-                                       NULL, on_read, conn);
+  gsize room = gios_device_stream_get_output_buffer_size (conn->stream) -
+               gios_device_stream_get_buffered_output (conn->stream);
+
+  conn->reading = room > 0;
+  if (conn->reading)
+    gios_device_stream_read_bytes_async (conn->stream, MIN (room, CHUNK), GIOS_TIMEOUT_FOREVER,
+                                         G_PRIORITY_DEFAULT, NULL, on_read, conn);
 }
 
 static void
@@ -208,10 +218,17 @@ on_flushed (GObject      *source,
   conn->flushing = FALSE;
   if (conn->closed)
     conn_end (conn);
-  else if (!ok)
+  else if (!ok && conn->reading)
     gios_device_stream_close (conn->stream, NULL);   /* the pending read ends the connection */
-  else if (gios_device_stream_get_buffered_output (conn->stream) > 0)
-    start_flush (conn);
+  else if (!ok)
+    conn_end (conn);
+  else
+    {
+      if (gios_device_stream_get_buffered_output (conn->stream) > 0)
+        start_flush (conn);
+      if (!conn->reading)
+        read_next (conn);
+    }
 }
 
 static void
@@ -222,6 +239,7 @@ on_read (GObject      *source,
   Conn *conn = data;
   g_autoptr(GBytes) bytes = gios_device_stream_read_bytes_finish (conn->stream, result, NULL);
 
+  conn->reading = FALSE;
   if (bytes == NULL || g_bytes_get_size (bytes) == 0 ||
       !gios_device_stream_write_bytes (conn->stream, bytes, NULL, NULL))
     {

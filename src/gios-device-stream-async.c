@@ -222,7 +222,7 @@ read_step (GiosDeviceStream *self,
 
       if (read_from_buffer (self, op))
         return;
-      if (!readable)
+      if (!readable && !priv->input_held)
         {
           _gios_device_stream_release_buffers (self);
           _gios_device_stream_update_watch (self);

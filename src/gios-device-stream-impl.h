@@ -66,6 +66,9 @@ typedef struct
   guint input_drained : 1;
   /* on_device_ready runs: what the reactor reported is current. */
   guint in_dispatch : 1;
+  /* The device holds input that its descriptor does not show (see
+   * _gios_device_stream_more_input()), until the next receive. */
+  guint input_held : 1;
   /* The pending write call found the device full: it waits for G_IO_OUT. */
   guint write_waits_out : 1;
   GiosIdleFunc on_idle;         /* the device was silent past the read cap */

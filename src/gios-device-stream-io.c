@@ -43,9 +43,11 @@ _gios_device_stream_receive (GiosDeviceStream  *self,
    * cost a receive that fails with EAGAIN. */
   if (known_drained (self) && gios_gate_expired (&priv->gate, deadline, cancellable, error))
     return -1;
+  /* Set again by a receive that leaves input held. */
+  priv->input_held = FALSE;
   n = GIOS_DEVICE_STREAM_GET_CLASS (self)->receive (self, buffer, size, deadline, cancellable, error);
   if (n > 0)
-    priv->input_drained = (gsize) n < size;
+    priv->input_drained = (gsize) n < size && !priv->input_held;
   return n;
 }
 

@@ -32,8 +32,10 @@ void     _gios_device_stream_set_open        (GiosDeviceStream  *self,
 GiosGate *_gios_device_stream_get_gate       (GiosDeviceStream  *self);
 
 /* The device holds input that its descriptor does not show (a TLS record
- * read in part): the stream's watch reports the device readable in its
- * next dispatch instead of waiting for the descriptor. */
+ * read in part, records read ahead): until the next receive, the stream's
+ * watch reports the device readable in each dispatch where input is
+ * wanted, and an async read receives instead of waiting for the
+ * descriptor. Called from the class's receive. */
 void     _gios_device_stream_more_input      (GiosDeviceStream  *self);
 
 /* Tears the device down, from any thread: wakes the calls of other threads

@@ -60,6 +60,7 @@ _gios_device_stream_more_input (GiosDeviceStream *self)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
+  priv->input_held = TRUE;
   if (priv->watch != NULL)
     _gios_watch_set_pending (priv->watch, G_IO_IN);
 }
@@ -115,6 +116,11 @@ on_device_ready (GiosWatch    *watch,
       if ((revents & G_IO_IN) && !(revents & (G_IO_HUP | G_IO_ERR)) && priv->input_drained)
         keep |= G_IO_IN;
       _gios_watch_set_events (watch, wanted_events (self) | keep);
+      /* Held input is reported as the descriptor reports its own: again
+       * in each dispatch while it is there and wanted (a dispatch that
+       * framed what was buffered did not receive it). */
+      if (priv->input_held && (wanted_events (self) & G_IO_IN))
+        _gios_watch_set_pending (watch, G_IO_IN);
     }
 }
 

@@ -186,6 +186,7 @@ set_device (GiosDeviceStream *self,
   if (priv->gate.interrupting != NULL || priv->gate.wait_cancellable != NULL)
     gios_gate_set_interrupting (&priv->gate, NULL);
   priv->device_fd = attached ? fd : -1;
+  priv->input_held = FALSE;
   g_atomic_int_inc (&priv->device_generation);
   g_clear_pointer (&priv->loop_context, g_main_context_unref);
   _gios_device_stream_set_eof (self, FALSE);

@@ -8,13 +8,12 @@
  * Once the session is there, the class's receive and send come here: the
  * records go through the session's non-blocking calls, and every wait is
  * the stream's gate's, as for a plain connection. The difference that
- * matters to the device stream: a receive that fills the caller's buffer
- * may leave the rest of a record decrypted inside the session, which the
- * descriptor does not show, so the stream's watch is told to look again
- * (_gios_device_stream_more_input()) instead of waiting for the
- * descriptor. A receive that returns less than asked for took a whole
- * record, and the session reads the socket no further than the record it
- * decrypts.
+ * matters to the device stream: the session holds input that the
+ * descriptor does not show (the rest of a record decrypted when a receive
+ * filled the caller's buffer, records read ahead: gios_tls_holds_input()),
+ * so the stream is told (_gios_device_stream_more_input()) instead of
+ * waiting for the descriptor. A receive that found nothing left nothing
+ * held: only then does it wait on the descriptor.
  */
 
 #include "gios-socket-common-impl.h"
@@ -178,7 +177,7 @@ _gios_socket_common_tls_receive (GiosSocketCommon  *self,
 
       if (n >= 0)
         {
-          if (n > 0 && (gsize) n == size)
+          if (n > 0 && ((gsize) n == size || gios_tls_holds_input (priv->tls)))
             _gios_device_stream_more_input (stream);
           return n;
         }

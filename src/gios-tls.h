@@ -69,12 +69,17 @@ int      gios_tls_peek_client_hello (int                  fd,
                                      GError             **error);
 
 /* Never block: -1 with G_IO_ERROR_WOULD_BLOCK when the socket has nothing
- * now (or cannot take more). A receive that fills @size may have left the
- * rest of a record in the session: receive again before waiting. */
+ * now (or cannot take more). The session reads the socket ahead: after a
+ * receive that fills @size (the rest of a record may be decrypted
+ * already) or when gios_tls_holds_input() says so, input waits in the
+ * session that the descriptor does not show: receive again before
+ * waiting. A receive that returns -1 with G_IO_ERROR_WOULD_BLOCK left
+ * nothing there. */
 gssize   gios_tls_receive           (GiosTls             *tls,
                                      guint8              *buffer,
                                      gsize                size,
                                      GError             **error);
+gboolean gios_tls_holds_input       (GiosTls             *tls);
 gssize   gios_tls_send              (GiosTls             *tls,
                                      const guint8        *data,
                                      gsize                size,

@@ -704,6 +704,46 @@ test_records_read_in_parts (void)
   g_thread_join (thread);
 }
 
+/* Writes "line 0" to "line @count - 1", one record each. */
+static void
+write_line_records (gpointer stream,
+                    guint    count)
+{
+  for (guint i = 0; i < count; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("line %u", i);
+
+      /* A flush each: a record each. */
+      write_line (stream, line);
+    }
+}
+
+/* Many small records at once, which the session reads ahead in one
+ * receive: each read_line() through a small buffer takes its line from
+ * what the session holds, never waiting on the descriptor, which shows
+ * nothing any more. */
+static void
+test_blocking_reads_every_record (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  GiosDeviceStream *reader = GIOS_DEVICE_STREAM (pair->accepted);
+  gint64 start;
+
+  gios_device_stream_set_input_buffer_size (reader, 64);
+  write_line_records (pair->client, 300);
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *expected = g_strdup_printf ("line %u", i);
+      g_autofree char *line = gios_device_stream_read_line (reader, 0, NULL, 3000, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (line, ==, expected);
+    }
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 3000);
+}
+
 /* ------------------------------------------------------------------------ */
 /* A device stream over GIO's own GTlsConnection                              */
 
@@ -811,13 +851,7 @@ test_async_reads_every_record (void)
   Count count = { 0, 300, FALSE, NULL };
 
   gios_device_stream_set_input_buffer_size (reader, 64);
-  for (guint i = 0; i < count.expected; i++)
-    {
-      g_autofree char *line = g_strdup_printf ("line %u", i);
-
-      /* A flush each: a record each. */
-      write_line (pair->client, line);
-    }
+  write_line_records (pair->client, count.expected);
   gios_device_stream_read_line_async (reader, 0, 5000, G_PRIORITY_DEFAULT, NULL, on_counted_line, &count);
   GIOS_TEST_RUN_UNTIL (count.done);
   g_assert_no_error (count.error);
@@ -859,10 +893,53 @@ on_watch_readable (GiosDeviceStream *stream,
     }
 }
 
-/* The same through a watch, with a buffer smaller than the records: the
- * part of a record left inside the TLS session is reported too. */
+/* Takes one line per call: the watch is called again while the session
+ * holds input that the descriptor does not show. */
+static gboolean
+on_line_watch (GiosDeviceStream *stream,
+               GIOCondition      condition,
+               gpointer          data)
+{
+  Count *count = data;
+  g_autofree char *expected = g_strdup_printf ("line %u", count->lines);
+  g_autofree char *line = gios_device_stream_read_line (stream, 0, NULL, 0, NULL, &count->error);
+
+  if (line == NULL && g_error_matches (count->error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    {
+      g_clear_error (&count->error);
+      return G_SOURCE_CONTINUE;
+    }
+  if (line == NULL)
+    {
+      count->done = TRUE;
+      return G_SOURCE_REMOVE;
+    }
+  g_assert_cmpstr (line, ==, expected);
+  count->done = ++count->lines == count->expected;
+  return count->done ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
+}
+
+/* The same through a watch that reads one line per call. */
 static void
 test_watch_reads_every_record (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  GiosDeviceStream *reader = GIOS_DEVICE_STREAM (pair->accepted);
+  Count count = { 0, 300, FALSE, NULL };
+
+  gios_device_stream_set_input_buffer_size (reader, 64);
+  write_line_records (pair->client, count.expected);
+  gios_device_stream_add_watch (reader, G_IO_IN, on_line_watch, &count, NULL);
+  GIOS_TEST_RUN_UNTIL (count.done);
+  g_assert_no_error (count.error);
+  g_assert_cmpuint (count.lines, ==, count.expected);
+}
+
+/* A watch that reads all there is per call, through a buffer smaller than
+ * the records (one write of 16 KiB records): the part of a record left
+ * inside the TLS session is reported too. */
+static void
+test_watch_reads_big_records (void)
 {
   g_autoptr(Pair) pair = pair_new ();
   GiosDeviceStream *reader = GIOS_DEVICE_STREAM (pair->accepted);
@@ -1182,8 +1259,10 @@ main (int   argc,
   g_test_add_func ("/tls/stream/flush-times-out", test_flush_times_out);
   g_test_add_func ("/tls/stream/records-read-in-parts", test_records_read_in_parts);
   g_test_add_func ("/tls/stream/over-gtlsconnection", test_device_stream_over_gtlsconnection);
+  g_test_add_func ("/tls/stream/every-record", test_blocking_reads_every_record);
   g_test_add_func ("/tls/async/every-record", test_async_reads_every_record);
-  g_test_add_func ("/tls/async/watch-every-record", test_watch_reads_every_record);
+  g_test_add_func ("/tls/watch/every-record", test_watch_reads_every_record);
+  g_test_add_func ("/tls/watch/big-records", test_watch_reads_big_records);
   g_test_add_func ("/tls/starttls/upgrade", test_starttls);
   g_test_add_func ("/tls/starttls/injected-plaintext", test_starttls_refuses_injected_plaintext);
   g_test_add_func ("/tls/starttls/async", test_start_tls_async);
