@@ -31,6 +31,24 @@ GIOCondition  _gios_watch_get_events (GiosWatch     *watch);
 void          _gios_watch_set_pending (GiosWatch    *watch,
                                        GIOCondition  revents);
 void          _gios_watch_destroy    (GiosWatch     *watch);
+
+/* A call deferred until the callback that deferred it has returned,
+ * embedded in what makes it. @run is FALSE when the reactor goes with the
+ * call still deferred: it then only releases what the call holds. */
+typedef struct _GiosDeferral GiosDeferral;
+struct _GiosDeferral
+{
+  GList link;
+  void (*func) (GiosDeferral *deferral,
+                gboolean      run);
+};
+
+/* The reactor of @context when this thread is in its dispatch, or NULL. */
+GiosReactor  *_gios_reactor_get_dispatching (GMainContext *context);
+/* Makes the call in this dispatch once the current callback has returned
+ * (in the next dispatch when this one did enough rounds). */
+void          _gios_reactor_defer    (GiosReactor   *reactor,
+                                      GiosDeferral  *deferral);
 /* Calls the watch with GIOS_WATCH_IDLE once its descriptor has reported
  * no input for @idle_ms (-1: never), within an eighth of that. */
 #define GIOS_WATCH_IDLE ((GIOCondition) (1 << 8))

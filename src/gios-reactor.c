@@ -14,9 +14,14 @@
  * calls per event.
  *
  * A watch can also be made pending: it is then called in the next dispatch
- * whatever its descriptor says. That is how buffered input is reported, and
- * how a call that finished at once completes in the next iteration without
- * an idle source of its own.
+ * whatever its descriptor says. That is how buffered input is reported.
+ *
+ * A callback of the dispatch can defer a call until it has returned: the
+ * dispatch makes the deferred calls once the watches are called, round after
+ * round while the calls defer more, up to MAX_ROUNDS, and leaves the rest for
+ * the next iteration. That is how an asynchronous call completes
+ * (gios-async-call.c): in the iteration that finished it, which costs no
+ * poll() of its own, and never from inside the function that started it.
  *
  * A watch can have an idle limit: the reactor notes when its descriptor
  * last reported input (the iteration's cached time, no system call) and,
@@ -33,6 +38,9 @@
 #include <sys/epoll.h>
 
 #define MAX_EVENTS 128
+/* Rounds of deferred calls per dispatch: a request and its reply are two
+ * (a read completes, its callback starts a flush, which completes). */
+#define MAX_ROUNDS 16
 
 struct _GiosReactor
 {
@@ -43,6 +51,7 @@ struct _GiosReactor
   guint dispatching;
   GPtrArray *graveyard;    /* watches destroyed during a dispatch */
   GQueue pending;          /* of GiosWatch, through pending_link */
+  GQueue deferred;         /* of GiosDeferral, through its link */
   GQueue idle;             /* of GiosWatch with an idle limit, through idle_link */
   gint64 sweep_period;     /* microseconds */
 };
@@ -104,7 +113,7 @@ reactor_prepare (GSource *source,
   GiosReactor *reactor = (GiosReactor *) source;
 
   *timeout = -1;
-  return reactor->pending.length > 0;
+  return reactor->pending.length > 0 || reactor->deferred.length > 0;
 }
 
 static gboolean
@@ -113,7 +122,7 @@ reactor_check (GSource *source)
   GiosReactor *reactor = (GiosReactor *) source;
 
   /* GLib also dispatches the source when the epoll descriptor is ready. */
-  return reactor->pending.length > 0;
+  return reactor->pending.length > 0 || reactor->deferred.length > 0;
 }
 
 /* Calls the watches silent past their limit, and plans the next sweep. */
@@ -137,6 +146,24 @@ sweep_idle (GiosReactor *reactor)
         }
     }
   g_source_set_ready_time (source, reactor->idle.length > 0 ? now + reactor->sweep_period : -1);
+}
+
+/* Makes the deferred calls, those each call defers in the next round. */
+static void
+run_deferred (GiosReactor *reactor)
+{
+  for (guint round = 0; round < MAX_ROUNDS && reactor->deferred.length > 0; round++)
+    {
+      guint n = reactor->deferred.length;
+
+      /* A callback that iterates the context may run some of them. */
+      while (n-- > 0 && reactor->deferred.length > 0)
+        {
+          GiosDeferral *deferral = g_queue_pop_head_link (&reactor->deferred)->data;
+
+          deferral->func (deferral, TRUE);
+        }
+    }
 }
 
 static gboolean
@@ -184,6 +211,7 @@ reactor_dispatch (GSource     *source,
     }
   if (reactor->idle.length > 0 && g_source_get_time (source) >= g_source_get_ready_time (source))
     sweep_idle (reactor);
+  run_deferred (reactor);
   if (--reactor->dispatching == 0)
     g_ptr_array_set_size (reactor->graveyard, 0);
 
@@ -200,6 +228,14 @@ reactor_finalize (GSource *source)
     g_hash_table_remove (reactors, reactor->context);
   G_UNLOCK (reactors);
 
+  /* The context went with calls still deferred: they are dropped, as
+   * GLib drops the sources of a context it destroys. */
+  while (reactor->deferred.length > 0)
+    {
+      GiosDeferral *deferral = g_queue_pop_head_link (&reactor->deferred)->data;
+
+      deferral->func (deferral, FALSE);
+    }
   g_ptr_array_unref (reactor->graveyard);
   close (reactor->epfd);
 }
@@ -258,6 +294,32 @@ _gios_reactor_ref (GMainContext  *context,
 
   g_main_context_unref (context);
   return reactor;
+}
+
+/* The reactor of @context when this thread is in its dispatch (a callback of
+ * one of its watches or deferred calls), or NULL. */
+GiosReactor *
+_gios_reactor_get_dispatching (GMainContext *context)
+{
+  GSource *source = g_main_current_source ();
+
+  if (source == NULL || source->source_funcs != &reactor_funcs ||
+      g_source_get_context (source) != context)
+    return NULL;
+  return (GiosReactor *) source;
+}
+
+/* Makes @deferral's call once the current callback of the dispatch has
+ * returned: in this dispatch, or in the next one past MAX_ROUNDS. Only from
+ * within the dispatch (see _gios_reactor_get_dispatching()). */
+void
+_gios_reactor_defer (GiosReactor  *reactor,
+                     GiosDeferral *deferral)
+{
+  g_return_if_fail (reactor->dispatching > 0);
+
+  deferral->link.data = deferral;
+  g_queue_push_tail_link (&reactor->deferred, &deferral->link);
 }
 
 GiosWatch *
