@@ -3,27 +3,39 @@
 #include "gios-task-guard.h"
 
 /* As with g_task_attach_source(), each source holds a reference on the
- * task, so that the task and its data (which holds the guard) outlive the
+ * call, so that the call and its data (which holds the guard) outlive the
  * callback; the guard itself is the sources' callback data, so that
  * guarding a call allocates nothing more than the sources. */
 static void
-unref_task (gpointer data)
+unref_call (gpointer data)
 {
-  g_object_unref (((GiosTaskGuard *) data)->task);
+  g_object_unref (((GiosTaskGuard *) data)->call);
 }
 
 static void
 attach (GiosTaskGuard  *guard,
         GSource       **slot,
         GSource        *source,
-        GSourceFunc     trampoline)
+        GSourceFunc     trampoline,
+        GMainContext   *context,
+        int             priority)
 {
-  g_object_ref (guard->task);
-  g_source_set_callback (source, trampoline, guard, unref_task);
-  g_source_set_priority (source, g_task_get_priority (guard->task));
+  g_object_ref (guard->call);
+  g_source_set_callback (source, trampoline, guard, unref_call);
+  g_source_set_priority (source, priority);
   g_source_set_static_name (source, "[gios] call limit");
-  g_source_attach (source, g_task_get_context (guard->task));
+  g_source_attach (source, context);
   *slot = source;
+}
+
+static void
+call_func (GiosTaskGuard *guard,
+           GError        *cancelled)
+{
+  if (guard->task_func != NULL)
+    guard->task_func (G_TASK (guard->call), cancelled);
+  else
+    guard->func (guard->call, cancelled);
 }
 
 static gboolean
@@ -33,7 +45,7 @@ on_timeout (gpointer data)
 
   /* Destroyed on return; unreferenced here, so that the guard forgets it. */
   g_clear_pointer (&guard->timeout, g_source_unref);
-  guard->func (guard->task, NULL);
+  call_func (guard, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -46,8 +58,24 @@ on_cancelled (GCancellable *cancellable,
 
   g_clear_pointer (&guard->cancel, g_source_unref);
   g_cancellable_set_error_if_cancelled (cancellable, &error);
-  guard->func (guard->task, error);
+  call_func (guard, error);
   return G_SOURCE_REMOVE;
+}
+
+static void
+start (GiosTaskGuard *guard,
+       GObject       *call,
+       GMainContext  *context,
+       int            priority,
+       int            timeout_ms,
+       GCancellable  *cancellable)
+{
+  guard->call = call;
+  if (timeout_ms >= 0)
+    attach (guard, &guard->timeout, g_timeout_source_new (timeout_ms), on_timeout, context, priority);
+  if (cancellable != NULL)
+    attach (guard, &guard->cancel, g_cancellable_source_new (cancellable),
+            G_SOURCE_FUNC (on_cancelled), context, priority);
 }
 
 void
@@ -57,12 +85,24 @@ gios_task_guard_start (GiosTaskGuard     *guard,
                        GCancellable      *cancellable,
                        GiosTaskGuardFunc  func)
 {
-  guard->task = task;
+  guard->task_func = func;
+  guard->func = NULL;
+  start (guard, G_OBJECT (task), g_task_get_context (task), g_task_get_priority (task),
+         timeout_ms, cancellable);
+}
+
+void
+gios_guard_start (GiosTaskGuard *guard,
+                  gpointer       call,
+                  GMainContext  *context,
+                  int            priority,
+                  int            timeout_ms,
+                  GCancellable  *cancellable,
+                  GiosGuardFunc  func)
+{
+  guard->task_func = NULL;
   guard->func = func;
-  if (timeout_ms >= 0)
-    attach (guard, &guard->timeout, g_timeout_source_new (timeout_ms), on_timeout);
-  if (cancellable != NULL)
-    attach (guard, &guard->cancel, g_cancellable_source_new (cancellable), G_SOURCE_FUNC (on_cancelled));
+  start (guard, call, context, priority, timeout_ms, cancellable);
 }
 
 void

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The limits of an asynchronous call: its timeout and its cancellable, as
- * two sources attached to its GTask's main context that end the call when
- * either fires. The async reads and writes of a device stream and
- * gios_socket_open_async() use one each.
+ * two sources attached to its main context that end the call when either
+ * fires. The async reads and writes of a device stream (a GiosAsyncCall
+ * each) and the GTasks of gios_socket_open_async() and others use one each.
  */
 #pragma once
 
@@ -17,14 +17,18 @@ G_BEGIN_DECLS
  * the guard; the other one is still there until gios_task_guard_stop(). */
 typedef void (*GiosTaskGuardFunc) (GTask  *task,
                                    GError *cancelled);
+/* The same for a call of any kind. */
+typedef void (*GiosGuardFunc)     (gpointer  call,
+                                   GError   *cancelled);
 
-/* Kept in the task's data, which the sources keep alive. */
+/* Kept in the call's data, which the sources keep alive. */
 typedef struct
 {
   GSource *timeout;
   GSource *cancel;
-  GTask *task;               /* not owned: each source holds a reference */
-  GiosTaskGuardFunc func;
+  GObject *call;             /* not owned: each source holds a reference */
+  GiosTaskGuardFunc task_func;
+  GiosGuardFunc func;
 } GiosTaskGuard;
 
 /* Starts the guard of @task: a timeout of @timeout_ms (-1: none) and, when
@@ -36,6 +40,14 @@ void gios_task_guard_start (GiosTaskGuard     *guard,
                             int                timeout_ms,
                             GCancellable      *cancellable,
                             GiosTaskGuardFunc  func);
+/* The same for @call, whose sources go on @context at @priority. */
+void gios_guard_start      (GiosTaskGuard     *guard,
+                            gpointer           call,
+                            GMainContext      *context,
+                            int                priority,
+                            int                timeout_ms,
+                            GCancellable      *cancellable,
+                            GiosGuardFunc      func);
 /* Destroys both sources: nothing fires after this. */
 void gios_task_guard_stop  (GiosTaskGuard     *guard);
 
