@@ -8,6 +8,7 @@
  */
 
 #include "gios-device-stream-impl.h"
+#include "gios-async-call.h"
 #include "gios-task-guard.h"
 
 /* The most an async read_bytes receives through the stack. */
@@ -47,42 +48,42 @@ async_op_free (AsyncOp *op)
   g_free (op);
 }
 
-/* Takes the pending task of @slot off the stream, so that its callback can
- * start the next call, and stops its timeout and cancellation sources. */
-static GTask *
-take_task (GiosDeviceStream  *self,
-           GTask            **slot)
+/* Takes the pending call of @slot off the stream, so that its callback can
+ * start the next one, and stops its timeout and cancellation sources. */
+static GiosAsyncCall *
+take_call (GiosDeviceStream  *self,
+           GiosAsyncCall    **slot)
 {
-  GTask *task = g_steal_pointer (slot);
-  AsyncOp *op = g_task_get_task_data (task);
+  GiosAsyncCall *call = g_steal_pointer (slot);
+  AsyncOp *op = _gios_async_call_get_data (call);
 
   gios_task_guard_stop (&op->guard);
-  if (slot == &PRIV (self)->write_task)
+  if (slot == &PRIV (self)->write_call)
     PRIV (self)->write_waits_out = FALSE;
   _gios_device_stream_update_watch (self);
-  return task;
+  return call;
 }
 
 static void
-fail_task (GiosDeviceStream  *self,
-           GTask            **slot,
+fail_call (GiosDeviceStream  *self,
+           GiosAsyncCall    **slot,
            GError            *error)
 {
-  g_autoptr(GTask) task = take_task (self, slot);
+  g_autoptr(GiosAsyncCall) call = take_call (self, slot);
 
-  g_task_return_error (task, error);
+  _gios_async_call_return_error (call, error);
 }
 
 static void
 return_pointer (GiosDeviceStream  *self,
-                GTask            **slot,
+                GiosAsyncCall    **slot,
                 gpointer           result,
                 GDestroyNotify     notify)
 {
-  g_autoptr(GTask) task = take_task (self, slot);
+  g_autoptr(GiosAsyncCall) call = take_call (self, slot);
 
   _gios_device_stream_release_buffers (self);
-  g_task_return_pointer (task, result, notify);
+  _gios_async_call_return_pointer (call, result, notify);
 }
 
 void
@@ -91,10 +92,10 @@ _gios_device_stream_fail_async (GiosDeviceStream *self,
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
-  if (priv->read_task != NULL)
-    fail_task (self, &priv->read_task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _(message)));
-  if (priv->write_task != NULL)
-    fail_task (self, &priv->write_task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _(message)));
+  if (priv->read_call != NULL)
+    fail_call (self, &priv->read_call, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _(message)));
+  if (priv->write_call != NULL)
+    fail_call (self, &priv->write_call, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _(message)));
 }
 
 /* Frames what is buffered: TRUE when the read call finished. */
@@ -115,7 +116,7 @@ read_from_buffer (GiosDeviceStream *self,
         return FALSE;
       bytes = g_bytes_new (count ? gios_in_buffer_peek (&priv->in) : NULL, count);
       gios_in_buffer_consume (&priv->in, count);
-      return_pointer (self, &priv->read_task, bytes, (GDestroyNotify) g_bytes_unref);
+      return_pointer (self, &priv->read_call, bytes, (GDestroyNotify) g_bytes_unref);
       return TRUE;
     }
 
@@ -124,7 +125,7 @@ read_from_buffer (GiosDeviceStream *self,
     case GIOS_FRAME_NEED_MORE:
       return FALSE;
     case GIOS_FRAME_FAILED:
-      fail_task (self, &priv->read_task, error);
+      fail_call (self, &priv->read_call, error);
       return TRUE;
     case GIOS_FRAME_DONE:
     default:
@@ -138,11 +139,11 @@ read_from_buffer (GiosDeviceStream *self,
     line = _gios_device_stream_take_line (self, &op->scan);
   else
     {
-      fail_task (self, &priv->read_task, error);
+      fail_call (self, &priv->read_call, error);
       return TRUE;
     }
   op->length = op->scan.line_len;
-  return_pointer (self, &priv->read_task, line,
+  return_pointer (self, &priv->read_call, line,
                   op->kind == OP_READ_LINE_BYTES ? (GDestroyNotify) g_bytes_unref : g_free);
   return TRUE;
 }
@@ -160,7 +161,7 @@ receive_once (GiosDeviceStream *self,
 
   if (!_gios_device_stream_enter_step (self, &frame, &error))
     {
-      fail_task (self, &priv->read_task, error);
+      fail_call (self, &priv->read_call, error);
       return FALSE;
     }
   /* Bytes for a read_bytes call with nothing buffered go through the
@@ -176,7 +177,7 @@ receive_once (GiosDeviceStream *self,
       if (n > 0)
         {
           _gios_device_stream_set_eof (self, FALSE);
-          return_pointer (self, &priv->read_task, g_bytes_new (chunk, n),
+          return_pointer (self, &priv->read_call, g_bytes_new (chunk, n),
                           (GDestroyNotify) g_bytes_unref);
           return FALSE;
         }
@@ -196,7 +197,7 @@ receive_once (GiosDeviceStream *self,
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
         {
-          fail_task (self, &priv->read_task, error);
+          fail_call (self, &priv->read_call, error);
           return FALSE;
         }
       /* Nothing there after all: wait for the next event. */
@@ -218,7 +219,7 @@ read_step (GiosDeviceStream *self,
 
   for (;;)
     {
-      AsyncOp *op = g_task_get_task_data (priv->read_task);
+      AsyncOp *op = _gios_async_call_get_data (priv->read_call);
 
       if (read_from_buffer (self, op))
         return;
@@ -238,14 +239,14 @@ static void
 write_step (GiosDeviceStream *self)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
-  AsyncOp *op = g_task_get_task_data (priv->write_task);
+  AsyncOp *op = _gios_async_call_get_data (priv->write_call);
   GError *error = NULL;
   GiosGateFrame frame;
   gboolean ok;
 
   if (!_gios_device_stream_enter_step (self, &frame, &error))
     {
-      fail_task (self, &priv->write_task, error);
+      fail_call (self, &priv->write_call, error);
       return;
     }
   if (op->kind == OP_WRITE)
@@ -263,11 +264,11 @@ write_step (GiosDeviceStream *self)
 
   if (ok)
     {
-      g_autoptr(GTask) task = take_task (self, &priv->write_task);
+      g_autoptr(GiosAsyncCall) call = take_call (self, &priv->write_call);
 
       if (op->kind == OP_FLUSH)
         _gios_device_stream_release_buffers (self);
-      g_task_return_boolean (task, TRUE);
+      _gios_async_call_return_boolean (call, TRUE);
     }
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
            g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -277,7 +278,7 @@ write_step (GiosDeviceStream *self)
       _gios_device_stream_update_watch (self);
     }
   else
-    fail_task (self, &priv->write_task, error);
+    fail_call (self, &priv->write_call, error);
 }
 
 void
@@ -287,9 +288,9 @@ _gios_device_stream_step_async (GiosDeviceStream *self,
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
-  if (priv->read_task != NULL && (recheck || (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR))))
+  if (priv->read_call != NULL && (recheck || (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR))))
     read_step (self, (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) != 0);
-  if (priv->write_task != NULL && (recheck || (revents & (G_IO_OUT | G_IO_HUP | G_IO_ERR))))
+  if (priv->write_call != NULL && (recheck || (revents & (G_IO_OUT | G_IO_HUP | G_IO_ERR))))
     write_step (self);
 }
 
@@ -312,45 +313,46 @@ op_awaits (const AsyncOp *op)
 
 /* The call's time is up, or its cancellable was cancelled. */
 static void
-on_async_limit (GTask  *task,
-                GError *cancelled)
+on_async_limit (gpointer  data,
+                GError   *cancelled)
 {
-  GiosDeviceStream *self = g_task_get_source_object (task);
+  GiosAsyncCall *call = data;
+  GiosDeviceStream *self = _gios_async_call_get_source_object (call);
   GiosDeviceStreamPrivate *priv = PRIV (self);
-  AsyncOp *op = g_task_get_task_data (task);
-  GTask **slot = priv->read_task == task ? &priv->read_task : &priv->write_task;
+  AsyncOp *op = _gios_async_call_get_data (call);
+  GiosAsyncCall **slot = priv->read_call == call ? &priv->read_call : &priv->write_call;
 
   if (cancelled != NULL)
     {
-      fail_task (self, slot, cancelled);
+      fail_call (self, slot, cancelled);
       return;
     }
 
   /* One last try before failing, without waiting: the step start_async made
    * pending has not run yet when the timeout outranks the reactor, and a
    * timeout of 0 still means "what can be done now". The guard holds a
-   * reference on @task, so @op outlives the step. */
+   * reference on @call, so @op outlives the step. */
   if (is_write (op))
     write_step (self);
   else
     read_step (self, TRUE);
-  if (*slot != task)
+  if (*slot != call)
     return;   /* finished */
 
-  fail_task (self, slot,
+  fail_call (self, slot,
              _gios_device_stream_timeout_error (self, is_write (op) ? GIOS_CALL_WRITE : GIOS_CALL_READ,
                                                 op_awaits (op), op->timeout, op->capped));
 }
 
 /* A device without a descriptor: the blocking call, on a thread. */
 static void
-run_in_thread (GTask        *task,
-               gpointer      source_object,
-               gpointer      task_data,
-               GCancellable *cancellable)
+run_in_thread (GiosAsyncCall *call,
+               gpointer       source_object,
+               gpointer       data,
+               GCancellable  *cancellable)
 {
   GiosDeviceStream *self = source_object;
-  AsyncOp *op = task_data;
+  AsyncOp *op = data;
   GError *error = NULL;
   gpointer result = NULL;
   GDestroyNotify notify = NULL;
@@ -372,23 +374,17 @@ run_in_thread (GTask        *task,
       notify = (GDestroyNotify) g_bytes_unref;
       break;
     case OP_WRITE:
-      if (gios_device_stream_write_bytes (self, op->data, cancellable, &error))
-        g_task_return_boolean (task, TRUE);
-      else
-        g_task_return_error (task, error);
-      return;
+      result = GINT_TO_POINTER (gios_device_stream_write_bytes (self, op->data, cancellable, &error));
+      break;
     case OP_FLUSH:
     default:
-      if (gios_device_stream_flush (self, op->timeout, cancellable, &error))
-        g_task_return_boolean (task, TRUE);
-      else
-        g_task_return_error (task, error);
-      return;
+      result = GINT_TO_POINTER (gios_device_stream_flush (self, op->timeout, cancellable, &error));
+      break;
     }
   if (error != NULL)
-    g_task_return_error (task, error);
+    _gios_async_call_return_error (call, error);
   else
-    g_task_return_pointer (task, result, notify);
+    _gios_async_call_return_pointer (call, result, notify);
 }
 
 static void
@@ -402,57 +398,59 @@ start_async (GiosDeviceStream    *self,
              gpointer             source_tag)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
-  GTask **slot = is_write (op) ? &priv->write_task : &priv->read_task;
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  GiosAsyncCall **slot = is_write (op) ? &priv->write_call : &priv->read_call;
+  g_autoptr(GiosAsyncCall) call = _gios_async_call_new (self, cancellable, callback, user_data,
+                                                        source_tag);
+  GMainContext *context = _gios_async_call_get_context (call);
   GError *error = NULL;
   GiosGateFrame frame;
   int cap = priv->read_cap;
 
-  g_task_set_source_tag (task, source_tag);
-  g_task_set_priority (task, io_priority);
+  _gios_async_call_set_priority (call, io_priority);
   op->timeout = _gios_call_resolve_timeout (self, timeout_ms);
   /* A read waits at most the read cap (a server's idle-timeout). */
   op->capped = !is_write (op) && cap >= 0 && (op->timeout < 0 || op->timeout > cap);
   if (op->capped)
     op->timeout = cap;
-  g_task_set_task_data (task, op, (GDestroyNotify) async_op_free);
+  _gios_async_call_set_data (call, op, (GDestroyNotify) async_op_free);
 
   if (*slot != NULL)
     {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
-                               _("The stream has a call of this kind pending already"));
+      _gios_async_call_return_error (call, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_PENDING,
+                                                                _("The stream has a call of this kind pending already")));
       return;
     }
-  if (g_task_return_error_if_cancelled (task))
+  if (_gios_async_call_return_error_if_cancelled (call))
     return;
   if (!_gios_device_stream_enter_step (self, &frame, &error))
     {
-      g_task_return_error (task, error);
+      _gios_async_call_return_error (call, error);
       return;
     }
   _gios_device_stream_leave_step (self, &frame);
 
   if (priv->device_fd < 0)
     {
-      g_task_run_in_thread (task, run_in_thread);
+      _gios_async_call_run_in_thread (call, run_in_thread);
       return;
     }
   if (!_gios_device_stream_ensure_watch (self, context, &error))
     {
-      g_task_return_error (task, error);
+      _gios_async_call_return_error (call, error);
       return;
     }
 
-  gios_task_guard_start (&op->guard, task, op->timeout, cancellable, on_async_limit);
+  gios_guard_start (&op->guard, call, context, io_priority, op->timeout, cancellable,
+                    on_async_limit);
 
-  *slot = g_steal_pointer (&task);
-  /* A call that may finish at once (output to send or room to write into,
-   * input buffered) does its step in the reactor's next dispatch: GTask
-   * would otherwise defer the callback through an idle source of its own. A
-   * read with nothing buffered just waits for the device. */
-  if (is_write (op) || gios_in_buffer_length (&priv->in) > 0)
-    _gios_device_stream_recheck (self);
+  *slot = g_steal_pointer (&call);
+  /* The step at once: a call that finishes now (output sent, or room to
+   * write into, or input buffered) calls back once its caller's callback
+   * has returned, in this iteration when that runs in the reactor's
+   * dispatch (gios-async-call.h). A read with nothing buffered just waits
+   * for the device. */
+  if (is_write (op))
+    write_step (self);
   else
     read_step (self, FALSE);
 }
@@ -490,10 +488,9 @@ propagate_pointer (GiosDeviceStream  *self,
                    gpointer           source_tag,
                    GError           **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+  g_return_val_if_fail (_gios_async_call_is_valid (result, self, source_tag), NULL);
 
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return _gios_async_call_propagate_pointer (GIOS_ASYNC_CALL (result), error);
 }
 
 static gboolean
@@ -502,10 +499,9 @@ propagate_boolean (GiosDeviceStream  *self,
                    gpointer           source_tag,
                    GError           **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
+  g_return_val_if_fail (_gios_async_call_is_valid (result, self, source_tag), FALSE);
 
-  return g_task_propagate_boolean (G_TASK (result), error);
+  return _gios_async_call_propagate_boolean (GIOS_ASYNC_CALL (result), error);
 }
 
 /**
@@ -622,7 +618,7 @@ gios_device_stream_read_line_finish (GiosDeviceStream  *self,
   char *line = propagate_pointer (self, result, gios_device_stream_read_line_async, error);
 
   if (length != NULL)
-    *length = line != NULL ? ((AsyncOp *) g_task_get_task_data (G_TASK (result)))->length : 0;
+    *length = line != NULL ? ((AsyncOp *) _gios_async_call_get_data (GIOS_ASYNC_CALL (result)))->length : 0;
   return line;
 }
 

@@ -15,6 +15,7 @@
 #include "gios-buffer.h"
 #include "gios-gate.h"
 #include "gios-reactor-private.h"
+#include "gios-async-call.h"
 
 G_BEGIN_DECLS
 
@@ -59,8 +60,8 @@ typedef struct
   GMainContext *loop_context;   /* the stream is served from this loop */
   GiosWatch *watch;
   GMainContext *watch_context;
-  GTask *read_task;
-  GTask *write_task;
+  GiosAsyncCall *read_call;
+  GiosAsyncCall *write_call;
   /* The last receive came back short: the device had no more, and the
    * reactor says when it has (see on_device_ready). */
   guint input_drained : 1;

@@ -34,9 +34,9 @@ wanted_events (GiosDeviceStream *self)
 {
   GiosDeviceStreamPrivate *priv = PRIV (self);
 
-  /* A write call tries the device first (in the reactor's next dispatch):
+  /* A write call tries the device first (when it starts):
    * G_IO_OUT is watched only once the device was full. */
-  return (priv->read_task ? G_IO_IN : 0) | (priv->write_waits_out ? G_IO_OUT : 0) |
+  return (priv->read_call ? G_IO_IN : 0) | (priv->write_waits_out ? G_IO_OUT : 0) |
          _gios_device_stream_wanted_by_user_watches (self);
 }
 
@@ -384,7 +384,7 @@ gios_device_stream_add_watch (GiosDeviceStream          *self,
   context = g_main_context_ref_thread_default ();
   if (priv->watch != NULL && priv->watch_context != context)
     {
-      g_return_val_if_fail (priv->read_task == NULL && priv->write_task == NULL &&
+      g_return_val_if_fail (priv->read_call == NULL && priv->write_call == NULL &&
                             _gios_device_stream_wanted_by_user_watches (self) == 0, 0);
     }
   if (!_gios_device_stream_ensure_watch (self, context, &error))
