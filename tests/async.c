@@ -1341,6 +1341,314 @@ test_start_close_from_thread (void)
   close (fd);
 }
 
+/* ------------------------------------------------------------------------ */
+/* When the async calls call back                                             */
+
+/* The calls of a test, in the order they called back: a letter each (R a
+ * read, W a write, F a flush), and the iteration each called back in. */
+typedef struct
+{
+  GiosDeviceStream *stream;
+  GCancellable *cancellable;
+  gboolean inside;        /* a *_async() function runs */
+  guint iterations;       /* of the test's loop, so far */
+  GString *order;
+  GArray *called_in;      /* of guint: the iteration of each callback */
+  GError *error;          /* the last call's */
+  guint lines;            /* read so far */
+  guint want_lines;       /* read on until there are this many */
+  gboolean done;
+} Calls;
+
+static void
+calls_init (Calls            *calls,
+            GiosDeviceStream *stream)
+{
+  *calls = (Calls) { .stream = stream, .order = g_string_new (NULL),
+                     .called_in = g_array_new (FALSE, FALSE, sizeof (guint)) };
+}
+
+static void
+calls_clear (Calls *calls)
+{
+  g_string_free (calls->order, TRUE);
+  g_array_unref (calls->called_in);
+  g_clear_error (&calls->error);
+}
+
+/* Iterates the default context until the calls are done, counting. */
+static void
+calls_run (Calls *calls)
+{
+  guint watchdog = gios_test_add_watchdog (10);
+
+  while (!calls->done)
+    {
+      g_main_context_iteration (NULL, TRUE);
+      calls->iterations++;
+    }
+  g_source_remove (watchdog);
+}
+
+/* Notes a callback: never from inside an _async() function, always on the
+ * thread that made the call, with the result GIO promises. */
+static void
+calls_note (Calls        *calls,
+            char          letter,
+            GObject      *source,
+            GAsyncResult *result,
+            gpointer      tag)
+{
+  g_autoptr(GObject) source_object = g_async_result_get_source_object (result);
+
+  g_assert_false (calls->inside);
+  g_assert_true (g_main_context_is_owner (g_main_context_default ()));
+  g_assert_true (source == G_OBJECT (calls->stream));
+  g_assert_true (source_object == G_OBJECT (calls->stream));
+  g_assert_true (g_async_result_get_user_data (result) == calls);
+  g_assert_true (g_async_result_is_tagged (result, tag));
+  g_string_append_c (calls->order, letter);
+  g_array_append_val (calls->called_in, calls->iterations);
+}
+
+static void
+on_calls_flushed (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  Calls *calls = data;
+
+  calls_note (calls, 'F', source, result, gios_device_stream_flush_async);
+  g_clear_error (&calls->error);
+  gios_device_stream_flush_finish (calls->stream, result, &calls->error);
+  if (calls->want_lines == 0 || calls->lines == calls->want_lines)
+    calls->done = TRUE;
+}
+
+static void
+on_calls_written (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  Calls *calls = data;
+
+  calls_note (calls, 'W', source, result, gios_device_stream_write_async);
+  g_clear_error (&calls->error);
+  g_assert_true (gios_device_stream_write_finish (calls->stream, result, &calls->error));
+}
+
+static void
+calls_flush (Calls *calls)
+{
+  calls->inside = TRUE;
+  gios_device_stream_flush_async (calls->stream, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
+                                  calls->cancellable, on_calls_flushed, calls);
+  calls->inside = FALSE;
+}
+
+static void on_calls_line (GObject *source, GAsyncResult *result, gpointer data);
+
+static void
+calls_read_line (Calls *calls,
+                 int    timeout_ms)
+{
+  calls->inside = TRUE;
+  gios_device_stream_read_line_async (calls->stream, 100, timeout_ms, G_PRIORITY_DEFAULT,
+                                      calls->cancellable, on_calls_line, calls);
+  calls->inside = FALSE;
+}
+
+/* Echoes each line in upper case until want_lines are read: write, flush
+ * and read the next, which are all there at once. */
+static void
+on_calls_line (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  Calls *calls = data;
+  g_autofree char *line = NULL;
+  g_autofree char *upper = NULL;
+
+  calls_note (calls, 'R', source, result, gios_device_stream_read_line_async);
+  g_clear_error (&calls->error);
+  line = gios_device_stream_read_line_finish (calls->stream, result, NULL, &calls->error);
+  if (line == NULL)
+    {
+      calls->done = TRUE;
+      return;
+    }
+  calls->lines++;
+  upper = g_ascii_strup (line, -1);
+  g_assert_true (gios_device_stream_write_line (calls->stream, upper, NULL, NULL));
+  calls_flush (calls);
+  if (calls->lines < calls->want_lines)
+    calls_read_line (calls, GIOS_TIMEOUT_FOREVER);
+}
+
+/* Requests already buffered and replies that go out at once complete in the
+ * iteration that read them, with no idle source: a callback, once it has
+ * returned, leads to the next in the same dispatch of the reactor. */
+static void
+test_completion_same_iteration (void)
+{
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
+  Calls calls;
+
+  calls_init (&calls, pair->stream);
+  calls.want_lines = 3;
+  calls_read_line (&calls, GIOS_TIMEOUT_FOREVER);
+  gios_test_raw_send (pair->peer, "a\nb\nc\n");
+  calls_run (&calls);
+  g_assert_no_error (calls.error);
+  g_assert_cmpstr (calls.order->str, ==, "RFRFRF");
+  for (guint i = 1; i < calls.called_in->len; i++)
+    g_assert_cmpuint (g_array_index (calls.called_in, guint, i), ==,
+                      g_array_index (calls.called_in, guint, 0));
+  gios_test_peer_assert_reads (pair->peer, "A\nB\nC\n");
+  /* Nothing was left for a later iteration. */
+  g_assert_false (g_main_context_pending (NULL));
+  calls_clear (&calls);
+}
+
+/* A call that finished in its _async() function calls back later, made
+ * outside any dispatch (it then calls back from an idle source) or from a
+ * callback of the reactor, in the order the calls finished. */
+static void
+test_completion_never_inside (void)
+{
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  g_autoptr(GAsyncResult) first = NULL;
+  g_autoptr(GAsyncResult) pending = NULL;
+  g_autoptr(GAsyncResult) refused = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  Calls calls;
+
+  /* "one" read, "two" and "three" buffered behind it. */
+  gios_test_raw_send (pair->peer, "one\ntwo\nthree\n");
+  line = read_line_waited (pair->stream, 2000, G_PRIORITY_DEFAULT, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "one");
+  g_assert_cmpuint (gios_device_stream_get_buffered_input (pair->stream), ==, 10);
+
+  /* Outside any dispatch: a line buffered, a write with room, a flush. */
+  calls_init (&calls, pair->stream);
+  calls_read_line (&calls, GIOS_TIMEOUT_FOREVER);
+  calls.inside = TRUE;
+  gios_device_stream_write_async (pair->stream, (const guint8 *) "w", 1, GIOS_TIMEOUT_FOREVER,
+                                  G_PRIORITY_DEFAULT, NULL, on_calls_written, &calls);
+  calls.inside = FALSE;
+  g_assert_cmpstr (calls.order->str, ==, "");
+  calls_run (&calls);
+  /* The line's callback wrote "TWO" and flushed, and read "three". */
+  g_assert_no_error (calls.error);
+  g_assert_cmpstr (calls.order->str, ==, "RWF");
+  gios_test_peer_assert_reads (pair->peer, "wTWO\n");
+
+  g_clear_pointer (&line, g_free);
+  line = read_line_waited (pair->stream, 2000, G_PRIORITY_DEFAULT, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "three");
+
+  /* Failures at the start call back later too: a read while one is
+   * pending, and a flush whose cancellable was cancelled already. */
+  gios_device_stream_read_line_async (pair->stream, 100, 2000, G_PRIORITY_DEFAULT, NULL,
+                                      on_async_done, &first);
+  gios_device_stream_read_bytes_async (pair->stream, 10, 2000, G_PRIORITY_DEFAULT, NULL,
+                                       on_async_done, &pending);
+  g_cancellable_cancel (cancelled);
+  gios_device_stream_flush_async (pair->stream, 2000, G_PRIORITY_DEFAULT, cancelled,
+                                  on_async_done, &refused);
+  g_assert_null (pending);
+  g_assert_null (refused);
+  g_assert_null (gios_device_stream_read_bytes_finish (pair->stream, wait_result (&pending), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_clear_error (&error);
+  g_assert_false (gios_device_stream_flush_finish (pair->stream, wait_result (&refused), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  gios_test_raw_send (pair->peer, "four\n");
+  g_clear_pointer (&line, g_free);
+  line = gios_device_stream_read_line_finish (pair->stream, wait_result (&first), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "four");
+  calls_clear (&calls);
+}
+
+static gboolean
+on_idle_count (gpointer data)
+{
+  Calls *calls = data;
+
+  /* The lines read before the loop's other sources had their turn. */
+  g_array_append_val (calls->called_in, calls->lines);
+  return G_SOURCE_REMOVE;
+}
+
+/* A chain of calls that all finish at once does not keep the loop to
+ * itself: the reactor makes a bounded number of rounds per dispatch. */
+static void
+test_completion_bounded (void)
+{
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
+  g_autoptr(GString) input = g_string_new (NULL);
+  guint idle_at;
+  Calls calls;
+
+  for (guint i = 0; i < 200; i++)
+    g_string_append (input, "x\n");
+  calls_init (&calls, pair->stream);
+  calls.want_lines = 200;
+  calls_read_line (&calls, GIOS_TIMEOUT_FOREVER);
+  gios_test_raw_send (pair->peer, input->str);
+  gios_test_wait_kernel_input (pair->stream_fd, input->len);
+  g_idle_add (on_idle_count, &calls);
+  /* Replies are flushed one at a time: the peer reads them on. */
+  calls_run (&calls);
+  g_assert_no_error (calls.error);
+  g_assert_cmpuint (calls.lines, ==, 200);
+  idle_at = g_array_index (calls.called_in, guint, 0);
+  g_assert_cmpuint (idle_at, <, 200);
+  /* Many lines per iteration, all 200 in a few. */
+  g_assert_cmpuint (calls.iterations, >, 1);
+  g_assert_cmpuint (calls.iterations, <=, 200 / 4);
+  calls_clear (&calls);
+}
+
+/* Cancelled after it finished but before it called back, a call fails with
+ * G_IO_ERROR_CANCELLED, as a GTask does; a timeout still ends a read. */
+static void
+test_completion_cancel_and_timeout (void)
+{
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Calls calls;
+  gint64 start;
+
+  calls_init (&calls, pair->stream);
+  calls.cancellable = cancellable;
+  g_assert_true (gios_device_stream_write_line (pair->stream, "x", NULL, NULL));
+  calls_flush (&calls);
+  g_cancellable_cancel (cancellable);
+  calls_run (&calls);
+  g_assert_error (calls.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpstr (calls.order->str, ==, "F");
+  /* Sent all the same: the flush had finished. */
+  gios_test_peer_assert_reads (pair->peer, "x\n");
+
+  /* A line that never comes. */
+  calls.cancellable = NULL;
+  calls.done = FALSE;
+  start = g_get_monotonic_time ();
+  calls_read_line (&calls, 100);
+  calls_run (&calls);
+  g_assert_error (calls.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  gios_test_assert_elapsed (start, 90, 2000);
+  g_assert_cmpstr (calls.order->str, ==, "FR");
+  calls_clear (&calls);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1373,6 +1681,10 @@ main (int   argc,
   g_test_add_func ("/async/watch/close-from-thread", test_watch_close_from_thread);
   g_test_add_func ("/async/timeout-zero-high-priority", test_timeout_zero_high_priority);
   g_test_add_func ("/async/start/close-from-thread", test_start_close_from_thread);
+  g_test_add_func ("/async/completion/same-iteration", test_completion_same_iteration);
+  g_test_add_func ("/async/completion/never-inside", test_completion_never_inside);
+  g_test_add_func ("/async/completion/bounded", test_completion_bounded);
+  g_test_add_func ("/async/completion/cancel-and-timeout", test_completion_cancel_and_timeout);
 
   return g_test_run ();
 }
