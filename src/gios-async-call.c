@@ -114,12 +114,6 @@ _gios_async_call_set_priority (GiosAsyncCall *call,
   call->priority = priority;
 }
 
-int
-_gios_async_call_get_priority (GiosAsyncCall *call)
-{
-  return call->priority;
-}
-
 void
 _gios_async_call_set_data (GiosAsyncCall  *call,
                            gpointer        data,

@@ -43,7 +43,6 @@ GiosAsyncCall *_gios_async_call_new            (gpointer             source_obje
 /* The priority of the idle source, when one is needed. */
 void          _gios_async_call_set_priority    (GiosAsyncCall       *call,
                                                 int                  priority);
-int           _gios_async_call_get_priority    (GiosAsyncCall       *call);
 void          _gios_async_call_set_data        (GiosAsyncCall       *call,
                                                 gpointer             data,
                                                 GDestroyNotify       notify);

@@ -4,7 +4,9 @@
  * line) and one write call (a write or a flush) may be pending at a time.
  * They step on the device's watch (gios-device-stream-watch.c) without
  * blocking, and frame lines with the same framer as the blocking calls. A
- * device without a descriptor is read on a thread instead.
+ * device without a descriptor is read on a thread instead. Each is a
+ * GiosAsyncCall (gios-async-call.h), which calls back in the iteration
+ * that finished it.
  */
 
 #include "gios-device-stream-impl.h"

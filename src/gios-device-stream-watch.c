@@ -334,8 +334,8 @@ _gios_device_stream_dispatch_user_watches (GiosDeviceStream *self,
  * read what is there with a timeout of 0, write the reply and flush it with a
  * timeout of 0; when that flush times out, the unsent bytes stay buffered and
  * a watch for %G_IO_OUT tells when to flush again. Unlike the `_async` calls
- * it makes no [class@Gio.Task] per call, and, like them, it costs nothing per
- * idle connection on each main loop iteration.
+ * it makes no [iface@Gio.AsyncResult] per call, and, like them, it costs
+ * nothing per idle connection on each main loop iteration.
  *
  * From the first watch on, the stream is served from this main loop: on its
  * thread, the writes and the close of the stream never wait (see
