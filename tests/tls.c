@@ -1005,17 +1005,27 @@ starttls_server (gpointer data)
   return NULL;
 }
 
+/* A STARTTLS server whose one connection @serve takes on its own thread,
+ * and a client of it, in plaintext. */
+static GiosSocket *
+starttls_client (GThreadFunc        serve,
+                 GiosServerSocket **server,
+                 GThread          **thread)
+{
+  *server = tls_server ("server");
+  gios_server_socket_set_starttls (*server, TRUE);
+  *thread = g_thread_new ("starttls", serve, *server);
+  return client_of (*server, "ca");
+}
+
 static void
 test_starttls (void)
 {
-  g_autoptr(GiosServerSocket) server = tls_server ("server");
-  g_autoptr(GiosSocket) client = NULL;
+  g_autoptr(GiosServerSocket) server = NULL;
   g_autoptr(GError) error = NULL;
   GThread *thread;
+  g_autoptr(GiosSocket) client = starttls_client (starttls_server, &server, &thread);
 
-  gios_server_socket_set_starttls (server, TRUE);
-  thread = g_thread_new ("starttls", starttls_server, server);
-  client = client_of (server, "ca");
   write_line (client, "STARTTLS");
   assert_read_line (client, "OK go ahead");
   g_assert_true (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (client), 5000, NULL, &error));
@@ -1049,13 +1059,10 @@ injected_server (gpointer data)
 static void
 test_starttls_refuses_injected_plaintext (void)
 {
-  g_autoptr(GiosServerSocket) server = tls_server ("server");
-  g_autoptr(GiosSocket) client = NULL;
+  g_autoptr(GiosServerSocket) server = NULL;
   GThread *thread;
+  g_autoptr(GiosSocket) client = starttls_client (injected_server, &server, &thread);
 
-  gios_server_socket_set_starttls (server, TRUE);
-  thread = g_thread_new ("injected", injected_server, server);
-  client = client_of (server, "ca");
   /* A man in the middle appends a line to the client's STARTTLS. */
   write_line (client, "STARTTLS\nINJECTED!");
   g_thread_join (thread);
