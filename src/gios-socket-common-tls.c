@@ -365,13 +365,15 @@ check_no_input (GiosSocketCommon  *self,
   return FALSE;
 }
 
-/* The handshake of start_tls() failed: the connection is half in TLS, and
- * no call can use it any more. */
+/* start_tls() failed with @error: when its handshake had begun (the
+ * connection was not in TLS before, @was_tls, and is now), the connection
+ * is half in TLS and no call can use it any more. */
 static void
 handshake_failed (GiosSocketCommon *self,
+                  gboolean          was_tls,
                   const GError     *error)
 {
-  if (PRIV (self)->tls != NULL &&
+  if (!was_tls && PRIV (self)->tls != NULL &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
     _gios_socket_common_lose (self, g_error_copy (error), NULL);
 }
@@ -426,6 +428,7 @@ gios_socket_common_start_tls (GiosSocketCommon  *self,
 {
   GiosDeviceStream *stream = (GiosDeviceStream *) self;
   GError *local_error = NULL;
+  gboolean was_tls;
   gint64 deadline;
   GiosCall call;
   int timeout;
@@ -446,11 +449,12 @@ gios_socket_common_start_tls (GiosSocketCommon  *self,
 
   if (!_gios_call_begin (&call, stream, GIOS_CALL_WRITE, NULL, ms_until (deadline), error))
     return FALSE;
+  was_tls = PRIV (self)->tls != NULL;
   ok = check_no_input (self, &local_error) &&
        _gios_socket_common_handshake (self, _gios_device_stream_get_gate (stream),
                                       deadline, timeout, cancellable, &local_error);
   if (!ok)
-    handshake_failed (self, local_error);
+    handshake_failed (self, was_tls, local_error);
   _gios_call_end (&call, NULL);
   if (!ok)
     g_propagate_error (error, local_error);
@@ -461,6 +465,7 @@ typedef struct
 {
   GiosTaskGuard guard;
   int timeout_ms;
+  gboolean was_tls;
   gboolean returned;
 } StartTls;
 
@@ -485,7 +490,7 @@ start_tls_return (GTask  *task,
       g_task_return_boolean (task, TRUE);
       return;
     }
-  handshake_failed (self, error);
+  handshake_failed (self, start->was_tls, error);
   g_task_return_error (task, error);
 }
 
@@ -575,6 +580,7 @@ gios_socket_common_start_tls_async (GiosSocketCommon    *self,
     }
   start = g_new0 (StartTls, 1);
   start->timeout_ms = _gios_call_resolve_timeout (stream, timeout_ms);
+  start->was_tls = PRIV (self)->tls != NULL;
   g_task_set_task_data (task, start, g_free);
   gios_task_guard_start (&start->guard, task, start->timeout_ms, cancellable, on_start_tls_limit);
   if (gios_device_stream_get_buffered_output (stream) > 0)

@@ -1035,6 +1035,48 @@ test_starttls (void)
   g_thread_join (thread);
 }
 
+/* The classic model: the server's own current connection upgrades. */
+static gpointer
+starttls_classic_server (gpointer data)
+{
+  GiosServerSocket *server = data;
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gios_server_socket_listen (server, 5000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (server)));
+  assert_read_line (stream, "STARTTLS");
+  g_assert_true (gios_device_stream_write_line (stream, "OK go ahead", NULL, &error));
+  g_assert_true (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (server), 5000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (server)));
+  assert_read_line (stream, "secret");
+  write_line (stream, "SECRET");
+  /* The next connection starts in plaintext again. */
+  g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), &error));
+  g_assert_no_error (error);
+  g_assert_false (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (server)));
+  return NULL;
+}
+
+static void
+test_starttls_classic (void)
+{
+  g_autoptr(GiosServerSocket) server = NULL;
+  g_autoptr(GError) error = NULL;
+  GThread *thread;
+  g_autoptr(GiosSocket) client = starttls_client (starttls_classic_server, &server, &thread);
+
+  write_line (client, "STARTTLS");
+  assert_read_line (client, "OK go ahead");
+  g_assert_true (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (client), 5000, NULL, &error));
+  g_assert_no_error (error);
+  write_line (client, "secret");
+  assert_read_line (client, "SECRET");
+  g_thread_join (thread);
+}
+
 static gpointer
 injected_server (gpointer data)
 {
@@ -1066,6 +1108,42 @@ test_starttls_refuses_injected_plaintext (void)
   /* A man in the middle appends a line to the client's STARTTLS. */
   write_line (client, "STARTTLS\nINJECTED!");
   g_thread_join (thread);
+}
+
+/* What start_tls() refuses, each with its error, the connection left as
+ * it was. */
+static void
+test_start_tls_refusals (void)
+{
+  g_autoptr(GiosSocket) unconnected = gios_socket_new ();
+  g_autoptr(GiosServerSocket) plain = gios_test_open_loopback_server ();
+  g_autoptr(GiosSocket) client = NULL;
+  g_autoptr(GiosSocket) accepted = NULL;
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (unconnected), 1000, NULL, &error));
+  g_test_message ("no connection: %s", error->message);
+  g_assert_error (error, GIOS_ERROR, GIOS_ERROR_NOT_CONNECTED);
+  g_clear_error (&error);
+
+  /* The server role needs a certificate. */
+  client = client_of (plain, "ca");
+  accepted = gios_server_socket_accept (plain, 5000, NULL, NULL);
+  g_assert_nonnull (accepted);
+  g_assert_false (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (accepted), 1000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "tls-certificate"));
+  g_clear_error (&error);
+  write_line (accepted, "still plaintext");
+  assert_read_line (client, "still plaintext");
+
+  /* Twice. */
+  g_assert_false (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (pair->client), 1000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+  g_clear_error (&error);
+  write_line (pair->client, "still TLS");
+  assert_read_line (pair->accepted, "still TLS");
 }
 
 static void
@@ -1283,7 +1361,9 @@ main (int   argc,
   g_test_add_func ("/tls/watch/every-record", test_watch_reads_every_record);
   g_test_add_func ("/tls/watch/big-records", test_watch_reads_big_records);
   g_test_add_func ("/tls/starttls/upgrade", test_starttls);
+  g_test_add_func ("/tls/starttls/classic", test_starttls_classic);
   g_test_add_func ("/tls/starttls/injected-plaintext", test_starttls_refuses_injected_plaintext);
+  g_test_add_func ("/tls/starttls/refusals", test_start_tls_refusals);
   g_test_add_func ("/tls/starttls/async", test_start_tls_async);
   g_test_add_func ("/tls/starttls/async-times-out", test_start_tls_async_times_out);
   g_test_add_func ("/tls/starttls/times-out", test_start_tls_times_out);
