@@ -25,8 +25,12 @@
 
 /* A TLS record is at most 2^14 bytes of plaintext, 256 of expansion (TLS
  * 1.3) and a five-byte header; the rest of the block catches the start of
- * the next. */
+ * the next. A connection whose last receive filled the block (a bulk
+ * transfer) reads four records' worth at once, so that one call of the
+ * session decrypts them all (see gios_tls_receive()); one that did not goes
+ * back to one. */
 #define READ_AHEAD (17 * 1024)
+#define READ_AHEAD_BULK (4 * READ_AHEAD)
 #define RECORD_HEADER 5
 
 struct _GiosTlsInput
@@ -36,6 +40,7 @@ struct _GiosTlsInput
   guint8 *held;                  /* NULL when empty */
   gsize held_at;
   gsize held_end;
+  gsize ahead;                   /* the size of the next block */
 };
 
 static void gios_tls_input_pollable_init (GPollableInputStreamInterface *iface);
@@ -53,6 +58,7 @@ gios_tls_input_new (GSocket *socket)
 
   self = g_object_new (GIOS_TYPE_TLS_INPUT, NULL);
   self->socket = g_object_ref (socket);
+  self->ahead = READ_AHEAD;
   return G_INPUT_STREAM (self);
 }
 
@@ -138,17 +144,18 @@ gios_tls_input_read_nonblocking (GPollableInputStream  *pollable,
       return -1;
     }
   /* A piece as large as the block goes where it is wanted. */
-  if (count >= READ_AHEAD)
+  if (count >= self->ahead)
     return receive_now (self, buffer, count, error);
 
-  self->held = g_malloc (READ_AHEAD);
-  n = receive_now (self, self->held, READ_AHEAD, error);
+  self->held = g_malloc (self->ahead);
+  n = receive_now (self, self->held, self->ahead, error);
   if (n <= 0)
     {
       release_held (self);
       return n;
     }
   self->held_end = n;
+  self->ahead = (gsize) n == self->ahead ? READ_AHEAD_BULK : READ_AHEAD;
   return take_held (self, buffer, count);
 }
 
