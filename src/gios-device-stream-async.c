@@ -851,3 +851,11 @@ gios_device_stream_write_finish (GiosDeviceStream  *self,
 {
   return propagate_boolean (self, result, gios_device_stream_write_async, error);
 }
+
+gboolean
+_gios_device_stream_has_pending_calls (GiosDeviceStream *self)
+{
+  GiosDeviceStreamPrivate *priv = PRIV (self);
+
+  return priv->read_call != NULL || priv->write_call != NULL;
+}

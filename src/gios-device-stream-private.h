@@ -31,6 +31,9 @@ void     _gios_device_stream_set_open        (GiosDeviceStream  *self,
  * one. */
 GiosGate *_gios_device_stream_get_gate       (GiosDeviceStream  *self);
 
+/* Whether an asynchronous read or write call is pending on the stream. */
+gboolean _gios_device_stream_has_pending_calls (GiosDeviceStream *self);
+
 /* The device holds input that its descriptor does not show (a TLS record
  * read in part, records read ahead): until the next receive, the stream's
  * watch reports the device readable in each dispatch where input is

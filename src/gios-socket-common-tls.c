@@ -346,12 +346,21 @@ _gios_socket_common_handshake_timeout_error (GiosSocketCommon *self,
 /* start_tls                                                                  */
 
 /* Input that arrived before the upgrade would be taken for what came after
- * it: plaintext injected by someone on the path. */
+ * it: plaintext injected by someone on the path. A read pending would take
+ * the handshake's bytes. */
 static gboolean
 check_no_input (GiosSocketCommon  *self,
                 GError           **error)
 {
   gsize buffered = gios_device_stream_get_buffered_input (GIOS_DEVICE_STREAM (self));
+
+  if (_gios_device_stream_has_pending_calls (GIOS_DEVICE_STREAM (self)))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PENDING,
+                           _("An asynchronous read or write is pending on the stream; "
+                             "TLS starts once it has finished"));
+      return FALSE;
+    }
 
   if (buffered == 0)
     return TRUE;
@@ -410,7 +419,9 @@ ms_until (gint64 deadline)
  * %G_IO_ERROR_INVALID_DATA, never fed to TLS nor returned as if it had
  * come through it (a client waits for the server's answer before its
  * handshake; plaintext ahead of it was injected). The connection then
- * stays as it was. A handshake that fails or times out
+ * stays as it was, as it does when an asynchronous read or write is
+ * pending on the stream (%G_IO_ERROR_PENDING). A handshake that fails or
+ * times out
  * (%G_IO_ERROR_TIMED_OUT) leaves the connection unusable: drop it.
  * Errors name what failed: %G_TLS_ERROR_BAD_CERTIFICATE says why the
  * certificate was rejected (unknown authority, wrong host name, expired),
@@ -550,8 +561,8 @@ on_start_tls_flushed (GObject      *source,
  *
  * Upgrades the current connection to TLS as
  * [method@Gios.SocketCommon.start_tls] does, on the thread-default main
- * context and without blocking it. No other asynchronous call may be
- * pending on the stream meanwhile.
+ * context and without blocking it. An asynchronous read or write pending
+ * on the stream when it is called fails it with %G_IO_ERROR_PENDING.
  *
  * Since: 0.2
  */

@@ -1146,34 +1146,12 @@ test_start_tls_refusals (void)
   assert_read_line (pair->accepted, "still TLS");
 }
 
-static void
-test_start_tls_async (void)
-{
-  g_autoptr(GiosServerSocket) server = tls_server ("server");
-  g_autoptr(GiosSocket) client = NULL;
-  g_autoptr(GiosSocket) accepted = NULL;
-  g_autoptr(GError) server_done = NULL;
-  g_autoptr(GError) client_done = NULL;
-
-  gios_server_socket_set_starttls (server, TRUE);
-  client = client_of (server, "ca");
-  accepted = gios_server_socket_accept (server, 5000, NULL, NULL);
-  g_assert_nonnull (accepted);
-  /* Both ends on this thread's loop. */
-  gios_socket_common_start_tls_async (GIOS_SOCKET_COMMON (accepted), 5000, NULL, on_started_tls, &server_done);
-  gios_socket_common_start_tls_async (GIOS_SOCKET_COMMON (client), 5000, NULL, on_started_tls, &client_done);
-  GIOS_TEST_RUN_UNTIL (server_done != NULL && client_done != NULL);
-  g_assert_error (server_done, G_IO_ERROR, G_IO_ERROR_NONE);
-  g_assert_error (client_done, G_IO_ERROR, G_IO_ERROR_NONE);
-  g_assert_true (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (client)));
-  write_line (client, "over tls");
-  assert_read_line (accepted, "over tls");
-}
-
-/* A server that accepts and never answers the client's hello. */
+/* A STARTTLS server, a client of it (returned) and the connection the
+ * server accepted, all in plaintext: until the server side starts TLS, the
+ * client's hello goes unanswered. */
 static GiosSocket *
-silent_starttls_server (GiosServerSocket **server,
-                        GiosSocket       **accepted)
+starttls_pair (GiosServerSocket **server,
+               GiosSocket       **accepted)
 {
   GiosSocket *client;
 
@@ -1185,12 +1163,42 @@ silent_starttls_server (GiosServerSocket **server,
   return client;
 }
 
+/* Waits for the upgrades of both ends (start_tls_async() with
+ * on_started_tls), and asserts that both succeeded. */
+static void
+wait_upgrades (GError **server_done,
+               GError **client_done)
+{
+  GIOS_TEST_RUN_UNTIL (*server_done != NULL && *client_done != NULL);
+  g_assert_error (*server_done, G_IO_ERROR, G_IO_ERROR_NONE);
+  g_assert_error (*client_done, G_IO_ERROR, G_IO_ERROR_NONE);
+}
+
+static void
+test_start_tls_async (void)
+{
+  g_autoptr(GiosServerSocket) server = NULL;
+  g_autoptr(GiosSocket) accepted = NULL;
+  g_autoptr(GiosSocket) client = starttls_pair (&server, &accepted);
+  g_autoptr(GError) server_done = NULL;
+  g_autoptr(GError) client_done = NULL;
+
+  /* Both ends on this thread's loop. */
+  gios_socket_common_start_tls_async (GIOS_SOCKET_COMMON (accepted), 5000, NULL, on_started_tls, &server_done);
+  gios_socket_common_start_tls_async (GIOS_SOCKET_COMMON (client), 5000, NULL, on_started_tls, &client_done);
+  wait_upgrades (&server_done, &client_done);
+  g_assert_true (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (client)));
+  write_line (client, "over tls");
+  assert_read_line (accepted, "over tls");
+}
+
+
 static void
 test_start_tls_times_out (void)
 {
   g_autoptr(GiosServerSocket) server = NULL;
   g_autoptr(GiosSocket) accepted = NULL;
-  g_autoptr(GiosSocket) client = silent_starttls_server (&server, &accepted);
+  g_autoptr(GiosSocket) client = starttls_pair (&server, &accepted);
   g_autoptr(GError) error = NULL;
   gint64 start = g_get_monotonic_time ();
 
@@ -1215,7 +1223,7 @@ test_close_during_the_handshake (void)
 {
   g_autoptr(GiosServerSocket) server = NULL;
   g_autoptr(GiosSocket) accepted = NULL;
-  g_autoptr(GiosSocket) client = silent_starttls_server (&server, &accepted);
+  g_autoptr(GiosSocket) client = starttls_pair (&server, &accepted);
   g_autoptr(GiosTestBlocked) blocked = gios_test_blocked_start (start_tls_forever, client);
   gint64 woken_at;
 
@@ -1224,6 +1232,55 @@ test_close_during_the_handshake (void)
   woken_at = g_get_monotonic_time ();
   gios_device_stream_close (GIOS_DEVICE_STREAM (client), NULL);
   gios_test_blocked_join_error (blocked, woken_at, G_IO_ERROR, G_IO_ERROR_CLOSED);
+}
+
+static void
+on_line_pending (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  GError **error = data;
+  g_autofree char *line = gios_device_stream_read_line_finish (GIOS_DEVICE_STREAM (source), result,
+                                                               NULL, error);
+
+  if (line != NULL)
+    *error = g_error_new (G_IO_ERROR, G_IO_ERROR_NONE, "%s", line);
+}
+
+/* An async read pending would take the handshake's bytes: refused, the
+ * read and the connection go on. A reply buffered before an async upgrade
+ * goes out first, in plaintext. */
+static void
+test_start_tls_async_after_calls (void)
+{
+  g_autoptr(GiosServerSocket) server = NULL;
+  g_autoptr(GiosSocket) accepted = NULL;
+  g_autoptr(GiosSocket) client = starttls_pair (&server, &accepted);
+  g_autoptr(GError) refused = NULL;
+  g_autoptr(GError) read_done = NULL;
+  g_autoptr(GError) server_done = NULL;
+  g_autoptr(GError) client_done = NULL;
+
+  gios_device_stream_read_line_async (GIOS_DEVICE_STREAM (accepted), 0, 5000, G_PRIORITY_DEFAULT, NULL,
+                                      on_line_pending, &read_done);
+  gios_socket_common_start_tls_async (GIOS_SOCKET_COMMON (accepted), 5000, NULL, on_started_tls, &refused);
+  GIOS_TEST_RUN_UNTIL (refused != NULL);
+  g_assert_error (refused, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_assert_false (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (accepted)));
+  write_line (client, "STARTTLS");
+  GIOS_TEST_RUN_UNTIL (read_done != NULL);
+  g_assert_error (read_done, G_IO_ERROR, G_IO_ERROR_NONE);
+  g_assert_cmpstr (read_done->message, ==, "STARTTLS");
+
+  /* The go-ahead is buffered: the upgrade sends it first, in plaintext,
+   * and the client reads it before it sends its hello. */
+  g_assert_true (gios_device_stream_write_line (GIOS_DEVICE_STREAM (accepted), "OK", NULL, NULL));
+  gios_socket_common_start_tls_async (GIOS_SOCKET_COMMON (accepted), 5000, NULL, on_started_tls, &server_done);
+  assert_read_line (client, "OK");
+  gios_socket_common_start_tls_async (GIOS_SOCKET_COMMON (client), 5000, NULL, on_started_tls, &client_done);
+  wait_upgrades (&server_done, &client_done);
+  write_line (accepted, "over tls");
+  assert_read_line (client, "over tls");
 }
 
 static void
@@ -1366,6 +1423,7 @@ main (int   argc,
   g_test_add_func ("/tls/starttls/refusals", test_start_tls_refusals);
   g_test_add_func ("/tls/starttls/async", test_start_tls_async);
   g_test_add_func ("/tls/starttls/async-times-out", test_start_tls_async_times_out);
+  g_test_add_func ("/tls/starttls/async-after-calls", test_start_tls_async_after_calls);
   g_test_add_func ("/tls/starttls/times-out", test_start_tls_times_out);
   g_test_add_func ("/tls/starttls/close-during-the-handshake", test_close_during_the_handshake);
 
