@@ -872,3 +872,60 @@ gios_test_assert_bytes_hex (GBytes     *bytes,
 
   g_assert_cmpstr (got, ==, want);
 }
+
+/* ------------------------------------------------------------------------ */
+/* The serving models                                                         */
+
+const char *const gios_test_model_names[] = { "listen", "accept", "jobs", "start" };
+
+typedef struct
+{
+  GiosTestServeFunc func;
+  gpointer data;
+} ServeJob;
+
+static void
+serve_job (GiosSocket   *connection,
+           GCancellable *cancellable,
+           gpointer      data)
+{
+  ServeJob *job = data;
+
+  job->func (GIOS_SOCKET_COMMON (connection), job->data);
+}
+
+gint
+gios_test_serve_round (GiosServerSocket  *server,
+                       GiosTestModel      model,
+                       int                wait_ms,
+                       guint              max_jobs,
+                       GiosTestServeFunc  func,
+                       gpointer           data)
+{
+  g_autoptr(GiosSocket) socket = NULL;
+  ServeJob *job;
+
+  switch (model)
+    {
+    case GIOS_TEST_MODEL_LISTEN:
+      if (!gios_server_socket_listen (server, wait_ms, NULL, NULL))
+        return 0;
+      func (GIOS_SOCKET_COMMON (server), data);
+      gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
+      return 1;
+    case GIOS_TEST_MODEL_ACCEPT:
+      socket = gios_server_socket_accept (server, wait_ms, NULL, NULL);
+      if (socket == NULL)
+        return 0;
+      func (GIOS_SOCKET_COMMON (socket), data);
+      return 1;
+    case GIOS_TEST_MODEL_JOBS:
+      job = g_new (ServeJob, 1);
+      job->func = func;
+      job->data = data;
+      return gios_server_socket_listen_job (server, wait_ms, max_jobs, serve_job, job, g_free, NULL, NULL);
+    case GIOS_TEST_MODEL_START:
+    default:
+      g_assert_not_reached ();
+    }
+}

@@ -343,6 +343,36 @@ GiosTestSender *gios_test_sender_start_trickle (int         fd,
 void            gios_test_sender_join          (GiosTestSender *sender);
 
 /* ------------------------------------------------------------------------ */
+/* The serving models                                                         */
+
+typedef enum
+{
+  GIOS_TEST_MODEL_LISTEN,   /* the classic model: the server's own connection */
+  GIOS_TEST_MODEL_ACCEPT,
+  GIOS_TEST_MODEL_JOBS,
+  GIOS_TEST_MODEL_START,    /* the main loop: not for gios_test_serve_round() */
+} GiosTestModel;
+
+/* "listen", "accept", "jobs", "start": for test paths. */
+extern const char *const gios_test_model_names[];
+
+/* Serves one connection (on a job's thread in the jobs model). */
+typedef void (*GiosTestServeFunc) (GiosSocketCommon *connection,
+                                   gpointer          data);
+
+/* One round of a blocking model: waits up to @wait_ms for connections and
+ * serves them with @func (the classic model's own connection, dropped
+ * after; an accepted socket; or jobs, at most @max_jobs at once). Returns
+ * what listen_job() returns in the jobs model, and 1 or 0 (served one or
+ * not) in the others. */
+gint gios_test_serve_round (GiosServerSocket  *server,
+                            GiosTestModel      model,
+                            int                wait_ms,
+                            guint              max_jobs,
+                            GiosTestServeFunc  func,
+                            gpointer           data);
+
+/* ------------------------------------------------------------------------ */
 /* Bytes spelt in hex, as LIST-FORMAT.md writes them: "07 01 68 65 6C 6C 6F" */
 
 /* The bytes @hex spells: two digits a byte, whitespace between ignored. */

@@ -24,17 +24,9 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-typedef enum
-{
-  MODEL_LISTEN,
-  MODEL_ACCEPT,
-  MODEL_JOBS,
-  MODEL_START,
-} Model;
-
 typedef struct
 {
-  Model model;
+  GiosTestModel model;
   GiosProxyProtocol version;
 } Case;
 
@@ -178,21 +170,13 @@ answer_line (Serving          *serving,
 
 /* Reads a line from @connection and answers it. */
 static void
-answer (Serving          *serving,
-        GiosSocketCommon *connection)
+answer (GiosSocketCommon *connection,
+        gpointer          serving)
 {
   g_autofree char *line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (connection), 0, NULL, 2000,
                                                         NULL, NULL);
 
   answer_line (serving, connection, line);
-}
-
-static void
-answer_job (GiosSocket   *connection,
-            GCancellable *cancellable,
-            gpointer      user_data)
-{
-  answer (user_data, GIOS_SOCKET_COMMON (connection));
 }
 
 static void
@@ -227,7 +211,7 @@ serve (Serving    *serving,
   GiosServerSocket *server = serving->server;
   gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
 
-  if (c->model == MODEL_START)
+  if (c->model == GIOS_TEST_MODEL_START)
     {
       g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), serving);
       g_assert_true (gios_server_socket_start (server, NULL));
@@ -236,31 +220,7 @@ serve (Serving    *serving,
       return;
     }
   while (!g_atomic_int_get (&serving->done) && g_get_monotonic_time () < end)
-    {
-      g_autoptr(GiosSocket) socket = NULL;
-
-      switch (c->model)
-        {
-        case MODEL_LISTEN:
-          if (gios_server_socket_listen (server, 100, NULL, NULL))
-            {
-              /* The classic model's connection is the server's own. */
-              answer (serving, GIOS_SOCKET_COMMON (server));
-              gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
-            }
-          break;
-        case MODEL_ACCEPT:
-          socket = gios_server_socket_accept (server, 100, NULL, NULL);
-          if (socket != NULL)
-            answer (serving, GIOS_SOCKET_COMMON (socket));
-          break;
-        case MODEL_JOBS:
-          g_assert_cmpint (gios_server_socket_listen_job (server, 100, 4, answer_job, serving, NULL, NULL, NULL), >=, 0);
-          break;
-        case MODEL_START:
-          g_assert_not_reached ();
-        }
-    }
+    g_assert_cmpint (gios_test_serve_round (server, c->model, 100, 4, answer, serving), >=, 0);
   g_assert_true (gios_server_socket_wait_jobs (server, 5000, NULL));
 }
 
@@ -336,19 +296,18 @@ main (int   argc,
       char *argv[])
 {
   static const Case cases[] = {
-    { MODEL_LISTEN, GIOS_PROXY_PROTOCOL_V1 }, { MODEL_LISTEN, GIOS_PROXY_PROTOCOL_V2 },
-    { MODEL_ACCEPT, GIOS_PROXY_PROTOCOL_V1 }, { MODEL_ACCEPT, GIOS_PROXY_PROTOCOL_V2 },
-    { MODEL_JOBS, GIOS_PROXY_PROTOCOL_V1 },   { MODEL_JOBS, GIOS_PROXY_PROTOCOL_V2 },
-    { MODEL_START, GIOS_PROXY_PROTOCOL_V1 },  { MODEL_START, GIOS_PROXY_PROTOCOL_V2 },
+    { GIOS_TEST_MODEL_LISTEN, GIOS_PROXY_PROTOCOL_V1 }, { GIOS_TEST_MODEL_LISTEN, GIOS_PROXY_PROTOCOL_V2 },
+    { GIOS_TEST_MODEL_ACCEPT, GIOS_PROXY_PROTOCOL_V1 }, { GIOS_TEST_MODEL_ACCEPT, GIOS_PROXY_PROTOCOL_V2 },
+    { GIOS_TEST_MODEL_JOBS, GIOS_PROXY_PROTOCOL_V1 },   { GIOS_TEST_MODEL_JOBS, GIOS_PROXY_PROTOCOL_V2 },
+    { GIOS_TEST_MODEL_START, GIOS_PROXY_PROTOCOL_V1 },  { GIOS_TEST_MODEL_START, GIOS_PROXY_PROTOCOL_V2 },
   };
-  static const char *models[] = { "listen", "accept", "jobs", "start" };
 
   g_test_init (&argc, &argv, NULL);
   signal (SIGPIPE, SIG_IGN);
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *path = g_strdup_printf ("/haproxy/%s/v%d", models[cases[i].model],
+      g_autofree char *path = g_strdup_printf ("/haproxy/%s/v%d", gios_test_model_names[cases[i].model],
                                                cases[i].version == GIOS_PROXY_PROTOCOL_V1 ? 1 : 2);
 
       g_test_add_data_func (path, &cases[i], test_behind_haproxy);

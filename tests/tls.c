@@ -110,20 +110,10 @@ assert_read_line (gpointer    stream,
 /* ------------------------------------------------------------------------ */
 /* A server on its own thread                                                 */
 
-typedef enum
-{
-  MODEL_LISTEN,
-  MODEL_ACCEPT,
-  MODEL_JOBS,
-  MODEL_START,
-} Model;
-
-static const char *model_names[] = { "listen", "accept", "jobs", "start" };
-
 typedef struct
 {
   GiosServerSocket *server;
-  Model model;
+  GiosTestModel model;
   guint max_jobs;
   gint served;     /* atomic: connections answered */
   gint stop;       /* atomic */
@@ -133,9 +123,10 @@ typedef struct
 /* The conversation of every model: a greeting, then the answer to the
  * client's line. */
 static void
-converse (Serving          *serving,
-          GiosSocketCommon *connection)
+converse (GiosSocketCommon *connection,
+          gpointer          data)
 {
+  Serving *serving = data;
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
   g_autofree char *line = NULL;
   g_autofree char *reply = NULL;
@@ -151,14 +142,6 @@ converse (Serving          *serving,
   if (gios_device_stream_write_line (stream, reply, NULL, NULL) &&
       gios_device_stream_flush (stream, 5000, NULL, NULL))
     g_atomic_int_inc (&serving->served);
-}
-
-static void
-converse_job (GiosSocket   *connection,
-              GCancellable *cancellable,
-              gpointer      data)
-{
-  converse (data, GIOS_SOCKET_COMMON (connection));
 }
 
 static void
@@ -202,7 +185,7 @@ serve_thread (gpointer data)
   Serving *serving = data;
   GiosServerSocket *server = serving->server;
 
-  if (serving->model == MODEL_START)
+  if (serving->model == GIOS_TEST_MODEL_START)
     {
       g_autoptr(GMainContext) context = g_main_context_new ();
 
@@ -220,31 +203,9 @@ serve_thread (gpointer data)
     }
   while (!g_atomic_int_get (&serving->stop))
     {
-      g_autoptr(GiosSocket) socket = NULL;
-
-      switch (serving->model)
-        {
-        case MODEL_LISTEN:
-          if (gios_server_socket_listen (server, 50, NULL, NULL))
-            {
-              converse (serving, GIOS_SOCKET_COMMON (server));
-              gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), NULL);
-            }
-          break;
-        case MODEL_ACCEPT:
-          socket = gios_server_socket_accept (server, 50, NULL, NULL);
-          if (socket != NULL)
-            converse (serving, GIOS_SOCKET_COMMON (socket));
-          break;
-        case MODEL_JOBS:
-          /* Fails only once the test closes the server. */
-          if (gios_server_socket_listen_job (server, 50, serving->max_jobs, converse_job,
-                                             serving, NULL, NULL, NULL) < 0)
-            g_assert_true (g_atomic_int_get (&serving->stop));
-          break;
-        case MODEL_START:
-          g_assert_not_reached ();
-        }
+      /* Fails only once the test closes the server. */
+      if (gios_test_serve_round (server, serving->model, 50, serving->max_jobs, converse, serving) < 0)
+        g_assert_true (g_atomic_int_get (&serving->stop));
     }
   g_assert_true (gios_server_socket_wait_jobs (server, 5000, NULL));
   return NULL;
@@ -260,7 +221,7 @@ wake_context (gpointer data)
  * the jobs model. */
 static Serving *
 serving_start (GiosServerSocket *server,
-               Model             model,
+               GiosTestModel     model,
                guint             max_jobs)
 {
   Serving *serving = g_new0 (Serving, 1);
@@ -318,7 +279,7 @@ s_client (guint       port,
 static void
 test_s_client (gconstpointer data)
 {
-  Model model = GPOINTER_TO_INT (data);
+  GiosTestModel model = GPOINTER_TO_INT (data);
   g_autoptr(GiosServerSocket) server = tls_server ("server");
   guint port = gios_test_server_port (server);
   g_autoptr(Serving) serving = serving_start (server, model, 4);
@@ -456,7 +417,7 @@ test_bad_certificates (void)
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr(GiosServerSocket) server = tls_server (cases[i].cert);
-      g_autoptr(Serving) serving = serving_start (server, MODEL_JOBS, 4);
+      g_autoptr(Serving) serving = serving_start (server, GIOS_TEST_MODEL_JOBS, 4);
       g_autoptr(GError) error = handshake_error (server, "ca");
 
       g_test_message ("%s: %s", cases[i].cert, error->message);
@@ -473,7 +434,7 @@ static void
 test_plaintext_client_on_tls_port (void)
 {
   g_autoptr(GiosServerSocket) server = tls_server ("server");
-  g_autoptr(Serving) serving = serving_start (server, MODEL_JOBS, 4);
+  g_autoptr(Serving) serving = serving_start (server, GIOS_TEST_MODEL_JOBS, 4);
   guint messages = gios_test_get_messages ();
   int fd;
 
@@ -785,7 +746,7 @@ static void
 test_device_stream_over_gtlsconnection (void)
 {
   g_autoptr(GiosServerSocket) server = tls_server ("server");
-  g_autoptr(Serving) serving = serving_start (server, MODEL_JOBS, 4);
+  g_autoptr(Serving) serving = serving_start (server, GIOS_TEST_MODEL_JOBS, 4);
   g_autoptr(GIOStream) tls = gio_tls_client (server);
   g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (tls);
   g_autoptr(GIOStream) tls2 = NULL;
@@ -985,23 +946,50 @@ on_started_tls (GObject      *source,
 /* ------------------------------------------------------------------------ */
 /* STARTTLS                                                                   */
 
+/* The server's side of a STARTTLS exchange on @connection: the answer goes
+ * out in plaintext, ahead of the handshake. */
+static void
+starttls_serve (GiosSocketCommon *connection)
+{
+  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (gios_socket_common_get_is_tls (connection));
+  assert_read_line (stream, "STARTTLS");
+  g_assert_true (gios_device_stream_write_line (stream, "OK go ahead", NULL, &error));
+  g_assert_true (gios_socket_common_start_tls (connection, 5000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (gios_socket_common_get_is_tls (connection));
+  assert_read_line (stream, "secret");
+  write_line (stream, "SECRET");
+}
+
+/* A connection the server accepted upgrades. */
 static gpointer
 starttls_server (gpointer data)
 {
-  GiosServerSocket *server = data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GiosSocket) accepted = gios_server_socket_accept (server, 5000, NULL, &error);
-  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (accepted);
+  g_autoptr(GiosSocket) accepted = gios_server_socket_accept (data, 5000, NULL, &error);
 
   g_assert_no_error (error);
-  g_assert_false (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (accepted)));
-  assert_read_line (stream, "STARTTLS");
-  /* The answer goes out in plaintext, ahead of the handshake. */
-  g_assert_true (gios_device_stream_write_line (stream, "OK go ahead", NULL, &error));
-  g_assert_true (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (accepted), 5000, NULL, &error));
+  starttls_serve (GIOS_SOCKET_COMMON (accepted));
+  return NULL;
+}
+
+/* The classic model: the server's own current connection upgrades. */
+static gpointer
+starttls_classic_server (gpointer data)
+{
+  GiosSocketCommon *server = data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gios_server_socket_listen (data, 5000, NULL, &error));
   g_assert_no_error (error);
-  assert_read_line (stream, "secret");
-  write_line (stream, "SECRET");
+  starttls_serve (server);
+  /* The next connection starts in plaintext again. */
+  g_assert_true (gios_socket_common_drop_connection (server, &error));
+  g_assert_no_error (error);
+  g_assert_false (gios_socket_common_get_is_tls (server));
   return NULL;
 }
 
@@ -1018,55 +1006,14 @@ starttls_client (GThreadFunc        serve,
   return client_of (*server, "ca");
 }
 
+/* The client's side, against the server thread @data. */
 static void
-test_starttls (void)
+test_starttls (gconstpointer data)
 {
   g_autoptr(GiosServerSocket) server = NULL;
   g_autoptr(GError) error = NULL;
   GThread *thread;
-  g_autoptr(GiosSocket) client = starttls_client (starttls_server, &server, &thread);
-
-  write_line (client, "STARTTLS");
-  assert_read_line (client, "OK go ahead");
-  g_assert_true (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (client), 5000, NULL, &error));
-  g_assert_no_error (error);
-  write_line (client, "secret");
-  assert_read_line (client, "SECRET");
-  g_thread_join (thread);
-}
-
-/* The classic model: the server's own current connection upgrades. */
-static gpointer
-starttls_classic_server (gpointer data)
-{
-  GiosServerSocket *server = data;
-  GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (gios_server_socket_listen (server, 5000, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_false (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (server)));
-  assert_read_line (stream, "STARTTLS");
-  g_assert_true (gios_device_stream_write_line (stream, "OK go ahead", NULL, &error));
-  g_assert_true (gios_socket_common_start_tls (GIOS_SOCKET_COMMON (server), 5000, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (server)));
-  assert_read_line (stream, "secret");
-  write_line (stream, "SECRET");
-  /* The next connection starts in plaintext again. */
-  g_assert_true (gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (server), &error));
-  g_assert_no_error (error);
-  g_assert_false (gios_socket_common_get_is_tls (GIOS_SOCKET_COMMON (server)));
-  return NULL;
-}
-
-static void
-test_starttls_classic (void)
-{
-  g_autoptr(GiosServerSocket) server = NULL;
-  g_autoptr(GError) error = NULL;
-  GThread *thread;
-  g_autoptr(GiosSocket) client = starttls_client (starttls_classic_server, &server, &thread);
+  g_autoptr(GiosSocket) client = starttls_client ((GThreadFunc) data, &server, &thread);
 
   write_line (client, "STARTTLS");
   assert_read_line (client, "OK go ahead");
@@ -1315,7 +1262,7 @@ test_start_tls_async_times_out (void)
 static void
 test_handshake_timeout (gconstpointer data)
 {
-  Model model = GPOINTER_TO_INT (data);
+  GiosTestModel model = GPOINTER_TO_INT (data);
   static const struct { const char *bytes; gsize len; } stalls[] = {
     { "", 0 },                       /* silent */
     { "\x16\x03\x01\x00\xf0", 5 },   /* a record header, then nothing */
@@ -1337,7 +1284,7 @@ test_handshake_timeout (gconstpointer data)
       /* Served: at once on the main loop; in the threaded models, in the
        * one slot, once the stalled client is gone. */
       assert_served (server, "ca");
-      if (model != MODEL_START)
+      if (model != GIOS_TEST_MODEL_START)
         g_assert_cmpint (gios_test_elapsed_ms (start), >=, HANDSHAKE_TIMEOUT_MS - 100);
       gios_test_raw_assert_dropped (fd);
       gios_test_assert_elapsed (start, HANDSHAKE_TIMEOUT_MS - 100, HANDSHAKE_TIMEOUT_MS + 3000);
@@ -1394,10 +1341,10 @@ main (int   argc,
   g_assert_true (g_spawn_check_wait_status (status, &error));
   g_assert_no_error (error);
 
-  for (Model m = MODEL_LISTEN; m <= MODEL_START; m++)
+  for (GiosTestModel m = GIOS_TEST_MODEL_LISTEN; m <= GIOS_TEST_MODEL_START; m++)
     {
-      g_autofree char *s_client_path = g_strdup_printf ("/tls/s_client/%s", model_names[m]);
-      g_autofree char *timeout_path = g_strdup_printf ("/tls/handshake-timeout/%s", model_names[m]);
+      g_autofree char *s_client_path = g_strdup_printf ("/tls/s_client/%s", gios_test_model_names[m]);
+      g_autofree char *timeout_path = g_strdup_printf ("/tls/handshake-timeout/%s", gios_test_model_names[m]);
 
       g_test_add_data_func (s_client_path, GINT_TO_POINTER (m), test_s_client);
       g_test_add_data_func (timeout_path, GINT_TO_POINTER (m), test_handshake_timeout);
@@ -1417,8 +1364,8 @@ main (int   argc,
   g_test_add_func ("/tls/async/every-record", test_async_reads_every_record);
   g_test_add_func ("/tls/watch/every-record", test_watch_reads_every_record);
   g_test_add_func ("/tls/watch/big-records", test_watch_reads_big_records);
-  g_test_add_func ("/tls/starttls/upgrade", test_starttls);
-  g_test_add_func ("/tls/starttls/classic", test_starttls_classic);
+  g_test_add_data_func ("/tls/starttls/upgrade", starttls_server, test_starttls);
+  g_test_add_data_func ("/tls/starttls/classic", starttls_classic_server, test_starttls);
   g_test_add_func ("/tls/starttls/injected-plaintext", test_starttls_refuses_injected_plaintext);
   g_test_add_func ("/tls/starttls/refusals", test_start_tls_refusals);
   g_test_add_func ("/tls/starttls/async", test_start_tls_async);
