@@ -99,7 +99,7 @@ typedef struct
   gboolean   (*wanted)  (GiosServerSocket *server);
   /* Does what it can without blocking. */
   StepResult (*advance) (Run *run, GError **error);
-  /* Gives the connection what the step learnt. */
+  /* Gives the connection what the step learnt (nullable). */
   void       (*finish)  (Run *run);
   /* Sets the error of a timeout in the step. */
   void       (*timed_out) (Run *run, GError **error);
@@ -234,11 +234,6 @@ tls_advance (Run     *run,
 }
 
 static void
-tls_finish (Run *run)
-{
-}
-
-static void
 tls_timed_out (Run     *run,
                GError **error)
 {
@@ -251,7 +246,7 @@ tls_timed_out (Run     *run,
 
 static const Step steps[] = {
   { proxy_wanted, proxy_advance, proxy_finish, proxy_timed_out },
-  { tls_wanted, tls_advance, tls_finish, tls_timed_out },
+  { tls_wanted, tls_advance, NULL, tls_timed_out },
 };
 
 gboolean
@@ -308,7 +303,8 @@ run_advance (Run     *run,
       result = step->advance (run, error);
       if (result != STEP_DONE)
         return result;
-      step->finish (run);
+      if (step->finish != NULL)
+        step->finish (run);
     }
   return STEP_DONE;
 }

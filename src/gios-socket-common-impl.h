@@ -45,12 +45,11 @@ typedef struct
 
   /* TLS: the session of the connection, once started (see
    * gios-socket-common-tls.c); what the settings give it; and, for a
-   * connection that open() made, the client role and the name the server's
-   * certificate must carry. */
+   * connection that open() made, the client role (the server's certificate
+   * must carry @host). */
   GiosTls *tls;
   GTlsCertificate *tls_certificate;
   GTlsDatabase *tls_database;
-  GSocketConnectable *tls_identity;
   guint tls_client : 1;
 } GiosSocketCommonPrivate;
 

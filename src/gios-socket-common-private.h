@@ -42,9 +42,9 @@ void _gios_socket_common_inherit        (GiosSocketCommon *self,
                                          GiosSocketCommon *from);
 char *_gios_socket_address_to_string    (GSocketAddress   *address);
 /* TLS (gios-socket-common-tls.c). A connection that open() made is a
- * client, whose server must be @identity (nullable: no name to check). */
-void     _gios_socket_common_set_tls_client (GiosSocketCommon   *self,
-                                             GSocketConnectable *identity);
+ * client, whose server must carry the endpoint's host name (none for a
+ * Unix socket: no name to check). */
+void     _gios_socket_common_set_tls_client (GiosSocketCommon   *self);
 /* The TLS handshake of the current connection, in the server role unless
  * open() made it: blocking, within @deadline (its error names
  * @timeout_ms), woken by @gate's interrupts and @cancellable. */

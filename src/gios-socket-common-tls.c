@@ -19,8 +19,6 @@
 #include "gios-socket-common-impl.h"
 #include "gios-task-guard.h"
 
-#include <sys/socket.h>
-
 #define PRIV(self) _gios_socket_common_get_private (self)
 
 /* ------------------------------------------------------------------------ */
@@ -126,13 +124,9 @@ gios_socket_common_get_is_tls (GiosSocketCommon *self)
 }
 
 void
-_gios_socket_common_set_tls_client (GiosSocketCommon   *self,
-                                    GSocketConnectable *identity)
+_gios_socket_common_set_tls_client (GiosSocketCommon *self)
 {
-  GiosSocketCommonPrivate *priv = PRIV (self);
-
-  priv->tls_client = TRUE;
-  g_set_object (&priv->tls_identity, identity);
+  PRIV (self)->tls_client = TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -233,6 +227,7 @@ begin (GiosSocketCommon  *self,
        GError           **error)
 {
   GiosSocketCommonPrivate *priv = PRIV (self);
+  g_autoptr(GSocketConnectable) identity = NULL;
   g_autofree char *peer = NULL;
   GSocket *socket;
 
@@ -255,29 +250,18 @@ begin (GiosSocketCommon  *self,
       return FALSE;
     }
 
-  if (priv->tls_client && priv->tls_identity != NULL)
-    peer = g_socket_connectable_to_string (priv->tls_identity);
+  if (priv->tls_client && priv->host != NULL)
+    identity = g_network_address_new (priv->host, priv->port);
+  if (identity != NULL)
+    peer = g_socket_connectable_to_string (identity);
   else
     peer = _gios_socket_address_to_string (priv->remote_address);
-  /* A TLS server waits for the client's hello: one that spoke first is a
-   * plaintext server. */
-  if (priv->tls_client)
-    {
-      guint8 first;
-      gssize n = recv (priv->fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
-
-      if (n > 0)
-        {
-          g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS,
-                       _("%s does not answer in TLS (is it a plaintext port?): it spoke first"),
-                       peer);
-          return FALSE;
-        }
-    }
+  if (priv->tls_client && !gios_tls_check_server_silent (priv->fd, peer, error))
+    return FALSE;
 
   socket = gios_socket_common_get_socket (self);
   priv->tls = gios_tls_new (socket, priv->tls_client ? GIOS_TLS_CLIENT : GIOS_TLS_SERVER,
-                            priv->tls_certificate, priv->tls_database, priv->tls_identity,
+                            priv->tls_certificate, priv->tls_database, identity,
                             peer, error);
   /* The session's receives never wait first, nor block in the socket. */
   priv->blocking = FALSE;

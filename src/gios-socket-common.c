@@ -614,7 +614,6 @@ gios_socket_common_finalize (GObject *object)
   g_clear_object (&priv->socket);
   g_clear_object (&priv->tls_certificate);
   g_clear_object (&priv->tls_database);
-  g_clear_object (&priv->tls_identity);
   g_clear_object (&priv->local_address);
   g_clear_object (&priv->remote_address);
   clear_proxied (priv);

@@ -132,15 +132,8 @@ adopt (GiosSocket     *self,
   /* The local address is looked up when asked for. */
   _gios_socket_common_set_endpoint (GIOS_SOCKET_COMMON (self), host, port, NULL);
   /* In TLS, this side is the client, and the server's certificate must
-   * name @host. */
-  if (host != NULL)
-    {
-      g_autoptr(GSocketConnectable) identity = g_network_address_new (host, port);
-
-      _gios_socket_common_set_tls_client (GIOS_SOCKET_COMMON (self), identity);
-    }
-  else
-    _gios_socket_common_set_tls_client (GIOS_SOCKET_COMMON (self), NULL);
+   * name @host (the endpoint's). */
+  _gios_socket_common_set_tls_client (GIOS_SOCKET_COMMON (self));
   _gios_device_stream_set_open (GIOS_DEVICE_STREAM (self), TRUE);
 }
 

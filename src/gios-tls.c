@@ -277,16 +277,40 @@ gios_tls_timeout_error (GiosTls *tls,
                       tls->peer, timeout_ms);
 }
 
+/* Peeks at the first byte the peer sent, without waiting. */
+static gssize
+peek_first (int     fd,
+            guint8 *first)
+{
+  gssize n;
+
+  do
+    n = recv (fd, first, 1, MSG_PEEK | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+gboolean
+gios_tls_check_server_silent (int          fd,
+                              const char  *peer,
+                              GError     **error)
+{
+  guint8 first;
+
+  if (peek_first (fd, &first) <= 0)
+    return TRUE;
+  g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS,
+               _("%s does not answer in TLS (is it a plaintext port?): it spoke first"), peer);
+  return FALSE;
+}
+
 int
 gios_tls_peek_client_hello (int      fd,
                             GError **error)
 {
   guint8 first;
-  gssize n;
+  gssize n = peek_first (fd, &first);
 
-  do
-    n = recv (fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
-  while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return 0;
   if (n < 0)

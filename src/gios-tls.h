@@ -68,6 +68,14 @@ GError  *gios_tls_timeout_error     (GiosTls             *tls,
 int      gios_tls_peek_client_hello (int                  fd,
                                      GError             **error);
 
+/* For a client, before its hello: FALSE, with G_TLS_ERROR_NOT_TLS naming
+ * @peer, when the server has sent something already (a TLS server waits
+ * for the client; one that spoke first is a plaintext server). Consumes
+ * nothing. */
+gboolean gios_tls_check_server_silent (int                fd,
+                                       const char        *peer,
+                                       GError           **error);
+
 /* Never block: -1 with G_IO_ERROR_WOULD_BLOCK when the socket has nothing
  * now (or cannot take more). The session reads the socket ahead: after a
  * receive that fills @size (the rest of a record may be decrypted
