@@ -244,6 +244,7 @@ def run_one(server_argv, mode, placement, args):
             record['notes'].append(server.crashed() or problem)
             return record
 
+        cpu_before = cpu_ticks(server.proc.pid)
         cmd = ['taskset', '-c', str(client_cpu), args.tls_loadgen if tls else args.loadgen,
                '--port=%d' % server.port, '--mode=' + mode,
                '--duration=%g' % args.duration, '--conns=%d' % args.conns]
@@ -255,6 +256,7 @@ def run_one(server_argv, mode, placement, args):
             record['notes'].append('load generator timed out')
             lg = None
 
+        cpu_after = cpu_ticks(server.proc.pid)
         # Did the server survive the load?
         time.sleep(0.05)
         crash = server.crashed()
@@ -273,6 +275,13 @@ def run_one(server_argv, mode, placement, args):
                 record['notes'].append('loadgen: ' + (errors[-1] if errors else
                                                       describe_status(lg.returncode)))
             record['ok'] = lg.returncode == 0 and bool(results) and not crash
+            requests = int(record.get('requests', 0))
+            if requests > 0 and cpu_before and cpu_after:
+                # The server's CPU time per request, all its threads: what
+                # it costs in its own code (user) and in the kernel (sys).
+                tick_us = 1e6 / os.sysconf('SC_CLK_TCK')
+                record['user_us'] = (cpu_after[0] - cpu_before[0]) * tick_us / requests
+                record['sys_us'] = (cpu_after[1] - cpu_before[1]) * tick_us / requests
 
         if not crash:
             note = server.stop()
@@ -287,6 +296,17 @@ def run_one(server_argv, mode, placement, args):
             tail = server.err.text().strip()
             if tail:
                 record['stderr_tail'] = tail[-500:]
+
+
+def cpu_ticks(pid):
+    """(user, system) CPU time of process pid and its threads, in clock
+    ticks, or None once it is gone."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]), int(fields[12])     # utime, stime
 
 
 def server_label(argv):
@@ -317,9 +337,9 @@ def summarize(records, servers, modes, placements, reps, baselines):
         lines.append('')
         lines.append('== placement %s: server on CPU %d, load generator on CPU %d, '
                      '%d repetition(s) ==' % (placement + (reps,)))
-        header = ('%-13s %-*s %8s %10s %7s' + ' %9s' * len(baselines) + ' %11s  %s') % (
+        header = ('%-13s %-*s %8s %10s %7s' + ' %9s' * len(baselines) + ' %11s %11s  %s') % (
             ('mode', width, 'server', 'unit', 'median', 'ok') +
-            tuple('x ' + name for name, _ in baselines) + ('p50/p99us', 'notes'))
+            tuple('x ' + name for name, _ in baselines) + ('p50/p99us', 'us/req u+s', 'notes'))
         lines.append(header)
         lines.append('-' * len(header))
         for mode in modes:
@@ -333,6 +353,8 @@ def summarize(records, servers, modes, placements, reps, baselines):
                     'value': statistics.median([r[key] for r in good]) if good else None,
                     'extra': {e: statistics.median([r[e] for r in good if e in r])
                               for e in extra if good},
+                    'cpu': {e: statistics.median([r[e] for r in good])
+                            for e in ('user_us', 'sys_us') if good and all(e in r for r in good)},
                     'n': '%d/%d' % (len(good), len(recs)),
                     'notes': sorted(set(n for r in recs for n in r['notes'])),
                 }
@@ -353,9 +375,12 @@ def summarize(records, servers, modes, placements, reps, baselines):
                 lat = '-'
                 if 'p50_us' in m['extra']:
                     lat = '%s/%s' % (fmt(m['extra']['p50_us']), fmt(m['extra']['p99_us']))
-                lines.append(('%-13s %-*s %8s %10s %7s' + ' %9s' * len(baselines) + ' %11s  %s') % (
+                cpu = '-'
+                if len(m['cpu']) == 2:
+                    cpu = '%.1f+%.1f' % (m['cpu']['user_us'], m['cpu']['sys_us'])
+                lines.append(('%-13s %-*s %8s %10s %7s' + ' %9s' * len(baselines) + ' %11s %11s  %s') % (
                     (mode, width, label, unit, fmt(m['value']), m['n']) + tuple(ratios) +
-                    (lat, '; '.join(m['notes']))))
+                    (lat, cpu, '; '.join(m['notes']))))
     return '\n'.join(lines)
 
 

@@ -7,8 +7,8 @@
 // Listens on 127.0.0.1, prints "PORT <n>" once listening, answers every
 // line with the same line and exits 0 on SIGTERM or SIGINT.
 //
-//   watch  start() and ::accepted, add_watch() on each connection,
-//          read_line() and flush() with a timeout of 0 inside the watch
+//   watch  start() and ::accepted, add_watch() on each connection, one
+//          read_line() and a flush() with a timeout of 0 per call
 //   async  start() and ::accepted, read_line_async() and flush_async()
 //
 // The library as installed, or uninstalled through GI_TYPELIB_PATH,
@@ -32,8 +32,9 @@ if (model !== 'watch' && model !== 'async') {
 
 const timedOut = e => e.matches?.(Gio.IOErrorEnum, Gio.IOErrorEnum.TIMED_OUT);
 
-// watch: read every whole line there is, answer it, send without waiting;
-// when the peer takes less, wait for room instead of input.
+// watch: one line a call (a whole line left in the buffer calls again in
+// the next iteration, half a line once the rest arrives), answered and sent
+// without waiting; when the peer takes less, wait for room instead of input.
 function onWritable(conn) {
     try {
         conn.flush(0, null);
@@ -48,21 +49,20 @@ function onWritable(conn) {
 }
 
 function onReadable(conn) {
+    let line;
     try {
-        for (;;) {
-            const [line] = conn.read_line(0, 0, null);
-            if (line === null) {            // end of input
-                conn.close();
-                return GLib.SOURCE_REMOVE;
-            }
-            conn.write_line(line, null);
-        }
+        [line] = conn.read_line(0, 0, null);
     } catch (e) {
-        if (!timedOut(e)) {                 // an error; a timeout: no whole line yet
-            conn.close();
-            return GLib.SOURCE_REMOVE;
-        }
+        if (timedOut(e))                    // no whole line yet
+            return GLib.SOURCE_CONTINUE;
+        conn.close();
+        return GLib.SOURCE_REMOVE;
     }
+    if (line === null) {                    // end of input
+        conn.close();
+        return GLib.SOURCE_REMOVE;
+    }
+    conn.write_line(line, null);
     try {
         conn.flush(0, null);
     } catch (e) {

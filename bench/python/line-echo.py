@@ -9,7 +9,8 @@ Each listens on 127.0.0.1, prints "PORT <n>" once listening, answers every
 line with the same line and exits 0 on SIGTERM or SIGINT.
 
   watch    Gios: start() and ::accepted, add_watch() on each connection,
-           read_line() and flush() with a timeout of 0 inside the watch
+           one read_line() and a flush() with a timeout of 0 per call of
+           the watch
   async    Gios: start() and ::accepted, read_line_async() / flush_async()
   job      Gios: listen_job(), a blocking read_line() loop per connection
   asyncio  asyncio streams (start_server, readline, write, drain)
@@ -59,17 +60,19 @@ def serve_watch(server, port):
         return GLib.SOURCE_REMOVE
 
     def on_readable(conn, condition, data):
+        # One line a call: a whole line left in the buffer calls this again
+        # in the next iteration, half a line once the rest arrives.
         try:
-            while True:
-                line, _ = conn.read_line(0, 0, None)
-                if line is None:              # end of input
-                    conn.close()
-                    return GLib.SOURCE_REMOVE
-                conn.write_line(line, None)
+            line, _ = conn.read_line(0, 0, None)
         except GLib.Error as e:
-            if not timed_out(e):             # an error; a timeout: no whole line yet
-                conn.close()
-                return GLib.SOURCE_REMOVE
+            if timed_out(e):                 # no whole line yet
+                return GLib.SOURCE_CONTINUE
+            conn.close()
+            return GLib.SOURCE_REMOVE
+        if line is None:                     # end of input
+            conn.close()
+            return GLib.SOURCE_REMOVE
+        conn.write_line(line, None)
         try:
             conn.flush(0, None)
         except GLib.Error as e:

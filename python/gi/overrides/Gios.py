@@ -204,6 +204,11 @@ def _glib_bytes(data):
     return data if isinstance(data, GLib.Bytes) else GLib.Bytes.new(data)
 
 
+def _utf8_length(text):
+    """The length of text (a str) in UTF-8, without encoding ASCII."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def _bytes(data):
     """A GLib.Bytes (or None) as Python bytes (or None)."""
     return None if data is None else data.get_data() or b""
@@ -258,6 +263,8 @@ class DeviceStream(Gios.DeviceStream):
         longer than max_length bytes (0: Gios.DEFAULT_MAX_LINE_LENGTH) raises
         Gios.Error.LINE_TOO_LONG; no line within timeout_ms raises
         Gio.IOErrorEnum.TIMED_OUT; neither consumes anything."""
+        if timeout_ms == 0:     # a call that does not wait: nothing to interrupt
+            return Gios.DeviceStream.read_line(self, max_length, 0, cancellable)
         return _blocking(lambda t, c: Gios.DeviceStream.read_line(self, max_length, t, c),
                          timeout_ms, cancellable, self)
 
@@ -266,6 +273,8 @@ class DeviceStream(Gios.DeviceStream):
 
         Like read_line(), with the line as bytes (any byte, NUL included);
         None at the end of input."""
+        if timeout_ms == 0:     # a call that does not wait: nothing to interrupt
+            return _bytes(Gios.DeviceStream.read_line_bytes(self, max_length, 0, cancellable))
         return _bytes(_blocking(lambda t, c: Gios.DeviceStream.read_line_bytes(self, max_length, t, c),
                                 timeout_ms, cancellable, self))
 
@@ -274,6 +283,8 @@ class DeviceStream(Gios.DeviceStream):
 
         Returns what is there, at most count bytes, waiting up to timeout_ms
         for at least one; b"" at the end of input."""
+        if timeout_ms == 0:     # a call that does not wait: nothing to interrupt
+            return _bytes(Gios.DeviceStream.read_bytes(self, count, 0, cancellable))
         return _bytes(_blocking(lambda t, c: Gios.DeviceStream.read_bytes(self, count, t, c),
                                 timeout_ms, cancellable, self))
 
@@ -323,9 +334,11 @@ class DeviceStream(Gios.DeviceStream):
         """write_line(line, cancellable=None) -> True
 
         Buffers line (a str) and the line terminator."""
-        size = len(line.encode("utf-8")) + len(self.get_line_terminator())
+        size = _utf8_length(line) + _utf8_length(self.get_line_terminator())
+        if self._write_wait(size) == 0:
+            return Gios.DeviceStream.write_line(self, line, cancellable)
         return _blocking(lambda _t, c: Gios.DeviceStream.write_line(self, line, c),
-                         self._write_wait(size), cancellable, writes=True)
+                         -1, cancellable, writes=True)
 
     def _write_wait(self, size):
         """0 when size more bytes fit in the output buffer (such a write only
@@ -339,6 +352,8 @@ class DeviceStream(Gios.DeviceStream):
 
         Sends every buffered byte within timeout_ms; what is not sent stays
         buffered."""
+        if timeout_ms == 0:     # a call that does not wait: nothing to interrupt
+            return Gios.DeviceStream.flush(self, 0, cancellable)
         return _blocking(lambda t, c: Gios.DeviceStream.flush(self, t, c),
                          timeout_ms, cancellable, self)
 
@@ -348,6 +363,8 @@ class DeviceStream(Gios.DeviceStream):
         Waits until the stream can be read (GLib.IOCondition.IN) or written
         (OUT) without waiting; returns the conditions that hold, 0 when none
         did within timeout_ms."""
+        if timeout_ms == 0:     # a call that does not wait: nothing to interrupt
+            return Gios.DeviceStream.poll(self, condition, 0, cancellable)
         return _blocking(lambda t, c: Gios.DeviceStream.poll(self, condition, t, c),
                          timeout_ms, cancellable, self, poll=True)
 
