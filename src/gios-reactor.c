@@ -5,9 +5,15 @@
  *
  * GLib's main loop polls every descriptor of every source on each
  * iteration, so a server with 1,000 idle connections pays for all of them on
- * each event. Here the context polls one descriptor, the epoll set, and the
- * cost of an event does not depend on how many connections are idle.
- * Callbacks still run on the context's thread, in its priority order.
+ * each event. Past DIRECT_MAX watches, the context polls one descriptor, the
+ * epoll set, and the cost of an event does not depend on how many
+ * connections are idle. Up to DIRECT_MAX, GLib polls the watches'
+ * descriptors itself, as its own sources' (g_source_add_unix_fd()): a
+ * handful cost poll() next to nothing, and an event then costs no
+ * epoll_wait() of its own, one system call in four of a request. The
+ * reactor moves its watches to epoll when a watch would make one too many,
+ * and back when they are down to half of DIRECT_MAX. Callbacks still run on
+ * the context's thread, in its priority order.
  *
  * The source can recurse: GLib would otherwise take the source's descriptor
  * out of its poll set around each dispatch, at the price of three system
@@ -38,6 +44,8 @@
 #include <sys/epoll.h>
 
 #define MAX_EVENTS 128
+/* The most watches whose descriptors GLib polls directly. */
+#define DIRECT_MAX 8
 /* Rounds of deferred calls per dispatch: a request and its reply are two
  * (a read completes, its callback starts a flush, which completes). */
 #define MAX_ROUNDS 16
@@ -46,7 +54,9 @@ struct _GiosReactor
 {
   GSource source;
   int epfd;
-  gpointer tag;
+  gpointer tag;            /* the epoll set's, while use_epoll */
+  gboolean use_epoll;      /* else every watch has its own tag */
+  GQueue watches;          /* of live GiosWatch, through link */
   GMainContext *context;   /* not owned: the context owns the source */
   guint dispatching;
   GPtrArray *graveyard;    /* watches destroyed during a dispatch */
@@ -59,6 +69,8 @@ struct _GiosReactor
 struct _GiosWatch
 {
   GiosReactor *reactor;
+  GList link;              /* in reactor->watches */
+  gpointer tag;            /* GLib's, while the reactor does not use epoll */
   int fd;
   GIOCondition events;
   GiosWatchFunc func;
@@ -165,13 +177,29 @@ reactor_dispatch (GSource     *source,
       watch->func (watch, revents, watch->data);
     }
 
-  /* epoll_wait() only when the poll found the epoll set ready: a dispatch
-   * for pending watches alone costs no system call. */
-  if (g_source_query_unix_fd (source, reactor->tag) & G_IO_IN)
+  if (reactor->use_epoll)
     {
-      do
-        n = epoll_wait (reactor->epfd, events, MAX_EVENTS, 0);
-      while (n < 0 && errno == EINTR);
+      /* epoll_wait() only when the poll found the epoll set ready: a
+       * dispatch for pending watches alone costs no system call. */
+      if (g_source_query_unix_fd (source, reactor->tag) & G_IO_IN)
+        {
+          do
+            n = epoll_wait (reactor->epfd, events, MAX_EVENTS, 0);
+          while (n < 0 && errno == EINTR);
+        }
+    }
+  else
+    {
+      /* What GLib's poll found, noted before any callback runs: a callback
+       * may add, destroy or move watches. */
+      for (GList *l = reactor->watches.head; l != NULL && n < DIRECT_MAX; l = l->next)
+        {
+          GiosWatch *watch = l->data;
+          GIOCondition revents = g_source_query_unix_fd (source, watch->tag);
+
+          if (revents != 0)
+            events[n++] = (struct epoll_event) { .events = revents, .data.ptr = watch };
+        }
     }
 
   for (int i = 0; i < n; i++)
@@ -262,7 +290,6 @@ _gios_reactor_ref (GMainContext  *context,
       reactor->epfd = epfd;
       reactor->context = context;
       reactor->graveyard = g_ptr_array_new_with_free_func (g_free);
-      reactor->tag = g_source_add_unix_fd ((GSource *) reactor, epfd, G_IO_IN);
       g_source_attach ((GSource *) reactor, context);
       g_hash_table_insert (reactors, context, reactor);
     }
@@ -298,6 +325,55 @@ _gios_reactor_defer (GiosReactor  *reactor,
   g_queue_push_tail_link (&reactor->deferred, &deferral->link);
 }
 
+/* Starts polling @watch's descriptor the reactor's way. */
+static void
+watch_attach (GiosWatch *watch)
+{
+  GiosReactor *reactor = watch->reactor;
+  GIOCondition events = watch->events & EPOLL_CONDITIONS;
+
+  if (reactor->use_epoll)
+    {
+      struct epoll_event ev = { .events = events, .data.ptr = watch };
+
+      if (epoll_ctl (reactor->epfd, EPOLL_CTL_ADD, watch->fd, &ev) != 0)
+        g_critical ("Could not watch descriptor %d: %s", watch->fd, g_strerror (errno));
+    }
+  else
+    watch->tag = g_source_add_unix_fd ((GSource *) reactor, watch->fd, events);
+}
+
+static void
+watch_detach (GiosWatch *watch)
+{
+  GiosReactor *reactor = watch->reactor;
+
+  if (reactor->use_epoll)
+    (void) epoll_ctl (reactor->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
+  else
+    g_source_remove_unix_fd ((GSource *) reactor, g_steal_pointer (&watch->tag));
+}
+
+/* Moves every watch to epoll, or back to GLib's poll. */
+static void
+use_epoll (GiosReactor *reactor,
+           gboolean     use)
+{
+  GSource *source = (GSource *) reactor;
+
+  if (reactor->use_epoll == use)
+    return;
+  for (GList *l = reactor->watches.head; l != NULL; l = l->next)
+    watch_detach (l->data);
+  reactor->use_epoll = use;
+  if (use)
+    reactor->tag = g_source_add_unix_fd (source, reactor->epfd, G_IO_IN);
+  else
+    g_source_remove_unix_fd (source, g_steal_pointer (&reactor->tag));
+  for (GList *l = reactor->watches.head; l != NULL; l = l->next)
+    watch_attach (l->data);
+}
+
 GiosWatch *
 _gios_reactor_watch (GiosReactor   *reactor,
                      int            fd,
@@ -306,15 +382,17 @@ _gios_reactor_watch (GiosReactor   *reactor,
                      gpointer       data)
 {
   GiosWatch *watch = g_new0 (GiosWatch, 1);
-  struct epoll_event ev = { .events = events & EPOLL_CONDITIONS, .data.ptr = watch };
 
   watch->reactor = (GiosReactor *) g_source_ref ((GSource *) reactor);
   watch->fd = fd;
   watch->events = events;
   watch->func = func;
   watch->data = data;
-  if (epoll_ctl (reactor->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
-    g_critical ("Could not watch descriptor %d: %s", fd, g_strerror (errno));
+  if (reactor->watches.length >= DIRECT_MAX)
+    use_epoll (reactor, TRUE);
+  watch->link.data = watch;
+  g_queue_push_tail_link (&reactor->watches, &watch->link);
+  watch_attach (watch);
   return watch;
 }
 
@@ -322,12 +400,19 @@ void
 _gios_watch_set_events (GiosWatch    *watch,
                         GIOCondition  events)
 {
-  struct epoll_event ev = { .events = events & EPOLL_CONDITIONS, .data.ptr = watch };
+  GiosReactor *reactor = watch->reactor;
 
   if (watch->events == events)
     return;
   watch->events = events;
-  (void) epoll_ctl (watch->reactor->epfd, EPOLL_CTL_MOD, watch->fd, &ev);
+  if (reactor->use_epoll)
+    {
+      struct epoll_event ev = { .events = events & EPOLL_CONDITIONS, .data.ptr = watch };
+
+      (void) epoll_ctl (reactor->epfd, EPOLL_CTL_MOD, watch->fd, &ev);
+    }
+  else
+    g_source_modify_unix_fd ((GSource *) reactor, watch->tag, events & EPOLL_CONDITIONS);
 }
 
 GIOCondition
@@ -399,7 +484,10 @@ _gios_watch_destroy (GiosWatch *watch)
   if (watch == NULL)
     return;
   reactor = watch->reactor;
-  (void) epoll_ctl (reactor->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
+  watch_detach (watch);
+  g_queue_unlink (&reactor->watches, &watch->link);
+  if (reactor->watches.length <= DIRECT_MAX / 2)
+    use_epoll (reactor, FALSE);
   if (watch->pending_revents != 0)
     g_queue_unlink (&reactor->pending, &watch->pending_link);
   watch->pending_revents = 0;

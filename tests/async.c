@@ -701,6 +701,77 @@ test_watch_input (void)
   g_string_free (log.got, TRUE);
 }
 
+/* Many watches on one context, then few: the reactor moves them from GLib's
+ * poll to its epoll set when there are more than a handful, and back when
+ * most are gone. Each stream gets its own input, before, across and after
+ * both moves. */
+#define MANY_WATCHES 24
+#define FEW_WATCHES 2
+
+static void
+send_to_each_and_check (GiosTestPair **pairs,
+                        WatchLog      *logs,
+                        guint          from,
+                        guint          to,
+                        const char    *word)
+{
+  for (guint i = from; i < to; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("%s%u ", word, i);
+
+      g_string_truncate (logs[i].got, 0);
+      gios_test_raw_send (pairs[i]->peer, text);
+    }
+  for (guint i = from; i < to; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("%s%u ", word, i);
+
+      GIOS_TEST_RUN_UNTIL (g_str_equal (logs[i].got->str, text));
+    }
+}
+
+static void
+test_watch_many_then_few (void)
+{
+  GiosTestPair *pairs[MANY_WATCHES];
+  WatchLog logs[MANY_WATCHES] = { { 0 } };
+  guint ids[MANY_WATCHES];
+
+  for (guint i = 0; i < MANY_WATCHES; i++)
+    {
+      pairs[i] = gios_test_pair_new_socketpair (gios_test_stream_over_socket);
+      logs[i].got = g_string_new (NULL);
+      logs[i].per_call = 64;
+      /* Input on the streams already watched as each one is added. */
+      ids[i] = gios_device_stream_add_watch (pairs[i]->stream, G_IO_IN, on_input, &logs[i], count_notify);
+      send_to_each_and_check (pairs, logs, 0, i + 1, "up");
+    }
+  send_to_each_and_check (pairs, logs, 0, MANY_WATCHES, "many");
+
+  /* All but a few peers go: their watches see the end and remove
+   * themselves, one after the other. */
+  for (guint i = FEW_WATCHES; i < MANY_WATCHES; i++)
+    {
+      gios_test_pair_close_peer (pairs[i]);
+      GIOS_TEST_RUN_UNTIL (logs[i].notified == 1);
+      g_assert_true (logs[i].at_end);
+      send_to_each_and_check (pairs, logs, 0, FEW_WATCHES, "down");
+    }
+  send_to_each_and_check (pairs, logs, 0, FEW_WATCHES, "few");
+  for (guint i = 0; i < FEW_WATCHES; i++)
+    {
+      g_assert_cmpuint (logs[i].notified, ==, 0);
+      gios_device_stream_remove_watch (pairs[i]->stream, ids[i]);
+      g_assert_cmpuint (logs[i].notified, ==, 1);
+    }
+
+  for (guint i = 0; i < MANY_WATCHES; i++)
+    {
+      gios_test_pair_free (pairs[i]);
+      g_string_free (logs[i].got, TRUE);
+    }
+}
+
 /* Reads until a read with a timeout of 0 finds nothing, as a server that
  * answers whatever came in one go does. */
 static gboolean
@@ -1683,6 +1754,7 @@ main (int   argc,
   g_test_add_func ("/async/cancel-everything", test_cancel_everything);
   g_test_add_func ("/async/watch/input", test_watch_input);
   g_test_add_func ("/async/watch/buffered-input", test_watch_buffered_input);
+  g_test_add_func ("/async/watch/many-then-few", test_watch_many_then_few);
   g_test_add_func ("/async/watch/read-until-nothing", test_watch_read_until_nothing);
   g_test_add_func ("/async/watch/output", test_watch_output);
   g_test_add_func ("/async/watch/remove-and-close", test_watch_remove_and_close);
