@@ -74,37 +74,13 @@ struct _GiosWatch
 G_LOCK_DEFINE_STATIC (reactors);
 static GHashTable *reactors;   /* GMainContext → GiosReactor, not owned */
 
-/* epoll reports EPOLLERR and EPOLLHUP whether asked or not. */
-static const struct
-{
-  GIOCondition condition;
-  guint32 epoll;
-} conditions[] = {
-  { G_IO_IN, EPOLLIN }, { G_IO_OUT, EPOLLOUT }, { G_IO_PRI, EPOLLPRI },
-  { G_IO_ERR, EPOLLERR }, { G_IO_HUP, EPOLLHUP },
-};
-
-static guint32
-to_epoll (GIOCondition events)
-{
-  guint32 e = 0;
-
-  for (guint i = 0; i < G_N_ELEMENTS (conditions); i++)
-    if (events & conditions[i].condition)
-      e |= conditions[i].epoll;
-  return e;
-}
-
-static GIOCondition
-from_epoll (guint32 e)
-{
-  GIOCondition c = 0;
-
-  for (guint i = 0; i < G_N_ELEMENTS (conditions); i++)
-    if (e & conditions[i].epoll)
-      c |= conditions[i].condition;
-  return c;
-}
+/* GLib's conditions are poll()'s bits, which epoll shares: a condition goes
+ * to epoll and comes back as it is, masked. epoll reports EPOLLERR and
+ * EPOLLHUP whether asked or not. */
+G_STATIC_ASSERT ((guint32) G_IO_IN == EPOLLIN && (guint32) G_IO_OUT == EPOLLOUT &&
+                 (guint32) G_IO_PRI == EPOLLPRI && (guint32) G_IO_ERR == EPOLLERR &&
+                 (guint32) G_IO_HUP == EPOLLHUP);
+#define EPOLL_CONDITIONS (G_IO_IN | G_IO_OUT | G_IO_PRI | G_IO_ERR | G_IO_HUP)
 
 static gboolean
 reactor_prepare (GSource *source,
@@ -201,7 +177,7 @@ reactor_dispatch (GSource     *source,
   for (int i = 0; i < n; i++)
     {
       GiosWatch *watch = events[i].data.ptr;
-      GIOCondition revents = from_epoll (events[i].events);
+      GIOCondition revents = (GIOCondition) (events[i].events & EPOLL_CONDITIONS);
 
       if (watch->dead)
         continue;
@@ -330,7 +306,7 @@ _gios_reactor_watch (GiosReactor   *reactor,
                      gpointer       data)
 {
   GiosWatch *watch = g_new0 (GiosWatch, 1);
-  struct epoll_event ev = { .events = to_epoll (events), .data.ptr = watch };
+  struct epoll_event ev = { .events = events & EPOLL_CONDITIONS, .data.ptr = watch };
 
   watch->reactor = (GiosReactor *) g_source_ref ((GSource *) reactor);
   watch->fd = fd;
@@ -346,7 +322,7 @@ void
 _gios_watch_set_events (GiosWatch    *watch,
                         GIOCondition  events)
 {
-  struct epoll_event ev = { .events = to_epoll (events), .data.ptr = watch };
+  struct epoll_event ev = { .events = events & EPOLL_CONDITIONS, .data.ptr = watch };
 
   if (watch->events == events)
     return;
