@@ -13,67 +13,79 @@
  * waits (an idle connection holds none) and takes them again at its next
  * request: one spare block of each kind per thread saves the allocator a
  * free and a malloc per request, and still leaves idle connections empty. */
+typedef enum
+{
+  SPARE_IN,
+  SPARE_OUT,
+  N_SPARES
+} SpareKind;
+
 typedef struct
 {
-  guint8 *in;
-  gsize in_cap;
-  guint8 *out;
-  gsize out_cap;
-} Spares;
+  guint8 *data;
+  gsize cap;
+} Spare;
 
 static void
 spares_free (gpointer data)
 {
-  Spares *spares = data;
+  Spare *spares = data;
 
-  g_free (spares->in);
-  g_free (spares->out);
+  for (guint i = 0; i < N_SPARES; i++)
+    g_free (spares[i].data);
   g_free (spares);
 }
 
 static GPrivate spares_key = G_PRIVATE_INIT (spares_free);
 
-static Spares *
-get_spares (void)
+/* The thread's spare block of @kind. */
+static Spare *
+get_spare (SpareKind kind)
 {
-  Spares *spares = g_private_get (&spares_key);
+  Spare *spares = g_private_get (&spares_key);
 
   if (spares == NULL)
     {
-      spares = g_new0 (Spares, 1);
+      spares = g_new0 (Spare, N_SPARES);
       g_private_set (&spares_key, spares);
     }
-  return spares;
+  return &spares[kind];
 }
 
-/* Keeps *@data (of @cap bytes) as the thread's spare when the slot is free,
- * frees it otherwise. */
+/* Keeps *@data (of @cap bytes; NULL: nothing to give) as the thread's
+ * spare of @kind when that is free, frees it otherwise. */
 static void
-give_back (guint8 **data,
-           gsize    cap,
-           guint8 **slot,
-           gsize   *slot_cap)
+give_back (SpareKind   kind,
+           guint8    **data,
+           gsize       cap)
 {
-  if (*slot == NULL)
+  Spare *spare;
+
+  if (*data == NULL)
+    return;
+  spare = get_spare (kind);
+  if (spare->data == NULL)
     {
-      *slot = g_steal_pointer (data);
-      *slot_cap = cap;
+      spare->data = g_steal_pointer (data);
+      spare->cap = cap;
     }
   else
     g_clear_pointer (data, g_free);
 }
 
-/* The thread's spare when it holds at least @need bytes, or NULL. */
+/* The thread's spare of @kind when it holds at least @need bytes (its
+ * size in @cap), or NULL. */
 static guint8 *
-take_spare (gsize    need,
-            guint8 **slot,
-            gsize   *slot_cap,
-            gsize   *cap)
+take_spare (SpareKind  kind,
+            gsize      need,
+            gsize     *cap)
 {
-  if (*slot == NULL || *slot_cap < need)
+  Spare *spare = get_spare (kind);
+
+  if (spare->data == NULL || spare->cap < need)
     return NULL;
-  *cap = *slot_cap;
-  return g_steal_pointer (slot);
+  *cap = spare->cap;
+  return g_steal_pointer (&spare->data);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -90,16 +102,11 @@ gios_in_buffer_init (GiosInBuffer *in,
 void
 gios_in_buffer_clear (GiosInBuffer *in)
 {
-  if (in->data != NULL)
-    {
-      Spares *spares = get_spares ();
-
-      /* Only blocks of the configured size are worth keeping. */
-      if (in->cap == in->size)
-        give_back (&in->data, in->cap, &spares->in, &spares->in_cap);
-      else
-        g_clear_pointer (&in->data, g_free);
-    }
+  /* Only blocks of the configured size are worth keeping. */
+  if (in->cap == in->size)
+    give_back (SPARE_IN, &in->data, in->cap);
+  else
+    g_clear_pointer (&in->data, g_free);
   in->start = in->end = in->cap = 0;
 }
 
@@ -148,9 +155,7 @@ gios_in_buffer_reserve (GiosInBuffer *in,
         }
       if (in->data == NULL && total == in->size)
         {
-          Spares *spares = get_spares ();
-
-          in->data = take_spare (total, &spares->in, &spares->in_cap, &in->cap);
+          in->data = take_spare (SPARE_IN, total, &in->cap);
           /* A larger spare (another stream's size) is used at this size. */
           if (in->data != NULL)
             in->cap = total;
@@ -176,12 +181,7 @@ gios_out_buffer_init (GiosOutBuffer *out,
 void
 gios_out_buffer_clear (GiosOutBuffer *out)
 {
-  if (out->data != NULL)
-    {
-      Spares *spares = get_spares ();
-
-      give_back (&out->data, out->cap, &spares->out, &spares->out_cap);
-    }
+  give_back (SPARE_OUT, &out->data, out->cap);
   out->len = out->cap = 0;
 }
 
@@ -201,9 +201,8 @@ gios_out_buffer_grow (GiosOutBuffer *out,
 
   if (out->data == NULL)
     {
-      Spares *spares = get_spares ();
       gsize spare_cap;
-      guint8 *spare = take_spare (cap, &spares->out, &spares->out_cap, &spare_cap);
+      guint8 *spare = take_spare (SPARE_OUT, cap, &spare_cap);
 
       if (spare != NULL)
         {
