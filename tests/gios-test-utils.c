@@ -66,6 +66,21 @@ gios_test_add_watchdog (guint seconds)
   return g_timeout_add_seconds (seconds, watchdog_fired, NULL);
 }
 
+void
+gios_test_on_async_done (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+GAsyncResult *
+gios_test_wait_result (GAsyncResult **slot)
+{
+  GIOS_TEST_RUN_UNTIL (*slot != NULL);
+  return *slot;
+}
+
 /* ------------------------------------------------------------------------ */
 /* A call blocked in another thread                                           */
 
@@ -351,6 +366,23 @@ int
 gios_test_socket_fd (gpointer socket)
 {
   return g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (socket)));
+}
+
+guint
+gios_test_free_port (void)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET };
+  socklen_t len = sizeof sin;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  guint port;
+
+  g_assert_cmpint (fd, >=, 0);
+  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &len), ==, 0);
+  port = ntohs (sin.sin_port);
+  close (fd);
+  return port;
 }
 
 int

@@ -58,6 +58,16 @@ guint gios_test_add_watchdog (guint seconds);
 
 #define GIOS_TEST_RUN_UNTIL(condition) GIOS_TEST_RUN_UNTIL_WITHIN (10, condition)
 
+/* A GAsyncReadyCallback that keeps a reference to @result in the
+ * GAsyncResult pointer @data points to (for the test to unref). */
+void          gios_test_on_async_done (GObject       *source,
+                                       GAsyncResult  *result,
+                                       gpointer       data);
+
+/* Runs the default context until gios_test_on_async_done() has filled
+ * @slot (GIOS_TEST_RUN_UNTIL), and returns it. */
+GAsyncResult *gios_test_wait_result   (GAsyncResult **slot);
+
 /* ------------------------------------------------------------------------ */
 /* A call blocked in another thread, for the test to wake                     */
 
@@ -174,6 +184,10 @@ GiosSocket       *gios_test_accept_raw           (GiosServerSocket  *server,
 
 /* The descriptor of a connected GiosSocket. */
 int               gios_test_socket_fd            (gpointer           socket);
+
+/* A loopback port that was free a moment ago: for a connection that must
+ * be refused, or a program that takes no port 0. */
+guint             gios_test_free_port            (void);
 
 /* A plain client made with the system calls, so that a test of the server
  * tests the server alone: connected to @port on the loopback address of

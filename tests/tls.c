@@ -304,23 +304,6 @@ test_s_client (gconstpointer data)
 /* ------------------------------------------------------------------------ */
 /* The client against openssl s_server                                        */
 
-/* A port that was free a moment ago, for a program that takes no port 0. */
-static guint
-free_port (void)
-{
-  struct sockaddr_in sin = { .sin_family = AF_INET };
-  socklen_t len = sizeof sin;
-  int fd = socket (AF_INET, SOCK_STREAM, 0);
-  guint port;
-
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &len), ==, 0);
-  port = ntohs (sin.sin_port);
-  close (fd);
-  return port;
-}
-
 static void
 test_client_against_s_server (void)
 {
@@ -339,7 +322,7 @@ test_client_against_s_server (void)
       g_autofree char *accept = NULL;
 
       g_free (port);
-      port = g_strdup_printf ("%u", free_port ());
+      port = g_strdup_printf ("%u", gios_test_free_port ());
       accept = g_strdup_printf ("127.0.0.1:%s", port);
       /* -rev: every line comes back reversed. */
       process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
