@@ -1344,10 +1344,8 @@ main (int   argc,
   g_test_add_func ("/tls/stream/records-read-in-parts", test_records_read_in_parts);
   g_test_add_func ("/tls/stream/over-gtlsconnection", test_device_stream_over_gtlsconnection);
   g_test_add_func ("/tls/stream/every-record", test_blocking_reads_every_record);
-  g_test_add_data_func ("/tls/async/every-record", GINT_TO_POINTER (READ_BY_ASYNC),
-                        test_loop_reads_every_record);
-  g_test_add_data_func ("/tls/watch/every-record", GINT_TO_POINTER (READ_BY_WATCH),
-                        test_loop_reads_every_record);
+  g_test_add_data_func ("/tls/async/every-record", GINT_TO_POINTER (READ_BY_ASYNC), test_loop_reads_every_record);
+  g_test_add_data_func ("/tls/watch/every-record", GINT_TO_POINTER (READ_BY_WATCH), test_loop_reads_every_record);
   g_test_add_func ("/tls/watch/big-records", test_watch_reads_big_records);
   g_test_add_data_func ("/tls/starttls/upgrade", starttls_server, test_starttls);
   g_test_add_data_func ("/tls/starttls/classic", starttls_classic_server, test_starttls);
