@@ -652,6 +652,12 @@ gios_test_pair_free (GiosTestPair *pair)
   g_free (pair);
 }
 
+guint8
+gios_test_pattern_byte (guint64 offset)
+{
+  return (guint8) ((offset * 7) ^ (offset >> 9));
+}
+
 void
 gios_test_peer_write_all (int         fd,
                           const void *data,

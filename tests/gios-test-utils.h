@@ -304,6 +304,11 @@ void          gios_test_pair_free           (GiosTestPair *pair);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GiosTestPair, gios_test_pair_free)
 
+/* The byte at @offset of a long payload whose bytes differ from their
+ * neighbours: a receiver checks each, so that a lost, doubled or reordered
+ * byte shows. */
+guint8   gios_test_pattern_byte      (guint64     offset);
+
 /* Writes all of @data to @fd, waiting while the kernel is full (20 s at
  * most): for payloads larger than a socket buffer. */
 void     gios_test_peer_write_all    (int         fd,
