@@ -1515,13 +1515,11 @@ test_tcp_peer_reset (void)
 {
   g_autoptr(GiosTestPair) pair = pair_new (TRANSPORT_TCP);
   g_autoptr(GError) error = NULL;
-  struct linger linger = { 1, 0 };
   int disconnected = 0;
   guint8 buf[8];
 
   g_signal_connect (pair->stream, "disconnected", G_CALLBACK (on_disconnected), &disconnected);
-  g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &linger, sizeof linger), ==, 0);
-  gios_test_pair_close_peer (pair);
+  gios_test_pair_reset_peer (pair);
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
   g_assert_cmpint (disconnected, ==, 2);

@@ -464,6 +464,22 @@ gios_test_have_ipv6_loopback (void)
   return ok;
 }
 
+/* SO_LINGER 0: close() then sends a reset, not an orderly end. */
+static void
+set_reset_on_close (int fd)
+{
+  struct linger lg = { 1, 0 };
+
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), ==, 0);
+}
+
+void
+gios_test_raw_reset (int fd)
+{
+  set_reset_on_close (fd);
+  close (fd);
+}
+
 void
 gios_test_raw_assert_dropped (int fd)
 {
@@ -638,6 +654,13 @@ gios_test_pair_close_peer (GiosTestPair *pair)
   else
     close (pair->peer);
   pair->peer = -1;
+}
+
+void
+gios_test_pair_reset_peer (GiosTestPair *pair)
+{
+  set_reset_on_close (pair->peer);
+  gios_test_pair_close_peer (pair);
 }
 
 void

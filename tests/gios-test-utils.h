@@ -212,6 +212,10 @@ void              gios_test_assert_inet          (GSocketAddress     *address,
 /* Whether this machine has an IPv6 loopback interface to bind. */
 gboolean          gios_test_have_ipv6_loopback   (void);
 
+/* Closes @fd with a reset (SO_LINGER 0) instead of an orderly end: the
+ * peer reset of TESTING.md. */
+void              gios_test_raw_reset            (int                fd);
+
 /* Asserts that the server side of @fd went away within 5 s: @fd sees the
  * end of input or a reset. */
 void              gios_test_raw_assert_dropped   (int                fd);
@@ -299,6 +303,9 @@ GiosTestPair *gios_test_pair_new_accepted   (void);
 
 /* The peer goes away: its descriptor is closed (or its GiosSocket, if any). */
 void          gios_test_pair_close_peer     (GiosTestPair *pair);
+
+/* The peer goes away with a reset (SO_LINGER 0), as gios_test_raw_reset(). */
+void          gios_test_pair_reset_peer     (GiosTestPair *pair);
 
 void          gios_test_pair_free           (GiosTestPair *pair);
 
