@@ -324,22 +324,6 @@ test_concurrent_accepts (void)
   g_ptr_array_unref (r.results);
 }
 
-static void
-on_async_done (GObject      *source,
-               GAsyncResult *result,
-               gpointer      data)
-{
-  *(GAsyncResult **) data = g_object_ref (result);
-}
-
-/* Runs the default context until on_async_done() has filled @slot. */
-static GAsyncResult *
-wait_result (GAsyncResult **slot)
-{
-  GIOS_TEST_RUN_UNTIL (*slot != NULL);
-  return *slot;
-}
-
 /* read_line_async() of a line of at most 100 bytes, waited for: what
  * read_line_finish() returns. */
 static char *
@@ -351,8 +335,8 @@ read_line_waited (GiosDeviceStream  *stream,
 {
   g_autoptr(GAsyncResult) result = NULL;
 
-  gios_device_stream_read_line_async (stream, 100, timeout_ms, priority, NULL, on_async_done, &result);
-  return gios_device_stream_read_line_finish (stream, wait_result (&result), length, error);
+  gios_device_stream_read_line_async (stream, 100, timeout_ms, priority, NULL, gios_test_on_async_done, &result);
+  return gios_device_stream_read_line_finish (stream, gios_test_wait_result (&result), length, error);
 }
 
 static void
@@ -366,16 +350,16 @@ test_listen_async (void)
   int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   gios_test_raw_send (fd, "classic\n");
-  gios_server_socket_listen_async (server, NULL, on_async_done, &result);
-  g_assert_true (gios_server_socket_listen_finish (server, wait_result (&result), &error));
+  gios_server_socket_listen_async (server, NULL, gios_test_on_async_done, &result);
+  g_assert_true (gios_server_socket_listen_finish (server, gios_test_wait_result (&result), &error));
   g_assert_no_error (error);
   g_assert_true (gios_socket_common_get_is_connected (GIOS_SOCKET_COMMON (server)));
   line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (server), 100, NULL, 1000, NULL, &error);
   g_assert_cmpstr (line, ==, "classic");
 
   /* With a current connection, it completes at once. */
-  gios_server_socket_listen_async (server, NULL, on_async_done, &again);
-  g_assert_true (gios_server_socket_listen_finish (server, wait_result (&again), &error));
+  gios_server_socket_listen_async (server, NULL, gios_test_on_async_done, &again);
+  g_assert_true (gios_server_socket_listen_finish (server, gios_test_wait_result (&again), &error));
   close (fd);
 }
 
@@ -394,19 +378,19 @@ test_open_async_errors (void)
   port = gios_test_server_port_string (gone);
   g_object_unref (gone);
 
-  gios_socket_open_async (client, "127.0.0.1", port, 1000, NULL, on_async_done, &refused);
-  g_assert_false (gios_socket_open_finish (client, wait_result (&refused), &error));
+  gios_socket_open_async (client, "127.0.0.1", port, 1000, NULL, gios_test_on_async_done, &refused);
+  g_assert_false (gios_socket_open_finish (client, gios_test_wait_result (&refused), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
   g_clear_error (&error);
 
-  gios_socket_open_async (client, "no-such-host.invalid", "80", 1000, NULL, on_async_done, &unknown);
-  g_assert_false (gios_socket_open_finish (client, wait_result (&unknown), &error));
+  gios_socket_open_async (client, "no-such-host.invalid", "80", 1000, NULL, gios_test_on_async_done, &unknown);
+  g_assert_false (gios_socket_open_finish (client, gios_test_wait_result (&unknown), &error));
   g_assert_true (error->domain == G_RESOLVER_ERROR);
   g_clear_error (&error);
 
   g_cancellable_cancel (cancellable);
-  gios_socket_open_async (client, "127.0.0.1", port, 1000, cancellable, on_async_done, &cancelled);
-  g_assert_false (gios_socket_open_finish (client, wait_result (&cancelled), &error));
+  gios_socket_open_async (client, "127.0.0.1", port, 1000, cancellable, gios_test_on_async_done, &cancelled);
+  g_assert_false (gios_socket_open_finish (client, gios_test_wait_result (&cancelled), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_false (gios_device_stream_get_is_open (GIOS_DEVICE_STREAM (client)));
 }
@@ -458,22 +442,23 @@ test_read_line_async (void)
 
   /* Timeout: "rest" has no end; it stays buffered. */
   start = g_get_monotonic_time ();
-  gios_device_stream_read_line_async (stream, 100, 150, G_PRIORITY_DEFAULT, NULL, on_async_done, &timed_out);
+  gios_device_stream_read_line_async (stream, 100, 150, G_PRIORITY_DEFAULT, NULL, gios_test_on_async_done, &timed_out);
   /* One read at a time. */
-  gios_device_stream_read_bytes_async (stream, 10, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &pending);
-  g_assert_null (gios_device_stream_read_bytes_finish (stream, wait_result (&pending), &error));
+  gios_device_stream_read_bytes_async (stream, 10, 1000, G_PRIORITY_DEFAULT, NULL, gios_test_on_async_done, &pending);
+  g_assert_null (gios_device_stream_read_bytes_finish (stream, gios_test_wait_result (&pending), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
   g_clear_error (&error);
-  g_assert_null (gios_device_stream_read_line_finish (stream, wait_result (&timed_out), NULL, &error));
+  g_assert_null (gios_device_stream_read_line_finish (stream, gios_test_wait_result (&timed_out), NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   gios_test_assert_elapsed (start, 140, 400);
   g_assert_cmpuint (gios_device_stream_get_buffered_input (stream), ==, 4);
   g_clear_error (&error);
 
   /* Cancellation. */
-  gios_device_stream_read_line_async (stream, 100, 5000, G_PRIORITY_DEFAULT, cancellable, on_async_done, &cancelled);
+  gios_device_stream_read_line_async (stream, 100, 5000, G_PRIORITY_DEFAULT, cancellable, gios_test_on_async_done,
+                                      &cancelled);
   g_cancellable_cancel (cancellable);
-  g_assert_null (gios_device_stream_read_line_finish (stream, wait_result (&cancelled), NULL, &error));
+  g_assert_null (gios_device_stream_read_line_finish (stream, gios_test_wait_result (&cancelled), NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
 
@@ -500,14 +485,14 @@ test_read_bytes_and_flush_async (void)
   char buf[16] = { 0 };
 
   gios_test_raw_send (pair->peer, "abcdef");
-  gios_device_stream_read_bytes_async (stream, 4, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &got);
-  bytes = gios_device_stream_read_bytes_finish (stream, wait_result (&got), &error);
+  gios_device_stream_read_bytes_async (stream, 4, 1000, G_PRIORITY_DEFAULT, NULL, gios_test_on_async_done, &got);
+  bytes = gios_device_stream_read_bytes_finish (stream, gios_test_wait_result (&got), &error);
   g_assert_no_error (error);
   g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), "abcd", 4);
 
   g_assert_true (gios_device_stream_write (stream, (const guint8 *) "xyz", 3, NULL, &error));
-  gios_device_stream_flush_async (stream, 1000, G_PRIORITY_DEFAULT, NULL, on_async_done, &flushed);
-  g_assert_true (gios_device_stream_flush_finish (stream, wait_result (&flushed), &error));
+  gios_device_stream_flush_async (stream, 1000, G_PRIORITY_DEFAULT, NULL, gios_test_on_async_done, &flushed);
+  g_assert_true (gios_device_stream_flush_finish (stream, gios_test_wait_result (&flushed), &error));
   g_assert_cmpint (recv (pair->peer, buf, sizeof buf, 0), ==, 3);
   g_assert_cmpstr (buf, ==, "xyz");
 
@@ -515,8 +500,8 @@ test_read_bytes_and_flush_async (void)
    * buffered. */
   gios_device_stream_set_output_buffer_size (stream, 16 * 1024 * 1024);
   g_assert_true (gios_device_stream_write (stream, big, 8 * 1024 * 1024, NULL, &error));
-  gios_device_stream_flush_async (stream, 200, G_PRIORITY_DEFAULT, NULL, on_async_done, &stuck);
-  g_assert_false (gios_device_stream_flush_finish (stream, wait_result (&stuck), &error));
+  gios_device_stream_flush_async (stream, 200, G_PRIORITY_DEFAULT, NULL, gios_test_on_async_done, &stuck);
+  g_assert_false (gios_device_stream_flush_finish (stream, gios_test_wait_result (&stuck), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_cmpuint (gios_device_stream_get_buffered_output (stream), >, 0);
 }
@@ -530,9 +515,9 @@ test_drop_fails_pending (void)
   g_autoptr(GAsyncResult) result = NULL;
 
   gios_device_stream_read_line_async (pair->stream, 100, 5000, G_PRIORITY_DEFAULT,
-                                      NULL, on_async_done, &result);
+                                      NULL, gios_test_on_async_done, &result);
   gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (pair->stream), NULL);
-  g_assert_null (gios_device_stream_read_line_finish (pair->stream, wait_result (&result), NULL, &error));
+  g_assert_null (gios_device_stream_read_line_finish (pair->stream, gios_test_wait_result (&result), NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
 }
 
@@ -567,28 +552,28 @@ test_cancel_everything (void)
 
   /* Pending, then cancelled: accept, listen, read_bytes, flush (to a peer
    * that does not read). */
-  gios_server_socket_accept_async (idle_server, cancellable, on_async_done, &accept_result);
-  gios_server_socket_listen_async (idle_server, cancellable, on_async_done, &listen_result);
+  gios_server_socket_accept_async (idle_server, cancellable, gios_test_on_async_done, &accept_result);
+  gios_server_socket_listen_async (idle_server, cancellable, gios_test_on_async_done, &listen_result);
   gios_device_stream_read_bytes_async (stream, 16, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
-                                       cancellable, on_async_done, &bytes_result);
+                                       cancellable, gios_test_on_async_done, &bytes_result);
   gios_device_stream_set_output_buffer_size (stream, 16 * 1024 * 1024);
   g_assert_true (gios_device_stream_write (stream, big, 8 * 1024 * 1024, NULL, &error));
   gios_device_stream_flush_async (stream, GIOS_TIMEOUT_FOREVER, G_PRIORITY_DEFAULT,
-                                  cancellable, on_async_done, &flush_result);
+                                  cancellable, gios_test_on_async_done, &flush_result);
   for (int i = 0; i < 10; i++)
     g_main_context_iteration (NULL, FALSE);
   g_cancellable_cancel (cancellable);
 
-  g_assert_null (gios_server_socket_accept_finish (idle_server, wait_result (&accept_result), &error));
+  g_assert_null (gios_server_socket_accept_finish (idle_server, gios_test_wait_result (&accept_result), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  g_assert_false (gios_server_socket_listen_finish (idle_server, wait_result (&listen_result), &error));
+  g_assert_false (gios_server_socket_listen_finish (idle_server, gios_test_wait_result (&listen_result), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  g_assert_null (gios_device_stream_read_bytes_finish (stream, wait_result (&bytes_result), &error));
+  g_assert_null (gios_device_stream_read_bytes_finish (stream, gios_test_wait_result (&bytes_result), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  g_assert_false (gios_device_stream_flush_finish (stream, wait_result (&flush_result), &error));
+  g_assert_false (gios_device_stream_flush_finish (stream, gios_test_wait_result (&flush_result), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   /* What was not sent stays buffered. */
@@ -600,8 +585,8 @@ test_cancel_everything (void)
     g_autoptr(GAsyncResult) late_result = NULL;
     g_autoptr(GiosSocket) later = NULL;
 
-    gios_server_socket_accept_async (idle_server, NULL, on_async_done, &late_result);
-    later = gios_server_socket_accept_finish (idle_server, wait_result (&late_result), &error);
+    gios_server_socket_accept_async (idle_server, NULL, gios_test_on_async_done, &late_result);
+    later = gios_server_socket_accept_finish (idle_server, gios_test_wait_result (&late_result), &error);
     g_assert_no_error (error);
     g_assert_nonnull (later);
     close (fd2);
@@ -1280,8 +1265,8 @@ test_timeout_zero_high_priority (void)
   g_assert_cmpstr (line, ==, "three");
 
   g_assert_true (gios_device_stream_write (stream, (const guint8 *) "x", 1, NULL, &error));
-  gios_device_stream_flush_async (stream, 0, G_PRIORITY_HIGH, NULL, on_async_done, &flushed);
-  g_assert_true (gios_device_stream_flush_finish (stream, wait_result (&flushed), &error));
+  gios_device_stream_flush_async (stream, 0, G_PRIORITY_HIGH, NULL, gios_test_on_async_done, &flushed);
+  g_assert_true (gios_device_stream_flush_finish (stream, gios_test_wait_result (&flushed), &error));
   g_assert_no_error (error);
   g_assert_cmpint (recv (pair->peer, &c, 1, 0), ==, 1);
   g_assert_cmpint (c, ==, 'x');
@@ -1625,23 +1610,23 @@ test_completion_never_inside (void)
   /* Failures at the start call back later too: a read while one is
    * pending, and a flush whose cancellable was cancelled already. */
   gios_device_stream_read_line_async (pair->stream, 100, 2000, G_PRIORITY_DEFAULT, NULL,
-                                      on_async_done, &first);
+                                      gios_test_on_async_done, &first);
   gios_device_stream_read_bytes_async (pair->stream, 10, 2000, G_PRIORITY_DEFAULT, NULL,
-                                       on_async_done, &pending);
+                                       gios_test_on_async_done, &pending);
   g_cancellable_cancel (cancelled);
   gios_device_stream_flush_async (pair->stream, 2000, G_PRIORITY_DEFAULT, cancelled,
-                                  on_async_done, &refused);
+                                  gios_test_on_async_done, &refused);
   g_assert_null (pending);
   g_assert_null (refused);
-  g_assert_null (gios_device_stream_read_bytes_finish (pair->stream, wait_result (&pending), &error));
+  g_assert_null (gios_device_stream_read_bytes_finish (pair->stream, gios_test_wait_result (&pending), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
   g_clear_error (&error);
-  g_assert_false (gios_device_stream_flush_finish (pair->stream, wait_result (&refused), &error));
+  g_assert_false (gios_device_stream_flush_finish (pair->stream, gios_test_wait_result (&refused), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   gios_test_raw_send (pair->peer, "four\n");
   g_clear_pointer (&line, g_free);
-  line = gios_device_stream_read_line_finish (pair->stream, wait_result (&first), NULL, &error);
+  line = gios_device_stream_read_line_finish (pair->stream, gios_test_wait_result (&first), NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "four");
   calls_clear (&calls);

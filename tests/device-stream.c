@@ -37,12 +37,6 @@ typedef enum {
 
 static const char *transport_names[N_TRANSPORTS] = { "unix", "gsocket", "tcp" };
 
-static guint8
-pattern (gsize i)
-{
-  return (guint8) ((i * 7) ^ (i >> 9));
-}
-
 /* ------------------------------------------------------------------------ */
 /* Pairs                                                                      */
 
@@ -114,7 +108,7 @@ set_small_buffers (GiosTestPair *pair,
 /* Threads                                                                    */
 
 /* Reads @len bytes from a raw descriptor, slowly if asked, and checks them
- * against pattern (). */
+ * against gios_test_pattern_byte(). */
 typedef struct {
   int fd;
   gsize len;
@@ -140,7 +134,7 @@ receiver_thread (gpointer user_data)
 
       gios_test_peer_read_exact (r->fd, buf, want);
       for (i = 0; i < want && r->first_bad == G_MAXSIZE; i++)
-        if (buf[i] != pattern (r->received + i))
+        if (buf[i] != gios_test_pattern_byte (r->received + i))
           r->first_bad = r->received + i;
       r->received += want;
       if (r->slow_every > 0 && ++reads % r->slow_every == 0)
@@ -214,7 +208,7 @@ pattern_data (gsize len)
   gsize i;
 
   for (i = 0; i < len; i++)
-    data[i] = pattern (i);
+    data[i] = gios_test_pattern_byte (i);
   return data;
 }
 
@@ -1521,13 +1515,11 @@ test_tcp_peer_reset (void)
 {
   g_autoptr(GiosTestPair) pair = pair_new (TRANSPORT_TCP);
   g_autoptr(GError) error = NULL;
-  struct linger linger = { 1, 0 };
   int disconnected = 0;
   guint8 buf[8];
 
   g_signal_connect (pair->stream, "disconnected", G_CALLBACK (on_disconnected), &disconnected);
-  g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &linger, sizeof linger), ==, 0);
-  gios_test_pair_close_peer (pair);
+  gios_test_pair_reset_peer (pair);
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 5000, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
   g_assert_cmpint (disconnected, ==, 2);

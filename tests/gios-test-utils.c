@@ -66,6 +66,21 @@ gios_test_add_watchdog (guint seconds)
   return g_timeout_add_seconds (seconds, watchdog_fired, NULL);
 }
 
+void
+gios_test_on_async_done (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+GAsyncResult *
+gios_test_wait_result (GAsyncResult **slot)
+{
+  GIOS_TEST_RUN_UNTIL (*slot != NULL);
+  return *slot;
+}
+
 /* ------------------------------------------------------------------------ */
 /* A call blocked in another thread                                           */
 
@@ -353,6 +368,23 @@ gios_test_socket_fd (gpointer socket)
   return g_socket_get_fd (gios_socket_common_get_socket (GIOS_SOCKET_COMMON (socket)));
 }
 
+guint
+gios_test_free_port (void)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET };
+  socklen_t len = sizeof sin;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  guint port;
+
+  g_assert_cmpint (fd, >=, 0);
+  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &len), ==, 0);
+  port = ntohs (sin.sin_port);
+  close (fd);
+  return port;
+}
+
 int
 gios_test_raw_connect (int   family,
                        guint port)
@@ -430,6 +462,22 @@ gios_test_have_ipv6_loopback (void)
   ok = bind (fd, (struct sockaddr *) &sin6, sizeof sin6) == 0;
   close (fd);
   return ok;
+}
+
+/* SO_LINGER 0: close() then sends a reset, not an orderly end. */
+static void
+set_reset_on_close (int fd)
+{
+  struct linger lg = { 1, 0 };
+
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), ==, 0);
+}
+
+void
+gios_test_raw_reset (int fd)
+{
+  set_reset_on_close (fd);
+  close (fd);
 }
 
 void
@@ -609,6 +657,13 @@ gios_test_pair_close_peer (GiosTestPair *pair)
 }
 
 void
+gios_test_pair_reset_peer (GiosTestPair *pair)
+{
+  set_reset_on_close (pair->peer);
+  gios_test_pair_close_peer (pair);
+}
+
+void
 gios_test_pair_free (GiosTestPair *pair)
 {
   g_clear_object (&pair->stream);
@@ -618,6 +673,12 @@ gios_test_pair_free (GiosTestPair *pair)
     close (pair->peer);
   g_clear_object (&pair->server);
   g_free (pair);
+}
+
+guint8
+gios_test_pattern_byte (guint64 offset)
+{
+  return (guint8) ((offset * 7) ^ (offset >> 9));
 }
 
 void

@@ -58,6 +58,16 @@ guint gios_test_add_watchdog (guint seconds);
 
 #define GIOS_TEST_RUN_UNTIL(condition) GIOS_TEST_RUN_UNTIL_WITHIN (10, condition)
 
+/* A GAsyncReadyCallback that keeps a reference to @result in the
+ * GAsyncResult pointer @data points to (for the test to unref). */
+void          gios_test_on_async_done (GObject       *source,
+                                       GAsyncResult  *result,
+                                       gpointer       data);
+
+/* Runs the default context until gios_test_on_async_done() has filled
+ * @slot (GIOS_TEST_RUN_UNTIL), and returns it. */
+GAsyncResult *gios_test_wait_result   (GAsyncResult **slot);
+
 /* ------------------------------------------------------------------------ */
 /* A call blocked in another thread, for the test to wake                     */
 
@@ -175,6 +185,10 @@ GiosSocket       *gios_test_accept_raw           (GiosServerSocket  *server,
 /* The descriptor of a connected GiosSocket. */
 int               gios_test_socket_fd            (gpointer           socket);
 
+/* A loopback port that was free a moment ago: for a connection that must
+ * be refused, or a program that takes no port 0. */
+guint             gios_test_free_port            (void);
+
 /* A plain client made with the system calls, so that a test of the server
  * tests the server alone: connected to @port on the loopback address of
  * @family (AF_INET or AF_INET6), asserted. */
@@ -197,6 +211,10 @@ void              gios_test_assert_inet          (GSocketAddress     *address,
 
 /* Whether this machine has an IPv6 loopback interface to bind. */
 gboolean          gios_test_have_ipv6_loopback   (void);
+
+/* Closes @fd with a reset (SO_LINGER 0) instead of an orderly end: the
+ * peer reset of TESTING.md. */
+void              gios_test_raw_reset            (int                fd);
 
 /* Asserts that the server side of @fd went away within 5 s: @fd sees the
  * end of input or a reset. */
@@ -286,9 +304,17 @@ GiosTestPair *gios_test_pair_new_accepted   (void);
 /* The peer goes away: its descriptor is closed (or its GiosSocket, if any). */
 void          gios_test_pair_close_peer     (GiosTestPair *pair);
 
+/* The peer goes away with a reset (SO_LINGER 0), as gios_test_raw_reset(). */
+void          gios_test_pair_reset_peer     (GiosTestPair *pair);
+
 void          gios_test_pair_free           (GiosTestPair *pair);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GiosTestPair, gios_test_pair_free)
+
+/* The byte at @offset of a long payload whose bytes differ from their
+ * neighbours: a receiver checks each, so that a lost, doubled or reordered
+ * byte shows. */
+guint8   gios_test_pattern_byte      (guint64     offset);
 
 /* Writes all of @data to @fd, waiting while the kernel is full (20 s at
  * most): for payloads larger than a socket buffer. */

@@ -566,15 +566,12 @@ test_timeouts (void)
 static void
 test_peer_reset (void)
 {
-  struct linger lg = { 1, 0 };
-
   {
     g_autoptr(GiosTestPair) pair = gios_test_pair_new_tcp ();
 
     peer_write_hex (pair->peer, CLASS_METHOD_HEADER "11 01 25 53");
     gios_test_wait_kernel_input (pair->stream_fd, 18);
-    g_assert_cmpint (setsockopt (pair->peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), ==, 0);
-    gios_test_pair_close_peer (pair);
+    gios_test_pair_reset_peer (pair);
     assert_receive_fails (pair->stream, RECEIVE_MESSAGE, 2000, NULL,
                           G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, NULL);
   }

@@ -680,14 +680,6 @@ test_start_silent_frees_place (void)
   g_ptr_array_unref (accepted.connections);
 }
 
-static void
-on_async_done (GObject      *source,
-               GAsyncResult *result,
-               gpointer      data)
-{
-  *(GAsyncResult **) data = g_object_ref (result);
-}
-
 /* accept_async() and listen_async(): a bad client does not end the call,
  * which gets the next good one. */
 static void
@@ -699,11 +691,10 @@ test_async_calls (void)
   g_autoptr(GError) error = NULL;
   int bad, good;
 
-  gios_server_socket_accept_async (server, NULL, on_async_done, &result);
+  gios_server_socket_accept_async (server, NULL, gios_test_on_async_done, &result);
   bad = client_sending (server, "nonsense\r\n");
   good = client_sending (server, GOOD_V1);
-  GIOS_TEST_RUN_UNTIL (result != NULL);
-  socket = gios_server_socket_accept_finish (server, result, &error);
+  socket = gios_server_socket_accept_finish (server, gios_test_wait_result (&result), &error);
   g_assert_no_error (error);
   gios_test_assert_inet (gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (socket)), "203.0.113.9", 61000);
   gios_test_raw_assert_dropped (bad);
@@ -711,11 +702,10 @@ test_async_calls (void)
   close (good);
 
   g_clear_object (&result);
-  gios_server_socket_listen_async (server, NULL, on_async_done, &result);
+  gios_server_socket_listen_async (server, NULL, gios_test_on_async_done, &result);
   bad = client_sending (server, "PROXY TCP6 1.2.3.4 ::1 1 2\r\n");
   good = client_sending (server, "PROXY TCP6 2001:db8::2 ::1 7 8\r\n");
-  GIOS_TEST_RUN_UNTIL (result != NULL);
-  g_assert_true (gios_server_socket_listen_finish (server, result, &error));
+  g_assert_true (gios_server_socket_listen_finish (server, gios_test_wait_result (&result), &error));
   g_assert_no_error (error);
   gios_test_assert_inet (gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (server)), "2001:db8::2", 7);
   gios_test_raw_assert_dropped (bad);
@@ -735,7 +725,7 @@ test_main_loop_close (void)
   Accepted accepted = { g_ptr_array_new_with_free_func (g_object_unref) };
   int waiting_start, waiting_call;
 
-  gios_server_socket_accept_async (server, NULL, on_async_done, &result);
+  gios_server_socket_accept_async (server, NULL, gios_test_on_async_done, &result);
   waiting_call = client_sending (server, "PROX");
   /* Let the acceptor take it: its header is then awaited. */
   GIOS_TEST_RUN_UNTIL (!g_main_context_pending (NULL));
@@ -745,8 +735,7 @@ test_main_loop_close (void)
   GIOS_TEST_RUN_UNTIL (!g_main_context_pending (NULL));
 
   gios_server_socket_close (server, NULL);
-  GIOS_TEST_RUN_UNTIL (result != NULL);
-  socket = gios_server_socket_accept_finish (server, result, &error);
+  socket = gios_server_socket_accept_finish (server, gios_test_wait_result (&result), &error);
   g_assert_null (socket);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   gios_test_raw_assert_dropped (waiting_call);

@@ -852,12 +852,6 @@ on_all_flushed (GObject      *source,
   w->done = TRUE;
 }
 
-static guint8
-pattern (guint64 i)
-{
-  return (guint8) ((i * 7) ^ (i >> 9));
-}
-
 static void
 write_next (AsyncWriter *w)
 {
@@ -873,7 +867,7 @@ write_next (AsyncWriter *w)
   size = MIN (size, w->total - w->queued);
   chunk = g_malloc (size);
   for (gsize i = 0; i < size; i++)
-    chunk[i] = pattern (w->queued + i);
+    chunk[i] = gios_test_pattern_byte (w->queued + i);
   bytes = g_bytes_new_take (chunk, size);
   w->queued += size;
   gios_device_stream_write_bytes_async (w->stream, bytes, 10000, G_PRIORITY_DEFAULT, NULL,
@@ -906,7 +900,7 @@ read_slowly (gpointer data)
       if (n <= 0)
         break;
       for (gssize i = 0; i < n; i++)
-        if (buffer[i] != pattern (r->got + i))
+        if (buffer[i] != gios_test_pattern_byte (r->got + i))
           r->intact = FALSE;
       r->got += n;
       /* A slow reader: the writer must wait for it. */

@@ -493,7 +493,6 @@ test_peer_reset (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (server);
-  struct linger lg = { 1, 0 };
   GiosTestDisconnects d = { 0 };
   g_autofree char *line = NULL;
   int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
@@ -504,8 +503,7 @@ test_peer_reset (void)
   /* Wait until the bytes are buffered, so the reset comes after them. */
   g_assert_cmpint (gios_device_stream_poll (stream, G_IO_IN, 1000, NULL), ==, G_IO_IN);
 
-  setsockopt (fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-  close (fd);
+  gios_test_raw_reset (fd);
 
   line = gios_device_stream_read_line (stream, 100, NULL, 2000, NULL, &error);
   g_assert_null (line);
@@ -1056,13 +1054,11 @@ test_jobs_peer_reset (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosServerSocket) server = gios_test_open_loopback_server ();
   JobStats stats = { 0 };
-  struct linger lg = { 1, 0 };
   int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
 
   g_assert_cmpint (gios_server_socket_listen_job (server, 100, 0, record_reset, &stats,
                                                   NULL, NULL, &error), ==, 1);
-  setsockopt (fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-  close (fd);
+  gios_test_raw_reset (fd);
   g_assert_true (gios_server_socket_wait_jobs (server, 2000, NULL));
   g_assert_cmpint (stats.errors, ==, 1);
   g_assert_error (stats.last_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);

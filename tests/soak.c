@@ -344,6 +344,15 @@ note_line (Soak     *soak,
   g_mutex_unlock (&soak->lock);
 }
 
+/* What an abrupt client causes on its connection: a reset, or a write to
+ * a peer that has gone. */
+static gboolean
+is_peer_gone_error (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+}
+
 /* A read that ended without a line: the end of input is the normal end;
  * a reset or a closed connection is what abrupt clients cause; anything
  * else (a timeout: a client neither sent nor closed) is a failure. */
@@ -353,9 +362,7 @@ note_read_end (Soak   *soak,
 {
   if (error == NULL)
     return;
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
-      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) ||
-      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+  if (is_peer_gone_error (error) || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
     {
       g_mutex_lock (&soak->lock);
       soak->read_errors++;
@@ -442,8 +449,7 @@ classic_thread (gpointer data)
       note_accepted (soak);
       serve_stream (soak, stream, NULL);
       if (!gios_socket_common_drop_connection (GIOS_SOCKET_COMMON (soak->server), &error) &&
-          !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) &&
-          !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+          !is_peer_gone_error (error))
         server_fail (soak, "classic: drop_connection: %s", error->message);
       note_finished (soak);
     }
@@ -540,9 +546,7 @@ accept_worker (gpointer data,
   g_autoptr(GError) error = NULL;
 
   serve_stream (soak, GIOS_DEVICE_STREAM (connection), NULL);
-  if (!gios_device_stream_close (GIOS_DEVICE_STREAM (connection), &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+  if (!gios_device_stream_close (GIOS_DEVICE_STREAM (connection), &error) && !is_peer_gone_error (error))
     server_fail (soak, "accept: close: %s", error->message);
   g_object_unref (connection);
   note_finished (soak);

@@ -30,16 +30,6 @@ raw_listen (guint *port,
   return fd;
 }
 
-static guint
-free_port (void)
-{
-  guint port;
-  int fd = raw_listen (&port, 1);
-
-  close (fd);
-  return port;
-}
-
 static void
 test_open_tcp (void)
 {
@@ -129,7 +119,7 @@ test_open_errors (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GiosSocket) client = gios_socket_new ();
-  g_autofree char *port_s = g_strdup_printf ("%u", free_port ());
+  g_autofree char *port_s = g_strdup_printf ("%u", gios_test_free_port ());
   g_autofree char *where = g_strdup_printf ("127.0.0.1:%s", port_s);
 
   g_assert_false (gios_socket_open (client, "127.0.0.1", port_s, 1000, NULL, &error));

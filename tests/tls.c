@@ -120,6 +120,24 @@ typedef struct
   GThread *thread;
 } Serving;
 
+/* The answer to the client's @line (none if NULL), flushed within
+ * @flush_timeout_ms; counted once sent. */
+static void
+answer_line (Serving          *serving,
+             GiosDeviceStream *stream,
+             const char       *line,
+             int               flush_timeout_ms)
+{
+  g_autofree char *reply = NULL;
+
+  if (line == NULL)
+    return;
+  reply = g_strdup_printf ("ECHO %s", line);
+  if (gios_device_stream_write_line (stream, reply, NULL, NULL) &&
+      gios_device_stream_flush (stream, flush_timeout_ms, NULL, NULL))
+    g_atomic_int_inc (&serving->served);
+}
+
 /* The conversation of every model: a greeting, then the answer to the
  * client's line. */
 static void
@@ -129,19 +147,13 @@ converse (GiosSocketCommon *connection,
   Serving *serving = data;
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
   g_autofree char *line = NULL;
-  g_autofree char *reply = NULL;
 
   g_assert_true (gios_socket_common_get_is_tls (connection));
   if (!gios_device_stream_write_line (stream, "HELLO", NULL, NULL) ||
       !gios_device_stream_flush (stream, 5000, NULL, NULL))
     return;
   line = gios_device_stream_read_line (stream, 0, NULL, 5000, NULL, NULL);
-  if (line == NULL)
-    return;
-  reply = g_strdup_printf ("ECHO %s", line);
-  if (gios_device_stream_write_line (stream, reply, NULL, NULL) &&
-      gios_device_stream_flush (stream, 5000, NULL, NULL))
-    g_atomic_int_inc (&serving->served);
+  answer_line (serving, stream, line, 5000);
 }
 
 static void
@@ -153,15 +165,9 @@ on_line (GObject      *source,
   GiosDeviceStream *stream = GIOS_DEVICE_STREAM (connection);
   Serving *serving = data;
   g_autofree char *line = gios_device_stream_read_line_finish (stream, result, NULL, NULL);
-  g_autofree char *reply = NULL;
 
-  if (line == NULL)
-    return;
-  reply = g_strdup_printf ("ECHO %s", line);
   /* Short lines to a reading peer: written at once. */
-  if (gios_device_stream_write_line (stream, reply, NULL, NULL) &&
-      gios_device_stream_flush (stream, 0, NULL, NULL))
-    g_atomic_int_inc (&serving->served);
+  answer_line (serving, stream, line, 0);
 }
 
 static gboolean
@@ -298,23 +304,6 @@ test_s_client (gconstpointer data)
 /* ------------------------------------------------------------------------ */
 /* The client against openssl s_server                                        */
 
-/* A port that was free a moment ago, for a program that takes no port 0. */
-static guint
-free_port (void)
-{
-  struct sockaddr_in sin = { .sin_family = AF_INET };
-  socklen_t len = sizeof sin;
-  int fd = socket (AF_INET, SOCK_STREAM, 0);
-  guint port;
-
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &len), ==, 0);
-  port = ntohs (sin.sin_port);
-  close (fd);
-  return port;
-}
-
 static void
 test_client_against_s_server (void)
 {
@@ -333,7 +322,7 @@ test_client_against_s_server (void)
       g_autofree char *accept = NULL;
 
       g_free (port);
-      port = g_strdup_printf ("%u", free_port ());
+      port = g_strdup_printf ("%u", gios_test_free_port ());
       accept = g_strdup_printf ("127.0.0.1:%s", port);
       /* -rev: every line comes back reversed. */
       process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
@@ -820,24 +809,6 @@ on_counted_line (GObject      *source,
   gios_device_stream_read_line_async (stream, 0, 5000, G_PRIORITY_DEFAULT, NULL, on_counted_line, count);
 }
 
-/* Many small records at once, read one line per call on the main loop
- * through a small buffer: none waits for input that is already inside the
- * TLS session. */
-static void
-test_async_reads_every_record (void)
-{
-  g_autoptr(Pair) pair = pair_new ();
-  GiosDeviceStream *reader = GIOS_DEVICE_STREAM (pair->accepted);
-  Count count = { 0, 300, FALSE, NULL };
-
-  gios_device_stream_set_input_buffer_size (reader, 64);
-  write_line_records (pair->client, count.expected);
-  gios_device_stream_read_line_async (reader, 0, 5000, G_PRIORITY_DEFAULT, NULL, on_counted_line, &count);
-  GIOS_TEST_RUN_UNTIL (count.done);
-  g_assert_no_error (count.error);
-  g_assert_cmpuint (count.lines, ==, count.expected);
-}
-
 typedef struct
 {
   guint lines;
@@ -899,9 +870,18 @@ on_line_watch (GiosDeviceStream *stream,
   return count->done ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
 }
 
-/* The same through a watch that reads one line per call. */
+/* How the main loop reads in test_loop_reads_every_record(). */
+typedef enum
+{
+  READ_BY_ASYNC,   /* read_line_async(), again from its callback */
+  READ_BY_WATCH,   /* a watch that reads one line per call */
+} ReadBy;
+
+/* Many small records at once, read one line per call on the main loop
+ * (as @data, a ReadBy, says) through a small buffer: none waits for input
+ * that is already inside the TLS session. */
 static void
-test_watch_reads_every_record (void)
+test_loop_reads_every_record (gconstpointer data)
 {
   g_autoptr(Pair) pair = pair_new ();
   GiosDeviceStream *reader = GIOS_DEVICE_STREAM (pair->accepted);
@@ -909,7 +889,10 @@ test_watch_reads_every_record (void)
 
   gios_device_stream_set_input_buffer_size (reader, 64);
   write_line_records (pair->client, count.expected);
-  gios_device_stream_add_watch (reader, G_IO_IN, on_line_watch, &count, NULL);
+  if (GPOINTER_TO_INT (data) == READ_BY_ASYNC)
+    gios_device_stream_read_line_async (reader, 0, 5000, G_PRIORITY_DEFAULT, NULL, on_counted_line, &count);
+  else
+    gios_device_stream_add_watch (reader, G_IO_IN, on_line_watch, &count, NULL);
   GIOS_TEST_RUN_UNTIL (count.done);
   g_assert_no_error (count.error);
   g_assert_cmpuint (count.lines, ==, count.expected);
@@ -1370,8 +1353,8 @@ main (int   argc,
   g_test_add_func ("/tls/stream/records-read-in-parts", test_records_read_in_parts);
   g_test_add_func ("/tls/stream/over-gtlsconnection", test_device_stream_over_gtlsconnection);
   g_test_add_func ("/tls/stream/every-record", test_blocking_reads_every_record);
-  g_test_add_func ("/tls/async/every-record", test_async_reads_every_record);
-  g_test_add_func ("/tls/watch/every-record", test_watch_reads_every_record);
+  g_test_add_data_func ("/tls/async/every-record", GINT_TO_POINTER (READ_BY_ASYNC), test_loop_reads_every_record);
+  g_test_add_data_func ("/tls/watch/every-record", GINT_TO_POINTER (READ_BY_WATCH), test_loop_reads_every_record);
   g_test_add_func ("/tls/watch/big-records", test_watch_reads_big_records);
   g_test_add_data_func ("/tls/starttls/upgrade", starttls_server, test_starttls);
   g_test_add_data_func ("/tls/starttls/classic", starttls_classic_server, test_starttls);
