@@ -13,7 +13,8 @@ every connection is recorded and the run carries on; one that exits with
 status 77 before its port line (a missing optional dependency, such as
 uvloop) is skipped with its message.  It prints the medians and the ratios
 to the baselines: the plain C servers (peer-epoll and peer-threads) unless
---ratio names others.
+--ratio names others; and, for the request modes, the server's CPU time per
+request, user + system, of all its threads ("us/req u+s", from /proc).
 
 The line-* modes send lines ("...\n") for the line-echo servers of
 bench/python and bench/js (any byte-echo server passes them too).
