@@ -81,6 +81,7 @@ struct _GiosWatch
   gint64 last_input;       /* monotonic */
   GList idle_link;         /* in reactor->idle while idle_limit != 0 */
   guint dead : 1;
+  guint fd_closed : 1;     /* closed under the watch: no longer polled */
 };
 
 G_LOCK_DEFINE_STATIC (reactors);
@@ -195,8 +196,18 @@ reactor_dispatch (GSource     *source,
       for (GList *l = reactor->watches.head; l != NULL && n < DIRECT_MAX; l = l->next)
         {
           GiosWatch *watch = l->data;
-          GIOCondition revents = g_source_query_unix_fd (source, watch->tag);
+          GIOCondition revents = watch->fd_closed ? 0 : g_source_query_unix_fd (source, watch->tag);
 
+          if (G_UNLIKELY (revents & G_IO_NVAL))
+            {
+              /* The descriptor was closed under the watch (destroy it
+               * first). poll() would report it at once on every
+               * iteration: stop polling it, and tell the watch once, as
+               * an error. epoll forgets a closed descriptor silently. */
+              g_source_remove_unix_fd (source, g_steal_pointer (&watch->tag));
+              watch->fd_closed = TRUE;
+              revents = G_IO_ERR | G_IO_HUP;
+            }
           if (revents != 0)
             events[n++] = (struct epoll_event) { .events = revents, .data.ptr = watch };
         }
@@ -332,6 +343,8 @@ watch_attach (GiosWatch *watch)
   GiosReactor *reactor = watch->reactor;
   GIOCondition events = watch->events & EPOLL_CONDITIONS;
 
+  if (watch->fd_closed)
+    return;
   if (reactor->use_epoll)
     {
       struct epoll_event ev = { .events = events, .data.ptr = watch };
@@ -348,6 +361,8 @@ watch_detach (GiosWatch *watch)
 {
   GiosReactor *reactor = watch->reactor;
 
+  if (watch->fd_closed)
+    return;
   if (reactor->use_epoll)
     (void) epoll_ctl (reactor->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
   else
@@ -405,6 +420,8 @@ _gios_watch_set_events (GiosWatch    *watch,
   if (watch->events == events)
     return;
   watch->events = events;
+  if (watch->fd_closed)
+    return;
   if (reactor->use_epoll)
     {
       struct epoll_event ev = { .events = events & EPOLL_CONDITIONS, .data.ptr = watch };

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "gios-reactor-private.h"
 #include "gios-test-utils.h"
 
 /* ------------------------------------------------------------------------ */
@@ -755,6 +756,57 @@ test_watch_many_then_few (void)
       gios_test_pair_free (pairs[i]);
       g_string_free (logs[i].got, TRUE);
     }
+}
+
+/* A descriptor closed under its reactor watch (a misuse: the watch must go
+ * first) is reported to the watch once, as an error, and then no longer
+ * polled: the loop does not spin on it. */
+typedef struct
+{
+  guint calls;
+  GIOCondition revents;
+} ReactorLog;
+
+static void
+on_reactor_event (GiosWatch    *watch,
+                  GIOCondition  revents,
+                  gpointer      data)
+{
+  ReactorLog *log = data;
+
+  log->calls++;
+  log->revents |= revents;
+}
+
+static void
+test_watch_descriptor_closed_under_it (void)
+{
+  g_autoptr(GError) error = NULL;
+  GiosReactor *reactor = _gios_reactor_ref (NULL, &error);
+  ReactorLog log = { 0 };
+  GiosWatch *watch;
+  int fds[2];
+
+  g_assert_no_error (error);
+  gios_test_socketpair (fds);
+  watch = _gios_reactor_watch (reactor, fds[0], G_IO_IN, on_reactor_event, &log);
+  drain_context ();
+  g_assert_cmpuint (log.calls, ==, 0);
+
+  close (fds[0]);
+  GIOS_TEST_RUN_UNTIL (log.calls > 0);
+  g_assert_cmpuint (log.calls, ==, 1);
+  g_assert_cmpuint (log.revents, ==, G_IO_ERR | G_IO_HUP);
+  for (int i = 0; i < 50; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (log.calls, ==, 1);
+
+  /* Changing and destroying it still work, without touching the
+   * descriptor number (which may be another file's by now). */
+  _gios_watch_set_events (watch, G_IO_IN | G_IO_OUT);
+  _gios_watch_destroy (watch);
+  g_source_unref ((GSource *) reactor);
+  close (fds[1]);
 }
 
 /* Reads until a read with a timeout of 0 finds nothing, as a server that
@@ -1740,6 +1792,7 @@ main (int   argc,
   g_test_add_func ("/async/watch/input", test_watch_input);
   g_test_add_func ("/async/watch/buffered-input", test_watch_buffered_input);
   g_test_add_func ("/async/watch/many-then-few", test_watch_many_then_few);
+  g_test_add_func ("/async/watch/descriptor-closed-under-it", test_watch_descriptor_closed_under_it);
   g_test_add_func ("/async/watch/read-until-nothing", test_watch_read_until_nothing);
   g_test_add_func ("/async/watch/output", test_watch_output);
   g_test_add_func ("/async/watch/remove-and-close", test_watch_remove_and_close);
