@@ -371,17 +371,17 @@ watch_detach (GiosWatch *watch)
 
 /* Moves every watch to epoll, or back to GLib's poll. */
 static void
-use_epoll (GiosReactor *reactor,
-           gboolean     use)
+move_watches (GiosReactor *reactor,
+              gboolean     use_epoll)
 {
   GSource *source = (GSource *) reactor;
 
-  if (reactor->use_epoll == use)
+  if (reactor->use_epoll == use_epoll)
     return;
   for (GList *l = reactor->watches.head; l != NULL; l = l->next)
     watch_detach (l->data);
-  reactor->use_epoll = use;
-  if (use)
+  reactor->use_epoll = use_epoll;
+  if (use_epoll)
     reactor->tag = g_source_add_unix_fd (source, reactor->epfd, G_IO_IN);
   else
     g_source_remove_unix_fd (source, g_steal_pointer (&reactor->tag));
@@ -404,7 +404,7 @@ _gios_reactor_watch (GiosReactor   *reactor,
   watch->func = func;
   watch->data = data;
   if (reactor->watches.length >= DIRECT_MAX)
-    use_epoll (reactor, TRUE);
+    move_watches (reactor, TRUE);
   watch->link.data = watch;
   g_queue_push_tail_link (&reactor->watches, &watch->link);
   watch_attach (watch);
@@ -504,7 +504,7 @@ _gios_watch_destroy (GiosWatch *watch)
   watch_detach (watch);
   g_queue_unlink (&reactor->watches, &watch->link);
   if (reactor->watches.length <= DIRECT_MAX / 2)
-    use_epoll (reactor, FALSE);
+    move_watches (reactor, FALSE);
   if (watch->pending_revents != 0)
     g_queue_unlink (&reactor->pending, &watch->pending_link);
   watch->pending_revents = 0;
