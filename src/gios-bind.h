@@ -24,8 +24,9 @@ gboolean _gios_parse_port (const char  *port,
 /* Listens on @port of @host (NULL: every interface, IPv6 and IPv4, or the
  * loopback ones with @loopback_only), adding the listening sockets to
  * @listeners (of GSocket); with @reuse_port, sharing the port with other
- * sockets that set SO_REUSEPORT (the kernel spreads connections over them). A port in use is tried again until @deadline,
- * pausing on @gate, which a close from another thread wakes. */
+ * sockets that set SO_REUSEPORT (the kernel spreads connections over
+ * them). A port in use is tried again until @deadline, pausing on @gate,
+ * which a close from another thread wakes. */
 gboolean _gios_bind_tcp   (GiosGate          *gate,
                            const char        *host,
                            const char        *port,
