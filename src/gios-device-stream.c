@@ -273,7 +273,7 @@ _gios_device_stream_get_gate (GiosDeviceStream *self)
  * @self: a [class@Gios.DeviceStream]
  * @buffer: (array length=size) (element-type guint8) (out caller-allocates):
  *   where to put the bytes
- * @size: the most bytes to receive, at least 1
+ * @size: (in): the most bytes to receive, at least 1
  * @deadline: until when to wait for the first byte, a monotonic time
  *   (g_get_monotonic_time()), or -1 for no limit
  * @cancellable: (nullable): a [class@Gio.Cancellable]

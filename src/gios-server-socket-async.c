@@ -286,8 +286,8 @@ _gios_server_socket_install_signals (GiosServerSocketClass *klass)
    * GiosServerSocket::stopped:
    * @self: the server socket
    * @reason: why accepting ended: %G_IO_ERROR_CANCELLED after
-   *   [method@Gios.ServerSocket.stop] or [method@Gios.DeviceStream.close],
-   *   or the error that ended it
+   *   [method@Gios.ServerSocket.stop], [method@Gios.ServerSocket.drain] or
+   *   [method@Gios.DeviceStream.close], or the error that ended it
    *
    * Emitted once when accepting started by [method@Gios.ServerSocket.start]
    * ends.
