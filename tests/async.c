@@ -778,34 +778,54 @@ on_reactor_event (GiosWatch    *watch,
   log->revents |= revents;
 }
 
-static void
-test_watch_descriptor_closed_under_it (void)
+/* Watches one end of a new socketpair (@fds) for @events, into @log. */
+static GiosWatch *
+watch_new_socketpair (int           fds[2],
+                      GIOCondition  events,
+                      ReactorLog   *log)
 {
   g_autoptr(GError) error = NULL;
   GiosReactor *reactor = _gios_reactor_ref (NULL, &error);
-  ReactorLog log = { 0 };
   GiosWatch *watch;
-  int fds[2];
 
   g_assert_no_error (error);
   gios_test_socketpair (fds);
-  watch = _gios_reactor_watch (reactor, fds[0], G_IO_IN, on_reactor_event, &log);
+  /* The watch holds the reactor. */
+  watch = _gios_reactor_watch (reactor, fds[0], events, on_reactor_event, log);
+  g_source_unref ((GSource *) reactor);
+  return watch;
+}
+
+/* The watch is called, once, with @revents, and then no more. */
+static void
+assert_reported_once (ReactorLog   *log,
+                      GIOCondition  revents)
+{
+  GIOS_TEST_RUN_UNTIL (log->calls > 0);
+  g_assert_cmpuint (log->calls, ==, 1);
+  g_assert_cmpuint (log->revents, ==, revents);
+  for (int i = 0; i < 50; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (log->calls, ==, 1);
+}
+
+static void
+test_watch_descriptor_closed_under_it (void)
+{
+  ReactorLog log = { 0 };
+  int fds[2];
+  GiosWatch *watch = watch_new_socketpair (fds, G_IO_IN, &log);
+
   drain_context ();
   g_assert_cmpuint (log.calls, ==, 0);
 
   close (fds[0]);
-  GIOS_TEST_RUN_UNTIL (log.calls > 0);
-  g_assert_cmpuint (log.calls, ==, 1);
-  g_assert_cmpuint (log.revents, ==, G_IO_ERR | G_IO_HUP);
-  for (int i = 0; i < 50; i++)
-    g_main_context_iteration (NULL, FALSE);
-  g_assert_cmpuint (log.calls, ==, 1);
+  assert_reported_once (&log, G_IO_ERR | G_IO_HUP);
 
   /* Changing and destroying it still work, without touching the
    * descriptor number (which may be another file's by now). */
   _gios_watch_set_events (watch, G_IO_IN | G_IO_OUT);
   _gios_watch_destroy (watch);
-  g_source_unref ((GSource *) reactor);
   close (fds[1]);
 }
 
@@ -815,28 +835,18 @@ test_watch_descriptor_closed_under_it (void)
 static void
 test_watch_hang_up_unwatched (void)
 {
-  g_autoptr(GError) error = NULL;
-  GiosReactor *reactor = _gios_reactor_ref (NULL, &error);
   ReactorLog log = { 0 };
-  GiosWatch *watch;
   int fds[2];
+  GiosWatch *watch = watch_new_socketpair (fds, 0, &log);
 
-  g_assert_no_error (error);
-  gios_test_socketpair (fds);
-  watch = _gios_reactor_watch (reactor, fds[0], 0, on_reactor_event, &log);
   close (fds[1]);
-  GIOS_TEST_RUN_UNTIL (log.calls > 0);
-  g_assert_cmpuint (log.revents, ==, G_IO_HUP);
-  for (int i = 0; i < 50; i++)
-    g_main_context_iteration (NULL, FALSE);
-  g_assert_cmpuint (log.calls, ==, 1);
+  assert_reported_once (&log, G_IO_HUP);
 
   log.revents = 0;
   _gios_watch_set_events (watch, G_IO_IN);
   GIOS_TEST_RUN_UNTIL (log.calls > 1);
   g_assert_cmpuint (log.revents, ==, G_IO_IN | G_IO_HUP);
   _gios_watch_destroy (watch);
-  g_source_unref ((GSource *) reactor);
   close (fds[0]);
 }
 
