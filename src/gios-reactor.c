@@ -82,7 +82,11 @@ struct _GiosWatch
   GList idle_link;         /* in reactor->idle while idle_limit != 0 */
   guint dead : 1;
   guint fd_closed : 1;     /* closed under the watch: no longer polled */
+  guint parked : 1;        /* failed or hung up, watched for nothing: not
+                            * polled until it is watched for something */
 };
+
+static void park_if_unwatched (GiosWatch *watch);
 
 G_LOCK_DEFINE_STATIC (reactors);
 static GHashTable *reactors;   /* GMainContext → GiosReactor, not owned */
@@ -196,7 +200,7 @@ reactor_dispatch (GSource     *source,
       for (GList *l = reactor->watches.head; l != NULL && n < DIRECT_MAX; l = l->next)
         {
           GiosWatch *watch = l->data;
-          GIOCondition revents = watch->fd_closed ? 0 : g_source_query_unix_fd (source, watch->tag);
+          GIOCondition revents = watch->fd_closed || watch->parked ? 0 : g_source_query_unix_fd (source, watch->tag);
 
           if (G_UNLIKELY (revents & G_IO_NVAL))
             {
@@ -223,6 +227,8 @@ reactor_dispatch (GSource     *source,
       if (watch->idle_limit != 0 && (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
         watch->last_input = g_source_get_time (source);
       watch->func (watch, revents, watch->data);
+      if (!watch->dead && (revents & (G_IO_HUP | G_IO_ERR)))
+        park_if_unwatched (watch);
     }
   if (reactor->idle.length > 0 && g_source_get_time (source) >= g_source_get_ready_time (source))
     sweep_idle (reactor);
@@ -343,7 +349,7 @@ watch_attach (GiosWatch *watch)
   GiosReactor *reactor = watch->reactor;
   GIOCondition events = watch->events & EPOLL_CONDITIONS;
 
-  if (watch->fd_closed)
+  if (watch->fd_closed || watch->parked)
     return;
   if (reactor->use_epoll)
     {
@@ -361,12 +367,27 @@ watch_detach (GiosWatch *watch)
 {
   GiosReactor *reactor = watch->reactor;
 
-  if (watch->fd_closed)
+  if (watch->fd_closed || watch->parked)
     return;
   if (reactor->use_epoll)
     (void) epoll_ctl (reactor->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
   else
     g_source_remove_unix_fd ((GSource *) reactor, g_steal_pointer (&watch->tag));
+}
+
+/* A descriptor that failed or hung up is reported so on every poll,
+ * whatever it is watched for (poll() and epoll report POLLERR and POLLHUP
+ * unasked): once its watch has been told and still asks for nothing (a
+ * connection between two calls), it is no longer polled, or the loop would
+ * spin until the next call. Watched for something again, it is polled
+ * again, and reports its state at once. */
+static void
+park_if_unwatched (GiosWatch *watch)
+{
+  if ((watch->events & EPOLL_CONDITIONS) != 0 || watch->fd_closed || watch->parked)
+    return;
+  watch_detach (watch);
+  watch->parked = TRUE;
 }
 
 /* Moves every watch to epoll, or back to GLib's poll. */
@@ -422,6 +443,15 @@ _gios_watch_set_events (GiosWatch    *watch,
   watch->events = events;
   if (watch->fd_closed)
     return;
+  if (watch->parked)
+    {
+      if ((events & EPOLL_CONDITIONS) != 0)
+        {
+          watch->parked = FALSE;
+          watch_attach (watch);
+        }
+      return;
+    }
   if (reactor->use_epoll)
     {
       struct epoll_event ev = { .events = events & EPOLL_CONDITIONS, .data.ptr = watch };

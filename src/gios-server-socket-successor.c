@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -68,9 +69,10 @@ notify_socket_new (char    **path,
   struct sockaddr_un sun = { .sun_family = AF_UNIX };
   g_autofree char *name = g_strdup_printf ("gios-ready-%d-%08x", (int) getpid (), g_random_int ());
   int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int on = 1;
   int errsv;
 
-  if (fd >= 0)
+  if (fd >= 0 && setsockopt (fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == 0)
     {
       memcpy (sun.sun_path + 1, name, strlen (name));
       if (bind (fd, (struct sockaddr *) &sun, offsetof (struct sockaddr_un, sun_path) + 1 + strlen (name)) == 0)
@@ -113,8 +115,73 @@ exec_successor (const int   *fds,
   _exit (127);
 }
 
+/* Whether process @pid is @ancestor or one of its descendants (a wrapper
+ * that starts the server as its child). */
+static gboolean
+descends_from (pid_t pid,
+               pid_t ancestor)
+{
+  for (guint depth = 0; depth < 16 && pid > 1; depth++)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+      g_autofree char *stat = NULL;
+      const char *end;
+      int ppid;
+
+      if (pid == ancestor)
+        return TRUE;
+      /* "pid (comm) state ppid …", where comm may hold anything. */
+      if (!g_file_get_contents (path, &stat, NULL, NULL) ||
+          (end = strrchr (stat, ')')) == NULL ||
+          sscanf (end + 1, " %*c %d", &ppid) != 1)
+        return FALSE;
+      pid = ppid;
+    }
+  return FALSE;
+}
+
+/* Receives one message on @notify_fd: TRUE when it is READY=1 from the
+ * successor @pid (or a process it started). The socket's name can be read
+ * by anyone on the machine: the kernel's word on the sender
+ * (SCM_CREDENTIALS) tells the successor from another process. */
+static gboolean
+receive_ready (int   notify_fd,
+               pid_t pid)
+{
+  char message[512];
+  union {
+    struct cmsghdr header;
+    char space[CMSG_SPACE (sizeof (struct ucred))];
+  } control;
+  struct iovec iov = { message, sizeof message - 1 };
+  struct msghdr msg = {
+    .msg_iov = &iov,
+    .msg_iovlen = 1,
+    .msg_control = &control,
+    .msg_controllen = sizeof control,
+  };
+  g_auto(GStrv) lines = NULL;
+  struct cmsghdr *cmsg;
+  struct ucred sender;
+  gssize n;
+
+  n = recvmsg (notify_fd, &msg, MSG_DONTWAIT);
+  if (n <= 0)
+    return FALSE;
+  cmsg = CMSG_FIRSTHDR (&msg);
+  if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_CREDENTIALS ||
+      cmsg->cmsg_len != CMSG_LEN (sizeof sender))
+    return FALSE;
+  memcpy (&sender, CMSG_DATA (cmsg), sizeof sender);
+  if (!descends_from (sender.pid, pid))
+    return FALSE;
+  message[n] = '\0';
+  lines = g_strsplit (message, "\n", -1);
+  return g_strv_contains ((const char * const *) lines, "READY=1");
+}
+
 /* Waits until the successor @pid says READY=1 on @notify_fd, dies, or
- * @deadline passes. */
+ * @deadline passes, whatever else arrives on the socket. */
 static gboolean
 wait_ready (int      notify_fd,
             pid_t    pid,
@@ -123,23 +190,12 @@ wait_ready (int      notify_fd,
 {
   for (;;)
     {
-      char message[512];
       GPollFD pfd = { notify_fd, G_IO_IN, 0 };
-      gssize n;
       int status;
       pid_t ended;
 
-      n = recv (notify_fd, message, sizeof message - 1, 0);
-      if (n > 0)
-        {
-          g_auto(GStrv) lines = NULL;
-
-          message[n] = '\0';
-          lines = g_strsplit (message, "\n", -1);
-          if (g_strv_contains ((const char * const *) lines, "READY=1"))
-            return TRUE;
-          continue;
-        }
+      if (receive_ready (notify_fd, pid))
+        return TRUE;
 
       ended = waitpid (pid, &status, WNOHANG);
       if (ended == pid)
@@ -160,6 +216,7 @@ wait_ready (int      notify_fd,
                        _("The successor did not say it was ready in time"));
           return FALSE;
         }
+      /* What is still queued is read at once. */
       (void) g_poll (&pfd, 1, READY_SLICE_MS);
     }
 }
@@ -184,7 +241,8 @@ wait_ready (int      notify_fd,
  * `LISTEN_FDNAMES`), and adopts them with
  * [method@Gios.ServerSocket.open_activated] (with that name, all of them); once it serves, it says so with
  * [func@Gios.notify_ready] (systemd's `READY=1` on `NOTIFY_SOCKET`). This call
- * returns when it has. @self goes on accepting meanwhile; the caller then
+ * returns when it has; only the successor, or a process it started, is
+ * believed. @self goes on accepting meanwhile; the caller then
  * stops it gracefully with [method@Gios.ServerSocket.drain], and exits.
  *
  * The successor is a child of this process, which should not wait for it:

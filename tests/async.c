@@ -778,35 +778,76 @@ on_reactor_event (GiosWatch    *watch,
   log->revents |= revents;
 }
 
-static void
-test_watch_descriptor_closed_under_it (void)
+/* Watches one end of a new socketpair (@fds) for @events, into @log. */
+static GiosWatch *
+watch_new_socketpair (int           fds[2],
+                      GIOCondition  events,
+                      ReactorLog   *log)
 {
   g_autoptr(GError) error = NULL;
   GiosReactor *reactor = _gios_reactor_ref (NULL, &error);
-  ReactorLog log = { 0 };
   GiosWatch *watch;
-  int fds[2];
 
   g_assert_no_error (error);
   gios_test_socketpair (fds);
-  watch = _gios_reactor_watch (reactor, fds[0], G_IO_IN, on_reactor_event, &log);
+  /* The watch holds the reactor. */
+  watch = _gios_reactor_watch (reactor, fds[0], events, on_reactor_event, log);
+  g_source_unref ((GSource *) reactor);
+  return watch;
+}
+
+/* The watch is called, once, with @revents, and then no more. */
+static void
+assert_reported_once (ReactorLog   *log,
+                      GIOCondition  revents)
+{
+  GIOS_TEST_RUN_UNTIL (log->calls > 0);
+  g_assert_cmpuint (log->calls, ==, 1);
+  g_assert_cmpuint (log->revents, ==, revents);
+  for (int i = 0; i < 50; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (log->calls, ==, 1);
+}
+
+static void
+test_watch_descriptor_closed_under_it (void)
+{
+  ReactorLog log = { 0 };
+  int fds[2];
+  GiosWatch *watch = watch_new_socketpair (fds, G_IO_IN, &log);
+
   drain_context ();
   g_assert_cmpuint (log.calls, ==, 0);
 
   close (fds[0]);
-  GIOS_TEST_RUN_UNTIL (log.calls > 0);
-  g_assert_cmpuint (log.calls, ==, 1);
-  g_assert_cmpuint (log.revents, ==, G_IO_ERR | G_IO_HUP);
-  for (int i = 0; i < 50; i++)
-    g_main_context_iteration (NULL, FALSE);
-  g_assert_cmpuint (log.calls, ==, 1);
+  assert_reported_once (&log, G_IO_ERR | G_IO_HUP);
 
   /* Changing and destroying it still work, without touching the
    * descriptor number (which may be another file's by now). */
   _gios_watch_set_events (watch, G_IO_IN | G_IO_OUT);
   _gios_watch_destroy (watch);
-  g_source_unref ((GSource *) reactor);
   close (fds[1]);
+}
+
+/* A descriptor that hung up while its watch asks for nothing (poll reports
+ * POLLHUP unasked) is reported to the watch once, then no longer polled;
+ * watched for input again, it reports the hang-up at once. */
+static void
+test_watch_hang_up_unwatched (void)
+{
+  ReactorLog log = { 0 };
+  int fds[2];
+  GiosWatch *watch = watch_new_socketpair (fds, 0, &log);
+
+  close (fds[1]);
+  assert_reported_once (&log, G_IO_HUP);
+
+  log.revents = 0;
+  _gios_watch_set_events (watch, G_IO_IN);
+  GIOS_TEST_RUN_UNTIL (log.calls > 1);
+  g_assert_cmpuint (log.revents, ==, G_IO_IN | G_IO_HUP);
+  _gios_watch_destroy (watch);
+  close (fds[0]);
 }
 
 /* Reads until a read with a timeout of 0 finds nothing, as a server that
@@ -1793,6 +1834,7 @@ main (int   argc,
   g_test_add_func ("/async/watch/buffered-input", test_watch_buffered_input);
   g_test_add_func ("/async/watch/many-then-few", test_watch_many_then_few);
   g_test_add_func ("/async/watch/descriptor-closed-under-it", test_watch_descriptor_closed_under_it);
+  g_test_add_func ("/async/watch/hang-up-unwatched", test_watch_hang_up_unwatched);
   g_test_add_func ("/async/watch/read-until-nothing", test_watch_read_until_nothing);
   g_test_add_func ("/async/watch/output", test_watch_output);
   g_test_add_func ("/async/watch/remove-and-close", test_watch_remove_and_close);

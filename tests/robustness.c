@@ -16,6 +16,7 @@
 
 #include <sys/syscall.h>
 
+#include "gios-reactor-private.h"
 #include "gios-test-utils.h"
 
 /* Waits until the thread with kernel id @tid sleeps in the kernel: it has
@@ -1160,6 +1161,89 @@ test_idle_main_loop (void)
   close (idle);
 }
 
+static void
+on_other_event (GiosWatch    *watch,
+                GIOCondition  revents,
+                gpointer      data)
+{
+}
+
+static gboolean
+count_iteration (gpointer data)
+{
+  (*(guint *) data)++;
+  return G_SOURCE_CONTINUE;
+}
+
+/* A connection served from the loop that has no call pending (its last
+ * request answered, the next read not started yet) and whose peer resets:
+ * the descriptor reports an error and a hang-up on every poll, whatever it
+ * is watched for. The loop does not spin on it meanwhile, and the next read
+ * reports the reset. @data: other watches on the context, so that the
+ * reactor polls through GLib (none) or through its epoll set (eight). */
+static void
+test_main_loop_reset_between_calls (gconstpointer data)
+{
+  guint n_others = GPOINTER_TO_UINT (data);
+  g_autoptr(GiosTestPair) pair = gios_test_pair_new_accepted ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) failed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  GiosReactor *reactor = _gios_reactor_ref (NULL, &error);
+  GiosWatch *others[8];
+  int other_fds[8][2];
+  guint iterations = 0;
+  guint ticks = 0;
+  guint tick_id;
+  gint64 end;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_others, <=, G_N_ELEMENTS (others));
+  for (guint i = 0; i < n_others; i++)
+    {
+      gios_test_socketpair (other_fds[i]);
+      others[i] = _gios_reactor_watch (reactor, other_fds[i][0], G_IO_IN, on_other_event, NULL);
+    }
+
+  gios_test_peer_write_str (pair->peer, "hi\n");
+  gios_device_stream_read_line_async (pair->stream, 0, 5000, G_PRIORITY_DEFAULT, NULL,
+                                      gios_test_on_async_done, &result);
+  line = gios_device_stream_read_line_finish (pair->stream, gios_test_wait_result (&result),
+                                              NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "hi");
+
+  gios_test_pair_reset_peer (pair);
+  /* A tick every 10 ms for 200 ms: some 20 iterations, not thousands. */
+  tick_id = g_timeout_add (10, count_iteration, &ticks);
+  end = g_get_monotonic_time () + 200 * 1000;
+  while (g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, TRUE);
+      iterations++;
+    }
+  g_source_remove (tick_id);
+  g_assert_cmpuint (ticks, >, 0);
+  g_assert_cmpuint (iterations, <, 3 * ticks + 20);
+
+  gios_device_stream_read_line_async (pair->stream, 0, 5000, G_PRIORITY_DEFAULT, NULL,
+                                      gios_test_on_async_done, &failed);
+  g_clear_pointer (&line, g_free);
+  line = gios_device_stream_read_line_finish (pair->stream, gios_test_wait_result (&failed),
+                                              NULL, &error);
+  g_assert_null (line);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+
+  for (guint i = 0; i < n_others; i++)
+    {
+      _gios_watch_destroy (others[i]);
+      close (other_fds[i][0]);
+      close (other_fds[i][1]);
+    }
+  g_source_unref ((GSource *) reactor);
+}
+
 /* ------------------------------------------------------------------------ */
 /* A job's cancellable                                                        */
 
@@ -1281,6 +1365,10 @@ main (int   argc,
   g_test_add_func ("/robustness/main-loop/write-would-block", test_main_loop_write_would_block);
   g_test_add_func ("/robustness/main-loop/flooding-client", test_main_loop_flooding_client);
   g_test_add_func ("/robustness/main-loop/write-async", test_main_loop_write_async);
+  g_test_add_data_func ("/robustness/main-loop/reset-between-calls/glib-poll", GUINT_TO_POINTER (0),
+                        test_main_loop_reset_between_calls);
+  g_test_add_data_func ("/robustness/main-loop/reset-between-calls/epoll", GUINT_TO_POINTER (8),
+                        test_main_loop_reset_between_calls);
   g_test_add_func ("/robustness/jobs/cancellable", test_job_cancellable);
   g_test_add_func ("/robustness/idle/jobs", test_idle_jobs);
   g_test_add_func ("/robustness/idle/classic", test_idle_classic);

@@ -68,6 +68,73 @@ test_never_ready (void)
   gios_test_assert_elapsed (start, 280, 2000);
 }
 
+/* Another process on the machine can find the socket the successor says
+ * READY=1 on (its name is in /proc/net/unix) and say it first: only the
+ * successor is believed. The impostor here is this process (not the
+ * successor), saying READY=1 once a millisecond. */
+typedef struct
+{
+  gint stop;
+  gint sent;
+} Impostor;
+
+/* The name of this process's socket for the successor ("@gios-ready-…"),
+ * or NULL while there is none. */
+static char *
+find_notify_socket (void)
+{
+  g_autofree char *table = NULL;
+  g_autofree char *prefix = g_strdup_printf (" @gios-ready-%d-", (int) getpid ());
+  const char *at;
+  gsize len;
+
+  if (!g_file_get_contents ("/proc/net/unix", &table, NULL, NULL) ||
+      (at = strstr (table, prefix)) == NULL)
+    return NULL;
+  at++;
+  len = strcspn (at, "\n");
+  return g_strndup (at, len);
+}
+
+static gpointer
+impersonate_successor (gpointer data)
+{
+  Impostor *impostor = data;
+  int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+  while (!g_atomic_int_get (&impostor->stop))
+    {
+      g_autofree char *name = find_notify_socket ();
+      struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+      if (name != NULL && strlen (name) < sizeof sun.sun_path)
+        {
+          memcpy (sun.sun_path + 1, name + 1, strlen (name) - 1);
+          if (sendto (fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *) &sun,
+                      offsetof (struct sockaddr_un, sun_path) + strlen (name)) == 7)
+            g_atomic_int_inc (&impostor->sent);
+        }
+      g_usleep (1000);
+    }
+  close (fd);
+  return NULL;
+}
+
+static void
+test_impostor (void)
+{
+  const char *argv[] = { "/bin/sleep", "30", NULL };
+  Impostor impostor = { 0 };
+  GThread *thread = g_thread_new ("impostor", impersonate_successor, &impostor);
+  gint64 start = g_get_monotonic_time ();
+
+  assert_hand_over_fails (argv, 500, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "ready");
+  gios_test_assert_elapsed (start, 480, 2500);
+  g_atomic_int_set (&impostor.stop, 1);
+  g_thread_join (thread);
+  g_assert_cmpint (g_atomic_int_get (&impostor.sent), >, 0);
+}
+
 static void
 test_not_open (void)
 {
@@ -193,6 +260,7 @@ main (int    argc,
   g_test_add_func ("/successor/errors/exits-first", test_exits_first);
   g_test_add_func ("/successor/errors/never-ready", test_never_ready);
   g_test_add_func ("/successor/errors/not-open", test_not_open);
+  g_test_add_func ("/successor/errors/impostor", test_impostor);
   g_test_add_func ("/successor/environment", test_environment);
   g_test_add_func ("/successor/success", test_success);
   g_test_add_func ("/successor/notify-ready", test_notify_ready);

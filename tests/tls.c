@@ -10,6 +10,9 @@
  *
  * openssl s_server is started by the test and stopped by its pid.
  */
+#include "gios-handover.h"
+#include "gios-socket-common-private.h"
+#include "gios-device-stream-private.h"
 #include "gios-test-utils.h"
 
 #include <errno.h>
@@ -1284,6 +1287,37 @@ test_handshake_timeout (gconstpointer data)
     }
 }
 
+/* A client that goes while its handshake runs on the main loop (GIO's
+ * thread reads and writes the socket meanwhile): the stage fails with what
+ * the handshake found, once the handshake has let go of the socket; the
+ * hang-up the loop sees meanwhile is not taken for a new first byte. */
+static void
+test_handover_peer_gone_during_handshake (void)
+{
+  g_autoptr(GiosServerSocket) server = gios_server_socket_new ();
+  g_autoptr(GTlsCertificate) certificate = load_certificate ("server");
+  g_autoptr(GiosSocket) connection = gios_socket_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  int fds[2];
+
+  gios_socket_common_set_tls_certificate (GIOS_SOCKET_COMMON (server), certificate);
+  gios_socket_common_set_tls_certificate (GIOS_SOCKET_COMMON (connection), certificate);
+  gios_test_socketpair (fds);
+  _gios_socket_common_set_connection_fd (GIOS_SOCKET_COMMON (connection), fds[0], TRUE, NULL);
+  _gios_device_stream_set_open (GIOS_DEVICE_STREAM (connection), TRUE);
+  /* A record header: the handshake starts at once. */
+  g_assert_cmpint (send (fds[1], "\x16\x03\x01\x00\xf0", 5, 0), ==, 5);
+  gios_handover_run_async (server, GIOS_SOCKET_COMMON (connection), NULL,
+                           gios_test_on_async_done, &result);
+  close (fds[1]);
+  g_assert_false (gios_handover_run_finish (gios_test_wait_result (&result), &error));
+  /* A record cut short: GnuTLS's word, not the loop's. */
+  g_assert_nonnull (error);
+  g_assert_cmpuint (error->domain, ==, G_TLS_ERROR);
+  g_assert_nonnull (strstr (error->message, "The TLS handshake with"));
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void
@@ -1345,6 +1379,7 @@ main (int   argc,
   g_test_add_func ("/tls/errors/bad-certificates", test_bad_certificates);
   g_test_add_func ("/tls/errors/plaintext-client", test_plaintext_client_on_tls_port);
   g_test_add_func ("/tls/errors/plaintext-server", test_tls_client_on_plaintext_port);
+  g_test_add_func ("/tls/errors/peer-gone-during-handshake", test_handover_peer_gone_during_handshake);
   g_test_add_func ("/tls/stream/read-line-times-out", test_read_line_times_out);
   g_test_add_func ("/tls/stream/close-from-another-thread", test_close_from_another_thread);
   g_test_add_func ("/tls/stream/cancel", test_cancel_over_tls);
