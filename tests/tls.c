@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -712,6 +714,22 @@ test_blocking_reads_every_record (void)
 /* ------------------------------------------------------------------------ */
 /* A device stream over GIO's own GTlsConnection                              */
 
+/* A GTlsClientConnection made with GIO alone over @base, for localhost:
+ * @port, trusting the tests' CA, not yet handshaken. */
+static GIOStream *
+gio_tls_client_over (GIOStream *base,
+                     guint      port)
+{
+  g_autoptr(GSocketConnectable) identity = g_network_address_new ("localhost", port);
+  g_autoptr(GTlsDatabase) database = trusting ("ca");
+  g_autoptr(GError) error = NULL;
+  GIOStream *tls = g_tls_client_connection_new (base, identity, &error);
+
+  g_assert_no_error (error);
+  g_tls_connection_set_database (G_TLS_CONNECTION (tls), database);
+  return tls;
+}
+
 /* A GTlsClientConnection made with GIO alone, to @server, handshaken. */
 static GIOStream *
 gio_tls_client (GiosServerSocket *server)
@@ -720,8 +738,6 @@ gio_tls_client (GiosServerSocket *server)
   g_autoptr(GSocketConnection) connection = NULL;
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, gios_test_server_port (server));
-  g_autoptr(GSocketConnectable) identity = g_network_address_new ("localhost", gios_test_server_port (server));
-  g_autoptr(GTlsDatabase) database = trusting ("ca");
   g_autoptr(GError) error = NULL;
   GIOStream *tls;
 
@@ -732,9 +748,7 @@ gio_tls_client (GiosServerSocket *server)
   g_assert_true (g_socket_connect (socket, address, NULL, &error));
   g_assert_no_error (error);
   connection = g_socket_connection_factory_create_connection (socket);
-  tls = g_tls_client_connection_new (G_IO_STREAM (connection), identity, &error);
-  g_assert_no_error (error);
-  g_tls_connection_set_database (G_TLS_CONNECTION (tls), database);
+  tls = gio_tls_client_over (G_IO_STREAM (connection), gios_test_server_port (server));
   g_assert_true (g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &error));
   g_assert_no_error (error);
   return tls;
@@ -1319,6 +1333,278 @@ test_handover_peer_gone_during_handshake (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Faults during the hand-over's handshake                                    */
+
+static GBytes *the_client_hello;
+
+static gpointer
+handshake_until_refused (gpointer data)
+{
+  /* Fails once the test has its hello and hangs up. */
+  g_tls_connection_handshake (data, NULL, NULL);
+  return NULL;
+}
+
+/* A real ClientHello: the first record of GIO's own TLS client to
+ * localhost, taken over a socketpair once. */
+static GBytes *
+client_hello (void)
+{
+  g_autoptr(GIOStream) base = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GByteArray) record = g_byte_array_new ();
+  g_autoptr(GBytes) body = NULL;
+  guint8 head[5];
+  GThread *thread;
+  int fds[2];
+
+  if (the_client_hello != NULL)
+    return the_client_hello;
+  gios_test_socketpair (fds);
+  base = gios_test_socket_stream_new (fds[0]);
+  tls = gio_tls_client_over (base, 443);
+  thread = g_thread_new ("hello", handshake_until_refused, tls);
+  gios_test_peer_read_exact (fds[1], head, sizeof head);
+  g_assert_cmpuint (head[0], ==, 0x16);    /* a handshake record */
+  body = gios_test_peer_read_bytes (fds[1], head[3] << 8 | head[4]);
+  close (fds[1]);
+  g_thread_join (thread);
+  g_byte_array_append (record, head, sizeof head);
+  g_byte_array_append (record, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  the_client_hello = g_byte_array_free_to_bytes (g_steal_pointer (&record));
+  return the_client_hello;
+}
+
+/* A raw client of @server that has sent a real ClientHello, and will send
+ * nothing more. */
+static int
+client_saying_hello (GiosServerSocket *server)
+{
+  GBytes *hello = client_hello ();
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+
+  gios_test_peer_write_all (fd, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello));
+  return fd;
+}
+
+/* A client that resets its connection in the middle of its handshake,
+ * once the server has answered its ClientHello: that connection is dropped
+ * and reported (one message), and the next client is served. */
+static void
+test_reset_mid_handshake (gconstpointer data)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(Serving) serving = serving_start (server, GPOINTER_TO_INT (data), 4);
+  guint messages = gios_test_get_messages ();
+  guint warnings = gios_test_get_warnings ();
+  int fd = client_saying_hello (server);
+  struct pollfd pfd = { fd, POLLIN, 0 };
+
+  /* The server's answer: its handshake is under way. */
+  g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
+  gios_test_raw_reset (fd);
+  assert_served (server, "ca");
+  g_assert_true (gios_test_wait_messages (messages + 1, 5000));
+  g_assert_cmpuint (gios_test_get_messages (), ==, messages + 1);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
+}
+
+/* Between GIO's client (on a socketpair) and the server: the client's
+ * first record, its ClientHello, goes a byte every @hello_delay_us; then
+ * everything as it comes, both ways, until one side ends (20 s at most). */
+typedef struct
+{
+  int app;                /* the client's socketpair end */
+  int net;                /* connected to the server */
+  gulong hello_delay_us;
+  GThread *thread;
+} Relay;
+
+static gpointer
+relay_thread (gpointer data)
+{
+  Relay *relay = data;
+  struct pollfd pfds[2] = { { relay->app, POLLIN, 0 }, { relay->net, POLLIN, 0 } };
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  g_autoptr(GBytes) body = NULL;
+  guint8 head[5];
+
+  gios_test_peer_read_exact (relay->app, head, sizeof head);
+  body = gios_test_peer_read_bytes (relay->app, head[3] << 8 | head[4]);
+  gios_test_sender_join (gios_test_sender_start (relay->net, head, sizeof head, 1, relay->hello_delay_us));
+  g_usleep (relay->hello_delay_us);
+  gios_test_sender_join (gios_test_sender_start (relay->net, g_bytes_get_data (body, NULL),
+                                                 g_bytes_get_size (body), 1, relay->hello_delay_us));
+  while (g_get_monotonic_time () < deadline)
+    {
+      if (poll (pfds, G_N_ELEMENTS (pfds), 100) <= 0)
+        continue;
+      for (guint i = 0; i < G_N_ELEMENTS (pfds); i++)
+        {
+          guint8 buf[16384];
+          gssize n;
+
+          if (pfds[i].revents == 0)
+            continue;
+          n = recv (pfds[i].fd, buf, sizeof buf, 0);
+          if (n <= 0 || send (pfds[1 - i].fd, buf, n, MSG_NOSIGNAL) != n)
+            goto done;
+        }
+    }
+done:
+  shutdown (relay->app, SHUT_RDWR);
+  close (relay->net);
+  return NULL;
+}
+
+/* The handshake-timeout of test_slow_client_hello(): ample for its
+ * hello's 0.8 s, under valgrind too. */
+#define SLOW_HELLO_TIMEOUT_MS 5000
+
+/* A ClientHello (GIO's client's, some 500 bytes) that arrives a byte every
+ * 1.5 ms: the handshake goes on, and the client is served within one
+ * handshake-timeout. */
+static void
+test_slow_client_hello (gconstpointer data)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(Serving) serving = NULL;
+  g_autoptr(GIOStream) base = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GiosDeviceStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  Relay relay = { 0 };
+  gint64 start;
+  int fds[2];
+
+  gios_server_socket_set_handshake_timeout (server, SLOW_HELLO_TIMEOUT_MS);
+  serving = serving_start (server, GPOINTER_TO_INT (data), 4);
+  gios_test_socketpair (fds);
+  relay.app = fds[1];
+  relay.net = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  relay.hello_delay_us = 1500;
+  start = g_get_monotonic_time ();
+  relay.thread = g_thread_new ("relay", relay_thread, &relay);
+  base = gios_test_socket_stream_new (fds[0]);
+  tls = gio_tls_client_over (base, gios_test_server_port (server));
+  g_assert_true (g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("handshake with a slow hello: %" G_GINT64_FORMAT " ms", gios_test_elapsed_ms (start));
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, SLOW_HELLO_TIMEOUT_MS);
+  stream = gios_device_stream_new (tls);
+  assert_read_line (stream, "HELLO");
+  write_line (stream, "slowly");
+  assert_read_line (stream, "ECHO slowly");
+  /* The client hangs up: the relay ends. */
+  g_clear_object (&stream);
+  g_clear_object (&tls);
+  g_clear_object (&base);
+  g_thread_join (relay.thread);
+  close (relay.app);
+}
+
+static gboolean
+count_accepted (GiosServerSocket *server,
+                GiosSocket       *connection,
+                guint            *accepted)
+{
+  (*accepted)++;
+  return FALSE;
+}
+
+/* A stalled client, watched from the default main context. */
+typedef struct
+{
+  int fd;
+  gboolean answered;     /* the server's answer to its hello arrived */
+  gboolean ended;        /* then its connection ended (the watch is gone) */
+} Stalled;
+
+static gboolean
+on_stalled_input (int           fd,
+                  GIOCondition  condition,
+                  gpointer      data)
+{
+  Stalled *stalled = data;
+
+  stalled->answered = TRUE;
+  stalled->ended = gios_test_raw_has_ended (fd);
+  return !stalled->ended;
+}
+
+static guint
+count_stalled (const Stalled *stalled,
+               guint          n,
+               gsize          field)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < n; i++)
+    count += G_STRUCT_MEMBER (gboolean, &stalled[i], field);
+  return count;
+}
+
+/* How the server is ended in test_close_under_load(). */
+typedef enum
+{
+  END_BY_CLOSE,        /* close(): the hand-overs end with it */
+  END_BY_STOP,         /* stop() and the last reference: they go on to
+                        * their handshake-timeout */
+} EndBy;
+
+/* Several main-loop hand-overs in their handshake (clients that sent a
+ * ClientHello, were answered, and stall): the server's close() or stop()
+ * returns at once, nothing is emitted, every stalled client sees its
+ * connection end (at once after close(), at the handshake-timeout after
+ * stop()), and the server is finalized once they have. */
+#define N_STALLED 4
+
+static void
+test_close_under_load (gconstpointer data)
+{
+  EndBy end_by = GPOINTER_TO_INT (data);
+  int timeout_ms = end_by == END_BY_CLOSE ? 20000 : 1500;
+  GiosServerSocket *server = tls_server ("server");
+  guint warnings = gios_test_get_warnings ();
+  guint accepted = 0;
+  Stalled stalled[N_STALLED];
+  gint64 start;
+  gint64 ending;
+
+  gios_server_socket_set_handshake_timeout (server, timeout_ms);
+  g_signal_connect (server, "accepted", G_CALLBACK (count_accepted), &accepted);
+  g_assert_true (gios_server_socket_start (server, NULL));
+  for (guint i = 0; i < N_STALLED; i++)
+    {
+      stalled[i] = (Stalled) { client_saying_hello (server), FALSE, FALSE };
+      g_unix_fd_add (stalled[i].fd, G_IO_IN, on_stalled_input, &stalled[i]);
+    }
+  /* The loop accepts them from now on. */
+  start = g_get_monotonic_time ();
+  GIOS_TEST_RUN_UNTIL (count_stalled (stalled, N_STALLED, G_STRUCT_OFFSET (Stalled, answered)) == N_STALLED);
+  g_assert_cmpuint (count_stalled (stalled, N_STALLED, G_STRUCT_OFFSET (Stalled, ended)), ==, 0);
+
+  ending = g_get_monotonic_time ();
+  g_object_add_weak_pointer (G_OBJECT (server), (gpointer *) &server);
+  if (end_by == END_BY_CLOSE)
+    gios_server_socket_close (server, NULL);
+  else
+    gios_server_socket_stop (server);
+  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 1000);
+  g_object_unref (server);
+  GIOS_TEST_RUN_UNTIL (count_stalled (stalled, N_STALLED, G_STRUCT_OFFSET (Stalled, ended)) == N_STALLED);
+  if (end_by == END_BY_CLOSE)
+    g_assert_cmpint (gios_test_elapsed_ms (ending), <, 2000);
+  else
+    gios_test_assert_timed (start, timeout_ms);
+  GIOS_TEST_RUN_UNTIL (server == NULL);
+  g_assert_cmpuint (accepted, ==, 0);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
+  for (guint i = 0; i < N_STALLED; i++)
+    close (stalled[i].fd);
+}
+
+/* ------------------------------------------------------------------------ */
 
 static void
 remove_certs (void)
@@ -1375,6 +1661,16 @@ main (int   argc,
       g_test_add_data_func (s_client_path, GINT_TO_POINTER (m), test_s_client);
       g_test_add_data_func (timeout_path, GINT_TO_POINTER (m), test_handshake_timeout);
     }
+  for (GiosTestModel m = GIOS_TEST_MODEL_ACCEPT; m <= GIOS_TEST_MODEL_START; m += GIOS_TEST_MODEL_START - GIOS_TEST_MODEL_ACCEPT)
+    {
+      g_autofree char *reset_path = g_strdup_printf ("/tls/faults/reset-mid-handshake/%s", gios_test_model_names[m]);
+      g_autofree char *slow_path = g_strdup_printf ("/tls/faults/slow-client-hello/%s", gios_test_model_names[m]);
+
+      g_test_add_data_func (reset_path, GINT_TO_POINTER (m), test_reset_mid_handshake);
+      g_test_add_data_func (slow_path, GINT_TO_POINTER (m), test_slow_client_hello);
+    }
+  g_test_add_data_func ("/tls/faults/close-under-load", GINT_TO_POINTER (END_BY_CLOSE), test_close_under_load);
+  g_test_add_data_func ("/tls/faults/stop-under-load", GINT_TO_POINTER (END_BY_STOP), test_close_under_load);
   g_test_add_func ("/tls/client/s_server", test_client_against_s_server);
   g_test_add_func ("/tls/errors/bad-certificates", test_bad_certificates);
   g_test_add_func ("/tls/errors/plaintext-client", test_plaintext_client_on_tls_port);
@@ -1402,6 +1698,7 @@ main (int   argc,
   g_test_add_func ("/tls/starttls/close-during-the-handshake", test_close_during_the_handshake);
 
   ret = g_test_run ();
+  g_clear_pointer (&the_client_hello, g_bytes_unref);
   remove_certs ();
   return ret;
 }
