@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -921,6 +923,64 @@ gios_test_wait_kernel_input (int fd,
       g_usleep (500);
     }
   g_assert_not_reached ();
+}
+
+struct _GiosTestInterrupter
+{
+  pthread_t target;
+  gulong interval_us;
+  gint stop;
+  guint sent;
+  struct sigaction old_action;
+  GThread *thread;
+};
+
+static void
+on_sigusr1 (int signum)
+{
+}
+
+static gpointer
+interrupter_thread (gpointer data)
+{
+  GiosTestInterrupter *in = data;
+
+  while (!g_atomic_int_get (&in->stop))
+    {
+      pthread_kill (in->target, SIGUSR1);
+      in->sent++;
+      g_usleep (in->interval_us);
+    }
+  return NULL;
+}
+
+GiosTestInterrupter *
+gios_test_interrupter_start (gulong interval_us)
+{
+  GiosTestInterrupter *in = g_new0 (GiosTestInterrupter, 1);
+  struct sigaction action = { 0 };
+
+  action.sa_handler = on_sigusr1;
+  sigemptyset (&action.sa_mask);
+  action.sa_flags = 0;  /* no SA_RESTART: system calls fail with EINTR */
+  g_assert_cmpint (sigaction (SIGUSR1, &action, &in->old_action), ==, 0);
+  in->target = pthread_self ();
+  in->interval_us = interval_us;
+  in->thread = g_thread_new ("interrupter", interrupter_thread, in);
+  return in;
+}
+
+guint
+gios_test_interrupter_stop (GiosTestInterrupter *in)
+{
+  guint sent;
+
+  g_atomic_int_set (&in->stop, 1);
+  g_thread_join (in->thread);
+  g_assert_cmpint (sigaction (SIGUSR1, &in->old_action, NULL), ==, 0);
+  sent = in->sent;
+  g_free (in);
+  return sent;
 }
 
 struct _GiosTestSender

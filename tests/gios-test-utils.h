@@ -389,6 +389,17 @@ GiosTestSender *gios_test_sender_start_trickle (int         fd,
 /* Waits until everything was written, and frees @sender. */
 void            gios_test_sender_join          (GiosTestSender *sender);
 
+/* SIGUSR1, without SA_RESTART, at the calling thread every @interval_us
+ * from another thread: its blocking system calls fail with EINTR (the
+ * EINTR of TESTING.md). */
+typedef struct _GiosTestInterrupter GiosTestInterrupter;
+
+GiosTestInterrupter *gios_test_interrupter_start (gulong               interval_us);
+
+/* Stops the signals, restores SIGUSR1's handler and frees @in; returns how
+ * many signals were sent. */
+guint                gios_test_interrupter_stop  (GiosTestInterrupter *in);
+
 /* ------------------------------------------------------------------------ */
 /* The serving models                                                         */
 

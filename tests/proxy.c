@@ -12,8 +12,6 @@
 #include "gios-device-stream-private.h"
 #include "gios-test-utils.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -967,56 +965,17 @@ test_slow_header (gconstpointer data)
   check_header_deadline (GPOINTER_TO_INT (data));
 }
 
-static void
-on_sigusr1 (int signum)
-{
-}
-
-typedef struct
-{
-  pthread_t target;
-  gint stop;
-  guint sent;
-} Interrupter;
-
-static gpointer
-interrupt (gpointer data)
-{
-  Interrupter *in = data;
-
-  while (!g_atomic_int_get (&in->stop))
-    {
-      pthread_kill (in->target, SIGUSR1);
-      in->sent++;
-      g_usleep (2000);
-    }
-  return NULL;
-}
-
 /* EINTR: a signal every 2 ms, without SA_RESTART, at the thread whose
  * accept() takes slow headers through the hand-over: it goes on, and its
  * timeout still holds. */
 static void
 test_eintr (void)
 {
-  struct sigaction action = { 0 };
-  struct sigaction old_action;
-  Interrupter in = { pthread_self (), 0, 0 };
-  GThread *thread;
-
-  action.sa_handler = on_sigusr1;
-  sigemptyset (&action.sa_mask);
-  action.sa_flags = 0;  /* no SA_RESTART: system calls fail with EINTR */
-  g_assert_cmpint (sigaction (SIGUSR1, &action, &old_action), ==, 0);
-  thread = g_thread_new ("interrupter", interrupt, &in);
+  GiosTestInterrupter *in = gios_test_interrupter_start (2000);
 
   check_slow_header (GIOS_TEST_MODEL_ACCEPT);
   check_header_deadline (GIOS_TEST_MODEL_ACCEPT);
-
-  g_atomic_int_set (&in.stop, 1);
-  g_thread_join (thread);
-  g_assert_cmpint (sigaction (SIGUSR1, &old_action, NULL), ==, 0);
-  g_assert_cmpuint (in.sent, >, 50);
+  g_assert_cmpuint (gios_test_interrupter_stop (in), >, 50);
 }
 
 static void
