@@ -1604,6 +1604,53 @@ test_close_under_load (gconstpointer data)
     close (stalled[i].fd);
 }
 
+static void
+never_served (GiosSocket   *connection,
+              GCancellable *cancellable,
+              gpointer      data)
+{
+  g_assert_not_reached ();
+}
+
+/* The same in the jobs model: close() while four jobs are in the blocking
+ * handshake of their stalled clients returns at once, the jobs end with
+ * it, and every client sees its connection end. */
+static void
+test_close_jobs_under_load (void)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(GError) error = NULL;
+  guint warnings = gios_test_get_warnings ();
+  int stalled[N_STALLED];
+  gint64 ending;
+
+  gios_server_socket_set_handshake_timeout (server, 20000);
+  for (guint i = 0; i < N_STALLED; i++)
+    stalled[i] = client_saying_hello (server);
+  g_assert_cmpint (gios_server_socket_listen_job (server, 300, N_STALLED, never_served, NULL, NULL, NULL,
+                                                  &error), ==, N_STALLED);
+  g_assert_no_error (error);
+  /* Each job's handshake is under way: the server answered. */
+  for (guint i = 0; i < N_STALLED; i++)
+    {
+      struct pollfd pfd = { stalled[i], POLLIN, 0 };
+
+      g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
+    }
+  ending = g_get_monotonic_time ();
+  gios_server_socket_close (server, NULL);
+  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 1000);
+  g_assert_true (gios_server_socket_wait_jobs (server, 5000, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 2000);
+  for (guint i = 0; i < N_STALLED; i++)
+    {
+      gios_test_raw_assert_ends (stalled[i]);
+      close (stalled[i]);
+    }
+  g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void
@@ -1661,16 +1708,19 @@ main (int   argc,
       g_test_add_data_func (s_client_path, GINT_TO_POINTER (m), test_s_client);
       g_test_add_data_func (timeout_path, GINT_TO_POINTER (m), test_handshake_timeout);
     }
-  for (GiosTestModel m = GIOS_TEST_MODEL_ACCEPT; m <= GIOS_TEST_MODEL_START; m += GIOS_TEST_MODEL_START - GIOS_TEST_MODEL_ACCEPT)
+  for (GiosTestModel m = GIOS_TEST_MODEL_LISTEN; m <= GIOS_TEST_MODEL_START; m++)
     {
       g_autofree char *reset_path = g_strdup_printf ("/tls/faults/reset-mid-handshake/%s", gios_test_model_names[m]);
       g_autofree char *slow_path = g_strdup_printf ("/tls/faults/slow-client-hello/%s", gios_test_model_names[m]);
 
       g_test_add_data_func (reset_path, GINT_TO_POINTER (m), test_reset_mid_handshake);
-      g_test_add_data_func (slow_path, GINT_TO_POINTER (m), test_slow_client_hello);
+      /* The two drivers: blocking on the accepting thread, and the loop. */
+      if (m == GIOS_TEST_MODEL_ACCEPT || m == GIOS_TEST_MODEL_START)
+        g_test_add_data_func (slow_path, GINT_TO_POINTER (m), test_slow_client_hello);
     }
   g_test_add_data_func ("/tls/faults/close-under-load", GINT_TO_POINTER (END_BY_CLOSE), test_close_under_load);
   g_test_add_data_func ("/tls/faults/stop-under-load", GINT_TO_POINTER (END_BY_STOP), test_close_under_load);
+  g_test_add_func ("/tls/faults/close-jobs-under-load", test_close_jobs_under_load);
   g_test_add_func ("/tls/client/s_server", test_client_against_s_server);
   g_test_add_func ("/tls/errors/bad-certificates", test_bad_certificates);
   g_test_add_func ("/tls/errors/plaintext-client", test_plaintext_client_on_tls_port);
