@@ -1651,6 +1651,36 @@ test_close_jobs_under_load (void)
   g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
 }
 
+static gpointer
+gio_client_reads_hello (gpointer data)
+{
+  g_autoptr(GIOStream) tls = gio_tls_client (data);
+  g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (tls);
+
+  assert_read_line (stream, "HELLO");
+  return NULL;
+}
+
+/* EINTR: a signal every millisecond at the thread whose accept() makes the
+ * TLS handshake: it goes on. */
+static void
+test_eintr_handshake (void)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(GiosSocket) accepted = NULL;
+  g_autoptr(GError) error = NULL;
+  guint warnings = gios_test_get_warnings ();
+  GiosTestInterrupter *in = gios_test_interrupter_start (1000);
+  GThread *client = g_thread_new ("client", gio_client_reads_hello, server);
+
+  accepted = gios_server_socket_accept (server, 5000, NULL, &error);
+  g_assert_no_error (error);
+  write_line (accepted, "HELLO");
+  g_thread_join (client);
+  g_assert_cmpuint (gios_test_interrupter_stop (in), >, 0);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void
@@ -1721,6 +1751,7 @@ main (int   argc,
   g_test_add_data_func ("/tls/faults/close-under-load", GINT_TO_POINTER (END_BY_CLOSE), test_close_under_load);
   g_test_add_data_func ("/tls/faults/stop-under-load", GINT_TO_POINTER (END_BY_STOP), test_close_under_load);
   g_test_add_func ("/tls/faults/close-jobs-under-load", test_close_jobs_under_load);
+  g_test_add_func ("/tls/faults/eintr", test_eintr_handshake);
   g_test_add_func ("/tls/client/s_server", test_client_against_s_server);
   g_test_add_func ("/tls/errors/bad-certificates", test_bad_certificates);
   g_test_add_func ("/tls/errors/plaintext-client", test_plaintext_client_on_tls_port);
