@@ -122,6 +122,7 @@ typedef struct
   guint max_jobs;
   gint served;     /* atomic: connections answered */
   gint stop;       /* atomic */
+  GMainContext *context;   /* the start() model's, on its thread */
   GThread *thread;
 } Serving;
 
@@ -198,7 +199,7 @@ serve_thread (gpointer data)
 
   if (serving->model == GIOS_TEST_MODEL_START)
     {
-      g_autoptr(GMainContext) context = g_main_context_new ();
+      GMainContext *context = serving->context;
 
       g_main_context_push_thread_default (context);
       g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), serving);
@@ -222,12 +223,6 @@ serve_thread (gpointer data)
   return NULL;
 }
 
-static gboolean
-wake_context (gpointer data)
-{
-  return G_SOURCE_REMOVE;
-}
-
 /* Serves @server in @model on a thread, at most @max_jobs jobs at once in
  * the jobs model. */
 static Serving *
@@ -240,6 +235,7 @@ serving_start (GiosServerSocket *server,
   serving->server = g_object_ref (server);
   serving->model = model;
   serving->max_jobs = max_jobs;
+  serving->context = g_main_context_new ();
   serving->thread = g_thread_new ("server", serve_thread, serving);
   return serving;
 }
@@ -248,10 +244,12 @@ static void
 serving_stop (Serving *serving)
 {
   g_atomic_int_set (&serving->stop, 1);
-  /* A start() server's loop wakes at the next event: make one. */
-  g_timeout_add_full (G_PRIORITY_DEFAULT, 0, wake_context, NULL, NULL);
+  /* A start() server's loop sees the flag once woken: the close may make
+   * no event there (the test may have closed the server already). */
+  g_main_context_wakeup (serving->context);
   gios_device_stream_close (GIOS_DEVICE_STREAM (serving->server), NULL);
   g_thread_join (serving->thread);
+  g_main_context_unref (serving->context);
   g_object_unref (serving->server);
   g_free (serving);
 }
@@ -1651,6 +1649,40 @@ test_close_jobs_under_load (void)
   g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
 }
 
+/* The same with the loop on a thread of its own and close() from this
+ * one, while the loop's hand-overs are in their handshake. */
+static void
+test_close_under_load_from_another_thread (void)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(Serving) serving = NULL;
+  guint warnings = gios_test_get_warnings ();
+  int stalled[N_STALLED];
+  gint64 ending;
+
+  gios_server_socket_set_handshake_timeout (server, 20000);
+  serving = serving_start (server, GIOS_TEST_MODEL_START, 0);
+  for (guint i = 0; i < N_STALLED; i++)
+    stalled[i] = client_saying_hello (server);
+  for (guint i = 0; i < N_STALLED; i++)
+    {
+      struct pollfd pfd = { stalled[i], POLLIN, 0 };
+
+      g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
+    }
+  ending = g_get_monotonic_time ();
+  gios_server_socket_close (server, NULL);
+  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 1000);
+  for (guint i = 0; i < N_STALLED; i++)
+    {
+      gios_test_raw_assert_ends (stalled[i]);
+      close (stalled[i]);
+    }
+  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 2000);
+  g_assert_cmpint (g_atomic_int_get (&serving->served), ==, 0);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
+}
+
 static gpointer
 gio_client_reads_hello (gpointer data)
 {
@@ -1751,6 +1783,7 @@ main (int   argc,
   g_test_add_data_func ("/tls/faults/close-under-load", GINT_TO_POINTER (END_BY_CLOSE), test_close_under_load);
   g_test_add_data_func ("/tls/faults/stop-under-load", GINT_TO_POINTER (END_BY_STOP), test_close_under_load);
   g_test_add_func ("/tls/faults/close-jobs-under-load", test_close_jobs_under_load);
+  g_test_add_func ("/tls/faults/close-under-load-from-another-thread", test_close_under_load_from_another_thread);
   g_test_add_func ("/tls/faults/eintr", test_eintr_handshake);
   g_test_add_func ("/tls/client/s_server", test_client_against_s_server);
   g_test_add_func ("/tls/errors/bad-certificates", test_bad_certificates);
