@@ -1385,6 +1385,40 @@ client_saying_hello (GiosServerSocket *server)
   return fd;
 }
 
+/* Waits until the server has answered the hello of each of @fds (5 s at
+ * most): their handshakes are under way, waiting for what never comes. */
+static void
+wait_answered (const int *fds,
+               guint      n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      struct pollfd pfd = { fds[i], POLLIN, 0 };
+
+      g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
+    }
+}
+
+/* Closes @server, which returns at once, with its jobs, and asserts that
+ * each of @fds (closed then) sees its connection end soon after. */
+static void
+close_under_load (GiosServerSocket *server,
+                  const int        *fds,
+                  guint             n)
+{
+  gint64 ending = g_get_monotonic_time ();
+
+  gios_server_socket_close (server, NULL);
+  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 1000);
+  g_assert_true (gios_server_socket_wait_jobs (server, 5000, NULL));
+  for (guint i = 0; i < n; i++)
+    {
+      gios_test_raw_assert_ends (fds[i]);
+      close (fds[i]);
+    }
+  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 2000);
+}
+
 /* A client that resets its connection in the middle of its handshake,
  * once the server has answered its ClientHello: that connection is dropped
  * and reported (one message), and the next client is served. */
@@ -1396,10 +1430,8 @@ test_reset_mid_handshake (gconstpointer data)
   guint messages = gios_test_get_messages ();
   guint warnings = gios_test_get_warnings ();
   int fd = client_saying_hello (server);
-  struct pollfd pfd = { fd, POLLIN, 0 };
 
-  /* The server's answer: its handshake is under way. */
-  g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
+  wait_answered (&fd, 1);
   gios_test_raw_reset (fd);
   assert_served (server, "ca");
   g_assert_true (gios_test_wait_messages (messages + 1, 5000));
@@ -1610,76 +1642,34 @@ never_served (GiosSocket   *connection,
   g_assert_not_reached ();
 }
 
-/* The same in the jobs model: close() while four jobs are in the blocking
- * handshake of their stalled clients returns at once, the jobs end with
- * it, and every client sees its connection end. */
+/* The same, close() from this thread, in the jobs model (@data) while
+ * four jobs are in the blocking handshake of their stalled clients, or
+ * with a start() loop on a thread of its own while its hand-overs are in
+ * their handshake: close() returns at once, the jobs end with it, and
+ * every client sees its connection end. */
 static void
-test_close_jobs_under_load (void)
+test_close_under_load_from_another_thread (gconstpointer data)
 {
+  GiosTestModel model = GPOINTER_TO_INT (data);
   g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(Serving) serving = NULL;
   g_autoptr(GError) error = NULL;
   guint warnings = gios_test_get_warnings ();
   int stalled[N_STALLED];
-  gint64 ending;
 
   gios_server_socket_set_handshake_timeout (server, 20000);
+  if (model == GIOS_TEST_MODEL_START)
+    serving = serving_start (server, model, 0);
   for (guint i = 0; i < N_STALLED; i++)
     stalled[i] = client_saying_hello (server);
-  g_assert_cmpint (gios_server_socket_listen_job (server, 300, N_STALLED, never_served, NULL, NULL, NULL,
-                                                  &error), ==, N_STALLED);
+  if (model == GIOS_TEST_MODEL_JOBS)
+    g_assert_cmpint (gios_server_socket_listen_job (server, 300, N_STALLED, never_served, NULL, NULL, NULL,
+                                                    &error), ==, N_STALLED);
   g_assert_no_error (error);
-  /* Each job's handshake is under way: the server answered. */
-  for (guint i = 0; i < N_STALLED; i++)
-    {
-      struct pollfd pfd = { stalled[i], POLLIN, 0 };
-
-      g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
-    }
-  ending = g_get_monotonic_time ();
-  gios_server_socket_close (server, NULL);
-  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 1000);
-  g_assert_true (gios_server_socket_wait_jobs (server, 5000, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 2000);
-  for (guint i = 0; i < N_STALLED; i++)
-    {
-      gios_test_raw_assert_ends (stalled[i]);
-      close (stalled[i]);
-    }
-  g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
-}
-
-/* The same with the loop on a thread of its own and close() from this
- * one, while the loop's hand-overs are in their handshake. */
-static void
-test_close_under_load_from_another_thread (void)
-{
-  g_autoptr(GiosServerSocket) server = tls_server ("server");
-  g_autoptr(Serving) serving = NULL;
-  guint warnings = gios_test_get_warnings ();
-  int stalled[N_STALLED];
-  gint64 ending;
-
-  gios_server_socket_set_handshake_timeout (server, 20000);
-  serving = serving_start (server, GIOS_TEST_MODEL_START, 0);
-  for (guint i = 0; i < N_STALLED; i++)
-    stalled[i] = client_saying_hello (server);
-  for (guint i = 0; i < N_STALLED; i++)
-    {
-      struct pollfd pfd = { stalled[i], POLLIN, 0 };
-
-      g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
-    }
-  ending = g_get_monotonic_time ();
-  gios_server_socket_close (server, NULL);
-  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 1000);
-  for (guint i = 0; i < N_STALLED; i++)
-    {
-      gios_test_raw_assert_ends (stalled[i]);
-      close (stalled[i]);
-    }
-  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 2000);
-  g_assert_cmpint (g_atomic_int_get (&serving->served), ==, 0);
+  wait_answered (stalled, N_STALLED);
+  close_under_load (server, stalled, N_STALLED);
+  if (serving != NULL)
+    g_assert_cmpint (g_atomic_int_get (&serving->served), ==, 0);
   g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
 }
 
@@ -1780,10 +1770,12 @@ main (int   argc,
       if (m == GIOS_TEST_MODEL_ACCEPT || m == GIOS_TEST_MODEL_START)
         g_test_add_data_func (slow_path, GINT_TO_POINTER (m), test_slow_client_hello);
     }
-  g_test_add_data_func ("/tls/faults/close-under-load", GINT_TO_POINTER (END_BY_CLOSE), test_close_under_load);
-  g_test_add_data_func ("/tls/faults/stop-under-load", GINT_TO_POINTER (END_BY_STOP), test_close_under_load);
-  g_test_add_func ("/tls/faults/close-jobs-under-load", test_close_jobs_under_load);
-  g_test_add_func ("/tls/faults/close-under-load-from-another-thread", test_close_under_load_from_another_thread);
+  g_test_add_data_func ("/tls/faults/close-under-load/start", GINT_TO_POINTER (END_BY_CLOSE), test_close_under_load);
+  g_test_add_data_func ("/tls/faults/stop-under-load/start", GINT_TO_POINTER (END_BY_STOP), test_close_under_load);
+  g_test_add_data_func ("/tls/faults/close-under-load/jobs", GINT_TO_POINTER (GIOS_TEST_MODEL_JOBS),
+                        test_close_under_load_from_another_thread);
+  g_test_add_data_func ("/tls/faults/close-under-load/start-on-its-thread", GINT_TO_POINTER (GIOS_TEST_MODEL_START),
+                        test_close_under_load_from_another_thread);
   g_test_add_func ("/tls/faults/eintr", test_eintr_handshake);
   g_test_add_func ("/tls/client/s_server", test_client_against_s_server);
   g_test_add_func ("/tls/errors/bad-certificates", test_bad_certificates);
