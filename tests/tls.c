@@ -1593,7 +1593,7 @@ static void
 test_close_under_load (gconstpointer data)
 {
   EndBy end_by = GPOINTER_TO_INT (data);
-  int timeout_ms = end_by == END_BY_CLOSE ? 20000 : 1500;
+  int timeout_ms = end_by == END_BY_CLOSE ? 20000 : 1000;
   GiosServerSocket *server = tls_server ("server");
   guint warnings = gios_test_get_warnings ();
   guint accepted = 0;
