@@ -20,8 +20,6 @@
 #include <gio/gunixoutputstream.h>
 
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -1386,50 +1384,16 @@ test_poll_out_flushes (gconstpointer data)
 /* ------------------------------------------------------------------------ */
 /* Signals                                                                    */
 
-typedef struct {
-  pthread_t target;
-  gint stop;
-  guint sent;
-} Interrupter;
-
-static void
-on_sigusr1 (int signum)
-{
-}
-
-static gpointer
-interrupter_thread (gpointer user_data)
-{
-  Interrupter *in = user_data;
-
-  while (!g_atomic_int_get (&in->stop))
-    {
-      pthread_kill (in->target, SIGUSR1);
-      in->sent++;
-      g_usleep (5000);
-    }
-  return NULL;
-}
-
 /* EINTR every 5 ms: calls go on, and their timeout still holds. */
 static void
 test_eintr (gconstpointer data)
 {
   g_autoptr(GiosTestPair) pair = pair_new (GPOINTER_TO_INT (data));
   g_autoptr(GError) error = NULL;
-  struct sigaction action = { 0 };
-  struct sigaction old_action;
-  Interrupter in = { pthread_self (), 0, 0 };
-  GThread *thread;
+  GiosTestInterrupter *in = gios_test_interrupter_start (5000);
   GiosTestSender *sender;
   guint8 buf[8];
   gint64 start;
-
-  action.sa_handler = on_sigusr1;
-  sigemptyset (&action.sa_mask);
-  action.sa_flags = 0;  /* no SA_RESTART: system calls fail with EINTR */
-  g_assert_cmpint (sigaction (SIGUSR1, &action, &old_action), ==, 0);
-  thread = g_thread_new ("interrupter", interrupter_thread, &in);
 
   start = g_get_monotonic_time ();
   g_assert_cmpint (gios_device_stream_read (pair->stream, buf, sizeof buf, 300, NULL, &error), ==, -1);
@@ -1443,10 +1407,7 @@ test_eintr (gconstpointer data)
   g_assert_true (gios_device_stream_flush (pair->stream, 1000, NULL, &error));
   g_assert_no_error (error);
 
-  g_atomic_int_set (&in.stop, 1);
-  g_thread_join (thread);
-  g_assert_cmpuint (in.sent, >, 10);
-  g_assert_cmpint (sigaction (SIGUSR1, &old_action, NULL), ==, 0);
+  g_assert_cmpuint (gios_test_interrupter_stop (in), >, 10);
   gios_test_peer_assert_reads (pair->peer, "ok\n");
 }
 

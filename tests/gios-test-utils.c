@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -270,14 +272,26 @@ count_log (GLogLevelFlags   level,
       return G_LOG_WRITER_HANDLED;
     }
   if (level & G_LOG_LEVEL_MESSAGE)
-    g_atomic_int_inc (&log_messages);
+    {
+      g_mutex_lock (&log_lock);
+      g_atomic_int_inc (&log_messages);
+      g_cond_broadcast (&log_cond);
+      g_mutex_unlock (&log_lock);
+    }
   return g_log_writer_default (level, fields, n_fields, user_data);
 }
 
 void
 gios_test_count_log (void)
 {
-  g_log_set_writer_func (count_log, NULL, NULL);
+  static gsize installed = 0;
+
+  /* GLib takes one writer per process. */
+  if (g_once_init_enter (&installed))
+    {
+      g_log_set_writer_func (count_log, NULL, NULL);
+      g_once_init_leave (&installed, 1);
+    }
 }
 
 guint
@@ -292,19 +306,34 @@ gios_test_get_messages (void)
   return g_atomic_int_get (&log_messages);
 }
 
-gboolean
-gios_test_wait_warnings (guint n,
-                         int   timeout_ms)
+static gboolean
+wait_count (guint (*count) (void),
+            guint   n,
+            int     timeout_ms)
 {
   gint64 end = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
   gboolean reached;
 
   g_mutex_lock (&log_lock);
-  while (gios_test_get_warnings () < n && g_cond_wait_until (&log_cond, &log_lock, end))
+  while (count () < n && g_cond_wait_until (&log_cond, &log_lock, end))
     ;
-  reached = gios_test_get_warnings () >= n;
+  reached = count () >= n;
   g_mutex_unlock (&log_lock);
   return reached;
+}
+
+gboolean
+gios_test_wait_warnings (guint n,
+                         int   timeout_ms)
+{
+  return wait_count (gios_test_get_warnings, n, timeout_ms);
+}
+
+gboolean
+gios_test_wait_messages (guint n,
+                         int   timeout_ms)
+{
+  return wait_count (gios_test_get_messages, n, timeout_ms);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -385,6 +414,24 @@ gios_test_free_port (void)
   return port;
 }
 
+/* A connect() that a signal interrupted goes on in the kernel (a test
+ * that sends signals to its own thread makes clients too): waits for it,
+ * 5 s at most, and returns 0 or -1 with errno, as connect() does. */
+static int
+finish_interrupted_connect (int fd)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  socklen_t len = sizeof (int);
+  int err = 0;
+
+  while (poll (&pfd, 1, 100) <= 0)
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+  g_assert_cmpint (getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &len), ==, 0);
+  errno = err;
+  return err == 0 ? 0 : -1;
+}
+
 int
 gios_test_raw_connect (int   family,
                        guint port)
@@ -405,6 +452,8 @@ gios_test_raw_connect (int   family,
       sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
       r = connect (fd, (struct sockaddr *) &sin, sizeof sin);
     }
+  if (r != 0 && errno == EINTR)
+    r = finish_interrupted_connect (fd);
   if (r != 0)
     g_test_message ("connect to port %u: %s", port, g_strerror (errno));
   g_assert_cmpint (r, ==, 0);
@@ -490,6 +539,94 @@ gios_test_raw_assert_dropped (int fd)
   g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
   n = recv (fd, &c, 1, 0);
   g_assert_true (n == 0 || (n < 0 && errno == ECONNRESET));
+}
+
+gboolean
+gios_test_raw_has_ended (int fd)
+{
+  char buf[4096];
+
+  /* Bounded: a peer that is still sending makes the caller ask again. */
+  for (int i = 0; i < 64; i++)
+    {
+      gssize n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+
+      if (n == 0 || (n < 0 && errno == ECONNRESET))
+        return TRUE;
+      if (n < 0)
+        {
+          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+          return FALSE;
+        }
+    }
+  return FALSE;
+}
+
+void
+gios_test_raw_assert_ends (int fd)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (!gios_test_raw_has_ended (fd))
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      int left_ms = (deadline - g_get_monotonic_time ()) / 1000;
+
+      g_assert_cmpint (left_ms, >, 0);
+      poll (&pfd, 1, left_ms);
+    }
+}
+
+/* The receive queue of the server's side of the IPv4 loopback connection
+ * @fd, as /proc/net/tcp shows it; -1 if it is not listed. */
+static long
+server_receive_queue (int fd)
+{
+  struct sockaddr_in local, peer;
+  socklen_t len = sizeof local;
+  g_autofree char *table = NULL;
+  g_autofree char *server = NULL;
+  g_autofree char *client = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &local, &len), ==, 0);
+  len = sizeof peer;
+  g_assert_cmpint (getpeername (fd, (struct sockaddr *) &peer, &len), ==, 0);
+  g_assert_cmpint (peer.sin_family, ==, AF_INET);
+  g_assert_true (g_file_get_contents ("/proc/net/tcp", &table, NULL, NULL));
+  /* The kernel prints the address as the number in memory, the port as a
+   * host number. */
+  server = g_strdup_printf ("%08X:%04X", peer.sin_addr.s_addr, ntohs (peer.sin_port));
+  client = g_strdup_printf ("%08X:%04X", local.sin_addr.s_addr, ntohs (local.sin_port));
+  lines = g_strsplit (table, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      char l[32], r[32], queues[40];
+      unsigned st;
+
+      if (sscanf (lines[i], "%*s %31s %31s %x %39s", l, r, &st, queues) == 4 &&
+          g_str_equal (l, server) && g_str_equal (r, client))
+        return strtol (strchr (queues, ':') + 1, NULL, 16);
+    }
+  return -1;
+}
+
+gboolean
+gios_test_raw_sent_read (int fd)
+{
+  return server_receive_queue (fd) == 0;
+}
+
+void
+gios_test_raw_wait_sent_read (int fd)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (!gios_test_raw_sent_read (fd))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (500);
+    }
 }
 
 static gpointer
@@ -786,6 +923,64 @@ gios_test_wait_kernel_input (int fd,
       g_usleep (500);
     }
   g_assert_not_reached ();
+}
+
+struct _GiosTestInterrupter
+{
+  pthread_t target;
+  gulong interval_us;
+  gint stop;
+  guint sent;
+  struct sigaction old_action;
+  GThread *thread;
+};
+
+static void
+on_sigusr1 (int signum)
+{
+}
+
+static gpointer
+interrupter_thread (gpointer data)
+{
+  GiosTestInterrupter *in = data;
+
+  while (!g_atomic_int_get (&in->stop))
+    {
+      pthread_kill (in->target, SIGUSR1);
+      in->sent++;
+      g_usleep (in->interval_us);
+    }
+  return NULL;
+}
+
+GiosTestInterrupter *
+gios_test_interrupter_start (gulong interval_us)
+{
+  GiosTestInterrupter *in = g_new0 (GiosTestInterrupter, 1);
+  struct sigaction action = { 0 };
+
+  action.sa_handler = on_sigusr1;
+  sigemptyset (&action.sa_mask);
+  action.sa_flags = 0;  /* no SA_RESTART: system calls fail with EINTR */
+  g_assert_cmpint (sigaction (SIGUSR1, &action, &in->old_action), ==, 0);
+  in->target = pthread_self ();
+  in->interval_us = interval_us;
+  in->thread = g_thread_new ("interrupter", interrupter_thread, in);
+  return in;
+}
+
+guint
+gios_test_interrupter_stop (GiosTestInterrupter *in)
+{
+  guint sent;
+
+  g_atomic_int_set (&in->stop, 1);
+  g_thread_join (in->thread);
+  g_assert_cmpint (sigaction (SIGUSR1, &in->old_action, NULL), ==, 0);
+  sent = in->sent;
+  g_free (in);
+  return sent;
 }
 
 struct _GiosTestSender

@@ -153,7 +153,8 @@ void     gios_test_free_descriptors      (GArray *fds,
 
 /* Installs a log writer that counts warnings and messages, which is how
  * the library reports running out and recovering. Warnings stop there
- * (under GTest they would abort); messages go on to the default writer. */
+ * (under GTest they would abort); messages go on to the default writer.
+ * Once per process: the later calls do nothing. */
 void     gios_test_count_log             (void);
 guint    gios_test_get_warnings          (void);
 guint    gios_test_get_messages          (void);
@@ -161,6 +162,10 @@ guint    gios_test_get_messages          (void);
 /* Waits until @n warnings have been logged since gios_test_count_log(), at
  * most @timeout_ms; returns whether they were. */
 gboolean gios_test_wait_warnings         (guint  n,
+                                          int    timeout_ms);
+
+/* The same for @n messages (a dropped connection's report, say). */
+gboolean gios_test_wait_messages         (guint  n,
                                           int    timeout_ms);
 
 /* ------------------------------------------------------------------------ */
@@ -219,6 +224,22 @@ void              gios_test_raw_reset            (int                fd);
 /* Asserts that the server side of @fd went away within 5 s: @fd sees the
  * end of input or a reset. */
 void              gios_test_raw_assert_dropped   (int                fd);
+
+/* Reads and discards what arrived on @fd without waiting; returns whether
+ * its end (end of input or a reset) was reached. */
+gboolean          gios_test_raw_has_ended        (int                fd);
+
+/* Asserts that @fd sees its end within 5 s, after whatever the server sent
+ * (a TLS server's first flight, say), which is discarded. */
+void              gios_test_raw_assert_ends      (int                fd);
+
+/* Whether the server's side of the IPv4 loopback connection @fd has read
+ * everything @fd sent (its receive queue in /proc/net/tcp is empty): the
+ * server is in the middle of what it was sent, not about to start. */
+gboolean          gios_test_raw_sent_read        (int                fd);
+
+/* Waits until it has, 10 s at most. */
+void              gios_test_raw_wait_sent_read   (int                fd);
 
 /* listen() on one thread against drop_connection() on another, round after
  * round, until stopped: the hand-over of a connection racing its drop. */
@@ -367,6 +388,17 @@ GiosTestSender *gios_test_sender_start_trickle (int         fd,
 
 /* Waits until everything was written, and frees @sender. */
 void            gios_test_sender_join          (GiosTestSender *sender);
+
+/* SIGUSR1, without SA_RESTART, at the calling thread every @interval_us
+ * from another thread: its blocking system calls fail with EINTR (the
+ * EINTR of TESTING.md). */
+typedef struct _GiosTestInterrupter GiosTestInterrupter;
+
+GiosTestInterrupter *gios_test_interrupter_start (gulong               interval_us);
+
+/* Stops the signals, restores SIGUSR1's handler and frees @in; returns how
+ * many signals were sent. */
+guint                gios_test_interrupter_stop  (GiosTestInterrupter *in);
 
 /* ------------------------------------------------------------------------ */
 /* The serving models                                                         */

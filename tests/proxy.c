@@ -191,9 +191,11 @@ typedef struct
 {
   int fd;
   GByteArray *bytes;
+  gulong delay_us;    /* between two bytes */
 } Dribble;
 
-/* Sends the bytes one at a time, a millisecond apart. */
+/* Sends the bytes one at a time, @delay_us apart, until the receiver has
+ * gone (the pace of a slow sender, not a synchronisation). */
 static gpointer
 dribble (gpointer data)
 {
@@ -201,8 +203,9 @@ dribble (gpointer data)
 
   for (guint i = 0; i < d->bytes->len; i++)
     {
-      gios_test_peer_write_all (d->fd, d->bytes->data + i, 1);
-      g_usleep (1000);
+      if (send (d->fd, d->bytes->data + i, 1, MSG_NOSIGNAL) != 1)
+        break;
+      g_usleep (d->delay_us);
     }
   return NULL;
 }
@@ -219,7 +222,7 @@ test_stage_slow_sender (void)
       g_autoptr(Stage) stage = stage_new (GIOS_PROXY_PROTOCOL_ANY, 10000);
       g_autoptr(GError) error = NULL;
       g_autofree char *line = NULL;
-      Dribble d = { stage->peer, NULL };
+      Dribble d = { stage->peer, NULL, 1000 };
       GThread *thread;
 
       if (texts[i] != NULL)
@@ -788,6 +791,193 @@ test_drain (void)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Faults during the hand-over, in both drivers                               */
+
+/* Takes connections through the hand-over in one of the two drivers, on
+ * this thread: GIOS_TEST_MODEL_ACCEPT, accept(), which blocks in it, or
+ * GIOS_TEST_MODEL_START, start() and ::accepted on the default context. */
+typedef struct
+{
+  GiosServerSocket *server;
+  GiosTestModel model;
+  Accepted accepted;        /* start()'s */
+} Driver;
+
+static void
+driver_init (Driver           *driver,
+             GiosServerSocket *server,
+             GiosTestModel     model)
+{
+  driver->server = server;
+  driver->model = model;
+  driver->accepted.connections = g_ptr_array_new_with_free_func (g_object_unref);
+  if (model == GIOS_TEST_MODEL_START)
+    {
+      g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), &driver->accepted);
+      g_assert_true (gios_server_socket_start (server, NULL));
+    }
+}
+
+/* The next connection handed over, asserted. */
+static GiosSocket *
+driver_next (Driver *driver)
+{
+  g_autoptr(GError) error = NULL;
+  GiosSocket *socket;
+
+  if (driver->model == GIOS_TEST_MODEL_ACCEPT)
+    {
+      socket = gios_server_socket_accept (driver->server, 5000, NULL, &error);
+      g_assert_no_error (error);
+      return socket;
+    }
+  GIOS_TEST_RUN_UNTIL (driver->accepted.connections->len > 0);
+  return g_ptr_array_steal_index (driver->accepted.connections, 0);
+}
+
+static void
+driver_clear (Driver *driver)
+{
+  g_signal_handlers_disconnect_by_data (driver->server, &driver->accepted);
+  /* Nothing else was handed over. */
+  g_assert_cmpuint (driver->accepted.connections->len, ==, 0);
+  g_ptr_array_unref (driver->accepted.connections);
+}
+
+/* Asserts that @socket is the client @ip:@port, and that it sent "line"
+ * after its header. */
+static void
+assert_handed_over (GiosSocket *socket,
+                    const char *ip,
+                    guint       port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+
+  gios_test_assert_inet (gios_socket_common_get_remote_address (GIOS_SOCKET_COMMON (socket)), ip, port);
+  line = gios_device_stream_read_line (GIOS_DEVICE_STREAM (socket), 0, NULL, 2000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "line");
+}
+
+/* The client: waits until the server has read what it sent, then resets. */
+static gpointer
+reset_once_read (gpointer data)
+{
+  int fd = GPOINTER_TO_INT (data);
+
+  gios_test_raw_wait_sent_read (fd);
+  gios_test_raw_reset (fd);
+  return NULL;
+}
+
+/* A client that resets its connection in the middle of its header: that
+ * connection is dropped and reported (one message), nothing else, and the
+ * next client is served. */
+static void
+test_reset_mid_header (gconstpointer data)
+{
+  g_autoptr(GiosServerSocket) server = proxied_server (GIOS_PROXY_PROTOCOL_V1, 5000);
+  g_autoptr(GiosSocket) socket = NULL;
+  guint messages, warnings;
+  Driver driver;
+  GThread *resetter;
+  int good;
+
+  gios_test_count_log ();
+  messages = gios_test_get_messages ();
+  warnings = gios_test_get_warnings ();
+  driver_init (&driver, server, GPOINTER_TO_INT (data));
+  resetter = g_thread_new ("reset", reset_once_read,
+                           GINT_TO_POINTER (client_sending (server, "PROXY TCP4 198.51.100")));
+  good = client_sending (server, GOOD_V1 "line\n");
+  socket = driver_next (&driver);
+  assert_handed_over (socket, "203.0.113.9", 61000);
+  g_thread_join (resetter);
+  /* The main loop may hand the good one over first. */
+  GIOS_TEST_RUN_UNTIL (gios_test_get_messages () > messages);
+  g_assert_cmpuint (gios_test_get_messages (), ==, messages + 1);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
+  driver_clear (&driver);
+  close (good);
+}
+
+/* A version 2 header that arrives a byte every 3 ms is read whole, within
+ * one handshake-timeout: the client has the header's address and its
+ * bytes after it. */
+static void
+check_slow_header (GiosTestModel model)
+{
+  g_autoptr(GiosServerSocket) server = proxied_server (GIOS_PROXY_PROTOCOL_V2, 2000);
+  g_autoptr(GByteArray) h = v2_tcp4 (0x21, NULL, 0, "line\n");
+  g_autoptr(GiosSocket) socket = NULL;
+  Dribble d = { client_sending (server, NULL), h, 3000 };
+  gint64 start = g_get_monotonic_time ();
+  Driver driver;
+  GThread *thread;
+
+  driver_init (&driver, server, model);
+  thread = g_thread_new ("dribble", dribble, &d);
+  socket = driver_next (&driver);
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, 2000);
+  assert_handed_over (socket, "192.0.2.1", 4000);
+  g_thread_join (thread);
+  driver_clear (&driver);
+  close (d.fd);
+}
+
+/* The handshake-timeout is one deadline for the whole header, not one per
+ * byte: a header trickling in over longer than that is given up at the
+ * timeout, and the client behind it is served. */
+static void
+check_header_deadline (GiosTestModel model)
+{
+  g_autoptr(GiosServerSocket) server = proxied_server (GIOS_PROXY_PROTOCOL_V2, 300);
+  g_autoptr(GByteArray) slow_header = v2_tcp4 (0x21, NULL, 0, "");
+  g_autoptr(GByteArray) good_header = v2_tcp4 (0x21, NULL, 0, "line\n");
+  g_autoptr(GiosSocket) socket = NULL;
+  /* 28 bytes, 30 ms apart: 840 ms, but a byte every 30 ms. */
+  Dribble d = { client_sending (server, NULL), slow_header, 30000 };
+  GThread *thread = g_thread_new ("dribble", dribble, &d);
+  int good = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  Driver driver;
+  gint64 start;
+
+  gios_test_peer_write_all (good, good_header->data, good_header->len);
+  driver_init (&driver, server, model);
+  start = g_get_monotonic_time ();
+  /* Behind the slow one in accept(); at once on the main loop. */
+  socket = driver_next (&driver);
+  assert_handed_over (socket, "192.0.2.1", 4000);
+  GIOS_TEST_RUN_UNTIL (gios_test_raw_has_ended (d.fd));
+  gios_test_assert_timed (start, 300);
+  g_thread_join (thread);
+  driver_clear (&driver);
+  close (d.fd);
+  close (good);
+}
+
+static void
+test_slow_header (gconstpointer data)
+{
+  check_slow_header (GPOINTER_TO_INT (data));
+  check_header_deadline (GPOINTER_TO_INT (data));
+}
+
+/* EINTR: a signal every 2 ms, without SA_RESTART, at the thread whose
+ * accept() takes slow headers through the hand-over: it goes on, and its
+ * timeout still holds. */
+static void
+test_eintr (void)
+{
+  GiosTestInterrupter *in = gios_test_interrupter_start (2000);
+
+  check_slow_header (GIOS_TEST_MODEL_ACCEPT);
+  check_header_deadline (GIOS_TEST_MODEL_ACCEPT);
+  g_assert_cmpuint (gios_test_interrupter_stop (in), >, 50);
+}
+
 static void
 test_properties (void)
 {
@@ -831,6 +1021,15 @@ main (int   argc,
   g_test_add_func ("/proxy/main-loop/async-calls", test_async_calls);
   g_test_add_func ("/proxy/main-loop/close", test_main_loop_close);
   g_test_add_func ("/proxy/drain", test_drain);
+  for (GiosTestModel m = GIOS_TEST_MODEL_ACCEPT; m <= GIOS_TEST_MODEL_START; m += GIOS_TEST_MODEL_START - GIOS_TEST_MODEL_ACCEPT)
+    {
+      g_autofree char *reset_path = g_strdup_printf ("/proxy/faults/reset-mid-header/%s", gios_test_model_names[m]);
+      g_autofree char *slow_path = g_strdup_printf ("/proxy/faults/slow-header/%s", gios_test_model_names[m]);
+
+      g_test_add_data_func (reset_path, GINT_TO_POINTER (m), test_reset_mid_header);
+      g_test_add_data_func (slow_path, GINT_TO_POINTER (m), test_slow_header);
+    }
+  g_test_add_func ("/proxy/faults/eintr", test_eintr);
 
   return g_test_run ();
 }

@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -120,6 +122,7 @@ typedef struct
   guint max_jobs;
   gint served;     /* atomic: connections answered */
   gint stop;       /* atomic */
+  GMainContext *context;   /* the start() model's, on its thread */
   GThread *thread;
 } Serving;
 
@@ -196,7 +199,7 @@ serve_thread (gpointer data)
 
   if (serving->model == GIOS_TEST_MODEL_START)
     {
-      g_autoptr(GMainContext) context = g_main_context_new ();
+      GMainContext *context = serving->context;
 
       g_main_context_push_thread_default (context);
       g_signal_connect (server, "accepted", G_CALLBACK (on_accepted), serving);
@@ -220,12 +223,6 @@ serve_thread (gpointer data)
   return NULL;
 }
 
-static gboolean
-wake_context (gpointer data)
-{
-  return G_SOURCE_REMOVE;
-}
-
 /* Serves @server in @model on a thread, at most @max_jobs jobs at once in
  * the jobs model. */
 static Serving *
@@ -238,6 +235,7 @@ serving_start (GiosServerSocket *server,
   serving->server = g_object_ref (server);
   serving->model = model;
   serving->max_jobs = max_jobs;
+  serving->context = g_main_context_new ();
   serving->thread = g_thread_new ("server", serve_thread, serving);
   return serving;
 }
@@ -246,10 +244,12 @@ static void
 serving_stop (Serving *serving)
 {
   g_atomic_int_set (&serving->stop, 1);
-  /* A start() server's loop wakes at the next event: make one. */
-  g_timeout_add_full (G_PRIORITY_DEFAULT, 0, wake_context, NULL, NULL);
+  /* A start() server's loop sees the flag once woken: the close may make
+   * no event there (the test may have closed the server already). */
+  g_main_context_wakeup (serving->context);
   gios_device_stream_close (GIOS_DEVICE_STREAM (serving->server), NULL);
   g_thread_join (serving->thread);
+  g_main_context_unref (serving->context);
   g_object_unref (serving->server);
   g_free (serving);
 }
@@ -712,6 +712,22 @@ test_blocking_reads_every_record (void)
 /* ------------------------------------------------------------------------ */
 /* A device stream over GIO's own GTlsConnection                              */
 
+/* A GTlsClientConnection made with GIO alone over @base, for localhost:
+ * @port, trusting the tests' CA, not yet handshaken. */
+static GIOStream *
+gio_tls_client_over (GIOStream *base,
+                     guint      port)
+{
+  g_autoptr(GSocketConnectable) identity = g_network_address_new ("localhost", port);
+  g_autoptr(GTlsDatabase) database = trusting ("ca");
+  g_autoptr(GError) error = NULL;
+  GIOStream *tls = g_tls_client_connection_new (base, identity, &error);
+
+  g_assert_no_error (error);
+  g_tls_connection_set_database (G_TLS_CONNECTION (tls), database);
+  return tls;
+}
+
 /* A GTlsClientConnection made with GIO alone, to @server, handshaken. */
 static GIOStream *
 gio_tls_client (GiosServerSocket *server)
@@ -720,8 +736,6 @@ gio_tls_client (GiosServerSocket *server)
   g_autoptr(GSocketConnection) connection = NULL;
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, gios_test_server_port (server));
-  g_autoptr(GSocketConnectable) identity = g_network_address_new ("localhost", gios_test_server_port (server));
-  g_autoptr(GTlsDatabase) database = trusting ("ca");
   g_autoptr(GError) error = NULL;
   GIOStream *tls;
 
@@ -732,9 +746,7 @@ gio_tls_client (GiosServerSocket *server)
   g_assert_true (g_socket_connect (socket, address, NULL, &error));
   g_assert_no_error (error);
   connection = g_socket_connection_factory_create_connection (socket);
-  tls = g_tls_client_connection_new (G_IO_STREAM (connection), identity, &error);
-  g_assert_no_error (error);
-  g_tls_connection_set_database (G_TLS_CONNECTION (tls), database);
+  tls = gio_tls_client_over (G_IO_STREAM (connection), gios_test_server_port (server));
   g_assert_true (g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &error));
   g_assert_no_error (error);
   return tls;
@@ -1319,6 +1331,379 @@ test_handover_peer_gone_during_handshake (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Faults during the hand-over's handshake                                    */
+
+static GBytes *the_client_hello;
+
+static gpointer
+handshake_until_refused (gpointer data)
+{
+  /* Fails once the test has its hello and hangs up. */
+  g_tls_connection_handshake (data, NULL, NULL);
+  return NULL;
+}
+
+/* A real ClientHello: the first record of GIO's own TLS client to
+ * localhost, taken over a socketpair once. */
+static GBytes *
+client_hello (void)
+{
+  g_autoptr(GIOStream) base = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GByteArray) record = g_byte_array_new ();
+  g_autoptr(GBytes) body = NULL;
+  guint8 head[5];
+  GThread *thread;
+  int fds[2];
+
+  if (the_client_hello != NULL)
+    return the_client_hello;
+  gios_test_socketpair (fds);
+  base = gios_test_socket_stream_new (fds[0]);
+  tls = gio_tls_client_over (base, 443);
+  thread = g_thread_new ("hello", handshake_until_refused, tls);
+  gios_test_peer_read_exact (fds[1], head, sizeof head);
+  g_assert_cmpuint (head[0], ==, 0x16);    /* a handshake record */
+  body = gios_test_peer_read_bytes (fds[1], head[3] << 8 | head[4]);
+  close (fds[1]);
+  g_thread_join (thread);
+  g_byte_array_append (record, head, sizeof head);
+  g_byte_array_append (record, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  the_client_hello = g_byte_array_free_to_bytes (g_steal_pointer (&record));
+  return the_client_hello;
+}
+
+/* A raw client of @server that has sent a real ClientHello, and will send
+ * nothing more. */
+static int
+client_saying_hello (GiosServerSocket *server)
+{
+  GBytes *hello = client_hello ();
+  int fd = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+
+  gios_test_peer_write_all (fd, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello));
+  return fd;
+}
+
+/* Waits until the server has answered the hello of each of @fds (5 s at
+ * most): their handshakes are under way, waiting for what never comes. */
+static void
+wait_answered (const int *fds,
+               guint      n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      struct pollfd pfd = { fds[i], POLLIN, 0 };
+
+      g_assert_cmpint (poll (&pfd, 1, 5000), ==, 1);
+    }
+}
+
+/* Closes @server, which returns at once, with its jobs, and asserts that
+ * each of @fds (closed then) sees its connection end soon after. */
+static void
+close_under_load (GiosServerSocket *server,
+                  const int        *fds,
+                  guint             n)
+{
+  gint64 ending = g_get_monotonic_time ();
+
+  gios_server_socket_close (server, NULL);
+  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 1000);
+  g_assert_true (gios_server_socket_wait_jobs (server, 5000, NULL));
+  for (guint i = 0; i < n; i++)
+    {
+      gios_test_raw_assert_ends (fds[i]);
+      close (fds[i]);
+    }
+  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 2000);
+}
+
+/* A client that resets its connection in the middle of its handshake,
+ * once the server has answered its ClientHello: that connection is dropped
+ * and reported (one message), and the next client is served. */
+static void
+test_reset_mid_handshake (gconstpointer data)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(Serving) serving = serving_start (server, GPOINTER_TO_INT (data), 4);
+  guint messages = gios_test_get_messages ();
+  guint warnings = gios_test_get_warnings ();
+  int fd = client_saying_hello (server);
+
+  wait_answered (&fd, 1);
+  gios_test_raw_reset (fd);
+  assert_served (server, "ca");
+  g_assert_true (gios_test_wait_messages (messages + 1, 5000));
+  g_assert_cmpuint (gios_test_get_messages (), ==, messages + 1);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
+}
+
+/* Between GIO's client (on a socketpair) and the server: the client's
+ * first record, its ClientHello, goes a byte every @hello_delay_us; then
+ * everything as it comes, both ways, until one side ends (20 s at most). */
+typedef struct
+{
+  int app;                /* the client's socketpair end */
+  int net;                /* connected to the server */
+  gulong hello_delay_us;
+  GThread *thread;
+} Relay;
+
+static gpointer
+relay_thread (gpointer data)
+{
+  Relay *relay = data;
+  struct pollfd pfds[2] = { { relay->app, POLLIN, 0 }, { relay->net, POLLIN, 0 } };
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  g_autoptr(GBytes) body = NULL;
+  guint8 head[5];
+
+  gios_test_peer_read_exact (relay->app, head, sizeof head);
+  body = gios_test_peer_read_bytes (relay->app, head[3] << 8 | head[4]);
+  gios_test_sender_join (gios_test_sender_start (relay->net, head, sizeof head, 1, relay->hello_delay_us));
+  g_usleep (relay->hello_delay_us);
+  gios_test_sender_join (gios_test_sender_start (relay->net, g_bytes_get_data (body, NULL),
+                                                 g_bytes_get_size (body), 1, relay->hello_delay_us));
+  while (g_get_monotonic_time () < deadline)
+    {
+      if (poll (pfds, G_N_ELEMENTS (pfds), 100) <= 0)
+        continue;
+      for (guint i = 0; i < G_N_ELEMENTS (pfds); i++)
+        {
+          guint8 buf[16384];
+          gssize n;
+
+          if (pfds[i].revents == 0)
+            continue;
+          n = recv (pfds[i].fd, buf, sizeof buf, 0);
+          if (n <= 0 || send (pfds[1 - i].fd, buf, n, MSG_NOSIGNAL) != n)
+            goto done;
+        }
+    }
+done:
+  shutdown (relay->app, SHUT_RDWR);
+  close (relay->net);
+  return NULL;
+}
+
+/* The handshake-timeout of test_slow_client_hello(): ample for its
+ * hello's 0.8 s, under valgrind too. */
+#define SLOW_HELLO_TIMEOUT_MS 5000
+
+/* A ClientHello (GIO's client's, some 500 bytes) that arrives a byte every
+ * 1.5 ms: the handshake goes on, and the client is served within one
+ * handshake-timeout. */
+static void
+test_slow_client_hello (gconstpointer data)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(Serving) serving = NULL;
+  g_autoptr(GIOStream) base = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GiosDeviceStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  Relay relay = { 0 };
+  gint64 start;
+  int fds[2];
+
+  gios_server_socket_set_handshake_timeout (server, SLOW_HELLO_TIMEOUT_MS);
+  serving = serving_start (server, GPOINTER_TO_INT (data), 4);
+  gios_test_socketpair (fds);
+  relay.app = fds[1];
+  relay.net = gios_test_raw_connect (AF_INET, gios_test_server_port (server));
+  relay.hello_delay_us = 1500;
+  start = g_get_monotonic_time ();
+  relay.thread = g_thread_new ("relay", relay_thread, &relay);
+  base = gios_test_socket_stream_new (fds[0]);
+  tls = gio_tls_client_over (base, gios_test_server_port (server));
+  g_assert_true (g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("handshake with a slow hello: %" G_GINT64_FORMAT " ms", gios_test_elapsed_ms (start));
+  g_assert_cmpint (gios_test_elapsed_ms (start), <, SLOW_HELLO_TIMEOUT_MS);
+  stream = gios_device_stream_new (tls);
+  assert_read_line (stream, "HELLO");
+  write_line (stream, "slowly");
+  assert_read_line (stream, "ECHO slowly");
+  /* The client hangs up: the relay ends. */
+  g_clear_object (&stream);
+  g_clear_object (&tls);
+  g_clear_object (&base);
+  g_thread_join (relay.thread);
+  close (relay.app);
+}
+
+static gboolean
+count_accepted (GiosServerSocket *server,
+                GiosSocket       *connection,
+                guint            *accepted)
+{
+  (*accepted)++;
+  return FALSE;
+}
+
+/* A stalled client, watched from the default main context. */
+typedef struct
+{
+  int fd;
+  gboolean answered;     /* the server's answer to its hello arrived */
+  gboolean ended;        /* then its connection ended (the watch is gone) */
+} Stalled;
+
+static gboolean
+on_stalled_input (int           fd,
+                  GIOCondition  condition,
+                  gpointer      data)
+{
+  Stalled *stalled = data;
+
+  stalled->answered = TRUE;
+  stalled->ended = gios_test_raw_has_ended (fd);
+  return !stalled->ended;
+}
+
+static guint
+count_stalled (const Stalled *stalled,
+               guint          n,
+               gsize          field)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < n; i++)
+    count += G_STRUCT_MEMBER (gboolean, &stalled[i], field);
+  return count;
+}
+
+/* How the server is ended in test_close_under_load(). */
+typedef enum
+{
+  END_BY_CLOSE,        /* close(): the hand-overs end with it */
+  END_BY_STOP,         /* stop() and the last reference: they go on to
+                        * their handshake-timeout */
+} EndBy;
+
+/* Several main-loop hand-overs in their handshake (clients that sent a
+ * ClientHello, were answered, and stall): the server's close() or stop()
+ * returns at once, nothing is emitted, every stalled client sees its
+ * connection end (at once after close(), at the handshake-timeout after
+ * stop()), and the server is finalized once they have. */
+#define N_STALLED 4
+
+static void
+test_close_under_load (gconstpointer data)
+{
+  EndBy end_by = GPOINTER_TO_INT (data);
+  int timeout_ms = end_by == END_BY_CLOSE ? 20000 : 1000;
+  GiosServerSocket *server = tls_server ("server");
+  guint warnings = gios_test_get_warnings ();
+  guint accepted = 0;
+  Stalled stalled[N_STALLED];
+  gint64 start;
+  gint64 ending;
+
+  gios_server_socket_set_handshake_timeout (server, timeout_ms);
+  g_signal_connect (server, "accepted", G_CALLBACK (count_accepted), &accepted);
+  g_assert_true (gios_server_socket_start (server, NULL));
+  for (guint i = 0; i < N_STALLED; i++)
+    {
+      stalled[i] = (Stalled) { client_saying_hello (server), FALSE, FALSE };
+      g_unix_fd_add (stalled[i].fd, G_IO_IN, on_stalled_input, &stalled[i]);
+    }
+  /* The loop accepts them from now on. */
+  start = g_get_monotonic_time ();
+  GIOS_TEST_RUN_UNTIL (count_stalled (stalled, N_STALLED, G_STRUCT_OFFSET (Stalled, answered)) == N_STALLED);
+  g_assert_cmpuint (count_stalled (stalled, N_STALLED, G_STRUCT_OFFSET (Stalled, ended)), ==, 0);
+
+  ending = g_get_monotonic_time ();
+  g_object_add_weak_pointer (G_OBJECT (server), (gpointer *) &server);
+  if (end_by == END_BY_CLOSE)
+    gios_server_socket_close (server, NULL);
+  else
+    gios_server_socket_stop (server);
+  g_assert_cmpint (gios_test_elapsed_ms (ending), <, 1000);
+  g_object_unref (server);
+  GIOS_TEST_RUN_UNTIL (count_stalled (stalled, N_STALLED, G_STRUCT_OFFSET (Stalled, ended)) == N_STALLED);
+  if (end_by == END_BY_CLOSE)
+    g_assert_cmpint (gios_test_elapsed_ms (ending), <, 2000);
+  else
+    gios_test_assert_timed (start, timeout_ms);
+  GIOS_TEST_RUN_UNTIL (server == NULL);
+  g_assert_cmpuint (accepted, ==, 0);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
+  for (guint i = 0; i < N_STALLED; i++)
+    close (stalled[i].fd);
+}
+
+static void
+never_served (GiosSocket   *connection,
+              GCancellable *cancellable,
+              gpointer      data)
+{
+  g_assert_not_reached ();
+}
+
+/* The same, close() from this thread, in the jobs model (@data) while
+ * four jobs are in the blocking handshake of their stalled clients, or
+ * with a start() loop on a thread of its own while its hand-overs are in
+ * their handshake: close() returns at once, the jobs end with it, and
+ * every client sees its connection end. */
+static void
+test_close_under_load_from_another_thread (gconstpointer data)
+{
+  GiosTestModel model = GPOINTER_TO_INT (data);
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(Serving) serving = NULL;
+  g_autoptr(GError) error = NULL;
+  guint warnings = gios_test_get_warnings ();
+  int stalled[N_STALLED];
+
+  gios_server_socket_set_handshake_timeout (server, 20000);
+  if (model == GIOS_TEST_MODEL_START)
+    serving = serving_start (server, model, 0);
+  for (guint i = 0; i < N_STALLED; i++)
+    stalled[i] = client_saying_hello (server);
+  if (model == GIOS_TEST_MODEL_JOBS)
+    g_assert_cmpint (gios_server_socket_listen_job (server, 300, N_STALLED, never_served, NULL, NULL, NULL,
+                                                    &error), ==, N_STALLED);
+  g_assert_no_error (error);
+  wait_answered (stalled, N_STALLED);
+  close_under_load (server, stalled, N_STALLED);
+  if (serving != NULL)
+    g_assert_cmpint (g_atomic_int_get (&serving->served), ==, 0);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
+}
+
+static gpointer
+gio_client_reads_hello (gpointer data)
+{
+  g_autoptr(GIOStream) tls = gio_tls_client (data);
+  g_autoptr(GiosDeviceStream) stream = gios_device_stream_new (tls);
+
+  assert_read_line (stream, "HELLO");
+  return NULL;
+}
+
+/* EINTR: a signal every millisecond at the thread whose accept() makes the
+ * TLS handshake: it goes on. */
+static void
+test_eintr_handshake (void)
+{
+  g_autoptr(GiosServerSocket) server = tls_server ("server");
+  g_autoptr(GiosSocket) accepted = NULL;
+  g_autoptr(GError) error = NULL;
+  guint warnings = gios_test_get_warnings ();
+  GiosTestInterrupter *in = gios_test_interrupter_start (1000);
+  GThread *client = g_thread_new ("client", gio_client_reads_hello, server);
+
+  accepted = gios_server_socket_accept (server, 5000, NULL, &error);
+  g_assert_no_error (error);
+  write_line (accepted, "HELLO");
+  g_thread_join (client);
+  g_assert_cmpuint (gios_test_interrupter_stop (in), >, 0);
+  g_assert_cmpuint (gios_test_get_warnings (), ==, warnings);
+}
+
+/* ------------------------------------------------------------------------ */
 
 static void
 remove_certs (void)
@@ -1375,6 +1760,23 @@ main (int   argc,
       g_test_add_data_func (s_client_path, GINT_TO_POINTER (m), test_s_client);
       g_test_add_data_func (timeout_path, GINT_TO_POINTER (m), test_handshake_timeout);
     }
+  for (GiosTestModel m = GIOS_TEST_MODEL_LISTEN; m <= GIOS_TEST_MODEL_START; m++)
+    {
+      g_autofree char *reset_path = g_strdup_printf ("/tls/faults/reset-mid-handshake/%s", gios_test_model_names[m]);
+      g_autofree char *slow_path = g_strdup_printf ("/tls/faults/slow-client-hello/%s", gios_test_model_names[m]);
+
+      g_test_add_data_func (reset_path, GINT_TO_POINTER (m), test_reset_mid_handshake);
+      /* The two drivers: blocking on the accepting thread, and the loop. */
+      if (m == GIOS_TEST_MODEL_ACCEPT || m == GIOS_TEST_MODEL_START)
+        g_test_add_data_func (slow_path, GINT_TO_POINTER (m), test_slow_client_hello);
+    }
+  g_test_add_data_func ("/tls/faults/close-under-load/start", GINT_TO_POINTER (END_BY_CLOSE), test_close_under_load);
+  g_test_add_data_func ("/tls/faults/stop-under-load/start", GINT_TO_POINTER (END_BY_STOP), test_close_under_load);
+  g_test_add_data_func ("/tls/faults/close-under-load/jobs", GINT_TO_POINTER (GIOS_TEST_MODEL_JOBS),
+                        test_close_under_load_from_another_thread);
+  g_test_add_data_func ("/tls/faults/close-under-load/start-on-its-thread", GINT_TO_POINTER (GIOS_TEST_MODEL_START),
+                        test_close_under_load_from_another_thread);
+  g_test_add_func ("/tls/faults/eintr", test_eintr_handshake);
   g_test_add_func ("/tls/client/s_server", test_client_against_s_server);
   g_test_add_func ("/tls/errors/bad-certificates", test_bad_certificates);
   g_test_add_func ("/tls/errors/plaintext-client", test_plaintext_client_on_tls_port);
@@ -1402,6 +1804,7 @@ main (int   argc,
   g_test_add_func ("/tls/starttls/close-during-the-handshake", test_close_during_the_handshake);
 
   ret = g_test_run ();
+  g_clear_pointer (&the_client_hello, g_bytes_unref);
   remove_certs ();
   return ret;
 }
