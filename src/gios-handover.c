@@ -86,7 +86,6 @@ typedef struct
 
   /* The TLS step. */
   gboolean handshaken;
-  gboolean handshaking;            /* GIO's, on the main loop, under way */
 
   /* The asynchronous driver. */
   GTask *task;
@@ -392,7 +391,6 @@ on_handshaken (GObject      *source,
   GError *error = NULL;
   gboolean ok = _gios_socket_common_handshake_finish (result, &error);
 
-  run->handshaking = FALSE;
   if (run->task == NULL)
     {
       /* Ended meanwhile, by the handshake-timeout or the cancellable. */
@@ -427,7 +425,6 @@ async_advance (Run *run)
     case STEP_HANDSHAKE:
       /* GIO reads and writes the socket until it is done. */
       _gios_watch_set_events (run->watch, 0);
-      run->handshaking = TRUE;
       _gios_socket_common_handshake_async (run->connection, on_handshaken, g_object_ref (run->task));
       break;
     }
@@ -440,9 +437,9 @@ on_ready (GiosWatch    *watch,
 {
   Run *run = data;
 
-  /* A hang-up or an error during the handshake (reported unasked) is the
-   * handshake's to find: the bytes are GIO's until it is done. */
-  if (!run->handshaking)
+  /* A watch that asks for nothing is one whose descriptor GIO's handshake
+   * has: a hang-up or an error reported unasked is the handshake's to find. */
+  if (_gios_watch_get_events (watch) != 0)
     async_advance (run);
 }
 

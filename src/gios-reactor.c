@@ -86,6 +86,7 @@ struct _GiosWatch
                             * polled until it is watched for something */
 };
 
+static void watch_detach (GiosWatch *watch);
 static void park_if_unwatched (GiosWatch *watch);
 
 G_LOCK_DEFINE_STATIC (reactors);
@@ -200,7 +201,8 @@ reactor_dispatch (GSource     *source,
       for (GList *l = reactor->watches.head; l != NULL && n < DIRECT_MAX; l = l->next)
         {
           GiosWatch *watch = l->data;
-          GIOCondition revents = watch->fd_closed || watch->parked ? 0 : g_source_query_unix_fd (source, watch->tag);
+          /* Without a tag (closed under it, or parked), it is not polled. */
+          GIOCondition revents = watch->tag != NULL ? g_source_query_unix_fd (source, watch->tag) : 0;
 
           if (G_UNLIKELY (revents & G_IO_NVAL))
             {
@@ -208,7 +210,7 @@ reactor_dispatch (GSource     *source,
                * first). poll() would report it at once on every
                * iteration: stop polling it, and tell the watch once, as
                * an error. epoll forgets a closed descriptor silently. */
-              g_source_remove_unix_fd (source, g_steal_pointer (&watch->tag));
+              watch_detach (watch);
               watch->fd_closed = TRUE;
               revents = G_IO_ERR | G_IO_HUP;
             }
