@@ -611,18 +611,12 @@ server_receive_queue (int fd)
   return -1;
 }
 
-gboolean
-gios_test_raw_sent_read (int fd)
-{
-  return server_receive_queue (fd) == 0;
-}
-
 void
 gios_test_raw_wait_sent_read (int fd)
 {
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
-  while (!gios_test_raw_sent_read (fd))
+  while (server_receive_queue (fd) != 0)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (500);

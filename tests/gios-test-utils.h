@@ -233,12 +233,10 @@ gboolean          gios_test_raw_has_ended        (int                fd);
  * (a TLS server's first flight, say), which is discarded. */
 void              gios_test_raw_assert_ends      (int                fd);
 
-/* Whether the server's side of the IPv4 loopback connection @fd has read
- * everything @fd sent (its receive queue in /proc/net/tcp is empty): the
- * server is in the middle of what it was sent, not about to start. */
-gboolean          gios_test_raw_sent_read        (int                fd);
-
-/* Waits until it has, 10 s at most. */
+/* Waits until the server's side of the IPv4 loopback connection @fd has
+ * read everything @fd sent (its receive queue in /proc/net/tcp is empty),
+ * 10 s at most: the server is in the middle of what it was sent, not about
+ * to start. */
 void              gios_test_raw_wait_sent_read   (int                fd);
 
 /* listen() on one thread against drop_connection() on another, round after

@@ -1343,6 +1343,23 @@ handshake_until_refused (gpointer data)
   return NULL;
 }
 
+/* One TLS record from @fd, whole: its 5-byte header, then as many bytes
+ * as the header gives. */
+static GBytes *
+read_record (int fd)
+{
+  guint8 head[5];
+  guint8 *record;
+  gsize len;
+
+  gios_test_peer_read_exact (fd, head, sizeof head);
+  len = sizeof head + (head[3] << 8 | head[4]);
+  record = g_malloc (len);
+  memcpy (record, head, sizeof head);
+  gios_test_peer_read_exact (fd, record + sizeof head, len - sizeof head);
+  return g_bytes_new_take (record, len);
+}
+
 /* A real ClientHello: the first record of GIO's own TLS client to
  * localhost, taken over a socketpair once. */
 static GBytes *
@@ -1350,9 +1367,6 @@ client_hello (void)
 {
   g_autoptr(GIOStream) base = NULL;
   g_autoptr(GIOStream) tls = NULL;
-  g_autoptr(GByteArray) record = g_byte_array_new ();
-  g_autoptr(GBytes) body = NULL;
-  guint8 head[5];
   GThread *thread;
   int fds[2];
 
@@ -1362,14 +1376,11 @@ client_hello (void)
   base = gios_test_socket_stream_new (fds[0]);
   tls = gio_tls_client_over (base, 443);
   thread = g_thread_new ("hello", handshake_until_refused, tls);
-  gios_test_peer_read_exact (fds[1], head, sizeof head);
-  g_assert_cmpuint (head[0], ==, 0x16);    /* a handshake record */
-  body = gios_test_peer_read_bytes (fds[1], head[3] << 8 | head[4]);
+  the_client_hello = read_record (fds[1]);
+  /* A handshake record. */
+  g_assert_cmpuint (*(const guint8 *) g_bytes_get_data (the_client_hello, NULL), ==, 0x16);
   close (fds[1]);
   g_thread_join (thread);
-  g_byte_array_append (record, head, sizeof head);
-  g_byte_array_append (record, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
-  the_client_hello = g_byte_array_free_to_bytes (g_steal_pointer (&record));
   return the_client_hello;
 }
 
@@ -1456,15 +1467,10 @@ relay_thread (gpointer data)
   Relay *relay = data;
   struct pollfd pfds[2] = { { relay->app, POLLIN, 0 }, { relay->net, POLLIN, 0 } };
   gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-  g_autoptr(GBytes) body = NULL;
-  guint8 head[5];
+  g_autoptr(GBytes) hello = read_record (relay->app);
 
-  gios_test_peer_read_exact (relay->app, head, sizeof head);
-  body = gios_test_peer_read_bytes (relay->app, head[3] << 8 | head[4]);
-  gios_test_sender_join (gios_test_sender_start (relay->net, head, sizeof head, 1, relay->hello_delay_us));
-  g_usleep (relay->hello_delay_us);
-  gios_test_sender_join (gios_test_sender_start (relay->net, g_bytes_get_data (body, NULL),
-                                                 g_bytes_get_size (body), 1, relay->hello_delay_us));
+  gios_test_sender_join (gios_test_sender_start (relay->net, g_bytes_get_data (hello, NULL),
+                                                 g_bytes_get_size (hello), 1, relay->hello_delay_us));
   while (g_get_monotonic_time () < deadline)
     {
       if (poll (pfds, G_N_ELEMENTS (pfds), 100) <= 0)
